@@ -1,0 +1,58 @@
+# tillbox: the front door. `make run` and `make test` are the two commands a newcomer needs.
+
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+GO        ?= go
+BIN       := bin
+DATA      ?= $(CURDIR)/.run
+ARM_TEST_PKGS := ./ledger/...
+
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all run test test-host test-arm build build-arm bench fmt vet soak deps clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+## run: the till on the sim board with the embedded defaults, for a person at a terminal.
+run: build
+	$(BIN)/tillbox run --data $(DATA)
+
+## test: install what is missing, then vet and every test, host and linux/arm64 under qemu-user.
+test: deps vet test-host test-arm
+
+test-host:
+	$(GO) test -count=1 -timeout 12m ./...
+
+test-arm:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 TILLBOX_TEST_EXEC=qemu-aarch64-static \
+		$(GO) test -count=1 -timeout 10m -exec qemu-aarch64-static $(ARM_TEST_PKGS)
+
+build:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./firmware
+
+build-arm:
+	@mkdir -p $(BIN)/linux-arm64 $(BIN)/linux-armv7
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/ ./firmware
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv7/ ./firmware
+
+## bench: benchmarks that print their figures beside a baseline measured in the same run.
+bench:
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 2000x ./ledger/
+
+## soak: the long fault loops (thousands of cycles).
+soak:
+	TILLBOX_SOAK=1 $(GO) test -count=1 -timeout 6h -run 'Crash|Soak' -v ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN) $(DATA)

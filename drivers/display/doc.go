@@ -1,0 +1,2 @@
+// Package display is the till's display driver.
+package display

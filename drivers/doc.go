@@ -1,0 +1,21 @@
+// Package drivers holds one package per peripheral kind of the till: printer, scanner,
+// display, drawer and keypad. This package itself has no code; it records the shape every
+// driver shares, so that a newcomer finds the same thing in each.
+//
+// The shape (after periph.io's devices):
+//
+//   - A driver is Opts + DefaultOpts + New(port, *Opts) (*Dev, error). New validates the
+//     options and talks to the device where the device can answer. port is the narrowest
+//     interface the driver needs (io.ReadWriter, io.Reader, i2c.Bus, gpio.PinIO), never a
+//     concrete serial port: a UART, a pty, a TCP connection and a fake are interchangeable.
+//   - Every Dev is a periph.io conn.Resource: String() names it, Halt() stops what it is
+//     doing and leaves the device in a safe state (Halt's meaning is spelled out per driver).
+//   - Status is a value (Status()) and status changes are events (Events()). An event
+//     carries the whole status after the change, so a consumer that misses one still ends
+//     with the right state. Event channels are buffered; a driver never blocks on them.
+//   - Errors read "kind: operation: cause" and wrap the cause with %w; sentinel errors that
+//     callers must tell apart are listed in the package's errors.go.
+//   - Fakes live in drivers/<kind>/<kind>test and behave like the device.
+//
+// Drivers never import the ledger, the uplink or the firmware; only board opens hardware.
+package drivers

@@ -1,0 +1,2 @@
+// Package drawer is the till's drawer driver.
+package drawer

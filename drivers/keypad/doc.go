@@ -1,0 +1,2 @@
+// Package keypad is the till's keypad driver.
+package keypad

@@ -1,0 +1,2 @@
+// Package printer is the till's printer driver.
+package printer

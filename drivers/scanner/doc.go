@@ -1,0 +1,2 @@
+// Package scanner is the till's scanner driver.
+package scanner

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# deps.sh installs what tillbox's build and tests need when it is missing.
+# Idempotent: when everything is present it only checks and returns in well under a second
+# (plus a module download that is a no-op when the cache is warm).
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+
+have mosquitto            || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+have mosquitto_pub        || need+=(mosquitto-clients)
+have socat                || need+=(socat)
+have qemu-aarch64-static  || need+=(qemu-user-static)
+have tmux                 || need+=(tmux)
+# PostgreSQL server binaries (initdb, pg_ctl) live outside PATH on Debian.
+have initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "deps: installing ${need[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! have go; then
+  echo "deps: Go toolchain not found (install Go ${GO_VERSION:-1.26} and put it on PATH)" >&2
+  exit 1
+fi
+go mod download
