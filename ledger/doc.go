@@ -1,2 +1,23 @@
 // Package ledger is the till's journal: one bbolt file that a till can trust with its money.
+//
+// What it guarantees:
+//
+//   - Append assigns the till's next seq (gapless, from 1) inside one fsync'd bbolt
+//     transaction that also writes the receipt-number index, the hash chain link and the
+//     caller's side records (stock deltas, a print job, named records). If Append returns
+//     nil the entry survives kill -9 and power loss; if it returns an error nothing of it is
+//     visible.
+//   - Every entry carries prev and hash: SHA-256 over its canonical bytes (CanonicalBytes),
+//     prev included. The stored bytes of an entry are exactly the wire payload the uplink
+//     publishes, so HQ checks the same hash the till computed.
+//   - The file is opened under bbolt's lock; a second opener gets ErrInUse naming the
+//     holder. A file that fails to open or to pass its checks is reported (ErrCorrupt) and
+//     never truncated, recreated or written to. A new file is built under a temporary name
+//     and linked into place only when complete.
+//   - The ledger is the outbox: After(watermark, ...) gives the unsynced entries in order.
+//     Confirm moves HQ's acknowledgement watermark, only upwards; an entry's sync status is
+//     derived from it, and only entries at or below it are ever pruned.
+//   - A full disk fails the commit with ErrDiskFull; the file stays consistent and usable.
+//
+// Corrections are new entries that reverse old ones; nothing is edited in place.
 package ledger

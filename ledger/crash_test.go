@@ -1,0 +1,175 @@
+package ledger
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// crashCycles is 100 in the default run and 10,000 under `make soak` (TILLBOX_SOAK=1).
+func crashCycles() int {
+	if os.Getenv("TILLBOX_SOAK") != "" {
+		return 10000
+	}
+	return 100
+}
+
+// TestCrashKill9KeepsEveryReportedSeq runs a child that appends continuously (each sale with
+// a stock delta and a print job in the same commit) and reports each seq the moment Append
+// returns. The parent kills it with SIGKILL at random moments, including during open and
+// creation, then reopens and checks that every reported seq is present, seqs are gapless,
+// the side records match the entries exactly, the watermark never went back, and Verify
+// passes.
+func TestCrashKill9KeepsEveryReportedSeq(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "till.ledger")
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 0x7111))
+	t.Logf("seed %d", seed)
+	cycles := crashCycles()
+	var maxReported, maxAck uint64
+	reportedTotal := 0
+	for cycle := 0; cycle < cycles; cycle++ {
+		cmd := childCmd(t, "crash", path)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ready := make(chan struct{})
+		lines := make(chan []string, 1)
+		go func() {
+			var got []string
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if sc.Text() == "ready" {
+					close(ready)
+					continue
+				}
+				got = append(got, sc.Text())
+			}
+			lines <- got
+		}()
+		if rng.IntN(10) > 0 { // one cycle in ten is killed while opening or creating
+			select {
+			case <-ready:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("cycle %d: child never became ready", cycle)
+			}
+		}
+		time.Sleep(time.Duration(rng.IntN(30000)) * time.Microsecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		reported := <-lines
+
+		var seqs []uint64
+		for _, ln := range reported {
+			f := strings.Fields(ln)
+			if len(f) != 2 {
+				t.Fatalf("cycle %d: child said %q", cycle, ln)
+			}
+			n, err := strconv.ParseUint(f[1], 10, 64)
+			if err != nil {
+				t.Fatalf("cycle %d: child said %q", cycle, ln)
+			}
+			switch f[0] {
+			case "seq":
+				seqs = append(seqs, n)
+				maxReported = max(maxReported, n)
+			case "ack":
+				maxAck = max(maxAck, n)
+			}
+		}
+		reportedTotal += len(seqs)
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			if maxReported > 0 {
+				t.Fatalf("cycle %d: ledger file gone after %d reported seqs", cycle, maxReported)
+			}
+			continue
+		}
+		checkAfterCrash(t, cycle, path, seqs, maxReported, maxAck)
+	}
+	t.Logf("%d kill -9 cycles, %d appends reported, last seq %d", cycles, reportedTotal, maxReported)
+	if reportedTotal == 0 {
+		t.Fatal("no child ever reported an append: the test tested nothing")
+	}
+}
+
+func checkAfterCrash(t *testing.T, cycle int, path string, seqs []uint64, maxReported, maxAck uint64) {
+	t.Helper()
+	l, err := Open(path, testOpts())
+	if err != nil {
+		t.Fatalf("cycle %d: reopen after kill -9: %v", cycle, err)
+	}
+	defer l.Close()
+	rep, err := l.Verify()
+	if err != nil {
+		t.Fatalf("cycle %d: verify after kill -9: %v", cycle, err)
+	}
+	if rep.LastSeq < maxReported {
+		t.Fatalf("cycle %d: last seq %d, but seq %d was reported committed", cycle, rep.LastSeq, maxReported)
+	}
+	for _, s := range seqs {
+		if e, err := l.Get(s); err != nil || e.Seq != s {
+			t.Fatalf("cycle %d: reported seq %d lost: %v", cycle, s, err)
+		}
+	}
+	// Every sale moved stock by exactly -1000 in its own commit: the level counts the sales.
+	if q, _ := l.Stock("1001"); q != -1000*int64(rep.LastSeq) {
+		t.Fatalf("cycle %d: stock %d for %d sales: a side record was lost or doubled", cycle, q, rep.LastSeq)
+	}
+	jobs, err := l.Jobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		if j.Seq == 0 || j.Seq > rep.LastSeq || j.ID != j.Seq {
+			t.Fatalf("cycle %d: job %+v does not belong to a committed sale", cycle, j)
+		}
+	}
+	if w, _ := l.Watermark(); w < maxAck {
+		t.Fatalf("cycle %d: watermark %d went below the reported %d", cycle, w, maxAck)
+	}
+}
+
+// crashChild appends until it is killed, reporting each committed seq on stdout.
+func crashChild(path string) {
+	l, err := Open(path, &Options{Store: "s042", Till: "t03", LockTimeout: 10 * time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crash child:", err)
+		os.Exit(2)
+	}
+	os.Stdout.WriteString("ready\n")
+	doc := []byte(`{"lines":["Chleb żytni  4,50","SUMA PLN   4,50"]}`)
+	for {
+		r, err := l.Append(sale(time.Now(), 450), StockDelta("1001", -1000), PrintJob(doc))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "crash child:", err)
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("seq " + utoa(r.Entry.Seq) + "\n")
+		seq := r.Entry.Seq
+		if seq%7 == 0 {
+			if err := l.Update(JobStarted(seq), JobDone(seq-3)); err != nil {
+				fmt.Fprintln(os.Stderr, "crash child:", err)
+				os.Exit(3)
+			}
+		}
+		if seq%10 == 0 {
+			if _, err := l.Confirm(seq - 5); err != nil {
+				fmt.Fprintln(os.Stderr, "crash child:", err)
+				os.Exit(3)
+			}
+			os.Stdout.WriteString("ack " + utoa(seq-5) + "\n")
+		}
+	}
+}

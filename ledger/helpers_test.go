@@ -1,0 +1,117 @@
+package ledger
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary play a child process (a till that gets killed, a process
+// holding the lock, a till on a full disk) when the parent asks for it.
+func TestMain(m *testing.M) {
+	switch os.Getenv("LEDGER_TEST_CHILD") {
+	case "crash":
+		crashChild(os.Getenv("LEDGER_TEST_PATH"))
+	case "hold":
+		holdChild(os.Getenv("LEDGER_TEST_PATH"))
+	case "diskfull":
+		diskFullChild(os.Getenv("LEDGER_TEST_PATH"))
+	default:
+		os.Exit(m.Run())
+	}
+}
+
+// childCmd runs this test binary as a child in the given mode. Under qemu-user (ARM tests)
+// TILLBOX_TEST_EXEC names the emulator the child must run under.
+func childCmd(t testing.TB, mode, path string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd *exec.Cmd
+	if emu := os.Getenv("TILLBOX_TEST_EXEC"); emu != "" {
+		cmd = exec.Command(emu, exe)
+	} else {
+		cmd = exec.Command(exe)
+	}
+	cmd.Env = append(os.Environ(), "LEDGER_TEST_CHILD="+mode, "LEDGER_TEST_PATH="+path)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+var testClock = func() func() time.Time {
+	t0 := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	return func() time.Time { return t0 }
+}()
+
+func testOpts() *Options {
+	return &Options{Store: "s042", Till: "t03", LockTimeout: 200 * time.Millisecond}
+}
+
+// newLedger opens a fresh ledger in a temporary directory and closes it at cleanup.
+func newLedger(t testing.TB) *Ledger {
+	t.Helper()
+	l, err := Open(filepath.Join(t.TempDir(), "till.ledger"), testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// sale builds a realistic sale entry of the given total, paid in cash.
+func sale(at time.Time, gross int64) Entry {
+	return Entry{
+		Kind: KindSale, At: at, Cashier: "anna", Currency: "PLN",
+		Lines: []Line{
+			{Item: "1001", Name: "Chleb żytni", Barcode: "5901234123457", Qty: 1000, Price: gross - 250, Amount: gross - 250, Tax: "B"},
+			{Item: "2002", Name: "Woda 0,5l", Qty: 1000, Price: 250, Amount: 250, Tax: "A"},
+		},
+		Totals:  &Totals{Gross: gross, Taxes: []TaxTotal{{Code: "A", Rate: 2300, Net: 203, Tax: 47, Gross: 250}, {Code: "B", Rate: 500, Net: (gross - 250) * 100 / 105, Tax: (gross - 250) - (gross-250)*100/105, Gross: gross - 250}}},
+		Tenders: []Tender{{Kind: "cash", Amount: gross + 50}},
+	}
+}
+
+func mustAppend(t testing.TB, l *Ledger, e Entry, sides ...Side) Result {
+	t.Helper()
+	r, err := l.Append(e, sides...)
+	if err != nil {
+		t.Fatalf("append %s: %v", e.Kind, err)
+	}
+	return r
+}
+
+func printDoc(t testing.TB, text string) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]string{"text": text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func wantErrContains(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("want an error containing %q, got nil", parts)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Fatalf("error %q does not contain %q", err, p)
+		}
+	}
+}

@@ -1,0 +1,717 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Bucket and meta key names. Changing any of them changes the file format.
+var (
+	bucketMeta     = []byte("meta")
+	bucketEntries  = []byte("entries")  // seq (8 bytes, big-endian) -> entry JSON
+	bucketReceipts = []byte("receipts") // receipt number -> seq
+	bucketStock    = []byte("stock")    // item -> level (int64 thousandths, big-endian)
+	bucketJobs     = []byte("jobs")     // job id -> Job JSON
+	bucketUser     = []byte("records")  // caller's named buckets
+
+	keyFormat   = []byte("format")
+	keyStore    = []byte("store")
+	keyTill     = []byte("till")
+	keyPrefix   = []byte("prefix")
+	keyLastSeq  = []byte("last-seq")
+	keyLastHash = []byte("last-hash")
+	keyAck      = []byte("ack")       // HQ's acknowledgement watermark
+	keyBaseSeq  = []byte("base-seq")  // last pruned seq: entries start after it
+	keyBaseHash = []byte("base-hash") // hash of the last pruned entry: the chain's anchor
+	keyNextJob  = []byte("last-job")
+)
+
+const fileFormat = "tillbox-ledger/1"
+
+// Options configure Open. The zero value is usable for an existing file.
+type Options struct {
+	// Store and Till are the till's identity ([a-z0-9-], 1-32). Required to create a
+	// ledger; when opening an existing one they must match the file's, or be empty to
+	// accept whatever the file says (technician tools).
+	Store, Till string
+	// ReceiptPrefix is written into a new ledger; receipt numbers are prefix-seq.
+	// Default DefaultPrefix(Store, Till), e.g. "S042-T03".
+	ReceiptPrefix string
+	// LockTimeout bounds the wait for another process's lock. Default 1s.
+	LockTimeout time.Duration
+	// ReadOnly opens with a shared lock and refuses writes (verify, export, stats while
+	// the till is stopped). A read-only open never creates the file.
+	ReadOnly bool
+	// MaxEntryBytes refuses larger entries with ErrInvalid. Default 256 KiB.
+	MaxEntryBytes int
+	// Clock stamps entries whose At is zero. Default time.Now.
+	Clock func() time.Time
+}
+
+// Ledger is an open journal. Its methods are safe for concurrent use; writes are serialised
+// by bbolt and each one is fsync'd before it returns.
+type Ledger struct {
+	db     *bolt.DB
+	path   string
+	opts   Options
+	store  string
+	till   string
+	prefix string
+	closed atomic.Bool
+}
+
+// Open opens the ledger at path, creating it when it does not exist (unless ReadOnly).
+//
+// A file that exists but fails to open or fails its structural checks is reported with the
+// reason (errors.Is(err, ErrCorrupt)) and left exactly as it was: never truncated, never
+// recreated. A file locked by another process gives ErrInUse after LockTimeout.
+func Open(path string, opts *Options) (*Ledger, error) {
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = time.Second
+	}
+	if o.MaxEntryBytes <= 0 {
+		o.MaxEntryBytes = 256 << 10
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	for _, id := range []string{o.Store, o.Till} {
+		if id != "" && !ValidID(id) {
+			return nil, fmt.Errorf("ledger: open %s: %w: id %q: want 1-32 of [a-z0-9-]", path, ErrInvalid, id)
+		}
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && !o.ReadOnly:
+		if err := create(path, &o); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("ledger: open %s: %w: not a regular file", path, ErrCorrupt)
+	case fi.Size() == 0:
+		// bbolt would initialise an empty file in place; an empty ledger file is a damaged
+		// one (cut during creation by something other than Open), so it is kept as found.
+		return nil, fmt.Errorf("ledger: open %s: %w: file is empty (kept as found)", path, ErrCorrupt)
+	}
+
+	// Check the file read-only first, so that a damaged file is never opened for writing.
+	if !o.ReadOnly {
+		ro, err := openBolt(path, true, o.LockTimeout)
+		if err != nil {
+			return nil, err
+		}
+		_, _, _, err = checkMeta(ro, path, &o)
+		ro.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	db, err := openBolt(path, o.ReadOnly, o.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	store, till, prefix, err := checkMeta(db, path, &o)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	l := &Ledger{db: db, path: path, opts: o, store: store, till: till, prefix: prefix}
+	if !o.ReadOnly {
+		writeOwner(path)
+	}
+	return l, nil
+}
+
+// openBolt opens the file with bbolt, turning its lock timeout and its panics on damaged
+// pages into this package's errors.
+func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("ledger: open %s: %w: %v (kept as found)", path, ErrCorrupt, r)
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly})
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		holder := readOwner(path)
+		if holder != "" {
+			return nil, fmt.Errorf("ledger: open %s: %w (%s)", path, ErrInUse, holder)
+		}
+		return nil, fmt.Errorf("ledger: open %s: %w", path, ErrInUse)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
+		errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
+		return nil, fmt.Errorf("ledger: open %s: %w: %v (kept as found)", path, ErrCorrupt, err)
+	default:
+		return nil, fmt.Errorf("ledger: open %s: %w: %v (kept as found)", path, ErrCorrupt, err)
+	}
+}
+
+// checkMeta reads the identity and checks the cheap invariants: format, buckets, and the
+// tail (the last entry is where meta says, and hashes to what meta says). Verify walks all.
+func checkMeta(db *bolt.DB, path string, o *Options) (store, till, prefix string, err error) {
+	err = safeView(db, func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return fmt.Errorf("%w: no meta bucket (not a tillbox ledger?)", ErrCorrupt)
+		}
+		if f := string(meta.Get(keyFormat)); f != fileFormat {
+			return fmt.Errorf("%w: format %q, want %q", ErrCorrupt, f, fileFormat)
+		}
+		for _, name := range [][]byte{bucketEntries, bucketReceipts, bucketStock, bucketJobs, bucketUser} {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("%w: bucket %q missing", ErrCorrupt, name)
+			}
+		}
+		store, till, prefix = string(meta.Get(keyStore)), string(meta.Get(keyTill)), string(meta.Get(keyPrefix))
+		if !ValidID(store) || !ValidID(till) || prefix == "" {
+			return fmt.Errorf("%w: identity %q/%q unreadable", ErrCorrupt, store, till)
+		}
+		if o.Store != "" && o.Store != store || o.Till != "" && o.Till != till {
+			return fmt.Errorf("%w: file is store %q till %q, asked for store %q till %q", ErrIdentity, store, till, o.Store, o.Till)
+		}
+		last, base := getU64(meta, keyLastSeq), getU64(meta, keyBaseSeq)
+		if getU64(meta, keyAck) > last {
+			return fmt.Errorf("%w: ack watermark %d beyond last seq %d", ErrCorrupt, getU64(meta, keyAck), last)
+		}
+		if last == base {
+			if string(meta.Get(keyLastHash)) != string(meta.Get(keyBaseHash)) {
+				return fmt.Errorf("%w: no entries after base %d but last hash differs from base hash", ErrCorrupt, base)
+			}
+			return nil
+		}
+		k, v := tx.Bucket(bucketEntries).Cursor().Last()
+		if k == nil || binary.BigEndian.Uint64(k) != last {
+			return &VerifyError{Seq: last, Reason: "meta says this is the last entry, but it is missing"}
+		}
+		var e Entry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return &VerifyError{Seq: last, Reason: "entry does not decode: " + err.Error()}
+		}
+		if err := e.CheckHash(); err != nil {
+			return &VerifyError{Seq: last, Reason: err.Error()}
+		}
+		if e.Hash != string(meta.Get(keyLastHash)) {
+			return &VerifyError{Seq: last, Reason: "hash differs from the one meta recorded"}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", "", "", fmt.Errorf("ledger: open %s: %w (kept as found)", path, err)
+	}
+	return store, till, prefix, nil
+}
+
+// create makes a new ledger atomically: it is initialised under a temporary name and linked
+// into place only when complete, so a power cut during creation never leaves a half-made
+// ledger at path. If another process created path meanwhile, that one wins and is opened.
+func create(path string, o *Options) error {
+	if !ValidID(o.Store) || !ValidID(o.Till) {
+		return fmt.Errorf("ledger: create %s: %w: store and till ids are required ([a-z0-9-], got %q/%q)", path, ErrInvalid, o.Store, o.Till)
+	}
+	prefix := o.ReceiptPrefix
+	if prefix == "" {
+		prefix = DefaultPrefix(o.Store, o.Till)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("ledger: create %s: %w", path, err)
+	}
+	tmp := fmt.Sprintf("%s.new-%d", path, os.Getpid())
+	os.Remove(tmp)
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: o.LockTimeout})
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("ledger: create %s: %w", path, classify(err))
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketEntries, bucketReceipts, bucketStock, bucketJobs, bucketUser} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		m := tx.Bucket(bucketMeta)
+		for _, kv := range [][2][]byte{
+			{keyFormat, []byte(fileFormat)}, {keyStore, []byte(o.Store)}, {keyTill, []byte(o.Till)},
+			{keyPrefix, []byte(prefix)}, {keyLastSeq, u64(0)}, {keyLastHash, []byte(GenesisPrev)},
+			{keyAck, u64(0)}, {keyBaseSeq, u64(0)}, {keyBaseHash, []byte(GenesisPrev)}, {keyNextJob, u64(0)},
+		} {
+			if err := m.Put(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("ledger: create %s: %w", path, classify(err))
+	}
+	err = os.Link(tmp, path) // fails if path exists: never replaces a ledger
+	os.Remove(tmp)
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("ledger: create %s: %w", path, classify(err))
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("ledger: sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("ledger: sync %s: %w", dir, classify(err))
+	}
+	return nil
+}
+
+// The owner file beside the ledger names the process holding it, so that a second opener's
+// error can say who. It is advisory: the lock itself is bbolt's flock.
+func ownerPath(path string) string { return path + ".owner" }
+
+func writeOwner(path string) {
+	cmd, _ := os.ReadFile("/proc/self/cmdline")
+	name := strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))
+	if len(name) > 120 {
+		name = name[:120] + "…"
+	}
+	s := fmt.Sprintf("held by pid %d (%s) since %s", os.Getpid(), name, time.Now().UTC().Format(time.RFC3339))
+	_ = os.WriteFile(ownerPath(path), []byte(s), 0o600)
+}
+
+func readOwner(path string) string {
+	b, err := os.ReadFile(ownerPath(path))
+	if err != nil || len(b) > 512 {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Close releases the lock. It is safe to call more than once.
+func (l *Ledger) Close() error {
+	if l.closed.Swap(true) {
+		return nil
+	}
+	if !l.opts.ReadOnly {
+		os.Remove(ownerPath(l.path))
+	}
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("ledger: close %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// Path is the ledger file's path.
+func (l *Ledger) Path() string { return l.path }
+
+// Store is the store id the ledger belongs to.
+func (l *Ledger) Store() string { return l.store }
+
+// Till is the till id the ledger belongs to.
+func (l *Ledger) Till() string { return l.till }
+
+// Prefix is the receipt number prefix.
+func (l *Ledger) Prefix() string { return l.prefix }
+
+// Result is what Append committed.
+type Result struct {
+	Entry Entry    // as stored: seq, receipt, prev and hash assigned
+	Jobs  []uint64 // ids of the print jobs created by PrintJob sides, in order
+	Raw   []byte   // the stored bytes: also the wire payload
+}
+
+// Append journals e and its sides in one fsync'd transaction. It assigns the next seq
+// (gapless, from 1), the receipt number (for document kinds), prev and hash, and writes the
+// receipt index. If Append returns nil, the entry and its sides survive kill -9 and power
+// loss; if it returns an error, nothing of them is visible.
+func (l *Ledger) Append(e Entry, sides ...Side) (Result, error) {
+	if l.closed.Load() {
+		return Result{}, fmt.Errorf("ledger: append: %w", ErrClosed)
+	}
+	if !e.Kind.Known() {
+		return Result{}, fmt.Errorf("ledger: append: %w: unknown kind %q", ErrInvalid, e.Kind)
+	}
+	if e.At.IsZero() {
+		e.At = l.opts.Clock()
+	}
+	// UTC, millisecond precision, no monotonic reading: the encoding round-trips exactly,
+	// so HQ recomputes the same hash from what it receives.
+	e.At = e.At.UTC().Truncate(time.Millisecond)
+	e.V, e.Store, e.Till = FormatVersion, l.store, l.till
+	var res Result
+	err := l.update("append", func(c *commit) error {
+		meta := c.tx.Bucket(bucketMeta)
+		e.Seq = getU64(meta, keyLastSeq) + 1
+		e.Prev = string(meta.Get(keyLastHash))
+		e.Receipt = ""
+		if e.Kind.Document() {
+			e.Receipt = ReceiptNumber(l.prefix, e.Seq)
+		}
+		e.Hash = ""
+		canon, err := json.Marshal(&e)
+		if err != nil {
+			return fmt.Errorf("%w: encode: %v", ErrInvalid, err)
+		}
+		e.Hash = sha256Hex(canon)
+		raw := withHash(canon, e.Hash)
+		if len(raw) > l.opts.MaxEntryBytes {
+			return fmt.Errorf("%w: entry is %d bytes, limit %d", ErrInvalid, len(raw), l.opts.MaxEntryBytes)
+		}
+		key := u64(e.Seq)
+		if err := c.tx.Bucket(bucketEntries).Put(key, raw); err != nil {
+			return err
+		}
+		if e.Receipt != "" {
+			if err := c.tx.Bucket(bucketReceipts).Put([]byte(e.Receipt), key); err != nil {
+				return err
+			}
+		}
+		if err := meta.Put(keyLastSeq, key); err != nil {
+			return err
+		}
+		if err := meta.Put(keyLastHash, []byte(e.Hash)); err != nil {
+			return err
+		}
+		c.seq = e.Seq
+		for _, s := range sides {
+			if err := s.apply(c); err != nil {
+				return err
+			}
+		}
+		res = Result{Entry: e, Jobs: c.jobs, Raw: raw}
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// withHash appends the hash field to the canonical encoding, giving exactly what
+// json.Marshal of the entry with Hash set produces (hash is the last field) without
+// encoding the entry twice.
+func withHash(canon []byte, hash string) []byte {
+	raw := make([]byte, 0, len(canon)+len(hash)+10)
+	raw = append(raw, canon[:len(canon)-1]...)
+	raw = append(raw, `,"hash":"`...)
+	raw = append(raw, hash...)
+	return append(raw, `"}`...)
+}
+
+// Update commits side records without an entry (a job started or done, a parked sale).
+func (l *Ledger) Update(sides ...Side) error {
+	if l.closed.Load() {
+		return fmt.Errorf("ledger: update: %w", ErrClosed)
+	}
+	return l.update("update", func(c *commit) error {
+		for _, s := range sides {
+			if err := s.apply(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (l *Ledger) update(op string, fn func(c *commit) error) error {
+	if l.opts.ReadOnly {
+		return fmt.Errorf("ledger: %s: %w: opened read-only", op, ErrInvalid)
+	}
+	err := l.db.Update(func(tx *bolt.Tx) error { return fn(&commit{tx: tx}) })
+	if err != nil {
+		return fmt.Errorf("ledger: %s: %w", op, classify(err))
+	}
+	return nil
+}
+
+var diskFullErrnos = []syscall.Errno{syscall.ENOSPC, syscall.EFBIG, syscall.EDQUOT}
+
+// classify maps a full disk to ErrDiskFull and leaves other errors as they are. bbolt
+// reports a failed file resize with the cause formatted into the text rather than wrapped,
+// so the errno's message is matched as well.
+func classify(err error) error {
+	var errno syscall.Errno
+	for _, full := range diskFullErrnos {
+		if errors.As(err, &errno) && errno == full || strings.Contains(err.Error(), full.Error()) {
+			return fmt.Errorf("%w (%v)", ErrDiskFull, err)
+		}
+	}
+	return err
+}
+
+// Confirm records HQ's acknowledgement that every seq <= through is durably stored there.
+// The watermark only moves up: a lower or equal value is ignored (moved is false). A value
+// beyond the last entry is refused with ErrAckBeyondEnd.
+func (l *Ledger) Confirm(through uint64) (moved bool, err error) {
+	err = l.update("confirm", func(c *commit) error {
+		meta := c.tx.Bucket(bucketMeta)
+		if through <= getU64(meta, keyAck) {
+			return nil
+		}
+		if last := getU64(meta, keyLastSeq); through > last {
+			return fmt.Errorf("%w: ack through %d, last seq %d", ErrAckBeyondEnd, through, last)
+		}
+		moved = true
+		return meta.Put(keyAck, u64(through))
+	})
+	return moved, err
+}
+
+// SyncStatus is an entry's delivery state, derived from the watermark.
+type SyncStatus int
+
+const (
+	Pending SyncStatus = iota // not yet acknowledged by HQ
+	Synced                    // HQ holds it durably
+)
+
+func (s SyncStatus) String() string {
+	if s == Synced {
+		return "synced"
+	}
+	return "pending"
+}
+
+// Status reports whether seq is acknowledged by HQ. A seq never written gives ErrNotFound.
+func (l *Ledger) Status(seq uint64) (SyncStatus, error) {
+	var st SyncStatus
+	err := l.view("status", func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if seq == 0 || seq > getU64(meta, keyLastSeq) {
+			return fmt.Errorf("seq %d: %w", seq, ErrNotFound)
+		}
+		if seq <= getU64(meta, keyAck) {
+			st = Synced
+		}
+		return nil
+	})
+	return st, err
+}
+
+// Watermark is HQ's acknowledgement watermark: every seq at or below it is synced.
+func (l *Ledger) Watermark() (uint64, error) {
+	var w uint64
+	err := l.view("watermark", func(tx *bolt.Tx) error { w = getU64(tx.Bucket(bucketMeta), keyAck); return nil })
+	return w, err
+}
+
+// LastSeq is the seq of the last entry written (0 for a new ledger).
+func (l *Ledger) LastSeq() (uint64, error) {
+	var s uint64
+	err := l.view("last seq", func(tx *bolt.Tx) error { s = getU64(tx.Bucket(bucketMeta), keyLastSeq); return nil })
+	return s, err
+}
+
+// Get returns the entry with seq. A pruned or never written seq gives ErrNotFound.
+func (l *Ledger) Get(seq uint64) (Entry, error) {
+	var e Entry
+	err := l.view("get", func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketEntries).Get(u64(seq))
+		if v == nil {
+			return fmt.Errorf("seq %d: %w", seq, ErrNotFound)
+		}
+		return decode(seq, v, &e)
+	})
+	return e, err
+}
+
+// ByReceipt returns the entry printed with receipt number r, including receipts issued
+// while the till was offline.
+func (l *Ledger) ByReceipt(r string) (Entry, error) {
+	var e Entry
+	err := l.view("by receipt", func(tx *bolt.Tx) error {
+		k := tx.Bucket(bucketReceipts).Get([]byte(r))
+		if k == nil {
+			return fmt.Errorf("receipt %q: %w", r, ErrNotFound)
+		}
+		v := tx.Bucket(bucketEntries).Get(k)
+		if v == nil {
+			return fmt.Errorf("receipt %q (seq %d): %w", r, binary.BigEndian.Uint64(k), ErrNotFound)
+		}
+		return decode(binary.BigEndian.Uint64(k), v, &e)
+	})
+	return e, err
+}
+
+// After calls fn with each entry above seq, in seq order, with its stored bytes (the wire
+// payload), until fn returns false or limit entries were given (limit <= 0: no limit).
+// raw is valid only during the call. This is the outbox: After(watermark, ...).
+func (l *Ledger) After(seq uint64, limit int, fn func(e *Entry, raw []byte) bool) error {
+	return l.view("after", func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketEntries).Cursor()
+		n := 0
+		for k, v := c.Seek(u64(seq + 1)); k != nil; k, v = c.Next() {
+			var e Entry
+			if err := decode(binary.BigEndian.Uint64(k), v, &e); err != nil {
+				return err
+			}
+			n++
+			if !fn(&e, v) || (limit > 0 && n >= limit) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// Stats are the ledger's counts and sizes.
+type Stats struct {
+	Store, Till    string
+	Entries        int       // entries held (after pruning)
+	FirstSeq       uint64    // first held seq (0 when none)
+	LastSeq        uint64    // last written seq
+	Watermark      uint64    // HQ's acknowledgement watermark
+	Backlog        uint64    // entries not yet acknowledged
+	OldestUnsynced time.Time // At of the first unacknowledged entry; zero when none
+	PendingJobs    int       // print jobs not yet printed
+	FileBytes      int64     // size of the file on disk
+}
+
+// Stats reads the ledger's counts and sizes.
+func (l *Ledger) Stats() (Stats, error) {
+	s := Stats{Store: l.store, Till: l.till}
+	err := l.view("stats", func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		s.LastSeq, s.Watermark = getU64(meta, keyLastSeq), getU64(meta, keyAck)
+		s.Backlog = s.LastSeq - s.Watermark
+		s.Entries = tx.Bucket(bucketEntries).Stats().KeyN
+		s.PendingJobs = tx.Bucket(bucketJobs).Stats().KeyN
+		if k, _ := tx.Bucket(bucketEntries).Cursor().First(); k != nil {
+			s.FirstSeq = binary.BigEndian.Uint64(k)
+		}
+		if s.Backlog > 0 {
+			if v := tx.Bucket(bucketEntries).Get(u64(s.Watermark + 1)); v != nil {
+				var e Entry
+				if err := decode(s.Watermark+1, v, &e); err != nil {
+					return err
+				}
+				s.OldestUnsynced = e.At
+			}
+		}
+		s.FileBytes = tx.Size()
+		return nil
+	})
+	return s, err
+}
+
+// Stock returns the local stock level of item (thousandths); an item never moved is 0.
+func (l *Ledger) Stock(item string) (int64, error) {
+	var q int64
+	err := l.view("stock", func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketStock).Get([]byte(item)); len(v) == 8 {
+			q = int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	return q, err
+}
+
+// Jobs returns the print jobs not yet done, oldest first.
+func (l *Ledger) Jobs() ([]Job, error) {
+	var jobs []Job
+	err := l.view("jobs", func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketJobs).ForEach(func(k, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return fmt.Errorf("%w: print job %x: %v", ErrCorrupt, k, err)
+			}
+			jobs = append(jobs, j)
+			return nil
+		})
+	})
+	return jobs, err
+}
+
+// Record returns the value under key in the caller's named bucket.
+func (l *Ledger) Record(bucket, key string) ([]byte, error) {
+	var out []byte
+	err := l.view("record", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUser).Bucket([]byte(bucket))
+		var v []byte
+		if b != nil {
+			v = b.Get([]byte(key))
+		}
+		if v == nil {
+			return fmt.Errorf("record %s/%s: %w", bucket, key, ErrNotFound)
+		}
+		out = bytes.Clone(v)
+		return nil
+	})
+	return out, err
+}
+
+// Records calls fn with each key and value of the caller's named bucket, in key order.
+func (l *Ledger) Records(bucket string, fn func(key string, value []byte) error) error {
+	return l.view("records", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUser).Bucket([]byte(bucket))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error { return fn(string(k), v) })
+	})
+}
+
+func (l *Ledger) view(op string, fn func(tx *bolt.Tx) error) error {
+	if l.closed.Load() {
+		return fmt.Errorf("ledger: %s: %w", op, ErrClosed)
+	}
+	if err := safeView(l.db, fn); err != nil {
+		return fmt.Errorf("ledger: %s: %w", op, err)
+	}
+	return nil
+}
+
+// safeView runs fn in a read transaction, turning bbolt's panics on damaged pages into
+// ErrCorrupt instead of taking the till down.
+func safeView(db *bolt.DB, fn func(tx *bolt.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
+	return db.View(fn)
+}
+
+func decode(seq uint64, v []byte, e *Entry) error {
+	if err := json.Unmarshal(v, e); err != nil {
+		return &VerifyError{Seq: seq, Reason: "entry does not decode: " + err.Error()}
+	}
+	return nil
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func getU64(b *bolt.Bucket, key []byte) uint64 {
+	v := b.Get(key)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
