@@ -17,10 +17,10 @@ type Kind string
 const (
 	KindSale            Kind = "sale"
 	KindRefund          Kind = "refund"
-	KindVoid            Kind = "void"      // a sale abandoned or cancelled before completion
-	KindNoSale          Kind = "no-sale"   // drawer opened without a sale
-	KindCashIn          Kind = "cash-in"   // float or cash added to the drawer
-	KindCashOut         Kind = "cash-out"  // cash taken from the drawer
+	KindVoid            Kind = "void"     // a sale abandoned or cancelled before completion
+	KindNoSale          Kind = "no-sale"  // drawer opened without a sale
+	KindCashIn          Kind = "cash-in"  // float or cash added to the drawer
+	KindCashOut         Kind = "cash-out" // cash taken from the drawer
 	KindShiftOpen       Kind = "shift-open"
 	KindShiftClose      Kind = "shift-close"
 	KindXReport         Kind = "x-report"
