@@ -1,0 +1,19 @@
+package scanner
+
+import "errors"
+
+// Sentinel errors. Callers tell them apart with errors.Is.
+var (
+	// ErrInvalidOpts means New was given options that cannot work (an in-store layout that
+	// does not add up to 13 digits, overlapping prefixes, a negative timeout).
+	ErrInvalidOpts = errors.New("invalid options")
+
+	// ErrHalted means the Dev was halted; it does not read again.
+	ErrHalted = errors.New("halted")
+
+	// ErrAttached means Reattach was called while the previous port is still being read.
+	ErrAttached = errors.New("port still attached")
+
+	// ErrNilPort means New or Reattach was given a nil port.
+	ErrNilPort = errors.New("nil port")
+)
