@@ -1,3 +1,21 @@
 // Package wire holds the MQTT topics and message types: the one contract shared by the till
 // and HQ.
+//
+// What it guarantees:
+//
+//   - Every topic is built and parsed here, under a configurable prefix (DefaultPrefix
+//     "tillbox/v1"); store and till ids are 1-32 of [a-z0-9-] (ledger.ValidID), so a topic
+//     can never carry a wildcard, a separator or an empty level.
+//   - Every payload carries "v":1. Decoding is strict: a payload larger than its limit, not
+//     JSON, of another version, with unknown or missing fields, or naming another store or
+//     till than its topic is refused with an error that wraps one of the sentinels in
+//     errors.go and says why. Nothing is accepted half-way.
+//   - A tx payload is exactly the bytes the ledger stored for the entry (ledger.Result.Raw):
+//     DecodeTx checks its schema, its identity against the topic and its own hash; the
+//     chain (prev against the entry before it) is HQ's to check, because only HQ holds the
+//     entry before it.
+//   - A catalog is validated as a whole (prices in minor units, known tax codes, unique
+//     codes and barcodes, PIN hashes only), so a till applies it all or not at all.
+//
+// The package is pure: no clocks, goroutines or I/O. Times are passed in by the caller.
 package wire

@@ -1,0 +1,79 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Version is the "v" of every payload of this contract.
+const Version = 1
+
+// Size limits, in bytes, applied before a payload is parsed. A tx limit matches the
+// ledger's default MaxEntryBytes, so anything a till can store it can send.
+const (
+	MaxTxBytes      = 256 << 10
+	MaxSmallBytes   = 64 << 10 // ack, status, event, cmd, cmd/result
+	MaxCatalogBytes = 8 << 20
+)
+
+// versionOnly reads "v" without caring about the rest, so that a payload of another
+// version is reported as such and not as "unknown field".
+type versionOnly struct {
+	V *int `json:"v"`
+}
+
+// decodeStrict is the common front of every decoder: size, JSON object, version, then a
+// decode that refuses unknown fields and trailing data.
+func decodeStrict(what string, payload []byte, limit int, into any) error {
+	if len(payload) > limit {
+		return fmt.Errorf("wire: decode %s: %w: %d bytes, limit %d", what, ErrTooLarge, len(payload), limit)
+	}
+	p := bytes.TrimSpace(payload)
+	if len(p) == 0 || p[0] != '{' || !json.Valid(p) {
+		return fmt.Errorf("wire: decode %s: %w: want one JSON object", what, ErrNotJSON)
+	}
+	var vo versionOnly
+	if err := json.Unmarshal(p, &vo); err != nil {
+		return fmt.Errorf("wire: decode %s: %w: %v", what, ErrNotJSON, clipErr(err))
+	}
+	switch {
+	case vo.V == nil:
+		return fmt.Errorf("wire: decode %s: %w: no \"v\"", what, ErrVersion)
+	case *vo.V != Version:
+		return fmt.Errorf("wire: decode %s: %w: v %d, this build speaks v %d", what, ErrVersion, *vo.V, Version)
+	}
+	dec := json.NewDecoder(bytes.NewReader(p))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("wire: decode %s: %w: field %q: %v", what, ErrInvalid, te.Field, clipErr(err))
+		}
+		return fmt.Errorf("wire: decode %s: %w: %v", what, ErrNotJSON, clipErr(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("wire: decode %s: %w: data after the object", what, ErrNotJSON)
+	}
+	return nil
+}
+
+func clipErr(err error) string { return clip(err.Error()) }
+
+func missing(what, field string) error {
+	return fmt.Errorf("wire: decode %s: %w: %s", what, ErrMissing, field)
+}
+
+func invalid(what, format string, args ...any) error {
+	return fmt.Errorf("wire: decode %s: %w: %s", what, ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+func marshal(what string, m any) ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("wire: encode %s: %w", what, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,215 @@
+package wire
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Ack is HQ's acknowledgement, retained per till: every seq <= Through is durably stored
+// at HQ, chain verified.
+type Ack struct {
+	V       int     `json:"v"`
+	Through *uint64 `json:"through"`
+}
+
+// EncodeAck is the payload {"v":1,"through":N}.
+func EncodeAck(through uint64) []byte {
+	b, _ := json.Marshal(Ack{V: Version, Through: &through})
+	return b
+}
+
+// DecodeAck decodes an ack payload and returns its through.
+func DecodeAck(p []byte) (uint64, error) {
+	var a Ack
+	if err := decodeStrict("ack", p, MaxSmallBytes, &a); err != nil {
+		return 0, err
+	}
+	if a.Through == nil {
+		return 0, missing("ack", "through")
+	}
+	return *a.Through, nil
+}
+
+// Till states published in status.
+const (
+	StateOnline  = "online"
+	StateStopped = "stopped" // the uplink shut down cleanly
+	StateLost    = "lost"    // the broker's last will: the till vanished without a goodbye
+)
+
+// Device is one peripheral as the firmware reports it.
+type Device struct {
+	Name   string `json:"name"`             // "printer", "scanner", ...
+	State  string `json:"state"`            // "online", "offline", "paper-out", ...
+	Detail string `json:"detail,omitempty"` // model, port, last error
+}
+
+// Status is the retained per-till status for the fleet view. A till publishes it with
+// State online or stopped; the broker publishes LostWill on its behalf.
+type Status struct {
+	V              int        `json:"v"`
+	State          string     `json:"state"`
+	At             *time.Time `json:"at,omitempty"`
+	Version        string     `json:"version,omitempty"` // firmware version
+	Board          string     `json:"board,omitempty"`
+	LastSeq        uint64     `json:"last_seq,omitempty"`
+	Watermark      uint64     `json:"watermark,omitempty"`
+	Backlog        uint64     `json:"backlog"`                   // entries not yet acknowledged by HQ
+	OldestUnsynced *time.Time `json:"oldest_unsynced,omitempty"` // At of the first of them
+	Devices        []Device   `json:"devices,omitempty"`
+	LedgerBytes    int64      `json:"ledger_bytes,omitempty"`
+	FreeDiskBytes  int64      `json:"free_disk_bytes,omitempty"`
+	Catalog        uint64     `json:"catalog,omitempty"` // version of the catalog in use
+}
+
+// LostWill is the retained last will a till leaves with the broker.
+func LostWill() []byte { return []byte(`{"v":1,"state":"lost"}`) }
+
+// EncodeStatus encodes s with v set.
+func EncodeStatus(s Status) ([]byte, error) {
+	s.V = Version
+	return marshal("status", &s)
+}
+
+// DecodeStatus decodes a status payload.
+func DecodeStatus(p []byte) (Status, error) {
+	var s Status
+	if err := decodeStrict("status", p, MaxSmallBytes, &s); err != nil {
+		return Status{}, err
+	}
+	if s.State == "" {
+		return Status{}, missing("status", "state")
+	}
+	return s, nil
+}
+
+// Event kinds. The firmware may publish others; these are the ones the uplink and HQ raise
+// or the fleet is expected to act on.
+const (
+	EventPaperOut        = "paper-out"
+	EventDrawerLeftOpen  = "drawer-left-open"
+	EventDiskLow         = "disk-low"
+	EventLongOffline     = "long-offline"
+	EventIntegrityError  = "integrity-error"
+	EventUpdateFailed    = "update-failed"
+	EventCatalogApplied  = "catalog-applied"
+	EventCatalogRejected = "catalog-rejected"
+	EventCommandDropped  = "command-dropped"
+)
+
+// Severities of an event.
+const (
+	SeverityInfo    = "info"
+	SeverityWarning = "warning"
+	SeverityError   = "error"
+)
+
+// Event is an alert from a till to the fleet. Events are not durable: a till keeps a
+// bounded queue of them while offline and drops the oldest.
+type Event struct {
+	V        int       `json:"v"`
+	Kind     string    `json:"kind"`
+	Severity string    `json:"severity,omitempty"`
+	Detail   string    `json:"detail,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// EncodeEvent encodes e with v set.
+func EncodeEvent(e Event) ([]byte, error) {
+	e.V = Version
+	return marshal("event", &e)
+}
+
+// DecodeEvent decodes an event payload.
+func DecodeEvent(p []byte) (Event, error) {
+	var e Event
+	if err := decodeStrict("event", p, MaxSmallBytes, &e); err != nil {
+		return Event{}, err
+	}
+	if e.Kind == "" {
+		return Event{}, missing("event", "kind")
+	}
+	return e, nil
+}
+
+// Command names a till understands. Others are answered with an error result.
+const (
+	CmdSyncNow       = "sync-now"
+	CmdStatus        = "status"
+	CmdReloadCatalog = "reload-catalog"
+	CmdUpdate        = "update" // carried out by the firmware when it registers a handler
+)
+
+// Cmd is a command from the fleet to one till. ID makes it idempotent: a till answers a
+// repeated ID with the result it remembered and does not run the command again.
+type Cmd struct {
+	V    int             `json:"v"`
+	ID   string          `json:"id"`
+	Name string          `json:"name"`
+	Args json.RawMessage `json:"args,omitempty"`
+}
+
+// MaxCmdID bounds a command id.
+const MaxCmdID = 64
+
+// EncodeCmd encodes c with v set.
+func EncodeCmd(c Cmd) ([]byte, error) {
+	c.V = Version
+	return marshal("cmd", &c)
+}
+
+// DecodeCmd decodes a cmd payload.
+func DecodeCmd(p []byte) (Cmd, error) {
+	var c Cmd
+	if err := decodeStrict("cmd", p, MaxSmallBytes, &c); err != nil {
+		return Cmd{}, err
+	}
+	switch {
+	case c.ID == "":
+		return Cmd{}, missing("cmd", "id")
+	case len(c.ID) > MaxCmdID || !printable(c.ID):
+		return Cmd{}, invalid("cmd", "id: want 1-%d printable ASCII characters", MaxCmdID)
+	case c.Name == "":
+		return Cmd{}, missing("cmd", "name")
+	}
+	return c, nil
+}
+
+// CmdResult answers a Cmd. Repeated is true when the answer is the remembered result of
+// an earlier delivery of the same ID.
+type CmdResult struct {
+	V        int             `json:"v"`
+	ID       string          `json:"id"`
+	Name     string          `json:"name,omitempty"`
+	OK       bool            `json:"ok"`
+	Error    string          `json:"error,omitempty"`
+	Result   json.RawMessage `json:"result,omitempty"`
+	Repeated bool            `json:"repeated,omitempty"`
+}
+
+// EncodeCmdResult encodes r with v set.
+func EncodeCmdResult(r CmdResult) ([]byte, error) {
+	r.V = Version
+	return marshal("cmd/result", &r)
+}
+
+// DecodeCmdResult decodes a cmd/result payload.
+func DecodeCmdResult(p []byte) (CmdResult, error) {
+	var r CmdResult
+	if err := decodeStrict("cmd/result", p, MaxSmallBytes, &r); err != nil {
+		return CmdResult{}, err
+	}
+	if r.ID == "" {
+		return CmdResult{}, missing("cmd/result", "id")
+	}
+	return r, nil
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

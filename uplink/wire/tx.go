@@ -1,0 +1,90 @@
+package wire
+
+import (
+	"fmt"
+
+	"tillbox/ledger"
+)
+
+// Tx is a decoded tx payload: the ledger entry and the exact bytes it came as, which are
+// what HQ stores so that the hash can be checked again at any time.
+type Tx struct {
+	Entry ledger.Entry
+	Raw   []byte
+}
+
+// DecodeTx decodes and checks a tx payload received on topic t (whose Kind must be tx):
+// size, JSON, version, known fields only, required fields, store and till equal to the
+// topic's, and the entry's own hash. raw is kept by reference in the result.
+func DecodeTx(t Topic, raw []byte) (Tx, error) {
+	const what = "tx"
+	if t.Kind != KindTx {
+		return Tx{}, fmt.Errorf("wire: decode tx: %w: topic kind %q", ErrTopic, t.Kind)
+	}
+	var e ledger.Entry
+	if err := decodeStrict(what, raw, MaxTxBytes, &e); err != nil {
+		return Tx{}, err
+	}
+	if err := CheckEntry(&e); err != nil {
+		return Tx{}, err
+	}
+	if e.Store != t.Store || e.Till != t.Till {
+		return Tx{}, fmt.Errorf("wire: decode tx: %w: payload is %s/%s, topic is %s/%s", ErrIdentity, clip(e.Store), clip(e.Till), t.Store, t.Till)
+	}
+	return Tx{Entry: e, Raw: raw}, nil
+}
+
+// CheckEntry checks a decoded entry's fields and its own hash (not its chain). It is also
+// what HQ applies to the lines of an exported file, which have no topic.
+func CheckEntry(e *ledger.Entry) error {
+	const what = "tx"
+	switch {
+	case e.V != ledger.FormatVersion:
+		return fmt.Errorf("wire: decode tx: %w: v %d", ErrVersion, e.V)
+	case e.Store == "":
+		return missing(what, "store")
+	case e.Till == "":
+		return missing(what, "till")
+	case !ledger.ValidID(e.Store) || !ledger.ValidID(e.Till):
+		return invalid(what, "store/till %q/%q: want 1-32 of [a-z0-9-]", clip(e.Store), clip(e.Till))
+	case e.Seq == 0:
+		return missing(what, "seq")
+	case e.Kind == "":
+		return missing(what, "kind")
+	case !e.Kind.Known():
+		return invalid(what, "seq %d: unknown kind %q", e.Seq, clip(string(e.Kind)))
+	case e.At.IsZero():
+		return missing(what, "at")
+	case e.Prev == "":
+		return missing(what, "prev")
+	case e.Hash == "":
+		return missing(what, "hash")
+	case !isHex64(e.Prev) || !isHex64(e.Hash):
+		return invalid(what, "seq %d: prev and hash must be 64 lower-case hex digits", e.Seq)
+	case e.Kind.Document() && e.Receipt == "":
+		return missing(what, fmt.Sprintf("receipt (seq %d is a %s)", e.Seq, e.Kind))
+	case !e.Kind.Document() && e.Receipt != "":
+		return invalid(what, "seq %d: a %s carries no receipt", e.Seq, e.Kind)
+	case len(e.Receipt) > 64:
+		return invalid(what, "seq %d: receipt longer than 64 bytes", e.Seq)
+	case e.Seq == 1 && e.Prev != ledger.GenesisPrev:
+		return invalid(what, "seq 1 must follow the genesis prev")
+	}
+	if err := e.CheckHash(); err != nil {
+		return fmt.Errorf("wire: decode tx: %w: seq %d: %v", ErrInvalid, e.Seq, err)
+	}
+	return nil
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
