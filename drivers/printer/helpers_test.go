@@ -3,7 +3,6 @@ package printer_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
@@ -113,4 +112,4 @@ func textLines(items []printertest.Item) []string {
 	return out
 }
 
-var _ io.ReadWriter = (io.ReadWriteCloser)(nil)
+const testWait = 10 * time.Second

@@ -103,6 +103,10 @@ type Dev struct {
 	halt    chan struct{}
 	halted  chan struct{}
 	closed  bool
+	// gen counts connections: it grows on every new port and every time the printer
+	// stops answering. Chunks written in an earlier gen and not confirmed are in doubt,
+	// even if the printer answered again before the job noticed it had gone.
+	gen int
 
 	events chan Event
 	stop   chan struct{}
@@ -115,7 +119,8 @@ type job struct {
 	r         *Rendered
 	confirmed int // chunks printed or skipped as in doubt
 	written   int // chunks handed to the printer
-	epoch     int // link the written-but-unconfirmed chunks went to
+	gen       int // Dev.gen when the written-but-unconfirmed chunks were written
+	lastAck   time.Time
 	res       Result
 }
 
@@ -172,6 +177,10 @@ func New(port io.ReadWriter, opts *Opts) (*Dev, error) {
 	}
 	return d, nil
 }
+
+// stallFactor times Timeout without a confirmation from a printer that says it is ready
+// counts as losing it.
+const stallFactor = 4
 
 // maxWindow bounds Window by the reply channel's buffer, so the reader never blocks.
 const maxWindow = 64
@@ -290,7 +299,7 @@ func (d *Dev) Print(ctx context.Context, jb Job) (Result, error) {
 			return Result{}, fmt.Errorf("printer: print %s: %w", jb.ID, err)
 		}
 		start := min(max(jb.Printed, 0), len(r.Chunks))
-		j = &job{id: jb.ID, doc: jb.Doc, r: r, confirmed: start, written: start, epoch: -1,
+		j = &job{id: jb.ID, doc: jb.Doc, r: r, confirmed: start, written: start, gen: -1,
 			res: Result{ID: jb.ID, Chunks: len(r.Chunks), Printed: start, Missing: r.Missing}}
 		d.jobs[jb.ID] = j
 	}
@@ -335,12 +344,12 @@ func (d *Dev) run(ctx context.Context, j *job, halt chan struct{}) error {
 	interrupted := false
 	for j.confirmed < n {
 		d.mu.Lock()
-		l, st, changed := d.l, d.st, d.changed
+		l, st, changed, gen := d.l, d.st, d.changed, d.gen
 		d.mu.Unlock()
 
-		// A link that is not the one the unconfirmed chunks went to, or that is lost,
-		// makes those chunks doubtful: never resend them.
-		if j.written > j.confirmed && (j.epoch != l.epoch || l.isDead() || !st.Connected) {
+		// A printer that went away since the unconfirmed chunks were written makes them
+		// doubtful: never resend them.
+		if j.written > j.confirmed && (j.gen != gen || l.isDead() || !st.Connected) {
 			for c := j.confirmed; c < j.written; c++ {
 				j.res.InDoubt = append(j.res.InDoubt, c)
 			}
@@ -375,7 +384,7 @@ func (d *Dev) run(ctx context.Context, j *job, halt chan struct{}) error {
 			}
 			continue
 		}
-		if initDone != l.epoch {
+		if initDone != gen {
 			b := []byte{esc, '@'}
 			if p.AutoStatus {
 				b = append(b, gs, 'a', 0x0f)
@@ -396,8 +405,12 @@ func (d *Dev) run(ctx context.Context, j *job, halt chan struct{}) error {
 				d.lost(l, err)
 				continue
 			}
-			initDone = l.epoch
+			initDone = gen
 			interrupted = false
+			j.lastAck = time.Now()
+			for len(l.inorder) > 0 { // answers to chunks already counted in doubt
+				<-l.inorder
+			}
 		}
 		for j.written < n && j.written-j.confirmed < d.opts.Window {
 			b := j.r.Chunks[j.written].Data
@@ -407,12 +420,12 @@ func (d *Dev) run(ctx context.Context, j *job, halt chan struct{}) error {
 			if err := l.write(b, d.opts.Timeout); err != nil {
 				// The chunk may be partly in the printer: it is in doubt like the others.
 				j.written++
-				j.epoch = l.epoch
+				j.gen = gen
 				d.lost(l, err)
 				break
 			}
 			j.written++
-			j.epoch = l.epoch
+			j.gen = gen
 			if !p.InOrderStatus {
 				j.confirmed = j.written
 				d.progress(j)
@@ -436,6 +449,7 @@ func (d *Dev) waitProgress(ctx context.Context, j *job, l *link, changed, halt c
 	select {
 	case <-l.inorder:
 		j.confirmed++
+		j.lastAck = time.Now()
 		d.progress(j)
 		return nil
 	case <-changed:
@@ -454,6 +468,13 @@ func (d *Dev) waitProgress(ctx context.Context, j *job, l *link, changed, halt c
 		if !d.opts.Profile.RealTimeStatus && st.Connected {
 			// No way to ask: an unanswered GS r for this long means the printer is gone.
 			d.lost(l, fmt.Errorf("no progress answer within %v", d.opts.Timeout))
+		}
+		if st.Ready() && j.confirmed < j.written && time.Since(j.lastAck) > stallFactor*d.opts.Timeout {
+			// Ready but silent: the answers were lost (a printer reset between two
+			// polls). Count the printer as gone once, so the chunks go in doubt.
+			d.mu.Lock()
+			d.gen++
+			d.mu.Unlock()
 		}
 		return nil
 	}
@@ -581,6 +602,9 @@ func (d *Dev) setStatus(l *link, st Status) {
 	if l != d.l || st == d.st {
 		return
 	}
+	if d.st.Connected && !st.Connected {
+		d.gen++
+	}
 	d.st = st
 	d.broadcast()
 	ev := Event{Status: st}
@@ -623,6 +647,7 @@ func (d *Dev) attach(port io.ReadWriter) {
 	}
 	l := newLink(port, epoch, d.onAuto)
 	d.l = l
+	d.gen++
 	d.broadcast()
 	d.mu.Unlock()
 	if old != nil {

@@ -420,3 +420,9 @@ func (p *Printer) send(b ...byte) {
 }
 
 var errNeedMore = errors.New("need more bytes")
+
+func (p *Printer) Debug() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return fmt.Sprintf("rx=% x queue=%d printed=%d paperOut=%v vanished=%v asb=%d", p.rx, len(p.queue), len(p.printed), p.paperOut, p.vanished, p.asb)
+}
