@@ -1,0 +1,214 @@
+package till
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"tillbox/ledger/journal"
+)
+
+// findReceipt looks a receipt up for a refund: a full number (typed or scanned from the
+// receipt's barcode) or just the number part of this till's receipts.
+func (e *Engine) findReceipt(in string, now time.Time) Output {
+	if in == "" {
+		return e.refuse("type or scan the receipt number")
+	}
+	receipt := in
+	if n, err := strconv.ParseUint(in, 10, 64); err == nil && !strings.Contains(in, "-") {
+		receipt = journal.ReceiptNumber(e.cfg.ReceiptPrefix, n)
+	}
+	orig, err := e.journal.ByReceipt(receipt)
+	if err != nil {
+		e.mode = modeIdle
+		return e.refuse("receipt " + receipt + " not found on this till")
+	}
+	if orig.Kind != journal.KindSale {
+		e.mode = modeIdle
+		return e.refuse(fmt.Sprintf("%s is a %s, not a sale", receipt, orig.Kind))
+	}
+	done, err := e.journal.Refunded(receipt)
+	if err != nil {
+		e.mode = modeIdle
+		return e.refuse("cannot read refunds of " + receipt + ": " + err.Error())
+	}
+	left := map[string]refundable{}
+	for _, l := range orig.Lines {
+		r := left[l.Item]
+		if r.Qty == 0 {
+			r.Price, r.Name, r.Tax = l.Price, l.Name, l.Tax
+			if l.Qty != 0 && mulQty(l.Price, l.Qty) != l.Amount {
+				r.Price = l.Amount * 1000 / l.Qty // embedded price or weight: price per unit paid
+			}
+		}
+		r.Qty += l.Qty
+		left[l.Item] = r
+	}
+	anyLeft := false
+	for item, r := range left {
+		r.Qty -= done[item]
+		left[item] = r
+		if r.Qty > 0 {
+			anyLeft = true
+		}
+	}
+	if !anyLeft {
+		e.mode = modeIdle
+		return e.refuse("everything on " + receipt + " was refunded already")
+	}
+	e.mode = modeIdle
+	return e.needSupervisor("REFUND", now, func(sup *Cashier, now time.Time) Output {
+		e.startSale(journal.KindRefund, now)
+		e.sale.Ref, e.sale.Refundable, e.sale.Approved = receipt, left, sup.ID
+		out := e.show("refund "+receipt+": scan items, or ENTER for all", "")
+		out.Save = e.saveOpen()
+		return out
+	})
+}
+
+// refundAll adds every item still refundable on the receipt.
+func (e *Engine) refundAll() Output {
+	for item, r := range e.sale.Refundable {
+		if r.Qty > 0 {
+			e.sale.Lines = append(e.sale.Lines, journal.Line{Item: item, Name: r.Name, Qty: -r.Qty, Price: r.Price, Amount: -mulQty(r.Price, r.Qty), Tax: r.Tax})
+		}
+	}
+	sortLines(e.sale.Lines)
+	e.mode = modeTender
+	out := e.show(e.prompt(), "")
+	out.Customer = e.customerTotal("REFUND", -e.total())
+	out.Save = e.saveOpen()
+	return out
+}
+
+func sortLines(ls []journal.Line) {
+	slices.SortFunc(ls, func(a, b journal.Line) int { return strings.Compare(a.Item, b.Item) })
+}
+
+func (e *Engine) noSaleReason(now time.Time) Output {
+	in := e.takeInput()
+	n, err := strconv.Atoi(in)
+	if err != nil || n < 1 || n > len(e.cfg.NoSaleReasons) {
+		return e.refuse(fmt.Sprintf("choose a reason 1-%d", len(e.cfg.NoSaleReasons)))
+	}
+	sup := e.pending.supID
+	e.pending = nil
+	data, _ := json.Marshal(map[string]string{"approved_by": sup})
+	return e.commitDocument(&Commit{
+		Entry: journal.Entry{Kind: journal.KindNoSale, At: now, Cashier: e.cashier.ID, Reason: e.cfg.NoSaleReasons[n-1], Data: data},
+		Print: true, OpenDrawer: "no-sale",
+	})
+}
+
+func (e *Engine) menuChoice(now time.Time) Output {
+	in := e.takeInput()
+	if e.sale != nil {
+		if in == "1" {
+			return e.voidSale(now)
+		}
+		e.mode = e.backMode()
+		return e.refuse("no such function during a sale")
+	}
+	e.mode = modeIdle
+	switch in {
+	case "1":
+		return e.commitDocument(&Commit{Entry: journal.Entry{Kind: journal.KindXReport, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency}, Print: true, Report: true})
+	case "2":
+		return e.needSupervisor("Z REPORT", now, func(sup *Cashier, now time.Time) Output {
+			data, _ := json.Marshal(map[string]string{"approved_by": sup.ID})
+			return e.commitDocument(&Commit{Entry: journal.Entry{Kind: journal.KindZReport, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency, Data: data}, Print: true, Report: true})
+		})
+	case "3":
+		e.menuKind, e.mode = journal.KindCashIn, modeAmount
+		return e.show(e.prompt(), "")
+	case "4":
+		return e.needSupervisor("CASH OUT", now, func(sup *Cashier, now time.Time) Output {
+			e.menuKind, e.mode = journal.KindCashOut, modeAmount
+			e.pending = &pendingAction{supID: sup.ID}
+			return e.show(e.prompt(), "")
+		})
+	case "5":
+		e.menuKind, e.mode = journal.KindStockTransfer, modeOrder
+		return e.show(e.prompt(), "")
+	case "6":
+		e.menuKind, e.mode = journal.KindInternalRelease, modeOrder
+		return e.show(e.prompt(), "")
+	}
+	return e.refuse("no function " + in)
+}
+
+func (e *Engine) cashMove(now time.Time) Output {
+	v, ok := parseAmount(e.takeInput())
+	if !ok || v <= 0 {
+		return e.refuse("amount: type digits, then ENTER")
+	}
+	amount := v
+	var data json.RawMessage
+	if e.menuKind == journal.KindCashOut {
+		amount = -v
+		if e.pending != nil {
+			data, _ = json.Marshal(map[string]string{"approved_by": e.pending.supID})
+		}
+	}
+	e.pending = nil
+	return e.commitDocument(&Commit{
+		Entry: journal.Entry{Kind: e.menuKind, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency,
+			Tenders: []journal.Tender{{Kind: "cash", Amount: amount}}, Totals: &journal.Totals{Gross: amount}, Data: data},
+		Print: true, OpenDrawer: string(e.menuKind),
+	})
+}
+
+// startDocument opens a warehouse transfer or internal release. These are issued offline
+// without stock control: any quantity is accepted, and the document is flagged for review at
+// HQ where it goes beyond its order.
+func (e *Engine) startDocument(now time.Time) Output {
+	order := e.takeInput()
+	e.startSale(e.menuKind, now)
+	e.sale.Order = order
+	msg := string(e.menuKind) + ": scan or PLU items, ENTER to finish"
+	if _, ok := e.cat.Orders[order]; order != "" && !ok {
+		msg = "order " + order + " unknown here: the document will be reviewed"
+	}
+	out := e.show(msg, "")
+	out.Save = e.saveOpen()
+	return out
+}
+
+// documentReview lists what goes beyond the order.
+type documentReview struct {
+	Order  string   `json:"order,omitempty"`
+	To     string   `json:"to,omitempty"`
+	Review bool     `json:"review"`
+	Over   []string `json:"over,omitempty"` // items beyond the order, or not on it
+}
+
+func (e *Engine) finishDocument(now time.Time) Output {
+	s := e.sale
+	if len(s.Lines) == 0 {
+		return e.refuse("no items yet")
+	}
+	order, known := e.cat.Orders[s.Order]
+	rv := documentReview{Order: s.Order, To: order.To, Review: !known}
+	qty := map[string]int64{}
+	for _, l := range s.Lines {
+		qty[l.Item] += l.Qty
+	}
+	for item, q := range qty {
+		if q > order.Lines[item] {
+			rv.Over = append(rv.Over, item)
+			rv.Review = true
+		}
+	}
+	slices.Sort(rv.Over)
+	data, _ := json.Marshal(rv)
+	c := &Commit{Entry: journal.Entry{Kind: s.Kind, At: now, Cashier: e.cashier.ID, Lines: s.Lines, Ref: s.Order, Data: data}, Print: true}
+	for _, l := range s.Lines {
+		c.Stock = append(c.Stock, StockMove{Item: l.Item, Qty: -l.Qty})
+	}
+	return e.commitDocument(c)
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
