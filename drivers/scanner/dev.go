@@ -285,8 +285,11 @@ func idleSleep(n int) time.Duration {
 	if n < 3 {
 		return 0
 	}
-	return min(time.Duration(n)*time.Millisecond, 50*time.Millisecond)
+	return min(time.Duration(n)*time.Millisecond, idleCap)
 }
+
+// idleCap bounds the latency an idle port adds to the first byte after it.
+const idleCap = 50 * time.Millisecond
 
 func deliver(out chan<- chunk, c chunk, stop <-chan struct{}) bool {
 	select {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -440,13 +441,43 @@ func TestSerialOverPty(t *testing.T) {
 	expectReject(t, d, scanner.ReasonPartial)
 	must(t, fake.Scan(codes[3]))
 	expectGood(t, d, codes[3])
+	// Line noise (a scanner booting, a wrong baud rate) between two codes, ended by a line
+	// end: rejected, and the code after it read.
+	must(t, fake.Garbage([]byte{0x80, 0xfc, 0x00, 0xe6, 0x98, '\r'}))
+	expectReject(t, d, scanner.ReasonNoise)
+	must(t, fake.Scan(codes[4]))
+	expectGood(t, d, codes[4])
 
 	must(t, fake.Close())
 	st := expectState(t, d, scanner.Offline)
 	if st.Err == nil {
 		t.Fatal("offline without a cause")
 	}
-	if got := d.Status(); got.State != scanner.Offline || got.Scans != uint64(len(codes)+1) || got.Rejects != 2 {
+	if got := d.Status(); got.State != scanner.Offline || got.Scans != uint64(len(codes)+2) || got.Rejects != 3 {
 		t.Fatalf("status after the port vanished: %+v", got)
 	}
+}
+
+// A port that fails is read once more never: the driver reports it and stops, instead of
+// spinning on an error that will not go away (EIO from an unplugged USB adapter).
+func TestFailingPortIsNotReadAgain(t *testing.T) {
+	port := &failing{}
+	d := newDev(t, port, nil)
+	st := expectState(t, d, scanner.Offline)
+	if !errors.Is(st.Err, errUnplugged) {
+		t.Fatalf("offline cause %v", st.Err)
+	}
+	must(t, d.Halt())
+	if n := port.calls.Load(); n != 1 {
+		t.Fatalf("failed port read %d times", n)
+	}
+}
+
+var errUnplugged = errors.New("input/output error")
+
+type failing struct{ calls atomic.Int32 }
+
+func (f *failing) Read([]byte) (int, error) {
+	f.calls.Add(1)
+	return 0, errUnplugged
 }
