@@ -1,0 +1,126 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"tillbox/ledger/journal"
+)
+
+// Figures are a report's numbers. Money is in minor units; counts are documents.
+type Figures struct {
+	Period       Period             `json:"period"`
+	Sales        Count              `json:"sales"`
+	Refunds      Count              `json:"refunds"`
+	Voids        Count              `json:"voids"`
+	NoSales      int                `json:"no_sales"`
+	CashIn       int64              `json:"cash_in"`
+	CashOut      int64              `json:"cash_out"` // negative
+	Tenders      map[string]int64   `json:"tenders"`  // net takings per tender kind (change deducted from cash)
+	Taxes        []journal.TaxTotal `json:"taxes"`
+	CashInDrawer int64              `json:"cash_in_drawer"` // expected: cash tenders net of change, plus cash in, plus cash out
+	Offline      int                `json:"offline"`        // documents written while the uplink was down
+	ZNumber      int                `json:"z_number,omitempty"`
+	GrandTotal   int64              `json:"grand_total"` // net sales since the first sale, through this report
+}
+
+// Period is the seq range the figures cover.
+type Period struct {
+	FromSeq uint64 `json:"from_seq"`
+	ToSeq   uint64 `json:"to_seq"`
+}
+
+// Count is a number of documents and their gross total.
+type Count struct {
+	N     int   `json:"n"`
+	Gross int64 `json:"gross"`
+}
+
+// Compute totals entries (the journal after the last Z report, in seq order). lastZ is that
+// Z report's figures (zero for a till that never closed a day).
+func Compute(entries []journal.Entry, lastZ Figures) Figures {
+	f := Figures{Tenders: map[string]int64{}, ZNumber: lastZ.ZNumber, GrandTotal: lastZ.GrandTotal}
+	taxes := map[string]*journal.TaxTotal{}
+	for i := range entries {
+		e := &entries[i]
+		if f.Period.FromSeq == 0 {
+			f.Period.FromSeq = e.Seq
+		}
+		f.Period.ToSeq = e.Seq
+		if e.Offline && e.Kind.Document() {
+			f.Offline++
+		}
+		switch e.Kind {
+		case journal.KindSale, journal.KindRefund:
+			c := &f.Sales
+			if e.Kind == journal.KindRefund {
+				c = &f.Refunds
+			}
+			c.N++
+			if e.Totals == nil {
+				continue
+			}
+			c.Gross += e.Totals.Gross
+			f.GrandTotal += e.Totals.Gross
+			for _, t := range e.Tenders {
+				f.Tenders[t.Kind] += t.Amount
+				if t.Kind == "cash" {
+					f.CashInDrawer += t.Amount
+				}
+			}
+			f.Tenders["cash"] -= e.Totals.Change
+			f.CashInDrawer -= e.Totals.Change
+			for _, t := range e.Totals.Taxes {
+				a := taxes[t.Code]
+				if a == nil {
+					a = &journal.TaxTotal{Code: t.Code, Rate: t.Rate}
+					taxes[t.Code] = a
+				}
+				a.Net += t.Net
+				a.Tax += t.Tax
+				a.Gross += t.Gross
+			}
+		case journal.KindVoid:
+			f.Voids.N++
+			if e.Totals != nil {
+				f.Voids.Gross += e.Totals.Gross
+			}
+		case journal.KindNoSale:
+			f.NoSales++
+		case journal.KindCashIn, journal.KindCashOut:
+			for _, t := range e.Tenders {
+				if e.Kind == journal.KindCashIn {
+					f.CashIn += t.Amount
+				} else {
+					f.CashOut += t.Amount
+				}
+				f.CashInDrawer += t.Amount
+			}
+		}
+	}
+	codes := make([]string, 0, len(taxes))
+	for c := range taxes {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	for _, c := range codes {
+		f.Taxes = append(f.Taxes, *taxes[c])
+	}
+	if len(f.Tenders) == 0 {
+		f.Tenders = nil
+	}
+	return f
+}
+
+// Decode reads the figures a report entry carries in its Data.
+func Decode(e journal.Entry) (Figures, error) {
+	var f Figures
+	if e.Kind != journal.KindXReport && e.Kind != journal.KindZReport {
+		return f, fmt.Errorf("reports: seq %d is a %s, not a report", e.Seq, e.Kind)
+	}
+	if err := json.Unmarshal(e.Data, &f); err != nil {
+		return f, fmt.Errorf("reports: seq %d: %w", e.Seq, err)
+	}
+	return f, nil
+}

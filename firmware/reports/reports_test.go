@@ -1,0 +1,46 @@
+package reports
+
+import (
+	"encoding/json"
+	"testing"
+
+	"tillbox/ledger/journal"
+)
+
+func TestComputeFromEntries(t *testing.T) {
+	es := []journal.Entry{
+		{Seq: 10, Kind: journal.KindSale, Totals: &journal.Totals{Gross: 1650, Change: 350, Taxes: []journal.TaxTotal{{Code: "A", Rate: 2300, Net: 610, Tax: 140, Gross: 750}, {Code: "B", Rate: 500, Net: 857, Tax: 43, Gross: 900}}},
+			Tenders: []journal.Tender{{Kind: "cash", Amount: 2000}}},
+		{Seq: 11, Kind: journal.KindSale, Offline: true, Totals: &journal.Totals{Gross: 900, Taxes: []journal.TaxTotal{{Code: "B", Rate: 500, Net: 857, Tax: 43, Gross: 900}}},
+			Tenders: []journal.Tender{{Kind: "card", Amount: 500}, {Kind: "cash", Amount: 400}}},
+		{Seq: 12, Kind: journal.KindRefund, Totals: &journal.Totals{Gross: -450, Taxes: []journal.TaxTotal{{Code: "B", Rate: 500, Net: -429, Tax: -21, Gross: -450}}},
+			Tenders: []journal.Tender{{Kind: "cash", Amount: -450}}},
+		{Seq: 13, Kind: journal.KindNoSale},
+		{Seq: 14, Kind: journal.KindPowerUp},
+		{Seq: 15, Kind: journal.KindCashIn, Tenders: []journal.Tender{{Kind: "cash", Amount: 10000}}},
+		{Seq: 16, Kind: journal.KindCashOut, Tenders: []journal.Tender{{Kind: "cash", Amount: -2500}}},
+		{Seq: 17, Kind: journal.KindVoid, Totals: &journal.Totals{Gross: 700}},
+	}
+	f := Compute(es, Figures{ZNumber: 4, GrandTotal: 100000})
+	want := Figures{
+		Period: Period{FromSeq: 10, ToSeq: 17}, Sales: Count{N: 2, Gross: 2550}, Refunds: Count{N: 1, Gross: -450},
+		Voids: Count{N: 1, Gross: 700}, NoSales: 1, CashIn: 10000, CashOut: -2500,
+		Tenders: map[string]int64{"cash": 1600, "card": 500},
+		Taxes:   []journal.TaxTotal{{Code: "A", Rate: 2300, Net: 610, Tax: 140, Gross: 750}, {Code: "B", Rate: 500, Net: 1285, Tax: 65, Gross: 1350}},
+		// 2000 - 350 + 400 - 450 + 10000 - 2500
+		CashInDrawer: 9100, Offline: 1, ZNumber: 4, GrandTotal: 102100,
+	}
+	got, _ := json.Marshal(f)
+	exp, _ := json.Marshal(want)
+	if string(got) != string(exp) {
+		t.Fatalf("figures\n got %s\nwant %s", got, exp)
+	}
+	e := journal.Entry{Seq: 18, Kind: journal.KindZReport, Data: got}
+	back, err := Decode(e)
+	if err != nil || back.GrandTotal != 102100 {
+		t.Fatalf("decode: %+v %v", back, err)
+	}
+	if _, err := Decode(journal.Entry{Kind: journal.KindSale}); err == nil {
+		t.Fatal("decoded a sale as a report")
+	}
+}
