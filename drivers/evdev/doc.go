@@ -37,7 +37,7 @@
 // with (a German or Polish layout would otherwise swap Y and Z, or turn '-' into 'ß').
 // Type does the reverse for fakes.
 //
-// Guarantees: Decode accepts any bytes of the right length (it never panics); Encode and
-// Decode are exact inverses for every layout; Keyboard never reports a character for a key
-// it has no table entry for.
+// Guarantees: Decode accepts any bytes of the right length (it never panics);
+// Encode(Decode(b)) == b for every record in either layout (FuzzDecode checks both);
+// Keyboard never reports a character for a key it has no table entry for.
 package evdev
