@@ -1,0 +1,59 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsAreValid(t *testing.T) {
+	c := Default()
+	if c.Board != "sim" || c.Store != "s001" || c.DrawerLeftOpen.Duration != time.Minute || !c.Uplink.Embedded {
+		t.Fatalf("defaults %+v", c)
+	}
+	if c.ReceiptPrefix() != "S001-T01" {
+		t.Fatalf("prefix %q", c.ReceiptPrefix())
+	}
+}
+
+func TestLoadOverlaysTheFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "till.json")
+	os.WriteFile(p, []byte(`{"store":"s042","till":"t03","currency":"PLN","board":"qemu-virt","drawer_left_open":"90s"}`), 0o600)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store != "s042" || c.Till != "t03" || c.Currency != "PLN" || c.Board != "qemu-virt" || c.DrawerLeftOpen.Duration != 90*time.Second || c.Catalog != "demo" {
+		t.Fatalf("loaded %+v", c)
+	}
+}
+
+func TestBadConfigIsRefusedWithTheReason(t *testing.T) {
+	cases := map[string]struct{ body, want string }{
+		"not JSON":        {"{\n\"store\": \"s1\",\n oops }", "line 3"},
+		"unknown field":   {`{"stor":"s1"}`, `unknown field "stor"`},
+		"bad store":       {`{"store":"S 1"}`, `store "S 1"`},
+		"bad currency":    {`{"currency":"euro"}`, `currency "euro"`},
+		"bad duration":    {`{"drawer_left_open":"soon"}`, "duration"},
+		"duration range":  {`{"drawer_left_open":"0s"}`, "drawer_left_open 0s"},
+		"bad broker":      {`{"uplink":{"broker":"mqtt.example"}}`, "uplink.broker"},
+		"trailing":        {`{} {}`, "trailing data"},
+		"several at once": {`{"store":"","till":""}`, `till ""`},
+		"empty file":      {``, "EOF"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "till.json")
+			os.WriteFile(p, []byte(tc.body), 0o600)
+			_, err := Load(p)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("err = %v, want it to name %s and contain %q", err, p, tc.want)
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+		t.Fatal("missing file loaded")
+	}
+}
