@@ -38,13 +38,16 @@ const (
 	KeyReturn
 	KeySignOnOff
 	KeySync
+	// KeyMenu opens the till's functions: X and Z reports, cash in and out, stock
+	// documents, void of the open sale.
+	KeyMenu
 
 	numKeys
 )
 
 var keyNames = [numKeys]string{"NONE", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9",
 	"00", "DECIMAL", "QTY", "PLU", "VOID", "SUBTOTAL", "CASH", "CARD", "NO_SALE", "CLEAR",
-	"ENTER", "PARK", "RETURN", "SIGN_ON_OFF", "SYNC"}
+	"ENTER", "PARK", "RETURN", "SIGN_ON_OFF", "SYNC", "MENU"}
 
 // String returns the key's name as the mapping text writes it ("NO_SALE", "00", "7").
 func (k Key) String() string {

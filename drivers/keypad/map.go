@@ -24,7 +24,7 @@ type Map map[uint16]Key
 //	Enter, KPEnter    ENTER           Esc Backspace  CLEAR
 //	KP+               SUBTOTAL        KP- Delete     VOID
 //	F1 SIGN_ON_OFF  F2 PLU  F3 VOID  F4 SUBTOTAL  F5 CASH  F6 CARD
-//	F7 NO_SALE  F8 PARK  F9 RETURN  F12 SYNC
+//	F7 NO_SALE  F8 PARK  F9 RETURN  F10 MENU  F12 SYNC
 func DefaultMap() Map {
 	m := Map{
 		evdev.KeyKPSlash: Key00,
@@ -38,7 +38,7 @@ func DefaultMap() Map {
 		evdev.KeyF1: KeySignOnOff, evdev.KeyF2: KeyPLU, evdev.KeyF3: KeyVoid,
 		evdev.KeyF4: KeySubtotal, evdev.KeyF5: KeyCash, evdev.KeyF6: KeyCard,
 		evdev.KeyF7: KeyNoSale, evdev.KeyF8: KeyPark, evdev.KeyF9: KeyReturn,
-		evdev.KeyF12: KeySync,
+		evdev.KeyF10: KeyMenu, evdev.KeyF12: KeySync,
 	}
 	top := []uint16{evdev.Key0, evdev.Key1, evdev.Key2, evdev.Key3, evdev.Key4, evdev.Key5,
 		evdev.Key6, evdev.Key7, evdev.Key8, evdev.Key9}
