@@ -99,7 +99,7 @@ func TestPrinterVanishesAndReturns(t *testing.T) {
 			r.fake.Return()
 			got := <-done
 			if got.err != nil {
-				t.Fatalf("print: %v %s\n%s", got.err, r.fake.Debug(), r.fake.Transcript())
+				t.Fatalf("print: %v\n%s", got.err, r.fake.Transcript())
 			}
 			checkOnce(t, r.fake.Printed(), want, got.res)
 		})

@@ -421,8 +421,5 @@ func (p *Printer) send(b ...byte) {
 
 var errNeedMore = errors.New("need more bytes")
 
-func (p *Printer) Debug() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return fmt.Sprintf("rx=% x queue=%d printed=%d paperOut=%v vanished=%v asb=%d", p.rx, len(p.queue), len(p.printed), p.paperOut, p.vanished, p.asb)
-}
+// Feed hands bytes to the fake as if they arrived on the line, without a port.
+func (p *Printer) Feed(b []byte) { p.receive(b) }
