@@ -213,8 +213,10 @@ func (p *Printer) Serve(rw io.ReadWriter) error {
 	for {
 		n, err := rw.Read(buf)
 		if n > 0 && byteTime > 0 {
+			// A UART clocks bytes back to back: oversleeping one batch must not slow the
+			// next. Only a gap longer than the slack counts as an idle line.
 			now := time.Now()
-			if next.Before(now) {
+			if now.Sub(next) > paceSlack {
 				next = now
 			}
 			next = next.Add(time.Duration(n) * byteTime)
@@ -233,6 +235,10 @@ func (p *Printer) Serve(rw io.ReadWriter) error {
 		}
 	}
 }
+
+// paceSlack is how late a read may come and still count as continuous traffic: more than
+// sleep overshoot on a loaded host, less than a line's worth of bytes at 115200 baud.
+const paceSlack = 2 * time.Millisecond
 
 // Unplug pulls every cable: the driver's next read or write fails. The fake keeps the
 // bytes it received and goes on printing them, as a powered printer does.
