@@ -5,11 +5,11 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 GO        ?= go
 BIN       := bin
 DATA      ?= $(CURDIR)/.run
-ARM_TEST_PKGS := ./ledger/...
+ARM_TEST_PKGS := ./ledger/... ./drivers/evdev/... ./drivers/scanner/... ./drivers/keypad/...
 
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all run test test-host test-arm build build-arm bench fmt vet soak deps clean
+.PHONY: all run test test-host test-arm test-fuzz build build-arm bench fmt vet soak deps clean
 
 all: build
 
@@ -20,8 +20,11 @@ deps:
 run: build
 	$(BIN)/tillbox run --data $(DATA)
 
-## test: install what is missing, then vet and every test, host and linux/arm64 under qemu-user.
-test: deps vet test-host test-arm
+FUZZTIME ?= 5s
+
+## test: install what is missing, then vet and every test, host and linux/arm64 under qemu-user,
+## and a short run of each fuzz target.
+test: deps vet test-host test-arm test-fuzz
 
 test-host:
 	$(GO) test -count=1 -timeout 12m ./...
@@ -29,6 +32,13 @@ test-host:
 test-arm:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 TILLBOX_TEST_EXEC=qemu-aarch64-static \
 		$(GO) test -count=1 -timeout 10m -exec qemu-aarch64-static $(ARM_TEST_PKGS)
+
+test-fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$'  -fuzztime $(FUZZTIME) ./drivers/scanner
+	$(GO) test -run '^$$' -fuzz '^FuzzFrame$$'  -fuzztime $(FUZZTIME) ./drivers/scanner
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./drivers/evdev
+	$(GO) test -run '^$$' -fuzz '^FuzzParser$$' -fuzztime $(FUZZTIME) ./drivers/printer
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./drivers/printer
 
 build:
 	@mkdir -p $(BIN)
@@ -41,7 +51,8 @@ build-arm:
 
 ## bench: benchmarks that print their figures beside a baseline measured in the same run.
 bench:
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 2000x ./ledger/
+	$(GO) test -count=1 -run '^$$' -bench AppendVsBareBolt -benchtime 2000x ./ledger/
+	$(GO) test -count=1 -run '^$$' -bench ReceiptOverPty -benchtime 20x ./drivers/printer/
 
 ## soak: the long fault loops (thousands of cycles).
 soak:
