@@ -1,3 +1,27 @@
 // Package uplink is the till side of MQTT: it publishes the ledger's unsynced entries to HQ
 // and moves the ledger's watermark when HQ acknowledges them.
+//
+// What it guarantees:
+//
+//   - The ledger is the outbox. Entries above the watermark are published in seq order,
+//     QoS 1, at most Options.Window unacknowledged at a time, and published again from the
+//     watermark when HQ has not moved it for Options.ResendAfter or after a reconnect.
+//     Nothing is queued in paho (in-memory store, clean session): a till that boots with no
+//     network and stays offline for days loses nothing and sends everything once the link
+//     is back.
+//   - Only HQ's retained ack moves the watermark (ledger.Confirm). A PUBACK means the
+//     broker has a message, never that HQ stored it.
+//   - Going offline for longer than Options.OfflineAfter and coming back are journaled as
+//     technical entries (ledger.KindOfflineStart / KindOfflineEnd), once per outage, across
+//     restarts.
+//   - paho handlers never block: they hand what they received to the run loop through
+//     atomics and non-blocking channel sends. Every paho token wait has a timeout.
+//   - Commands carry ids; a repeated id is answered with the remembered result and not run
+//     again. A catalog is applied only when valid as a whole and newer than the one in use,
+//     persisted in the ledger and swapped atomically; otherwise it is rejected with an
+//     event and the old one kept.
+//
+// The firmware calls New, Run, Notify after each Append, State, SyncNow, Catalog, Alert
+// and Events. The package never imports drivers or firmware: what it publishes about the
+// box (version, board, devices) comes through Options.Info.
 package uplink

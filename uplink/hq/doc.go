@@ -1,3 +1,23 @@
 // Package hq is the broker-side consumer at head office: it stores each till's entries
 // exactly once and acknowledges them.
+//
+// What it guarantees:
+//
+//   - Entries are stored by (store, till, seq), idempotently: a repeat with the same hash
+//     is a duplicate and changes nothing; the same key with another hash is a conflict,
+//     quarantined with the reason and never written over what is stored.
+//   - A till's acknowledgement watermark (through) is the highest seq such that every
+//     entry from 1 to it is stored and the chain links from the genesis prev to it. It is
+//     advanced inside the same store transaction that stores the entries, and the retained
+//     ack is published only after that transaction committed.
+//   - Anything that cannot be stored (not JSON, oversized, another version, an identity
+//     differing from its topic, a hash that does not match, a broken chain, a conflict)
+//     goes to the quarantine with its reason and payload. Nothing is silently dropped.
+//   - Each document entry gets a central receipt number per store, in the order HQ
+//     verified them; a receipt is found by its till number or its central number.
+//   - Two stores implement this: bbolt (embedded, one process) and PostgreSQL (several
+//     consumers on a shared subscription). Both run the same ingest logic (ingest.go).
+//   - The consumer never relies on MQTT ordering or on the broker's persistence: it acks
+//     (PUBACKs) a message only after its commit, republishes every till's ack on each
+//     connect, and answers a till's resends with its ack again.
 package hq

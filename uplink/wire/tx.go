@@ -17,19 +17,29 @@ type Tx struct {
 // size, JSON, version, known fields only, required fields, store and till equal to the
 // topic's, and the entry's own hash. raw is kept by reference in the result.
 func DecodeTx(t Topic, raw []byte) (Tx, error) {
-	const what = "tx"
 	if t.Kind != KindTx {
 		return Tx{}, fmt.Errorf("wire: decode tx: %w: topic kind %q", ErrTopic, t.Kind)
 	}
+	tx, err := DecodeEntry(raw)
+	if err != nil {
+		return Tx{}, err
+	}
+	e := &tx.Entry
+	if e.Store != t.Store || e.Till != t.Till {
+		return Tx{}, fmt.Errorf("wire: decode tx: %w: payload is %s/%s, topic is %s/%s", ErrIdentity, clip(e.Store), clip(e.Till), t.Store, t.Till)
+	}
+	return tx, nil
+}
+
+// DecodeEntry decodes and checks a tx payload that came without a topic (a line of an
+// exported file): everything DecodeTx checks except the identity against a topic.
+func DecodeEntry(raw []byte) (Tx, error) {
 	var e ledger.Entry
-	if err := decodeStrict(what, raw, MaxTxBytes, &e); err != nil {
+	if err := decodeStrict("tx", raw, MaxTxBytes, &e); err != nil {
 		return Tx{}, err
 	}
 	if err := CheckEntry(&e); err != nil {
 		return Tx{}, err
-	}
-	if e.Store != t.Store || e.Till != t.Till {
-		return Tx{}, fmt.Errorf("wire: decode tx: %w: payload is %s/%s, topic is %s/%s", ErrIdentity, clip(e.Store), clip(e.Till), t.Store, t.Till)
 	}
 	return Tx{Entry: e, Raw: raw}, nil
 }

@@ -1,0 +1,671 @@
+package uplink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"tillbox/ledger"
+	"tillbox/uplink/wire"
+)
+
+// Ledger record names the uplink keeps in the ledger's named buckets.
+const (
+	recBucket     = "uplink"
+	recOffline    = "offline" // "1" while an offline-start is journaled without its end
+	recCatalog    = "catalog" // the catalog in use, as received
+	cmdBucket     = "uplink-cmd"
+	maxCmdResults = 256
+	maxOutEvents  = 100
+)
+
+// Client is the till's uplink. Create it with New and start it with Run; its other methods
+// are safe for concurrent use from the firmware.
+type Client struct {
+	l      *ledger.Ledger
+	o      Options
+	topics wire.Topics
+	store  string
+	till   string
+
+	running atomic.Bool
+	kick    chan struct{} // new entries, acks, events: wake the run loop
+	syncNow chan struct{} // the operator or HQ asked to sync now
+	catKick chan struct{} // a catalog arrived
+	cmds    chan wire.Cmd
+	events  chan wire.Event // the uplink's own events, for the firmware
+
+	ackSeen    atomic.Uint64 // highest through received, not yet applied
+	catPending atomic.Pointer[[]byte]
+	catalog    atomic.Pointer[wire.Catalog]
+
+	mu        sync.Mutex
+	online    bool
+	since     time.Time
+	sentHigh  uint64
+	syncBase  uint64
+	lastErr   string
+	outEvents []wire.Event
+	cmdDone   map[string]wire.CmdResult
+	cmdOrder  []string
+	offlineJ  bool // an offline-start is journaled and not yet ended
+	beyondAck uint64
+}
+
+// New makes a Client for the till whose ledger is l. It loads the catalog in use and the
+// remembered command results from the ledger; it does not touch the network.
+func New(l *ledger.Ledger, opts *Options) (*Client, error) {
+	if l == nil {
+		return nil, fmt.Errorf("uplink: new: %w: no ledger", ErrOptions)
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Broker == "" {
+		return nil, fmt.Errorf("uplink: new: %w: no broker URL", ErrOptions)
+	}
+	if u, err := url.Parse(o.Broker); err != nil || u.Host == "" {
+		return nil, fmt.Errorf("uplink: new: %w: broker URL %q", ErrOptions, o.Broker)
+	}
+	o.defaults(l.Store(), l.Till())
+	if err := wire.CheckPrefix(o.Prefix); err != nil {
+		return nil, fmt.Errorf("uplink: new: %w: %w", ErrOptions, err)
+	}
+	c := &Client{
+		l: l, o: o, topics: wire.Topics{Prefix: o.Prefix}, store: l.Store(), till: l.Till(),
+		kick: make(chan struct{}, 1), syncNow: make(chan struct{}, 1), catKick: make(chan struct{}, 1),
+		cmds: make(chan wire.Cmd, 64), events: make(chan wire.Event, 64),
+		cmdDone: map[string]wire.CmdResult{}, since: o.Clock(),
+	}
+	if v, err := l.Record(recBucket, recOffline); err == nil {
+		c.offlineJ = string(v) == "1"
+	} else if !errors.Is(err, ledger.ErrNotFound) {
+		return nil, fmt.Errorf("uplink: new: %w", err)
+	}
+	if raw, err := l.Record(recBucket, recCatalog); err == nil {
+		cat, derr := wire.DecodeCatalog(wire.Topic{Store: c.store, Kind: wire.KindCatalog}, raw)
+		if derr != nil {
+			// Kept in the ledger by an older build that accepted it: not used, and said so.
+			o.Logger.Warn("uplink: stored catalog no longer valid; running without one", "err", derr)
+		} else {
+			c.catalog.Store(cat)
+		}
+	} else if !errors.Is(err, ledger.ErrNotFound) {
+		return nil, fmt.Errorf("uplink: new: %w", err)
+	}
+	if err := c.loadCmdResults(); err != nil {
+		return nil, err
+	}
+	if w, err := l.Watermark(); err == nil {
+		c.syncBase = w
+		c.sentHigh = w
+	}
+	return c, nil
+}
+
+// Notify tells the uplink that the ledger has new entries. It never blocks; without it new
+// entries are found within Options.PollInterval.
+func (c *Client) Notify() { poke(c.kick) }
+
+// SyncNow asks for an immediate attempt: a connection attempt without waiting out the
+// backoff when offline, a resend from the watermark when online. It restarts the progress
+// count shown to the operator. It never blocks.
+func (c *Client) SyncNow() {
+	if w, err := c.l.Watermark(); err == nil {
+		c.mu.Lock()
+		c.syncBase = w
+		c.mu.Unlock()
+	}
+	poke(c.syncNow)
+}
+
+// Catalog is the catalog in use, or nil before the first one was received. The returned
+// value is shared and must not be modified; a newer catalog replaces it as a whole.
+func (c *Client) Catalog() *wire.Catalog { return c.catalog.Load() }
+
+// CatalogSource is what the firmware needs of the uplink to price sales.
+type CatalogSource interface {
+	Catalog() *wire.Catalog
+}
+
+var _ CatalogSource = (*Client)(nil)
+
+// Events delivers the alerts the uplink raises itself (catalog applied or rejected,
+// integrity errors, long outages), so the firmware can show them. Events that arrive when
+// the channel is full are dropped for this channel; they are still published.
+func (c *Client) Events() <-chan wire.Event { return c.events }
+
+// Alert publishes an event to the fleet (paper out, drawer left open, ...). While offline,
+// the last 100 events are kept in memory and published on reconnect. It never blocks.
+func (c *Client) Alert(e wire.Event) {
+	if e.At.IsZero() {
+		e.At = c.o.Clock()
+	}
+	c.mu.Lock()
+	if len(c.outEvents) >= maxOutEvents {
+		c.outEvents = c.outEvents[1:]
+	}
+	c.outEvents = append(c.outEvents, e)
+	c.mu.Unlock()
+	poke(c.kick)
+}
+
+// raise is Alert plus delivery to Events.
+func (c *Client) raise(kind, severity, detail string) {
+	e := wire.Event{Kind: kind, Severity: severity, Detail: detail, At: c.o.Clock()}
+	c.o.Logger.Info("uplink: event", "kind", kind, "detail", detail)
+	select {
+	case c.events <- e:
+	default:
+	}
+	c.Alert(e)
+}
+
+// State is the uplink's state for the operator display and the status message.
+type State struct {
+	Online    bool
+	Since     time.Time // when the link came up or went down
+	LastSeq   uint64    // last entry written to the ledger
+	Watermark uint64    // every seq at or below it is stored at HQ
+	Progress  Progress
+	Catalog   uint64 // version of the catalog in use, 0 for none
+	LastError string // why the last connection attempt or session ended
+}
+
+// Progress of the current sync, counted from the watermark when it began (SyncNow, or the
+// last moment nothing was pending): entries sent, acknowledged by HQ, and to do in all.
+type Progress struct {
+	Sent, Acked, Total uint64
+}
+
+// State reads the current state. It reads the ledger and never blocks on the network.
+func (c *Client) State() State {
+	last, _ := c.l.LastSeq()
+	wm, _ := c.l.Watermark()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := State{Online: c.online, Since: c.since, LastSeq: last, Watermark: wm, LastError: c.lastErr}
+	if cat := c.catalog.Load(); cat != nil {
+		s.Catalog = cat.Version
+	}
+	base := c.syncBase
+	if base > wm {
+		base = wm
+	}
+	s.Progress.Total = last - base
+	s.Progress.Acked = wm - base
+	sent := c.sentHigh
+	if sent < wm {
+		sent = wm
+	}
+	if sent > last {
+		sent = last
+	}
+	s.Progress.Sent = sent - base
+	return s
+}
+
+// Run connects and keeps the till in sync until ctx is done. It returns ctx's error, or
+// an error when the ledger fails. Run may be called again after it returned.
+func (c *Client) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("uplink: run: %w", ErrRunning)
+	}
+	defer c.running.Store(false)
+	attempt := 0
+	downSince := c.o.Clock()
+	c.setOnline(false, downSince, "")
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cli, err := c.connect()
+		if err == nil {
+			attempt = 0
+			serr := c.session(ctx, cli, downSince)
+			downSince = c.o.Clock()
+			c.setOnline(false, downSince, errText(serr))
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var fatal *fatalError
+			if errors.As(serr, &fatal) {
+				return fatal.err
+			}
+			c.o.Logger.Warn("uplink: link lost", "err", serr)
+		} else {
+			c.setOnline(false, downSince, err.Error())
+			c.o.Logger.Debug("uplink: connect failed", "err", err)
+		}
+		// Wait out a jittered, capped backoff, journaling the outage once it has lasted
+		// OfflineAfter. SyncNow cuts the wait short.
+		attempt++
+		wait := c.backoff(attempt)
+		deadline := time.NewTimer(wait)
+		for waiting := true; waiting; {
+			var journal <-chan time.Time
+			if !c.offlineJournaled() {
+				d := c.o.OfflineAfter - c.o.Clock().Sub(downSince)
+				if d < 0 {
+					d = 0
+				}
+				journal = time.After(d)
+			}
+			select {
+			case <-ctx.Done():
+				deadline.Stop()
+				return ctx.Err()
+			case <-c.syncNow:
+				waiting = false
+			case <-deadline.C:
+				waiting = false
+			case <-journal:
+				if err := c.journalOffline(downSince); err != nil {
+					deadline.Stop()
+					return err
+				}
+			case <-c.kick:
+				// new entries while offline: nothing to do until the link is back.
+			}
+		}
+		deadline.Stop()
+	}
+}
+
+// fatalError ends Run: the ledger failed, so syncing cannot continue meaningfully.
+type fatalError struct{ err error }
+
+func (f *fatalError) Error() string { return f.err.Error() }
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.o.BackoffMin
+	for i := 1; i < attempt && d < c.o.BackoffMax; i++ {
+		d *= 2
+	}
+	if d > c.o.BackoffMax {
+		d = c.o.BackoffMax
+	}
+	// Full jitter over the upper half: a fleet that lost the same broker does not come
+	// back in lockstep.
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func (c *Client) setOnline(on bool, since time.Time, lastErr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.online != on {
+		c.since = since
+	}
+	c.online = on
+	if lastErr != "" || on {
+		c.lastErr = lastErr
+	}
+}
+
+func (c *Client) offlineJournaled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.offlineJ
+}
+
+// journalOffline writes the offline-start entry, dated when the link went down.
+func (c *Client) journalOffline(downSince time.Time) error {
+	_, err := c.l.Append(ledger.Entry{Kind: ledger.KindOfflineStart, At: downSince, Reason: "uplink lost"},
+		ledger.Put(recBucket, recOffline, []byte("1")))
+	if err != nil {
+		return fmt.Errorf("uplink: journal offline start: %w", err)
+	}
+	c.mu.Lock()
+	c.offlineJ = true
+	c.mu.Unlock()
+	return nil
+}
+
+// journalOnline closes a journaled outage.
+func (c *Client) journalOnline(downSince time.Time) error {
+	if !c.offlineJournaled() {
+		return nil
+	}
+	d := c.o.Clock().Sub(downSince).Round(time.Second)
+	_, err := c.l.Append(ledger.Entry{Kind: ledger.KindOfflineEnd, Reason: "uplink back after " + d.String()},
+		ledger.Put(recBucket, recOffline, []byte("0")))
+	if err != nil {
+		return fmt.Errorf("uplink: journal offline end: %w", err)
+	}
+	c.mu.Lock()
+	c.offlineJ = false
+	c.mu.Unlock()
+	if d > c.o.LongOffline {
+		c.raise(wire.EventLongOffline, wire.SeverityWarning, "offline for "+d.String())
+	}
+	return nil
+}
+
+// connect makes a new paho client and connects it once. A fresh client per session keeps
+// nothing from a dead connection: the ledger, not paho, remembers what is unsent.
+func (c *Client) connect() (*sessionClient, error) {
+	s := &sessionClient{lost: make(chan struct{})}
+	po := mqtt.NewClientOptions().
+		AddBroker(c.o.Broker).
+		SetClientID(c.o.ClientID).
+		SetUsername(c.o.Username).
+		SetPassword(c.o.Password).
+		// Clean session: the broker keeps nothing for the till while it is away. The
+		// outbox is the ledger and the state is in retained messages (ack, catalog), so a
+		// persistent session would only let the broker queue stale commands for days.
+		SetCleanSession(true).
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		SetOrderMatters(false).
+		SetStore(mqtt.NewMemoryStore()).
+		SetKeepAlive(c.o.KeepAlive).
+		SetPingTimeout(c.o.WaitTimeout).
+		SetConnectTimeout(c.o.WaitTimeout).
+		SetWriteTimeout(c.o.WaitTimeout).
+		SetBinaryWill(c.topics.Status(c.store, c.till), wire.LostWill(), 1, true).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) { s.markLost(err) })
+	if c.o.TLS != nil {
+		po.SetTLSConfig(c.o.TLS)
+	}
+	cli := mqtt.NewClient(po)
+	tok := cli.Connect()
+	if !tok.WaitTimeout(c.o.WaitTimeout + time.Second) {
+		cli.Disconnect(0)
+		return nil, fmt.Errorf("uplink: connect %s: %w", c.o.Broker, ErrTimeout)
+	}
+	if err := tok.Error(); err != nil {
+		return nil, fmt.Errorf("uplink: connect %s: %w", c.o.Broker, err)
+	}
+	s.cli = cli
+	return s, nil
+}
+
+// sessionClient is one connection.
+type sessionClient struct {
+	cli     mqtt.Client
+	lost    chan struct{}
+	once    sync.Once
+	lostErr atomic.Pointer[error]
+}
+
+func (s *sessionClient) markLost(err error) {
+	if err == nil {
+		err = errors.New("connection closed")
+	}
+	s.lostErr.Store(&err)
+	s.once.Do(func() { close(s.lost) })
+}
+
+func (s *sessionClient) err() error {
+	if p := s.lostErr.Load(); p != nil {
+		return fmt.Errorf("uplink: connection lost: %w", *p)
+	}
+	return errors.New("uplink: connection lost")
+}
+
+func (c *Client) wait(tok mqtt.Token, op string) error {
+	if !tok.WaitTimeout(c.o.WaitTimeout) {
+		return fmt.Errorf("uplink: %s: %w", op, ErrTimeout)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("uplink: %s: %w", op, err)
+	}
+	return nil
+}
+
+// session runs one connection until it is lost or ctx is done.
+func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.Time) error {
+	defer s.cli.Disconnect(250)
+	ackTopic := c.topics.Ack(c.store, c.till)
+	subs := []struct {
+		topic string
+		h     mqtt.MessageHandler
+	}{
+		{ackTopic, c.onAck},
+		{c.topics.Cmd(c.store, c.till), c.onCmd},
+		{c.topics.Catalog(c.store), c.onCatalog},
+	}
+	for _, sub := range subs {
+		if err := c.wait(s.cli.Subscribe(sub.topic, 1, sub.h), "subscribe "+sub.topic); err != nil {
+			return err
+		}
+	}
+	c.setOnline(true, c.o.Clock(), "")
+	c.o.Logger.Info("uplink: online", "broker", c.o.Broker)
+	if err := c.journalOnline(downSince); err != nil {
+		return &fatalError{err}
+	}
+
+	cmdCtx, stopCmds := context.WithCancel(ctx)
+	defer stopCmds()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); c.commandWorker(cmdCtx, s) }()
+	defer wg.Wait()
+
+	p := &publisher{c: c, s: s, topic: c.topics.Tx(c.store, c.till)}
+	if err := p.start(); err != nil {
+		return &fatalError{err}
+	}
+	if err := c.publishStatus(s, wire.StateOnline); err != nil {
+		return err
+	}
+	poll := time.NewTicker(c.o.PollInterval)
+	defer poll.Stop()
+	status := time.NewTicker(c.o.StatusInterval)
+	defer status.Stop()
+	for {
+		if err := p.step(); err != nil {
+			return err
+		}
+		if err := c.flushEvents(s); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			// A clean goodbye: the retained status says stopped rather than lost.
+			_ = c.publishStatus(s, wire.StateStopped)
+			return ctx.Err()
+		case <-s.lost:
+			return s.err()
+		case <-c.kick:
+		case <-c.syncNow:
+			p.resend()
+		case <-poll.C:
+		case <-status.C:
+			if err := c.publishStatus(s, wire.StateOnline); err != nil {
+				return err
+			}
+		case <-c.catKick:
+			c.applyCatalog()
+		}
+		if p.drained() {
+			if err := c.publishStatus(s, wire.StateOnline); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// publisher is the outbox drain of one session.
+type publisher struct {
+	c        *Client
+	s        *sessionClient
+	topic    string
+	wm       uint64    // watermark as last read or confirmed
+	next     uint64    // next seq to send
+	progress time.Time // last time the watermark moved, or sending began from idle
+	caughtUp bool      // nothing pending at the last step
+	announce bool      // backlog just reached zero: publish a status
+	buf      [][]byte
+	seqs     []uint64
+}
+
+func (p *publisher) start() error {
+	wm, err := p.c.l.Watermark()
+	if err != nil {
+		return err
+	}
+	// After a reconnect everything above the watermark is sent again: whatever the broker
+	// or HQ had of the last session may be gone.
+	p.wm, p.next, p.progress = wm, wm+1, p.c.o.Clock()
+	p.c.mu.Lock()
+	p.c.sentHigh = wm
+	p.c.mu.Unlock()
+	return nil
+}
+
+func (p *publisher) resend() {
+	p.next = p.wm + 1
+	p.progress = p.c.o.Clock()
+}
+
+func (p *publisher) drained() bool {
+	a := p.announce
+	p.announce = false
+	return a
+}
+
+// step applies HQ's acks, resends on timeout, and fills the window.
+func (p *publisher) step() error {
+	c := p.c
+	if a := c.ackSeen.Load(); a > p.wm {
+		moved, err := c.l.Confirm(a)
+		switch {
+		case errors.Is(err, ledger.ErrAckBeyondEnd):
+			c.mu.Lock()
+			first := c.beyondAck != a
+			c.beyondAck = a
+			c.mu.Unlock()
+			if first {
+				c.raise(wire.EventIntegrityError, wire.SeverityError,
+					fmt.Sprintf("HQ acknowledged through seq %d, beyond this ledger's end: another box may use this till id", a))
+			}
+		case err != nil:
+			return &fatalError{fmt.Errorf("uplink: confirm through %d: %w", a, err)}
+		case moved:
+			p.wm = a
+			p.progress = c.o.Clock()
+		}
+	}
+	if p.next <= p.wm {
+		p.next = p.wm + 1
+	}
+	now := c.o.Clock()
+	if p.next > p.wm+1 && now.Sub(p.progress) >= c.o.ResendAfter {
+		c.o.Logger.Info("uplink: no ack in time; resending from the watermark", "watermark", p.wm, "next", p.next)
+		p.resend()
+	}
+	room := int(p.wm + uint64(c.o.Window) + 1 - p.next)
+	if room <= 0 {
+		return nil
+	}
+	if p.next == p.wm+1 {
+		p.progress = now // nothing outstanding: the resend clock starts with this send
+	}
+	p.buf, p.seqs = p.buf[:0], p.seqs[:0]
+	err := c.l.After(p.next-1, room, func(e *ledger.Entry, raw []byte) bool {
+		// raw is only valid during the call, and paho keeps the payload until PUBACK.
+		p.buf = append(p.buf, bytes.Clone(raw))
+		p.seqs = append(p.seqs, e.Seq)
+		return true
+	})
+	if err != nil {
+		return &fatalError{fmt.Errorf("uplink: read outbox: %w", err)}
+	}
+	pending := len(p.seqs) > 0 || p.next > p.wm+1
+	if !pending {
+		if !p.caughtUp {
+			p.announce = true
+		}
+		p.caughtUp = true
+		c.mu.Lock()
+		c.syncBase = p.wm
+		c.mu.Unlock()
+		return nil
+	}
+	p.caughtUp = false
+	for i, raw := range p.buf {
+		tok := p.s.cli.Publish(p.topic, 1, false, raw)
+		// The token is not waited for: its completion only means the broker has the
+		// message. An immediate failure means the connection is gone.
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				return fmt.Errorf("uplink: publish seq %d: %w", p.seqs[i], err)
+			}
+		default:
+		}
+		p.next = p.seqs[i] + 1
+	}
+	c.mu.Lock()
+	if p.next-1 > c.sentHigh {
+		c.sentHigh = p.next - 1
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// onAck runs on a paho goroutine: it records the highest through and wakes the loop.
+func (c *Client) onAck(_ mqtt.Client, m mqtt.Message) {
+	through, err := wire.DecodeAck(m.Payload())
+	if err != nil {
+		c.o.Logger.Warn("uplink: ack rejected", "err", err)
+		return
+	}
+	for {
+		cur := c.ackSeen.Load()
+		if through <= cur || c.ackSeen.CompareAndSwap(cur, through) {
+			break
+		}
+	}
+	poke(c.kick)
+}
+
+func (c *Client) flushEvents(s *sessionClient) error {
+	c.mu.Lock()
+	evs := c.outEvents
+	c.outEvents = nil
+	c.mu.Unlock()
+	topic := c.topics.Event(c.store, c.till)
+	for i, e := range evs {
+		b, err := wire.EncodeEvent(e)
+		if err != nil {
+			continue
+		}
+		if err := c.wait(s.cli.Publish(topic, 1, false, b), "publish event"); err != nil {
+			// Put back what was not sent, ahead of anything raised meanwhile.
+			c.mu.Lock()
+			c.outEvents = append(append([]wire.Event{}, evs[i:]...), c.outEvents...)
+			if len(c.outEvents) > maxOutEvents {
+				c.outEvents = c.outEvents[len(c.outEvents)-maxOutEvents:]
+			}
+			c.mu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,359 @@
+// Command tillhq is the head-office side of tillbox: it consumes every till's
+// transactions from MQTT, stores each exactly once (bbolt or PostgreSQL) and acknowledges
+// them; it also migrates the PostgreSQL schema, imports USB-stick exports, looks up
+// receipts, lists the quarantine and shows the fleet.
+//
+//	tillhq serve      [--broker URL | --listen ADDR] [--store LOC] [--share GROUP]
+//	tillhq migrate    --store postgres://...
+//	tillhq import     [--store LOC] [--broker URL] FILE.jsonl...
+//	tillhq receipt    [--store LOC] NUMBER
+//	tillhq tills      [--store LOC]
+//	tillhq check      [--store LOC]
+//	tillhq quarantine [--store LOC]
+//	tillhq fleet      --broker URL
+//
+// LOC is a postgres:// URL or a bbolt file path (default tillhq.db).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"tillbox/uplink/hq"
+	"tillbox/uplink/wire"
+)
+
+var version = "dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(ctx, os.Args[2:])
+	case "migrate":
+		err = migrate(ctx, os.Args[2:])
+	case "import":
+		err = importFiles(ctx, os.Args[2:])
+	case "receipt":
+		err = receipt(ctx, os.Args[2:])
+	case "tills":
+		err = tills(ctx, os.Args[2:])
+	case "check":
+		err = check(ctx, os.Args[2:])
+	case "quarantine":
+		err = quarantine(ctx, os.Args[2:])
+	case "fleet":
+		err = fleet(ctx, os.Args[2:])
+	case "version":
+		fmt.Println("tillhq", version)
+	case "-h", "--help", "help":
+		usage()
+	default:
+		usage()
+		os.Exit(2)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "tillhq:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, `usage: tillhq serve|migrate|import|receipt|tills|check|quarantine|fleet|version [flags]
+  serve       consume tills' transactions and acknowledge them (in-process broker when --broker is empty)
+  migrate     create or upgrade the PostgreSQL schema
+  import      ingest exported JSON Lines files (idempotent)
+  receipt     look up a receipt by the till's number or the central number
+  tills       list tills and their acknowledged watermark
+  check       verify every till's stored chain up to its watermark
+  quarantine  list what was not stored, and why
+  fleet       list every till's retained status from the broker`)
+}
+
+type common struct {
+	fs                 *flag.FlagSet
+	store              string
+	broker, prefix     string
+	username, password string
+}
+
+func newFlags(name string) *common {
+	c := &common{fs: flag.NewFlagSet("tillhq "+name, flag.ExitOnError)}
+	c.fs.StringVar(&c.store, "store", envOr("TILLHQ_STORE", "tillhq.db"), "postgres:// URL or bbolt file path")
+	c.fs.StringVar(&c.broker, "broker", os.Getenv("TILLHQ_BROKER"), "MQTT broker URL, e.g. tcp://127.0.0.1:1883")
+	c.fs.StringVar(&c.prefix, "prefix", wire.DefaultPrefix, "topic prefix")
+	c.fs.StringVar(&c.username, "username", os.Getenv("TILLHQ_USERNAME"), "MQTT username")
+	c.fs.StringVar(&c.password, "password", os.Getenv("TILLHQ_PASSWORD"), "MQTT password")
+	return c
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func serve(ctx context.Context, args []string) error {
+	c := newFlags("serve")
+	listen := c.fs.String("listen", "127.0.0.1:1883", "address of the in-process broker, used when --broker is empty")
+	share := c.fs.String("share", "", "shared subscription group: several tillhq share the tills")
+	clientID := c.fs.String("client-id", "", "MQTT client id (default tillhq-HOST-PID)")
+	batch := c.fs.Int("batch", 1000, "most messages stored per transaction")
+	verbose := c.fs.Bool("v", false, "log every quarantine and session change")
+	c.fs.Parse(args)
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	st, err := hq.Open(ctx, c.store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	broker := c.broker
+	if broker == "" {
+		b, err := hq.StartBroker(*listen, nil)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		broker = b.URL()
+		fmt.Fprintln(os.Stderr, "tillhq: in-process broker on", b.Addr())
+	}
+	o := &hq.Options{Broker: broker, Prefix: c.prefix, ClientID: *clientID, Username: c.username, Password: c.password,
+		Share: *share, BatchMax: *batch, Logger: logger}
+	if n, _ := strconv.Atoi(os.Getenv("TILLHQ_FAULT_KILL_AFTER_COMMIT")); n > 0 {
+		// Fault injection for the tests: die by SIGKILL after the n-th commit that stored
+		// something, before its acks go out.
+		commits := 0
+		o.AfterCommit = func(r hq.Result) {
+			if r.Stored > 0 {
+				if commits++; commits >= n {
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+					select {}
+				}
+			}
+		}
+	}
+	cons, err := hq.NewConsumer(st, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "tillhq: serving", broker, "store", redact(c.store))
+	err = cons.Run(ctx)
+	s := cons.Stats()
+	fmt.Fprintf(os.Stderr, "tillhq: stopped: stored %d, duplicates %d, quarantined %d\n", s.Stored, s.Duplicates, s.Quarantined)
+	return err
+}
+
+// redact keeps a password out of the log.
+func redact(loc string) string {
+	if i, j := strings.Index(loc, "://"), strings.LastIndex(loc, "@"); i >= 0 && j > i {
+		return loc[:i+3] + "…" + loc[j:]
+	}
+	return loc
+}
+
+func migrate(ctx context.Context, args []string) error {
+	c := newFlags("migrate")
+	c.fs.Parse(args)
+	if err := hq.Migrate(ctx, c.store); err != nil {
+		return err
+	}
+	fmt.Println("schema up to date")
+	return nil
+}
+
+func importFiles(ctx context.Context, args []string) error {
+	c := newFlags("import")
+	c.fs.Parse(args)
+	if c.fs.NArg() == 0 {
+		return errors.New("import: no file given")
+	}
+	st, err := hq.Open(ctx, c.store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	through := map[hq.TillKey]uint64{}
+	for _, name := range c.fs.Args() {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		r, err := hq.Import(ctx, st, f, 1000)
+		f.Close()
+		fmt.Printf("%s: %d lines, %d stored, %d already held, %d quarantined\n", name, r.Lines, r.Stored, r.Duplicates, r.Quarantined)
+		if err != nil {
+			return err
+		}
+		for k, v := range r.Through {
+			through[k] = v
+		}
+	}
+	for k, v := range through {
+		fmt.Printf("%s acknowledged through %d\n", k, v)
+	}
+	if c.broker != "" {
+		// Tell the tills now rather than when they next resend.
+		cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(c.broker).SetClientID(fmt.Sprintf("tillhq-import-%d", os.Getpid())).
+			SetUsername(c.username).SetPassword(c.password).SetConnectTimeout(10 * time.Second))
+		if t := cli.Connect(); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
+			return fmt.Errorf("import: acks not published: connect %s: %v", c.broker, t.Error())
+		}
+		defer cli.Disconnect(250)
+		topics := wire.Topics{Prefix: c.prefix}
+		for k, v := range through {
+			if v == 0 {
+				continue
+			}
+			if t := cli.Publish(topics.Ack(k.Store, k.Till), 1, true, wire.EncodeAck(v)); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
+				return fmt.Errorf("import: ack %s not published: %v", k, t.Error())
+			}
+		}
+	}
+	return nil
+}
+
+func receipt(ctx context.Context, args []string) error {
+	c := newFlags("receipt")
+	c.fs.Parse(args)
+	if c.fs.NArg() != 1 {
+		return errors.New("receipt: give one receipt or central number")
+	}
+	st, err := hq.Open(ctx, c.store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	r, err := st.Lookup(ctx, c.fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("store %s till %s seq %d\nreceipt %s\ncentral %s\n%s\n", r.Store, r.Till, r.Seq, r.Receipt, r.Central, r.Raw)
+	return nil
+}
+
+func tills(ctx context.Context, args []string) error {
+	c := newFlags("tills")
+	c.fs.Parse(args)
+	st, err := hq.Open(ctx, c.store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ts, err := st.Tills(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "STORE\tTILL\tTHROUGH")
+	for _, t := range ts {
+		fmt.Fprintf(w, "%s\t%s\t%d\n", t.Store, t.Till, t.Through)
+	}
+	return w.Flush()
+}
+
+func check(ctx context.Context, args []string) error {
+	c := newFlags("check")
+	c.fs.Parse(args)
+	st, err := hq.Open(ctx, c.store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ts, err := st.Tills(ctx)
+	if err != nil {
+		return err
+	}
+	bad := 0
+	for _, t := range ts {
+		n, err := hq.Check(ctx, st, t.TillKey)
+		if err != nil {
+			bad++
+			fmt.Printf("%s: %v\n", t.TillKey, err)
+			continue
+		}
+		fmt.Printf("%s: %d entries, chain verified through %d\n", t.TillKey, n, t.Through)
+	}
+	if bad > 0 {
+		return fmt.Errorf("check: %d tills failed", bad)
+	}
+	return nil
+}
+
+func quarantine(ctx context.Context, args []string) error {
+	c := newFlags("quarantine")
+	asJSON := c.fs.Bool("json", false, "one JSON object per line")
+	c.fs.Parse(args)
+	st, err := hq.Open(ctx, c.store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	enc := json.NewEncoder(os.Stdout)
+	return st.Quarantined(ctx, func(q hq.Quarantine) error {
+		if *asJSON {
+			return enc.Encode(q)
+		}
+		fmt.Printf("%d %s %s %s/%s seq %d: %s\n", q.ID, q.At.Format(time.RFC3339), q.Source, q.Store, q.Till, q.Seq, q.Reason)
+		return nil
+	})
+}
+
+func fleet(ctx context.Context, args []string) error {
+	c := newFlags("fleet")
+	wait := c.fs.Duration("wait", 5*time.Second, "longest time to collect statuses")
+	c.fs.Parse(args)
+	if c.broker == "" {
+		return errors.New("fleet: --broker is required")
+	}
+	ts, err := hq.Fleet(ctx, hq.Options{Broker: c.broker, Prefix: c.prefix, Username: c.username, Password: c.password},
+		500*time.Millisecond, *wait)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "STORE\tTILL\tSTATE\tBACKLOG\tOLDEST UNSYNCED\tVERSION\tDEVICES")
+	for _, t := range ts {
+		s := t.Status
+		if t.Err != "" {
+			fmt.Fprintf(w, "%s\t%s\t(bad status: %s)\n", t.Store, t.Till, t.Err)
+			continue
+		}
+		oldest := "-"
+		if s.OldestUnsynced != nil {
+			oldest = s.OldestUnsynced.Format(time.RFC3339)
+		}
+		devs := ""
+		for i, d := range s.Devices {
+			if i > 0 {
+				devs += ", "
+			}
+			devs += d.Name + ":" + d.State
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", t.Store, t.Till, s.State, s.Backlog, oldest, s.Version, devs)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,289 @@
+package hq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"tillbox/uplink/wire"
+)
+
+// Options configure a Consumer. Only Broker is required.
+type Options struct {
+	// Broker is the MQTT 3.1.1 broker's URL: tcp://host:1883 or ssl://host:8883.
+	Broker string
+	// Prefix of every topic. Default wire.DefaultPrefix.
+	Prefix string
+	// ClientID must differ between consumers. Default "tillhq-{hostname}-{pid}".
+	ClientID           string
+	Username, Password string
+	// Share, when set, subscribes as the shared subscription $share/{Share}/...: the
+	// broker spreads the tills' messages over every consumer of the group.
+	Share string
+	// BatchMax is the most messages stored in one transaction. Default 1000.
+	BatchMax int
+	// WaitTimeout bounds every wait on the broker. Default 10s.
+	WaitTimeout time.Duration
+	// BackoffMin and BackoffMax bound the wait between connection attempts. Defaults
+	// 200ms and 10s.
+	BackoffMin, BackoffMax time.Duration
+	// Logger receives quarantines and connection changes. Default: discard.
+	Logger *slog.Logger
+	// AfterCommit, when set, is called after each commit and before its acks are
+	// published: fault tests use it to kill the process in exactly that gap.
+	AfterCommit func(Result)
+}
+
+// Consumer takes every till's tx messages from the broker, stores them through Ingest and
+// publishes each till's retained ack after the commit.
+type Consumer struct {
+	st     Store
+	o      Options
+	topics wire.Topics
+
+	stored, dups, quarantined atomic.Uint64
+}
+
+// Stats are a consumer's counts since it started.
+type Stats struct {
+	Stored, Duplicates, Quarantined uint64
+}
+
+// NewConsumer makes a consumer over st.
+func NewConsumer(st Store, opts *Options) (*Consumer, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if u, err := url.Parse(o.Broker); o.Broker == "" || err != nil || u.Host == "" {
+		return nil, fmt.Errorf("hq: consumer: %w: broker URL %q", ErrOptions, o.Broker)
+	}
+	if o.Prefix == "" {
+		o.Prefix = wire.DefaultPrefix
+	}
+	if err := wire.CheckPrefix(o.Prefix); err != nil {
+		return nil, fmt.Errorf("hq: consumer: %w: %w", ErrOptions, err)
+	}
+	if o.ClientID == "" {
+		h, _ := os.Hostname()
+		o.ClientID = fmt.Sprintf("tillhq-%s-%d", h, os.Getpid())
+	}
+	if o.BatchMax <= 0 {
+		o.BatchMax = 1000
+	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = 10 * time.Second
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = 200 * time.Millisecond
+	}
+	if o.BackoffMax < o.BackoffMin {
+		o.BackoffMax = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}}, nil
+}
+
+// Stats reads the counts.
+func (c *Consumer) Stats() Stats {
+	return Stats{Stored: c.stored.Load(), Duplicates: c.dups.Load(), Quarantined: c.quarantined.Load()}
+}
+
+// Run consumes until ctx is done, reconnecting with a jittered backoff. A store failure
+// ends the session (messages not yet committed are not acknowledged to the broker, and
+// tills resend what HQ has not acknowledged) and is retried like a lost connection.
+func (c *Consumer) Run(ctx context.Context) error {
+	attempt := 0
+	for {
+		err := c.session(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, errConnected) {
+			attempt = 0
+		}
+		attempt++
+		c.o.Logger.Warn("hq: session ended", "err", err)
+		d := c.o.BackoffMin << min(attempt, 16)
+		if d > c.o.BackoffMax || d <= 0 {
+			d = c.o.BackoffMax
+		}
+		d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}
+
+// errConnected marks a session that got as far as subscribing: the backoff starts over.
+var errConnected = errors.New("session was up")
+
+func (c *Consumer) wait(tok mqtt.Token, op string) error {
+	if !tok.WaitTimeout(c.o.WaitTimeout) {
+		return fmt.Errorf("hq: %s: %w", op, ErrTimeout)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("hq: %s: %w", op, err)
+	}
+	return nil
+}
+
+func (c *Consumer) session(ctx context.Context) error {
+	lost := make(chan error, 1)
+	in := make(chan mqtt.Message, 4*c.o.BatchMax)
+	po := mqtt.NewClientOptions().
+		AddBroker(c.o.Broker).
+		SetClientID(c.o.ClientID).
+		SetUsername(c.o.Username).
+		SetPassword(c.o.Password).
+		// A clean session: a consumer that dies must not leave a queue at the broker that
+		// a shared subscription keeps feeding. What it had not committed, tills resend.
+		SetCleanSession(true).
+		SetAutoReconnect(false).
+		SetOrderMatters(false).
+		// PUBACK only after commit: the broker keeps at most its in-flight limit of
+		// uncommitted messages with this consumer, which is also the backpressure.
+		SetAutoAckDisabled(true).
+		SetStore(mqtt.NewMemoryStore()).
+		SetKeepAlive(30 * time.Second).
+		SetPingTimeout(c.o.WaitTimeout).
+		SetConnectTimeout(c.o.WaitTimeout).
+		SetWriteTimeout(c.o.WaitTimeout).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			select {
+			case lost <- err:
+			default:
+			}
+		})
+	cli := mqtt.NewClient(po)
+	if err := c.wait(cli.Connect(), "connect "+c.o.Broker); err != nil {
+		return err
+	}
+	defer cli.Disconnect(250)
+	handler := func(_ mqtt.Client, m mqtt.Message) {
+		// Runs on its own goroutine (OrderMatters false). The broker's in-flight limit
+		// bounds how many can wait here; the bound on the wait keeps a stuck store from
+		// piling them up forever.
+		select {
+		case in <- m:
+		case <-time.After(c.o.WaitTimeout):
+			c.o.Logger.Warn("hq: message not taken in time; the till will resend it", "topic", m.Topic())
+		}
+	}
+	filter := wire.Shared(c.o.Share, c.topics.AllTills(wire.KindTx))
+	if err := c.wait(cli.Subscribe(filter, 1, handler), "subscribe "+filter); err != nil {
+		return err
+	}
+	c.o.Logger.Info("hq: consuming", "broker", c.o.Broker, "filter", filter)
+	// Acks are retained, but a broker without persistence forgets them: publish every
+	// till's watermark again on each connect.
+	if err := c.republishAcks(ctx, cli); err != nil {
+		return err
+	}
+
+	var pubs sync.WaitGroup
+	defer pubs.Wait()
+	batch := make([]mqtt.Message, 0, c.o.BatchMax)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-lost:
+			return fmt.Errorf("hq: connection lost: %w (%w)", err, errConnected)
+		case m := <-in:
+			batch = append(batch[:0], m)
+		fill:
+			for len(batch) < c.o.BatchMax {
+				select {
+				case m := <-in:
+					batch = append(batch, m)
+				default:
+					break fill
+				}
+			}
+			if err := c.process(ctx, cli, batch); err != nil {
+				return fmt.Errorf("%w (%w)", err, errConnected)
+			}
+		}
+	}
+}
+
+func (c *Consumer) republishAcks(ctx context.Context, cli mqtt.Client) error {
+	tills, err := c.st.Tills(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tills {
+		if t.Through == 0 {
+			continue
+		}
+		if err := c.wait(cli.Publish(c.topics.Ack(t.Store, t.Till), 1, true, wire.EncodeAck(t.Through)), "publish ack"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// process checks, stores and acknowledges one batch.
+func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []mqtt.Message) error {
+	b := Batch{}
+	for _, m := range msgs {
+		if m.Retained() {
+			// A retained tx is left over from a misbehaving publisher; it is quarantined
+			// like anything else that is not a plain till message, and cleared after commit
+			// so that it does not come back on every connect.
+			b.Quarantine = append(b.Quarantine, Quarantine{Source: "mqtt", Topic: m.Topic(), Reason: "retained tx message", Payload: m.Payload()})
+			continue
+		}
+		t, err := c.topics.Parse(m.Topic())
+		if err == nil {
+			var tx wire.Tx
+			if tx, err = wire.DecodeTx(t, m.Payload()); err == nil {
+				b.Entries = append(b.Entries, Incoming{Tx: tx, Source: "mqtt"})
+				continue
+			}
+		}
+		q := Quarantine{Source: "mqtt", Topic: m.Topic(), Reason: err.Error(), Payload: m.Payload(), Store: t.Store, Till: t.Till}
+		b.Quarantine = append(b.Quarantine, q)
+		c.o.Logger.Warn("hq: quarantined", "topic", m.Topic(), "reason", err)
+	}
+	res, err := Ingest(ctx, c.st, b)
+	if err != nil {
+		return err
+	}
+	c.stored.Add(uint64(res.Stored))
+	c.dups.Add(uint64(res.Duplicates))
+	c.quarantined.Add(uint64(res.Quarantined))
+	if c.o.AfterCommit != nil {
+		c.o.AfterCommit(res)
+	}
+	// Committed: now, and only now, the acks, then the PUBACKs.
+	for k, through := range res.Through {
+		if through == 0 {
+			continue
+		}
+		// Not waited for: the next batch must not wait on the network. A lost ack is
+		// healed by the till's resend, which HQ answers with the ack again.
+		cli.Publish(c.topics.Ack(k.Store, k.Till), 1, true, wire.EncodeAck(through))
+	}
+	for _, m := range msgs {
+		if m.Retained() {
+			cli.Publish(m.Topic(), 1, true, []byte{})
+		}
+		m.Ack()
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+package hq
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"tillbox/uplink/wire"
+)
+
+// TillStatus is one till's retained status as the fleet view shows it.
+type TillStatus struct {
+	TillKey
+	Status wire.Status
+	Err    string // why the status did not decode, when it did not
+}
+
+// Fleet collects every till's retained status from the broker: it subscribes, takes what
+// the broker sends until quiet passes without a new one (or wait in all), and returns the
+// tills sorted by store and till.
+func Fleet(ctx context.Context, o Options, quiet, wait time.Duration) ([]TillStatus, error) {
+	if o.Prefix == "" {
+		o.Prefix = wire.DefaultPrefix
+	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = 10 * time.Second
+	}
+	topics := wire.Topics{Prefix: o.Prefix}
+	id := o.ClientID
+	if id == "" {
+		id = fmt.Sprintf("tillhq-fleet-%d", time.Now().UnixNano())
+	}
+	po := mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID(id).SetUsername(o.Username).SetPassword(o.Password).
+		SetCleanSession(true).SetAutoReconnect(false).SetOrderMatters(false).SetConnectTimeout(o.WaitTimeout)
+	cli := mqtt.NewClient(po)
+	tok := cli.Connect()
+	if !tok.WaitTimeout(o.WaitTimeout) {
+		return nil, fmt.Errorf("hq: fleet: connect: %w", ErrTimeout)
+	}
+	if err := tok.Error(); err != nil {
+		return nil, fmt.Errorf("hq: fleet: connect: %w", err)
+	}
+	defer cli.Disconnect(100)
+	var mu sync.Mutex
+	got := map[TillKey]TillStatus{}
+	fresh := make(chan struct{}, 1)
+	sub := cli.Subscribe(topics.AllTills(wire.KindStatus), 1, func(_ mqtt.Client, m mqtt.Message) {
+		t, err := topics.Parse(m.Topic())
+		if err != nil || len(m.Payload()) == 0 {
+			return
+		}
+		ts := TillStatus{TillKey: TillKey{t.Store, t.Till}}
+		if s, err := wire.DecodeStatus(m.Payload()); err != nil {
+			ts.Err = err.Error()
+		} else {
+			ts.Status = s
+		}
+		mu.Lock()
+		got[ts.TillKey] = ts
+		mu.Unlock()
+		select {
+		case fresh <- struct{}{}:
+		default:
+		}
+	})
+	if !sub.WaitTimeout(o.WaitTimeout) || sub.Error() != nil {
+		return nil, fmt.Errorf("hq: fleet: subscribe: %v", sub.Error())
+	}
+	all := time.NewTimer(wait)
+	defer all.Stop()
+	for done := false; !done; {
+		q := time.NewTimer(quiet)
+		select {
+		case <-ctx.Done():
+			q.Stop()
+			return nil, ctx.Err()
+		case <-fresh:
+		case <-q.C:
+			done = true
+		case <-all.C:
+			done = true
+		}
+		q.Stop()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]TillStatus, 0, len(got))
+	for _, ts := range got {
+		out = append(out, ts)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Store != out[j].Store {
+			return out[i].Store < out[j].Store
+		}
+		return out[i].Till < out[j].Till
+	})
+	return out, nil
+}

@@ -1,0 +1,382 @@
+package hq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tillbox/ledger"
+)
+
+// schemaVersion is the PostgreSQL schema this build needs; Migrate brings a database to it.
+const schemaVersion = 1
+
+var migrations = []string{`
+CREATE TABLE IF NOT EXISTS hq_schema (version int PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS hq_tills (
+	store        text NOT NULL,
+	till         text NOT NULL,
+	through      bigint NOT NULL DEFAULT 0,
+	through_hash text NOT NULL,
+	updated_at   timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (store, till));
+CREATE TABLE IF NOT EXISTS hq_entries (
+	store       text NOT NULL,
+	till        text NOT NULL,
+	seq         bigint NOT NULL,
+	hash        text NOT NULL,
+	prev        text NOT NULL,
+	kind        text NOT NULL,
+	receipt     text,
+	central     text,
+	at          timestamptz NOT NULL,
+	raw         bytea NOT NULL,
+	source      text NOT NULL,
+	received_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (store, till, seq));
+CREATE INDEX IF NOT EXISTS hq_entries_receipt ON hq_entries (receipt) WHERE receipt IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS hq_entries_central ON hq_entries (central) WHERE central IS NOT NULL;
+CREATE TABLE IF NOT EXISTS hq_stores (
+	store        text PRIMARY KEY,
+	central_next bigint NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS hq_quarantine (
+	id      bigserial PRIMARY KEY,
+	at      timestamptz NOT NULL,
+	source  text NOT NULL,
+	topic   text,
+	store   text,
+	till    text,
+	seq     bigint,
+	reason  text NOT NULL,
+	payload bytea);
+INSERT INTO hq_schema (version) VALUES (1) ON CONFLICT DO NOTHING;
+`}
+
+// pgStore keeps entries in PostgreSQL; several consumers may share one database.
+type pgStore struct {
+	pool *pgxpool.Pool
+}
+
+// Migrate creates or upgrades the schema at url. It is idempotent.
+func Migrate(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("hq: migrate: %w", err)
+	}
+	defer conn.Close(ctx)
+	// One migrator at a time, whatever else connects.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(7411042)`); err != nil {
+		return fmt.Errorf("hq: migrate: lock: %w", err)
+	}
+	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock(7411042)`)
+	for i, m := range migrations {
+		if _, err := conn.Exec(ctx, m); err != nil {
+			return fmt.Errorf("hq: migrate: step %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// OpenPostgres connects to the database at url, whose schema must be current.
+func OpenPostgres(ctx context.Context, url string) (Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("hq: open postgres: %w", err)
+	}
+	if cfg.MaxConns < 4 {
+		cfg.MaxConns = 4
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("hq: open postgres: %w", err)
+	}
+	var v int
+	if err := pool.QueryRow(ctx, `SELECT max(version) FROM hq_schema`).Scan(&v); err != nil || v < schemaVersion {
+		pool.Close()
+		if err == nil {
+			err = fmt.Errorf("version %d, need %d", v, schemaVersion)
+		}
+		return nil, fmt.Errorf("hq: open postgres: %w (run tillhq migrate): %v", ErrSchema, err)
+	}
+	return &pgStore{pool: pool}, nil
+}
+
+func (s *pgStore) Close() error { s.pool.Close(); return nil }
+
+func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		return fn(&pgTxn{tx: tx})
+	})
+	if err != nil {
+		return fmt.Errorf("hq: postgres commit: %w", err)
+	}
+	return nil
+}
+
+type pgTxn struct{ tx pgx.Tx }
+
+func (t *pgTxn) insert(ctx context.Context, items []*item) error {
+	n := len(items)
+	stores, tills, hashes, prevs, kinds, receipts, sources := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	seqs, ats, raws := make([]int64, n), make([]time.Time, n), make([][]byte, n)
+	for i, it := range items {
+		stores[i], tills[i], seqs[i], hashes[i], prevs[i] = it.key.Store, it.key.Till, int64(it.seq), it.hash, it.prev
+		kinds[i], receipts[i], ats[i], raws[i], sources[i] = it.kind, it.receipt, it.at, it.raw, it.source
+	}
+	rows, err := t.tx.Query(ctx, `
+INSERT INTO hq_entries (store, till, seq, hash, prev, kind, receipt, at, raw, source)
+SELECT s, t, q, h, p, k, NULLIF(r, ''), a, w, src
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bytea[], $10::text[])
+	AS u(s, t, q, h, p, k, r, a, w, src)
+ON CONFLICT DO NOTHING
+RETURNING store, till, seq`, stores, tills, seqs, hashes, prevs, kinds, receipts, ats, raws, sources)
+	if err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	type key struct {
+		k   TillKey
+		seq int64
+	}
+	idx := make(map[key]*item, n)
+	for _, it := range items {
+		idx[key{it.key, int64(it.seq)}] = it
+	}
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.k.Store, &k.k.Till, &k.seq); err != nil {
+			rows.Close()
+			return fmt.Errorf("insert: %w", err)
+		}
+		if it := idx[k]; it != nil {
+			it.inserted = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	var ms, mt []string
+	var mq []int64
+	for _, it := range items {
+		if !it.inserted {
+			ms, mt, mq = append(ms, it.key.Store), append(mt, it.key.Till), append(mq, int64(it.seq))
+		}
+	}
+	if len(mq) == 0 {
+		return nil
+	}
+	rows, err = t.tx.Query(ctx, `
+SELECT e.store, e.till, e.seq, e.hash FROM hq_entries e
+JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS u(s, t, q) ON e.store = u.s AND e.till = u.t AND e.seq = u.q`, ms, mt, mq)
+	if err != nil {
+		return fmt.Errorf("insert: held hashes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k key
+		var h string
+		if err := rows.Scan(&k.k.Store, &k.k.Till, &k.seq, &h); err != nil {
+			return fmt.Errorf("insert: held hashes: %w", err)
+		}
+		if it := idx[k]; it != nil {
+			it.existing = h
+		}
+	}
+	return rows.Err()
+}
+
+func (t *pgTxn) quarantine(ctx context.Context, q Quarantine) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO hq_quarantine (at, source, topic, store, till, seq, reason, payload)
+VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, 0), $7, $8)`,
+		q.At, q.Source, q.Topic, q.Store, q.Till, int64(q.Seq), q.Reason, q.Payload)
+	if err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	return nil
+}
+
+func (t *pgTxn) lockTill(ctx context.Context, k TillKey) (uint64, string, error) {
+	if _, err := t.tx.Exec(ctx, `INSERT INTO hq_tills (store, till, through, through_hash) VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING`,
+		k.Store, k.Till, ledger.GenesisPrev); err != nil {
+		return 0, "", fmt.Errorf("lock till %s: %w", k, err)
+	}
+	var through int64
+	var hash string
+	if err := t.tx.QueryRow(ctx, `SELECT through, through_hash FROM hq_tills WHERE store = $1 AND till = $2 FOR UPDATE`,
+		k.Store, k.Till).Scan(&through, &hash); err != nil {
+		return 0, "", fmt.Errorf("lock till %s: %w", k, err)
+	}
+	return uint64(through), hash, nil
+}
+
+func (t *pgTxn) scan(ctx context.Context, k TillKey, from, to uint64) ([]link, error) {
+	rows, err := t.tx.Query(ctx, `SELECT seq, prev, hash, coalesce(receipt, '') FROM hq_entries
+WHERE store = $1 AND till = $2 AND seq >= $3 AND seq <= $4 ORDER BY seq`, k.Store, k.Till, int64(from), int64(to))
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", k, err)
+	}
+	defer rows.Close()
+	var out []link
+	for rows.Next() {
+		var l link
+		var seq int64
+		if err := rows.Scan(&seq, &l.prev, &l.hash, &l.receipt); err != nil {
+			return nil, fmt.Errorf("scan %s: %w", k, err)
+		}
+		l.seq = uint64(seq)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+func (t *pgTxn) evict(ctx context.Context, k TillKey, seq uint64, reason string) error {
+	_, err := t.tx.Exec(ctx, `WITH d AS (DELETE FROM hq_entries WHERE store = $1 AND till = $2 AND seq = $3 RETURNING raw)
+INSERT INTO hq_quarantine (at, source, store, till, seq, reason, payload)
+SELECT now(), 'chain', $1, $2, $3, $4, substring(raw from 1 for $5) FROM d`, k.Store, k.Till, int64(seq), reason, MaxQuarantinePayload)
+	if err != nil {
+		return fmt.Errorf("evict %s seq %d: %w", k, seq, err)
+	}
+	return nil
+}
+
+func (t *pgTxn) setThrough(ctx context.Context, k TillKey, through uint64, hash string) error {
+	_, err := t.tx.Exec(ctx, `UPDATE hq_tills SET through = $3, through_hash = $4, updated_at = now() WHERE store = $1 AND till = $2`,
+		k.Store, k.Till, int64(through), hash)
+	if err != nil {
+		return fmt.Errorf("set through %s: %w", k, err)
+	}
+	return nil
+}
+
+func (t *pgTxn) assignCentral(ctx context.Context, store string, refs []centralRef) error {
+	if _, err := t.tx.Exec(ctx, `INSERT INTO hq_stores (store) VALUES ($1) ON CONFLICT DO NOTHING`, store); err != nil {
+		return fmt.Errorf("central numbers %s: %w", store, err)
+	}
+	var last int64
+	if err := t.tx.QueryRow(ctx, `UPDATE hq_stores SET central_next = central_next + $2 WHERE store = $1 RETURNING central_next`,
+		store, len(refs)).Scan(&last); err != nil {
+		return fmt.Errorf("central numbers %s: %w", store, err)
+	}
+	first := uint64(last) - uint64(len(refs)) + 1
+	tills, seqs, nums := make([]string, len(refs)), make([]int64, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		tills[i], seqs[i], nums[i] = r.till, int64(r.seq), CentralNumber(store, first+uint64(i))
+	}
+	_, err := t.tx.Exec(ctx, `UPDATE hq_entries e SET central = u.c
+FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(t, q, c)
+WHERE e.store = $1 AND e.till = u.t AND e.seq = u.q`, store, tills, seqs, nums)
+	if err != nil {
+		return fmt.Errorf("central numbers %s: %w", store, err)
+	}
+	return nil
+}
+
+func (s *pgStore) Tills(ctx context.Context) ([]TillState, error) {
+	rows, err := s.pool.Query(ctx, `SELECT store, till, through, through_hash FROM hq_tills ORDER BY store, till`)
+	if err != nil {
+		return nil, fmt.Errorf("hq: tills: %w", err)
+	}
+	defer rows.Close()
+	var out []TillState
+	for rows.Next() {
+		var ts TillState
+		var th int64
+		if err := rows.Scan(&ts.Store, &ts.Till, &th, &ts.Hash); err != nil {
+			return nil, fmt.Errorf("hq: tills: %w", err)
+		}
+		ts.Through = uint64(th)
+		out = append(out, ts)
+	}
+	return out, rows.Err()
+}
+
+func (s *pgStore) Through(ctx context.Context, k TillKey) (uint64, error) {
+	var th int64
+	err := s.pool.QueryRow(ctx, `SELECT through FROM hq_tills WHERE store = $1 AND till = $2`, k.Store, k.Till).Scan(&th)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("hq: through %s: %w", k, err)
+	}
+	return uint64(th), nil
+}
+
+const recordCols = `store, till, seq, hash, coalesce(receipt, ''), coalesce(central, ''), source, raw`
+
+func scanRecord(row pgx.Row) (Record, error) {
+	var r Record
+	var seq int64
+	err := row.Scan(&r.Store, &r.Till, &seq, &r.Hash, &r.Receipt, &r.Central, &r.Source, &r.Raw)
+	r.Seq = uint64(seq)
+	return r, err
+}
+
+func (s *pgStore) Entries(ctx context.Context, k TillKey, after uint64, fn func(Record) error) error {
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT `+recordCols+` FROM hq_entries WHERE store = $1 AND till = $2 AND seq > $3 ORDER BY seq LIMIT 5000`,
+			k.Store, k.Till, int64(after))
+		if err != nil {
+			return fmt.Errorf("hq: entries %s: %w", k, err)
+		}
+		var recs []Record
+		for rows.Next() {
+			r, err := scanRecord(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("hq: entries %s: %w", k, err)
+			}
+			recs = append(recs, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("hq: entries %s: %w", k, err)
+		}
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+			after = r.Seq
+		}
+		if len(recs) < 5000 {
+			return nil
+		}
+	}
+}
+
+func (s *pgStore) Lookup(ctx context.Context, number string) (Record, error) {
+	r, err := scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordCols+` FROM hq_entries WHERE central = $1 OR receipt = $1 ORDER BY (central = $1) DESC LIMIT 1`, number))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Record{}, fmt.Errorf("hq: lookup %q: %w", number, ErrNotFound)
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("hq: lookup %q: %w", number, err)
+	}
+	return r, nil
+}
+
+func (s *pgStore) Quarantined(ctx context.Context, fn func(Quarantine) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT id, at, source, coalesce(topic, ''), coalesce(store, ''), coalesce(till, ''), coalesce(seq, 0), reason, coalesce(payload, ''::bytea)
+FROM hq_quarantine ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("hq: quarantine: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var q Quarantine
+		var id, seq int64
+		if err := rows.Scan(&id, &q.At, &q.Source, &q.Topic, &q.Store, &q.Till, &seq, &q.Reason, &q.Payload); err != nil {
+			return fmt.Errorf("hq: quarantine: %w", err)
+		}
+		q.ID, q.Seq = uint64(id), uint64(seq)
+		if err := fn(q); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,135 @@
+package hq
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// TillKey names one till.
+type TillKey struct{ Store, Till string }
+
+func (k TillKey) String() string { return k.Store + "/" + k.Till }
+
+// TillState is what HQ holds of one till.
+type TillState struct {
+	TillKey
+	Through uint64 // every seq <= Through is stored and chain verified
+	Hash    string // hash of the entry at Through
+}
+
+// Record is one stored entry.
+type Record struct {
+	TillKey
+	Seq     uint64
+	Hash    string
+	Receipt string // as printed by the till ("" for technical entries)
+	Central string // HQ's number for the receipt, assigned once the entry is verified
+	Source  string // "mqtt" or "import"
+	Raw     []byte // the payload exactly as received
+}
+
+// Quarantine is a message HQ did not store, with why.
+type Quarantine struct {
+	ID      uint64
+	At      time.Time
+	Source  string // "mqtt", "import", or "chain" for an entry removed by the chain check
+	Topic   string
+	Store   string
+	Till    string
+	Seq     uint64
+	Reason  string
+	Payload []byte // at most MaxQuarantinePayload bytes of it
+}
+
+// MaxQuarantinePayload bounds what is kept of a quarantined payload.
+const MaxQuarantinePayload = 64 << 10
+
+// Store is where HQ keeps entries. Only this package implements it.
+type Store interface {
+	// Tills lists every till HQ has stored something of.
+	Tills(ctx context.Context) ([]TillState, error)
+	// Through is a till's watermark (0 when HQ holds nothing of it).
+	Through(ctx context.Context, k TillKey) (uint64, error)
+	// Entries calls fn with a till's stored entries above seq, in seq order.
+	Entries(ctx context.Context, k TillKey, after uint64, fn func(Record) error) error
+	// Lookup finds an entry by the receipt number the till printed or by its central number.
+	Lookup(ctx context.Context, number string) (Record, error)
+	// Quarantined calls fn with each quarantined message, oldest first.
+	Quarantined(ctx context.Context, fn func(Quarantine) error) error
+	// Close releases the store.
+	Close() error
+
+	// run executes fn in one transaction and commits it.
+	run(ctx context.Context, fn func(t txn) error) error
+}
+
+// txn is one store transaction as the ingest logic sees it.
+type txn interface {
+	// insert stores each item whose key is new; for the others it sets existing to the
+	// stored hash.
+	insert(ctx context.Context, items []*item) error
+	quarantine(ctx context.Context, q Quarantine) error
+	// lockTill returns the till's watermark and its hash, locking the till against other
+	// consumers until commit; a new till starts at 0 and the genesis prev.
+	lockTill(ctx context.Context, k TillKey) (uint64, string, error)
+	// scan returns the stored links with from <= seq <= to, in seq order.
+	scan(ctx context.Context, k TillKey, from, to uint64) ([]link, error)
+	// evict moves a stored entry to the quarantine.
+	evict(ctx context.Context, k TillKey, seq uint64, reason string) error
+	setThrough(ctx context.Context, k TillKey, through uint64, hash string) error
+	// assignCentral gives the entries refs consecutive central numbers of their store.
+	assignCentral(ctx context.Context, store string, refs []centralRef) error
+}
+
+type item struct {
+	key      TillKey
+	seq      uint64
+	hash     string
+	prev     string
+	kind     string
+	receipt  string
+	at       time.Time
+	raw      []byte
+	source   string
+	inserted bool
+	existing string
+}
+
+type link struct {
+	seq     uint64
+	prev    string
+	hash    string
+	receipt string
+}
+
+type centralRef struct {
+	till string
+	seq  uint64
+}
+
+// CentralNumber formats a store's n-th central receipt number.
+func CentralNumber(store string, n uint64) string {
+	return fmt.Sprintf("%s-C%09d", strings.ToUpper(store), n)
+}
+
+func clipPayload(p []byte) []byte {
+	if len(p) > MaxQuarantinePayload {
+		return p[:MaxQuarantinePayload]
+	}
+	return p
+}
+
+// Open opens the store at loc: a postgres:// or postgresql:// URL, or a bbolt file path
+// (created when missing).
+func Open(ctx context.Context, loc string) (Store, error) {
+	switch {
+	case strings.HasPrefix(loc, "postgres://"), strings.HasPrefix(loc, "postgresql://"):
+		return OpenPostgres(ctx, loc)
+	case loc == "" || strings.Contains(loc, "://"):
+		return nil, fmt.Errorf("hq: open store %q: %w", loc, ErrStoreURL)
+	default:
+		return OpenBolt(strings.TrimPrefix(loc, "bolt:"))
+	}
+}

@@ -1,0 +1,116 @@
+package uplink
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"tillbox/uplink/wire"
+)
+
+// Options configure a Client. Only Broker is required.
+type Options struct {
+	// Broker is the MQTT 3.1.1 broker's URL: tcp://host:1883 or ssl://host:8883.
+	Broker string
+	// Prefix of every topic. Default wire.DefaultPrefix.
+	Prefix string
+	// ClientID is the MQTT client id. It must be stable per till, so that broker ACLs can
+	// bind it and a second box answering to the same id takes the session over visibly.
+	// Default "tillbox-{store}-{till}".
+	ClientID string
+	// Username, Password and TLS are the till's own identity at the broker.
+	Username, Password string
+	TLS                *tls.Config
+
+	// Window is the most entries sent and not yet acknowledged by HQ. It bounds paho's
+	// in-flight messages too (MQTT allows 65,535). Keep it below the broker's per-client
+	// queue (Mosquitto's max_queued_messages, default 1000) so that a slow HQ never makes
+	// the broker drop messages. Default 500.
+	Window int
+	// ResendAfter: when HQ's watermark has not moved for this long while entries are
+	// outstanding, they are sent again from the watermark. Default 15s.
+	ResendAfter time.Duration
+	// BackoffMin and BackoffMax bound the jittered exponential wait between connection
+	// attempts. Defaults 500ms and 60s.
+	BackoffMin, BackoffMax time.Duration
+	// WaitTimeout bounds every wait on the broker: connect, subscribe, a publish handed to
+	// the network. Default 10s.
+	WaitTimeout time.Duration
+	// KeepAlive is the MQTT keep-alive. Default 30s.
+	KeepAlive time.Duration
+	// PollInterval: how often the ledger is checked for new entries when Notify is not
+	// called. Default 1s.
+	PollInterval time.Duration
+	// StatusInterval: how often the retained status is refreshed while online. Default 60s.
+	StatusInterval time.Duration
+	// OfflineAfter: a loss of the link shorter than this is not journaled (a broker
+	// restart). Default 30s.
+	OfflineAfter time.Duration
+	// LongOffline: coming back after an outage longer than this raises a long-offline
+	// event. Default 4h.
+	LongOffline time.Duration
+
+	// Info is called when a status is published, for what only the firmware knows.
+	Info func() Info
+	// Commands are extra commands the firmware carries out (for example wire.CmdUpdate).
+	// Each is called with a context bounded by WaitTimeout*6 and must not block beyond it.
+	Commands map[string]CommandFunc
+
+	// Logger receives connection changes and rejected input. Default: discard.
+	Logger *slog.Logger
+	// Clock is the time source. Default time.Now.
+	Clock func() time.Time
+}
+
+// Info is what the firmware tells the uplink about the box for the fleet view.
+type Info struct {
+	Version string
+	Board   string
+	Devices []wire.Device
+}
+
+// CommandFunc carries out one fleet command and returns its result.
+type CommandFunc func(ctx context.Context, args json.RawMessage) (json.RawMessage, error)
+
+func (o *Options) defaults(store, till string) {
+	if o.Prefix == "" {
+		o.Prefix = wire.DefaultPrefix
+	}
+	if o.ClientID == "" {
+		o.ClientID = "tillbox-" + store + "-" + till
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if o.Window <= 0 {
+		o.Window = 500
+	}
+	if o.Window > 60000 {
+		o.Window = 60000
+	}
+	def(&o.ResendAfter, 15*time.Second)
+	def(&o.BackoffMin, 500*time.Millisecond)
+	def(&o.BackoffMax, time.Minute)
+	def(&o.WaitTimeout, 10*time.Second)
+	def(&o.KeepAlive, 30*time.Second)
+	def(&o.PollInterval, time.Second)
+	def(&o.StatusInterval, time.Minute)
+	def(&o.OfflineAfter, 30*time.Second)
+	def(&o.LongOffline, 4*time.Hour)
+	if o.BackoffMax < o.BackoffMin {
+		o.BackoffMax = o.BackoffMin
+	}
+	if o.Info == nil {
+		o.Info = func() Info { return Info{} }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+}
