@@ -105,7 +105,9 @@ func TestOverrideChangesTheNamedFields(t *testing.T) {
 				return len(p.Scanner.InStore) == 1 && p.Scanner.InStore[0].Kind == scanner.Weight && p.Scanner.InStore[0].ValueCheck
 			}},
 		{"display to hd44780 with hex address", `{"display": {"kind": "hd44780", "bus": "1", "addr": "0x3f", "cols": 16, "rows": 2}}`,
-			func(p Profile) bool { return p.Display.Kind == KindHD44780 && p.Display.Addr == 0x3f && p.Display.Cols == 16 }},
+			func(p Profile) bool {
+				return p.Display.Kind == KindHD44780 && p.Display.Addr == 0x3f && p.Display.Cols == 16
+			}},
 		{"display address as a number", `{"display": {"kind": "hd44780", "bus": "1", "addr": 39}}`,
 			func(p Profile) bool { return p.Display.Addr == 0x27 }},
 		{"drawer on pin 5", `{"drawer": {"pin": 5}}`,
