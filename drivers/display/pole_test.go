@@ -235,7 +235,9 @@ func TestPoleWriteFailureIsReturnedAndKeptInStatus(t *testing.T) {
 	}
 }
 
-type switchable struct{ w interface{ Write([]byte) (int, error) } }
+type switchable struct {
+	w interface{ Write([]byte) (int, error) }
+}
 
 func (s *switchable) Write(b []byte) (int, error) {
 	if s.w == nil {
