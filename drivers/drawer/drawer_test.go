@@ -277,8 +277,8 @@ func TestJammedDrawerIsReportedAndClearedByTheNextOpening(t *testing.T) {
 		t.Fatalf("fake: kicks %d open %v", f.Kicks(), f.IsOpen())
 	}
 
+	// A jam check may also fire for this kick on a slow machine; opening clears it either way.
 	f.Jam(false)
-	o.OpenTimeout = time.Hour
 	if err := d.Kick(); err != nil {
 		t.Fatal(err)
 	}
