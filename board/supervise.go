@@ -41,6 +41,7 @@ type line struct {
 	up     bool     // port is attached to the driver
 	reason error    // why the device is down
 	since  time.Time
+	opened int // ports attached since Open, for tests and logs
 }
 
 // timing is the supervisor's clockwork, from Options.
@@ -182,7 +183,8 @@ func (l *line) setUp(w *watched) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.port, l.up, l.reason, l.since = w, true, nil, time.Now()
-	l.log.Info("board: device online", "device", l.name, "port", l.where)
+	l.opened++
+	l.log.Info("board: device online", "device", l.name, "port", l.where, "attach", l.opened)
 }
 
 // setDown records why the device is down. Each new cause is logged once, so a device
@@ -204,6 +206,13 @@ func (l *line) state() (up bool, reason error, since time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.up, l.reason, l.since
+}
+
+// attaches counts the ports attached to the driver since Open.
+func (l *line) attaches() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.opened
 }
 
 // stop ends the supervisor and waits for it, then closes the port. The caller halts the
