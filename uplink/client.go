@@ -453,11 +453,10 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 	}
 
 	cmdCtx, stopCmds := context.WithCancel(ctx)
-	defer stopCmds()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); c.commandWorker(cmdCtx, s) }()
-	defer wg.Wait()
+	defer func() { stopCmds(); wg.Wait() }()
 
 	p := &publisher{c: c, s: s, topic: c.topics.Tx(c.store, c.till)}
 	if err := p.start(); err != nil {

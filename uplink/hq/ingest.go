@@ -30,6 +30,8 @@ type Result struct {
 	Quarantined int
 	// Through holds the watermark after commit of every till the batch touched.
 	Through map[TillKey]uint64
+	// Moved marks the tills whose watermark this batch advanced.
+	Moved map[TillKey]bool
 	// Resent marks the tills that sent something HQ already had: the till has not seen
 	// HQ's ack, so it must be published again even when the watermark did not move.
 	Resent map[TillKey]bool
@@ -45,7 +47,7 @@ const scanSpan = 2000
 func Ingest(ctx context.Context, st Store, b Batch) (Result, error) {
 	var res Result
 	err := st.run(ctx, func(t txn) error {
-		res = Result{Through: map[TillKey]uint64{}, Resent: map[TillKey]bool{}}
+		res = Result{Through: map[TillKey]uint64{}, Moved: map[TillKey]bool{}, Resent: map[TillKey]bool{}}
 		now := time.Now().UTC()
 		for _, q := range b.Quarantine {
 			if q.At.IsZero() {
@@ -163,6 +165,7 @@ func Ingest(ctx context.Context, st Store, b Batch) (Result, error) {
 				}
 			}
 			if through != start {
+				res.Moved[k] = true
 				if err := t.setThrough(ctx, k, through, hash); err != nil {
 					return err
 				}

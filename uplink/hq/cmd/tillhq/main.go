@@ -144,11 +144,11 @@ func serve(ctx context.Context, args []string) error {
 	o := &hq.Options{Broker: broker, Prefix: c.prefix, ClientID: *clientID, Username: c.username, Password: c.password,
 		Share: *share, BatchMax: *batch, Logger: logger}
 	if n, _ := strconv.Atoi(os.Getenv("TILLHQ_FAULT_KILL_AFTER_COMMIT")); n > 0 {
-		// Fault injection for the tests: die by SIGKILL after the n-th commit that stored
-		// something, before its acks go out.
+		// Fault injection for the tests: die by SIGKILL after the n-th commit that moved a
+		// watermark, before its acks go out.
 		commits := 0
 		o.AfterCommit = func(r hq.Result) {
-			if r.Stored > 0 {
+			if len(r.Moved) > 0 {
 				if commits++; commits >= n {
 					syscall.Kill(os.Getpid(), syscall.SIGKILL)
 					select {}

@@ -1,0 +1,287 @@
+package uplink_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"tillbox/ledger"
+	"tillbox/uplink"
+	"tillbox/uplink/hq"
+	"tillbox/uplink/uplinktest"
+)
+
+// TestMain doubles as the till child process of TestTillKilledMidDrain.
+func TestMain(m *testing.M) {
+	if os.Getenv("UPLINKTEST_TILL_LEDGER") != "" {
+		os.Exit(tillChild())
+	}
+	os.Exit(m.Run())
+}
+
+// tillChild opens the ledger, runs the uplink, appends UPLINKTEST_TILL_APPEND sales, and
+// exits 0 once everything is acknowledged (or runs until killed).
+func tillChild() int {
+	l, err := ledger.Open(os.Getenv("UPLINKTEST_TILL_LEDGER"), &ledger.Options{Store: "s042", Till: "t01"})
+	if err != nil {
+		println("child:", err.Error())
+		return 3
+	}
+	defer l.Close()
+	c, err := uplink.New(l, fastOptions(os.Getenv("UPLINKTEST_TILL_BROKER")))
+	if err != nil {
+		println("child:", err.Error())
+		return 3
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	n, _ := strconv.Atoi(os.Getenv("UPLINKTEST_TILL_APPEND"))
+	for i := 0; i < n; i++ {
+		if _, err := l.Append(uplinktest.Sale(i)); err != nil {
+			println("child:", err.Error())
+			return 3
+		}
+		c.Notify()
+		if i%100 == 0 {
+			time.Sleep(time.Millisecond) // a till's pace, so the kill lands mid-drain
+		}
+	}
+	println("child: appended", n)
+	for range 6000 { // bounded: at most ten minutes
+		last, _ := l.LastSeq()
+		w, _ := l.Watermark()
+		if w == last {
+			println("child: synced", last)
+			return 0
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return 4
+}
+
+func TestBrokerKilledMidDrain(t *testing.T) {
+	mq := uplinktest.StartMosquitto(t, &uplinktest.MosquittoOptions{Persistence: true})
+	st := boltHQ(t)
+	runHQ(t, st, hq.Options{Broker: mq.URL()})
+	l := openLedger(t, t.TempDir(), "t01")
+	c, _ := runTill(t, l, fastOptions(mq.URL()))
+	for i := range loops(2, 30) {
+		appendSales(t, l, c, 2000)
+		w, _ := l.Watermark()
+		waitWatermarkAbove(t, l, w)
+		mq.Kill()
+		appendSales(t, l, c, 300) // sales go on while the broker is down
+		mq.Start()
+		waitSynced(t, l, c)
+		t.Logf("cycle %d synced", i)
+	}
+	assertAllAtHQ(t, l, st)
+}
+
+func TestBrokerRestartedWithoutPersistence(t *testing.T) {
+	mq := uplinktest.StartMosquitto(t, &uplinktest.MosquittoOptions{Persistence: false})
+	st := boltHQ(t)
+	runHQ(t, st, hq.Options{Broker: mq.URL()})
+	l := openLedger(t, t.TempDir(), "t01")
+	c, _ := runTill(t, l, fastOptions(mq.URL()))
+	for range loops(2, 30) {
+		appendSales(t, l, c, 2000)
+		w, _ := l.Watermark()
+		waitWatermarkAbove(t, l, w)
+		mq.Kill() // forgets every retained ack, session and queued message
+		mq.Start()
+		appendSales(t, l, c, 100)
+		waitSynced(t, l, c)
+	}
+	// Synced, then a broker that forgot the acks again: nothing is resent as new, and the
+	// till goes on from its own watermark.
+	mq.Kill()
+	mq.Start()
+	appendSales(t, l, c, 10)
+	waitSynced(t, l, c)
+	assertAllAtHQ(t, l, st)
+}
+
+func TestPathCutByProxy(t *testing.T) {
+	mq := uplinktest.StartMosquitto(t, nil)
+	px := uplinktest.StartProxy(t, mq.Addr)
+	st := boltHQ(t)
+	runHQ(t, st, hq.Options{Broker: mq.URL()})
+	l := openLedger(t, t.TempDir(), "t01")
+	c, _ := runTill(t, l, fastOptions(px.URL()))
+	for range loops(3, 50) {
+		appendSales(t, l, c, 1500)
+		w, _ := l.Watermark()
+		waitWatermarkAbove(t, l, w)
+		px.Cut()
+		waitFor(t, 30*time.Second, "the till to notice the cut", func() bool { return !c.State().Online })
+		appendSales(t, l, c, 200)
+		px.Restore()
+		waitSynced(t, l, c)
+	}
+	assertAllAtHQ(t, l, st)
+}
+
+func TestColdStartOfflineForLongThenDrain(t *testing.T) {
+	mq := uplinktest.StartMosquitto(t, nil)
+	px := uplinktest.StartProxy(t, mq.Addr)
+	px.Cut() // the till boots with no network
+	st := boltHQ(t)
+	runHQ(t, st, hq.Options{Broker: mq.URL()})
+	l := openLedger(t, t.TempDir(), "t01")
+	c, _ := runTill(t, l, fastOptions(px.URL()))
+	appendSales(t, l, c, 500)
+	waitFor(t, 30*time.Second, "the outage to be journaled", func() bool { return kinds(t, l)[ledger.KindOfflineStart] == 1 })
+	s := c.State()
+	if s.Online || s.Watermark != 0 || s.Progress.Total != s.LastSeq || s.Progress.Acked != 0 {
+		t.Fatalf("offline state = %+v", s)
+	}
+	px.Restore()
+	waitSynced(t, l, c)
+	k := kinds(t, l)
+	if k[ledger.KindOfflineStart] != 1 || k[ledger.KindOfflineEnd] != 1 || k[ledger.KindSale] != 500 {
+		t.Fatalf("journal = %v, want one offline-start, one offline-end, 500 sales", k)
+	}
+	if s := c.State(); !s.Online {
+		t.Fatalf("state after sync = %+v", s)
+	}
+	assertAllAtHQ(t, l, st)
+}
+
+func TestTillKilledMidDrain(t *testing.T) {
+	mq := uplinktest.StartMosquitto(t, nil)
+	st := boltHQ(t)
+	runHQ(t, st, hq.Options{Broker: mq.URL()})
+	dir := t.TempDir()
+	path := dir + "/t01.ledger"
+	k := hq.TillKey{Store: "s042", Till: "t01"}
+	till := func(appendN int) *uplinktest.Proc {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "UPLINKTEST_TILL_LEDGER="+path, "UPLINKTEST_TILL_BROKER="+mq.URL(),
+			"UPLINKTEST_TILL_APPEND="+strconv.Itoa(appendN))
+		return uplinktest.StartProc(t, "till", dir, cmd)
+	}
+	var total uint64
+	for i := range loops(2, 20) {
+		p := till(3000)
+		before := total
+		waitFor(t, 60*time.Second, "HQ to hold part of the drain", func() bool {
+			th, _ := st.Through(context.Background(), k)
+			return th > before+200
+		})
+		p.Kill() // kill -9 mid-drain, mid-append
+		th, _ := st.Through(context.Background(), k)
+		t.Logf("cycle %d: till killed with HQ through %d", i, th)
+		total = th
+	}
+	p := till(0) // restarted: drains what is left, then exits 0
+	if exited, err := p.Wait(90 * time.Second); !exited || err != nil {
+		t.Fatalf("restarted till: exited %v, err %v\n%s", exited, err, uplinktest.Tail(p.Log, 20))
+	}
+	l, err := ledger.Open(path, &ledger.Options{Store: "s042", Till: "t01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	assertAllAtHQ(t, l, st)
+}
+
+// buildTillhq builds the real tillhq binary once per test.
+func buildTillhq(t *testing.T) string {
+	return uplinktest.Build(t, "tillbox/uplink/hq/cmd/tillhq", t.TempDir())
+}
+
+func TestTillhqKilledBetweenCommitAndAck(t *testing.T) {
+	pg := uplinktest.StartPostgres(t)
+	mq := uplinktest.StartMosquitto(t, nil)
+	bin := buildTillhq(t)
+	if out, err := exec.Command(bin, "migrate", "--store", pg.URL).CombinedOutput(); err != nil {
+		t.Fatalf("tillhq migrate: %v\n%s", err, out)
+	}
+	st := pgHQ(t, pg)
+	dir := t.TempDir()
+	serve := func(fault bool) *uplinktest.Proc {
+		cmd := exec.Command(bin, "serve", "--broker", mq.URL(), "--store", pg.URL, "-v")
+		cmd.Env = os.Environ()
+		if fault {
+			cmd.Env = append(cmd.Env, "TILLHQ_FAULT_KILL_AFTER_COMMIT=3")
+		}
+		return uplinktest.StartProc(t, "tillhq", dir, cmd)
+	}
+	l := openLedger(t, t.TempDir(), "t01")
+	c, _ := runTill(t, l, fastOptions(mq.URL()))
+	k := hq.TillKey{Store: "s042", Till: "t01"}
+	for i := range loops(2, 20) {
+		p := serve(true)
+		appendSales(t, l, c, 2000)
+		if exited, _ := p.Wait(60 * time.Second); !exited {
+			t.Fatal("tillhq did not reach its fault")
+		}
+		th, err := st.Through(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := l.Watermark()
+		if th <= w {
+			t.Fatalf("cycle %d: HQ through %d not ahead of the till's watermark %d: the kill missed the gap", i, th, w)
+		}
+		t.Logf("cycle %d: tillhq died with through %d committed, till watermark %d", i, th, w)
+		p = serve(false)
+		waitSynced(t, l, c)
+		p.Stop(10 * time.Second)
+	}
+	assertAllAtHQ(t, l, st)
+}
+
+func TestSharedSubscriptionOneConsumerKilled(t *testing.T) {
+	pg := uplinktest.StartPostgres(t)
+	mq := uplinktest.StartMosquitto(t, nil)
+	bin := buildTillhq(t)
+	if out, err := exec.Command(bin, "migrate", "--store", pg.URL).CombinedOutput(); err != nil {
+		t.Fatalf("tillhq migrate: %v\n%s", err, out)
+	}
+	st := pgHQ(t, pg)
+	dir := t.TempDir()
+	serve := func(name string) *uplinktest.Proc {
+		return uplinktest.StartProc(t, name, dir, exec.Command(bin, "serve", "--broker", mq.URL(), "--store", pg.URL,
+			"--share", "hq", "--client-id", name, "-v"))
+	}
+	a, b := serve("tillhq-a"), serve("tillhq-b")
+	tills := []*ledger.Ledger{openLedger(t, t.TempDir(), "t01"), openLedger(t, t.TempDir(), "t02")}
+	var clients []*uplink.Client
+	for _, l := range tills {
+		c, _ := runTill(t, l, fastOptions(mq.URL()))
+		clients = append(clients, c)
+	}
+	for i := range loops(1, 10) {
+		for j, l := range tills {
+			appendSales(t, l, clients[j], 2000)
+		}
+		waitWatermarkAbove(t, tills[0], 0)
+		if i%2 == 0 {
+			a.Kill()
+		} else {
+			b.Kill()
+		}
+		for j, l := range tills {
+			appendSales(t, l, clients[j], 200)
+			waitSynced(t, l, clients[j])
+		}
+		if a.Exited() {
+			a.Restart()
+		}
+		if b.Exited() {
+			b.Restart()
+		}
+	}
+	for _, l := range tills {
+		assertAllAtHQ(t, l, st)
+	}
+}

@@ -1,0 +1,96 @@
+package uplinktest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// MosquittoOptions shape the broker's configuration.
+type MosquittoOptions struct {
+	// Persistence keeps retained messages and sessions across a restart (saved on a clean
+	// stop; a kill -9 loses what was not autosaved, as in the field).
+	Persistence bool
+	// Extra lines appended to the configuration (max_inflight_messages, ...).
+	Extra []string
+}
+
+// Mosquitto is a broker on an ephemeral loopback port.
+type Mosquitto struct {
+	Addr string
+	dir  string
+	proc *Proc
+	t    testing.TB
+}
+
+// MosquittoPath is where the broker binary is looked for after PATH.
+const MosquittoPath = "/usr/sbin/mosquitto"
+
+// StartMosquitto starts a broker with its own configuration in a temp dir. The test is
+// skipped when Mosquitto is not installed (scripts/deps.sh installs it).
+func StartMosquitto(t testing.TB, o *MosquittoOptions) *Mosquitto {
+	t.Helper()
+	if o == nil {
+		o = &MosquittoOptions{}
+	}
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		bin = MosquittoPath
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("uplinktest: mosquitto not installed (run scripts/deps.sh)")
+	}
+	dir := t.TempDir()
+	m := &Mosquitto{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), dir: dir, t: t}
+	conf := []string{
+		"listener " + strings.Split(m.Addr, ":")[1] + " 127.0.0.1",
+		"allow_anonymous true",
+		"log_dest stderr",
+		"log_type error",
+		"log_type warning",
+	}
+	if os.Geteuid() == 0 {
+		// Mosquitto drops privileges to its own user, which cannot write a test's dir.
+		conf = append(conf, "user root")
+	}
+	if o.Persistence {
+		conf = append(conf, "persistence true", "persistence_location "+dir+"/", "autosave_interval 1")
+	} else {
+		conf = append(conf, "persistence false")
+	}
+	conf = append(conf, o.Extra...)
+	path := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(path, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.proc = StartProc(t, "mosquitto", dir, exec.Command(bin, "-c", path))
+	m.waitUp()
+	return m
+}
+
+func (m *Mosquitto) waitUp() {
+	m.t.Helper()
+	if err := WaitListening(m.Addr, 10*time.Second); err != nil {
+		m.t.Fatalf("%v\n%s", err, Tail(m.proc.Log, 20))
+	}
+}
+
+// URL is the broker's client URL.
+func (m *Mosquitto) URL() string { return "tcp://" + m.Addr }
+
+// Kill stops the broker with SIGKILL.
+func (m *Mosquitto) Kill() { m.proc.Kill() }
+
+// Stop stops the broker cleanly (it saves its persistence file when it has one).
+func (m *Mosquitto) Stop() { m.proc.Stop(10 * time.Second) }
+
+// Start starts the broker again on the same port and waits until it listens.
+func (m *Mosquitto) Start() {
+	m.t.Helper()
+	m.proc.Restart()
+	m.waitUp()
+}

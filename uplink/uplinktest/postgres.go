@@ -1,0 +1,77 @@
+package uplinktest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Postgres is a throwaway PostgreSQL server on an ephemeral loopback port.
+type Postgres struct {
+	// URL connects as the superuser postgres to the database postgres.
+	URL string
+	dir string
+}
+
+func pgBin(t testing.TB, name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
+	if len(m) == 0 {
+		t.Skipf("uplinktest: PostgreSQL %s not installed (run scripts/deps.sh)", name)
+	}
+	return m[len(m)-1]
+}
+
+// StartPostgres runs initdb in a temp dir and starts the server; it is stopped (immediate
+// mode) and its directory removed by t.Cleanup. initdb refuses root, so as root the
+// server runs as the postgres system user.
+func StartPostgres(t testing.TB) *Postgres {
+	t.Helper()
+	initdb, pgctl := pgBin(t, "initdb"), pgBin(t, "pg_ctl")
+	dir, err := os.MkdirTemp("", "uplinktest-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	asUser := func(args ...string) *exec.Cmd { return exec.Command(args[0], args[1:]...) }
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Skip("uplinktest: running as root and there is no postgres user to run PostgreSQL as")
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chmod(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		asUser = func(args ...string) *exec.Cmd {
+			return exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := asUser(initdb, "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8").CombinedOutput(); err != nil {
+		t.Fatalf("uplinktest: initdb: %v\n%s", err, out)
+	}
+	port := FreePort(t)
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=50 -c shared_buffers=64MB", port, dir)
+	if out, err := asUser(pgctl, "-D", data, "-l", filepath.Join(dir, "server.log"), "-o", opts, "-w", "-t", "30", "start").CombinedOutput(); err != nil {
+		t.Fatalf("uplinktest: pg_ctl start: %v\n%s\n%s", err, out, Tail(filepath.Join(dir, "server.log"), 20))
+	}
+	t.Cleanup(func() {
+		asUser(pgctl, "-D", data, "-m", "immediate", "-w", "-t", "20", "stop").Run()
+	})
+	if err := WaitListening(fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return &Postgres{URL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), dir: dir}
+}

@@ -1,0 +1,193 @@
+package uplinktest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("uplinktest: free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// WaitListening waits until addr accepts TCP connections, at most d.
+func WaitListening(addr string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("uplinktest: %s not listening after %s: %w", addr, d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Proc is a child process whose output goes to a log file.
+type Proc struct {
+	t    testing.TB
+	Name string
+	Log  string // path of the combined stdout and stderr
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// StartProc starts cmd with its output in a log file under dir and registers its stop
+// with t.Cleanup. The log's tail is printed when the test fails.
+func StartProc(t testing.TB, name, dir string, cmd *exec.Cmd) *Proc {
+	t.Helper()
+	p := &Proc{t: t, Name: name, Log: filepath.Join(dir, name+".log")}
+	p.start(cmd)
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("%s log tail:\n%s", name, Tail(p.Log, 40))
+		}
+	})
+	return p
+}
+
+func (p *Proc) start(cmd *exec.Cmd) {
+	f, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.t.Fatalf("uplinktest: %s: %v", p.Name, err)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		p.t.Fatalf("uplinktest: start %s: %v", p.Name, err)
+	}
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.cmd, p.done = cmd, done
+	p.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		f.Close()
+		p.mu.Lock()
+		p.err = err
+		p.mu.Unlock()
+		close(done)
+	}()
+}
+
+// Restart starts a new process from a fresh copy of the command (same path, args, env).
+func (p *Proc) Restart() {
+	p.mu.Lock()
+	old := p.cmd
+	p.mu.Unlock()
+	p.Kill()
+	cmd := exec.Command(old.Path, old.Args[1:]...)
+	cmd.Env, cmd.Dir = old.Env, old.Dir
+	p.start(cmd)
+}
+
+// Kill sends SIGKILL to the process group and waits for the exit (kill -9: no goodbye).
+func (p *Proc) Kill() { p.signal(syscall.SIGKILL, 10*time.Second) }
+
+// Stop sends SIGTERM and waits up to d, then kills.
+func (p *Proc) Stop(d time.Duration) {
+	if !p.signal(syscall.SIGTERM, d) {
+		p.Kill()
+	}
+}
+
+func (p *Proc) signal(sig syscall.Signal, d time.Duration) bool {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return true
+	}
+	select {
+	case <-done:
+		return true
+	default:
+	}
+	syscall.Kill(-cmd.Process.Pid, sig)
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// Wait waits up to d for the process to exit by itself and returns its exit error.
+func (p *Proc) Wait(d time.Duration) (exited bool, err error) {
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	select {
+	case <-done:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return true, p.err
+	case <-time.After(d):
+		return false, nil
+	}
+}
+
+// Exited reports whether the process has exited.
+func (p *Proc) Exited() bool {
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Tail returns the last n lines of a file.
+func Tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Build compiles the main package pkg of this module into dir and returns the binary.
+func Build(t testing.TB, pkg, dir string) string {
+	t.Helper()
+	out := filepath.Join(dir, filepath.Base(pkg))
+	gobin := "go"
+	if _, err := exec.LookPath(gobin); err != nil {
+		gobin = "/usr/local/go/bin/go"
+	}
+	cmd := exec.Command(gobin, "build", "-o", out, pkg)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("uplinktest: build %s: %v\n%s", pkg, err, buf.String())
+	}
+	return out
+}
