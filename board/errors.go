@@ -19,6 +19,9 @@ var (
 	// the device and the field.
 	ErrInvalidSpec = errors.New("invalid device spec")
 
+	// ErrOffline: the device has no working port now; its supervisor is reopening it.
+	ErrOffline = errors.New("device offline")
+
 	// ErrClosed: the Set was closed.
 	ErrClosed = errors.New("closed")
 )

@@ -83,6 +83,8 @@ type Set struct {
 	Scanner *scanner.Dev
 	Drawer  *drawer.Dev
 	Keypad  *keypad.Dev
+	// Display is the customer display; see Display for why it is the board's type.
+	Display *Display
 	// Sim holds the fakes behind the devices on the sim board, nil elsewhere.
 	Sim *Sim
 
@@ -120,6 +122,7 @@ func Open(p Profile, o *Options) (*Set, error) {
 		{"printer", p.Printer != nil, s.openPrinter},
 		{"scanner", p.Scanner != nil, s.openScanner},
 		{"keypad", p.Keypad != nil, s.openKeypad},
+		{"display", p.Display != nil, s.openDisplay},
 		{"drawer", p.Drawer != nil, s.openDrawer}, // after the printer it may kick through
 	}
 	for _, st := range steps {
@@ -167,12 +170,12 @@ func (s *Set) openPrinter(t timing, opts Options) error {
 		where = spec.Address
 		open = func(ctx context.Context) (io.ReadWriteCloser, error) { return dialTCP(ctx, spec.Address) }
 	}
-	l := newLine("printer", where, s.log, t, open)
+	l := newLine("printer", where, s.log, t, stream(open))
 	// The driver starts on a dead port and gets the real one from the supervisor: New and
 	// Reattach wait for the printer's first status answer (up to its timeout), and Open
 	// must not wait for a printer that is switched off. A TCP printer is dialled by the
 	// supervisor too, since a dial can take seconds.
-	var w *watched
+	var w port
 	cause := errors.New("connecting")
 	if spec.Kind != KindTCP {
 		var err error
@@ -189,7 +192,7 @@ func (s *Set) openPrinter(t timing, opts Options) error {
 		return err
 	}
 	s.Printer = dev
-	l.attach = dev.Reattach
+	l.attach = func(p port) error { return dev.Reattach(p.(*watched)) }
 	var silentSince time.Time
 	l.stale = func() error {
 		if dev.Status().Connected {
@@ -225,18 +228,18 @@ func (s *Set) openScanner(t timing, _ Options) error {
 	case KindEvdev:
 		open = func(context.Context) (io.ReadWriteCloser, error) { return openEvdev(spec.Path) }
 	}
-	l := newLine("scanner", where, s.log, t, open)
+	l := newLine("scanner", where, s.log, t, stream(open))
 	w, err := l.firstOpen()
-	var port io.Reader = deadPort{err}
+	var rd io.Reader = deadPort{err}
 	if w != nil {
-		port = w
+		rd = w.(*watched)
 	}
 	o := spec.opts()
 	newDev := scanner.New
 	if spec.Kind == KindEvdev {
 		newDev = scanner.NewWedge
 	}
-	dev, err := newDev(port, &o)
+	dev, err := newDev(rd, &o)
 	if err != nil {
 		l.cancel()
 		if w != nil {
@@ -245,7 +248,7 @@ func (s *Set) openScanner(t timing, _ Options) error {
 		return err
 	}
 	s.Scanner = dev
-	l.attach = func(rw io.ReadWriter) error { return dev.Reattach(rw) }
+	l.attach = func(p port) error { return dev.Reattach(p.(*watched)) }
 	l.stale = func() error {
 		if st := dev.Status(); st.State == scanner.Offline {
 			return offlineCause(st.Err)
@@ -274,13 +277,13 @@ func (s *Set) openKeypad(t timing, _ Options) error {
 	case KindEvdev:
 		open = func(context.Context) (io.ReadWriteCloser, error) { return openEvdev(spec.Path) }
 	}
-	l := newLine("keypad", where, s.log, t, open)
+	l := newLine("keypad", where, s.log, t, stream(open))
 	w, err := l.firstOpen()
-	var port io.Reader = deadPort{err}
+	var rd io.Reader = deadPort{err}
 	if w != nil {
-		port = w
+		rd = w.(*watched)
 	}
-	dev, err := keypad.New(port, &keypad.Opts{Name: "keypad", Map: m})
+	dev, err := keypad.New(rd, &keypad.Opts{Name: "keypad", Map: m})
 	if err != nil {
 		l.cancel()
 		if w != nil {
@@ -289,7 +292,7 @@ func (s *Set) openKeypad(t timing, _ Options) error {
 		return err
 	}
 	s.Keypad = dev
-	l.attach = func(rw io.ReadWriter) error { return dev.Reattach(rw) }
+	l.attach = func(p port) error { return dev.Reattach(p.(*watched)) }
 	l.stale = func() error {
 		if st := dev.Status(); st.State == keypad.Offline {
 			return offlineCause(st.Err)
@@ -429,6 +432,9 @@ func (s *Set) Close() error {
 	}
 	if s.Keypad != nil {
 		errs = append(errs, s.Keypad.Halt())
+	}
+	if s.Display != nil {
+		errs = append(errs, s.Display.Halt())
 	}
 	for _, l := range s.lines {
 		if err := l.closePort(); err != nil {

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
 	"tillbox/drivers/codepage"
+	"tillbox/drivers/display"
 	"tillbox/drivers/keypad"
 	"tillbox/drivers/printer"
 	"tillbox/drivers/scanner"
@@ -18,7 +20,8 @@ import (
 
 // Profile says which device sits on which port or pin. It is plain data, JSON-tagged, so
 // that the till's config file can override any part of it per device name (Override).
-// A nil spec means the board has no such device.
+// A nil spec means the board has no such device. Fields a kind does not use (a path for a
+// tcp printer) are ignored, so that an override can change the kind alone.
 type Profile struct {
 	Name    string       `json:"name"`
 	Printer *PrinterSpec `json:"printer,omitempty"`
@@ -90,8 +93,9 @@ type DisplaySpec struct {
 	// Cols and Rows are the character grid: 20x2 for a pole display, 16x2 or 20x4 LCDs.
 	Cols int `json:"cols"`
 	Rows int `json:"rows"`
-	// CodePage is the display's character set for text beyond ASCII ("cp858"); empty
-	// leaves the display's power-up page.
+	// CodePage is a pole display's character table for text beyond ASCII ("cp858");
+	// empty means the driver's default (cp437). An hd44780 ignores it: its ROM and the
+	// driver's custom characters show the letters.
 	CodePage string `json:"code_page,omitempty"`
 }
 
@@ -458,10 +462,24 @@ func (p *Profile) Validate() error {
 	}
 	if s := p.Display; s != nil {
 		switch s.Kind {
-		case KindSim:
-		case KindPole:
-			if err := checkTTY(name, "display", s.Path, s.Baud); err != nil {
-				return err
+		case KindSim, KindPole:
+			if s.Kind == KindPole {
+				if err := checkTTY(name, "display", s.Path, s.Baud); err != nil {
+					return err
+				}
+			}
+			if s.Rows != 2 {
+				return invalid(name, "display", "rows", "%d: a pole display has 2", s.Rows)
+			}
+			if s.CodePage != "" {
+				if _, err := codepage.Lookup(s.CodePage); err != nil {
+					return invalid(name, "display", "code_page", "%q: want one of %s", s.CodePage, strings.Join(codepage.Names(), ", "))
+				}
+			}
+			// The driver checks the rest (columns, that the cut marker shows on the page);
+			// its init goes nowhere here.
+			if _, err := display.New(io.Discard, &display.Opts{Cols: s.Cols, CodePage: s.CodePage}); err != nil {
+				return invalid(name, "display", "cols", "%v", err)
 			}
 		case KindHD44780:
 			if s.Bus == "" {
@@ -470,19 +488,11 @@ func (p *Profile) Validate() error {
 			if s.Addr < 0x08 || s.Addr > 0x77 {
 				return invalid(name, "display", "addr", "0x%02x: want a 7-bit address 0x08-0x77 (0x27 or 0x3f on PCF8574 backpacks)", uint16(s.Addr))
 			}
+			if (s.Cols != 16 && s.Cols != 20) || (s.Rows != 2 && s.Rows != 4) {
+				return invalid(name, "display", "cols", "%dx%d: want 16x2, 20x2, 16x4 or 20x4", s.Cols, s.Rows)
+			}
 		default:
 			return invalid(name, "display", "kind", "%q: want sim, pole or hd44780", s.Kind)
-		}
-		if s.Cols < 8 || s.Cols > 40 {
-			return invalid(name, "display", "cols", "%d: want 8-40", s.Cols)
-		}
-		if s.Rows < 1 || s.Rows > 4 {
-			return invalid(name, "display", "rows", "%d: want 1-4", s.Rows)
-		}
-		if s.CodePage != "" {
-			if _, err := codepage.Lookup(s.CodePage); err != nil {
-				return invalid(name, "display", "code_page", "%q: want one of %s", s.CodePage, strings.Join(codepage.Names(), ", "))
-			}
 		}
 	}
 	if s := p.Drawer; s != nil {

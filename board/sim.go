@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 
+	"tillbox/drivers/display/displaytest"
 	"tillbox/drivers/drawer/drawertest"
 	"tillbox/drivers/keypad/keypadtest"
 	"tillbox/drivers/printer/printertest"
@@ -20,7 +21,8 @@ import (
 // Each fake reaches its driver the way the hardware would: the printer driver talks
 // ESC/POS to Printer over an in-process cable, the scanner driver reads the bytes Scanner
 // sends, the keypad driver reads the input_event records Keypad writes, and the drawer
-// driver drives Drawer's GPIO kick line and reads its sense line. The cables are the
+// driver drives Drawer's GPIO kick line and reads its sense line, and the display driver
+// writes Epson display commands that Display decodes into its screen. The cables are the
 // board's, so the supervisor treats them as it treats real ports: Printer.Unplug, or
 // closing Scanner or Keypad, unplugs the device, and the board plugs a new cable in after
 // its retry delay, as a technician would.
@@ -29,6 +31,7 @@ type Sim struct {
 	Scanner *scannertest.Serial
 	Keypad  *keypadtest.Fake
 	Drawer  *drawertest.Drawer
+	Display *displaytest.Pole
 }
 
 // simCable is the cable between a fake that writes (a scanner, a keyboard) and its

@@ -24,22 +24,24 @@ type line struct {
 	t     timing
 
 	// open opens the port; ctx ends when the Set closes (a TCP dial waits on it).
-	open func(ctx context.Context) (io.ReadWriteCloser, error)
+	open func(ctx context.Context) (port, error)
 	// attach gives the driver a new port (its Reattach).
-	attach func(io.ReadWriter) error
+	attach func(port) error
 	// stale asks the driver whether it has given up on the port (a scanner Offline after a
 	// failed read, a printer silent for too long); nil error means the port is in use.
 	// The supervisor calls it every Poll.
 	stale func() error
+	// onDown, if set, is told each cause of the device being down, outside the line's lock.
+	onDown func(error)
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
 
 	mu     sync.Mutex
-	port   *watched // the current port, attached or about to be; nil while down
-	up     bool     // port is attached to the driver
-	reason error    // why the device is down
+	port   port  // the current port, attached or about to be; nil while down
+	up     bool  // port is attached to the driver
+	reason error // why the device is down
 	since  time.Time
 	opened int // ports attached since Open, for tests and logs
 }
@@ -49,7 +51,7 @@ type timing struct {
 	retryMin, retryMax, poll time.Duration
 }
 
-func newLine(name, where string, log *slog.Logger, t timing, open func(context.Context) (io.ReadWriteCloser, error)) *line {
+func newLine(name, where string, log *slog.Logger, t timing, open func(context.Context) (port, error)) *line {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &line{name: name, where: where, log: log, t: t, open: open, ctx: ctx, cancel: cancel,
 		done: make(chan struct{}), since: time.Now()}
@@ -57,13 +59,12 @@ func newLine(name, where string, log *slog.Logger, t timing, open func(context.C
 
 // firstOpen opens the port once, at Open, so that a missing device is reported with its
 // cause as soon as Open returns. It never retries; the supervisor does.
-func (l *line) firstOpen() (*watched, error) {
-	rw, err := l.open(l.ctx)
+func (l *line) firstOpen() (port, error) {
+	w, err := l.open(l.ctx)
 	if err != nil {
 		l.setDown(err)
 		return nil, err
 	}
-	w := watch(rw)
 	l.mu.Lock()
 	l.port = w
 	l.mu.Unlock()
@@ -72,14 +73,14 @@ func (l *line) firstOpen() (*watched, error) {
 
 // start runs the supervisor. w is the port firstOpen returned (nil if it failed) and
 // attached says whether the driver already has it.
-func (l *line) start(w *watched, attached bool) {
+func (l *line) start(w port, attached bool) {
 	if w != nil && attached {
 		l.setUp(w)
 	}
 	go l.run(w, attached)
 }
 
-func (l *line) run(w *watched, attached bool) {
+func (l *line) run(w port, attached bool) {
 	defer close(l.done)
 	delay := l.t.retryMin
 	for {
@@ -89,18 +90,22 @@ func (l *line) run(w *watched, attached bool) {
 			}
 			attached = false
 		}
+		upAt := time.Now()
+		var cause error
 		if !attached {
-			if err := l.attachPort(w); err != nil {
-				if l.ctx.Err() == nil {
-					l.log.Error("board: reattach", "device", l.name, "err", err)
-				}
+			// A driver that refuses the port (a display whose init write fails) has a port
+			// that does not work: down, and opened again after the backoff.
+			cause = l.attachPort(w)
+			if cause == nil {
+				l.setUp(w)
+			}
+		}
+		if cause == nil {
+			if cause = l.watch(w); cause == nil {
 				return
 			}
-			l.setUp(w)
 		}
-		upAt := time.Now()
-		cause := l.watch(w)
-		if cause == nil {
+		if l.ctx.Err() != nil {
 			return
 		}
 		w.Close() // ends the driver's blocked Read on the old port before a new one comes
@@ -115,7 +120,7 @@ func (l *line) run(w *watched, attached bool) {
 // reopen tries to open the port, with capped exponential backoff and jitter, until it
 // succeeds (the new port) or the Set closes (nil). The first try also waits, so that a
 // port that fails as soon as it opens cannot make the supervisor spin.
-func (l *line) reopen(delay *time.Duration) *watched {
+func (l *line) reopen(delay *time.Duration) port {
 	for {
 		d := *delay/2 + rand.N(*delay/2+1)
 		*delay = min(*delay*2, l.t.retryMax)
@@ -124,12 +129,11 @@ func (l *line) reopen(delay *time.Duration) *watched {
 			return nil
 		case <-time.After(d):
 		}
-		rw, err := l.open(l.ctx)
+		w, err := l.open(l.ctx)
 		if err != nil {
 			l.setDown(err)
 			continue
 		}
-		w := watch(rw)
 		l.mu.Lock()
 		if l.ctx.Err() != nil { // closed while opening: the Set no longer owns ports
 			l.mu.Unlock()
@@ -145,7 +149,7 @@ func (l *line) reopen(delay *time.Duration) *watched {
 // attachPort hands w to the driver. A scanner or keypad refuses while it is still reading
 // the old port (it has not yet seen the read error the closed port gives it), so that
 // refusal is retried until the driver catches up.
-func (l *line) attachPort(w *watched) error {
+func (l *line) attachPort(w port) error {
 	for {
 		err := l.attach(w)
 		if err == nil || !(errors.Is(err, scanner.ErrAttached) || errors.Is(err, keypad.ErrAttached)) {
@@ -160,14 +164,14 @@ func (l *line) attachPort(w *watched) error {
 }
 
 // watch waits until the port fails, the driver gives up on it, or the Set closes (nil).
-func (l *line) watch(w *watched) error {
+func (l *line) watch(w port) error {
 	t := time.NewTicker(l.t.poll)
 	defer t.Stop()
 	for {
 		select {
 		case <-l.ctx.Done():
 			return nil
-		case <-w.failed:
+		case <-w.failed():
 			return w.err()
 		case <-t.C:
 			if l.stale != nil {
@@ -179,7 +183,7 @@ func (l *line) watch(w *watched) error {
 	}
 }
 
-func (l *line) setUp(w *watched) {
+func (l *line) setUp(w port) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.port, l.up, l.reason, l.since = w, true, nil, time.Now()
@@ -190,6 +194,9 @@ func (l *line) setUp(w *watched) {
 // setDown records why the device is down. Each new cause is logged once, so a device
 // that stays unplugged does not fill the log with retries.
 func (l *line) setDown(err error) {
+	if l.onDown != nil {
+		defer l.onDown(err)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.up || l.reason == nil || l.reason.Error() != err.Error() {
@@ -234,20 +241,66 @@ func (l *line) closePort() error {
 	return w.Close()
 }
 
-// watched wraps a port and records its first failure, which is how the supervisor learns
-// of an unplugged device at once rather than at its next status poll.
+// port is what a line holds: a stream (watched) or an I2C bus (watchedBus). It records
+// its first failure, which is how the supervisor learns of an unplugged device at once
+// rather than at its next status poll.
+type port interface {
+	// Close closes the port once; later calls return the first result.
+	Close() error
+	// failed is closed at the port's first failed read, write or transaction, or at Close.
+	failed() <-chan struct{}
+	// err is that first failure.
+	err() error
+}
+
+// failure records a port's first failure.
+type failure struct {
+	once  sync.Once
+	ch    chan struct{}
+	mu    sync.Mutex
+	cause error
+}
+
+func newFailure() *failure { return &failure{ch: make(chan struct{})} }
+
+func (f *failure) fail(err error) {
+	f.once.Do(func() {
+		f.mu.Lock()
+		f.cause = err
+		f.mu.Unlock()
+		close(f.ch)
+	})
+}
+
+func (f *failure) failed() <-chan struct{} { return f.ch }
+
+func (f *failure) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cause
+}
+
+// watched is a stream port: a tty, a device file, a TCP connection, a sim cable.
 type watched struct {
+	*failure
 	rw     io.ReadWriteCloser
-	failed chan struct{}
-	once   sync.Once
-	mu     sync.Mutex
-	cause  error
 	closed sync.Once
 	cerr   error
 }
 
 func watch(rw io.ReadWriteCloser) *watched {
-	return &watched{rw: rw, failed: make(chan struct{})}
+	return &watched{failure: newFailure(), rw: rw}
+}
+
+// stream adapts an opener of streams to a line's opener.
+func stream(open func(context.Context) (io.ReadWriteCloser, error)) func(context.Context) (port, error) {
+	return func(ctx context.Context) (port, error) {
+		rw, err := open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return watch(rw), nil
+	}
 }
 
 func (w *watched) Read(b []byte) (int, error) {
@@ -273,21 +326,6 @@ func (w *watched) Close() error {
 		w.cerr = w.rw.Close()
 	})
 	return w.cerr
-}
-
-func (w *watched) fail(err error) {
-	w.once.Do(func() {
-		w.mu.Lock()
-		w.cause = err
-		w.mu.Unlock()
-		close(w.failed)
-	})
-}
-
-func (w *watched) err() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.cause
 }
 
 // deadPort stands in for a port that could not be opened, so that a driver exists (and
