@@ -32,7 +32,7 @@ func openSerial(path string, baud int) (io.ReadWriteCloser, error) {
 func openFile(path string, flag int) (*os.File, error) {
 	f, err := os.OpenFile(path, flag|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err // an *os.PathError: "open <path>: <cause>"
 	}
 	return f, nil
 }
