@@ -372,6 +372,11 @@ func (s *Set) openDrawer(_ timing, opts Options) error {
 func printerKicker(p *printer.Dev) drawer.Kicker {
 	var n atomic.Uint64
 	return drawer.KickerFunc(func(pin int, _, _ time.Duration) error {
+		// A printer that is away cannot kick: say so now rather than after kickTimeout,
+		// so the cashier reaches for the key at once.
+		if !p.Status().Connected {
+			return fmt.Errorf("board: drawer kick: %w: printer not answering", ErrOffline)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), kickTimeout)
 		defer cancel()
 		// A job id names one document forever; each kick is a new job.

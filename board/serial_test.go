@@ -1,7 +1,9 @@
 package board
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,4 +228,53 @@ func TestMissingDevicesAtOpenDoNotStopTheTill(t *testing.T) {
 		t.Error("Show on a missing display succeeded")
 	}
 	waitFor(t, "the scanner driver offline", func() bool { return s.Scanner.Status().State == scanner.Offline })
+	if err := s.Drawer.Kick(); !errors.Is(err, ErrOffline) {
+		t.Errorf("kick through a missing printer = %v, want ErrOffline at once", err)
+	}
+}
+
+func TestTCPPrinterIsDialledAndRedialledAfterTheConnectionDrops(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	fake := printertest.New(nil)
+	conns := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+			go fake.Serve(c)
+		}
+	}()
+	p, _ := Lookup("qemu-virt")
+	cfg := fmt.Sprintf(`{"printer": {"kind": "tcp", "address": %q}, "scanner": null, "display": null, "keypad": null}`, ln.Addr())
+	if err := p.Override(overrides(t, cfg)); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, p, fastOptions(t))
+	waitHealth(t, s, "printer", StateOK)
+	doc := new(printer.Doc).Add(printer.Text("over tcp"))
+	if _, err := s.Printer.Print(printCtx(t), printer.Job{ID: "tcp-1", Doc: doc}); err != nil {
+		t.Fatal(err)
+	}
+	first := <-conns
+	t.Cleanup(func() { first.Close() })
+	// The printer reboots: its end of the connection closes. The board dials again.
+	first.Close()
+	waitFor(t, "a second connection", func() bool { return len(conns) > 0 })
+	second := <-conns
+	t.Cleanup(func() { second.Close() })
+	waitHealth(t, s, "printer", StateOK)
+	doc = new(printer.Doc).Add(printer.Text("over tcp again"))
+	if _, err := s.Printer.Print(printCtx(t), printer.Job{ID: "tcp-2", Doc: doc}); err != nil {
+		t.Fatal(err)
+	}
+	if text := fake.Text(); !strings.Contains(text, "over tcp again") {
+		t.Fatalf("printout:\n%s", text)
+	}
 }

@@ -208,11 +208,14 @@ func (l *line) setDown(err error) {
 	l.port, l.up, l.reason = nil, false, err
 }
 
-// state reports whether the port is attached and, if not, why and since when.
-func (l *line) state() (up bool, reason error, since time.Time) {
+// state reports whether the device has an open port and, if not, why and since when. A
+// port being handed to the driver counts as open: the driver may already be using it
+// (a printer prints as soon as Reattach has swapped the port in, before Reattach returns),
+// and the driver's own status says whether the device answers on it.
+func (l *line) state() (open bool, reason error, since time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.up, l.reason, l.since
+	return l.port != nil, l.reason, l.since
 }
 
 // attaches counts the ports attached to the driver since Open.
