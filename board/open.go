@@ -75,8 +75,8 @@ func (o *Options) resolve() Options {
 }
 
 // Set is the till's devices, opened for one board profile. A device field is nil when the
-// profile has no such device; a device the board could not open is not nil but offline,
-// and its supervisor brings it back. The firmware reads the drivers' Events and calls
+// profile has no such device, or for a drawer whose GPIO lines do not exist; a device the
+// board could not open is not nil but offline, and its supervisor brings it back. The firmware reads the drivers' Events and calls
 // Health for the operator display and the uplink's status.
 type Set struct {
 	Printer *printer.Dev
