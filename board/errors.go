@@ -21,7 +21,4 @@ var (
 
 	// ErrOffline: the device has no working port now; its supervisor is reopening it.
 	ErrOffline = errors.New("device offline")
-
-	// ErrClosed: the Set was closed.
-	ErrClosed = errors.New("closed")
 )
