@@ -1,47 +1,124 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
-	"tillbox/ledger"
+	"golang.org/x/sys/unix"
+
+	"tillbox/firmware/app"
+	"tillbox/firmware/config"
 )
 
-// runCmd is the till's main job: it opens the ledger, journals the power-up and runs until
-// it is told to stop.
+// runCmd is the till's main job. On a terminal with the sim board it shows the simulator's
+// screen and takes keys; with --script it is driven by a file or pipe instead.
 func runCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	data := fs.String("data", defaultDataDir(), "data directory (ledger, config, keys)")
-	store := fs.String("store", "s001", "store id")
-	till := fs.String("till", "t01", "till id")
+	cfgPath := fs.String("config", "", "configuration file (default: the embedded defaults)")
+	data := fs.String("data", "", "data directory (overrides the config's)")
+	boardName := fs.String("board", "", "board profile (overrides the config's)")
+	script := fs.String("script", "", "drive the sim board from this file, or - for standard input")
+	events := fs.String("events", "", "write a JSON line per till event to this file (- for standard output)")
+	logPath := fs.String("log", "", "structured log file (default: standard error, or DATA/tillbox.log under the screen)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	l, err := ledger.Open(ledgerFile(*data), &ledger.Options{Store: *store, Till: *till})
+	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	if _, err := l.Verify(); err != nil {
-		var ve *ledger.VerifyError
-		if errors.As(err, &ve) {
-			l.Append(ledger.Entry{Kind: ledger.KindIntegrityError, Reason: ve.Error()})
+	if *data != "" {
+		cfg.Data = *data
+	}
+	if *boardName != "" {
+		cfg.Board = *boardName
+	}
+	o := app.Options{Config: cfg, Version: version}
+
+	switch *script {
+	case "":
+	case "-":
+		o.Script = os.Stdin
+	default:
+		f, err := os.Open(*script)
+		if err != nil {
+			return fmt.Errorf("script: %w", err)
 		}
-		return err
+		defer f.Close()
+		o.Script = f
 	}
-	r, err := l.Append(ledger.Entry{Kind: ledger.KindPowerUp, Reason: "tillbox " + version})
+	switch *events {
+	case "":
+	case "-":
+		o.Events = stdout
+	default:
+		f, err := os.OpenFile(*events, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("events: %w", err)
+		}
+		defer f.Close()
+		o.Events = f
+	}
+	interactive := o.Script == nil && cfg.Board == "sim" && isTerminal(os.Stdin)
+	logW := io.Writer(stderr)
+	if *logPath == "" && interactive {
+		*logPath = filepath.Join(cfg.Data, "tillbox.log")
+	}
+	if *logPath != "" {
+		if err := os.MkdirAll(filepath.Dir(*logPath), 0o700); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(*logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("log: %w", err)
+		}
+		defer f.Close()
+		logW = f
+	}
+	o.Logger = slog.New(slog.NewTextHandler(logW, nil))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if interactive {
+		restore, err := rawTerminal(os.Stdin)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			restore()
+			fmt.Fprint(stdout, "\x1b[0m\r\n")
+		}()
+		o.Screen, o.Input = stdout, os.Stdin
+	}
+	return app.Run(ctx, o)
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// rawTerminal puts the terminal in raw mode (keys one at a time, no echo) and returns how
+// to put it back.
+func rawTerminal(f *os.File) (func(), error) {
+	fd := int(f.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("terminal: %w", err)
 	}
-	fmt.Fprintf(stdout, "tillbox %s: till %s/%s, ledger %s, power-up journaled as seq %d\n",
-		version, l.Store(), l.Till(), l.Path(), r.Entry.Seq)
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	<-sig
-	return nil
+	t := *old
+	t.Iflag &^= unix.ICRNL | unix.IXON | unix.ISTRIP | unix.INLCR | unix.IGNCR
+	t.Lflag &^= unix.ECHO | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &t); err != nil {
+		return nil, fmt.Errorf("terminal: %w", err)
+	}
+	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
 }

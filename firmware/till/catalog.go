@@ -64,13 +64,14 @@ type Order struct {
 // make a stolen catalog's PIN hashes expensive to search.
 const pinIterations = 4096
 
-// HashPIN returns "pbkdf2-sha256$ITER$SALT$HASH" for pin with salt.
+// HashPIN returns "pbkdf2-sha256$ITER$SALTHEX$KEYHEX" for pin with salt: the form the
+// catalog carries (see uplink/wire).
 func HashPIN(pin, salt string) string {
 	key, err := pbkdf2.Key(sha256.New, pin, []byte(salt), pinIterations, 32)
 	if err != nil {
 		panic(err) // only for invalid parameters, which are constants here
 	}
-	return fmt.Sprintf("pbkdf2-sha256$%d$%s$%s", pinIterations, salt, hex.EncodeToString(key))
+	return fmt.Sprintf("pbkdf2-sha256$%d$%s$%s", pinIterations, hex.EncodeToString([]byte(salt)), hex.EncodeToString(key))
 }
 
 // checkPIN reports whether pin matches hash, in constant time over the derived key.
@@ -87,6 +88,10 @@ func checkPIN(hash, pin string) bool {
 	if err != nil || len(want) == 0 {
 		return false
 	}
-	got, err := pbkdf2.Key(sha256.New, pin, []byte(parts[2]), iter, len(want))
+	salt, err := hex.DecodeString(parts[2])
+	if err != nil {
+		return false
+	}
+	got, err := pbkdf2.Key(sha256.New, pin, salt, iter, len(want))
 	return err == nil && subtle.ConstantTimeCompare(got, want) == 1
 }
