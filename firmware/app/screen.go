@@ -140,7 +140,7 @@ func (a *App) draw(w io.Writer) {
 		cashier = c.Name
 	}
 	fmt.Fprintf(&b, " tillbox  %s  board %s   %s  unsynced %d   cashier %s\r\n", a.led.Prefix(), a.cfg.Board, state, st.Backlog, cashier)
-	fmt.Fprintf(&b, " ┌ operator %s┐  ┌ customer %s┐\r\n", strings.Repeat("─", 38), strings.Repeat("─", 11))
+	fmt.Fprintf(&b, " ┌ operator %s┐  ┌ customer %s┐\r\n", strings.Repeat("─", 39), strings.Repeat("─", 12))
 	for i := 0; i < 2; i++ {
 		fmt.Fprintf(&b, " │ %s │  │ %s │\r\n", pad(op[i], 47), pad(twoColumns(cv.Left[i], cv.Right[i], 20), 20))
 	}
