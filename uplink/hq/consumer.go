@@ -31,6 +31,8 @@ type Options struct {
 	Share string
 	// BatchMax is the most messages stored in one transaction. Default 1000.
 	BatchMax int
+	// Workers is how many batches are stored concurrently. Default 2.
+	Workers int
 	// WaitTimeout bounds every wait on the broker. Default 10s.
 	WaitTimeout time.Duration
 	// BackoffMin and BackoffMax bound the wait between connection attempts. Defaults
@@ -79,6 +81,9 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 	}
 	if o.BatchMax <= 0 {
 		o.BatchMax = 1000
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
 	}
 	if o.WaitTimeout <= 0 {
 		o.WaitTimeout = 10 * time.Second
@@ -143,7 +148,7 @@ func (c *Consumer) wait(tok mqtt.Token, op string) error {
 
 func (c *Consumer) session(ctx context.Context) error {
 	lost := make(chan error, 1)
-	in := make(chan mqtt.Message, 4*c.o.BatchMax)
+	in := make(chan inbound, 4*c.o.BatchMax)
 	po := mqtt.NewClientOptions().
 		AddBroker(c.o.Broker).
 		SetClientID(c.o.ClientID).
@@ -174,11 +179,12 @@ func (c *Consumer) session(ctx context.Context) error {
 	}
 	defer cli.Disconnect(250)
 	handler := func(_ mqtt.Client, m mqtt.Message) {
-		// Runs on its own goroutine (OrderMatters false). The broker's in-flight limit
-		// bounds how many can wait here; the bound on the wait keeps a stuck store from
-		// piling them up forever.
+		// Runs on its own goroutine (OrderMatters false), so checking the payload here
+		// spreads the decoding over the cores. The broker's in-flight limit bounds how
+		// many wait here; the bound on the wait keeps a stuck store from piling them up.
+		im := c.check(m)
 		select {
-		case in <- m:
+		case in <- im:
 		case <-time.After(c.o.WaitTimeout):
 			c.o.Logger.Warn("hq: message not taken in time; the till will resend it", "topic", m.Topic())
 		}
@@ -194,15 +200,39 @@ func (c *Consumer) session(ctx context.Context) error {
 		return err
 	}
 
-	var pubs sync.WaitGroup
-	defer pubs.Wait()
-	batch := make([]mqtt.Message, 0, c.o.BatchMax)
+	// Several workers take batches from the same channel: while one waits on the store's
+	// commit, the next batch is already being inserted. Two batches of one till meet at
+	// the till's lock, so watermarks still advance one commit at a time.
+	wctx, stopWorkers := context.WithCancel(ctx)
+	var workers sync.WaitGroup
+	failed := make(chan error, c.o.Workers)
+	for range c.o.Workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			if err := c.worker(wctx, cli, in); err != nil {
+				failed <- err
+			}
+		}()
+	}
+	defer func() { stopWorkers(); workers.Wait() }()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err := <-lost:
+		return fmt.Errorf("hq: connection lost: %w (%w)", err, errConnected)
+	case err := <-failed:
+		return fmt.Errorf("%w (%w)", err, errConnected)
+	}
+}
+
+// worker stores batches until ctx is done or the store fails.
+func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan inbound) error {
+	batch := make([]inbound, 0, c.o.BatchMax)
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-lost:
-			return fmt.Errorf("hq: connection lost: %w (%w)", err, errConnected)
+			return nil
 		case m := <-in:
 			batch = append(batch[:0], m)
 		fill:
@@ -215,7 +245,10 @@ func (c *Consumer) session(ctx context.Context) error {
 				}
 			}
 			if err := c.process(ctx, cli, batch); err != nil {
-				return fmt.Errorf("%w (%w)", err, errConnected)
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
 			}
 		}
 	}
@@ -237,28 +270,42 @@ func (c *Consumer) republishAcks(ctx context.Context, cli mqtt.Client) error {
 	return nil
 }
 
-// process checks, stores and acknowledges one batch.
-func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []mqtt.Message) error {
+// inbound is a received message with the outcome of its checks: either an entry to store
+// or a quarantine record.
+type inbound struct {
+	m  mqtt.Message
+	in *Incoming
+	q  *Quarantine
+}
+
+// check decodes and checks one message; it has no side effects.
+func (c *Consumer) check(m mqtt.Message) inbound {
+	if m.Retained() {
+		// A retained tx is left over from a misbehaving publisher; it is quarantined
+		// like anything else that is not a plain till message, and cleared after commit
+		// so that it does not come back on every connect.
+		return inbound{m: m, q: &Quarantine{Source: "mqtt", Topic: m.Topic(), Reason: "retained tx message", Payload: m.Payload()}}
+	}
+	t, err := c.topics.Parse(m.Topic())
+	if err == nil {
+		var tx wire.Tx
+		if tx, err = wire.DecodeTx(t, m.Payload()); err == nil {
+			return inbound{m: m, in: &Incoming{Tx: tx, Source: "mqtt"}}
+		}
+	}
+	return inbound{m: m, q: &Quarantine{Source: "mqtt", Topic: m.Topic(), Reason: err.Error(), Payload: m.Payload(), Store: t.Store, Till: t.Till}}
+}
+
+// process stores and acknowledges one batch.
+func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound) error {
 	b := Batch{}
-	for _, m := range msgs {
-		if m.Retained() {
-			// A retained tx is left over from a misbehaving publisher; it is quarantined
-			// like anything else that is not a plain till message, and cleared after commit
-			// so that it does not come back on every connect.
-			b.Quarantine = append(b.Quarantine, Quarantine{Source: "mqtt", Topic: m.Topic(), Reason: "retained tx message", Payload: m.Payload()})
+	for _, im := range msgs {
+		if im.in != nil {
+			b.Entries = append(b.Entries, *im.in)
 			continue
 		}
-		t, err := c.topics.Parse(m.Topic())
-		if err == nil {
-			var tx wire.Tx
-			if tx, err = wire.DecodeTx(t, m.Payload()); err == nil {
-				b.Entries = append(b.Entries, Incoming{Tx: tx, Source: "mqtt"})
-				continue
-			}
-		}
-		q := Quarantine{Source: "mqtt", Topic: m.Topic(), Reason: err.Error(), Payload: m.Payload(), Store: t.Store, Till: t.Till}
-		b.Quarantine = append(b.Quarantine, q)
-		c.o.Logger.Warn("hq: quarantined", "topic", m.Topic(), "reason", err)
+		b.Quarantine = append(b.Quarantine, *im.q)
+		c.o.Logger.Warn("hq: quarantined", "topic", im.m.Topic(), "reason", im.q.Reason)
 	}
 	res, err := Ingest(ctx, c.st, b)
 	if err != nil {
@@ -279,11 +326,11 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []mqtt.Mes
 		// healed by the till's resend, which HQ answers with the ack again.
 		cli.Publish(c.topics.Ack(k.Store, k.Till), 1, true, wire.EncodeAck(through))
 	}
-	for _, m := range msgs {
-		if m.Retained() {
-			cli.Publish(m.Topic(), 1, true, []byte{})
+	for _, im := range msgs {
+		if im.m.Retained() {
+			cli.Publish(im.m.Topic(), 1, true, []byte{})
 		}
-		m.Ack()
+		im.m.Ack()
 	}
 	return nil
 }

@@ -79,6 +79,15 @@ func Ingest(ctx context.Context, st Store, b Batch) (Result, error) {
 			m[it.seq] = it
 			items = append(items, it)
 		}
+		// Keys in one order in every transaction: two consumers inserting overlapping
+		// resends wait on each other's rows in the same order and never deadlock.
+		sort.Slice(items, func(i, j int) bool {
+			a, b := items[i], items[j]
+			if a.key != b.key {
+				return a.key.Store < b.key.Store || a.key.Store == b.key.Store && a.key.Till < b.key.Till
+			}
+			return a.seq < b.seq
+		})
 		if len(items) > 0 {
 			if err := t.insert(ctx, items); err != nil {
 				return err

@@ -32,14 +32,18 @@ CREATE TABLE IF NOT EXISTS hq_entries (
 	prev        text NOT NULL,
 	kind        text NOT NULL,
 	receipt     text,
-	central     text,
 	at          timestamptz NOT NULL,
 	raw         bytea NOT NULL,
 	source      text NOT NULL,
 	received_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (store, till, seq));
 CREATE INDEX IF NOT EXISTS hq_entries_receipt ON hq_entries (receipt) WHERE receipt IS NOT NULL;
-CREATE UNIQUE INDEX IF NOT EXISTS hq_entries_central ON hq_entries (central) WHERE central IS NOT NULL;
+CREATE TABLE IF NOT EXISTS hq_central (
+	central text PRIMARY KEY,
+	store   text NOT NULL,
+	till    text NOT NULL,
+	seq     bigint NOT NULL,
+	UNIQUE (store, till, seq));
 CREATE TABLE IF NOT EXISTS hq_stores (
 	store        text PRIMARY KEY,
 	central_next bigint NOT NULL DEFAULT 0);
@@ -267,9 +271,9 @@ func (t *pgTxn) assignCentral(ctx context.Context, store string, refs []centralR
 	for i, r := range refs {
 		tills[i], seqs[i], nums[i] = r.till, int64(r.seq), CentralNumber(store, first+uint64(i))
 	}
-	_, err := t.tx.Exec(ctx, `UPDATE hq_entries e SET central = u.c
-FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(t, q, c)
-WHERE e.store = $1 AND e.till = u.t AND e.seq = u.q`, store, tills, seqs, nums)
+	// A table of its own, insert-only: numbering an entry never rewrites the entry's row.
+	_, err := t.tx.Exec(ctx, `INSERT INTO hq_central (central, store, till, seq)
+SELECT c, $1, t, q FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(t, q, c)`, store, tills, seqs, nums)
 	if err != nil {
 		return fmt.Errorf("central numbers %s: %w", store, err)
 	}
@@ -307,7 +311,9 @@ func (s *pgStore) Through(ctx context.Context, k TillKey) (uint64, error) {
 	return uint64(th), nil
 }
 
-const recordCols = `store, till, seq, hash, coalesce(receipt, ''), coalesce(central, ''), source, raw`
+const recordCols = `e.store, e.till, e.seq, e.hash, coalesce(e.receipt, ''), coalesce(c.central, ''), e.source, e.raw`
+
+const recordFrom = ` FROM hq_entries e LEFT JOIN hq_central c ON c.store = e.store AND c.till = e.till AND c.seq = e.seq `
 
 func scanRecord(row pgx.Row) (Record, error) {
 	var r Record
@@ -319,7 +325,7 @@ func scanRecord(row pgx.Row) (Record, error) {
 
 func (s *pgStore) Entries(ctx context.Context, k TillKey, after uint64, fn func(Record) error) error {
 	for {
-		rows, err := s.pool.Query(ctx, `SELECT `+recordCols+` FROM hq_entries WHERE store = $1 AND till = $2 AND seq > $3 ORDER BY seq LIMIT 5000`,
+		rows, err := s.pool.Query(ctx, `SELECT `+recordCols+recordFrom+`WHERE e.store = $1 AND e.till = $2 AND e.seq > $3 ORDER BY e.seq LIMIT 5000`,
 			k.Store, k.Till, int64(after))
 		if err != nil {
 			return fmt.Errorf("hq: entries %s: %w", k, err)
@@ -350,7 +356,10 @@ func (s *pgStore) Entries(ctx context.Context, k TillKey, after uint64, fn func(
 }
 
 func (s *pgStore) Lookup(ctx context.Context, number string) (Record, error) {
-	r, err := scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordCols+` FROM hq_entries WHERE central = $1 OR receipt = $1 ORDER BY (central = $1) DESC LIMIT 1`, number))
+	r, err := scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordCols+recordFrom+`WHERE c.central = $1`, number))
+	if errors.Is(err, pgx.ErrNoRows) {
+		r, err = scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordCols+recordFrom+`WHERE e.receipt = $1 ORDER BY e.store, e.till LIMIT 1`, number))
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Record{}, fmt.Errorf("hq: lookup %q: %w", number, ErrNotFound)
 	}

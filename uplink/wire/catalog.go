@@ -84,7 +84,7 @@ func DecodeCatalog(t Topic, p []byte) (*Catalog, error) {
 		return nil, fmt.Errorf("wire: decode catalog: %w: topic kind %q", ErrTopic, t.Kind)
 	}
 	var c Catalog
-	if err := decodeStrict("catalog", p, MaxCatalogBytes, &c); err != nil {
+	if err := decodeStrict("catalog", p, MaxCatalogBytes, &c, func() int { return c.V }); err != nil {
 		return nil, err
 	}
 	if c.Store != t.Store {

@@ -25,39 +25,50 @@ type versionOnly struct {
 	V *int `json:"v"`
 }
 
-// decodeStrict is the common front of every decoder: size, JSON object, version, then a
-// decode that refuses unknown fields and trailing data.
-func decodeStrict(what string, payload []byte, limit int, into any) error {
+// decodeStrict is the common front of every decoder: size, one JSON object, known fields
+// only, no trailing data, and version (v reads the decoded "v"). The happy path parses
+// once; a payload that fails is parsed again only to say precisely why.
+func decodeStrict(what string, payload []byte, limit int, into any, v func() int) error {
 	if len(payload) > limit {
 		return fmt.Errorf("wire: decode %s: %w: %d bytes, limit %d", what, ErrTooLarge, len(payload), limit)
 	}
 	p := bytes.TrimSpace(payload)
-	if len(p) == 0 || p[0] != '{' || !json.Valid(p) {
+	if len(p) == 0 || p[0] != '{' {
 		return fmt.Errorf("wire: decode %s: %w: want one JSON object", what, ErrNotJSON)
-	}
-	var vo versionOnly
-	if err := json.Unmarshal(p, &vo); err != nil {
-		return fmt.Errorf("wire: decode %s: %w: %v", what, ErrNotJSON, clipErr(err))
-	}
-	switch {
-	case vo.V == nil:
-		return fmt.Errorf("wire: decode %s: %w: no \"v\"", what, ErrVersion)
-	case *vo.V != Version:
-		return fmt.Errorf("wire: decode %s: %w: v %d, this build speaks v %d", what, ErrVersion, *vo.V, Version)
 	}
 	dec := json.NewDecoder(bytes.NewReader(p))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return fmt.Errorf("wire: decode %s: %w: field %q: %v", what, ErrInvalid, te.Field, clipErr(err))
+	err := dec.Decode(into)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			return fmt.Errorf("wire: decode %s: %w: data after the object", what, ErrNotJSON)
 		}
-		return fmt.Errorf("wire: decode %s: %w: %v", what, ErrNotJSON, clipErr(err))
+		switch got := v(); {
+		case got == 0:
+			return fmt.Errorf("wire: decode %s: %w: no \"v\"", what, ErrVersion)
+		case got != Version:
+			return fmt.Errorf("wire: decode %s: %w: v %d, this build speaks v %d", what, ErrVersion, got, Version)
+		}
+		return nil
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("wire: decode %s: %w: data after the object", what, ErrNotJSON)
+	// Why it failed, most basic reason first: not JSON, another version, then the field.
+	if !json.Valid(p) {
+		return fmt.Errorf("wire: decode %s: %w: want one JSON object", what, ErrNotJSON)
 	}
-	return nil
+	var vo versionOnly
+	if json.Unmarshal(p, &vo) == nil {
+		switch {
+		case vo.V == nil:
+			return fmt.Errorf("wire: decode %s: %w: no \"v\"", what, ErrVersion)
+		case *vo.V != Version:
+			return fmt.Errorf("wire: decode %s: %w: v %d, this build speaks v %d", what, ErrVersion, *vo.V, Version)
+		}
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("wire: decode %s: %w: field %q: %v", what, ErrInvalid, te.Field, clipErr(err))
+	}
+	return fmt.Errorf("wire: decode %s: %w: %v", what, ErrNotJSON, clipErr(err))
 }
 
 func clipErr(err error) string { return clip(err.Error()) }

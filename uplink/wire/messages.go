@@ -21,7 +21,7 @@ func EncodeAck(through uint64) []byte {
 // DecodeAck decodes an ack payload and returns its through.
 func DecodeAck(p []byte) (uint64, error) {
 	var a Ack
-	if err := decodeStrict("ack", p, MaxSmallBytes, &a); err != nil {
+	if err := decodeStrict("ack", p, MaxSmallBytes, &a, func() int { return a.V }); err != nil {
 		return 0, err
 	}
 	if a.Through == nil {
@@ -74,7 +74,7 @@ func EncodeStatus(s Status) ([]byte, error) {
 // DecodeStatus decodes a status payload.
 func DecodeStatus(p []byte) (Status, error) {
 	var s Status
-	if err := decodeStrict("status", p, MaxSmallBytes, &s); err != nil {
+	if err := decodeStrict("status", p, MaxSmallBytes, &s, func() int { return s.V }); err != nil {
 		return Status{}, err
 	}
 	if s.State == "" {
@@ -123,7 +123,7 @@ func EncodeEvent(e Event) ([]byte, error) {
 // DecodeEvent decodes an event payload.
 func DecodeEvent(p []byte) (Event, error) {
 	var e Event
-	if err := decodeStrict("event", p, MaxSmallBytes, &e); err != nil {
+	if err := decodeStrict("event", p, MaxSmallBytes, &e, func() int { return e.V }); err != nil {
 		return Event{}, err
 	}
 	if e.Kind == "" {
@@ -161,7 +161,7 @@ func EncodeCmd(c Cmd) ([]byte, error) {
 // DecodeCmd decodes a cmd payload.
 func DecodeCmd(p []byte) (Cmd, error) {
 	var c Cmd
-	if err := decodeStrict("cmd", p, MaxSmallBytes, &c); err != nil {
+	if err := decodeStrict("cmd", p, MaxSmallBytes, &c, func() int { return c.V }); err != nil {
 		return Cmd{}, err
 	}
 	switch {
@@ -196,7 +196,7 @@ func EncodeCmdResult(r CmdResult) ([]byte, error) {
 // DecodeCmdResult decodes a cmd/result payload.
 func DecodeCmdResult(p []byte) (CmdResult, error) {
 	var r CmdResult
-	if err := decodeStrict("cmd/result", p, MaxSmallBytes, &r); err != nil {
+	if err := decodeStrict("cmd/result", p, MaxSmallBytes, &r, func() int { return r.V }); err != nil {
 		return CmdResult{}, err
 	}
 	if r.ID == "" {

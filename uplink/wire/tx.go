@@ -1,6 +1,10 @@
 package wire
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"tillbox/ledger"
@@ -33,20 +37,68 @@ func DecodeTx(t Topic, raw []byte) (Tx, error) {
 
 // DecodeEntry decodes and checks a tx payload that came without a topic (a line of an
 // exported file): everything DecodeTx checks except the identity against a topic.
+//
+// A till sends exactly the bytes its ledger stored, which are the canonical encoding of
+// the entry with the hash as the last field. So the fast path decodes once, encodes the
+// result again and requires the same bytes (which also refuses unknown fields, duplicate
+// keys and any other spelling), then hashes the payload without its hash field. Only a
+// payload that fails is decoded again, strictly, to say precisely why.
 func DecodeEntry(raw []byte) (Tx, error) {
+	if len(raw) > MaxTxBytes {
+		return Tx{}, fmt.Errorf("wire: decode tx: %w: %d bytes, limit %d", ErrTooLarge, len(raw), MaxTxBytes)
+	}
 	var e ledger.Entry
-	if err := decodeStrict("tx", raw, MaxTxBytes, &e); err != nil {
+	if json.Unmarshal(raw, &e) == nil {
+		if again, err := json.Marshal(&e); err == nil && bytes.Equal(again, raw) {
+			if err := checkFields(&e); err != nil {
+				return Tx{}, err
+			}
+			if sha256Hex(canonical(raw)) != e.Hash {
+				return Tx{}, fmt.Errorf("wire: decode tx: %w: seq %d: hash %s does not match the entry's content", ErrInvalid, e.Seq, clip(e.Hash))
+			}
+			return Tx{Entry: e, Raw: raw}, nil
+		}
+	}
+	// Slow path: find the reason.
+	e = ledger.Entry{}
+	if err := decodeStrict("tx", raw, MaxTxBytes, &e, func() int { return e.V }); err != nil {
 		return Tx{}, err
 	}
 	if err := CheckEntry(&e); err != nil {
 		return Tx{}, err
 	}
-	return Tx{Entry: e, Raw: raw}, nil
+	return Tx{}, fmt.Errorf("wire: decode tx: %w: seq %d: not in the ledger's canonical encoding", ErrInvalid, e.Seq)
+}
+
+// hashSuffix is the length of `,"hash":"<64 hex>"}`, the end of every canonical payload.
+const hashSuffix = len(`,"hash":""}`) + 64
+
+// canonical returns the bytes the hash covers: the payload without its hash field. The
+// caller has checked that raw is canonical, so the hash is its last field.
+func canonical(raw []byte) []byte {
+	c := make([]byte, 0, len(raw)-hashSuffix+1)
+	c = append(c, raw[:len(raw)-hashSuffix]...)
+	return append(c, '}')
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // CheckEntry checks a decoded entry's fields and its own hash (not its chain). It is also
 // what HQ applies to the lines of an exported file, which have no topic.
 func CheckEntry(e *ledger.Entry) error {
+	if err := checkFields(e); err != nil {
+		return err
+	}
+	if err := e.CheckHash(); err != nil {
+		return fmt.Errorf("wire: decode tx: %w: seq %d: %v", ErrInvalid, e.Seq, err)
+	}
+	return nil
+}
+
+func checkFields(e *ledger.Entry) error {
 	const what = "tx"
 	switch {
 	case e.V != ledger.FormatVersion:
@@ -79,9 +131,6 @@ func CheckEntry(e *ledger.Entry) error {
 		return invalid(what, "seq %d: receipt longer than 64 bytes", e.Seq)
 	case e.Seq == 1 && e.Prev != ledger.GenesisPrev:
 		return invalid(what, "seq 1 must follow the genesis prev")
-	}
-	if err := e.CheckHash(); err != nil {
-		return fmt.Errorf("wire: decode tx: %w: seq %d: %v", ErrInvalid, e.Seq, err)
 	}
 	return nil
 }
