@@ -223,6 +223,11 @@ func TestCatalogAppliedOnlyWhenNewerAndValid(t *testing.T) {
 	if cat := c.Catalog(); cat.Version != 2 || cat.Item("100").Price != 499 {
 		t.Fatalf("catalog in use after rejections = %+v, want version 2 kept", cat)
 	}
+	// Selling and syncing go on.
+	st := boltHQ(t)
+	runHQ(t, st, hq.Options{Broker: mq.URL()})
+	appendSales(t, l, c, 20)
+	waitSynced(t, l, c)
 	waitFor(t, 20*time.Second, "rejections published to the fleet", func() bool { return len(events()) >= 3 })
 
 	// The catalog in use survives a restart of the till: it is in the ledger.

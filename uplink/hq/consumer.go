@@ -53,6 +53,12 @@ type Consumer struct {
 	topics wire.Topics
 
 	stored, dups, quarantined atomic.Uint64
+
+	// acked is the highest through this process published per till. Workers commit
+	// concurrently and could otherwise publish a lower watermark after a higher one,
+	// leaving the lower one retained.
+	ackMu sync.Mutex
+	acked map[TillKey]uint64
 }
 
 // Stats are a consumer's counts since it started.
@@ -97,7 +103,7 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}}, nil
+	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}, acked: map[TillKey]uint64{}}, nil
 }
 
 // Stats reads the counts.
@@ -254,6 +260,19 @@ func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan inboun
 	}
 }
 
+// ackNeeded reports whether through should be published for k: it is higher than what
+// this process published, or the till resent entries (it has not seen the ack).
+func (c *Consumer) ackNeeded(k TillKey, through uint64, resent bool) bool {
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
+	prev := c.acked[k]
+	if through > prev {
+		c.acked[k] = through
+		return true
+	}
+	return resent && through == prev
+}
+
 func (c *Consumer) republishAcks(ctx context.Context, cli mqtt.Client) error {
 	tills, err := c.st.Tills(ctx)
 	if err != nil {
@@ -319,7 +338,7 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 	}
 	// Committed: now, and only now, the acks, then the PUBACKs.
 	for k, through := range res.Through {
-		if through == 0 {
+		if through == 0 || !c.ackNeeded(k, through, res.Resent[k]) {
 			continue
 		}
 		// Not waited for: the next batch must not wait on the network. A lost ack is
