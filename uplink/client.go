@@ -548,6 +548,8 @@ func (p *publisher) step() error {
 		moved, err := c.l.Confirm(a)
 		switch {
 		case errors.Is(err, ledger.ErrAckBeyondEnd):
+			// Forget it, so that it cannot shadow the real acks that follow.
+			c.ackSeen.CompareAndSwap(a, p.wm)
 			c.mu.Lock()
 			first := c.beyondAck != a
 			c.beyondAck = a
@@ -571,10 +573,12 @@ func (p *publisher) step() error {
 		c.o.Logger.Info("uplink: no ack in time; resending from the watermark", "watermark", p.wm, "next", p.next)
 		p.resend()
 	}
-	room := int(p.wm + uint64(c.o.Window) + 1 - p.next)
-	if room <= 0 {
+	// Signed arithmetic: on 32-bit ARM an unsigned difference would not fit an int.
+	room64 := int64(p.wm) + int64(c.o.Window) + 1 - int64(p.next)
+	if room64 <= 0 {
 		return nil
 	}
+	room := int(room64)
 	if p.next == p.wm+1 {
 		p.progress = now // nothing outstanding: the resend clock starts with this send
 	}
@@ -623,6 +627,9 @@ func (p *publisher) step() error {
 
 // onAck runs on a paho goroutine: it records the highest through and wakes the loop.
 func (c *Client) onAck(_ mqtt.Client, m mqtt.Message) {
+	if len(m.Payload()) == 0 {
+		return // the retained ack was cleared
+	}
 	through, err := wire.DecodeAck(m.Payload())
 	if err != nil {
 		c.o.Logger.Warn("uplink: ack rejected", "err", err)

@@ -336,3 +336,28 @@ func TestLastWillSaysLost(t *testing.T) {
 		return err == nil && s.State == wire.StateOnline
 	})
 }
+
+// TestForgedAckDoesNotMoveTheWatermark: an ack beyond the ledger's end (another box with
+// this till id, a restored HQ) raises an integrity event and moves nothing; the real
+// acks that follow still work. Acks that are not JSON are ignored.
+func TestForgedAckDoesNotMoveTheWatermark(t *testing.T) {
+	mq := uplinktest.StartMosquitto(t, nil)
+	l := openLedger(t, t.TempDir(), "t01")
+	c, _ := runTill(t, l, fastOptions(mq.URL()))
+	waitFor(t, 20*time.Second, "online", func() bool { return c.State().Online })
+	appendSales(t, l, c, 10)
+	forger := dialRaw(t, mq.URL(), "forger")
+	forger.pub(wire.Topics{}.Ack("s042", "t01"), true, []byte("not an ack"))
+	forger.pub(wire.Topics{}.Ack("s042", "t01"), true, wire.EncodeAck(999_999))
+	if e := nextEvent(t, c, wire.EventIntegrityError); !strings.Contains(e.Detail, "999999") {
+		t.Fatalf("event detail %q", e.Detail)
+	}
+	if w, _ := l.Watermark(); w != 0 {
+		t.Fatalf("watermark moved to %d on a forged ack", w)
+	}
+	st := boltHQ(t)
+	runHQ(t, st, hq.Options{Broker: mq.URL()})
+	c.SyncNow()
+	waitSynced(t, l, c)
+	assertAllAtHQ(t, l, st)
+}
