@@ -3,6 +3,7 @@
 // tools.
 //
 //	tillbox run [--data DIR] [--config FILE]   the till's main job
+//	tillbox selftest [--config FILE]           test page, display pattern, drawer kick
 //	tillbox ledger verify|export|stats [--data DIR | --ledger FILE]
 //	tillbox version
 package main

@@ -37,6 +37,7 @@ func mainExit(args []string, stdout, stderr io.Writer) int {
 
 const usage = `usage:
   tillbox run [--data DIR] [--config FILE]          the till's main job
+  tillbox selftest [--config FILE] [--board NAME]   test page, display and drawer test
   tillbox ledger verify|export|stats [--data DIR | --ledger FILE]
   tillbox version
 `
@@ -53,6 +54,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return ledgerCmd(args[1:], stdout)
 	case "run":
 		return runCmd(args[1:], stdout, stderr)
+	case "selftest":
+		return selftestCmd(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

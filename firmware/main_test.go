@@ -81,3 +81,23 @@ func TestLedgerToolsOnTheRealBinary(t *testing.T) {
 		t.Fatalf("unknown command: %q %v", out, err)
 	}
 }
+
+func TestSelftestOnTheSimBoard(t *testing.T) {
+	bin := buildTillbox(t)
+	out, err := exec.Command(bin, "selftest").CombinedOutput()
+	if err != nil {
+		t.Fatalf("selftest: %v\n%s", err, out)
+	}
+	for _, want := range []string{"printer  ok", "display  ok", "drawer   ok"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("selftest output lacks %q:\n%s", want, out)
+		}
+	}
+	// A board with no drawer wired: the step fails and says why, and so does the command.
+	cfg := filepath.Join(t.TempDir(), "till.json")
+	os.WriteFile(cfg, []byte(`{"devices":{"drawer":null}}`), 0o600)
+	out, err = exec.Command(bin, "selftest", "--config", cfg).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "drawer   FAIL  no drawer on this board") {
+		t.Fatalf("selftest without a drawer: %v\n%s", err, out)
+	}
+}
