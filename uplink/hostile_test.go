@@ -273,8 +273,9 @@ func TestCommandsAnsweredOnceByID(t *testing.T) {
 	send("s-1", wire.CmdStatus)
 	send("x-1", "reboot-into-the-sun")
 	send("n-1", wire.CmdSyncNow)
+	send("r-1", wire.CmdReloadCatalog)
 	fleet.pub(tp.Cmd("s042", "t01"), false, []byte(`{"v":1,"name":"status"}`)) // no id: refused
-	waitFor(t, 20*time.Second, "five results", func() bool { return len(results()) >= 5 })
+	waitFor(t, 20*time.Second, "six results", func() bool { return len(results()) >= 6 })
 	byID := map[string][]wire.CmdResult{}
 	for _, p := range results() {
 		r, err := wire.DecodeCmdResult(p)
@@ -289,6 +290,9 @@ func TestCommandsAnsweredOnceByID(t *testing.T) {
 	u := byID["u-1"]
 	if len(u) != 2 || !u[0].OK || u[0].Repeated || !u[1].Repeated || string(u[1].Result) != `{"slot":"b"}` {
 		t.Errorf("update results = %+v", u)
+	}
+	if r := byID["r-1"]; len(r) != 1 || !r[0].OK {
+		t.Errorf("reload-catalog result = %+v", r)
 	}
 	if r := byID["x-1"]; len(r) != 1 || r[0].OK || !strings.Contains(r[0].Error, "unknown command") {
 		t.Errorf("unknown command result = %+v", r)

@@ -333,6 +333,9 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 	c.stored.Add(uint64(res.Stored))
 	c.dups.Add(uint64(res.Duplicates))
 	c.quarantined.Add(uint64(res.Quarantined))
+	for _, a := range res.Alerts {
+		c.o.Logger.Error("hq: integrity alert, quarantined", "detail", a)
+	}
 	if c.o.AfterCommit != nil {
 		c.o.AfterCommit(res)
 	}

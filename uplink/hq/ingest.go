@@ -30,6 +30,9 @@ type Result struct {
 	Quarantined int
 	// Through holds the watermark after commit of every till the batch touched.
 	Through map[TillKey]uint64
+	// Alerts are the conflicts and broken chains this batch found, for the operator: they
+	// mean two boxes answer to one till id, or a till's ledger was replaced.
+	Alerts []string
 	// Moved marks the tills whose watermark this batch advanced.
 	Moved map[TillKey]bool
 	// Resent marks the tills that sent something HQ already had: the till has not seen
@@ -95,9 +98,10 @@ func Ingest(ctx context.Context, st Store, b Batch) (Result, error) {
 		}
 		conflict := func(it *item, other string) error {
 			res.Quarantined++
+			reason := fmt.Sprintf("conflict: seq %d is held with hash %s, this one has %s", it.seq, short(other), short(it.hash))
+			res.Alerts = append(res.Alerts, it.key.String()+": "+reason)
 			return t.quarantine(ctx, Quarantine{At: now, Source: it.source, Store: it.key.Store, Till: it.key.Till, Seq: it.seq,
-				Reason:  fmt.Sprintf("conflict: seq %d is held with hash %s, this one has %s", it.seq, short(other), short(it.hash)),
-				Payload: clipPayload(it.raw)})
+				Reason: reason, Payload: clipPayload(it.raw)})
 		}
 		for _, it := range items {
 			switch {
@@ -162,6 +166,7 @@ func Ingest(ctx context.Context, st Store, b Batch) (Result, error) {
 							return err
 						}
 						res.Quarantined++
+						res.Alerts = append(res.Alerts, k.String()+": "+reason)
 						break advance
 					}
 					through, hash = l.seq, l.hash
