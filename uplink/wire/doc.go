@@ -11,9 +11,10 @@
 //     till than its topic is refused with an error that wraps one of the sentinels in
 //     errors.go and says why. Nothing is accepted half-way.
 //   - A tx payload is exactly the bytes the ledger stored for the entry (ledger.Result.Raw):
-//     DecodeTx checks its schema, its identity against the topic and its own hash; the
-//     chain (prev against the entry before it) is HQ's to check, because only HQ holds the
-//     entry before it.
+//     DecodeTx accepts only that canonical encoding (re-spaced, re-ordered or extended
+//     payloads are refused even when they mean the same), and checks its schema, its
+//     identity against the topic and its own hash. The chain (prev against the entry
+//     before it) is HQ's to check, because only HQ holds the entry before it.
 //   - A catalog is validated as a whole (prices in minor units, known tax codes, unique
 //     codes and barcodes, PIN hashes only), so a till applies it all or not at all.
 //
