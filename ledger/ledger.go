@@ -558,18 +558,32 @@ func (l *Ledger) ByReceipt(r string) (Entry, error) {
 
 // After calls fn with each entry above seq, in seq order, with its stored bytes (the wire
 // payload), until fn returns false or limit entries were given (limit <= 0: no limit).
-// raw is valid only during the call. This is the outbox: After(watermark, ...).
+// raw is valid only during the call.
 func (l *Ledger) After(seq uint64, limit int, fn func(e *Entry, raw []byte) bool) error {
+	var derr error
+	err := l.AfterRaw(seq, limit, func(s uint64, raw []byte) bool {
+		var e Entry
+		if derr = decode(s, raw, &e); derr != nil {
+			return false
+		}
+		return fn(&e, raw)
+	})
+	if err == nil && derr != nil {
+		err = fmt.Errorf("ledger: after: %w", derr)
+	}
+	return err
+}
+
+// AfterRaw is After without decoding: it gives each seq above seq and its stored bytes.
+// This is the outbox: the uplink publishes the stored bytes as they are, so draining a
+// backlog costs no JSON work on the till.
+func (l *Ledger) AfterRaw(seq uint64, limit int, fn func(seq uint64, raw []byte) bool) error {
 	return l.view("after", func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketEntries).Cursor()
 		n := 0
 		for k, v := c.Seek(u64(seq + 1)); k != nil; k, v = c.Next() {
-			var e Entry
-			if err := decode(binary.BigEndian.Uint64(k), v, &e); err != nil {
-				return err
-			}
 			n++
-			if !fn(&e, v) || (limit > 0 && n >= limit) {
+			if !fn(binary.BigEndian.Uint64(k), v) || (limit > 0 && n >= limit) {
 				return nil
 			}
 		}

@@ -583,10 +583,10 @@ func (p *publisher) step() error {
 		p.progress = now // nothing outstanding: the resend clock starts with this send
 	}
 	p.buf, p.seqs = p.buf[:0], p.seqs[:0]
-	err := c.l.After(p.next-1, room, func(e *ledger.Entry, raw []byte) bool {
+	err := c.l.AfterRaw(p.next-1, room, func(seq uint64, raw []byte) bool {
 		// raw is only valid during the call, and paho keeps the payload until PUBACK.
 		p.buf = append(p.buf, bytes.Clone(raw))
-		p.seqs = append(p.seqs, e.Seq)
+		p.seqs = append(p.seqs, seq)
 		return true
 	})
 	if err != nil {
