@@ -16,16 +16,25 @@ import (
 	"tillbox/ledger/journal"
 )
 
+// offlineConfig is a till with no uplink: everything it writes is offline.
+const offlineConfig = `{"uplink":{"broker":"","embedded":false}}`
+
 // runScript runs the real tillbox binary on the sim board with a script and returns the
-// events it wrote.
-func runScript(t *testing.T, bin, data, script string) []map[string]any {
+// events it wrote. config is the till's configuration file's content ("" for the defaults).
+func runScript(t *testing.T, bin, data, config, script string) []map[string]any {
 	t.Helper()
 	sp := filepath.Join(t.TempDir(), "script.txt")
 	if err := os.WriteFile(sp, []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ev := filepath.Join(t.TempDir(), "events.jsonl")
-	cmd := exec.Command(bin, "run", "--data", data, "--script", sp, "--events", ev, "--log", filepath.Join(data, "test.log"))
+	args := []string{"run", "--data", data, "--script", sp, "--events", ev, "--log", filepath.Join(data, "test.log")}
+	if config != "" {
+		cp := filepath.Join(t.TempDir(), "till.json")
+		os.WriteFile(cp, []byte(config), 0o600)
+		args = append(args, "--config", cp)
+	}
+	cmd := exec.Command(bin, args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(data, "test.log"))
@@ -90,7 +99,7 @@ drain
 func TestADayOnTheSimBoard(t *testing.T) {
 	bin := buildTillbox(t)
 	data := t.TempDir()
-	ev1 := runScript(t, bin, data, saleDay)
+	ev1 := runScript(t, bin, data, offlineConfig, saleDay)
 
 	l, err := ledger.Open(ledgerFile(data), &ledger.Options{ReadOnly: true})
 	if err != nil {
@@ -120,7 +129,7 @@ func TestADayOnTheSimBoard(t *testing.T) {
 
 	// Next morning: restart, refund one water of the first (offline) receipt, X and Z.
 	seq := strings.TrimPrefix(first.Receipt, "S001-T01-")
-	ev2 := runScript(t, bin, data, fmt.Sprintf(`
+	ev2 := runScript(t, bin, data, offlineConfig, fmt.Sprintf(`
 signon 1 1234
 key RETURN
 type %s

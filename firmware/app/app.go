@@ -25,6 +25,8 @@ import (
 	"tillbox/firmware/till"
 	"tillbox/ledger"
 	"tillbox/ledger/journal"
+	"tillbox/uplink"
+	"tillbox/uplink/wire"
 )
 
 // Options configure Run.
@@ -53,6 +55,9 @@ type App struct {
 	set    *board.Set
 	layout receipt.Layout
 	start  time.Time
+	up     *uplink.Client // nil: no uplink configured
+	hq     *embeddedHQ    // nil: head office is elsewhere
+	version string
 
 	evMu sync.Mutex
 	evW  io.Writer
@@ -102,7 +107,7 @@ func start(o Options) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	a := &App{cfg: cfg, log: log, evW: o.Events, printWake: make(chan struct{}, 1), redraw: make(chan struct{}, 1), start: time.Now()}
+	a := &App{cfg: cfg, log: log, evW: o.Events, printWake: make(chan struct{}, 1), redraw: make(chan struct{}, 1), start: time.Now(), version: o.Version}
 	led, err := ledger.Open(ledgerFile(cfg.Data), &ledger.Options{Store: cfg.Store, Till: cfg.Till})
 	if err != nil {
 		return nil, err
@@ -147,6 +152,11 @@ func start(o Options) (*App, error) {
 		return nil, err
 	}
 	a.set = set
+	if err := a.startUplink(); err != nil {
+		set.Close()
+		led.Close()
+		return nil, err
+	}
 	a.setOperator(a.promptLines())
 	return a, nil
 }
@@ -178,6 +188,7 @@ func (a *App) close() error {
 		a.keepSimRoll()
 		a.set.Close()
 	}
+	a.hq.close()
 	return a.led.Close()
 }
 
@@ -222,9 +233,16 @@ func (a *App) loop(ctx context.Context, o Options) error {
 		cancel()
 		wg.Wait()
 	}()
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); a.printLoop(ctx) }()
+	go func() { defer wg.Done(); a.runUplink(ctx) }()
 	a.wakePrinter()
+	sync := time.NewTicker(500 * time.Millisecond)
+	defer sync.Stop()
+	var upEvents <-chan wire.Event
+	if a.up != nil {
+		upEvents = a.up.Events()
+	}
 
 	scriptDone := make(chan error, 1)
 	if o.Script != nil {
@@ -263,6 +281,14 @@ func (a *App) loop(ctx context.Context, o Options) error {
 			a.onDrawer(ev)
 		case ev := <-printerEv:
 			a.onPrinter(ev)
+		case <-sync.C:
+			a.syncState()
+		case ev := <-upEvents:
+			a.emit("uplink-event", map[string]any{"kind": ev.Kind, "detail": ev.Detail})
+			if ev.Severity != wire.SeverityInfo {
+				a.setOperator([2]string{"! " + ev.Kind, ev.Detail})
+			}
+			a.syncState()
 		case <-a.redraw:
 			if o.Screen != nil {
 				a.draw(o.Screen)
@@ -357,6 +383,7 @@ func (a *App) handle(out till.Output) {
 	}
 	if out.Sync {
 		a.emit("sync", nil)
+		a.syncNow()
 	}
 	a.show(out)
 	if c := out.Commit; c != nil {
@@ -414,6 +441,7 @@ const keyLastZ = "last-z"
 
 func (a *App) commit(c *till.Commit) {
 	e := c.Entry
+	a.syncState()
 	e.Offline = !a.online.Load()
 	var extra []ledger.Side
 	if c.Report {
@@ -445,6 +473,7 @@ func (a *App) commit(c *till.Commit) {
 		}
 		return
 	}
+	a.notifyUplink()
 	a.emit("commit", map[string]any{"seq": res.Entry.Seq, "kind": res.Entry.Kind, "receipt": res.Entry.Receipt, "offline": res.Entry.Offline})
 	if !e.Kind.Document() {
 		return
@@ -541,11 +570,13 @@ func (a *App) onDrawer(ev drawer.Event) {
 		return
 	}
 	a.emit("drawer", map[string]any{"event": ev.Kind.String(), "note": note})
-	if _, err := a.led.Append(journal.Entry{Kind: journal.KindDrawer, Reason: note, Cashier: a.cashierID()}); err != nil {
+	if _, err := a.led.Append(journal.Entry{Kind: journal.KindDrawer, Reason: note, Cashier: a.cashierID(), Offline: !a.online.Load()}); err != nil {
 		a.log.Error("journal drawer", "err", err)
 	}
+	a.notifyUplink()
 	if ev.Kind == drawer.LeftOpen || ev.Kind == drawer.Jammed {
 		a.setOperator([2]string{"! drawer " + note, ""})
+		a.alert(wire.EventDrawerLeftOpen, wire.SeverityWarning, note)
 	}
 }
 
@@ -564,6 +595,7 @@ func (a *App) onPrinter(ev printer.Event) {
 		a.setOperator([2]string{"! printer not answering", "receipts wait in the queue"})
 	case st.PaperOut:
 		a.setOperator([2]string{"! printer: paper out", "load paper: printing resumes"})
+		a.alert(wire.EventPaperOut, wire.SeverityWarning, "receipt printer")
 	case st.CoverOpen:
 		a.setOperator([2]string{"! printer: cover open", ""})
 	}

@@ -131,15 +131,12 @@ func (a *App) draw(w io.Writer) {
 	a.stMu.Unlock()
 	var b strings.Builder
 	b.WriteString("\x1b[H\x1b[2J")
-	state := "OFFLINE"
-	if a.online.Load() {
-		state = "ONLINE"
-	}
 	cashier := "-"
 	if c := a.eng.Cashier(); c != nil {
 		cashier = c.Name
 	}
-	fmt.Fprintf(&b, " tillbox  %s  board %s   %s  unsynced %d   cashier %s\r\n", a.led.Prefix(), a.cfg.Board, state, st.Backlog, cashier)
+	fmt.Fprintf(&b, " tillbox %s  %s  board %s  cashier %s  unsynced %d\r\n", a.version, a.led.Prefix(), a.cfg.Board, cashier, st.Backlog)
+	fmt.Fprintf(&b, " %s\r\n", a.syncLine())
 	fmt.Fprintf(&b, " ┌ operator %s┐  ┌ customer %s┐\r\n", strings.Repeat("─", 39), strings.Repeat("─", 12))
 	for i := 0; i < 2; i++ {
 		fmt.Fprintf(&b, " │ %s │  │ %s │\r\n", pad(op[i], 47), pad(twoColumns(cv.Left[i], cv.Right[i], 20), 20))

@@ -25,6 +25,7 @@ import (
 //	printer vanish|return
 //	wait DURATION        e.g. 200ms
 //	drain                wait until the print queue is empty
+//	synced               wait until head office acknowledged every entry
 //	# comment
 //
 // Each input command returns once the run loop has handled what it fed in, so a script is
@@ -142,6 +143,8 @@ func (a *App) scriptLine(ctx context.Context, line string) error {
 		return nil
 	case "drain":
 		return a.drain(ctx, 30*time.Second)
+	case "synced":
+		return a.waitSynced(ctx, 30*time.Second)
 	}
 	return fmt.Errorf("unknown command %q", cmd)
 }
@@ -206,6 +209,29 @@ func (a *App) drain(ctx context.Context, limit time.Duration) error {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// waitSynced waits until HQ's watermark reaches the ledger's last seq.
+func (a *App) waitSynced(ctx context.Context, limit time.Duration) error {
+	if a.up == nil {
+		return errors.New("no uplink configured")
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		st := a.up.State()
+		if st.Watermark == st.LastSeq {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not synced within %s: watermark %d of %d (%s)", limit, st.Watermark, st.LastSeq, st.LastError)
+		}
+		a.notifyUplink()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

@@ -1,0 +1,151 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"tillbox/uplink"
+	"tillbox/uplink/hq"
+	"tillbox/uplink/wire"
+)
+
+// HQFile is the embedded head office's store in the data directory (single store, laptop).
+const HQFile = "hq.db"
+
+// embeddedHQ is head office in the till's own process: an MQTT broker and a consumer with a
+// bbolt store. It is for a single store or a laptop; a fleet runs tillhq beside a real broker.
+type embeddedHQ struct {
+	broker   *hq.Broker
+	store    hq.Store
+	consumer *hq.Consumer
+}
+
+// startUplink starts the uplink (and the embedded HQ when the config asks for it). With no
+// broker configured the till runs offline: it journals and prints, and exports by USB stick.
+func (a *App) startUplink() error {
+	u := a.cfg.Uplink
+	broker := u.Broker
+	if u.Embedded {
+		addr := strings.TrimPrefix(strings.TrimPrefix(broker, "tcp://"), "ssl://")
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		b, err := hq.StartBroker(addr, nil)
+		if err != nil {
+			return fmt.Errorf("embedded HQ: %w", err)
+		}
+		st, err := hq.OpenBolt(filepath.Join(a.cfg.Data, HQFile))
+		if err != nil {
+			b.Close()
+			return fmt.Errorf("embedded HQ: %w", err)
+		}
+		c, err := hq.NewConsumer(st, &hq.Options{Broker: b.URL(), Prefix: u.Prefix, Logger: a.log.With("part", "hq")})
+		if err != nil {
+			st.Close()
+			b.Close()
+			return fmt.Errorf("embedded HQ: %w", err)
+		}
+		a.hq = &embeddedHQ{broker: b, store: st, consumer: c}
+		broker = b.URL()
+	}
+	if broker == "" {
+		return nil
+	}
+	up, err := uplink.New(a.led, &uplink.Options{
+		Broker: broker, Prefix: u.Prefix, Username: u.Username, Password: u.Password,
+		Info: a.uplinkInfo, Logger: a.log.With("part", "uplink"),
+		// A till starting beside its embedded HQ is online at once; journal short gaps.
+		OfflineAfter: 10 * time.Second,
+	})
+	if err != nil {
+		a.hq.close()
+		a.hq = nil
+		return err
+	}
+	a.up = up
+	return nil
+}
+
+func (h *embeddedHQ) close() {
+	if h == nil {
+		return
+	}
+	h.broker.Close()
+	h.store.Close()
+}
+
+// runUplink runs the uplink and the embedded HQ until ctx ends.
+func (a *App) runUplink(ctx context.Context) {
+	if a.hq != nil {
+		go a.hq.consumer.Run(ctx)
+	}
+	if a.up != nil {
+		a.up.Run(ctx)
+	}
+}
+
+// uplinkInfo is what the fleet sees of this box.
+func (a *App) uplinkInfo() uplink.Info {
+	info := uplink.Info{Version: a.version, Board: a.cfg.Board}
+	for _, h := range a.set.Health() {
+		info.Devices = append(info.Devices, wire.Device{Name: h.Name, State: h.State, Detail: h.Detail})
+	}
+	return info
+}
+
+// syncState refreshes what the till knows of the uplink: online or not, and a catalog from
+// HQ newer than the one in use.
+func (a *App) syncState() {
+	if a.up == nil {
+		return
+	}
+	st := a.up.State()
+	if was := a.online.Swap(st.Online); was != st.Online {
+		a.emit("uplink", map[string]any{"online": st.Online, "watermark": st.Watermark})
+	}
+	if cat := a.up.Catalog(); cat != nil && int64(cat.Version) > a.eng.Catalog().Version {
+		a.eng.SetCatalog(fromWire(cat))
+		a.emit("catalog", map[string]any{"version": cat.Version})
+	}
+}
+
+// syncLine is the operator's view of the sync: state and progress of the current sync.
+func (a *App) syncLine() string {
+	if a.up == nil {
+		return "OFFLINE (no uplink configured)"
+	}
+	st := a.up.State()
+	state := "OFFLINE"
+	if st.Online {
+		state = "ONLINE"
+	}
+	p := st.Progress
+	return fmt.Sprintf("%s  sync %d sent, %d acknowledged of %d", state, p.Sent, p.Acked, p.Total)
+}
+
+// alert tells the fleet about a device problem, when there is an uplink.
+func (a *App) alert(kind, severity, detail string) {
+	if a.up != nil {
+		a.up.Alert(wire.Event{Kind: kind, Severity: severity, Detail: detail})
+	}
+}
+
+// notifyUplink tells the uplink the ledger has a new entry.
+func (a *App) notifyUplink() {
+	if a.up != nil {
+		a.up.Notify()
+	}
+}
+
+// syncNow is the SYNC key.
+func (a *App) syncNow() {
+	if a.up == nil {
+		a.setOperator([2]string{"! no uplink configured", "export with: tillbox ledger export"})
+		return
+	}
+	a.up.SyncNow()
+	a.setOperator([2]string{"sync started", a.syncLine()})
+}
