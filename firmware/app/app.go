@@ -48,15 +48,15 @@ type Options struct {
 
 // App is a running till.
 type App struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	led    *ledger.Ledger
-	eng    *till.Engine
-	set    *board.Set
-	layout receipt.Layout
-	start  time.Time
-	up     *uplink.Client // nil: no uplink configured
-	hq     *embeddedHQ    // nil: head office is elsewhere
+	cfg     *config.Config
+	log     *slog.Logger
+	led     *ledger.Ledger
+	eng     *till.Engine
+	set     *board.Set
+	layout  receipt.Layout
+	start   time.Time
+	up      *uplink.Client // nil: no uplink configured
+	hq      *embeddedHQ    // nil: head office is elsewhere
 	version string
 
 	evMu sync.Mutex
