@@ -5,7 +5,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 GO        ?= go
 BIN       := bin
 DATA      ?= $(CURDIR)/.run
-ARM_TEST_PKGS := ./ledger/... ./drivers/evdev/... ./drivers/scanner/... ./drivers/keypad/...
+ARM_TEST_PKGS := ./ledger/... ./drivers/evdev/... ./drivers/scanner/... ./drivers/keypad/... ./uplink/wire/...
 
 export PATH := $(PATH):/usr/local/go/bin
 
@@ -43,6 +43,7 @@ test-fuzz:
 build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/tillbox ./firmware
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/tillhq ./uplink/hq/cmd/tillhq
 
 build-arm:
 	@mkdir -p $(BIN)/linux-arm64 $(BIN)/linux-armv7
@@ -53,10 +54,13 @@ build-arm:
 bench:
 	$(GO) test -count=1 -run '^$$' -bench AppendVsBareBolt -benchtime 2000x ./ledger/
 	$(GO) test -count=1 -run '^$$' -bench ReceiptOverPty -benchtime 20x ./drivers/printer/
+	$(GO) test -count=1 -run '^$$' -bench DecodeTx ./uplink/wire/
+	bash scripts/bench-drain.sh
 
 ## soak: the long fault loops (thousands of cycles).
 soak:
-	TILLBOX_SOAK=1 $(GO) test -count=1 -timeout 6h -run 'Crash|Soak' -v ./...
+	TILLBOX_SOAK=1 $(GO) test -count=1 -timeout 6h -run 'Crash|Soak|Kill' -v ./ledger/... ./firmware/...
+	TILLBOX_SOAK=1 $(GO) test -count=1 -timeout 6h -v ./uplink/...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
