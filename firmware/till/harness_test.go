@@ -9,12 +9,21 @@ import (
 	"time"
 
 	"tillbox/ledger/journal"
+	"tillbox/uplink/wire"
 )
 
 var (
-	pinAnna = HashPIN("1234", "salt-anna")
-	pinBoss = HashPIN("9999", "salt-boss")
+	pinAnna = mustHashPIN("1234", "salt-anna")
+	pinBoss = mustHashPIN("9999", "salt-boss")
 )
+
+func mustHashPIN(pin, salt string) string {
+	h, err := wire.HashPIN(pin, []byte(salt), wire.MinPINIterations)
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
 
 func testCatalog() *Catalog {
 	return &Catalog{

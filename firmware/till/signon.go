@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"tillbox/ledger/journal"
+	"tillbox/uplink/wire"
 )
 
 func (e *Engine) signOnKey(k Key, now time.Time) Output {
@@ -53,7 +54,7 @@ func (e *Engine) authenticate(id, pin string, now time.Time) (*Cashier, string) 
 		e.failures[id] = 0
 	}
 	c, ok := e.cat.Cashiers[id]
-	if !ok || !checkPIN(c.PINHash, pin) {
+	if !ok || !wire.CheckPIN(c.PINHash, pin) {
 		e.failures[id]++
 		if e.failures[id] >= e.cfg.MaxPINFailures {
 			e.locked[id] = now.Add(e.cfg.Lockout)

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"tillbox/ledger"
+	"tillbox/ledger/journal"
 )
 
 // Catalog is a store's master data, published retained on the store's catalog topic. A till
@@ -102,7 +102,7 @@ func (c *Catalog) Validate() error {
 	switch {
 	case c.Store == "":
 		return missing(what, "store")
-	case !ledger.ValidID(c.Store):
+	case !journal.ValidID(c.Store):
 		return invalid(what, "store %q", clip(c.Store))
 	case c.Version == 0:
 		return missing(what, "version")

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"tillbox/ledger"
+	"tillbox/ledger/journal"
 )
 
 // DefaultPrefix is the topic prefix of this contract's version 1.
@@ -109,14 +109,14 @@ func (t Topics) Parse(topic string) (Topic, error) {
 	default:
 		return Topic{}, fmt.Errorf("wire: topic %q: %w", clip(topic), ErrTopic)
 	}
-	if !ledger.ValidID(out.Store) || out.Kind != KindCatalog && !ledger.ValidID(out.Till) {
+	if !journal.ValidID(out.Store) || out.Kind != KindCatalog && !journal.ValidID(out.Till) {
 		return Topic{}, fmt.Errorf("wire: topic %q: %w: store and till ids are 1-32 of [a-z0-9-]", clip(topic), ErrTopic)
 	}
 	return out, nil
 }
 
 func mustID(id string) {
-	if !ledger.ValidID(id) {
+	if !journal.ValidID(id) {
 		panic(fmt.Sprintf("wire: invalid store or till id %q", id))
 	}
 }

@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"tillbox/ledger"
+	"tillbox/ledger/journal"
 )
 
 // Tx is a decoded tx payload: the ledger entry and the exact bytes it came as, which are
 // what HQ stores so that the hash can be checked again at any time.
 type Tx struct {
-	Entry ledger.Entry
+	Entry journal.Entry
 	Raw   []byte
 }
 
@@ -47,7 +47,7 @@ func DecodeEntry(raw []byte) (Tx, error) {
 	if len(raw) > MaxTxBytes {
 		return Tx{}, fmt.Errorf("wire: decode tx: %w: %d bytes, limit %d", ErrTooLarge, len(raw), MaxTxBytes)
 	}
-	var e ledger.Entry
+	var e journal.Entry
 	if json.Unmarshal(raw, &e) == nil {
 		if again, err := json.Marshal(&e); err == nil && bytes.Equal(again, raw) {
 			if err := checkFields(&e); err != nil {
@@ -60,7 +60,7 @@ func DecodeEntry(raw []byte) (Tx, error) {
 		}
 	}
 	// Slow path: find the reason.
-	e = ledger.Entry{}
+	e = journal.Entry{}
 	if err := decodeStrict("tx", raw, MaxTxBytes, &e, func() int { return e.V }); err != nil {
 		return Tx{}, err
 	}
@@ -88,7 +88,7 @@ func sha256Hex(b []byte) string {
 
 // CheckEntry checks a decoded entry's fields and its own hash (not its chain). It is also
 // what HQ applies to the lines of an exported file, which have no topic.
-func CheckEntry(e *ledger.Entry) error {
+func CheckEntry(e *journal.Entry) error {
 	if err := checkFields(e); err != nil {
 		return err
 	}
@@ -98,16 +98,16 @@ func CheckEntry(e *ledger.Entry) error {
 	return nil
 }
 
-func checkFields(e *ledger.Entry) error {
+func checkFields(e *journal.Entry) error {
 	const what = "tx"
 	switch {
-	case e.V != ledger.FormatVersion:
+	case e.V != journal.FormatVersion:
 		return fmt.Errorf("wire: decode tx: %w: v %d", ErrVersion, e.V)
 	case e.Store == "":
 		return missing(what, "store")
 	case e.Till == "":
 		return missing(what, "till")
-	case !ledger.ValidID(e.Store) || !ledger.ValidID(e.Till):
+	case !journal.ValidID(e.Store) || !journal.ValidID(e.Till):
 		return invalid(what, "store/till %q/%q: want 1-32 of [a-z0-9-]", clip(e.Store), clip(e.Till))
 	case e.Seq == 0:
 		return missing(what, "seq")
@@ -129,7 +129,7 @@ func checkFields(e *ledger.Entry) error {
 		return invalid(what, "seq %d: a %s carries no receipt", e.Seq, e.Kind)
 	case len(e.Receipt) > 64:
 		return invalid(what, "seq %d: receipt longer than 64 bytes", e.Seq)
-	case e.Seq == 1 && e.Prev != ledger.GenesisPrev:
+	case e.Seq == 1 && e.Prev != journal.GenesisPrev:
 		return invalid(what, "seq 1 must follow the genesis prev")
 	}
 	return nil
