@@ -54,7 +54,6 @@ type App struct {
 	eng     *till.Engine
 	set     *board.Set
 	layout  receipt.Layout
-	start   time.Time
 	up      *uplink.Client // nil: no uplink configured
 	hq      *embeddedHQ    // nil: head office is elsewhere
 	version string
@@ -63,7 +62,6 @@ type App struct {
 	evW  io.Writer
 
 	printWake chan struct{}
-	printIdle atomic.Bool
 
 	// Counted inputs, so that a script can wait until what it fed was handled.
 	keysHandled  atomic.Int64
@@ -74,7 +72,6 @@ type App struct {
 	operator     [2]string
 	customer     till.CustomerView
 	drawerReason string
-	lastEvent    string
 	scanning     bool   // the simulator's scan field is open
 	scanText     string // what is typed in it
 	online       atomic.Bool
@@ -107,7 +104,7 @@ func start(o Options) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	a := &App{cfg: cfg, log: log, evW: o.Events, printWake: make(chan struct{}, 1), redraw: make(chan struct{}, 1), start: time.Now(), version: o.Version}
+	a := &App{cfg: cfg, log: log, evW: o.Events, printWake: make(chan struct{}, 1), redraw: make(chan struct{}, 1), version: o.Version}
 	led, err := ledger.Open(ledgerFile(cfg.Data), &ledger.Options{Store: cfg.Store, Till: cfg.Till})
 	if err != nil {
 		return nil, err
@@ -157,7 +154,7 @@ func start(o Options) (*App, error) {
 		led.Close()
 		return nil, err
 	}
-	a.setOperator(a.promptLines())
+	a.setOperator([2]string{"SIGN ON: cashier no. + ENTER", ""})
 	return a, nil
 }
 
@@ -415,10 +412,6 @@ func (a *App) setOperator(l [2]string) {
 	}
 }
 
-func (a *App) promptLines() [2]string {
-	return [2]string{"SIGN ON: cashier no. + ENTER", ""}
-}
-
 func sides(recs []till.Record) []ledger.Side {
 	out := make([]ledger.Side, 0, len(recs))
 	for _, r := range recs {
@@ -619,7 +612,6 @@ func (a *App) printLoop(ctx context.Context) {
 		if err != nil {
 			a.log.Error("print queue", "err", err)
 		}
-		a.printIdle.Store(len(jobs) == 0)
 		failed := false
 		for _, j := range jobs {
 			if ctx.Err() != nil {
@@ -681,9 +673,6 @@ func (a *App) printJob(ctx context.Context, j ledger.Job, started map[uint64]boo
 
 // emit writes one event line.
 func (a *App) emit(kind string, fields map[string]any) {
-	a.stMu.Lock()
-	a.lastEvent = kind
-	a.stMu.Unlock()
 	if a.evW == nil {
 		return
 	}

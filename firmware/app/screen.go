@@ -125,7 +125,8 @@ func (a *App) showCustomer(cv till.CustomerView) {
 // draw paints the simulator's screen: both displays, the drawer, the sync state, the sale
 // and the end of the receipt roll.
 func (a *App) draw(w io.Writer) {
-	st, _ := a.led.Stats()
+	last, _ := a.led.LastSeq()
+	wm, _ := a.led.Watermark()
 	a.stMu.Lock()
 	op, cv, scanning, scan := a.operator, a.customer, a.scanning, a.scanText
 	a.stMu.Unlock()
@@ -135,7 +136,7 @@ func (a *App) draw(w io.Writer) {
 	if c := a.eng.Cashier(); c != nil {
 		cashier = c.Name
 	}
-	fmt.Fprintf(&b, " tillbox %s  %s  board %s  cashier %s  unsynced %d\r\n", a.version, a.led.Prefix(), a.cfg.Board, cashier, st.Backlog)
+	fmt.Fprintf(&b, " tillbox %s  %s  board %s  cashier %s  unsynced %d\r\n", a.version, a.led.Prefix(), a.cfg.Board, cashier, last-wm)
 	fmt.Fprintf(&b, " %s\r\n", a.syncLine())
 	fmt.Fprintf(&b, " ┌ operator %s┐  ┌ customer %s┐\r\n", strings.Repeat("─", 39), strings.Repeat("─", 12))
 	for i := 0; i < 2; i++ {
