@@ -154,7 +154,7 @@ func start(o Options) (*App, error) {
 		led.Close()
 		return nil, err
 	}
-	a.setOperator([2]string{"SIGN ON: cashier no. + ENTER", ""})
+	a.setOperator(a.eng.Prompt())
 	return a, nil
 }
 

@@ -470,6 +470,10 @@ func (e *Engine) saleMode() mode {
 	return modeDocument
 }
 
+// Prompt is what the operator display shows when nothing happened yet: after start-up, or
+// after a restored sale.
+func (e *Engine) Prompt() [2]string { return [2]string{e.prompt(), e.input} }
+
 // prompt is what the operator display asks for in the current mode.
 func (e *Engine) prompt() string {
 	switch e.mode {
