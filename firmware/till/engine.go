@@ -428,7 +428,8 @@ func (e *Engine) clear() Output {
 			e.pending = nil
 		}
 	case modeRefundReceipt, modeNoSaleReason, modeMenu, modeAmount, modeOrder:
-		e.mode = e.backMode()
+		// A supervisor's approval is for the step it was given for, not for a later one.
+		e.mode, e.pending = e.backMode(), nil
 	case modeCardConfirm:
 		e.mode, e.pending = modeTender, nil
 	case modeTender:

@@ -367,3 +367,18 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func TestApprovalDoesNotOutliveItsStep(t *testing.T) {
+	h := newHarness(t).signedOn("1", "1234")
+	// A supervisor approves a no-sale; the cashier then cancels it.
+	h.do("NO_SALE 9 ENTER 9999 ENTER CLEAR")
+	// A cash out still needs its own approval.
+	h.do("MENU 4 ENTER")
+	if !strings.Contains(h.out.Operator[0], "SUPERVISOR for CASH OUT") {
+		t.Fatalf("cash out after a cancelled no-sale: %q", h.out.Operator)
+	}
+	h.do("CLEAR MENU 3 ENTER 500 ENTER")
+	if e := h.lastDoc(); e.Kind != journal.KindCashIn || strings.Contains(string(e.Data), "approved_by") {
+		t.Fatalf("cash in carries a stale approval: %+v %s", e, e.Data)
+	}
+}
