@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"tillbox/ledger/journal"
 )
 
 // Bucket and meta key names. Changing any of them changes the file format.
@@ -58,6 +61,11 @@ type Options struct {
 	MaxEntryBytes int
 	// Clock stamps entries whose At is zero. Default time.Now.
 	Clock func() time.Time
+	// Sign, when set, signs each appended entry inside its commit: it is called with
+	// journal.SigMessage(hash) and returns the signature, stored base64url in the entry's
+	// sig field after the hash (the till's device key; HQ verifies it). An error fails the
+	// Append and nothing is stored. Nil: entries are stored unsigned, as before.
+	Sign func(msg []byte) ([]byte, error)
 }
 
 // Ledger is an open journal. Its methods are safe for concurrent use; writes are serialised
@@ -376,7 +384,15 @@ func (l *Ledger) Append(e Entry, sides ...Side) (Result, error) {
 			return fmt.Errorf("%w: encode: %v", ErrInvalid, err)
 		}
 		e.Hash = sha256Hex(canon)
-		raw := withHash(canon, e.Hash)
+		e.Sig = ""
+		if l.opts.Sign != nil {
+			sig, err := l.opts.Sign(journal.SigMessage(e.Hash))
+			if err != nil {
+				return fmt.Errorf("%w: sign: %v", ErrInvalid, err)
+			}
+			e.Sig = base64.RawURLEncoding.EncodeToString(sig)
+		}
+		raw := withHash(canon, e.Hash, e.Sig)
 		if len(raw) > l.opts.MaxEntryBytes {
 			return fmt.Errorf("%w: entry is %d bytes, limit %d", ErrInvalid, len(raw), l.opts.MaxEntryBytes)
 		}
@@ -410,14 +426,19 @@ func (l *Ledger) Append(e Entry, sides ...Side) (Result, error) {
 	return res, nil
 }
 
-// withHash appends the hash field to the canonical encoding, giving exactly what
-// json.Marshal of the entry with Hash set produces (hash is the last field) without
+// withHash appends the hash field (and the sig field when sig is not empty) to the
+// canonical encoding, giving exactly what json.Marshal of the entry with Hash and Sig set
+// produces (they are the last fields, and base64url needs no JSON escaping) without
 // encoding the entry twice.
-func withHash(canon []byte, hash string) []byte {
-	raw := make([]byte, 0, len(canon)+len(hash)+10)
+func withHash(canon []byte, hash, sig string) []byte {
+	raw := make([]byte, 0, len(canon)+len(hash)+len(sig)+20)
 	raw = append(raw, canon[:len(canon)-1]...)
 	raw = append(raw, `,"hash":"`...)
 	raw = append(raw, hash...)
+	if sig != "" {
+		raw = append(raw, `","sig":"`...)
+		raw = append(raw, sig...)
+	}
 	return append(raw, `"}`...)
 }
 

@@ -86,6 +86,10 @@ type Entry struct {
 	Data     json.RawMessage `json:"data,omitempty"`   // kind-specific details (report figures, documents)
 	Prev     string          `json:"prev"`
 	Hash     string          `json:"hash,omitempty"`
+	// Sig is the till's device signature over SigMessage(Hash): base64url (no padding) of
+	// an ed25519 signature. It is not part of the canonical bytes (it signs them, through
+	// the hash), so a ledger without a device key stores exactly what it stored before.
+	Sig string `json:"sig,omitempty"`
 }
 
 // Line is one item line of a document.
@@ -123,11 +127,11 @@ type Tender struct {
 }
 
 // CanonicalBytes returns the bytes the entry's hash is computed over: the entry's compact
-// JSON encoding (encoding/json, fields in declared order) with Hash empty and so omitted.
-// Prev is included, which chains each entry to the one before it.
+// JSON encoding (encoding/json, fields in declared order) with Hash and Sig empty and so
+// omitted. Prev is included, which chains each entry to the one before it.
 func (e *Entry) CanonicalBytes() ([]byte, error) {
 	c := *e
-	c.Hash = ""
+	c.Hash, c.Sig = "", ""
 	b, err := json.Marshal(&c)
 	if err != nil {
 		return nil, fmt.Errorf("journal: encode seq %d: %w", e.Seq, err)
@@ -155,6 +159,14 @@ func (e *Entry) CheckHash() error {
 		return fmt.Errorf("hash %s does not match the entry's content (want %s)", Short(e.Hash), Short(h))
 	}
 	return nil
+}
+
+// SigMessage is what a till's device key signs for the entry whose hash is hash. The hash
+// covers the canonical bytes, prev included, so the signature binds the content and the
+// entry's place in the chain; the prefix keeps these signatures from being valid for any
+// other kind of message signed with the same key.
+func SigMessage(hash string) []byte {
+	return []byte("tillbox-entry-v1\n" + hash)
 }
 
 // ReceiptNumber derives the number printed for the customer from the till's prefix and a

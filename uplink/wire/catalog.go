@@ -23,6 +23,9 @@ type Catalog struct {
 	Taxes    []Tax     `json:"taxes"`
 	Items    []Item    `json:"items"`
 	Cashiers []Cashier `json:"cashiers"`
+	// Sig is HQ's signature (SignCatalog). A till that knows HQ's key applies only
+	// catalogs that carry a valid one.
+	Sig string `json:"sig,omitempty"`
 }
 
 // Tax is a tax rate. Prices include tax.

@@ -17,6 +17,9 @@ var (
 	// ErrInvalid: a field has a value outside its domain (a negative price, a bad id, a
 	// hash that does not match the content).
 	ErrInvalid = errors.New("invalid field value")
+	// ErrSignature: a signature that is required is missing, malformed or made with
+	// another key, or a signed command has expired.
+	ErrSignature = errors.New("signature missing or invalid")
 	// ErrTopic: the topic is not one of this contract's topics under the prefix.
 	ErrTopic = errors.New("not a tillbox topic")
 )

@@ -60,6 +60,7 @@ type Status struct {
 	LedgerBytes    int64      `json:"ledger_bytes,omitempty"`
 	FreeDiskBytes  int64      `json:"free_disk_bytes,omitempty"`
 	Catalog        uint64     `json:"catalog,omitempty"` // version of the catalog in use
+	LastSale       *time.Time `json:"last_sale,omitempty"` // At of the last sale journaled
 }
 
 // LostWill is the retained last will a till leaves with the broker.
@@ -95,6 +96,7 @@ const (
 	EventCatalogApplied  = "catalog-applied"
 	EventCatalogRejected = "catalog-rejected"
 	EventCommandDropped  = "command-dropped"
+	EventCommandRefused  = "command-refused" // unsigned, wrongly signed, expired or misaddressed
 )
 
 // Severities of an event.
@@ -142,11 +144,18 @@ const (
 
 // Cmd is a command from the fleet to one till. ID makes it idempotent: a till answers a
 // repeated ID with the result it remembered and does not run the command again.
+//
+// A fleet with an HQ signing key signs every command (SignCmd): it then names its till
+// and expires, and a till that knows HQ's key refuses any command that is not so signed.
 type Cmd struct {
-	V    int             `json:"v"`
-	ID   string          `json:"id"`
-	Name string          `json:"name"`
-	Args json.RawMessage `json:"args,omitempty"`
+	V       int             `json:"v"`
+	ID      string          `json:"id"`
+	Name    string          `json:"name"`
+	Args    json.RawMessage `json:"args,omitempty"`
+	Store   string          `json:"store,omitempty"`
+	Till    string          `json:"till,omitempty"`
+	Expires *time.Time      `json:"expires,omitempty"`
+	Sig     string          `json:"sig,omitempty"`
 }
 
 // MaxCmdID bounds a command id.

@@ -53,7 +53,7 @@ func DecodeEntry(raw []byte) (Tx, error) {
 			if err := checkFields(&e); err != nil {
 				return Tx{}, err
 			}
-			if sha256Hex(canonical(raw)) != e.Hash {
+			if sha256Hex(canonical(raw, e.Sig)) != e.Hash {
 				return Tx{}, fmt.Errorf("wire: decode tx: %w: seq %d: hash %s does not match the entry's content", ErrInvalid, e.Seq, clip(e.Hash))
 			}
 			return Tx{Entry: e, Raw: raw}, nil
@@ -70,14 +70,19 @@ func DecodeEntry(raw []byte) (Tx, error) {
 	return Tx{}, fmt.Errorf("wire: decode tx: %w: seq %d: not in the ledger's canonical encoding", ErrInvalid, e.Seq)
 }
 
-// hashSuffix is the length of `,"hash":"<64 hex>"}`, the end of every canonical payload.
+// hashSuffix is the length of `,"hash":"<64 hex>"}`, the end of every canonical payload
+// of an unsigned entry; a signed one ends `,"hash":"<64 hex>","sig":"<sig>"}`.
 const hashSuffix = len(`,"hash":""}`) + 64
 
-// canonical returns the bytes the hash covers: the payload without its hash field. The
-// caller has checked that raw is canonical, so the hash is its last field.
-func canonical(raw []byte) []byte {
-	c := make([]byte, 0, len(raw)-hashSuffix+1)
-	c = append(c, raw[:len(raw)-hashSuffix]...)
+// canonical returns the bytes the hash covers: the payload without its hash and sig
+// fields. The caller has checked that raw is canonical, so they are its last fields.
+func canonical(raw []byte, sig string) []byte {
+	cut := hashSuffix
+	if sig != "" {
+		cut += len(`,"sig":""`) + len(sig)
+	}
+	c := make([]byte, 0, len(raw)-cut+1)
+	c = append(c, raw[:len(raw)-cut]...)
 	return append(c, '}')
 }
 
@@ -129,6 +134,8 @@ func checkFields(e *journal.Entry) error {
 		return invalid(what, "seq %d: a %s carries no receipt", e.Seq, e.Kind)
 	case len(e.Receipt) > 64:
 		return invalid(what, "seq %d: receipt longer than 64 bytes", e.Seq)
+	case e.Sig != "" && !isSig(e.Sig):
+		return invalid(what, "seq %d: sig must be an ed25519 signature in unpadded base64url", e.Seq)
 	case e.Seq == 1 && e.Prev != journal.GenesisPrev:
 		return invalid(what, "seq 1 must follow the genesis prev")
 	}

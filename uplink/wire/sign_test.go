@@ -1,0 +1,166 @@
+package wire_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tillbox/ledger"
+	"tillbox/uplink/wire"
+)
+
+func testKey(t testing.TB, seed byte) (ed25519.PublicKey, ed25519.PrivateKey) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{seed}, 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub, priv
+}
+
+// signedTx is a real sale stored by a ledger that signs with priv.
+func signedTx(t testing.TB, priv ed25519.PrivateKey) []byte {
+	t.Helper()
+	l, err := ledger.Open(filepath.Join(t.TempDir(), "l.db"), &ledger.Options{Store: "s042", Till: "t03",
+		Sign: func(m []byte) ([]byte, error) { return ed25519.Sign(priv, m), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	res, err := l.Append(ledger.Entry{Kind: ledger.KindSale, At: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
+		Currency: "PLN", Totals: &ledger.Totals{Gross: 499}, Tenders: []ledger.Tender{{Kind: "cash", Amount: 500}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Clone(res.Raw)
+}
+
+func TestSignedTx(t *testing.T) {
+	pub, priv := testKey(t, 1)
+	other, _ := testKey(t, 2)
+	topic := wire.Topic{Store: "s042", Till: "t03", Kind: wire.KindTx}
+	raw := signedTx(t, priv)
+	tx, err := wire.DecodeTx(topic, raw)
+	if err != nil {
+		t.Fatalf("signed tx refused: %v", err)
+	}
+	if err := wire.VerifyEntry(pub, &tx.Entry); err != nil {
+		t.Fatalf("good signature refused: %v", err)
+	}
+	if err := wire.VerifyEntry(other, &tx.Entry); !errors.Is(err, wire.ErrSignature) {
+		t.Fatalf("another till's key: %v", err)
+	}
+	unsigned, err := wire.DecodeTx(topic, sampleTx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wire.VerifyEntry(pub, &unsigned.Entry); !errors.Is(err, wire.ErrSignature) || !strings.Contains(err.Error(), "not signed") {
+		t.Fatalf("unsigned entry: %v", err)
+	}
+	// A forger who recomputes the hash of altered content cannot make the signature fit.
+	forged := tx.Entry
+	forged.Totals = &ledger.Totals{Gross: 1}
+	forged.Sig = ""
+	forged.Hash, _ = forged.ComputeHash()
+	forged.Sig = tx.Entry.Sig
+	if err := wire.VerifyEntry(pub, &forged); !errors.Is(err, wire.ErrSignature) {
+		t.Fatalf("altered entry with the old signature: %v", err)
+	}
+	// A signature that is not even well-formed is refused by the decoder.
+	bad := bytes.Replace(raw, []byte(`"sig":"`), []byte(`"sig":"!`), 1)
+	if _, err := wire.DecodeTx(topic, bad); !errors.Is(err, wire.ErrInvalid) {
+		t.Fatalf("malformed sig: %v", err)
+	}
+	k, err := wire.ParsePublicKey(wire.FormatPublicKey(pub))
+	if err != nil || !k.Equal(pub) {
+		t.Fatalf("public key round trip: %v", err)
+	}
+	for _, s := range []string{"", "ed25519:", "rsa:AAAA", "ed25519:" + strings.Repeat("A", 10)} {
+		if _, err := wire.ParsePublicKey(s); err == nil {
+			t.Errorf("ParsePublicKey(%q) accepted", s)
+		}
+	}
+}
+
+func TestSignedCatalog(t *testing.T) {
+	pub, priv := testKey(t, 1)
+	other, _ := testKey(t, 2)
+	topic := wire.Topic{Store: "s042", Kind: wire.KindCatalog}
+	c := validCatalog(t)
+	if err := wire.SignCatalog(priv, &c); err != nil {
+		t.Fatal(err)
+	}
+	p, err := wire.EncodeCatalog(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := wire.DecodeCatalog(topic, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wire.VerifyCatalog(pub, got); err != nil {
+		t.Fatalf("signed catalog refused: %v", err)
+	}
+	if err := wire.VerifyCatalog(other, got); !errors.Is(err, wire.ErrSignature) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	cheaper, err := wire.DecodeCatalog(topic, bytes.Replace(p, []byte(`"price":499`), []byte(`"price":1`), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wire.VerifyCatalog(pub, cheaper); !errors.Is(err, wire.ErrSignature) {
+		t.Fatalf("price changed after signing: %v", err)
+	}
+	unsigned := validCatalog(t)
+	if err := wire.VerifyCatalog(pub, &unsigned); !errors.Is(err, wire.ErrSignature) {
+		t.Fatalf("unsigned catalog: %v", err)
+	}
+}
+
+func TestSignedCmd(t *testing.T) {
+	pub, priv := testKey(t, 1)
+	_, otherPriv := testKey(t, 2)
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	sign := func(key ed25519.PrivateKey, till string, exp time.Time) wire.Cmd {
+		c := wire.Cmd{ID: "c-1", Name: wire.CmdSyncNow, Args: []byte(`{ "x" : 1 }`)}
+		if err := wire.SignCmd(key, &c, "s042", till, exp); err != nil {
+			t.Fatal(err)
+		}
+		p, err := wire.EncodeCmd(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := wire.DecodeCmd(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return back
+	}
+	good := sign(priv, "t03", now.Add(time.Hour))
+	if err := wire.VerifyCmd(pub, &good, "s042", "t03", now); err != nil {
+		t.Fatalf("good command refused: %v", err)
+	}
+	cases := []struct {
+		name string
+		cmd  wire.Cmd
+		till string
+		want error
+	}{
+		{"another till's command", good, "t04", wire.ErrIdentity},
+		{"wrong key", sign(otherPriv, "t03", now.Add(time.Hour)), "t03", wire.ErrSignature},
+		{"expired", sign(priv, "t03", now.Add(-time.Second)), "t03", wire.ErrSignature},
+		{"unsigned", wire.Cmd{V: 1, ID: "c-1", Name: wire.CmdSyncNow}, "t03", wire.ErrSignature},
+		{"name changed after signing", func() wire.Cmd { c := good; c.Name = wire.CmdUpdate; return c }(), "t03", wire.ErrSignature},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := wire.VerifyCmd(pub, &c.cmd, "s042", c.till, now); !errors.Is(err, c.want) {
+				t.Fatalf("error = %v, want %v", err, c.want)
+			}
+		})
+	}
+}
