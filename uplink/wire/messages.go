@@ -59,7 +59,7 @@ type Status struct {
 	Devices        []Device   `json:"devices,omitempty"`
 	LedgerBytes    int64      `json:"ledger_bytes,omitempty"`
 	FreeDiskBytes  int64      `json:"free_disk_bytes,omitempty"`
-	Catalog        uint64     `json:"catalog,omitempty"` // version of the catalog in use
+	Catalog        uint64     `json:"catalog,omitempty"`   // version of the catalog in use
 	LastSale       *time.Time `json:"last_sale,omitempty"` // At of the last sale journaled
 }
 
