@@ -1,0 +1,21 @@
+// Package identity is who a till and head office are to each other and to the broker: the
+// files provisioning writes to a till's data partition, and the fleet's certificate
+// authority that head office keeps.
+//
+// What it guarantees:
+//
+//   - Provision creates, in the till's key directory, an ed25519 device key (it signs
+//     every journal entry), an ECDSA P-256 TLS client key and a certificate request whose
+//     common name is "store/till", which is the till's username at the broker
+//     (use_identity_as_username) and so the only topics it may use. It never overwrites an
+//     existing identity: a till's keys change only when a technician removes them.
+//   - Private keys are written 0600, through a temporary file, fsync'd and renamed, so a
+//     power cut leaves the old file or the new one. They are never formatted into an error,
+//     a log line or a String(): only public keys and file names are.
+//   - The CA signs a request only when its common name is a valid "store/till" (or, for
+//     head office's own accounts, a single name without '/', which no till pattern can
+//     match), and only for client authentication. Revoke adds a certificate to the CA's
+//     certificate revocation list (crl.pem), which the broker reads (crlfile).
+//   - The CA also holds head office's ed25519 signing key, whose public half tills are
+//     given at provisioning to verify catalogs and commands.
+package identity
