@@ -39,6 +39,7 @@ const usage = `usage:
   tillbox run [--data DIR] [--config FILE]          the till's main job
   tillbox selftest [--config FILE] [--board NAME]   test page, display and drawer test
   tillbox ledger verify|export|stats [--data DIR | --ledger FILE]
+  tillbox update [--retry] FILE                      install a signed bundle for one try at the next boot
   tillbox version
 `
 
@@ -56,6 +57,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return runCmd(args[1:], stdout, stderr)
 	case "selftest":
 		return selftestCmd(args[1:], stdout)
+	case "update":
+		return updateCmd(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -14,6 +14,17 @@ have qemu-aarch64-static  || need+=(qemu-user-static)
 have tmux                 || need+=(tmux)
 # PostgreSQL server binaries (initdb, pg_ctl) live outside PATH on Debian.
 have initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# The image and the VM test (make image, make vmtest): qemu without its recommends, the
+# arm64 UEFI firmware, and the tools that make filesystems in plain files without root.
+have qemu-system-aarch64  || need+=(qemu-system-arm)
+[ -f /usr/share/qemu-efi-aarch64/QEMU_EFI.fd ] || need+=(qemu-efi-aarch64)
+have grub-mkimage         || need+=(grub-common)
+have mksquashfs           || need+=(squashfs-tools)
+have mkfs.vfat            || [ -x /usr/sbin/mkfs.vfat ] || need+=(dosfstools)
+have mcopy                || need+=(mtools)
+have sfdisk               || [ -x /usr/sbin/sfdisk ] || need+=(fdisk)
+have mkfs.ext4            || [ -x /usr/sbin/mkfs.ext4 ] || need+=(e2fsprogs)
+have cpio                 || need+=(cpio)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"

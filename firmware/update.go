@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"tillbox/firmware/config"
+	"tillbox/firmware/till"
+	"tillbox/image/bundle"
+	"tillbox/image/update"
+	"tillbox/ledger"
+)
+
+// updateCmd installs a signed bundle into the inactive slot for one try at the next boot.
+// It needs the ledger to itself (to see that no sale is open), so on a running box the
+// stage-1 init runs it between two runs of the till, or a technician stops the till first.
+// It never reboots: the caller does, once this returned without error.
+func updateCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("update", flag.ContinueOnError)
+	layoutPath := fs.String("layout", update.LayoutFile, "the box's slots and boot state, as the stage-1 init wrote them")
+	cfgPath := fs.String("config", "", "configuration file (for the board and the data directory)")
+	data := fs.String("data", "", "data directory (overrides the config's)")
+	keys := fs.String("keys", "", "trusted update keys (default: the layout's)")
+	retry := fs.Bool("retry", false, "install a version whose try failed before")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: update needs one bundle file", errUsage)
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *data != "" {
+		cfg.Data = *data
+	}
+	lay, err := update.ReadLayout(*layoutPath)
+	if err != nil {
+		return err
+	}
+	if *keys == "" {
+		*keys = lay.Keys
+	}
+	trusted, err := bundle.ReadPublic(*keys)
+	if err != nil {
+		return err
+	}
+	board := lay.Board
+	if board == "" {
+		board = cfg.Board
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	defer f.Close()
+	res, err := lay.Slots.Install(f, update.Options{
+		Trusted: trusted, Board: board, Running: version, Booted: lay.Booted, Retry: *retry,
+		OpenSale: func() (bool, error) { return openSale(ledgerFile(cfg.Data)) },
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "update: %s written to slot %s (%d bytes, read back and verified, %s); it is tried once at the next boot\n",
+		res.Version, res.Slot, res.Bytes, res.Duration.Round(1e6))
+	return nil
+}
+
+// openSale reports whether the ledger holds an open sale. A till that has never run has no
+// ledger and so no sale.
+func openSale(path string) (bool, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	l, err := ledger.Open(path, &ledger.Options{ReadOnly: true})
+	if err != nil {
+		return false, fmt.Errorf("the ledger is not free (is the till running?): %w", err)
+	}
+	defer l.Close()
+	_, err = l.Record(till.BucketTill, till.KeyOpenSale)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}

@@ -1,0 +1,9 @@
+// Package grubenv reads and rewrites a GRUB environment block: exactly 1024 bytes starting
+// with "# GRUB Environment Block\n", then KEY=value lines, padded with '#'.
+//
+// Guarantees: Write never changes the block's size or moves it (the file is rewritten in
+// place with one WriteAt and fsync'd), because GRUB's save_env and the firmware both write
+// the same sectors and a block that moved would be lost to the boot loader. A block that
+// would not fit in 1024 bytes is refused before anything is written. Keys and values may
+// not contain newlines; keys may not contain '='.
+package grubenv

@@ -1,0 +1,31 @@
+// Package update installs signed bundles into the inactive one of two root slots (A/B)
+// and keeps the boot state that decides which slot boots: the confirmed (active) slot,
+// and at most one pending try of the other.
+//
+// The boot state lives in a GRUB environment block (package grubenv), which the boot loader
+// reads and, to consume a try, rewrites; on a board without GRUB the stage-1 init calls
+// Choose, which does the same. The variables:
+//
+//	tillbox_active=A            the confirmed slot
+//	tillbox_active_version=1.4.2
+//	tillbox_next=B              the slot to try once ("" none)
+//	tillbox_next_version=1.5.0
+//	tillbox_try=1               the try is pending; the boot loader sets 0 as it boots it
+//	tillbox_failed=1.5.0        the last version whose try failed (not installed again unless asked)
+//
+// Guarantees:
+//   - Install checks the signature, the board, the version (newer than the running one and
+//     at least the bundle's minimum) and the whole payload's SHA-256 before it writes a
+//     byte; refused bundles leave the inactive slot and the boot state as they were.
+//   - Install never switches while a sale is open (the caller's OpenSale tells), checked
+//     before the first write and again just before the switch.
+//   - The inactive slot's pending try is withdrawn before its first byte is overwritten,
+//     and the switch (one rewrite of the block) happens only after the slot was written,
+//     synced, read back from the device and found identical: a power cut at any point boots
+//     the active slot or the complete new one.
+//   - A try is one boot: the boot loader consumes it before the kernel starts, so a slot
+//     that hangs or crashes boots the active slot next time (the watchdog resets a hang).
+//     Only Confirm, after a health check on the tried slot, makes it active; Settle on the
+//     next boot of the old slot records the failed version.
+//   - Nothing here opens the ledger or the data partition for writing.
+package update

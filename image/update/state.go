@@ -1,0 +1,175 @@
+package update
+
+import (
+	"fmt"
+
+	"tillbox/image/grubenv"
+)
+
+// Slot names.
+const (
+	SlotA = "A"
+	SlotB = "B"
+)
+
+// Other returns the slot that is not s.
+func Other(s string) string {
+	if s == SlotA {
+		return SlotB
+	}
+	return SlotA
+}
+
+func validSlot(s string) bool { return s == SlotA || s == SlotB }
+
+// State is the boot state (see the package doc for the variables).
+type State struct {
+	Active        string
+	ActiveVersion string
+	Next          string
+	NextVersion   string
+	Try           bool
+	Failed        string
+}
+
+const (
+	kActive        = "tillbox_active"
+	kActiveVersion = "tillbox_active_version"
+	kNext          = "tillbox_next"
+	kNextVersion   = "tillbox_next_version"
+	kTry           = "tillbox_try"
+	kFailed        = "tillbox_failed"
+)
+
+func (s State) env() grubenv.Env {
+	try := "0"
+	if s.Try {
+		try = "1"
+	}
+	return grubenv.Env{kActive: s.Active, kActiveVersion: s.ActiveVersion, kNext: s.Next,
+		kNextVersion: s.NextVersion, kTry: try, kFailed: s.Failed}
+}
+
+func stateOf(e grubenv.Env) (State, error) {
+	s := State{Active: e[kActive], ActiveVersion: e[kActiveVersion], Next: e[kNext],
+		NextVersion: e[kNextVersion], Try: e[kTry] == "1", Failed: e[kFailed]}
+	if !validSlot(s.Active) || (s.Next != "" && !validSlot(s.Next)) || s.Next == s.Active {
+		return s, fmt.Errorf("update: boot state: %w: active %q next %q", ErrState, s.Active, s.Next)
+	}
+	return s, nil
+}
+
+// Slots are the two root slots and the boot state block of one box.
+type Slots struct {
+	// A and B are the slots' block devices (on the box) or plain files (in tests).
+	A string `json:"a"`
+	B string `json:"b"`
+	// Env is the boot state block file (grubenv on the boot partition).
+	Env string `json:"env"`
+}
+
+// Path returns the device of slot s.
+func (s *Slots) Path(slot string) string {
+	if slot == SlotB {
+		return s.B
+	}
+	return s.A
+}
+
+// Init writes a fresh boot state: slot A active at version (the image builder's job).
+func (s *Slots) Init(version string) error {
+	if err := grubenv.Create(s.Env, State{Active: SlotA, ActiveVersion: version}.env()); err != nil {
+		return fmt.Errorf("update: init: %w", err)
+	}
+	return nil
+}
+
+// State reads the boot state.
+func (s *Slots) State() (State, error) {
+	e, err := grubenv.Read(s.Env)
+	if err != nil {
+		return State{}, fmt.Errorf("update: %w", err)
+	}
+	return stateOf(e)
+}
+
+func (s *Slots) write(st State) error {
+	if err := grubenv.Write(s.Env, st.env()); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	return nil
+}
+
+// Choose is what the boot loader does: it consumes a pending try and returns the slot to
+// boot and whether this boot is that try. The image's GRUB script does the same from its
+// own copy of the logic; boards without GRUB, and the tests, call Choose.
+func (s *Slots) Choose() (slot string, trying bool, err error) {
+	st, err := s.State()
+	if err != nil {
+		return "", false, err
+	}
+	if st.Try && st.Next != "" {
+		st.Try = false
+		if err := s.write(st); err != nil {
+			return "", false, err
+		}
+		return st.Next, true, nil
+	}
+	return st.Active, false, nil
+}
+
+// Outcome is what Settle found at boot.
+type Outcome struct {
+	// RolledBack: the last try failed and this boot is the active slot again.
+	RolledBack bool
+	// Version is the version that failed its try, when RolledBack.
+	Version string
+}
+
+// Settle runs early at every boot with the slot that booted and whether this boot is a
+// try. On a normal boot of the active slot with a try consumed but never confirmed, the
+// try failed (it crashed, hung until the watchdog fired, or failed its health check):
+// Settle records the version as failed and withdraws the try.
+func (s *Slots) Settle(booted string, trying bool) (Outcome, error) {
+	st, err := s.State()
+	if err != nil {
+		return Outcome{}, err
+	}
+	if trying || booted != st.Active || st.Next == "" || st.Try {
+		return Outcome{}, nil
+	}
+	out := Outcome{RolledBack: true, Version: st.NextVersion}
+	st.Failed, st.Next, st.NextVersion = st.NextVersion, "", ""
+	return out, s.write(st)
+}
+
+// Confirm makes the tried slot active: the firmware passed its health check.
+func (s *Slots) Confirm(booted string) error {
+	st, err := s.State()
+	if err != nil {
+		return err
+	}
+	if st.Next != booted {
+		return fmt.Errorf("update: confirm %s: %w: the slot on try is %q", booted, ErrState, st.Next)
+	}
+	st.Active, st.ActiveVersion = st.Next, st.NextVersion
+	st.Next, st.NextVersion, st.Try = "", "", false
+	if st.Failed == st.ActiveVersion {
+		st.Failed = ""
+	}
+	return s.write(st)
+}
+
+// Rollback gives up the try of the booted slot (its health check failed): the next boot
+// is the active slot, and the version is recorded as failed.
+func (s *Slots) Rollback(booted string) error {
+	st, err := s.State()
+	if err != nil {
+		return err
+	}
+	if st.Next != booted {
+		return fmt.Errorf("update: roll back %s: %w: the slot on try is %q", booted, ErrState, st.Next)
+	}
+	st.Failed, st.Next, st.NextVersion, st.Try = st.NextVersion, "", "", false
+	return s.write(st)
+}
