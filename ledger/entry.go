@@ -48,6 +48,7 @@ var (
 	ReceiptNumber = journal.ReceiptNumber
 	DefaultPrefix = journal.DefaultPrefix
 	ValidID       = journal.ValidID
+	SigMessage    = journal.SigMessage
 )
 
 func short(h string) string { return journal.Short(h) }

@@ -58,6 +58,12 @@ type Client struct {
 	cmdOrder  []string
 	offlineJ  bool // an offline-start is journaled and not yet ended
 	beyondAck uint64
+
+	// The last sale for the status, found once and then kept up to date (lastSale).
+	saleMu      sync.Mutex
+	saleScanned bool
+	saleSeq     uint64
+	saleAt      time.Time
 }
 
 // New makes a Client for the till whose ledger is l. It loads the catalog in use and the
@@ -92,7 +98,7 @@ func New(l *ledger.Ledger, opts *Options) (*Client, error) {
 		return nil, fmt.Errorf("uplink: new: %w", err)
 	}
 	if raw, err := l.Record(recBucket, recCatalog); err == nil {
-		cat, derr := wire.DecodeCatalog(wire.Topic{Store: c.store, Kind: wire.KindCatalog}, raw)
+		cat, derr := c.decodeCatalog(raw)
 		if derr != nil {
 			// Kept in the ledger by an older build that accepted it: not used, and said so.
 			o.Logger.Warn("uplink: stored catalog no longer valid; running without one", "err", derr)

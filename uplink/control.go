@@ -36,7 +36,57 @@ func (c *Client) status(state string) (wire.Status, error) {
 	if cat := c.catalog.Load(); cat != nil {
 		s.Catalog = cat.Version
 	}
+	if t, err := c.lastSale(st.LastSeq); err != nil {
+		return wire.Status{}, fmt.Errorf("uplink: status: %w", err)
+	} else if !t.IsZero() {
+		t = t.UTC()
+		s.LastSale = &t
+	}
 	return s, nil
+}
+
+// saleWindow is how many entries one backward step of the first last-sale search reads.
+const saleWindow = 512
+
+// lastSale is the At of the last sale in the ledger up to seq last. The first call searches
+// backwards from the end in windows (a till that has sold today finds it in the first
+// one); later calls read only the entries added since.
+func (c *Client) lastSale(last uint64) (time.Time, error) {
+	c.saleMu.Lock()
+	defer c.saleMu.Unlock()
+	scan := func(after uint64, limit int) (found bool, err error) {
+		err = c.l.After(after, limit, func(e *ledger.Entry, _ []byte) bool {
+			if e.Kind == ledger.KindSale && e.At.After(c.saleAt) {
+				c.saleAt, found = e.At, true
+			}
+			return true
+		})
+		return found, err
+	}
+	if !c.saleScanned {
+		for end := last; end > 0; {
+			start := uint64(0)
+			if end > saleWindow {
+				start = end - saleWindow
+			}
+			found, err := scan(start, int(end-start))
+			if err != nil {
+				return time.Time{}, err
+			}
+			if found {
+				break
+			}
+			end = start
+		}
+		c.saleScanned, c.saleSeq = true, last
+	}
+	if last > c.saleSeq {
+		if _, err := scan(c.saleSeq, 0); err != nil {
+			return time.Time{}, err
+		}
+		c.saleSeq = last
+	}
+	return c.saleAt, nil
 }
 
 func freeDisk(dir string) int64 {
@@ -67,6 +117,15 @@ func (c *Client) onCmd(_ mqtt.Client, m mqtt.Message) {
 		c.o.Logger.Warn("uplink: cmd rejected", "err", err)
 		c.raise(wire.EventCommandDropped, wire.SeverityWarning, err.Error())
 		return
+	}
+	if c.o.HQKey != nil {
+		// Anyone who can publish on this topic (a compromised broker, a leaked account)
+		// could otherwise open the drawer or start an update: only HQ's key commands.
+		if err := wire.VerifyCmd(c.o.HQKey, &cmd, c.store, c.till, c.o.Clock()); err != nil {
+			c.o.Logger.Warn("uplink: cmd refused", "id", cmd.ID, "err", err)
+			c.raise(wire.EventCommandRefused, wire.SeverityError, err.Error())
+			return
+		}
 	}
 	select {
 	case c.cmds <- cmd:
@@ -224,7 +283,7 @@ func (c *Client) applyCatalog() {
 		return // an empty retained message clears the topic; the till keeps its catalog
 	}
 	raw := *pp
-	cat, err := wire.DecodeCatalog(wire.Topic{Store: c.store, Kind: wire.KindCatalog}, raw)
+	cat, err := c.decodeCatalog(raw)
 	if err != nil {
 		c.raise(wire.EventCatalogRejected, wire.SeverityError, err.Error())
 		return
@@ -252,4 +311,19 @@ func (c *Client) applyCatalog() {
 	c.catalog.Store(cat)
 	c.raise(wire.EventCatalogApplied, wire.SeverityInfo,
 		fmt.Sprintf("catalog version %d: %d items, %d cashiers", cat.Version, len(cat.Items), len(cat.Cashiers)))
+}
+
+// decodeCatalog decodes and validates a catalog for this till's store and, when HQ's key is
+// known, verifies HQ's signature: prices and cashiers' PIN hashes come only from HQ.
+func (c *Client) decodeCatalog(raw []byte) (*wire.Catalog, error) {
+	cat, err := wire.DecodeCatalog(wire.Topic{Store: c.store, Kind: wire.KindCatalog}, raw)
+	if err != nil {
+		return nil, err
+	}
+	if c.o.HQKey != nil {
+		if err := wire.VerifyCatalog(c.o.HQKey, cat); err != nil {
+			return nil, err
+		}
+	}
+	return cat, nil
 }

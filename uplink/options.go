@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/json"
 	"log/slog"
@@ -20,9 +21,16 @@ type Options struct {
 	// bind it and a second box answering to the same id takes the session over visibly.
 	// Default "tillbox-{store}-{till}".
 	ClientID string
-	// Username, Password and TLS are the till's own identity at the broker.
+	// Username, Password and TLS are the till's own identity at the broker. With mutual
+	// TLS (identity.Load's TLS) the certificate's name "store/till" is the username, and
+	// the broker's ACL lets the till use only its own topics.
 	Username, Password string
 	TLS                *tls.Config
+	// HQKey is head office's signing key. When set, a catalog or a command is used only
+	// when HQ signed it (and a command only when it names this till and has not expired);
+	// anything else is refused with an event. Nil accepts them unsigned (an embedded HQ
+	// on the same box, a laptop).
+	HQKey ed25519.PublicKey
 
 	// Window is the most entries sent and not yet acknowledged by HQ. It bounds paho's
 	// in-flight messages too (MQTT allows 65,535). Keep it below the broker's per-client

@@ -2,6 +2,7 @@ package hq
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,14 @@ type Options struct {
 	// ClientID must differ between consumers. Default "tillhq-{hostname}-{pid}".
 	ClientID           string
 	Username, Password string
+	// TLS is HQ's own identity at the broker (a client certificate of the fleet CA, named
+	// e.g. "tillhq"), and the CA the broker's certificate must chain to.
+	TLS *tls.Config
+	// Keys, when set, is the registry of device keys: an entry is stored only when its
+	// till's registered key signed it, so a sale forged or altered anywhere between the
+	// till and HQ (the broker included) is quarantined with the reason. Nil stores
+	// unsigned entries (an embedded HQ, a laptop).
+	Keys Keys
 	// Share, when set, subscribes as the shared subscription $share/{Share}/...: the
 	// broker spreads the tills' messages over every consumer of the group.
 	Share string
@@ -173,6 +182,7 @@ func (c *Consumer) session(ctx context.Context) error {
 		SetPingTimeout(c.o.WaitTimeout).
 		SetConnectTimeout(c.o.WaitTimeout).
 		SetWriteTimeout(c.o.WaitTimeout).
+		SetTLSConfig(c.o.TLS).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			select {
 			case lost <- err:
@@ -306,13 +316,16 @@ func (c *Consumer) check(m mqtt.Message) inbound {
 		return inbound{m: m, q: &Quarantine{Source: "mqtt", Topic: m.Topic(), Reason: "retained tx message", Payload: m.Payload()}}
 	}
 	t, err := c.topics.Parse(m.Topic())
+	var tx wire.Tx
 	if err == nil {
-		var tx wire.Tx
 		if tx, err = wire.DecodeTx(t, m.Payload()); err == nil {
-			return inbound{m: m, in: &Incoming{Tx: tx, Source: "mqtt"}}
+			if err = verifyEntry(c.o.Keys, &tx); err == nil {
+				return inbound{m: m, in: &Incoming{Tx: tx, Source: "mqtt"}}
+			}
 		}
 	}
-	return inbound{m: m, q: &Quarantine{Source: "mqtt", Topic: m.Topic(), Reason: err.Error(), Payload: m.Payload(), Store: t.Store, Till: t.Till}}
+	return inbound{m: m, q: &Quarantine{Source: "mqtt", Topic: m.Topic(), Reason: err.Error(), Payload: m.Payload(),
+		Store: t.Store, Till: t.Till, Seq: tx.Entry.Seq}}
 }
 
 // process stores and acknowledges one batch.

@@ -35,7 +35,8 @@ func Fleet(ctx context.Context, o Options, quiet, wait time.Duration) ([]TillSta
 		id = fmt.Sprintf("tillhq-fleet-%d", time.Now().UnixNano())
 	}
 	po := mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID(id).SetUsername(o.Username).SetPassword(o.Password).
-		SetCleanSession(true).SetAutoReconnect(false).SetOrderMatters(false).SetConnectTimeout(o.WaitTimeout)
+		SetCleanSession(true).SetAutoReconnect(false).SetOrderMatters(false).SetConnectTimeout(o.WaitTimeout).
+		SetTLSConfig(o.TLS)
 	cli := mqtt.NewClient(po)
 	tok := cli.Connect()
 	if !tok.WaitTimeout(o.WaitTimeout) {

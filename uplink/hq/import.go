@@ -24,6 +24,13 @@ type ImportResult struct {
 // importing the same file again stores nothing new. Lines that fail their checks are
 // quarantined with the line number in the reason.
 func Import(ctx context.Context, st Store, r io.Reader, batch int) (ImportResult, error) {
+	return ImportVerified(ctx, st, r, batch, nil)
+}
+
+// ImportVerified is Import with the device-key policy of Options.Keys: with keys, a line
+// not signed by its till's registered key is quarantined like a forged MQTT message. A
+// USB stick is no more trusted than the network.
+func ImportVerified(ctx context.Context, st Store, r io.Reader, batch int, keys Keys) (ImportResult, error) {
 	if batch <= 0 {
 		batch = 1000
 	}
@@ -56,6 +63,9 @@ func Import(ctx context.Context, st Store, r io.Reader, batch int) (ImportResult
 		}
 		raw := bytes.Clone(line)
 		tx, err := wire.DecodeEntry(raw)
+		if err == nil {
+			err = verifyEntry(keys, &tx)
+		}
 		if err != nil {
 			b.Quarantine = append(b.Quarantine, Quarantine{Source: "import", Reason: fmt.Sprintf("line %d: %v", res.Lines, err), Payload: raw})
 		} else {

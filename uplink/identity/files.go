@@ -20,6 +20,9 @@ var (
 	ErrRefused = errors.New("refused")
 )
 
+// KeyDir is the key directory inside a till's data directory.
+func KeyDir(dataDir string) string { return filepath.Join(dataDir, "keys") }
+
 // File names in a till's key directory.
 const (
 	DeviceKeyFile = "device.key" // ed25519, PKCS#8 PEM, 0600

@@ -17,6 +17,11 @@ type MosquittoOptions struct {
 	Persistence bool
 	// Extra lines appended to the configuration (max_inflight_messages, ...).
 	Extra []string
+	// Template, when set, replaces the plain anonymous listener: a configuration in which
+	// {{PORT}} is the chosen port and {{DIR}} the broker's temp dir (the shipped TLS
+	// configuration with its paths and port rewritten). Log, user and persistence lines
+	// are still added.
+	Template string
 }
 
 // Mosquitto is a broker on an ephemeral loopback port.
@@ -46,13 +51,12 @@ func StartMosquitto(t testing.TB, o *MosquittoOptions) *Mosquitto {
 	}
 	dir := t.TempDir()
 	m := &Mosquitto{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), dir: dir, t: t}
-	conf := []string{
-		"listener " + strings.Split(m.Addr, ":")[1] + " 127.0.0.1",
-		"allow_anonymous true",
-		"log_dest stderr",
-		"log_type error",
-		"log_type warning",
+	port := strings.Split(m.Addr, ":")[1]
+	conf := []string{"listener " + port + " 127.0.0.1", "allow_anonymous true"}
+	if o.Template != "" {
+		conf = []string{strings.NewReplacer("{{PORT}}", port, "{{DIR}}", dir).Replace(o.Template)}
 	}
+	conf = append(conf, "log_dest stderr", "log_type error", "log_type warning", "log_type notice")
 	if os.Geteuid() == 0 {
 		// Mosquitto drops privileges to its own user, which cannot write a test's dir.
 		conf = append(conf, "user root")
@@ -78,6 +82,9 @@ func (m *Mosquitto) waitUp() {
 		m.t.Fatalf("%v\n%s", err, Tail(m.proc.Log, 20))
 	}
 }
+
+// Dir is the broker's temp dir, where a Template's files go.
+func (m *Mosquitto) Dir() string { return m.dir }
 
 // URL is the broker's client URL.
 func (m *Mosquitto) URL() string { return "tcp://" + m.Addr }

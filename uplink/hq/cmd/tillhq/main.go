@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,6 +19,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"tillbox/uplink/hq"
+	"tillbox/uplink/identity"
 	"tillbox/uplink/wire"
 )
 
@@ -48,6 +50,16 @@ func main() {
 		err = quarantine(ctx, os.Args[2:])
 	case "fleet":
 		err = fleet(ctx, os.Args[2:])
+	case "ca":
+		err = caCmd(os.Args[2:])
+	case "register":
+		err = register(os.Args[2:])
+	case "acl":
+		err = acl(os.Args[2:])
+	case "cmd":
+		err = cmdCmd(ctx, os.Args[2:])
+	case "catalog":
+		err = catalogCmd(os.Args[2:])
 	case "version":
 		fmt.Println("tillhq", version)
 	case "-h", "--help", "help":
@@ -71,14 +83,21 @@ func usage() {
   tills       list tills and their acknowledged watermark
   check       verify every till's stored chain up to its watermark
   quarantine  list what was not stored, and why
-  fleet       list every till's retained status from the broker`)
+  fleet       list every till's retained status from the broker (--store, --state, --attention, --watch)
+  ca          the fleet CA: init, sign a till's request, account, server, revoke, crl
+  register    record a till's device key (entries must be signed with it)
+  acl         print the broker's ACL: the shipped one and each till's catalog grant
+  cmd         send a signed command to a till and print its result
+  catalog     publish a store's catalog, signed and retained`)
 }
 
 type common struct {
-	fs                 *flag.FlagSet
-	store              string
-	broker, prefix     string
-	username, password string
+	fs                     *flag.FlagSet
+	store                  string
+	broker, prefix         string
+	username, password     string
+	tlsCA, tlsCert, tlsKey string
+	keys                   string
 }
 
 func newFlags(name string) *common {
@@ -88,7 +107,56 @@ func newFlags(name string) *common {
 	c.fs.StringVar(&c.prefix, "prefix", wire.DefaultPrefix, "topic prefix")
 	c.fs.StringVar(&c.username, "username", os.Getenv("TILLHQ_USERNAME"), "MQTT username")
 	c.fs.StringVar(&c.password, "password", os.Getenv("TILLHQ_PASSWORD"), "MQTT password")
+	c.fs.StringVar(&c.tlsCA, "tls-ca", os.Getenv("TILLHQ_TLS_CA"), "fleet CA certificate: the broker's must chain to it (ssl:// brokers)")
+	c.fs.StringVar(&c.tlsCert, "tls-cert", os.Getenv("TILLHQ_TLS_CERT"), "HQ's client certificate (tillhq ca account tillhq)")
+	c.fs.StringVar(&c.tlsKey, "tls-key", os.Getenv("TILLHQ_TLS_KEY"), "its key")
+	c.fs.StringVar(&c.keys, "keys", os.Getenv("TILLHQ_KEYS"), "device key registry (tillhq register): store only entries signed by their till")
 	return c
+}
+
+// tls is the client TLS configuration from the flags, or nil when none is given.
+func (c *common) tls() (*tls.Config, error) {
+	if c.tlsCert == "" && c.tlsCA == "" {
+		return nil, nil
+	}
+	if c.tlsCert == "" || c.tlsKey == "" || c.tlsCA == "" {
+		return nil, errors.New("--tls-ca, --tls-cert and --tls-key go together")
+	}
+	return identity.ClientTLS(c.tlsCert, c.tlsKey, c.tlsCA)
+}
+
+// keyRing is the device key registry from --keys, or nil.
+func (c *common) keyRing() hq.Keys {
+	if c.keys == "" {
+		return nil
+	}
+	return &hq.KeyDir{Dir: c.keys}
+}
+
+// options are the consumer options the flags give.
+func (c *common) options() (hq.Options, error) {
+	t, err := c.tls()
+	if err != nil {
+		return hq.Options{}, err
+	}
+	return hq.Options{Broker: c.broker, Prefix: c.prefix, Username: c.username, Password: c.password, TLS: t, Keys: c.keyRing()}, nil
+}
+
+// connect is a plain MQTT client for one-shot commands.
+func (c *common) connect(name string) (mqtt.Client, error) {
+	if c.broker == "" {
+		return nil, errors.New("--broker is required")
+	}
+	t, err := c.tls()
+	if err != nil {
+		return nil, err
+	}
+	cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(c.broker).SetClientID(fmt.Sprintf("%s-%d", name, os.Getpid())).
+		SetUsername(c.username).SetPassword(c.password).SetTLSConfig(t).SetConnectTimeout(10 * time.Second).SetAutoReconnect(false))
+	if tok := cli.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		return nil, fmt.Errorf("connect %s: %v", c.broker, tok.Error())
+	}
+	return cli, nil
 }
 
 func envOr(k, def string) string {
@@ -126,8 +194,11 @@ func serve(ctx context.Context, args []string) error {
 		broker = b.URL()
 		fmt.Fprintln(os.Stderr, "tillhq: in-process broker on", b.Addr())
 	}
-	o := &hq.Options{Broker: broker, Prefix: c.prefix, ClientID: *clientID, Username: c.username, Password: c.password,
-		Share: *share, BatchMax: *batch, Logger: logger}
+	o, err := c.options()
+	if err != nil {
+		return err
+	}
+	o.Broker, o.ClientID, o.Share, o.BatchMax, o.Logger = broker, *clientID, *share, *batch, logger
 	if n, _ := strconv.Atoi(os.Getenv("TILLHQ_FAULT_KILL_AFTER_COMMIT")); n > 0 {
 		// Fault injection for the tests: die by SIGKILL after the n-th commit that moved a
 		// watermark, before its acks go out.
@@ -141,7 +212,7 @@ func serve(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	cons, err := hq.NewConsumer(st, o)
+	cons, err := hq.NewConsumer(st, &o)
 	if err != nil {
 		return err
 	}
@@ -187,7 +258,7 @@ func importFiles(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
-		r, err := hq.Import(ctx, st, f, 1000)
+		r, err := hq.ImportVerified(ctx, st, f, 1000, c.keyRing())
 		f.Close()
 		fmt.Printf("%s: %d lines, %d stored, %d already held, %d quarantined\n", name, r.Lines, r.Stored, r.Duplicates, r.Quarantined)
 		if err != nil {
@@ -202,10 +273,9 @@ func importFiles(ctx context.Context, args []string) error {
 	}
 	if c.broker != "" {
 		// Tell the tills now rather than when they next resend.
-		cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(c.broker).SetClientID(fmt.Sprintf("tillhq-import-%d", os.Getpid())).
-			SetUsername(c.username).SetPassword(c.password).SetConnectTimeout(10 * time.Second))
-		if t := cli.Connect(); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
-			return fmt.Errorf("import: acks not published: connect %s: %v", c.broker, t.Error())
+		cli, err := c.connect("tillhq-import")
+		if err != nil {
+			return fmt.Errorf("import: acks not published: %w", err)
 		}
 		defer cli.Disconnect(250)
 		topics := wire.Topics{Prefix: c.prefix}
