@@ -40,6 +40,7 @@ const usage = `usage:
   tillbox selftest [--config FILE] [--board NAME]   test page, display and drawer test
   tillbox ledger verify|export|stats [--data DIR | --ledger FILE]
   tillbox update [--retry] FILE                      install a signed bundle for one try at the next boot
+  tillbox provision [--data DIR] [--cert FILE --ca FILE --hq-key KEY]   this till's keys for head office
   tillbox version
 `
 
@@ -59,6 +60,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return selftestCmd(args[1:], stdout)
 	case "update":
 		return updateCmd(args[1:], stdout)
+	case "provision":
+		return provisionCmd(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

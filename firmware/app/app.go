@@ -26,6 +26,7 @@ import (
 	"tillbox/ledger"
 	"tillbox/ledger/journal"
 	"tillbox/uplink"
+	"tillbox/uplink/identity"
 	"tillbox/uplink/wire"
 )
 
@@ -54,8 +55,9 @@ type App struct {
 	eng     *till.Engine
 	set     *board.Set
 	layout  receipt.Layout
-	up      *uplink.Client // nil: no uplink configured
-	hq      *embeddedHQ    // nil: head office is elsewhere
+	up      *uplink.Client     // nil: no uplink configured
+	hq      *embeddedHQ        // nil: head office is elsewhere
+	id      *identity.Identity // nil: not provisioned (tillbox provision)
 	version string
 
 	evMu sync.Mutex
@@ -105,7 +107,10 @@ func start(o Options) (*App, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	a := &App{cfg: cfg, log: log, evW: o.Events, printWake: make(chan struct{}, 1), redraw: make(chan struct{}, 1), version: o.Version}
-	led, err := ledger.Open(ledgerFile(cfg.Data), &ledger.Options{Store: cfg.Store, Till: cfg.Till})
+	if err := a.loadIdentity(); err != nil {
+		return nil, err
+	}
+	led, err := ledger.Open(ledgerFile(cfg.Data), &ledger.Options{Store: cfg.Store, Till: cfg.Till, Sign: a.signer()})
 	if err != nil {
 		return nil, err
 	}

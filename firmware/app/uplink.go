@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
+	"tillbox/uplink/identity"
 	"tillbox/uplink/wire"
 )
 
@@ -54,12 +56,30 @@ func (a *App) startUplink() error {
 	if broker == "" {
 		return nil
 	}
-	up, err := uplink.New(a.led, &uplink.Options{
+	o := &uplink.Options{
 		Broker: broker, Prefix: u.Prefix, Username: u.Username, Password: u.Password,
 		Info: a.uplinkInfo, Logger: a.log.With("part", "uplink"),
 		// A till starting beside its embedded HQ is online at once; journal short gaps.
 		OfflineAfter: 10 * time.Second,
-	})
+	}
+	if a.id != nil {
+		// A provisioned till trusts only HQ's signed catalogs and commands, and shows the
+		// broker its own certificate: its name is what the broker's ACL confines it by.
+		o.HQKey = a.id.HQKey
+		if strings.HasPrefix(broker, "ssl://") {
+			if a.id.TLS == nil {
+				a.hq.close()
+				a.hq = nil
+				return fmt.Errorf("uplink: broker %s needs TLS, but no certificate is installed in %s (tillbox provision --cert)", broker, a.id.Dir)
+			}
+			o.TLS = a.id.TLS
+		}
+	} else if strings.HasPrefix(broker, "ssl://") {
+		a.hq.close()
+		a.hq = nil
+		return fmt.Errorf("uplink: broker %s needs TLS: provision this till first (tillbox provision)", broker)
+	}
+	up, err := uplink.New(a.led, o)
 	if err != nil {
 		a.hq.close()
 		a.hq = nil
@@ -85,6 +105,30 @@ func (a *App) runUplink(ctx context.Context) {
 	if a.up != nil {
 		a.up.Run(ctx)
 	}
+}
+
+// loadIdentity reads the keys `tillbox provision` wrote to the data directory. A till that
+// was never provisioned runs without them (the sim, a laptop): unsigned entries, plain
+// MQTT, unsigned catalogs accepted.
+func (a *App) loadIdentity() error {
+	id, err := identity.Load(identity.KeyDir(a.cfg.Data))
+	if errors.Is(err, identity.ErrNotProvisioned) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("the till's keys do not load; call a technician: %w", err)
+	}
+	a.id = id
+	a.log.Info("identity", "device", id.PublicKey, "tls", id.TLS != nil, "hq_key", id.HQKey != nil)
+	return nil
+}
+
+// signer signs journal entries with the device key, or is nil on an unprovisioned till.
+func (a *App) signer() func([]byte) ([]byte, error) {
+	if a.id == nil {
+		return nil
+	}
+	return a.id.Sign
 }
 
 // uplinkInfo is what the fleet sees of this box.
