@@ -9,7 +9,7 @@ ARM_TEST_PKGS := ./ledger/... ./drivers/evdev/... ./drivers/scanner/... ./driver
 
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all run test test-host test-arm test-fuzz build build-arm bench fmt vet soak deps clean
+.PHONY: all run test test-host test-arm test-fuzz build build-arm bench fmt vet soak deps clean image vmtest test-vm
 
 all: build
 
@@ -49,6 +49,11 @@ build-arm:
 	@mkdir -p $(BIN)/linux-arm64 $(BIN)/linux-armv7
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/tillbox ./firmware
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv7/tillbox ./firmware
+
+## image: the flashable arm64 image, its signature, SHA256SUMS and the update bundle in dist/
+## (VERSION=0.1.N from the commit count unless given; SIGNING_KEY=... for a release key).
+image:
+	bash scripts/image.sh
 
 ## bench: benchmarks that print their figures beside a baseline measured in the same run.
 bench:

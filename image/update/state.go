@@ -135,6 +135,12 @@ func (s *Slots) Settle(booted string, trying bool) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	if trying && st.Try {
+		// A boot loader that could not consume the try (its save_env failed): do it here,
+		// so that a hang still ends on the active slot.
+		st.Try = false
+		return Outcome{}, s.write(st)
+	}
 	if trying || booted != st.Active || st.Next == "" || st.Try {
 		return Outcome{}, nil
 	}

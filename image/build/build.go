@@ -1,0 +1,303 @@
+package build
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"tillbox/image/grubenv"
+	"tillbox/image/spec"
+	"tillbox/image/update"
+)
+
+// Options say what goes into a slot.
+type Options struct {
+	Board   string
+	Version string
+	// Cache is where scripts/image-fetch.sh left kernel/ and grub/.
+	Cache string
+	// Init and Tillbox are the arm64 binaries of the stage-1 init and of tillbox.
+	Init, Tillbox string
+	// Keys is the trusted update keys' public key file, baked into the slot.
+	Keys string
+	// Work is a scratch directory.
+	Work string
+}
+
+func (o Options) spec() (spec.Spec, error) {
+	sp, err := spec.ForBoard(o.Board)
+	if err != nil {
+		return sp, err
+	}
+	sp.Version = o.Version
+	return sp, nil
+}
+
+func run(name string, args ...string) error {
+	var out bytes.Buffer
+	c := exec.Command(name, args...)
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("build: %s: %w: %s", name, err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// Initrd writes the gzip'd initrd: the stage-1 init as /init, the board's modules and the
+// spec as /etc/tillbox/image.json.
+func Initrd(o Options, out string) error {
+	sp, err := o.spec()
+	if err != nil {
+		return err
+	}
+	initBin, err := os.ReadFile(o.Init)
+	if err != nil {
+		return fmt.Errorf("build: initrd: %w", err)
+	}
+	specJSON, err := json.MarshalIndent(sp, "", "  ")
+	if err != nil {
+		return fmt.Errorf("build: initrd: %w", err)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return fmt.Errorf("build: initrd: %w", err)
+	}
+	defer f.Close()
+	zw, _ := gzip.NewWriterLevel(f, gzip.BestCompression)
+	c := &cpioWriter{w: zw}
+	for _, d := range []string{"dev", "proc", "sys", "run", "etc", "etc/tillbox", "lib", "lib/modules", "slot", "boot", "data", "tmp"} {
+		c.dir(d)
+	}
+	c.chr("dev/console", 5, 1)
+	c.file("init", 0o755, initBin)
+	c.file("etc/tillbox/image.json", 0o644, append(specJSON, '\n'))
+	mods := filepath.Join(o.Cache, "kernel", "modules")
+	for _, m := range sp.Modules {
+		p, err := findModule(mods, m)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("build: initrd: %w", err)
+		}
+		c.file("lib/modules/"+m+".ko", 0o644, b)
+	}
+	if err := c.close(); err != nil {
+		return fmt.Errorf("build: initrd: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("build: initrd: %w", err)
+	}
+	return f.Close()
+}
+
+func findModule(root, name string) (string, error) {
+	var found string
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == name+".ko" {
+			found = p
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if found == "" {
+		return "", fmt.Errorf("build: module %s not in %s (run scripts/image-fetch.sh)", name, root)
+	}
+	return found, nil
+}
+
+// Rootfs writes a slot's squashfs image to out.
+func Rootfs(o Options, out string) error {
+	dir := filepath.Join(o.Work, "rootfs")
+	os.RemoveAll(dir)
+	for _, d := range []string{"boot", "bin", "etc/tillbox"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("build: rootfs: %w", err)
+		}
+	}
+	if err := Initrd(o, filepath.Join(dir, "boot", "initrd.gz")); err != nil {
+		return err
+	}
+	for src, dst := range map[string]string{
+		filepath.Join(o.Cache, "kernel", "Image"): "boot/vmlinuz",
+		o.Tillbox: "bin/tillbox",
+		o.Keys:    "etc/tillbox/update.pub",
+	} {
+		if err := copyFile(src, filepath.Join(dir, dst)); err != nil {
+			return err
+		}
+	}
+	os.Chmod(filepath.Join(dir, "bin/tillbox"), 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "etc/tillbox/version"), []byte(o.Version+"\n"), 0o644); err != nil {
+		return fmt.Errorf("build: rootfs: %w", err)
+	}
+	os.Remove(out)
+	return run("mksquashfs", dir, out, "-noappend", "-all-root", "-comp", "gzip", "-no-progress", "-quiet")
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("build: copy %s: %w", src, err)
+	}
+	return out.Close()
+}
+
+// grubCfg is GRUB's boot logic; it mirrors update.Slots.Choose: consume a pending try and
+// boot the slot on try, else the active slot.
+const grubCfg = `set timeout=0
+insmod part_gpt
+insmod fat
+insmod squash4
+insmod loadenv
+insmod linux
+insmod gzio
+insmod test
+load_env -f /grubenv tillbox_active tillbox_next tillbox_try
+set slot="$tillbox_active"
+set trying=0
+if [ "$tillbox_try" = "1" ]; then
+  if [ -n "$tillbox_next" ]; then
+    set tillbox_try=0
+    save_env -f /grubenv tillbox_try
+    set slot="$tillbox_next"
+    set trying=1
+  fi
+fi
+if [ "$slot" = "B" ]; then set part=gpt3; else set part=gpt2; fi
+echo "tillbox: booting slot $slot (try $trying)"
+linux (hd0,$part)/boot/vmlinuz CMDLINE tillbox.slot=$slot tillbox.trying=$trying
+initrd (hd0,$part)/boot/initrd.gz
+boot
+`
+
+// Disk writes a raw disk image: GPT, boot partition (GRUB, grub.cfg, grubenv), slot A
+// holding rootfs, an empty slot B, and the data partition with config as
+// tillbox/config.json.
+func Disk(o Options, rootfs string, config []byte, out string) error {
+	sp, err := o.spec()
+	if err != nil {
+		return err
+	}
+	w := o.Work
+	const mib = 1 << 20
+	// GRUB for arm64 EFI, as the removable-media path the firmware looks for.
+	efi := filepath.Join(w, "BOOTAA64.EFI")
+	if err := run("grub-mkimage", "-O", "arm64-efi", "-d", filepath.Join(o.Cache, "grub", "arm64-efi"), "-p", "/EFI/BOOT", "-o", efi,
+		"part_gpt", "fat", "squash4", "normal", "linux", "loadenv", "test", "echo", "configfile", "gzio", "boot"); err != nil {
+		return err
+	}
+	cfg := filepath.Join(w, "grub.cfg")
+	if err := os.WriteFile(cfg, []byte(strings.Replace(grubCfg, "CMDLINE", sp.Cmdline, 1)), 0o644); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	env := filepath.Join(w, "grubenv")
+	os.Remove(env)
+	if err := (&update.Slots{Env: env}).Init(o.Version); err != nil {
+		return err
+	}
+	if _, err := grubenv.Read(env); err != nil {
+		return err
+	}
+	boot := filepath.Join(w, "boot.img")
+	os.Remove(boot)
+	if err := run("mkfs.vfat", "-C", "-n", "BOOT", boot, fmt.Sprint(sp.BootMiB*1024)); err != nil {
+		return err
+	}
+	if err := run("mmd", "-i", boot, "::/EFI", "::/EFI/BOOT"); err != nil {
+		return err
+	}
+	for src, dst := range map[string]string{efi: "::/EFI/BOOT/BOOTAA64.EFI", cfg: "::/EFI/BOOT/grub.cfg", env: "::/grubenv"} {
+		if err := run("mcopy", "-i", boot, src, dst); err != nil {
+			return err
+		}
+	}
+	// The data partition, made from a directory.
+	dd := filepath.Join(w, "data")
+	os.RemoveAll(dd)
+	if err := os.MkdirAll(filepath.Join(dd, "tillbox"), 0o700); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dd, "tillbox", "config.json"), config, 0o600); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	data := filepath.Join(w, "data.img")
+	os.Remove(data)
+	if err := run("mkfs.ext4", "-q", "-F", "-L", "data", "-d", dd, data, fmt.Sprintf("%dM", sp.DataMiB)); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(rootfs); err != nil {
+		return fmt.Errorf("build: %w", err)
+	} else if fi.Size() > int64(sp.SlotMiB)*mib {
+		return fmt.Errorf("build: rootfs %d bytes does not fit a %d MiB slot", fi.Size(), sp.SlotMiB)
+	}
+
+	// Partitions start at 1 MiB and follow each other; 1 MiB at the end for the backup GPT.
+	type part struct {
+		name, typ, file string
+		mib             int
+	}
+	parts := []part{
+		{"boot", "C12A7328-F81F-11D2-BA4B-00A0C93EC93B", boot, sp.BootMiB},
+		{"slot-a", "0FC63DAF-8483-4772-8E79-3D69D8477DE4", rootfs, sp.SlotMiB},
+		{"slot-b", "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "", sp.SlotMiB},
+		{"data", "0FC63DAF-8483-4772-8E79-3D69D8477DE4", data, sp.DataMiB},
+	}
+	total := 2
+	for _, p := range parts {
+		total += p.mib
+	}
+	os.Remove(out)
+	f, err := os.Create(out)
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(int64(total) * mib); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	var script strings.Builder
+	script.WriteString("label: gpt\nunit: sectors\n")
+	off := 1
+	for _, p := range parts {
+		fmt.Fprintf(&script, "start=%d, size=%d, type=%s, name=%q\n", off*mib/512, p.mib*mib/512, p.typ, p.name)
+		off += p.mib
+	}
+	c := exec.Command("sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", out)
+	c.Stdin = strings.NewReader(script.String())
+	if b, err := c.CombinedOutput(); err != nil {
+		return fmt.Errorf("build: sfdisk: %w: %s", err, b)
+	}
+	off = 1
+	for _, p := range parts {
+		if p.file != "" {
+			in, err := os.Open(p.file)
+			if err != nil {
+				return fmt.Errorf("build: %w", err)
+			}
+			_, err = io.Copy(io.NewOffsetWriter(f, int64(off)*mib), in)
+			in.Close()
+			if err != nil {
+				return fmt.Errorf("build: write %s: %w", p.name, err)
+			}
+		}
+		off += p.mib
+	}
+	return f.Close()
+}

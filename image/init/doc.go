@@ -1,0 +1,21 @@
+// Command init is the box's stage-1 init: the kernel runs it as PID 1 from the initrd that
+// the boot loader loaded from the booted root slot. It
+//
+//   - mounts /proc, /sys, /dev (devtmpfs), /run; loads the kernel modules the image's spec
+//     lists (finit_module, in order); waits for the disk;
+//   - mounts the booted slot's squashfs read-only at /slot, the boot partition at /boot and
+//     the data partition at /data; settles the boot state (a try that never got confirmed
+//     is recorded as failed, and reported);
+//   - arms the watchdog and feeds it while it is itself alive, and during a try only until
+//     the health check's limit (a firmware that hangs is reset and rolled back);
+//   - configures the network interface statically;
+//   - installs an update bundle from the update stick when one is there (tillbox update,
+//     before the till runs: no sale can be open), and reboots into its try;
+//   - runs `tillbox run` from the slot with the image's board, copies its event lines to
+//     the console ("tillbox-event: {...}"), restarts it if it stops, and on a try confirms
+//     the slot after the health check or rolls back and reboots.
+//
+// Console lines start with "tillbox-init: "; "tillbox-init: READY" is the sentinel the VM
+// test waits for. The init never writes to the data partition itself except through
+// tillbox, and it never confirms a slot that did not pass the health check.
+package main

@@ -1,0 +1,288 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tillbox/image/bundle"
+	"tillbox/image/spec"
+	"tillbox/image/update"
+)
+
+const (
+	specFile   = "/etc/tillbox/image.json"
+	slotDir    = "/slot"
+	bootDir    = "/boot"
+	dataDir    = "/data"
+	tillData   = "/data/tillbox"
+	configFile = "/data/tillbox/config.json"
+	statusFile = "/data/tillbox/update-status.json"
+	tillboxBin = "/slot/bin/tillbox"
+	keysFile   = "/slot/etc/tillbox/update.pub"
+)
+
+// Health of a try: ready within a minute and a half (a slow first boot of the uplink
+// included), then running for 10 s.
+var tryHealth = update.Health{Limit: 90 * time.Second, Alive: 10 * time.Second}
+
+func logf(format string, args ...any) {
+	fmt.Printf("tillbox-init: "+format+"\n", args...)
+}
+
+func main() {
+	if err := run(); err != nil {
+		logf("FATAL: %v", err)
+	}
+	// PID 1 must not exit: the kernel would panic. Give the console a moment, then reboot.
+	time.Sleep(5 * time.Second)
+	reboot()
+}
+
+func run() error {
+	if err := mountEarly(); err != nil {
+		return err
+	}
+	sp, err := spec.Read(specFile)
+	if err != nil {
+		return err
+	}
+	cmd := cmdline()
+	booted, trying := cmd["tillbox.slot"], cmd["tillbox.trying"] == "1"
+	if booted == "" {
+		booted = update.SlotA
+	}
+	logf("tillbox %s on %s, slot %s%s, kernel up %.2fs", sp.Version, sp.Board, booted, map[bool]string{true: " (try)"}[trying], uptime())
+	loadModules(sp.Modules)
+
+	slotDev := sp.SlotA
+	if booted == update.SlotB {
+		slotDev = sp.SlotB
+	}
+	if err := waitFor(10*time.Second, sp.Boot, slotDev, sp.Data); err != nil {
+		return err
+	}
+	if err := mountBox(sp, slotDev); err != nil {
+		return err
+	}
+	wd := armWatchdog(sp)
+
+	slots := update.Slots{A: sp.SlotA, B: sp.SlotB, Env: bootDir + "/grubenv"}
+	if out, err := slots.Settle(booted, trying); err != nil {
+		logf("boot state: %v", err)
+	} else if out.RolledBack {
+		logf("update %s failed its try; back on slot %s", out.Version, booted)
+		writeStatus("failed", out.Version, "the new firmware failed its try and was rolled back")
+	}
+	if err := update.WriteLayout(update.LayoutFile, update.Layout{Slots: slots, Booted: booted, Trying: trying,
+		Keys: keysFile, Board: sp.Board, Version: sp.Version}); err != nil {
+		logf("%v", err)
+	}
+	if sp.Net != nil {
+		if err := setupNet(sp.Net); err != nil {
+			logf("network: %v", err)
+		}
+	}
+	if !trying && sp.Stick != "" {
+		if installFromStick(sp.Stick) {
+			wd.stop()
+			shutdown("rebooting into the update's try")
+			return nil
+		}
+	}
+	return supervise(sp, &slots, booted, trying, wd)
+}
+
+// installFromStick runs tillbox update on the stick when it holds a bundle, and reports
+// whether a try is set up.
+func installFromStick(dev string) bool {
+	f, err := os.Open(dev)
+	if err != nil {
+		return false
+	}
+	magic := make([]byte, len(bundle.Magic))
+	_, err = io.ReadFull(f, magic)
+	f.Close()
+	if err != nil || string(magic) != bundle.Magic {
+		return false
+	}
+	logf("update stick %s: installing", dev)
+	out, err := exec.Command(tillboxBin, "update", "--config", configFile, dev).CombinedOutput()
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		logf("  %s", l)
+	}
+	if err != nil {
+		logf("update refused: %v", err)
+		return false
+	}
+	return true
+}
+
+// supervise runs the till, feeds the watchdog, and decides a try.
+func supervise(sp spec.Spec, slots *update.Slots, booted string, trying bool, wd *watchdog) error {
+	decided := !trying
+	if trying {
+		// A try that does not decide within the limit stops feeding the watchdog.
+		wd.until(time.Now().Add(tryHealth.Limit + tryHealth.Alive + 30*time.Second))
+	}
+	ready := false
+	for restarts := 0; ; restarts++ {
+		events := make(chan []byte, 64)
+		exited := make(chan error, 1)
+		c, err := startTill(events, exited)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if !decided {
+			err := tryHealth.Wait(ctx, events, exited)
+			decided = true
+			if err != nil {
+				cancel()
+				logf("slot %s failed its health check: %v", booted, err)
+				if rerr := slots.Rollback(booted); rerr != nil {
+					logf("roll back: %v", rerr)
+				}
+				stopTill(c, exited)
+				wd.stop()
+				shutdown("rolling back")
+				return nil
+			}
+			if err := slots.Confirm(booted); err != nil {
+				logf("confirm: %v", err)
+			} else {
+				logf("slot %s confirmed: version %s", booted, sp.Version)
+				writeStatus("confirmed", sp.Version, "")
+			}
+			wd.until(time.Time{})
+			ready = true
+		}
+		if !ready {
+			ready = waitReady(events, exited)
+		}
+		if ready && restarts == 0 {
+			logf("READY slot=%s version=%s uptime=%.2fs", booted, sp.Version, uptime())
+		}
+		go func() {
+			for range events {
+			}
+		}()
+		err = <-exited
+		cancel()
+		logf("tillbox stopped: %v; restarting", err)
+		time.Sleep(time.Duration(min(restarts+1, 10)) * time.Second)
+	}
+}
+
+// startTill starts tillbox run with its events on a pipe; each line goes to the console and
+// to events (dropped when nobody reads, so the till never blocks on its events).
+func startTill(events chan<- []byte, exited chan<- error) (*exec.Cmd, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("events pipe: %w", err)
+	}
+	c := exec.Command(tillboxBin, "run", "--config", configFile, "--data", tillData, "--events", "/proc/self/fd/3")
+	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	c.ExtraFiles = []*os.File{w}
+	c.Dir = tillData
+	if err := c.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("start tillbox: %w", err)
+	}
+	w.Close()
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			fmt.Printf("tillbox-event: %s\n", line)
+			select {
+			case events <- bytes.Clone(line):
+			default:
+			}
+		}
+		r.Close()
+	}()
+	go func() { exited <- c.Wait() }()
+	return c, nil
+}
+
+// waitReady waits for the till's first operator prompt; on its exit it puts the exit back
+// for the caller and reports false.
+func waitReady(events <-chan []byte, exited chan error) bool {
+	for {
+		select {
+		case line := <-events:
+			if bytes.Contains(line, []byte(`"t":"`+update.ReadyEvent+`"`)) {
+				return true
+			}
+		case err := <-exited:
+			exited <- err
+			return false
+		}
+	}
+}
+
+func stopTill(c *exec.Cmd, exited <-chan error) {
+	c.Process.Signal(unix.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		c.Process.Kill()
+		<-exited
+	}
+}
+
+// writeStatus leaves the last update's outcome on the data partition for the firmware and
+// the technician.
+func writeStatus(state, version, detail string) {
+	b := fmt.Sprintf(`{"state":%q,"version":%q,"detail":%q,"at":%q}`+"\n", state, version, detail, time.Now().UTC().Format(time.RFC3339))
+	if err := os.WriteFile(statusFile, []byte(b), 0o644); err != nil {
+		logf("update status: %v", err)
+	}
+}
+
+func cmdline() map[string]string {
+	b, _ := os.ReadFile("/proc/cmdline")
+	m := map[string]string{}
+	for _, f := range strings.Fields(string(b)) {
+		k, v, _ := strings.Cut(f, "=")
+		m[k] = v
+	}
+	return m
+}
+
+func uptime() float64 {
+	b, _ := os.ReadFile("/proc/uptime")
+	var s float64
+	fmt.Sscanf(string(b), "%f", &s)
+	return s
+}
+
+func waitFor(limit time.Duration, paths ...string) error {
+	deadline := time.Now().Add(limit)
+	for _, p := range paths {
+		for {
+			if _, err := os.Stat(p); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s did not appear within %s", p, limit)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}

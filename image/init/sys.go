@@ -1,0 +1,204 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tillbox/image/spec"
+)
+
+// mountEarly mounts the kernel's filesystems. The kernel does not mount devtmpfs itself
+// (DEVTMPFS_MOUNT is off in Debian's kernel).
+func mountEarly() error {
+	for _, m := range []struct{ src, dir, fs string }{
+		{"proc", "/proc", "proc"}, {"sysfs", "/sys", "sysfs"}, {"devtmpfs", "/dev", "devtmpfs"}, {"tmpfs", "/run", "tmpfs"},
+	} {
+		os.MkdirAll(m.dir, 0o755)
+		if err := unix.Mount(m.src, m.dir, m.fs, unix.MS_NOSUID, ""); err != nil && err != unix.EBUSY {
+			return fmt.Errorf("mount %s: %w", m.dir, err)
+		}
+	}
+	os.Symlink("/proc/self/fd", "/dev/fd")
+	return nil
+}
+
+// loadModules loads the spec's modules in order; one already loaded or built in is fine.
+func loadModules(names []string) {
+	start := time.Now()
+	for _, n := range names {
+		f, err := os.Open("/lib/modules/" + n + ".ko")
+		if err != nil {
+			logf("module %s: %v", n, err)
+			continue
+		}
+		err = unix.FinitModule(int(f.Fd()), "", 0)
+		f.Close()
+		if err != nil && err != unix.EEXIST {
+			logf("module %s: %v", n, err)
+		}
+	}
+	logf("%d modules loaded in %s", len(names), time.Since(start).Round(time.Millisecond))
+}
+
+func mountBox(sp spec.Spec, slotDev string) error {
+	for _, m := range []struct {
+		dev, dir, fs string
+		flags        uintptr
+		data         string
+	}{
+		{slotDev, slotDir, "squashfs", unix.MS_RDONLY, ""},
+		{sp.Boot, bootDir, "vfat", unix.MS_NOEXEC | unix.MS_NOSUID, ""},
+		{sp.Data, dataDir, "ext4", unix.MS_NOSUID, "data=ordered"},
+	} {
+		os.MkdirAll(m.dir, 0o755)
+		if err := unix.Mount(m.dev, m.dir, m.fs, m.flags, m.data); err != nil {
+			return fmt.Errorf("mount %s on %s: %w", m.dev, m.dir, err)
+		}
+	}
+	return os.MkdirAll(tillData, 0o700)
+}
+
+// watchdog feeds the hardware watchdog from its own goroutine as long as the init runs,
+// or until a deadline (a try that has not decided by then is left to the watchdog).
+type watchdog struct {
+	mu       sync.Mutex
+	f        *os.File
+	deadline time.Time
+	stopped  bool
+}
+
+func armWatchdog(sp spec.Spec) *watchdog {
+	w := &watchdog{}
+	if sp.Watchdog == "" {
+		return w
+	}
+	f, err := os.OpenFile(sp.Watchdog, os.O_WRONLY, 0)
+	if err != nil {
+		logf("watchdog: %v", err)
+		return w
+	}
+	if sp.WatchdogTimeout > 0 {
+		if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.WDIOC_SETTIMEOUT, sp.WatchdogTimeout); err != nil {
+			logf("watchdog timeout: %v", err)
+		}
+	}
+	w.f = f
+	logf("watchdog %s armed, %ds", sp.Watchdog, sp.WatchdogTimeout)
+	go func() {
+		for {
+			w.mu.Lock()
+			feed := !w.stopped && (w.deadline.IsZero() || time.Now().Before(w.deadline))
+			if feed {
+				w.f.Write([]byte{'k'})
+			}
+			w.mu.Unlock()
+			time.Sleep(2 * time.Second)
+		}
+	}()
+	return w
+}
+
+// until stops feeding at t (zero: feed for as long as the init runs).
+func (w *watchdog) until(t time.Time) {
+	w.mu.Lock()
+	w.deadline = t
+	w.mu.Unlock()
+}
+
+// stop feeds one last time before a deliberate reboot, so that the reboot is not cut short.
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f != nil {
+		w.f.Write([]byte{'k'})
+	}
+	w.stopped = true
+}
+
+// setupNet brings up lo and the interface with a static address, by ioctl. The broker is
+// on the interface's own subnet, so no route is needed.
+func setupNet(n *spec.Net) error {
+	pfx, err := netip.ParsePrefix(n.Addr)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := waitFor(5*time.Second, "/sys/class/net/"+n.Iface); err != nil {
+		return err
+	}
+	up := func(name string) error {
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			return err
+		}
+		if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+			return fmt.Errorf("%s flags: %w", name, err)
+		}
+		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
+		if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+			return fmt.Errorf("%s up: %w", name, err)
+		}
+		return nil
+	}
+	if err := up("lo"); err != nil {
+		return err
+	}
+	ifr, err := unix.NewIfreq(n.Iface)
+	if err != nil {
+		return err
+	}
+	if err := ifr.SetInet4Addr(pfx.Addr().AsSlice()); err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFADDR, ifr); err != nil {
+		return fmt.Errorf("%s address: %w", n.Iface, err)
+	}
+	m := [4]byte{}
+	for i := 0; i < pfx.Bits(); i++ {
+		m[i/8] |= 0x80 >> (i % 8)
+	}
+	if err := ifr.SetInet4Addr(m[:]); err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFNETMASK, ifr); err != nil {
+		return fmt.Errorf("%s netmask: %w", n.Iface, err)
+	}
+	if err := up(n.Iface); err != nil {
+		return err
+	}
+	logf("network %s %s", n.Iface, n.Addr)
+	return nil
+}
+
+// shutdown syncs and unmounts what the init mounted, then reboots.
+func shutdown(why string) {
+	logf("%s: syncing and rebooting", why)
+	unix.Sync()
+	for _, d := range []string{dataDir, bootDir, slotDir} {
+		if err := unix.Unmount(d, 0); err != nil && !strings.Contains(err.Error(), "invalid argument") {
+			logf("unmount %s: %v", d, err)
+		}
+	}
+	unix.Sync()
+	reboot()
+}
+
+func reboot() {
+	unix.Sync()
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
+		logf("reboot: %v", err)
+	}
+	select {}
+}
