@@ -62,6 +62,9 @@ type Consumer struct {
 	topics wire.Topics
 
 	stored, dups, quarantined atomic.Uint64
+	acks                      atomic.Uint64
+	lagNanos                  atomic.Int64                 // of the last commit: see Stats.Lag
+	queue                     atomic.Pointer[chan inbound] // the current session's, for Stats.Pending
 
 	// acked is the highest through this process published per till. Workers commit
 	// concurrently and could otherwise publish a lower watermark after a higher one,
@@ -73,6 +76,14 @@ type Consumer struct {
 // Stats are a consumer's counts since it started.
 type Stats struct {
 	Stored, Duplicates, Quarantined uint64
+	// Acks is how many acks this process published.
+	Acks uint64
+	// Pending is how many received messages wait for a worker (not yet committed).
+	Pending int
+	// Lag is, for the last commit, how long after the newest of its entries was journaled
+	// at the till it was committed here: the delay a sale takes to be safe at HQ, which
+	// grows when the consumer falls behind (or the till's clock is off).
+	Lag time.Duration
 }
 
 // NewConsumer makes a consumer over st.
@@ -117,7 +128,12 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 
 // Stats reads the counts.
 func (c *Consumer) Stats() Stats {
-	return Stats{Stored: c.stored.Load(), Duplicates: c.dups.Load(), Quarantined: c.quarantined.Load()}
+	st := Stats{Stored: c.stored.Load(), Duplicates: c.dups.Load(), Quarantined: c.quarantined.Load(),
+		Acks: c.acks.Load(), Lag: time.Duration(c.lagNanos.Load())}
+	if q := c.queue.Load(); q != nil {
+		st.Pending = len(*q)
+	}
+	return st
 }
 
 // Run consumes until ctx is done, reconnecting with a jittered backoff. A store failure
@@ -164,6 +180,7 @@ func (c *Consumer) wait(tok mqtt.Token, op string) error {
 func (c *Consumer) session(ctx context.Context) error {
 	lost := make(chan error, 1)
 	in := make(chan inbound, 4*c.o.BatchMax)
+	c.queue.Store(&in)
 	po := mqtt.NewClientOptions().
 		AddBroker(c.o.Broker).
 		SetClientID(c.o.ClientID).
@@ -343,6 +360,15 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 	if err != nil {
 		return err
 	}
+	var newest time.Time
+	for _, e := range b.Entries {
+		if e.Tx.Entry.At.After(newest) {
+			newest = e.Tx.Entry.At
+		}
+	}
+	if !newest.IsZero() {
+		c.lagNanos.Store(int64(max(time.Since(newest), 0)))
+	}
 	c.stored.Add(uint64(res.Stored))
 	c.dups.Add(uint64(res.Duplicates))
 	c.quarantined.Add(uint64(res.Quarantined))
@@ -360,6 +386,7 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 		// Not waited for: the next batch must not wait on the network. A lost ack is
 		// healed by the till's resend, which HQ answers with the ack again.
 		cli.Publish(c.topics.Ack(k.Store, k.Till), 1, true, wire.EncodeAck(through))
+		c.acks.Add(1)
 	}
 	for _, im := range msgs {
 		if im.m.Retained() {

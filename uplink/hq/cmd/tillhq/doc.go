@@ -10,9 +10,18 @@
 //	tillhq tills      [--store LOC]
 //	tillhq check      [--store LOC]
 //	tillhq quarantine [--store LOC]
-//	tillhq fleet      --broker URL
+//	tillhq fleet      --broker URL [--store S] [--state S] [--attention] [--watch]
+//	tillhq serve      ... --http ADDR     (dashboard and /metrics)
+//	tillhq ca         init|sign|account|server|revoke|crl --ca DIR
+//	tillhq register   --keys DIR STORE TILL KEY
+//	tillhq acl        --keys DIR --base scripts/mosquitto/acl
+//	tillhq cmd        --broker URL --sign-key FILE STORE TILL NAME [ARGS]
+//	tillhq catalog    --broker URL --sign-key FILE CATALOG.json
 //
-// LOC is a postgres:// URL or a bbolt file path (default tillhq.db).
+// LOC is a postgres:// URL or a bbolt file path (default tillhq.db); for fleet, --store
+// names a shop to show. Every command that talks to the broker takes --tls-ca, --tls-cert
+// and --tls-key (HQ's account certificate of the fleet CA); serve and import take --keys,
+// the device key registry, and then store only entries signed by their till's key.
 //
 // What it guarantees: serve acknowledges an entry to its till only after the store
 // committed it (see package hq); import is idempotent; check exits non-zero when any

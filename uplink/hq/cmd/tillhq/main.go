@@ -7,7 +7,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -173,6 +176,7 @@ func serve(ctx context.Context, args []string) error {
 	clientID := c.fs.String("client-id", "", "MQTT client id (default tillhq-HOST-PID)")
 	batch := c.fs.Int("batch", 1000, "most messages stored per transaction")
 	verbose := c.fs.Bool("v", false, "log every quarantine and session change")
+	httpAddr := c.fs.String("http", "", "serve the fleet dashboard and /metrics on this address, e.g. 127.0.0.1:8080")
 	c.fs.Parse(args)
 	level := slog.LevelWarn
 	if *verbose {
@@ -215,6 +219,20 @@ func serve(ctx context.Context, args []string) error {
 	cons, err := hq.NewConsumer(st, &o)
 	if err != nil {
 		return err
+	}
+	if *httpAddr != "" {
+		view := hq.NewFleetView(c.prefix)
+		vo := o
+		vo.ClientID = ""
+		go hq.WatchFleet(ctx, vo, view, nil)
+		ln, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			return fmt.Errorf("serve: http: %w", err)
+		}
+		srv := &http.Server{Handler: &hq.Dashboard{View: view, Consumer: cons, Store: st}, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		fmt.Fprintln(os.Stderr, "tillhq: dashboard on http://"+ln.Addr().String()+"/ and /metrics")
 	}
 	fmt.Fprintln(os.Stderr, "tillhq: serving", broker, "store", redact(c.store))
 	err = cons.Run(ctx)
@@ -380,17 +398,61 @@ func quarantine(ctx context.Context, args []string) error {
 func fleet(ctx context.Context, args []string) error {
 	c := newFlags("fleet")
 	wait := c.fs.Duration("wait", 5*time.Second, "longest time to collect statuses")
+	state := c.fs.String("state", "", "only tills in this state: online, lost, stopped")
+	attention := c.fs.Bool("attention", false, "only tills that need someone")
+	watch := c.fs.Bool("watch", false, "keep the table on screen, redrawn as statuses arrive")
+	every := c.fs.Duration("every", 2*time.Second, "with --watch: how often the table is redrawn")
 	c.fs.Parse(args)
 	if c.broker == "" {
 		return errors.New("fleet: --broker is required")
 	}
-	ts, err := hq.Fleet(ctx, hq.Options{Broker: c.broker, Prefix: c.prefix, Username: c.username, Password: c.password},
-		500*time.Millisecond, *wait)
+	o, err := c.options()
 	if err != nil {
 		return err
 	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "STORE\tTILL\tSTATE\tBACKLOG\tOLDEST UNSYNCED\tVERSION\tDEVICES")
+	// --store is the common flag (HQ's store location elsewhere); here it names a shop.
+	f := hq.FleetFilter{State: *state, Attention: *attention}
+	c.fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "store" {
+			f.Store = c.store
+		}
+	})
+	if !*watch {
+		ts, err := hq.Fleet(ctx, o, 500*time.Millisecond, *wait)
+		if err != nil {
+			return err
+		}
+		return fleetTable(os.Stdout, f.Filter(ts, time.Now()), time.Now())
+	}
+	view := hq.NewFleetView(c.prefix)
+	go hq.WatchFleet(ctx, o, view, nil)
+	tick := time.NewTicker(*every)
+	defer tick.Stop()
+	for {
+		var b strings.Builder
+		b.WriteString("\x1b[H\x1b[2J") // home and clear: a live view on a terminal
+		now := time.Now()
+		fmt.Fprintf(&b, "tillbox fleet  %s  (Ctrl-C to stop)\n\n", now.Format("15:04:05"))
+		fleetTable(&b, f.Filter(view.Tills(), now), now)
+		os.Stdout.WriteString(b.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// fleetTable prints tills as the fleet manager reads them.
+func fleetTable(out io.Writer, ts []hq.TillStatus, now time.Time) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "STORE\tTILL\tSTATE\tBACKLOG\tOLDEST UNSYNCED\tLAST SALE\tVERSION\tDEVICES\tATTENTION")
+	age := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return now.Sub(*t).Round(time.Second).String() + " ago"
+	}
 	for _, t := range ts {
 		s := t.Status
 		if t.Err != "" {
@@ -398,17 +460,15 @@ func fleet(ctx context.Context, args []string) error {
 			continue
 		}
 		oldest := "-"
-		if s.OldestUnsynced != nil {
-			oldest = s.OldestUnsynced.Format(time.RFC3339)
+		if s.Backlog > 0 {
+			oldest = age(s.OldestUnsynced)
 		}
-		devs := ""
-		for i, d := range s.Devices {
-			if i > 0 {
-				devs += ", "
-			}
-			devs += d.Name + ":" + d.State
+		why := strings.Join(hq.Attention(t, now), ", ")
+		if why == "" {
+			why = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", t.Store, t.Till, s.State, s.Backlog, oldest, s.Version, devs)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", t.Store, t.Till, s.State, s.Backlog, oldest, age(s.LastSale),
+			s.Version, hq.DevicesText(s.Devices), why)
 	}
 	return w.Flush()
 }
