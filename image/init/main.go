@@ -77,6 +77,7 @@ func run() error {
 		return err
 	}
 	wd := armWatchdog(sp)
+	linkInputs(sp.InputLinks)
 
 	slots := update.Slots{A: sp.SlotA, B: sp.SlotB, Env: bootDir + "/grubenv"}
 	if out, err := slots.Settle(booted, trying); err != nil {
@@ -285,4 +286,51 @@ func waitFor(limit time.Duration, paths ...string) error {
 		}
 	}
 	return nil
+}
+
+// linkInputs lists the input devices in the order the kernel numbered them (eventN), so
+// a technician sees them, and makes the spec's stable links to them by name.
+func linkInputs(links map[string]string) {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		b, _ := os.ReadFile("/proc/bus/input/devices")
+		byName := map[string]string{}
+		var names []string
+		var name string
+		for _, l := range strings.Split(string(b), "\n") {
+			if n, ok := strings.CutPrefix(l, "N: Name="); ok {
+				name = strings.Trim(n, `"`)
+				names = append(names, name)
+			}
+			if h, ok := strings.CutPrefix(l, "H: Handlers="); ok {
+				for _, f := range strings.Fields(h) {
+					if strings.HasPrefix(f, "event") {
+						byName[name] = f
+						names[len(names)-1] += " (" + f + ")"
+					}
+				}
+			}
+		}
+		missing := 0
+		for _, want := range links {
+			if byName[want] == "" {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			logf("input devices: %s", strings.Join(names, ", "))
+			for link, want := range links {
+				if ev := byName[want]; ev != "" {
+					os.Remove(link)
+					if err := os.Symlink(ev, link); err != nil {
+						logf("input link %s: %v", link, err)
+					}
+				} else {
+					logf("input link %s: no device %q", link, want)
+				}
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

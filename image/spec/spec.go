@@ -27,6 +27,10 @@ type Spec struct {
 	// Watchdog is the watchdog device; WatchdogTimeout its timeout in seconds.
 	Watchdog        string `json:"watchdog,omitempty"`
 	WatchdogTimeout int    `json:"watchdog_timeout,omitempty"`
+	// InputLinks are stable names for input devices, link path to the device's name as
+	// the kernel reports it: eventN numbers follow probe order (what udev rules do on a
+	// full system). The till's config names the link.
+	InputLinks map[string]string `json:"input_links,omitempty"`
 	// Cmdline is what the boot loader adds to the kernel's command line.
 	Cmdline string `json:"cmdline"`
 	// Sizes of the partitions in MiB (the builder's business).
@@ -57,8 +61,10 @@ func Boards() map[string]Spec {
 			Stick:    "/dev/vdb",
 			Net:      &Net{Iface: "eth0", Addr: "10.0.2.15/24"},
 			Watchdog: "/dev/watchdog", WatchdogTimeout: 20,
-			Cmdline: "console=ttyAMA0 8250.nr_uarts=8 panic=5 loglevel=4",
-			BootMiB: 16, SlotMiB: 64, DataMiB: 64,
+			// ACPI's power button is event0, so the keypad gets a stable name.
+			InputLinks: map[string]string{"/dev/input/keypad": "QEMU Virtio Keyboard"},
+			Cmdline:    "console=ttyAMA0 8250.nr_uarts=8 panic=5 loglevel=4",
+			BootMiB:    16, SlotMiB: 64, DataMiB: 64,
 		},
 	}
 }
