@@ -24,7 +24,7 @@ FUZZTIME ?= 5s
 
 ## test: install what is missing, then vet and every test, host and linux/arm64 under qemu-user,
 ## and a short run of each fuzz target.
-test: deps vet test-host test-arm test-fuzz
+test: deps vet test-host test-arm test-fuzz test-vm
 
 test-host:
 	$(GO) test -count=1 -timeout 12m ./...
@@ -54,6 +54,16 @@ build-arm:
 ## (VERSION=0.1.N from the commit count unless given; SIGNING_KEY=... for a release key).
 image:
 	bash scripts/image.sh
+
+## vmtest: the image booted under qemu-system-aarch64 with host-side fakes and HQ: first boot
+## and a sale, updates confirmed, rolled back (health, watchdog) and refused, power cuts mid-sale.
+vmtest:
+	MODE=full bash scripts/vmtest.sh
+
+## test-vm: the short VM test in make test (first boot, a sale to HQ, an update confirmed);
+## skipped when qemu-system-aarch64 is not installed.
+test-vm:
+	MODE=short bash scripts/vmtest.sh
 
 ## bench: benchmarks that print their figures beside a baseline measured in the same run.
 bench:

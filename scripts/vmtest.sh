@@ -11,5 +11,5 @@ if ! command -v qemu-system-aarch64 >/dev/null 2>&1; then
 fi
 bash scripts/image-fetch.sh .cache/image
 TILLBOX_VMTEST=$MODE go test -count=1 -v -run '^TestVM$' -timeout 15m ./image/vmtest/ 2>&1 |
-  grep -v '^        ' | grep -v '^=== RUN'
+  grep -v '^=== RUN'
 exit "${PIPESTATUS[0]}"

@@ -141,7 +141,7 @@ func supervise(sp spec.Spec, slots *update.Slots, booted string, trying bool, wd
 	for restarts := 0; ; restarts++ {
 		events := make(chan []byte, 64)
 		exited := make(chan error, 1)
-		c, err := startTill(events, exited)
+		c, done, err := startTill(events, exited)
 		if err != nil {
 			return err
 		}
@@ -155,7 +155,8 @@ func supervise(sp spec.Spec, slots *update.Slots, booted string, trying bool, wd
 				if rerr := slots.Rollback(booted); rerr != nil {
 					logf("roll back: %v", rerr)
 				}
-				stopTill(c, exited)
+				writeStatus("failed", sp.Version, err.Error())
+				stopTill(c, done)
 				wd.stop()
 				shutdown("rolling back")
 				return nil
@@ -188,10 +189,10 @@ func supervise(sp spec.Spec, slots *update.Slots, booted string, trying bool, wd
 
 // startTill starts tillbox run with its events on a pipe; each line goes to the console and
 // to events (dropped when nobody reads, so the till never blocks on its events).
-func startTill(events chan<- []byte, exited chan<- error) (*exec.Cmd, error) {
+func startTill(events chan<- []byte, exited chan<- error) (*exec.Cmd, <-chan struct{}, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, fmt.Errorf("events pipe: %w", err)
+		return nil, nil, fmt.Errorf("events pipe: %w", err)
 	}
 	c := exec.Command(tillboxBin, "run", "--config", configFile, "--data", tillData, "--events", "/proc/self/fd/3")
 	c.Stdout, c.Stderr = os.Stdout, os.Stderr
@@ -200,7 +201,7 @@ func startTill(events chan<- []byte, exited chan<- error) (*exec.Cmd, error) {
 	if err := c.Start(); err != nil {
 		r.Close()
 		w.Close()
-		return nil, fmt.Errorf("start tillbox: %w", err)
+		return nil, nil, fmt.Errorf("start tillbox: %w", err)
 	}
 	w.Close()
 	go func() {
@@ -216,8 +217,13 @@ func startTill(events chan<- []byte, exited chan<- error) (*exec.Cmd, error) {
 		}
 		r.Close()
 	}()
-	go func() { exited <- c.Wait() }()
-	return c, nil
+	done := make(chan struct{})
+	go func() {
+		err := c.Wait()
+		close(done)
+		exited <- err
+	}()
+	return c, done, nil
 }
 
 // waitReady waits for the till's first operator prompt; on its exit it puts the exit back
@@ -236,13 +242,14 @@ func waitReady(events <-chan []byte, exited chan error) bool {
 	}
 }
 
-func stopTill(c *exec.Cmd, exited <-chan error) {
+// stopTill stops the till (SIGTERM, then SIGKILL after 10 s); done closes when it exited.
+func stopTill(c *exec.Cmd, done <-chan struct{}) {
 	c.Process.Signal(unix.SIGTERM)
 	select {
-	case <-exited:
+	case <-done:
 	case <-time.After(10 * time.Second):
 		c.Process.Kill()
-		<-exited
+		<-done
 	}
 }
 

@@ -115,6 +115,83 @@ func TestVM(t *testing.T) {
 		return
 	}
 
-	t.Fatalf("full mode: not yet at %d", n)
-	_ = v1
+	// 3. A bad update (its tillbox fails at once): tried in slot A, fails the health check,
+	// rolled back; slot B runs on with the ledger intact.
+	bad := r.rootfs("1.2.0", initPkg, "./image/vmtest/internal/bad")
+	r.kill()
+	r.boot(r.stick(bad, "1.2.0", false))
+	_, n = r.con.waitText(n, 90*time.Second, "written to slot A")
+	r.waitOff(60 * time.Second)
+	r.boot("")
+	_, n = r.con.waitText(n, 60*time.Second, "tillbox: booting slot A (try 1)")
+	_, n = r.con.waitText(n, 150*time.Second, "slot A failed its health check")
+	r.waitOff(60 * time.Second)
+	started = r.boot("")
+	_, n = r.con.waitText(n, 60*time.Second, "tillbox: booting slot B (try 0)")
+	n = r.ready(n, started, "after the bad update, back on 1.1.0")
+
+	// 4. A hung update (its init arms the watchdog and hangs): the watchdog resets the box
+	// and the boot after it is slot B again, which reports the failed version.
+	hang := r.rootfs("1.3.0", "./image/vmtest/internal/hang", tillPkg)
+	r.kill()
+	r.boot(r.stick(hang, "1.3.0", false))
+	_, n = r.con.waitText(n, 90*time.Second, "written to slot A")
+	r.waitOff(60 * time.Second)
+	r.boot("")
+	_, n = r.con.waitText(n, 60*time.Second, "tillbox: booting slot A (try 1)")
+	_, n = r.con.waitText(n, 60*time.Second, "hang: watchdog armed, hanging")
+	hung := time.Now()
+	r.waitOff(120 * time.Second)
+	t.Logf("hung update: the watchdog reset the box %.1fs after the hang", time.Since(hung).Seconds())
+	started = r.boot("")
+	_, n = r.con.waitText(n, 60*time.Second, "tillbox: booting slot B (try 0)")
+	_, n = r.con.waitText(n, 60*time.Second, "update 1.3.0 failed its try; back on slot B")
+	n = r.ready(n, started, "after the hung update, back on 1.1.0")
+	r.atHQ(receipts, 60*time.Second)
+
+	// 5. A tampered bundle and a downgrade are refused; the inactive slot is not touched.
+	r.kill()
+	sumA := r.slotSum("A")
+	for _, s := range []struct{ stick, want string }{
+		{r.stick(v2, "1.4.0", true), "payload does not match the signed manifest"},
+		{r.stick(v1, "1.0.0", false), "not newer than the running firmware"},
+	} {
+		started = r.boot(s.stick)
+		_, n = r.con.waitText(n, 90*time.Second, s.want)
+		n = r.ready(n, started, "refused bundle")
+		r.kill()
+		if r.slotSum("A") != sumA {
+			t.Fatalf("a refused bundle (%s) changed the inactive slot", s.want)
+		}
+	}
+	t.Log("tampered bundle and downgrade refused; inactive slot unchanged")
+
+	// 6. Power cuts in the middle of sales: every sale the till reported committed is
+	// still there after the reboot and reaches HQ once; the open sale comes back.
+	started = r.boot("")
+	n = r.ready(n, started, "before the power cuts")
+	n = r.signOn(n)
+	for i := 0; i < 2; i++ {
+		rc, n = r.sell(n)
+		receipts = append(receipts, rc)
+		r.printer.SetDrawer(false)
+	}
+	rc, n = r.sell(n)
+	r.kill() // right after the commit: not printed, not at HQ yet
+	receipts = append(receipts, rc)
+	started = r.boot("")
+	n = r.ready(n, started, "after a power cut right after a commit")
+	r.atHQ(receipts, 60*time.Second)
+	n = r.signOn(n)
+	r.scanCode(loaf)
+	_, n = r.con.waitEvent(n, 30*time.Second, "customer", nil)
+	r.kill() // a sale open on the screen
+	started = r.boot("")
+	_, n = r.con.waitEvent(n, 120*time.Second, "restored", nil)
+	n = r.ready(n, started, "after a power cut during a sale")
+	r.keys(append(append([]string{"kp_add"}, digits("2000")...), "f5")...)
+	ev, n := r.con.waitEvent(n, 30*time.Second, "commit", func(e event) bool { return e.s("kind") == "sale" })
+	receipts = append(receipts, ev.s("receipt"))
+	r.atHQ(receipts, 60*time.Second)
+	t.Logf("%d sales, each at HQ exactly once, across %d power cuts", len(receipts), 2)
 }
