@@ -12,12 +12,16 @@ import (
 	"tillbox/image/bundle"
 	"tillbox/image/update"
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 )
 
 // updateCmd installs a signed bundle into the inactive slot for one try at the next boot.
 // It needs the ledger to itself (to see that no sale is open), so on a running box the
 // stage-1 init runs it between two runs of the till, or a technician stops the till first.
 // It never reboots: the caller does, once this returned without error.
+//
+// With --report TEXT it journals an update entry instead (the stage-1 init's report of a
+// try confirmed or rolled back), which reaches head office like every entry.
 func updateCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("update", flag.ContinueOnError)
 	layoutPath := fs.String("layout", update.LayoutFile, "the box's slots and boot state, as the stage-1 init wrote them")
@@ -25,8 +29,19 @@ func updateCmd(args []string, stdout io.Writer) error {
 	data := fs.String("data", "", "data directory (overrides the config's)")
 	keys := fs.String("keys", "", "trusted update keys (default: the layout's)")
 	retry := fs.Bool("retry", false, "install a version whose try failed before")
+	report := fs.String("report", "", "journal this update outcome instead of installing")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *report != "" {
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		if *data != "" {
+			cfg.Data = *data
+		}
+		return journalUpdate(cfg, *report, stdout)
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("%w: update needs one bundle file", errUsage)
@@ -89,4 +104,19 @@ func openSale(path string) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// journalUpdate appends an update entry to the ledger.
+func journalUpdate(cfg *config.Config, text string, stdout io.Writer) error {
+	l, err := ledger.Open(ledgerFile(cfg.Data), &ledger.Options{Store: cfg.Store, Till: cfg.Till})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	res, err := l.Append(journal.Entry{Kind: journal.KindUpdate, Reason: text})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "update: journaled as seq %d: %s\n", res.Entry.Seq, text)
+	return l.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 
 	"fmt"
 	"io"
@@ -84,7 +85,7 @@ func run() error {
 		logf("boot state: %v", err)
 	} else if out.RolledBack {
 		logf("update %s failed its try; back on slot %s", out.Version, booted)
-		writeStatus("failed", out.Version, "the new firmware failed its try and was rolled back")
+		writeStatus("failed", out.Version, "its try never confirmed (it hung or crashed and the box was reset)")
 	}
 	if err := update.WriteLayout(update.LayoutFile, update.Layout{Slots: slots, Booted: booted, Trying: trying,
 		Keys: keysFile, Board: sp.Board, Version: sp.Version}); err != nil {
@@ -101,6 +102,9 @@ func run() error {
 			shutdown("rebooting into the update's try")
 			return nil
 		}
+	}
+	if !trying {
+		reportStatus(sp.Version)
 	}
 	return supervise(sp, &slots, booted, trying, wd)
 }
@@ -256,10 +260,48 @@ func stopTill(c *exec.Cmd, done <-chan struct{}) {
 // writeStatus leaves the last update's outcome on the data partition for the firmware and
 // the technician.
 func writeStatus(state, version, detail string) {
-	b := fmt.Sprintf(`{"state":%q,"version":%q,"detail":%q,"at":%q}`+"\n", state, version, detail, time.Now().UTC().Format(time.RFC3339))
-	if err := os.WriteFile(statusFile, []byte(b), 0o644); err != nil {
+	st := updateStatus{State: state, Version: version, Detail: detail, At: time.Now().UTC()}
+	b, _ := json.Marshal(st)
+	if err := os.WriteFile(statusFile, append(b, '\n'), 0o644); err != nil {
 		logf("update status: %v", err)
 	}
+}
+
+// updateStatus is the last update's outcome on the data partition. The slot that decides
+// it may not be the one that runs next (a failed try is left by the new slot and read by
+// the old one), so the format is kept as it is across versions.
+type updateStatus struct {
+	State    string    `json:"state"` // "confirmed" or "failed"
+	Version  string    `json:"version"`
+	Detail   string    `json:"detail,omitempty"`
+	At       time.Time `json:"at"`
+	Reported bool      `json:"reported"` // journaled by tillbox update --report
+}
+
+// reportStatus journals an outcome not reported yet, before the till runs (the ledger is
+// free then), so that head office learns of it with the next sync.
+func reportStatus(running string) {
+	b, err := os.ReadFile(statusFile)
+	if err != nil {
+		return
+	}
+	var st updateStatus
+	if json.Unmarshal(b, &st) != nil || st.Reported {
+		return
+	}
+	text := fmt.Sprintf("update %s confirmed", st.Version)
+	if st.State != "confirmed" {
+		text = fmt.Sprintf("update failed: %s rolled back, running %s: %s", st.Version, running, st.Detail)
+	}
+	out, err := exec.Command(tillboxBin, "update", "--config", configFile, "--report", text).CombinedOutput()
+	logf("%s", strings.TrimSpace(string(out)))
+	if err != nil {
+		logf("update report: %v", err)
+		return
+	}
+	st.Reported = true
+	b, _ = json.Marshal(st)
+	os.WriteFile(statusFile, append(b, '\n'), 0o644)
 }
 
 func cmdline() map[string]string {

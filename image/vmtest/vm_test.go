@@ -73,6 +73,26 @@ func (r *rig) atHQ(receipts []string, limit time.Duration) {
 	}
 }
 
+// hqHas waits until HQ stored an entry whose payload contains text (an update report).
+func (r *rig) hqHas(text string, limit time.Duration) {
+	r.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		found := false
+		r.store.Entries(context.Background(), till, 0, func(rec hq.Record) error {
+			found = found || strings.Contains(string(rec.Raw), text)
+			return nil
+		})
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("no entry with %q at HQ after %s\n%s", text, limit, r.con.tail(30))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func TestVM(t *testing.T) {
 	mode := os.Getenv("TILLBOX_VMTEST")
 	if mode == "" {
@@ -148,6 +168,9 @@ func TestVM(t *testing.T) {
 	_, n = r.con.waitText(n, 60*time.Second, "update 1.3.0 failed its try; back on slot B")
 	n = r.ready(n, started, "after the hung update, back on 1.1.0")
 	r.atHQ(receipts, 60*time.Second)
+	r.hqHas("update failed: 1.2.0 rolled back, running 1.1.0", 60*time.Second)
+	r.hqHas("update failed: 1.3.0 rolled back, running 1.1.0", 60*time.Second)
+	t.Log("both failed updates reported to HQ from slot B's ledger")
 
 	// 5. A tampered bundle and a downgrade are refused; the inactive slot is not touched.
 	r.kill()
