@@ -1,6 +1,7 @@
 // Package drivers holds one package per peripheral kind of the till: printer, scanner,
-// display, drawer and keypad. This package itself has no code; it records the shape every
-// driver shares, so that a newcomer finds the same thing in each.
+// display, drawer and keypad. This package records the shape every driver shares, so that a
+// newcomer finds the same thing in each, and holds the one type they share: the State of a
+// device that reads a stream.
 //
 // The shape (after periph.io's devices):
 //

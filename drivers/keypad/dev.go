@@ -8,6 +8,7 @@ import (
 
 	"periph.io/x/conn/v3"
 
+	"tillbox/drivers"
 	"tillbox/drivers/evdev"
 )
 
@@ -70,28 +71,14 @@ func (o *Opts) resolve() (Opts, error) {
 }
 
 // State is whether the keypad is being read.
-type State uint8
+type State = drivers.State
 
+// The states of a keypad (see drivers.State).
 const (
-	// Offline: the device failed (unplugged); Status.Err says how.
-	Offline State = iota
-	// Online: the device is being read.
-	Online
-	// Halted: Halt was called.
-	Halted
+	Offline = drivers.Offline
+	Online  = drivers.Online
+	Halted  = drivers.Halted
 )
-
-func (s State) String() string {
-	switch s {
-	case Offline:
-		return "offline"
-	case Online:
-		return "online"
-	case Halted:
-		return "halted"
-	}
-	return fmt.Sprintf("State(%d)", int(s))
-}
 
 // Status is the keypad's state and its counters since New.
 type Status struct {

@@ -8,33 +8,19 @@ import (
 
 	"periph.io/x/conn/v3"
 
+	"tillbox/drivers"
 	"tillbox/drivers/evdev"
 )
 
 // State is whether the scanner is being read.
-type State uint8
+type State = drivers.State
 
+// The states of a scanner (see drivers.State).
 const (
-	// Offline: the port failed (unplugged, closed); Status.Err says how. A supervisor
-	// reopens it and calls Reattach.
-	Offline State = iota
-	// Online: the port is being read.
-	Online
-	// Halted: Halt was called; the Dev is done.
-	Halted
+	Offline = drivers.Offline
+	Online  = drivers.Online
+	Halted  = drivers.Halted
 )
-
-func (s State) String() string {
-	switch s {
-	case Offline:
-		return "offline"
-	case Online:
-		return "online"
-	case Halted:
-		return "halted"
-	}
-	return fmt.Sprintf("State(%d)", int(s))
-}
 
 // Status is the scanner's state and its counters since New.
 type Status struct {
