@@ -207,7 +207,9 @@ var profiles = map[string]func() Profile{
 			Scanner: &ScannerSpec{Kind: KindSerial, Path: "/dev/ttyS1", Baud: 9600, Suffix: scanner.SuffixCR},
 			Display: &DisplaySpec{Kind: KindPole, Path: "/dev/ttyS2", Baud: 9600, Cols: 20, Rows: 2, CodePage: "cp858"},
 			Drawer:  &DrawerSpec{Kick: KindPrinter, Pin: 2, Sense: KindPrinter},
-			Keypad:  &KeypadSpec{Kind: KindEvdev, Path: "/dev/input/event0"},
+			// The image's init links the virtio keyboard here by name: event numbers
+			// follow probe order (ACPI's power button takes event0).
+			Keypad: &KeypadSpec{Kind: KindEvdev, Path: "/dev/input/keypad"},
 		}
 	},
 	// rpi4: a Raspberry Pi 4 with a USB serial printer, a USB keyboard-wedge scanner, an
