@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"tillbox/firmware/app"
+	"tillbox/image/update"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -23,6 +26,9 @@ func mainExit(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, app.ErrRebootForUpdate):
+		fmt.Fprintln(stderr, "tillbox:", err)
+		return update.ExitRebootForTry
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "tillbox:", err)

@@ -26,6 +26,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	boardName := fs.String("board", "", "board profile (overrides the config's)")
 	script := fs.String("script", "", "drive the sim board from this file, or - for standard input")
 	events := fs.String("events", "", "write a JSON line per till event to this file (- for standard output)")
+	layout := fs.String("layout", "", "the box's slot layout file, for the fleet's update command (default: the init's)")
 	logPath := fs.String("log", "", "structured log file (default: standard error, or DATA/tillbox.log under the screen)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -40,7 +41,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if *boardName != "" {
 		cfg.Board = *boardName
 	}
-	o := app.Options{Config: cfg, Version: version}
+	o := app.Options{Config: cfg, Version: version, Layout: *layout}
 
 	switch *script {
 	case "":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -53,28 +54,14 @@ func updateCmd(args []string, stdout io.Writer) error {
 	if *data != "" {
 		cfg.Data = *data
 	}
-	lay, err := update.ReadLayout(*layoutPath)
-	if err != nil {
-		return err
+	var trusted []ed25519.PublicKey
+	if *keys != "" {
+		if trusted, err = bundle.ReadPublic(*keys); err != nil {
+			return err
+		}
 	}
-	if *keys == "" {
-		*keys = lay.Keys
-	}
-	trusted, err := bundle.ReadPublic(*keys)
-	if err != nil {
-		return err
-	}
-	board := lay.Board
-	if board == "" {
-		board = cfg.Board
-	}
-	f, err := os.Open(fs.Arg(0))
-	if err != nil {
-		return fmt.Errorf("update: %w", err)
-	}
-	defer f.Close()
-	res, err := lay.Slots.Install(f, update.Options{
-		Trusted: trusted, Board: board, Running: version, Booted: lay.Booted, Retry: *retry,
+	res, err := update.InstallFile(*layoutPath, fs.Arg(0), update.Options{
+		Trusted: trusted, Board: cfg.Board, Running: version, Retry: *retry,
 		OpenSale: func() (bool, error) { return openSale(ledgerFile(cfg.Data)) },
 	})
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"tillbox/firmware/receipt"
 	"tillbox/firmware/reports"
 	"tillbox/firmware/till"
+	"tillbox/image/update"
 	"tillbox/ledger"
 	"tillbox/ledger/journal"
 	"tillbox/uplink"
@@ -42,6 +43,9 @@ type Options struct {
 	// for a headless till.
 	Screen io.Writer
 	Input  io.Reader
+	// Layout is the box's slot layout file, as the stage-1 init wrote it, for the fleet's
+	// update command. Default update.LayoutFile.
+	Layout string
 	// Events receives a JSON line for each thing the till did (display changes, commits,
 	// prints, drawer moves, refusals): the record tests and technicians read.
 	Events io.Writer
@@ -59,6 +63,8 @@ type App struct {
 	hq      *embeddedHQ        // nil: head office is elsewhere
 	id      *identity.Identity // nil: not provisioned (tillbox provision)
 	version string
+	slots   string             // the slot layout file (updates)
+	updates chan updateRequest // the fleet's update command, handed to the run loop
 
 	evMu sync.Mutex
 	evW  io.Writer
@@ -106,7 +112,11 @@ func start(o Options) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	a := &App{cfg: cfg, log: log, evW: o.Events, printWake: make(chan struct{}, 1), redraw: make(chan struct{}, 1), version: o.Version}
+	a := &App{cfg: cfg, log: log, evW: o.Events, printWake: make(chan struct{}, 1), redraw: make(chan struct{}, 1), version: o.Version,
+		slots: o.Layout, updates: make(chan updateRequest)}
+	if a.slots == "" {
+		a.slots = update.LayoutFile
+	}
 	if err := a.loadIdentity(); err != nil {
 		return nil, err
 	}
@@ -262,6 +272,7 @@ func (a *App) loop(ctx context.Context, o Options) error {
 		a.draw(o.Screen)
 	}
 	keys, scans, drawerEv, printerEv := a.deviceEvents()
+	var reboot <-chan time.Time // set once an update is installed for its try
 	for {
 		select {
 		case <-ctx.Done():
@@ -285,6 +296,14 @@ func (a *App) loop(ctx context.Context, o Options) error {
 			a.onPrinter(ev)
 		case <-sync.C:
 			a.syncState()
+		case req := <-a.updates:
+			res, err := a.installUpdate(req.file)
+			req.reply <- updateReply{res: res, err: err}
+			if err == nil {
+				reboot = time.After(rebootDelay)
+			}
+		case <-reboot:
+			return ErrRebootForUpdate
 		case ev := <-upEvents:
 			a.emit("uplink-event", map[string]any{"kind": ev.Kind, "detail": ev.Detail})
 			if ev.Severity != wire.SeverityInfo {

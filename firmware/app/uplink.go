@@ -59,6 +59,7 @@ func (a *App) startUplink() error {
 	o := &uplink.Options{
 		Broker: broker, Prefix: u.Prefix, Username: u.Username, Password: u.Password,
 		Info: a.uplinkInfo, Logger: a.log.With("part", "uplink"),
+		Commands: map[string]uplink.CommandFunc{wire.CmdUpdate: a.updateCommand},
 		// A till starting beside its embedded HQ is online at once; journal short gaps.
 		OfflineAfter: 10 * time.Second,
 	}

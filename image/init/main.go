@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 
 	"fmt"
 	"io"
@@ -186,6 +187,14 @@ func supervise(sp spec.Spec, slots *update.Slots, booted string, trying bool, wd
 		}()
 		err = <-exited
 		cancel()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == update.ExitRebootForTry {
+			// The fleet's update command installed a bundle for one try.
+			logf("tillbox installed an update; rebooting into its try")
+			wd.stop()
+			shutdown("rebooting into the update's try")
+			return nil
+		}
 		logf("tillbox stopped: %v; restarting", err)
 		time.Sleep(time.Duration(min(restarts+1, 10)) * time.Second)
 	}
