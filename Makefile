@@ -20,8 +20,6 @@ deps:
 run: build
 	$(BIN)/tillbox run --data $(DATA)
 
-FUZZTIME ?= 5s
-
 ## test: install what is missing, then vet and every test, host and linux/arm64 under qemu-user,
 ## and a short run of each fuzz target.
 test: deps vet test-host test-arm test-fuzz test-vm
@@ -33,12 +31,9 @@ test-arm:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 TILLBOX_TEST_EXEC=qemu-aarch64-static \
 		$(GO) test -count=1 -timeout 10m -exec qemu-aarch64-static $(ARM_TEST_PKGS)
 
+## test-fuzz: each fuzz target for a budget of executions (FUZZTIME=10m for longer runs).
 test-fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$'  -fuzztime $(FUZZTIME) ./drivers/scanner
-	$(GO) test -run '^$$' -fuzz '^FuzzFrame$$'  -fuzztime $(FUZZTIME) ./drivers/scanner
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./drivers/evdev
-	$(GO) test -run '^$$' -fuzz '^FuzzParser$$' -fuzztime $(FUZZTIME) ./drivers/printer
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./drivers/printer
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 build:
 	@mkdir -p $(BIN)
@@ -70,6 +65,7 @@ bench:
 	$(GO) test -count=1 -run '^$$' -bench AppendVsBareBolt -benchtime 2000x ./ledger/
 	$(GO) test -count=1 -run '^$$' -bench ReceiptOverPty -benchtime 20x ./drivers/printer/
 	$(GO) test -count=1 -run '^$$' -bench DecodeTx ./uplink/wire/
+	$(GO) test -count=1 -run '^$$' -bench IngestPostgres -benchtime 100x ./uplink/hq/
 	bash scripts/bench-drain.sh
 
 ## soak: the long fault loops (thousands of cycles).
