@@ -39,25 +39,24 @@ func DecodeTx(t Topic, raw []byte) (Tx, error) {
 // exported file): everything DecodeTx checks except the identity against a topic.
 //
 // A till sends exactly the bytes its ledger stored, which are the canonical encoding of
-// the entry with the hash as the last field. So the fast path decodes once, encodes the
-// result again and requires the same bytes (which also refuses unknown fields, duplicate
-// keys and any other spelling), then hashes the payload without its hash field. Only a
-// payload that fails is decoded again, strictly, to say precisely why.
+// the entry with the hash as the last field. So the fast path reads the payload in that
+// encoding only (readCanonical, or else decoding once, encoding the result again and
+// requiring the same bytes), which also refuses unknown fields, duplicate keys and any
+// other spelling; then it hashes the payload without its hash field. Only a payload that
+// fails is decoded again, strictly, to say precisely why.
 func DecodeEntry(raw []byte) (Tx, error) {
 	if len(raw) > MaxTxBytes {
 		return Tx{}, fmt.Errorf("wire: decode tx: %w: %d bytes, limit %d", ErrTooLarge, len(raw), MaxTxBytes)
 	}
 	var e journal.Entry
-	if json.Unmarshal(raw, &e) == nil {
-		if again, err := json.Marshal(&e); err == nil && bytes.Equal(again, raw) {
-			if err := checkFields(&e); err != nil {
-				return Tx{}, err
-			}
-			if sha256Hex(canonical(raw, e.Sig)) != e.Hash {
-				return Tx{}, fmt.Errorf("wire: decode tx: %w: seq %d: hash %s does not match the entry's content", ErrInvalid, e.Seq, clip(e.Hash))
-			}
-			return Tx{Entry: e, Raw: raw}, nil
+	if readCanonical(raw, &e) || isCanonical(raw, &e) {
+		if err := checkFields(&e); err != nil {
+			return Tx{}, err
 		}
+		if sha256Hex(canonical(raw, e.Sig)) != e.Hash {
+			return Tx{}, fmt.Errorf("wire: decode tx: %w: seq %d: hash %s does not match the entry's content", ErrInvalid, e.Seq, clip(e.Hash))
+		}
+		return Tx{Entry: e, Raw: raw}, nil
 	}
 	// Slow path: find the reason.
 	e = journal.Entry{}
@@ -68,6 +67,17 @@ func DecodeEntry(raw []byte) (Tx, error) {
 		return Tx{}, err
 	}
 	return Tx{}, fmt.Errorf("wire: decode tx: %w: seq %d: not in the ledger's canonical encoding", ErrInvalid, e.Seq)
+}
+
+// isCanonical decodes raw into e with encoding/json and reports whether encoding e again
+// gives raw: the definition of the canonical encoding, for what readCanonical leaves.
+func isCanonical(raw []byte, e *journal.Entry) bool {
+	*e = journal.Entry{}
+	if json.Unmarshal(raw, e) != nil {
+		return false
+	}
+	again, err := json.Marshal(e)
+	return err == nil && bytes.Equal(again, raw)
 }
 
 // hashSuffix is the length of `,"hash":"<64 hex>"}`, the end of every canonical payload
