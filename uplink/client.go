@@ -14,6 +14,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"tillbox/ledger"
+	"tillbox/uplink/mqttconn"
 	"tillbox/uplink/wire"
 )
 
@@ -384,6 +385,7 @@ func (c *Client) connect() (*sessionClient, error) {
 		SetPingTimeout(c.o.WaitTimeout).
 		SetConnectTimeout(c.o.WaitTimeout).
 		SetWriteTimeout(c.o.WaitTimeout).
+		SetCustomOpenConnectionFn(mqttconn.Open).
 		SetBinaryWill(c.topics.Status(c.store, c.till), wire.LostWill(), 1, true).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { s.markLost(err) })
 	if c.o.TLS != nil {

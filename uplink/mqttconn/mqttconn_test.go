@@ -1,0 +1,239 @@
+package mqttconn_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"tillbox/uplink/identity"
+	"tillbox/uplink/mqttconn"
+	"tillbox/uplink/uplinktest"
+)
+
+// server accepts one connection on loopback and hands it over.
+func server(t *testing.T, ln net.Listener) <-chan net.Conn {
+	t.Helper()
+	ch := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(ch)
+			return
+		}
+		t.Cleanup(func() { c.Close() })
+		if tc, ok := c.(*tls.Conn); ok {
+			tc.Handshake() // a TLS client's Open waits for it
+		}
+		ch <- c
+	}()
+	return ch
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+func open(t *testing.T, rawURL string, o *mqtt.ClientOptions) net.Conn {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := mqttconn.Open(u, *o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestWritesArriveWholeAndInOrderAndCloseSendsTheRest: thousands of small writes (as paho
+// makes them, one packet each) arrive byte for byte, in order, including those queued
+// just before Close; and the reads in the other direction come through the buffer intact.
+func TestWritesArriveWholeAndInOrderAndCloseSendsTheRest(t *testing.T) {
+	ln := listen(t)
+	accepted := server(t, ln)
+	c := open(t, "tcp://"+ln.Addr().String(), mqtt.NewClientOptions())
+	peer := <-accepted
+
+	var want bytes.Buffer
+	for i := range 20000 {
+		p := []byte(fmt.Sprintf("packet %d;", i))
+		want.Write(p)
+		if n, err := c.Write(p); n != len(p) || err != nil {
+			t.Fatalf("write %d: %d, %v", i, n, err)
+		}
+	}
+	got := make(chan []byte)
+	go func() { b, _ := io.ReadAll(peer); peer.Close(); got <- b }()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-got; !bytes.Equal(b, want.Bytes()) {
+		t.Fatalf("peer read %d bytes, want %d (equal prefix: %v)", len(b), want.Len(), bytes.HasPrefix(want.Bytes(), b))
+	}
+	if _, err := c.Write([]byte("late")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write after Close: %v, want net.ErrClosed", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+
+	// Reads: a peer's burst of small packets comes out exactly as sent.
+	accepted = server(t, ln)
+	c = open(t, "tcp://"+ln.Addr().String(), mqtt.NewClientOptions())
+	defer c.Close()
+	peer = <-accepted
+	var sent bytes.Buffer
+	for i := range 5000 {
+		sent.Write([]byte{0x40, 0x02, byte(i >> 8), byte(i)}) // a PUBACK
+	}
+	go func() { peer.Write(sent.Bytes()); peer.Close() }()
+	b, err := io.ReadAll(c)
+	if err != nil || !bytes.Equal(b, sent.Bytes()) {
+		t.Fatalf("read %d bytes (%v), want %d", len(b), err, sent.Len())
+	}
+}
+
+// TestStuckPeerFailsTheWriterInBoundedTime: a broker that stops reading makes Write fail
+// once the write timeout passes, rather than hang, and every later Write fails too.
+func TestStuckPeerFailsTheWriterInBoundedTime(t *testing.T) {
+	ln := listen(t)
+	accepted := server(t, ln)
+	c := open(t, "tcp://"+ln.Addr().String(), mqtt.NewClientOptions().SetWriteTimeout(300*time.Millisecond))
+	defer c.Close()
+	<-accepted // never read from
+	chunk := make([]byte, 16<<10)
+	var err error
+	for i := 0; err == nil; i++ {
+		if i > 1<<16 { // 1 GiB written into a peer that reads nothing: the queue is unbounded
+			t.Fatal("writes never failed")
+		}
+		_, err = c.Write(chunk)
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write to a stuck peer: %v, want a deadline error", err)
+	}
+	if _, err2 := c.Write([]byte("x")); err2 == nil {
+		t.Fatal("a write after the failure succeeded")
+	}
+}
+
+// TestSchemes: TLS is dialled and its handshake done inside Open; websockets are refused.
+func TestSchemes(t *testing.T) {
+	ca, err := identity.InitCA(t.TempDir(), "test CA", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := ca.IssueServer([]string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := server(t, ln)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	c := open(t, "ssl://"+ln.Addr().String(), mqtt.NewClientOptions().SetTLSConfig(&tls.Config{RootCAs: pool}))
+	defer c.Close()
+	peer := <-accepted
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(peer, buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("over TLS: %q, %v", buf, err)
+	}
+
+	// A certificate the client does not trust fails in Open, not later.
+	u, _ := url.Parse("ssl://" + ln.Addr().String())
+	server(t, ln)
+	if _, err := mqttconn.Open(u, *mqtt.NewClientOptions().SetTLSConfig(&tls.Config{})); err == nil {
+		t.Fatal("an untrusted broker certificate was accepted")
+	}
+	for _, s := range []string{"ws://127.0.0.1:1/mqtt", "wss://127.0.0.1:1/mqtt", "http://127.0.0.1:1"} {
+		u, _ := url.Parse(s)
+		if _, err := mqttconn.Open(u, *mqtt.NewClientOptions()); !errors.Is(err, mqttconn.ErrScheme) {
+			t.Fatalf("Open(%s): %v, want ErrScheme", s, err)
+		}
+	}
+}
+
+// TestCleanDisconnectIsNotLost: with a real Mosquitto, a paho client on this connection
+// that disconnects cleanly while publishes are in flight does not trigger its last will
+// (its DISCONNECT reached the broker), while one whose connection is cut does.
+func TestCleanDisconnectIsNotLost(t *testing.T) {
+	mq := uplinktest.StartMosquitto(t, nil)
+	watcher := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID("watcher"))
+	if tok := watcher.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer watcher.Disconnect(100)
+	got := make(chan string, 10)
+	if tok := watcher.Subscribe("t/status", 1, func(_ mqtt.Client, m mqtt.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	var conns = map[string]net.Conn{}
+	connect := func(id string) mqtt.Client {
+		open := func(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
+			c, err := mqttconn.Open(u, o)
+			conns[id] = c
+			return c, err
+		}
+		cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID(id).SetCustomOpenConnectionFn(open).
+			SetAutoReconnect(false).SetWill("t/status", "lost "+id, 1, false))
+		if tok := cli.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		// Publishes in flight when it disconnects: their PUBACKs arrive after the DISCONNECT
+		// went out, and a socket closed with them unread would be reset, which can take the
+		// DISCONNECT with it before the broker read it.
+		for i := range 100 {
+			cli.Publish("t/data", 1, false, fmt.Sprint(i))
+		}
+		return cli
+	}
+	next := func() string {
+		select {
+		case s := <-got:
+			return s
+		case <-time.After(10 * time.Second):
+			t.Fatal("nothing arrived on t/status")
+		}
+		return ""
+	}
+
+	connect("clean").Disconnect(250)
+	watcher.Publish("t/status", 1, false, "marker").WaitTimeout(10 * time.Second)
+	if s := next(); s != "marker" {
+		t.Fatalf("after a clean disconnect the watcher saw %q before its marker", s)
+	}
+	// The same connection closed without a DISCONNECT: the broker sends the will.
+	connect("cut")
+	conns["cut"].Close()
+	if s := next(); s != "lost cut" {
+		t.Fatalf("after a cut connection the watcher saw %q, want the will", s)
+	}
+}
