@@ -15,6 +15,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"tillbox/uplink/mqttconn"
 	"tillbox/uplink/wire"
 )
 
@@ -63,8 +64,8 @@ type Consumer struct {
 
 	stored, dups, quarantined atomic.Uint64
 	acks                      atomic.Uint64
-	lagNanos                  atomic.Int64                 // of the last commit: see Stats.Lag
-	queue                     atomic.Pointer[chan inbound] // the current session's, for Stats.Pending
+	lagNanos                  atomic.Int64                      // of the last commit: see Stats.Lag
+	queue                     atomic.Pointer[chan mqtt.Message] // the current session's, for Stats.Pending
 
 	// acked is the highest through this process published per till. Workers commit
 	// concurrently and could otherwise publish a lower watermark after a higher one,
@@ -179,7 +180,7 @@ func (c *Consumer) wait(tok mqtt.Token, op string) error {
 
 func (c *Consumer) session(ctx context.Context) error {
 	lost := make(chan error, 1)
-	in := make(chan inbound, 4*c.o.BatchMax)
+	in := make(chan mqtt.Message, 4*c.o.BatchMax)
 	c.queue.Store(&in)
 	po := mqtt.NewClientOptions().
 		AddBroker(c.o.Broker).
@@ -200,6 +201,7 @@ func (c *Consumer) session(ctx context.Context) error {
 		SetConnectTimeout(c.o.WaitTimeout).
 		SetWriteTimeout(c.o.WaitTimeout).
 		SetTLSConfig(c.o.TLS).
+		SetCustomOpenConnectionFn(mqttconn.Open).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			select {
 			case lost <- err:
@@ -212,12 +214,12 @@ func (c *Consumer) session(ctx context.Context) error {
 	}
 	defer cli.Disconnect(250)
 	handler := func(_ mqtt.Client, m mqtt.Message) {
-		// Runs on its own goroutine (OrderMatters false), so checking the payload here
-		// spreads the decoding over the cores. The broker's in-flight limit bounds how
-		// many wait here; the bound on the wait keeps a stuck store from piling them up.
-		im := c.check(m)
+		// Runs on its own short-lived goroutine (OrderMatters false), so it only hands the
+		// message over: the workers, whose stacks have grown once, check it. The broker's
+		// in-flight limit bounds how many wait here; the bound on the wait keeps a stuck
+		// store from piling them up.
 		select {
-		case in <- im:
+		case in <- m:
 		case <-time.After(c.o.WaitTimeout):
 			c.o.Logger.Warn("hq: message not taken in time; the till will resend it", "topic", m.Topic())
 		}
@@ -260,19 +262,19 @@ func (c *Consumer) session(ctx context.Context) error {
 }
 
 // worker stores batches until ctx is done or the store fails.
-func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan inbound) error {
+func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan mqtt.Message) error {
 	batch := make([]inbound, 0, c.o.BatchMax)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case m := <-in:
-			batch = append(batch[:0], m)
+			batch = append(batch[:0], c.check(m))
 		fill:
 			for len(batch) < c.o.BatchMax {
 				select {
 				case m := <-in:
-					batch = append(batch, m)
+					batch = append(batch, c.check(m))
 				default:
 					break fill
 				}

@@ -17,6 +17,10 @@
 //     verified them; a receipt is found by its till number or its central number.
 //   - Two stores implement this: bbolt (embedded, one process) and PostgreSQL (several
 //     consumers on a shared subscription). Both run the same ingest logic (ingest.go).
+//     PostgreSQL's schema is versioned: OpenPostgres refuses an older one and Migrate
+//     brings it up step by step, keeping what is stored. A batch of new entries goes in
+//     with COPY (falling back to an INSERT that sorts new keys from held ones when any
+//     key is held), and central numbers are kept as one run per till per commit.
 //   - The consumer never relies on MQTT ordering or on the broker's persistence: it acks
 //     (PUBACKs) a message only after its commit, republishes every till's ack on each
 //     connect, and answers a till's resends with its ack again.

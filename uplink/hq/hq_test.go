@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,8 +160,23 @@ func TestIngestRules(t *testing.T) {
 		if r.Central != hq.CentralNumber("s042", 3) {
 			t.Fatalf("central of seq 3 = %q", r.Central)
 		}
-		if _, err := st.Lookup(ctx, "S042-T01-999999"); !errors.Is(err, hq.ErrNotFound) {
-			t.Fatalf("lookup of nothing: %v", err)
+		for _, n := range []string{"S042-T01-999999", hq.CentralNumber("s042", 11), "S042-C3", "s042-C000000003", "-C000000003", "S042-C"} {
+			if _, err := st.Lookup(ctx, n); !errors.Is(err, hq.ErrNotFound) {
+				t.Fatalf("lookup of %q: %v, want ErrNotFound", n, err)
+			}
+		}
+		// Verified in seq order over five commits: seq n is the store's n-th receipt.
+		err = st.Entries(ctx, k, 0, func(r hq.Record) error {
+			if want := hq.CentralNumber("s042", r.Seq); r.Central != want {
+				return fmt.Errorf("seq %d has central %q, want %q", r.Seq, r.Central, want)
+			}
+			if got, err := st.Lookup(ctx, r.Central); err != nil || got.Seq != r.Seq || got.Till != "t01" {
+				return fmt.Errorf("lookup %q: %+v, %v", r.Central, got, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 		tills, err := st.Tills(ctx)
 		if err != nil || len(tills) != 1 || tills[0].Through != 10 || tills[0].Hash != txs[9].Entry.Hash {

@@ -143,6 +143,20 @@ func Ingest(ctx context.Context, st Store, b Batch) (Result, error) {
 			}
 			return keys[i].Till < keys[j].Till
 		})
+		// The rows this transaction inserted are known without reading them back; others
+		// may have changed since they were compared, so they are read under the lock.
+		ours := map[TillKey]map[uint64]link{}
+		for _, it := range items {
+			if !it.inserted {
+				continue
+			}
+			m := ours[it.key]
+			if m == nil {
+				m = map[uint64]link{}
+				ours[it.key] = m
+			}
+			m[it.seq] = link{seq: it.seq, prev: it.prev, hash: it.hash, receipt: it.receipt}
+		}
 		docs := map[string][]centralRef{}
 		for _, k := range keys {
 			through, hash, err := t.lockTill(ctx, k)
@@ -150,32 +164,39 @@ func Ingest(ctx context.Context, st Store, b Batch) (Result, error) {
 				return err
 			}
 			start := through
-		advance:
+			known := ours[k]
+			if known == nil {
+				known = map[uint64]link{}
+			}
+			scannedTo := through
 			for {
-				links, err := t.scan(ctx, k, through+1, through+scanSpan)
-				if err != nil {
-					return err
+				l, ok := known[through+1]
+				if !ok && scannedTo <= through {
+					links, err := t.scan(ctx, k, through+1, through+scanSpan)
+					if err != nil {
+						return err
+					}
+					for _, l := range links {
+						known[l.seq] = l
+					}
+					scannedTo = through + scanSpan
+					l, ok = known[through+1]
 				}
-				for _, l := range links {
-					if l.seq != through+1 {
-						break advance
-					}
-					if l.prev != hash {
-						reason := fmt.Sprintf("broken chain: seq %d has prev %s, but seq %d has hash %s", l.seq, short(l.prev), through, short(hash))
-						if err := t.evict(ctx, k, l.seq, reason); err != nil {
-							return err
-						}
-						res.Quarantined++
-						res.Alerts = append(res.Alerts, k.String()+": "+reason)
-						break advance
-					}
-					through, hash = l.seq, l.hash
-					if l.receipt != "" {
-						docs[k.Store] = append(docs[k.Store], centralRef{till: k.Till, seq: l.seq})
-					}
-				}
-				if len(links) < scanSpan {
+				if !ok {
 					break
+				}
+				if l.prev != hash {
+					reason := fmt.Sprintf("broken chain: seq %d has prev %s, but seq %d has hash %s", l.seq, short(l.prev), through, short(hash))
+					if err := t.evict(ctx, k, l.seq, reason); err != nil {
+						return err
+					}
+					res.Quarantined++
+					res.Alerts = append(res.Alerts, k.String()+": "+reason)
+					break
+				}
+				through, hash = l.seq, l.hash
+				if l.receipt != "" {
+					docs[k.Store] = append(docs[k.Store], centralRef{till: k.Till, seq: l.seq})
 				}
 			}
 			if through != start {

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tillbox/ledger"
 )
 
 // schemaVersion is the PostgreSQL schema this build needs; Migrate brings a database to it.
-const schemaVersion = 1
+const schemaVersion = 2
 
 var migrations = []string{`
 CREATE TABLE IF NOT EXISTS hq_schema (version int PRIMARY KEY);
@@ -58,6 +59,29 @@ CREATE TABLE IF NOT EXISTS hq_quarantine (
 	reason  text NOT NULL,
 	payload bytea);
 INSERT INTO hq_schema (version) VALUES (1) ON CONFLICT DO NOTHING;
+`, `
+-- Ids, receipt and central numbers are ASCII compared byte by byte: in the "C" collation
+-- the keys' comparisons are memcmp instead of the database locale's rules.
+ALTER TABLE hq_tills ALTER COLUMN store TYPE text COLLATE "C", ALTER COLUMN till TYPE text COLLATE "C";
+ALTER TABLE hq_entries ALTER COLUMN store TYPE text COLLATE "C", ALTER COLUMN till TYPE text COLLATE "C",
+	ALTER COLUMN receipt TYPE text COLLATE "C";
+ALTER TABLE hq_stores ALTER COLUMN store TYPE text COLLATE "C";
+ALTER TABLE hq_quarantine ALTER COLUMN store TYPE text COLLATE "C", ALTER COLUMN till TYPE text COLLATE "C";
+-- Central numbers by runs: one row per till per commit instead of one row (and two index
+-- entries) per receipt, which was as costly as storing the entry itself. The run's
+-- entries seqs[1], seqs[2], ... have the store's numbers first, first+1, ...
+CREATE TABLE hq_central_runs (
+	store text COLLATE "C" NOT NULL,
+	first bigint NOT NULL,
+	till  text COLLATE "C" NOT NULL,
+	seqs  bigint[] NOT NULL,
+	lo    bigint NOT NULL,
+	PRIMARY KEY (store, first));
+CREATE INDEX hq_central_runs_till ON hq_central_runs (store, till, lo);
+INSERT INTO hq_central_runs (store, first, till, seqs, lo)
+	SELECT store, substring(central from '-C([0-9]+)$')::bigint, till, ARRAY[seq], seq FROM hq_central;
+DROP TABLE hq_central;
+INSERT INTO hq_schema (version) VALUES (2);
 `}
 
 // pgStore keeps entries in PostgreSQL; several consumers may share one database.
@@ -67,6 +91,10 @@ type pgStore struct {
 
 // Migrate creates or upgrades the schema at url. It is idempotent.
 func Migrate(ctx context.Context, url string) error {
+	return migrateTo(ctx, url, len(migrations))
+}
+
+func migrateTo(ctx context.Context, url string, version int) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return fmt.Errorf("hq: migrate: %w", err)
@@ -77,9 +105,23 @@ func Migrate(ctx context.Context, url string) error {
 		return fmt.Errorf("hq: migrate: lock: %w", err)
 	}
 	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock(7411042)`)
-	for i, m := range migrations {
-		if _, err := conn.Exec(ctx, m); err != nil {
-			return fmt.Errorf("hq: migrate: step %d: %w", i+1, err)
+	// Step i brings the schema to version i+1; the steps a database has had are skipped.
+	var have int
+	var exists bool
+	err = conn.QueryRow(ctx, `SELECT to_regclass('hq_schema') IS NOT NULL`).Scan(&exists)
+	if err == nil && exists {
+		err = conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM hq_schema`).Scan(&have)
+	}
+	if err != nil {
+		return fmt.Errorf("hq: migrate: read version: %w", err)
+	}
+	for i, m := range migrations[min(have, version):version] {
+		step := have + i + 1
+		if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, m)
+			return err
+		}); err != nil {
+			return fmt.Errorf("hq: migrate: to version %d: %w", step, err)
 		}
 	}
 	return nil
@@ -124,6 +166,18 @@ func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
 type pgTxn struct{ tx pgx.Tx }
 
 func (t *pgTxn) insert(ctx context.Context, items []*item) error {
+	// Almost always every key is new: COPY them, which is PostgreSQL's cheapest way in.
+	// A key already held fails the COPY as a whole; its savepoint is then rolled back and
+	// the batch takes the statement that sorts new keys from held ones.
+	switch copied, err := t.copyNew(ctx, items); {
+	case err != nil:
+		return err
+	case copied:
+		for _, it := range items {
+			it.inserted = true
+		}
+		return nil
+	}
 	n := len(items)
 	stores, tills, hashes, prevs, kinds, receipts, sources := make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -192,6 +246,42 @@ JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS u(s, t, q) ON e.store = u.s
 		}
 	}
 	return rows.Err()
+}
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
+const uniqueViolation = "23505"
+
+var entryColumns = []string{"store", "till", "seq", "hash", "prev", "kind", "receipt", "at", "raw", "source"}
+
+// copyNew inserts items with COPY inside a savepoint and reports whether it did; false
+// with no error means a key was already held and nothing was inserted.
+func (t *pgTxn) copyNew(ctx context.Context, items []*item) (bool, error) {
+	sp, err := t.tx.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("insert: savepoint: %w", err)
+	}
+	_, err = sp.CopyFrom(ctx, pgx.Identifier{"hq_entries"}, entryColumns, pgx.CopyFromSlice(len(items), func(i int) ([]any, error) {
+		it := items[i]
+		var receipt any
+		if it.receipt != "" {
+			receipt = it.receipt
+		}
+		return []any{it.key.Store, it.key.Till, int64(it.seq), it.hash, it.prev, it.kind, receipt, it.at, it.raw, it.source}, nil
+	}))
+	if err == nil {
+		if err := sp.Commit(ctx); err != nil {
+			return false, fmt.Errorf("insert: release savepoint: %w", err)
+		}
+		return true, nil
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == uniqueViolation {
+		if err := sp.Rollback(ctx); err != nil {
+			return false, fmt.Errorf("insert: rollback to savepoint: %w", err)
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("insert: copy: %w", err)
 }
 
 func (t *pgTxn) quarantine(ctx context.Context, q Quarantine) error {
@@ -267,13 +357,24 @@ func (t *pgTxn) assignCentral(ctx context.Context, store string, refs []centralR
 		return fmt.Errorf("central numbers %s: %w", store, err)
 	}
 	first := uint64(last) - uint64(len(refs)) + 1
-	tills, seqs, nums := make([]string, len(refs)), make([]int64, len(refs)), make([]string, len(refs))
-	for i, r := range refs {
-		tills[i], seqs[i], nums[i] = r.till, int64(r.seq), CentralNumber(store, first+uint64(i))
+	// One run per till: refs holds each till's entries together, in chain order.
+	type run struct {
+		first uint64
+		till  string
+		seqs  []int64
 	}
-	// A table of its own, insert-only: numbering an entry never rewrites the entry's row.
-	_, err := t.tx.Exec(ctx, `INSERT INTO hq_central (central, store, till, seq)
-SELECT c, $1, t, q FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(t, q, c)`, store, tills, seqs, nums)
+	var runs []run
+	for i, r := range refs {
+		if len(runs) == 0 || runs[len(runs)-1].till != r.till {
+			runs = append(runs, run{first: first + uint64(i), till: r.till})
+		}
+		runs[len(runs)-1].seqs = append(runs[len(runs)-1].seqs, int64(r.seq))
+	}
+	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"hq_central_runs"}, []string{"store", "first", "till", "seqs", "lo"},
+		pgx.CopyFromSlice(len(runs), func(i int) ([]any, error) {
+			r := runs[i]
+			return []any{store, int64(r.first), r.till, r.seqs, r.seqs[0]}, nil
+		}))
 	if err != nil {
 		return fmt.Errorf("central numbers %s: %w", store, err)
 	}
@@ -311,15 +412,23 @@ func (s *pgStore) Through(ctx context.Context, k TillKey) (uint64, error) {
 	return uint64(th), nil
 }
 
-const recordCols = `e.store, e.till, e.seq, e.hash, coalesce(e.receipt, ''), coalesce(c.central, ''), e.source, e.raw`
+const recordCols = `e.store, e.till, e.seq, e.hash, coalesce(e.receipt, ''), c.n, e.source, e.raw`
 
-const recordFrom = ` FROM hq_entries e LEFT JOIN hq_central c ON c.store = e.store AND c.till = e.till AND c.seq = e.seq `
+// recordFrom finds an entry's central number in the till's last run that starts at or
+// before it (runs of a till never overlap).
+const recordFrom = ` FROM hq_entries e LEFT JOIN LATERAL (
+	SELECT r.first + array_position(r.seqs, e.seq) - 1 AS n FROM hq_central_runs r
+	WHERE r.store = e.store AND r.till = e.till AND r.lo <= e.seq ORDER BY r.lo DESC LIMIT 1) c ON true `
 
 func scanRecord(row pgx.Row) (Record, error) {
 	var r Record
 	var seq int64
-	err := row.Scan(&r.Store, &r.Till, &seq, &r.Hash, &r.Receipt, &r.Central, &r.Source, &r.Raw)
+	var central *int64
+	err := row.Scan(&r.Store, &r.Till, &seq, &r.Hash, &r.Receipt, &central, &r.Source, &r.Raw)
 	r.Seq = uint64(seq)
+	if central != nil {
+		r.Central = CentralNumber(r.Store, uint64(*central))
+	}
 	return r, err
 }
 
@@ -356,7 +465,21 @@ func (s *pgStore) Entries(ctx context.Context, k TillKey, after uint64, fn func(
 }
 
 func (s *pgStore) Lookup(ctx context.Context, number string) (Record, error) {
-	r, err := scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordCols+recordFrom+`WHERE c.central = $1`, number))
+	err := pgx.ErrNoRows
+	var r Record
+	if store, n, ok := parseCentral(number); ok {
+		var till string
+		var seq *int64
+		err = s.pool.QueryRow(ctx, `SELECT till, seqs[$2 - first + 1] FROM hq_central_runs
+WHERE store = $1 AND first <= $2 ORDER BY first DESC LIMIT 1`, store, int64(n)).Scan(&till, &seq)
+		if err == nil && seq == nil {
+			err = pgx.ErrNoRows // beyond the run: not assigned yet
+		}
+		if err == nil {
+			r, err = scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordCols+recordFrom+`WHERE e.store = $1 AND e.till = $2 AND e.seq = $3`,
+				store, till, *seq))
+		}
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		r, err = scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordCols+recordFrom+`WHERE e.receipt = $1 ORDER BY e.store, e.till LIMIT 1`, number))
 	}

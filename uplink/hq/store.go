@@ -3,8 +3,11 @@ package hq
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"tillbox/ledger/journal"
 )
 
 // TillKey names one till.
@@ -112,6 +115,21 @@ type centralRef struct {
 // CentralNumber formats a store's n-th central receipt number.
 func CentralNumber(store string, n uint64) string {
 	return fmt.Sprintf("%s-C%09d", strings.ToUpper(store), n)
+}
+
+// parseCentral is CentralNumber's inverse: it reports false for anything CentralNumber
+// does not write.
+func parseCentral(number string) (store string, n uint64, ok bool) {
+	i := strings.LastIndex(number, "-C")
+	if i <= 0 {
+		return "", 0, false
+	}
+	store = strings.ToLower(number[:i])
+	n, err := strconv.ParseUint(number[i+2:], 10, 64)
+	if err != nil || !journal.ValidID(store) || CentralNumber(store, n) != number {
+		return "", 0, false
+	}
+	return store, n, true
 }
 
 func clipPayload(p []byte) []byte {
