@@ -45,6 +45,9 @@ type Client struct {
 	events  chan wire.Event // the uplink's own events, for the firmware
 
 	ackSeen    atomic.Uint64 // highest through received, not yet applied
+	refusedMu  sync.Mutex    // guards refusedWhy and refusedAt: the last ack-refused alert
+	refusedWhy string
+	refusedAt  time.Time
 	catPending atomic.Pointer[[]byte]
 	catalog    atomic.Pointer[wire.Catalog]
 
@@ -638,9 +641,17 @@ func (c *Client) onAck(_ mqtt.Client, m mqtt.Message) {
 	if len(m.Payload()) == 0 {
 		return // the retained ack was cleared
 	}
-	through, err := wire.DecodeAck(m.Payload())
+	var through uint64
+	var err error
+	if c.o.HQKey != nil {
+		// Anyone else who can publish here (a compromised broker, a leaked account) could
+		// otherwise make unsent sales count as stored at HQ, and so prunable.
+		through, err = wire.DecodeSignedAck(m.Payload(), c.o.HQKey, c.store, c.till)
+	} else {
+		through, err = wire.DecodeAck(m.Payload())
+	}
 	if err != nil {
-		c.o.Logger.Warn("uplink: ack rejected", "err", err)
+		c.refuseAck(err)
 		return
 	}
 	for {
@@ -650,6 +661,28 @@ func (c *Client) onAck(_ mqtt.Client, m mqtt.Message) {
 		}
 	}
 	poke(c.kick)
+}
+
+// ackRefusalEvery spaces the alerts of one reason for refusing acks: an HQ that does not
+// sign its acks sends one per commit, and the fleet needs to hear it now and then, not
+// each time.
+const ackRefusalEvery = time.Minute
+
+// refuseAck logs and alerts an ack that cannot move the watermark: at once for a new
+// reason, and at most once per ackRefusalEvery for the same one.
+func (c *Client) refuseAck(err error) {
+	now := c.o.Clock()
+	c.refusedMu.Lock()
+	quiet := err.Error() == c.refusedWhy && now.Sub(c.refusedAt) < ackRefusalEvery
+	if !quiet {
+		c.refusedWhy, c.refusedAt = err.Error(), now
+	}
+	c.refusedMu.Unlock()
+	if quiet {
+		return
+	}
+	c.o.Logger.Warn("uplink: ack refused", "err", err)
+	c.raise(wire.EventAckRefused, wire.SeverityError, err.Error())
 }
 
 func (c *Client) flushEvents(s *sessionClient) error {

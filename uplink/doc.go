@@ -10,7 +10,9 @@
 //     network and stays offline for days loses nothing and sends everything once the link
 //     is back.
 //   - Only HQ's retained ack moves the watermark (ledger.Confirm). A PUBACK means the
-//     broker has a message, never that HQ stored it.
+//     broker has a message, never that HQ stored it. A till that knows HQ's key
+//     (Options.HQKey) takes only acks HQ signed for it, so nobody else on the broker can
+//     make an unsent sale count as stored.
 //   - Going offline for longer than Options.OfflineAfter and coming back are journaled as
 //     technical entries (ledger.KindOfflineStart / KindOfflineEnd), once per outage, across
 //     restarts.

@@ -26,10 +26,11 @@ type Options struct {
 	// the broker's ACL lets the till use only its own topics.
 	Username, Password string
 	TLS                *tls.Config
-	// HQKey is head office's signing key. When set, a catalog or a command is used only
-	// when HQ signed it (and a command only when it names this till and has not expired);
-	// anything else is refused with an event. Nil accepts them unsigned (an embedded HQ
-	// on the same box, a laptop).
+	// HQKey is head office's signing key. When set, a catalog, a command or an ack is used
+	// only when HQ signed it (a command only when it names this till and has not expired,
+	// an ack only when it names this till); anything else is refused with an event, and
+	// the watermark does not move on a refused ack. Nil accepts them unsigned (an embedded
+	// HQ on the same box, a laptop).
 	HQKey ed25519.PublicKey
 
 	// Window is the most entries sent and not yet acknowledged by HQ. It bounds paho's

@@ -195,7 +195,7 @@ func signedLedger(t *testing.T, id *identity.Identity, till string) *ledger.Ledg
 func TestBrokerACLConfinesEachTill(t *testing.T) {
 	r := newFleetRig(t, "t01", "t02")
 	st := boltHQ(t)
-	runHQ(t, st, hq.Options{Broker: r.url(), TLS: r.hqTLS, Keys: r.keys, Share: "hq"})
+	runHQ(t, st, hq.Options{Broker: r.url(), TLS: r.hqTLS, Keys: r.keys, SignKey: r.ca.SigningKey(), Share: "hq"})
 	l := signedLedger(t, r.tills["t01"], "t01")
 	c, _ := runTill(t, l, r.tillOptions("t01"))
 	appendSales(t, l, c, 30)
@@ -240,7 +240,7 @@ func TestBrokerACLConfinesEachTill(t *testing.T) {
 	}
 	p, _ := wire.EncodeCmd(signed)
 	hqPub.pub(tp.Cmd("s042", "t01"), false, p)
-	hqPub.pub(tp.Ack("s042", "t01"), true, wire.EncodeAck(30))
+	hqPub.pub(tp.Ack("s042", "t01"), true, wire.SignAck(r.ca.SigningKey(), "s042", "t01", 30))
 	waitFor(t, 10*time.Second, "HQ's marker command at t01", func() bool { return len(t01Cmds()) > 0 })
 	waitFor(t, 10*time.Second, "HQ's marker ack at t01", func() bool { return len(t01Acks()) > acksBefore })
 
@@ -510,6 +510,63 @@ func TestTillRefusesUnsignedCommandsAndCatalogs(t *testing.T) {
 	if cat := c.Catalog(); cat == nil || cat.Version != 7 {
 		t.Fatalf("catalog in use %+v, want the signed version 7", cat)
 	}
+}
+
+// TestTillTakesOnlySignedAcks: a till that knows HQ's key moves its watermark only on
+// an ack HQ signed for it. An HQ that does not sign, another key, another till's ack and
+// a forged one are refused with an event, and nothing counts as synced until the real HQ
+// signs.
+func TestTillTakesOnlySignedAcks(t *testing.T) {
+	mq := uplinktest.StartMosquitto(t, nil)
+	now := time.Now()
+	ca, err := identity.InitCA(filepath.Join(t.TempDir(), "ca"), "test", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := identity.InitCA(filepath.Join(t.TempDir(), "other"), "other", now)
+	hqKey, _ := wire.ParsePublicKey(ca.SigningPublicKey())
+	l := openLedger(t, t.TempDir(), "t01")
+	o := fastOptions(mq.URL())
+	o.HQKey = hqKey
+	c, _ := runTill(t, l, o)
+	appendSales(t, l, c, 20)
+	last, _ := l.LastSeq()
+
+	// HQ without its key stores everything; its acks move nothing.
+	st := boltHQ(t)
+	stopHQ := runHQ(t, st, hq.Options{Broker: mq.URL()})
+	if e := nextEvent(t, c, wire.EventAckRefused); !strings.Contains(e.Detail, "not signed") {
+		t.Errorf("unsigned ack: refusal %q", e.Detail)
+	}
+	waitFor(t, 20*time.Second, "HQ to store every sale", func() bool {
+		tills, _ := st.Tills(context.Background())
+		return len(tills) == 1 && tills[0].Through == last
+	})
+	stopHQ()
+
+	attacker := dialRaw(t, mq.URL(), "attacker")
+	ackTopic := wire.Topics{}.Ack("s042", "t01")
+	for _, forged := range []struct {
+		payload []byte
+		reason  string
+	}{
+		{wire.SignAck(other.SigningKey(), "s042", "t01", last), "does not match the key"},
+		{wire.SignAck(ca.SigningKey(), "s042", "t02", last), "addressed to s042/t02"},
+		{[]byte(`{"v":1,"through":20,"store":"s042","till":"t01","sig":"` + encodeSig(make([]byte, 64)) + `"}`), "does not match the key"},
+	} {
+		attacker.pub(ackTopic, true, forged.payload)
+		if e := nextEvent(t, c, wire.EventAckRefused); !strings.Contains(e.Detail, forged.reason) {
+			t.Errorf("forged ack %s: refusal %q, want %q", forged.payload, e.Detail, forged.reason)
+		}
+	}
+	if w, _ := l.Watermark(); w != 0 {
+		t.Fatalf("watermark %d after refused acks, want 0: unsent sales would count as stored", w)
+	}
+
+	// The real HQ, with its key, republishes its signed ack on connect.
+	runHQ(t, st, hq.Options{Broker: mq.URL(), SignKey: ca.SigningKey()})
+	waitSynced(t, l, c)
+	assertAllAtHQ(t, l, st)
 }
 
 func encodeSig(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"tillbox/uplink/identity"
 	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/wire"
 )
 
 // TestTillhqCommand runs the real binary as a laptop would: in-process broker and bbolt
@@ -73,5 +75,65 @@ func TestTillhqCommand(t *testing.T) {
 	}
 	if out := run("tills", "--store", store); !strings.Contains(out, "t06   40") {
 		t.Fatalf("tills:\n%s", out)
+	}
+}
+
+// TestTillhqSignsWhatItSends runs the real binary with HQ's signing key: a till that
+// knows HQ's key syncs through serve's signed acks and runs a command from tillhq cmd;
+// without --sign-key serve's acks are refused and the backlog stays.
+func TestTillhqSignsWhatItSends(t *testing.T) {
+	bin := buildTillhq(t)
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	if out, err := exec.Command(bin, "ca", "init", "--ca", caDir).CombinedOutput(); err != nil {
+		t.Fatalf("tillhq ca init: %v\n%s", err, out)
+	}
+	ca, err := identity.OpenCA(caDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hqKey, _ := wire.ParsePublicKey(ca.SigningPublicKey())
+	signKey := filepath.Join(caDir, identity.SigningKeyFile)
+	store := filepath.Join(dir, "hq.db")
+	serve := func(name string, args ...string) (*uplinktest.Proc, string) {
+		addr := fmt.Sprintf("127.0.0.1:%d", uplinktest.FreePort(t))
+		p := uplinktest.StartProc(t, name, dir, exec.Command(bin, append([]string{"serve", "--listen", addr, "--store", store}, args...)...))
+		if err := uplinktest.WaitListening(addr, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		return p, addr
+	}
+
+	unsigned, addr := serve("tillhq-unsigned")
+	l := openLedger(t, t.TempDir(), "t05")
+	o := fastOptions("tcp://" + addr)
+	o.HQKey = hqKey
+	c, stop := runTill(t, l, o)
+	appendSales(t, l, c, 50)
+	if e := nextEvent(t, c, wire.EventAckRefused); !strings.Contains(e.Detail, "not signed") {
+		t.Errorf("serve without --sign-key: refusal %q", e.Detail)
+	}
+	stop()
+	unsigned.Stop(10 * time.Second)
+	if w, _ := l.Watermark(); w != 0 {
+		t.Fatalf("watermark %d on unsigned acks, want 0", w)
+	}
+
+	srv, addr := serve("tillhq-signing", "--sign-key", signKey)
+	o.Broker = "tcp://" + addr
+	c, stop = runTill(t, l, o)
+	waitSynced(t, l, c)
+	out, err := exec.Command(bin, "cmd", "--broker", "tcp://"+addr, "--sign-key", signKey, "--wait", "20s", "s042", "t05", wire.CmdStatus).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"ok":true`) {
+		t.Fatalf("tillhq cmd --sign-key: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "cmd", "--broker", "tcp://"+addr, "--wait", "3s", "s042", "t05", wire.CmdStatus).CombinedOutput()
+	if err == nil {
+		t.Fatalf("an unsigned command was answered:\n%s", out)
+	}
+	stop()
+	srv.Stop(10 * time.Second)
+	if out, err := exec.Command(bin, "check", "--store", store).CombinedOutput(); err != nil || !strings.Contains(string(out), "s042/t05: 50 entries, chain verified through 50") {
+		t.Fatalf("check: %v\n%s", err, out)
 	}
 }

@@ -64,9 +64,14 @@ func (a *App) startUplink() error {
 		OfflineAfter: 10 * time.Second,
 	}
 	if a.id != nil {
-		// A provisioned till trusts only HQ's signed catalogs and commands, and shows the
+		// A provisioned till trusts only HQ's signed catalogs, commands and acks, and shows the
 		// broker its own certificate: its name is what the broker's ACL confines it by.
 		o.HQKey = a.id.HQKey
+		if o.HQKey != nil && u.Embedded {
+			// The embedded HQ has no signing key: its acks are refused with an event and
+			// the sales stay in the backlog, safe, until a real HQ acknowledges them.
+			a.log.Warn("uplink: HQ's key is installed, so this till takes only signed acks, which the embedded HQ cannot give")
+		}
 		if strings.HasPrefix(broker, "ssl://") {
 			if a.id.TLS == nil {
 				a.hq.close()

@@ -2,6 +2,7 @@ package hq
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -36,6 +37,10 @@ type Options struct {
 	// till and HQ (the broker included) is quarantined with the reason. Nil stores
 	// unsigned entries (an embedded HQ, a laptop).
 	Keys Keys
+	// SignKey, when set, is HQ's signing key (identity.CA's hq-sign.key): every ack is
+	// signed and names its till, and a till provisioned with HQ's key moves its watermark
+	// only on such an ack. Nil publishes unsigned acks, which such a till refuses.
+	SignKey ed25519.PrivateKey
 	// Share, when set, subscribes as the shared subscription $share/{Share}/...: the
 	// broker spreads the tills' messages over every consumer of the group.
 	Share string
@@ -302,6 +307,14 @@ func (c *Consumer) ackNeeded(k TillKey, through uint64, resent bool) bool {
 	return resent && through == prev
 }
 
+// ackPayload is the ack for till k through seq, signed when HQ has its key.
+func (c *Consumer) ackPayload(k TillKey, through uint64) []byte {
+	if c.o.SignKey == nil {
+		return wire.EncodeAck(through)
+	}
+	return wire.SignAck(c.o.SignKey, k.Store, k.Till, through)
+}
+
 func (c *Consumer) republishAcks(ctx context.Context, cli mqtt.Client) error {
 	tills, err := c.st.Tills(ctx)
 	if err != nil {
@@ -311,7 +324,7 @@ func (c *Consumer) republishAcks(ctx context.Context, cli mqtt.Client) error {
 		if t.Through == 0 {
 			continue
 		}
-		if err := c.wait(cli.Publish(c.topics.Ack(t.Store, t.Till), 1, true, wire.EncodeAck(t.Through)), "publish ack"); err != nil {
+		if err := c.wait(cli.Publish(c.topics.Ack(t.Store, t.Till), 1, true, c.ackPayload(t.TillKey, t.Through)), "publish ack"); err != nil {
 			return err
 		}
 	}
@@ -387,7 +400,7 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 		}
 		// Not waited for: the next batch must not wait on the network. A lost ack is
 		// healed by the till's resend, which HQ answers with the ack again.
-		cli.Publish(c.topics.Ack(k.Store, k.Till), 1, true, wire.EncodeAck(through))
+		cli.Publish(c.topics.Ack(k.Store, k.Till), 1, true, c.ackPayload(k, through))
 		c.acks.Add(1)
 	}
 	for _, im := range msgs {

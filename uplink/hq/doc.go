@@ -9,7 +9,8 @@
 //   - A till's acknowledgement watermark (through) is the highest seq such that every
 //     entry from 1 to it is stored and the chain links from the genesis prev to it. It is
 //     advanced inside the same store transaction that stores the entries, and the retained
-//     ack is published only after that transaction committed.
+//     ack is published only after that transaction committed. With Options.SignKey the
+//     ack names its till and carries HQ's signature, which a provisioned till requires.
 //   - Anything that cannot be stored (not JSON, oversized, another version, an identity
 //     differing from its topic, a hash that does not match, a broken chain, a conflict)
 //     goes to the quarantine with its reason and payload. Nothing is silently dropped.

@@ -16,7 +16,7 @@
 //     identity against the topic and its own hash. The chain (prev against the entry
 //     before it) is HQ's to check, because only HQ holds the entry before it.
 //   - Signatures (sign.go): a tx may carry the till's device signature of its hash after
-//     the hash field (the ledger stores it so); catalogs and commands may carry HQ's. This
+//     the hash field (the ledger stores it so); catalogs, commands and acks may carry HQ's. This
 //     package encodes, checks and verifies them; whether one is required is the receiver's
 //     policy (HQ with registered device keys, a till that knows HQ's key).
 //   - A catalog is validated as a whole (prices in minor units, known tax codes, unique

@@ -6,28 +6,42 @@ import (
 )
 
 // Ack is HQ's acknowledgement, retained per till: every seq <= Through is durably stored
-// at HQ, chain verified.
+// at HQ, chain verified. An HQ with a signing key names the till and signs the ack
+// (SignAck), and a till that knows HQ's key moves its watermark only on such an ack
+// (DecodeSignedAck): whoever else can publish on the ack topic (a compromised broker, a
+// leaked account) could otherwise make unsent sales count as stored and be pruned.
 type Ack struct {
 	V       int     `json:"v"`
 	Through *uint64 `json:"through"`
+	Store   string  `json:"store,omitempty"`
+	Till    string  `json:"till,omitempty"`
+	Sig     string  `json:"sig,omitempty"`
 }
 
-// EncodeAck is the payload {"v":1,"through":N}.
+// EncodeAck is the unsigned payload {"v":1,"through":N}.
 func EncodeAck(through uint64) []byte {
 	b, _ := json.Marshal(Ack{V: Version, Through: &through})
 	return b
 }
 
-// DecodeAck decodes an ack payload and returns its through.
+// DecodeAck decodes an ack payload, signed or not, and returns its through.
 func DecodeAck(p []byte) (uint64, error) {
-	var a Ack
-	if err := decodeStrict("ack", p, MaxSmallBytes, &a, func() int { return a.V }); err != nil {
+	a, err := decodeAck(p)
+	if err != nil {
 		return 0, err
 	}
-	if a.Through == nil {
-		return 0, missing("ack", "through")
-	}
 	return *a.Through, nil
+}
+
+func decodeAck(p []byte) (Ack, error) {
+	var a Ack
+	if err := decodeStrict("ack", p, MaxSmallBytes, &a, func() int { return a.V }); err != nil {
+		return Ack{}, err
+	}
+	if a.Through == nil {
+		return Ack{}, missing("ack", "through")
+	}
+	return a, nil
 }
 
 // Till states published in status.
@@ -97,6 +111,7 @@ const (
 	EventCatalogRejected = "catalog-rejected"
 	EventCommandDropped  = "command-dropped"
 	EventCommandRefused  = "command-refused" // unsigned, wrongly signed, expired or misaddressed
+	EventAckRefused      = "ack-refused"     // an ack HQ did not sign for this till: the watermark stays
 )
 
 // Severities of an event.

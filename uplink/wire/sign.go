@@ -148,3 +148,43 @@ func VerifyCmd(pub ed25519.PublicKey, c *Cmd, store, till string, now time.Time)
 	}
 	return nil
 }
+
+func ackMessage(a Ack) ([]byte, error) {
+	a.V, a.Sig = Version, ""
+	b, err := json.Marshal(&a)
+	if err != nil {
+		return nil, fmt.Errorf("wire: sign ack: %w", err)
+	}
+	return append([]byte("tillbox-ack-v1\n"), b...), nil
+}
+
+// SignAck is the ack payload for store/till through seq, signed with HQ's key. It names
+// its till, so it is not valid for another one; replayed to the same till it can only
+// repeat what HQ has already said, since a till never moves its watermark down.
+func SignAck(key ed25519.PrivateKey, store, till string, through uint64) []byte {
+	a := Ack{V: Version, Through: &through, Store: store, Till: till}
+	msg, _ := ackMessage(a)
+	a.Sig = base64.RawURLEncoding.EncodeToString(ed25519.Sign(key, msg))
+	b, _ := json.Marshal(&a)
+	return b
+}
+
+// DecodeSignedAck decodes an ack payload and returns its through only when HQ's key
+// signed it for store/till.
+func DecodeSignedAck(p []byte, pub ed25519.PublicKey, store, till string) (uint64, error) {
+	a, err := decodeAck(p)
+	if err != nil {
+		return 0, err
+	}
+	msg, err := ackMessage(a)
+	if err != nil {
+		return 0, err
+	}
+	if err := verify("ack", pub, msg, a.Sig); err != nil {
+		return 0, err
+	}
+	if a.Store != store || a.Till != till {
+		return 0, fmt.Errorf("wire: verify ack: %w: addressed to %s/%s, this is %s/%s", ErrIdentity, clip(a.Store), clip(a.Till), store, till)
+	}
+	return *a.Through, nil
+}

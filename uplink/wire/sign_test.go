@@ -164,3 +164,39 @@ func TestSignedCmd(t *testing.T) {
 		})
 	}
 }
+
+func TestSignedAck(t *testing.T) {
+	pub, priv := testKey(t, 1)
+	other, otherPriv := testKey(t, 2)
+	signed := wire.SignAck(priv, "s042", "t03", 1200)
+	if n, err := wire.DecodeSignedAck(signed, pub, "s042", "t03"); err != nil || n != 1200 {
+		t.Fatalf("signed ack: %d, %v", n, err)
+	}
+	// A till without HQ's key still reads a signed ack.
+	if n, err := wire.DecodeAck(signed); err != nil || n != 1200 {
+		t.Fatalf("signed ack read unverified: %d, %v", n, err)
+	}
+	// Moving the watermark further, or onto another till, breaks the signature or the
+	// address; a key that is not HQ's, or no signature at all, is refused.
+	raised := bytes.Replace(signed, []byte(`"through":1200`), []byte(`"through":99999`), 1)
+	retilled := bytes.Replace(signed, []byte(`"till":"t03"`), []byte(`"till":"t04"`), 1)
+	for name, c := range map[string]struct {
+		payload []byte
+		pub     ed25519.PublicKey
+		till    string
+		want    error
+	}{
+		"through raised":     {raised, pub, "t03", wire.ErrSignature},
+		"till renamed":       {retilled, pub, "t04", wire.ErrSignature},
+		"another till's ack": {signed, pub, "t04", wire.ErrIdentity},
+		"another key":        {wire.SignAck(otherPriv, "s042", "t03", 1200), pub, "t03", wire.ErrSignature},
+		"wrong key at till":  {signed, other, "t03", wire.ErrSignature},
+		"unsigned":           {wire.EncodeAck(1200), pub, "t03", wire.ErrSignature},
+		"garbage signature":  {bytes.Replace(signed, []byte(`"sig":"`), []byte(`"sig":"x`), 1), pub, "t03", wire.ErrSignature},
+		"not JSON":           {[]byte("ack!"), pub, "t03", wire.ErrNotJSON},
+	} {
+		if n, err := wire.DecodeSignedAck(c.payload, c.pub, "s042", c.till); !errors.Is(err, c.want) {
+			t.Errorf("%s: through %d, err %v, want %v", name, n, err, c.want)
+		}
+	}
+}

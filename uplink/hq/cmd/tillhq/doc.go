@@ -22,6 +22,8 @@
 // names a shop to show. Every command that talks to the broker takes --tls-ca, --tls-cert
 // and --tls-key (HQ's account certificate of the fleet CA); serve and import take --keys,
 // the device key registry, and then store only entries signed by their till's key.
+// --sign-key (HQ's signing key, CA/hq-sign.key) signs what HQ sends: acks (serve,
+// import), commands and catalogs; a till provisioned with HQ's key refuses them unsigned.
 //
 // What it guarantees: serve acknowledges an entry to its till only after the store
 // committed it (see package hq); import is idempotent; check exits non-zero when any

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -101,6 +102,7 @@ type common struct {
 	username, password     string
 	tlsCA, tlsCert, tlsKey string
 	keys                   string
+	signKey                string
 }
 
 func newFlags(name string) *common {
@@ -114,6 +116,7 @@ func newFlags(name string) *common {
 	c.fs.StringVar(&c.tlsCert, "tls-cert", os.Getenv("TILLHQ_TLS_CERT"), "HQ's client certificate (tillhq ca account tillhq)")
 	c.fs.StringVar(&c.tlsKey, "tls-key", os.Getenv("TILLHQ_TLS_KEY"), "its key")
 	c.fs.StringVar(&c.keys, "keys", os.Getenv("TILLHQ_KEYS"), "device key registry (tillhq register): store only entries signed by their till")
+	c.fs.StringVar(&c.signKey, "sign-key", os.Getenv("TILLHQ_SIGN_KEY"), "HQ's signing key (CA/hq-sign.key): signs acks, commands and catalogs; empty sends them unsigned")
 	return c
 }
 
@@ -136,13 +139,34 @@ func (c *common) keyRing() hq.Keys {
 	return &hq.KeyDir{Dir: c.keys}
 }
 
+// signingKey is HQ's signing key from --sign-key, or nil when none is given.
+func (c *common) signingKey() (ed25519.PrivateKey, error) {
+	if c.signKey == "" {
+		return nil, nil
+	}
+	return identity.ReadSigningKey(c.signKey)
+}
+
+// ackPayload is the ack for till k through seq, signed when --sign-key is given.
+func ackPayload(key ed25519.PrivateKey, k hq.TillKey, through uint64) []byte {
+	if key == nil {
+		return wire.EncodeAck(through)
+	}
+	return wire.SignAck(key, k.Store, k.Till, through)
+}
+
 // options are the consumer options the flags give.
 func (c *common) options() (hq.Options, error) {
 	t, err := c.tls()
 	if err != nil {
 		return hq.Options{}, err
 	}
-	return hq.Options{Broker: c.broker, Prefix: c.prefix, Username: c.username, Password: c.password, TLS: t, Keys: c.keyRing()}, nil
+	key, err := c.signingKey()
+	if err != nil {
+		return hq.Options{}, err
+	}
+	return hq.Options{Broker: c.broker, Prefix: c.prefix, Username: c.username, Password: c.password, TLS: t,
+		Keys: c.keyRing(), SignKey: key}, nil
 }
 
 // connect is a plain MQTT client for one-shot commands.
@@ -203,6 +227,9 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	o.Broker, o.ClientID, o.Share, o.BatchMax, o.Logger = broker, *clientID, *share, *batch, logger
+	if o.SignKey == nil && (o.Keys != nil || o.TLS != nil) {
+		fmt.Fprintln(os.Stderr, "tillhq: acks are unsigned (no --sign-key): tills provisioned with HQ's key will refuse them")
+	}
 	if n, _ := strconv.Atoi(os.Getenv("TILLHQ_FAULT_KILL_AFTER_COMMIT")); n > 0 {
 		// Fault injection for the tests: die by SIGKILL after the n-th commit that moved a
 		// watermark, before its acks go out.
@@ -291,6 +318,10 @@ func importFiles(ctx context.Context, args []string) error {
 	}
 	if c.broker != "" {
 		// Tell the tills now rather than when they next resend.
+		key, err := c.signingKey()
+		if err != nil {
+			return fmt.Errorf("import: acks not published: %w", err)
+		}
 		cli, err := c.connect("tillhq-import")
 		if err != nil {
 			return fmt.Errorf("import: acks not published: %w", err)
@@ -301,7 +332,7 @@ func importFiles(ctx context.Context, args []string) error {
 			if v == 0 {
 				continue
 			}
-			if t := cli.Publish(topics.Ack(k.Store, k.Till), 1, true, wire.EncodeAck(v)); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
+			if t := cli.Publish(topics.Ack(k.Store, k.Till), 1, true, ackPayload(key, k, v)); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
 				return fmt.Errorf("import: ack %s not published: %v", k, t.Error())
 			}
 		}

@@ -151,7 +151,6 @@ func acl(args []string) error {
 // tillhq cmd --broker URL --sign-key hq-sign.key STORE TILL NAME [ARGS-JSON].
 func cmdCmd(ctx context.Context, args []string) error {
 	c := newFlags("cmd")
-	signKey := c.fs.String("sign-key", envOr("TILLHQ_SIGN_KEY", ""), "HQ's signing key (CA/hq-sign.key); empty sends unsigned")
 	id := c.fs.String("id", "", "command id (default random); the same id is answered, not run again")
 	wait := c.fs.Duration("wait", 30*time.Second, "how long to wait for the result")
 	ttl := c.fs.Duration("expires", time.Hour, "how long the command stays valid")
@@ -172,11 +171,11 @@ func cmdCmd(ctx context.Context, args []string) error {
 		}
 		cmd.Args = json.RawMessage(c.fs.Arg(3))
 	}
-	if *signKey != "" {
-		k, err := identity.ReadSigningKey(*signKey)
-		if err != nil {
-			return err
-		}
+	k, err := c.signingKey()
+	if err != nil {
+		return err
+	}
+	if k != nil {
 		if err := wire.SignCmd(k, &cmd, store, till, time.Now().Add(*ttl)); err != nil {
 			return err
 		}
@@ -225,7 +224,6 @@ func cmdCmd(ctx context.Context, args []string) error {
 // tillhq catalog --broker URL --sign-key hq-sign.key FILE.json.
 func catalogCmd(args []string) error {
 	c := newFlags("catalog")
-	signKey := c.fs.String("sign-key", envOr("TILLHQ_SIGN_KEY", ""), "HQ's signing key (CA/hq-sign.key); empty publishes unsigned")
 	c.fs.Parse(args)
 	if c.fs.NArg() != 1 {
 		return errors.New("catalog: give the catalog file")
@@ -242,11 +240,11 @@ func catalogCmd(args []string) error {
 	if err := cat.Validate(); err != nil {
 		return err
 	}
-	if *signKey != "" {
-		k, err := identity.ReadSigningKey(*signKey)
-		if err != nil {
-			return err
-		}
+	k, err := c.signingKey()
+	if err != nil {
+		return err
+	}
+	if k != nil {
 		if err := wire.SignCatalog(k, &cat); err != nil {
 			return err
 		}
