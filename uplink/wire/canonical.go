@@ -18,7 +18,7 @@ import (
 // json.Marshal of that entry gives raw again (FuzzReadCanonical checks both). It is a
 // shortcut for HQ's hot path, never a second definition of the format.
 func readCanonical(raw []byte, e *journal.Entry) bool {
-	r := canonReader{b: raw}
+	r := canonReader{b: raw, s: string(raw)}
 	var v int64
 	if !r.lit(`{"v":`) || !r.int(&v) || v != int64(int(v)) {
 		return false
@@ -94,9 +94,12 @@ func readCanonical(raw []byte, e *journal.Entry) bool {
 	return r.i == len(r.b)
 }
 
-// canonReader walks a canonical payload; every method consumes only on success.
+// canonReader walks a canonical payload; every method consumes only on success. s is a
+// copy of b made once, so that the entry's strings without escapes are slices of it
+// rather than an allocation each (they keep the payload's copy alive, no more).
 type canonReader struct {
 	b []byte
+	s string
 	i int
 }
 
@@ -142,7 +145,7 @@ func (r *canonReader) str(dst *string) bool {
 		switch {
 		case c == '"':
 			if esc == nil {
-				*dst = string(r.b[start:r.i])
+				*dst = r.s[start:r.i]
 			} else {
 				*dst = string(esc)
 			}
@@ -258,7 +261,8 @@ func (r *canonReader) utcTime(dst *time.Time) bool {
 		return false
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || t.Format(time.RFC3339Nano) != s {
+	var again [len(time.RFC3339Nano)]byte
+	if err != nil || string(t.AppendFormat(again[:0], time.RFC3339Nano)) != s {
 		r.i = start
 		return false
 	}

@@ -53,7 +53,7 @@ func DecodeEntry(raw []byte) (Tx, error) {
 		if err := checkFields(&e); err != nil {
 			return Tx{}, err
 		}
-		if sha256Hex(canonical(raw, e.Sig)) != e.Hash {
+		if !hashMatches(raw, e.Sig, e.Hash) {
 			return Tx{}, fmt.Errorf("wire: decode tx: %w: seq %d: hash %s does not match the entry's content", ErrInvalid, e.Seq, clip(e.Hash))
 		}
 		return Tx{Entry: e, Raw: raw}, nil
@@ -84,21 +84,21 @@ func isCanonical(raw []byte, e *journal.Entry) bool {
 // of an unsigned entry; a signed one ends `,"hash":"<64 hex>","sig":"<sig>"}`.
 const hashSuffix = len(`,"hash":""}`) + 64
 
-// canonical returns the bytes the hash covers: the payload without its hash and sig
-// fields. The caller has checked that raw is canonical, so they are its last fields.
-func canonical(raw []byte, sig string) []byte {
+// hashMatches reports whether hash is the hex SHA-256 of what the hash covers: the
+// payload without its hash and sig fields, closed again. The caller has checked that raw
+// is canonical, so they are its last fields. It hashes raw in place, without a copy.
+func hashMatches(raw []byte, sig, hash string) bool {
 	cut := hashSuffix
 	if sig != "" {
 		cut += len(`,"sig":""`) + len(sig)
 	}
-	c := make([]byte, 0, len(raw)-cut+1)
-	c = append(c, raw[:len(raw)-cut]...)
-	return append(c, '}')
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	h := sha256.New()
+	h.Write(raw[:len(raw)-cut])
+	h.Write([]byte{'}'})
+	var sum [sha256.Size]byte
+	var hexSum [2 * sha256.Size]byte
+	hex.Encode(hexSum[:], h.Sum(sum[:0]))
+	return string(hexSum[:]) == hash
 }
 
 // CheckEntry checks a decoded entry's fields and its own hash (not its chain). It is also
