@@ -314,19 +314,48 @@ func TestWrongOrRevokedCertificateCannotConnect(t *testing.T) {
 	if _, err := r.dialTLS("no-cert", bare); err == nil {
 		t.Error("a client without a certificate connected")
 	}
-	// Revoke t03 and give the broker the new CRL.
+	// Revoke t03 and give the running broker the new CRL: a reload, no restart.
 	cert, _ := os.ReadFile(filepath.Join(r.tills["t03"].Dir, identity.CertFile))
 	if err := r.ca.Revoke(cert, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	r.mq.Stop()
-	r.start()
+	crl, err := os.ReadFile(filepath.Join(r.ca.Dir, identity.CRLFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.write("crl.pem", crl)
+	r.mq.Reload()
 	if _, err := r.dialTLS("t03-after", r.tills["t03"].TLS); err == nil {
 		t.Error("a revoked certificate connected")
 	}
 	if _, err := r.dialTLS("t01-after", r.tills["t01"].TLS); err != nil {
 		t.Errorf("t01 after t03's revocation: %v", err)
 	}
+}
+
+// TestNewTillJoinsOnReload: a till registered while the broker runs reads its store's
+// catalog once the regenerated ACL is reloaded (SIGHUP), without a restart.
+func TestNewTillJoinsOnReload(t *testing.T) {
+	r := newFleetRig(t, "t01")
+	hqPub := r.mustDial("hq", r.hqTLS)
+	tp := wire.Topics{}
+	hqPub.pub(tp.Catalog("s042"), true, []byte(`{"v":1,"marker":"catalog"}`))
+	hqPub.pub(tp.Ack("s042", "t04"), true, wire.EncodeAck(1))
+
+	r.tills["t04"] = r.provision("t04", true)
+	r.writeACL()
+	// Before the reload the broker still has the old ACL: t04 gets its own ack (a
+	// pattern) but not the catalog, which the ACL names till by till.
+	before := r.mustDial("s042-t04-before", r.tills["t04"].TLS)
+	cat, ack := before.collect(tp.Catalog("s042")), before.collect(tp.Ack("s042", "t04"))
+	waitFor(t, 10*time.Second, "t04's retained ack", func() bool { return len(ack()) > 0 })
+	if got := cat(); len(got) != 0 {
+		t.Fatalf("t04 read the catalog before the ACL naming it was loaded: %q", got)
+	}
+	r.mq.Reload()
+	after := r.mustDial("s042-t04-after", r.tills["t04"].TLS)
+	cat = after.collect(tp.Catalog("s042"))
+	waitFor(t, 10*time.Second, "the catalog at t04 after the reload", func() bool { return len(cat()) > 0 })
 }
 
 // TestForgedOrAlteredSalesQuarantinedWithReason: HQ with registered device keys stores

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -56,7 +57,7 @@ func StartMosquitto(t testing.TB, o *MosquittoOptions) *Mosquitto {
 	if o.Template != "" {
 		conf = []string{strings.NewReplacer("{{PORT}}", port, "{{DIR}}", dir).Replace(o.Template)}
 	}
-	conf = append(conf, "log_dest stderr", "log_type error", "log_type warning", "log_type notice")
+	conf = append(conf, "log_dest stderr", "log_type error", "log_type warning", "log_type notice", "log_type information")
 	if os.Geteuid() == 0 {
 		// Mosquitto drops privileges to its own user, which cannot write a test's dir.
 		conf = append(conf, "user root")
@@ -94,6 +95,30 @@ func (m *Mosquitto) Kill() { m.proc.Kill() }
 
 // Stop stops the broker cleanly (it saves its persistence file when it has one).
 func (m *Mosquitto) Stop() { m.proc.Stop(10 * time.Second) }
+
+// Reload makes the running broker read its configuration again (SIGHUP), as
+// `systemctl reload mosquitto` does: the ACL file, and the listeners' certificates and
+// CRL for the connections that follow. It returns once the broker has logged the reload.
+func (m *Mosquitto) Reload() {
+	m.t.Helper()
+	before := reloads(m.proc.Log)
+	if err := m.proc.Signal(syscall.SIGHUP); err != nil {
+		m.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for reloads(m.proc.Log) == before {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("mosquitto did not log a reload\n%s", Tail(m.proc.Log, 20))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// reloads counts the reloads the broker logged so far.
+func reloads(log string) int {
+	b, _ := os.ReadFile(log)
+	return strings.Count(string(b), "Reloading config")
+}
 
 // Start starts the broker again on the same port and waits until it listens.
 func (m *Mosquitto) Start() {

@@ -103,6 +103,17 @@ func (p *Proc) Restart() {
 	p.start(cmd)
 }
 
+// Signal sends sig to the process and returns at once: SIGHUP to make a broker reload.
+func (p *Proc) Signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return fmt.Errorf("uplinktest: %s is not running", p.Name)
+	}
+	return cmd.Process.Signal(sig)
+}
+
 // Kill sends SIGKILL to the process group and waits for the exit (kill -9: no goodbye).
 func (p *Proc) Kill() { p.signal(syscall.SIGKILL, 10*time.Second) }
 
