@@ -87,6 +87,25 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGUSR1: the stage-1 init confirmed this slot's try; journal it now.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	decided := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-usr1:
+				select {
+				case decided <- struct{}{}:
+				default:
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	o.UpdateDecided = decided
 	if interactive {
 		restore, err := rawTerminal(os.Stdin)
 		if err != nil {

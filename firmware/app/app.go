@@ -49,6 +49,10 @@ type Options struct {
 	// Events receives a JSON line for each thing the till did (display changes, commits,
 	// prints, drawer moves, refusals): the record tests and technicians read.
 	Events io.Writer
+	// UpdateDecided tells the running till that the stage-1 init has just decided its try
+	// (tillbox run maps SIGUSR1 onto it): the till journals the outcome at once from the
+	// data directory's update.StatusFile, as it does at start. Nil: only at start.
+	UpdateDecided <-chan struct{}
 }
 
 // App is a running till.
@@ -273,6 +277,7 @@ func (a *App) loop(ctx context.Context, o Options) error {
 	}
 	keys, scans, drawerEv, printerEv := a.deviceEvents()
 	var reboot <-chan time.Time // set once an update is installed for its try
+	a.reportUpdate()
 	for {
 		select {
 		case <-ctx.Done():
@@ -304,6 +309,8 @@ func (a *App) loop(ctx context.Context, o Options) error {
 			}
 		case <-reboot:
 			return ErrRebootForUpdate
+		case <-o.UpdateDecided:
+			a.reportUpdate()
 		case ev := <-upEvents:
 			a.emit("uplink-event", map[string]any{"kind": ev.Kind, "detail": ev.Detail})
 			if ev.Severity != wire.SeverityInfo {

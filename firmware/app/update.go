@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"tillbox/image/update"
@@ -83,3 +85,31 @@ func (a *App) installUpdate(file string) (update.Result, error) {
 
 // rebootDelay leaves the uplink time to publish the command's result before the till stops.
 const rebootDelay = 2 * time.Second
+
+// reportUpdate journals the last update's outcome, as the stage-1 init left it in the data
+// directory, unless it was reported already, and then marks it reported. A power cut
+// between the two journals it once more at the next start: an outcome is never lost.
+func (a *App) reportUpdate() {
+	path := filepath.Join(a.cfg.Data, update.StatusFile)
+	st, err := update.ReadStatus(path)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			a.log.Warn("update status", "err", err)
+		}
+		return
+	}
+	if st.Reported {
+		return
+	}
+	note := st.Note(a.version)
+	if _, err := a.led.Append(journal.Entry{Kind: journal.KindUpdate, Reason: note, Offline: !a.online.Load()}); err != nil {
+		a.log.Error("journal update", "err", err)
+		return
+	}
+	st.Reported = true
+	if err := update.WriteStatus(path, st); err != nil {
+		a.log.Error("update status", "err", err)
+	}
+	a.notifyUplink()
+	a.emit("update", map[string]any{"note": note})
+}

@@ -13,9 +13,11 @@
 //     before the till runs: no sale can be open), and reboots into its try;
 //   - runs `tillbox run` from the slot with the image's board, copies its event lines to
 //     the console ("tillbox-event: {...}"), restarts it if it stops, and on a try confirms
-//     the slot after the health check or rolls back and reboots.
+//     the slot after the health check (and signals the running till, SIGUSR1, to journal
+//     the confirmation at once) or rolls back and reboots.
 //
 // Console lines start with "tillbox-init: "; "tillbox-init: READY" is the sentinel the VM
-// test waits for. The init never writes to the data partition itself except through
-// tillbox, and it never confirms a slot that did not pass the health check.
+// test waits for. The init writes to the data partition only the last update's outcome
+// (update.WriteStatus); everything else goes through tillbox. It never confirms a slot
+// that did not pass the health check.
 package main

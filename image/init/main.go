@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 
 	"fmt"
@@ -30,7 +29,7 @@ const (
 	dataDir    = "/data"
 	tillData   = "/data/tillbox"
 	configFile = "/data/tillbox/config.json"
-	statusFile = "/data/tillbox/update-status.json"
+	statusFile = tillData + "/" + update.StatusFile
 	tillboxBin = "/slot/bin/tillbox"
 	keysFile   = "/slot/etc/tillbox/update.pub"
 )
@@ -86,7 +85,7 @@ func run() error {
 		logf("boot state: %v", err)
 	} else if out.RolledBack {
 		logf("update %s failed its try; back on slot %s", out.Version, booted)
-		writeStatus("failed", out.Version, "its try never confirmed (it hung or crashed and the box was reset)")
+		writeStatus(update.StatusFailed, out.Version, "its try never confirmed (it hung or crashed and the box was reset)")
 	}
 	if err := update.WriteLayout(update.LayoutFile, update.Layout{Slots: slots, Booted: booted, Trying: trying,
 		Keys: keysFile, Board: sp.Board, Version: sp.Version}); err != nil {
@@ -160,7 +159,7 @@ func supervise(sp spec.Spec, slots *update.Slots, booted string, trying bool, wd
 				if rerr := slots.Rollback(booted); rerr != nil {
 					logf("roll back: %v", rerr)
 				}
-				writeStatus("failed", sp.Version, err.Error())
+				writeStatus(update.StatusFailed, sp.Version, err.Error())
 				stopTill(c, done)
 				wd.stop()
 				shutdown("rolling back")
@@ -170,7 +169,12 @@ func supervise(sp spec.Spec, slots *update.Slots, booted string, trying bool, wd
 				logf("confirm: %v", err)
 			} else {
 				logf("slot %s confirmed: version %s", booted, sp.Version)
-				writeStatus("confirmed", sp.Version, "")
+				writeStatus(update.StatusConfirmed, sp.Version, "")
+				// The running till journals it now, not at the next boot. It handles
+				// SIGUSR1 from its start, and it passed the health check, so it has started.
+				if err := c.Process.Signal(unix.SIGUSR1); err != nil {
+					logf("tell tillbox of the confirmation: %v", err)
+				}
 			}
 			wd.until(time.Time{})
 			ready = true
@@ -269,48 +273,30 @@ func stopTill(c *exec.Cmd, done <-chan struct{}) {
 // writeStatus leaves the last update's outcome on the data partition for the firmware and
 // the technician.
 func writeStatus(state, version, detail string) {
-	st := updateStatus{State: state, Version: version, Detail: detail, At: time.Now().UTC()}
-	b, _ := json.Marshal(st)
-	if err := os.WriteFile(statusFile, append(b, '\n'), 0o644); err != nil {
-		logf("update status: %v", err)
+	st := update.Status{State: state, Version: version, Detail: detail, At: time.Now().UTC()}
+	if err := update.WriteStatus(statusFile, st); err != nil {
+		logf("%v", err)
 	}
-}
-
-// updateStatus is the last update's outcome on the data partition. The slot that decides
-// it may not be the one that runs next (a failed try is left by the new slot and read by
-// the old one), so the format is kept as it is across versions.
-type updateStatus struct {
-	State    string    `json:"state"` // "confirmed" or "failed"
-	Version  string    `json:"version"`
-	Detail   string    `json:"detail,omitempty"`
-	At       time.Time `json:"at"`
-	Reported bool      `json:"reported"` // journaled by tillbox update --report
 }
 
 // reportStatus journals an outcome not reported yet, before the till runs (the ledger is
-// free then), so that head office learns of it with the next sync.
+// free then), so that head office learns of it with the next sync. A till that is running
+// when its try is confirmed journals the outcome itself (tillbox run, on SIGUSR1).
 func reportStatus(running string) {
-	b, err := os.ReadFile(statusFile)
-	if err != nil {
+	st, err := update.ReadStatus(statusFile)
+	if err != nil || st.Reported {
 		return
 	}
-	var st updateStatus
-	if json.Unmarshal(b, &st) != nil || st.Reported {
-		return
-	}
-	text := fmt.Sprintf("update %s confirmed", st.Version)
-	if st.State != "confirmed" {
-		text = fmt.Sprintf("update failed: %s rolled back, running %s: %s", st.Version, running, st.Detail)
-	}
-	out, err := exec.Command(tillboxBin, "update", "--config", configFile, "--report", text).CombinedOutput()
+	out, err := exec.Command(tillboxBin, "update", "--config", configFile, "--report", st.Note(running)).CombinedOutput()
 	logf("%s", strings.TrimSpace(string(out)))
 	if err != nil {
 		logf("update report: %v", err)
 		return
 	}
 	st.Reported = true
-	b, _ = json.Marshal(st)
-	os.WriteFile(statusFile, append(b, '\n'), 0o644)
+	if err := update.WriteStatus(statusFile, st); err != nil {
+		logf("%v", err)
+	}
 }
 
 func cmdline() map[string]string {

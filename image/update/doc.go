@@ -27,5 +27,7 @@
 //     that hangs or crashes boots the active slot next time (the watchdog resets a hang).
 //     Only Confirm, after a health check on the tried slot, makes it active; Settle on the
 //     next boot of the old slot records the failed version.
-//   - Nothing here opens the ledger or the data partition for writing.
+//   - Nothing here opens the ledger. The one file it writes on the data partition is the
+//     last update's outcome (WriteStatus: a synced temporary file and a rename), which
+//     the stage-1 init writes and the till journals once (Status.Reported).
 package update

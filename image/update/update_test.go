@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -331,5 +332,39 @@ func TestHealthReady(t *testing.T) {
 	// Never ready.
 	if err := (Health{Limit: 20 * time.Millisecond, Alive: time.Second}).Wait(context.Background(), make(chan []byte), exited); !errors.Is(err, ErrUnhealthy) {
 		t.Fatalf("never ready: %v", err)
+	}
+}
+
+func TestStatusRoundTripAndNote(t *testing.T) {
+	path := filepath.Join(t.TempDir(), StatusFile)
+	if _, err := ReadStatus(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("no status yet: %v, want os.ErrNotExist", err)
+	}
+	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	want := Status{State: StatusFailed, Version: "1.5.0", Detail: "not ready within 1m30s", At: at}
+	if err := WriteStatus(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadStatus(path)
+	if err != nil || got != want {
+		t.Fatalf("read back %+v, %v; want %+v", got, err, want)
+	}
+	if n := got.Note("1.4.2"); n != "update failed: 1.5.0 rolled back, running 1.4.2: not ready within 1m30s" {
+		t.Errorf("failed note %q", n)
+	}
+	if n := (Status{State: StatusConfirmed, Version: "1.5.0"}).Note("1.5.0"); n != "update 1.5.0 confirmed" {
+		t.Errorf("confirmed note %q", n)
+	}
+	// The format older slots wrote is still read.
+	os.WriteFile(path, []byte(`{"state":"confirmed","version":"1.4.2","at":"2026-11-01T08:00:00Z","reported":true}`+"\n"), 0o644)
+	if got, err := ReadStatus(path); err != nil || got.State != StatusConfirmed || !got.Reported {
+		t.Fatalf("older status: %+v, %v", got, err)
+	}
+	os.WriteFile(path, []byte("{not json"), 0o644)
+	if _, err := ReadStatus(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("corrupt status: %v, want an error naming the file", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("temporary files left beside the status: %v", entries)
 	}
 }
