@@ -5,193 +5,65 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
-	"periph.io/x/conn/v3"
+	"periph.io/x/conn/v3/physic"
 
 	"tillbox/drivers/display"
 	"tillbox/drivers/display/displaytest"
 )
 
-// Display is the customer display as the firmware uses it: the display driver's Show,
-// Clear, Status and Halt, on whatever port works now.
-//
-// The display driver initialises the display in New and has no Reattach, and a display
-// that was unplugged or lost power needs that initialisation again (its code page, its
-// overwrite mode, an LCD's 4-bit mode). So the board makes a new display.Dev on every port
-// it opens and puts the last layout back on it: a customer display plugged back in shows
-// the current line again without the firmware doing anything.
-type Display struct {
-	name string
-
-	mu     sync.Mutex
-	dev    *display.Dev    // nil while no port works
-	down   error           // why dev is nil
-	last   *display.Layout // what the firmware last asked to show, to show again on a new port
-	halted bool
-}
-
-var _ conn.Resource = (*Display)(nil)
-
-// Show puts l on the display. While the display is offline it returns an error wrapping
-// ErrOffline and keeps l, which is shown as soon as the display is back. A layout the
-// driver refuses (display.ErrNoRoom) is not kept.
-func (d *Display) Show(l display.Layout) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.halted {
-		return fmt.Errorf("board: display show: %w", display.ErrHalted)
-	}
-	if d.dev == nil {
-		d.last = &l
-		return fmt.Errorf("board: display show: %w: %w", ErrOffline, d.down)
-	}
-	err := d.dev.Show(l)
-	if err == nil || !errors.Is(err, display.ErrNoRoom) {
-		d.last = &l
-	}
-	return err
-}
-
-// Clear blanks the display, now or when it is back.
-func (d *Display) Clear() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.halted {
-		return fmt.Errorf("board: display clear: %w", display.ErrHalted)
-	}
-	d.last = nil
-	if d.dev == nil {
-		return fmt.Errorf("board: display clear: %w: %w", ErrOffline, d.down)
-	}
-	return d.dev.Clear()
-}
-
-// Status is the driver's status; while the display is offline, Err says why.
-func (d *Display) Status() display.Status {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.dev == nil {
-		st := display.Status{Err: fmt.Errorf("%w: %w", ErrOffline, d.down)}
-		if d.last != nil {
-			st.Shown = *d.last
-		}
-		return st
-	}
-	return d.dev.Status()
-}
-
-// String names the display and the device behind it.
-func (d *Display) String() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.dev == nil {
-		return d.name + " (offline)"
-	}
-	return d.name + ": " + d.dev.String()
-}
-
-// Halt blanks the display (display.Dev.Halt) so that no stale price stays in front of the
-// customer; every later Show fails.
-func (d *Display) Halt() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.halted {
-		return nil
-	}
-	d.halted = true
-	if d.dev == nil {
-		return nil
-	}
-	return d.dev.Halt()
-}
-
-// attach makes a driver on a new port and shows the last layout on it.
-func (d *Display) attach(mk func() (*display.Dev, error)) error {
-	dev, err := mk()
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.halted {
-		dev.Halt()
-		return fmt.Errorf("board: display: %w", display.ErrHalted)
-	}
-	d.dev, d.down = dev, nil
-	if d.last != nil {
-		if err := dev.Show(*d.last); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// detach forgets the driver of a port that failed. The old Dev is not halted: its port is
-// gone, and blanking a display that is back is the new Dev's business.
-func (d *Display) detach(cause error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.dev, d.down = nil, cause
-}
-
+// openDisplay makes the customer display driver and its supervisor. The driver starts on
+// a dead port and gets the real one from the supervisor's Reattach, which initialises
+// the display and puts the current layout back on it, as after every reopen: an LCD's
+// power-on sequence takes over 50 ms and a pole display on a stalled line would hold
+// Open for the driver's write timeout.
 func (s *Set) openDisplay(t timing, _ Options) error {
 	spec := s.profile.Display
-	d := &Display{name: "display", down: errors.New("connecting")}
 	var open func(context.Context) (port, error)
-	var mk func(port) (*display.Dev, error)
 	where := spec.Path
-	pole := func(p port) (*display.Dev, error) {
-		return display.New(p.(*watched), &display.Opts{Cols: spec.Cols, CodePage: spec.CodePage})
-	}
 	switch spec.Kind {
 	case KindSim:
 		fake := displaytest.NewPole(spec.Cols)
 		s.Sim.Display = fake
-		where, mk = "sim", pole
+		where = "sim"
 		open = func(context.Context) (port, error) { return watch(writeOnly{fake}), nil }
 	case KindPole:
-		mk = pole
 		open = stream(func(context.Context) (io.ReadWriteCloser, error) { return openSerial(spec.Path, spec.Baud) })
 	case KindHD44780:
 		where = "i2c " + spec.Bus + " " + addrText(spec.Addr)
 		open = func(context.Context) (port, error) { return openI2C(spec.Bus) }
-		mk = func(p port) (*display.Dev, error) {
-			return display.NewLCD(p.(*watchedBus), &display.LCDOpts{Addr: uint16(spec.Addr), Cols: spec.Cols, Rows: spec.Rows})
-		}
 	}
 	l := newLine("display", where, s.log, t, open)
-	l.attach = func(p port) error {
-		err := d.attach(func() (*display.Dev, error) { return mk(p) })
-		if err != nil {
-			d.detach(err)
+	w, err := l.firstOpen()
+	cause := errors.New("connecting")
+	if err != nil {
+		cause = err
+	}
+	var dev *display.Dev
+	if spec.Kind == KindHD44780 {
+		dev, err = display.NewLCD(deadBus{cause}, &display.LCDOpts{Addr: uint16(spec.Addr), Cols: spec.Cols, Rows: spec.Rows})
+		l.attach = func(p port) error { return dev.ReattachLCD(p.(*watchedBus)) }
+	} else {
+		dev, err = display.New(deadPort{cause}, &display.Opts{Cols: spec.Cols, CodePage: spec.CodePage})
+		l.attach = func(p port) error { return dev.Reattach(p.(*watched)) }
+	}
+	if err != nil {
+		l.cancel()
+		if w != nil {
+			w.Close()
 		}
 		return err
 	}
-	// The display driver writes only when told to show something, so a failed port is
-	// seen at the next Show; the driver's own last write error says the same.
+	// A failed write or transaction marks the port failed at once; a write that timed out
+	// never returns, so the supervisor learns of it from the driver going Offline.
 	l.stale = func() error {
-		if !d.mu.TryLock() {
-			return nil // a Show is writing; its outcome is seen at the next poll
-		}
-		defer d.mu.Unlock()
-		if d.dev != nil {
-			if err := d.dev.Status().Err; err != nil {
-				d.dev, d.down = nil, err
-				return err
-			}
+		if st := dev.Status(); st.State == display.Offline {
+			return offlineCause(st.Err)
 		}
 		return nil
 	}
-	l.onDown = d.detach
-	s.Display = d
+	s.Display = dev
 	s.lines["display"] = l
-	// The display is initialised by the supervisor, not here: an LCD's power-on sequence
-	// takes over 50 ms and a pole display on a stalled line could hold Open.
-	w, err := l.firstOpen()
-	if err != nil {
-		d.down = err
-	}
 	l.start(w, false)
 	return nil
 }
@@ -202,15 +74,23 @@ type writeOnly struct{ io.Writer }
 func (writeOnly) Read([]byte) (int, error) { return 0, errors.New("write-only device") }
 func (writeOnly) Close() error             { return nil }
 
-// displayHealth reports the customer display.
+// deadBus stands in for an I2C bus that is not open yet, as deadPort does for a stream.
+type deadBus struct{ err error }
+
+func (d deadBus) Tx(uint16, []byte, []byte) error { return d.err }
+func (d deadBus) SetSpeed(physic.Frequency) error { return d.err }
+func (d deadBus) String() string                  { return "no bus" }
+
+// displayHealth reports the customer display: offline while the board has no port for it
+// or the driver is Offline (a write failed or timed out), with the cause.
 func (s *Set) displayHealth() DeviceHealth {
 	h := s.lineHealth("display", s.profile.Display.Kind)
 	if h.State != StateOK {
 		return h
 	}
 	st := s.Display.Status()
-	if st.Err != nil {
-		h.State, h.Detail = StateOffline, st.Err.Error()
+	if st.State != display.Online {
+		h.State, h.Detail = StateOffline, errText(st.Err, st.State.String())
 		return h
 	}
 	h.Detail = fmt.Sprintf("%dx%d", st.Cols, st.Rows)

@@ -31,7 +31,7 @@ func TestSimDisplayShowsOnThePoleFake(t *testing.T) {
 		Top:    display.Line{Left: "Masło ekstra", Right: "7,99"},
 		Bottom: display.Line{Left: "SUMA", Right: "12,50 €"},
 	})
-	if err != nil && !errors.Is(err, ErrOffline) {
+	if err != nil && !errors.Is(err, display.ErrOffline) {
 		t.Fatal(err)
 	}
 	if err := s.Sim.Display.WaitFor(waitCtx(t), "Maslo ekstra    7,99", "SUMA         12,50 €"); err != nil {
@@ -89,16 +89,21 @@ func TestHD44780OpenedThroughI2CRegistryAndReinitialisedAfterAFault(t *testing.T
 	if err := lcd.WaitFor(waitCtx(t), want...); err != nil {
 		t.Fatal(err)
 	}
-	// The backpack stops acknowledging (a loose cable): the next Show fails, the display
-	// reads offline, and once the cable is back the board initialises the LCD again and
-	// puts the last layout back without being asked.
-	lcd.Fail(errors.New("no ack"))
+	// The cable works loose: the backpack loses power and stops acknowledging, the next
+	// Show fails and the display reads offline. Once the cable is back the module is in
+	// its power-on state (8-bit mode, display off): the board reopens the bus, and the
+	// driver's ReattachLCD initialises it again and puts the last layout back without
+	// being asked.
+	lcd.Unplug()
 	layout.Top = display.Line{Left: "Simit", Right: "5,00"}
 	if err := s.Display.Show(layout); err == nil {
 		t.Fatal("Show on a failing bus succeeded")
 	}
-	waitHealth(t, s, "display", StateOffline)
-	lcd.Fail(nil)
+	h := waitHealth(t, s, "display", StateOffline)
+	if !strings.Contains(h.Detail, "acknowledge") {
+		t.Errorf("offline health %+v does not say why", h)
+	}
+	lcd.Plug()
 	waitHealth(t, s, "display", StateOK)
 	want[0] = "Simit           5,00"
 	if err := lcd.WaitFor(waitCtx(t), want...); err != nil {
@@ -112,11 +117,12 @@ func TestHD44780OpenedThroughI2CRegistryAndReinitialisedAfterAFault(t *testing.T
 func TestHD44780MissingAtOpenStartsOffline(t *testing.T) {
 	lcd := displaytest.NewLCD(0x3f, 20, 4) // jumpered to another address than the profile's
 	s := open(t, lcdProfile(t, registerLCD(t, lcd)), fastOptions(t))
-	h := waitHealth(t, s, "display", StateOffline)
-	if h.Detail == "" || h.Detail == "connecting" {
-		t.Errorf("health %+v does not say why", h)
-	}
-	if err := s.Display.Show(display.Layout{Top: display.Line{Left: "x"}}); !errors.Is(err, ErrOffline) {
-		t.Fatalf("Show = %v, want ErrOffline", err)
+	var h DeviceHealth
+	waitFor(t, "display offline for want of an acknowledge", func() bool {
+		h = health(t, s, "display")
+		return h.State == StateOffline && strings.Contains(h.Detail, "acknowledge")
+	})
+	if err := s.Display.Show(display.Layout{Top: display.Line{Left: "x"}}); !errors.Is(err, display.ErrOffline) {
+		t.Fatalf("Show = %v, want display.ErrOffline", err)
 	}
 }

@@ -16,17 +16,17 @@
 //   - Each port-backed device (printer, scanner, keypad, display) has a supervisor
 //     goroutine. It notices a port that fails a read or write at once, and a driver that
 //     gave up on its port (a scanner or keypad Offline, a printer silent for 15 s, a
-//     display whose last write failed) at its next poll; it closes the old port, reopens
-//     the same path (a udev symlink that now points at a new device is followed) with
-//     capped, jittered exponential backoff, and hands the new port to the driver's
-//     Reattach. Drivers keep their Events channels across this, so the firmware never
-//     re-subscribes. A drawer on GPIO lines that do not exist is not retried (lines do not
-//     appear later): Set.Drawer is nil and Health says why.
-//   - The customer display is the board's Display type, not the driver's Dev: the display
-//     driver initialises a display only in New and has no Reattach, so the board makes a
-//     new display.Dev on every port it opens (a tty, an I2C bus) and shows the last layout
-//     on it again. A Show while the display is away returns ErrOffline and is shown when it
-//     is back.
+//     display Offline after a failed or timed-out write) at its next poll; it closes the
+//     old port, reopens the same path (a udev symlink that now points at a new device is
+//     followed) with capped, jittered exponential backoff, and hands the new port to the
+//     driver's Reattach. Drivers keep their Events channels across this, so the firmware
+//     never re-subscribes. A drawer on GPIO lines that do not exist is not retried (lines
+//     do not appear later): Set.Drawer is nil and Health says why.
+//   - The customer display is the driver's display.Dev, which goes Offline when a write
+//     fails or outlasts its write timeout (a tty that stopped draining never hangs the
+//     till). Its supervisor reopens the port (a tty, an I2C bus) and calls Reattach, which
+//     initialises the display again and shows the current layout. A Show while the display
+//     is away returns display.ErrOffline and is shown when it is back.
 //   - periph.io's host.Init() is called only when a profile has a GPIO or I2C device, once
 //     per process.
 //   - Close stops the supervisors, halts the drivers and then closes every port, in that

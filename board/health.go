@@ -148,11 +148,15 @@ func (s *Set) drawerHealth() DeviceHealth {
 	default:
 		h.Detail = st.String()
 	}
-	// A drawer kicked through the printer cannot open while the printer is away, whatever
-	// its switch says: the cashier needs to know before the sale is tendered.
+	// A drawer kicked through the printer cannot open while the printer is away or reports
+	// an error (it ignores pulses then), whatever its switch says: the cashier needs to know
+	// before the sale is tendered. Paper out and an open cover do not stop a kick.
 	if spec.Kick == KindPrinter && h.State == StateOK {
-		if ph := s.printerHealth(); ph.State == StateOffline {
+		switch ph := s.printerHealth(); ph.State {
+		case StateOffline:
 			h.State, h.Detail = StateOffline, "kicked through the printer, which is offline: "+ph.Detail
+		case StateJammed:
+			h.State, h.Detail = StateOffline, "kicked through the printer, which reports an error: "+ph.Detail
 		}
 	}
 	return h

@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"tillbox/drivers/display"
 	"tillbox/drivers/drawer"
 	"tillbox/drivers/drawer/drawertest"
 	"tillbox/drivers/evdev"
@@ -49,8 +49,9 @@ type Options struct {
 // stalled write, only come back through a new port.
 const printerStaleAfter = 15 * time.Second
 
-// kickTimeout bounds a drawer kick sent through the printer, including the wait for a
-// receipt that is printing to finish.
+// kickTimeout bounds a drawer kick sent through the printer: the status check that proves
+// the printer is there, and the write of the pulse. A receipt that is printing does not
+// delay it.
 const kickTimeout = 5 * time.Second
 
 func (o *Options) resolve() Options {
@@ -83,8 +84,10 @@ type Set struct {
 	Scanner *scanner.Dev
 	Drawer  *drawer.Dev
 	Keypad  *keypad.Dev
-	// Display is the customer display; see Display for why it is the board's type.
-	Display *Display
+	// Display is the customer display. It goes Offline when a write fails or times out,
+	// and its supervisor reopens the port and calls its Reattach, which shows the current
+	// layout again.
+	Display *display.Dev
 	// Sim holds the fakes behind the devices on the sim board, nil elsewhere.
 	Sim *Sim
 
@@ -364,35 +367,23 @@ func (s *Set) openDrawer(_ timing, opts Options) error {
 	return nil
 }
 
-// printerKicker fires the drawer through the receipt printer by printing a one-item job
-// (an ESC p on the wired pin), since the printer driver sends nothing outside a job. A
-// receipt that is printing makes the kick wait for it (ErrBusy is retried), which is also
-// the order a cashier expects. The printer's own pulse times are used; the drawer's
-// on/off times only bound what the driver accepts.
+// printerKicker fires the drawer through the receipt printer with the driver's real-time
+// pulse: it goes out between two chunks of a receipt that is printing and fires at once,
+// so the drawer never waits for the receipt. The drawer's pulse time is the printer's on
+// time (rounded to its 100 ms units; the printer's pause after it is as long).
 func printerKicker(p *printer.Dev) drawer.Kicker {
-	var n atomic.Uint64
-	return drawer.KickerFunc(func(pin int, _, _ time.Duration) error {
-		// A printer that is away cannot kick: say so now rather than after kickTimeout,
-		// so the cashier reaches for the key at once.
-		if !p.Status().Connected {
-			return fmt.Errorf("board: drawer kick: %w: printer not answering", ErrOffline)
-		}
+	return drawer.KickerFunc(func(pin int, on, _ time.Duration) error {
 		ctx, cancel := context.WithTimeout(context.Background(), kickTimeout)
 		defer cancel()
-		// A job id names one document forever; each kick is a new job.
-		id := fmt.Sprintf("board-drawer-kick-%d-%d", time.Now().UnixNano(), n.Add(1))
-		job := printer.Job{ID: id, Doc: new(printer.Doc).Add(printer.Kick(pin))}
-		for {
-			_, err := p.Print(ctx, job)
-			if !errors.Is(err, printer.ErrBusy) {
-				return err
+		if err := p.PulseDrawer(ctx, pin, on); err != nil {
+			if errors.Is(err, printer.ErrOffline) {
+				// Nothing was sent: the cashier reaches for the key now, and the drawer
+				// will not open on its own when the printer comes back.
+				return fmt.Errorf("board: drawer kick: %w: %w", ErrOffline, err)
 			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("board: drawer kick: printer busy: %w", ctx.Err())
-			case <-time.After(20 * time.Millisecond):
-			}
+			return fmt.Errorf("board: drawer kick: %w", err)
 		}
+		return nil
 	})
 }
 

@@ -16,7 +16,8 @@ import (
 // Sim holds the fakes behind the devices of a sim board, for `make run` and for tests
 // that play the customer and the cashier. A field is nil when the profile does not put a
 // fake there (a sim board whose drawer is overridden to kick through the printer has no
-// drawertest.Drawer: the printer fake's own drawer switch answers).
+// drawertest.Drawer: the printer fake's own drawer switch answers, and opens on the
+// real-time pulse the board kicks with, which Printer.Pulses records).
 //
 // Each fake reaches its driver the way the hardware would: the printer driver talks
 // ESC/POS to Printer over an in-process cable, the scanner driver reads the bytes Scanner

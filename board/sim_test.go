@@ -223,9 +223,8 @@ func TestSimDrawerThroughThePrinterFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextDrawer(t, s.Drawer, drawer.Opened)
-	items := s.Sim.Printer.Printed()
-	if len(items) != 1 || items[0].Kind != "kick" || items[0].Pin != 2 {
-		t.Fatalf("printer fake printed %v, want one kick on pin 2", items)
+	if p, items := s.Sim.Printer.Pulses(), s.Sim.Printer.Printed(); len(p) != 1 || p[0].Pin != 2 || len(items) != 0 {
+		t.Fatalf("printer fake pulsed %v and printed %v, want one real-time pulse on pin 2 and no job", p, items)
 	}
 	s.Sim.Printer.SetDrawer(false)
 	nextDrawer(t, s.Drawer, drawer.Closed)

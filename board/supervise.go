@@ -28,7 +28,8 @@ type line struct {
 	// attach gives the driver a new port (its Reattach).
 	attach func(port) error
 	// stale asks the driver whether it has given up on the port (a scanner Offline after a
-	// failed read, a printer silent for too long); nil error means the port is in use.
+	// failed read, a printer silent for too long, a display Offline after a write that
+	// timed out and so never failed the port); nil error means the port is in use.
 	// The supervisor calls it every Poll.
 	stale func() error
 	// onDown, if set, is told each cause of the device being down, outside the line's lock.

@@ -7,6 +7,8 @@ import (
 	"unicode"
 
 	"periph.io/x/conn/v3"
+
+	"tillbox/drivers"
 )
 
 // Line is one line of the customer display: text on the left, an amount on the right.
@@ -26,29 +28,49 @@ type Layout struct {
 	Bottom Line
 }
 
-// Status is what the display last did.
+// State is whether the display takes what the Dev writes.
+type State = drivers.State
+
+// The states of a display (see drivers.State).
+const (
+	// Offline: a write failed or timed out (or the display did not take its
+	// initialisation); Status().Err says how. Nothing is written until Reattach.
+	Offline = drivers.Offline
+	// Online: the last write to the display succeeded.
+	Online = drivers.Online
+	// Halted: Halt was called; the Dev is done.
+	Halted = drivers.Halted
+)
+
+// Status is where the display stands and what it shows.
 type Status struct {
+	State State
 	// Cols and Rows are the size of the screen in character cells.
 	Cols, Rows int
-	// Shown is the last layout written successfully; zero after Clear.
+	// Shown is the current layout: the last one Show accepted, zero after Clear. While the
+	// display is Offline it is what Reattach puts back on the screen.
 	Shown Layout
-	// Screen is the text of each row as the driver meant it to read, after truncation and
-	// fallbacks (a transliterated rune reads as its transliteration).
+	// Screen is the text of each row of Shown as the driver means it to read, after
+	// truncation and fallbacks (a transliterated rune reads as its transliteration).
 	Screen []string
-	// Missing lists the runes of Shown the display could not show exactly, each once, in
+	// Missing lists the runes of Shown the display cannot show exactly, each once, in
 	// order: they read as their transliteration (ł as l, € as EUR) or as '?'.
 	Missing []rune
-	// Err is the last write failure, nil once a write succeeds again.
+	// Err is why the display is Offline, "display: operation: cause"; nil otherwise.
 	Err error
 }
 
 // terminal is what differs between a pole display and an LCD: how a rune becomes cells,
-// and how rows of cells reach the glass.
+// and how rows of cells reach the glass. Its methods are called with Dev.op held.
 type terminal interface {
 	// cells returns the runes, one cell each, that show r, and whether r shows exactly.
 	cells(r rune) ([]rune, bool)
+	// init brings a display that may just have been powered on into the state draw
+	// expects, with a blank screen.
+	init() error
 	// draw puts rows (each exactly the width of the display) on the screen and returns
-	// the runes it had to fall back on after all.
+	// the runes it had to fall back on after all. It may replace a rune of rows by the
+	// one it showed instead.
 	draw(rows [][]rune) (missing []rune, err error)
 	clear() error
 	halt() error
@@ -62,38 +84,52 @@ type Dev struct {
 	marker     rune
 	term       terminal
 
-	mu     sync.Mutex
-	st     Status
-	halted bool
+	// op serialises the operations that use the port (Show, Clear, Reattach, Halt), so
+	// frames never interleave. mu guards st and is never held across a write, so Status
+	// never waits for the display.
+	op sync.Mutex
+	mu sync.Mutex
+	st Status
 }
 
 var _ conn.Resource = (*Dev)(nil)
 
+// newDev returns a Dev on t and initialises the display. A display that does not take
+// the initialisation leaves the Dev Offline rather than failing: the port is the
+// caller's, and Reattach brings the display in when it is back.
 func newDev(desc string, cols, rows int, marker rune, t terminal) *Dev {
-	return &Dev{desc: desc, cols: cols, rows: rows, marker: marker, term: t,
-		st: Status{Cols: cols, Rows: rows, Screen: blankScreen(cols, rows)}}
+	d := &Dev{desc: desc, cols: cols, rows: rows, marker: marker, term: t,
+		st: Status{State: Online, Cols: cols, Rows: rows, Screen: blankScreen(cols, rows)}}
+	d.op.Lock()
+	defer d.op.Unlock()
+	d.restart("new")
+	return d
 }
 
 // String implements conn.Resource.
 func (d *Dev) String() string { return d.desc }
 
 // Halt implements conn.Resource: it blanks the screen (an LCD also turns its backlight
-// off) so that no stale price stays in front of the customer. Every later call returns
-// ErrHalted; Halt itself may be called again.
+// off) so that no stale price stays in front of the customer. An Offline display is not
+// written to. Every later call returns ErrHalted; Halt itself may be called again.
 func (d *Dev) Halt() error {
+	d.op.Lock()
+	defer d.op.Unlock()
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.halted {
+	was := d.st.State
+	d.st.State, d.st.Err = Halted, nil
+	d.mu.Unlock()
+	if was != Online {
 		return nil
 	}
-	d.halted = true
 	if err := d.term.halt(); err != nil {
 		return fmt.Errorf("display: halt: %w", err)
 	}
 	return nil
 }
 
-// Status returns what the display last did.
+// Status returns where the display stands and what it shows. It never waits for the
+// display, not even while a write to it is stalled.
 func (d *Dev) Status() Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -103,59 +139,144 @@ func (d *Dev) Status() Status {
 	return st
 }
 
-// Clear blanks the screen.
+// Clear blanks the screen. While the display is Offline it returns ErrOffline and the
+// screen is blank once Reattach has brought the display back.
 func (d *Dev) Clear() error {
+	d.op.Lock()
+	defer d.op.Unlock()
+	if err := d.usable("clear"); err != nil {
+		return err
+	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.halted {
-		return fmt.Errorf("display: clear: %w", ErrHalted)
+	d.st.Shown, d.st.Screen, d.st.Missing = Layout{}, blankScreen(d.cols, d.rows), nil
+	offline := d.offline("clear")
+	d.mu.Unlock()
+	if offline != nil {
+		return offline
 	}
 	if err := d.term.clear(); err != nil {
-		d.st.Err = err
-		return fmt.Errorf("display: clear: %w", err)
+		return d.lost("clear", err)
 	}
-	d.st = Status{Cols: d.cols, Rows: d.rows, Screen: blankScreen(d.cols, d.rows)}
 	return nil
 }
 
 // Show puts l on the screen: Top on the first row, Bottom on the last, every other row
-// blank. Each row is written whole, so nothing of the previous layout remains.
+// blank. Each row is written whole, so nothing of the previous layout remains. While the
+// display is Offline, Show returns ErrOffline and keeps l as the current layout, which
+// Reattach shows; a layout refused with ErrNoRoom is not kept.
 func (d *Dev) Show(l Layout) error {
+	d.op.Lock()
+	defer d.op.Unlock()
+	if err := d.usable("show"); err != nil {
+		return err
+	}
+	rows, missing, err := d.layout(l)
+	if err != nil {
+		return fmt.Errorf("display: show: %w", err)
+	}
+	d.mu.Lock()
+	d.st.Shown = l
+	d.setScreen(rows, missing)
+	offline := d.offline("show")
+	d.mu.Unlock()
+	if offline != nil {
+		return offline
+	}
+	return d.draw("show", rows, missing)
+}
+
+// restart initialises the display on its (new) port and puts the current layout back.
+// It leaves the Dev Online, or Offline with the cause, which it returns. d.op is held.
+func (d *Dev) restart(op string) error {
+	if err := d.term.init(); err != nil {
+		return d.lost(op, fmt.Errorf("init: %w", err))
+	}
+	d.mu.Lock()
+	shown := d.st.Shown
+	d.mu.Unlock()
+	if shown != (Layout{}) {
+		rows, missing, err := d.layout(shown)
+		if err != nil { // Show accepted it, and the display has not changed size
+			return d.lost(op, err)
+		}
+		if err := d.draw(op, rows, missing); err != nil {
+			return err
+		}
+	}
+	d.mu.Lock()
+	d.st.State, d.st.Err = Online, nil
+	d.mu.Unlock()
+	return nil
+}
+
+// usable refuses every operation after Halt. d.op is held.
+func (d *Dev) usable(op string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.halted {
-		return fmt.Errorf("display: show: %w", ErrHalted)
+	if d.st.State == Halted {
+		return fmt.Errorf("display: %s: %w", op, ErrHalted)
 	}
+	return nil
+}
+
+// offline is the error of op on an Offline display, nil on an Online one. d.mu is held.
+func (d *Dev) offline(op string) error {
+	if d.st.State != Offline {
+		return nil
+	}
+	return fmt.Errorf("display: %s: %w (%w)", op, ErrOffline, d.st.Err)
+}
+
+// draw writes a frame laid out by layout and records what it showed. d.op is held.
+func (d *Dev) draw(op string, rows [][]rune, missing []rune) error {
+	more, err := d.term.draw(rows)
+	if err != nil {
+		return d.lost(op, err)
+	}
+	for _, r := range more {
+		missing = addRune(missing, r)
+	}
+	d.mu.Lock()
+	d.setScreen(rows, missing)
+	d.mu.Unlock()
+	return nil
+}
+
+// lost takes the display Offline after op failed with cause and returns op's error.
+func (d *Dev) lost(op string, cause error) error {
+	err := fmt.Errorf("display: %s: %w", op, cause)
+	d.mu.Lock()
+	d.st.State, d.st.Err = Offline, err
+	d.mu.Unlock()
+	return err
+}
+
+// setScreen records rows as the screen. d.mu is held.
+func (d *Dev) setScreen(rows [][]rune, missing []rune) {
+	d.st.Screen = d.st.Screen[:0]
+	for _, r := range rows {
+		d.st.Screen = append(d.st.Screen, string(r))
+	}
+	d.st.Missing = missing
+}
+
+// layout lays l out on the whole screen: Top on the first row, Bottom on the last.
+func (d *Dev) layout(l Layout) ([][]rune, []rune, error) {
 	var missing []rune
 	top, err := d.fit(l.Top, &missing)
 	if err != nil {
-		return fmt.Errorf("display: show: top: %w", err)
+		return nil, nil, fmt.Errorf("top: %w", err)
 	}
 	bottom, err := d.fit(l.Bottom, &missing)
 	if err != nil {
-		return fmt.Errorf("display: show: bottom: %w", err)
+		return nil, nil, fmt.Errorf("bottom: %w", err)
 	}
 	rows := make([][]rune, d.rows)
 	for i := range rows {
 		rows[i] = blank(d.cols)
 	}
 	rows[0], rows[d.rows-1] = top, bottom
-	more, err := d.term.draw(rows)
-	if err != nil {
-		d.st.Err = err
-		return fmt.Errorf("display: show: %w", err)
-	}
-	for _, r := range more {
-		missing = addRune(missing, r)
-	}
-	d.st.Err = nil
-	d.st.Shown = l
-	d.st.Missing = missing
-	d.st.Screen = d.st.Screen[:0]
-	for _, r := range rows {
-		d.st.Screen = append(d.st.Screen, string(r))
-	}
-	return nil
+	return rows, missing, nil
 }
 
 // fit lays a line out in exactly d.cols cells: Right flush right and whole, Left flush
@@ -237,4 +358,16 @@ func blankScreen(cols, rows int) []string {
 		s[i] = strings.Repeat(" ", cols)
 	}
 	return s
+}
+
+// reattach swaps the port in and initialises the display on it. The old port is not
+// written again, not even by a write still stalled on it: that one ends with its port.
+func (d *Dev) reattach(swap func()) error {
+	d.op.Lock()
+	defer d.op.Unlock()
+	if err := d.usable("reattach"); err != nil {
+		return err
+	}
+	swap()
+	return d.restart("reattach")
 }

@@ -49,8 +49,31 @@
 //     LCDOpts.NoGlyphs uses the transliteration only.
 //   - Every rune that did not show exactly is listed in Status().Missing after Show.
 //
+// A display that goes away (State, Status, Reattach):
+//
+//   - Every write to a pole display returns within Opts.WriteTimeout (default 1 s): a
+//     line that stopped draining (a USB-serial adapter that no longer sends, flow
+//     control held) gives ErrTimeout rather than a hung till. The write is left to its
+//     own goroutine, which ends when the port's Write returns (a hung-up or closed tty);
+//     the Dev never writes to that port again, so at most one such goroutine waits per
+//     lost port. An LCD's transactions are bounded by the I2C adapter's own timeout.
+//   - A failed or timed-out write takes the Dev Offline, with the cause in Status().Err.
+//     From then on Show and Clear return ErrOffline at once without touching the port,
+//     and keep the layout asked for as the current one (Status().Shown).
+//   - Reattach (pole) or ReattachLCD (LCD), given the reopened port or the same one,
+//     initialises the display again, since one that lost power has forgotten its code
+//     page, modes, 4-bit interface and custom characters, then shows the current layout:
+//     the customer sees the current line without the caller showing it again. The Dev is
+//     Online after it, or stays Offline with the new cause.
+//   - New and NewLCD fail only for options they refuse or a nil port. A display that does
+//     not take its initialisation gives a Dev that is Offline until Reattach, so the
+//     caller has a Dev from the start whether or not the display is plugged in.
+//   - Status never waits for the display. The other calls take turns on the port, each
+//     holding it only for its own writes, every one of them bounded.
+//
 // Halt blanks the screen (and turns an LCD's backlight off): no stale price stays in
-// front of a customer when the till stops. The package opens nothing; board hands it a
-// port or a bus. displaytest has fakes of both devices that decode the bytes back into a
-// screen.
+// front of a customer when the till stops; an Offline display is not written to. The
+// package opens, closes and reopens nothing; board hands it a port or a bus and
+// supervises it. displaytest has fakes of both devices that decode the bytes back into a
+// screen and fail as the hardware does (unplugged, stalled, powered on again).
 package display

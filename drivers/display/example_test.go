@@ -52,5 +52,5 @@ func ExampleNewLCD() {
 	// Output:
 	// [Gotówka    50,00]
 	// [Reszta     18,93]
-	// lcd 16x2 hd44780 at displaytest-i2c(lcd 16x2 at 0x27)(39)
+	// lcd 16x2 hd44780 at 0x27
 }

@@ -55,7 +55,12 @@ var DefaultLCDOpts = LCDOpts{Addr: 0x27, Cols: 16, Rows: 2, Marker: '.'}
 // (HD44780U datasheet figure 24, 4-bit interface): after 50 ms, 0x3 three times with the
 // prescribed waits, 0x2 to enter 4-bit mode, then function set (two display lines, 5x8
 // dots), display off, clear, entry mode (increment, no shift), display on with the cursor
-// hidden. A backpack that does not acknowledge its address fails New.
+// hidden. NewLCD fails only for options it refuses or a nil bus: a backpack that does not
+// acknowledge its address gives a Dev that is Offline, with the cause in Status().Err,
+// until ReattachLCD. The first transaction fails at once then, without the 50 ms wait.
+//
+// Each I2C transaction is bounded by the bus adapter (Linux's i2c core times a transfer
+// out, one second by default); the driver adds no timeout of its own.
 func NewLCD(bus i2c.Bus, opts *LCDOpts) (*Dev, error) {
 	o := DefaultLCDOpts
 	if opts != nil {
@@ -82,15 +87,27 @@ func NewLCD(bus i2c.Bus, opts *LCDOpts) (*Dev, error) {
 	if _, ok := romByte(o.Marker); !ok {
 		return nil, fmt.Errorf("display: new lcd: marker %q is not in the ROM: %w", o.Marker, ErrBadOpts)
 	}
+	if bus == nil {
+		return nil, fmt.Errorf("display: new lcd: %w", ErrBadPort)
+	}
 	l := &lcd{dev: i2c.Dev{Bus: bus, Addr: o.Addr}, o: o}
-	if !o.NoBacklight {
-		l.bl = bitBacklight
-	}
-	if err := l.init(); err != nil {
-		return nil, fmt.Errorf("display: new lcd: %s: %w", &l.dev, err)
-	}
-	desc := fmt.Sprintf("lcd %dx%d hd44780 at %s", o.Cols, o.Rows, &l.dev)
+	desc := fmt.Sprintf("lcd %dx%d hd44780 at %#x", o.Cols, o.Rows, o.Addr)
 	return newDev(desc, o.Cols, o.Rows, o.Marker, l), nil
+}
+
+// ReattachLCD gives an LCD its bus back after it went Offline (a loose cable seated
+// again, a bus reopened), or a new one. A backpack that lost power has put the
+// controller back in 8-bit mode with the display off and CGRAM lost, so ReattachLCD
+// initialises it as NewLCD does and then writes the current layout (Status().Shown)
+// again, reloading its custom characters. It returns the first transaction's failure,
+// and the Dev stays Offline then; on success the Dev is Online. ReattachLCD returns
+// ErrBadPort on a pole display Dev, ErrHalted after Halt.
+func (d *Dev) ReattachLCD(bus i2c.Bus) error {
+	l, ok := d.term.(*lcd)
+	if !ok || bus == nil {
+		return fmt.Errorf("display: reattach lcd: %w", ErrBadPort)
+	}
+	return d.reattach(func() { l.dev.Bus = bus })
 }
 
 type lcd struct {
@@ -101,9 +118,15 @@ type lcd struct {
 }
 
 func (l *lcd) init() error {
+	// Whatever CGRAM held is gone with a power loss, or in doubt after a failure.
+	l.slots = [8]rune{}
+	l.bl = 0
+	if !l.o.NoBacklight {
+		l.bl = bitBacklight
+	}
 	// The first byte both probes the backpack and drives E low before anything is latched.
 	if err := l.dev.Tx([]byte{l.bl}, nil); err != nil {
-		return fmt.Errorf("probe: %w", err)
+		return fmt.Errorf("probe %s: %w", &l.dev, err)
 	}
 	l.o.Sleep(50 * time.Millisecond)
 	// Until 0x2 the controller may be in 8-bit mode, where each E pulse is a whole

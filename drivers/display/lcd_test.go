@@ -222,27 +222,58 @@ func TestLCDHaltBlanksAndTurnsTheBacklightOff(t *testing.T) {
 	}
 }
 
-func TestLCDWithoutABackpackAtTheAddressFailsNew(t *testing.T) {
+func TestLCDWithoutABackpackAtTheAddressStartsOffline(t *testing.T) {
 	f := displaytest.NewLCD(0x3f, 16, 2)
-	_, err := display.NewLCD(f, &display.LCDOpts{Addr: 0x27, Sleep: noSleep})
-	if !errors.Is(err, displaytest.ErrNoAck) || !strings.HasPrefix(err.Error(), "display: new lcd: ") {
-		t.Fatalf("NewLCD = %v, want display: new lcd: wrapping ErrNoAck", err)
+	d, err := display.NewLCD(f, &display.LCDOpts{Addr: 0x27, Sleep: noSleep})
+	if err != nil {
+		t.Fatalf("NewLCD = %v, want an Offline Dev", err)
+	}
+	st := d.Status()
+	if st.State != display.Offline || !errors.Is(st.Err, displaytest.ErrNoAck) || !strings.HasPrefix(st.Err.Error(), "display: new: ") {
+		t.Fatalf("Status = %v %v, want Offline with display: new: wrapping ErrNoAck", st.State, st.Err)
+	}
+	if err := d.Show(display.Layout{Top: display.Line{"Bread", "2.10"}}); !errors.Is(err, display.ErrOffline) || !errors.Is(err, displaytest.ErrNoAck) {
+		t.Fatalf("Show = %v, want ErrOffline wrapping the cause", err)
+	}
+	// The technician sets the jumpers right: the same Dev comes up on the bus.
+	right := displaytest.NewLCD(0x27, 16, 2)
+	if err := d.ReattachLCD(right); err != nil {
+		t.Fatal(err)
+	}
+	if got := right.Lines()[0]; got != "Bread       2.10" {
+		t.Fatalf("row %q after ReattachLCD", got)
 	}
 }
 
-func TestLCDBusFailureIsReturnedAndTheNextFrameReloadsGlyphs(t *testing.T) {
+func TestLCDBusFailureTakesItOfflineUntilReattachReloadsGlyphs(t *testing.T) {
 	d, f := newLCD(t, 16, 2, display.LCDOpts{})
-	pulled := errors.New("remote I/O error")
-	f.Fail(pulled)
-	if err := d.Show(display.Layout{Top: display.Line{"Łódź", "1"}}); !errors.Is(err, pulled) {
-		t.Fatalf("Show = %v, want the bus error", err)
-	}
-	f.Fail(nil)
 	if err := d.Show(display.Layout{Top: display.Line{"Łódź", "1"}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.Lines()[0]; got != "Łódź           1" {
-		t.Fatalf("row %q", got)
+	pulled := errors.New("remote I/O error")
+	f.Fail(pulled)
+	if err := d.Show(display.Layout{Top: display.Line{"Żółć", "2"}}); !errors.Is(err, pulled) {
+		t.Fatalf("Show = %v, want the bus error", err)
+	}
+	if st := d.Status(); st.State != display.Offline || !errors.Is(st.Err, pulled) {
+		t.Fatalf("Status = %v %v, want Offline with the bus error", st.State, st.Err)
+	}
+	f.Fail(nil)
+	txs := f.Txs()
+	if err := d.Show(display.Layout{Top: display.Line{"Ćma", "3"}}); !errors.Is(err, display.ErrOffline) {
+		t.Fatalf("Show while offline = %v, want ErrOffline", err)
+	}
+	if f.Txs() != txs {
+		t.Fatal("an Offline display was written to before Reattach")
+	}
+	if err := d.ReattachLCD(f); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Lines()[0]; got != "Ćma            3" {
+		t.Fatalf("row %q, want the last layout", got)
+	}
+	if st := d.Status(); st.State != display.Online || st.Err != nil {
+		t.Fatalf("Status = %v %v after ReattachLCD", st.State, st.Err)
 	}
 }
 

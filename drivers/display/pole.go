@@ -3,6 +3,7 @@ package display
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"tillbox/drivers/codepage"
 )
@@ -27,16 +28,22 @@ type Opts struct {
 	Marker rune
 	// Brightness is 1 (dimmest) to 4, sent with US X n; 0 leaves the display's setting.
 	Brightness int
+	// WriteTimeout bounds every write to port. A write that has not returned by then (a
+	// USB-serial adapter that stopped draining, a line held by flow control) fails with
+	// ErrTimeout and the Dev goes Offline. A 2x40 frame takes under 100 ms at 9600 baud.
+	WriteTimeout time.Duration
 }
 
 // DefaultOpts suits an Epson-mode 2x20 pole display with the power-on table PC437.
-var DefaultOpts = Opts{Cols: 20, CodePage: "cp437", Marker: '.'}
+var DefaultOpts = Opts{Cols: 20, CodePage: "cp437", Marker: '.', WriteTimeout: time.Second}
 
 // New returns a 2-line pole display on port (a serial line at the display's baud, a pty,
 // or a fake) and initialises it: ESC @ (reset), US MD1 (overwrite mode, so writing the
 // last cell never scrolls), US C 0 (cursor hidden), ESC t n (code page), US X n
 // (brightness, when set), CLR. Pole displays do not answer, so port need only be a
-// Writer; a write error at New is returned.
+// Writer. New fails only for options it refuses or a nil port: a display that does not
+// take the initialisation (a write error or timeout) gives a Dev that is Offline, with
+// the cause in Status().Err, until Reattach.
 func New(port io.Writer, opts *Opts) (*Dev, error) {
 	o := DefaultOpts
 	if opts != nil {
@@ -50,6 +57,9 @@ func New(port io.Writer, opts *Opts) (*Dev, error) {
 		if o.Marker == 0 {
 			o.Marker = DefaultOpts.Marker
 		}
+		if o.WriteTimeout == 0 {
+			o.WriteTimeout = DefaultOpts.WriteTimeout
+		}
 	}
 	if o.Cols < 8 || o.Cols > 40 {
 		return nil, fmt.Errorf("display: new: %d columns: %w", o.Cols, ErrBadOpts)
@@ -57,29 +67,75 @@ func New(port io.Writer, opts *Opts) (*Dev, error) {
 	if o.Brightness < 0 || o.Brightness > 4 {
 		return nil, fmt.Errorf("display: new: brightness %d outside 1..4: %w", o.Brightness, ErrBadOpts)
 	}
+	if o.WriteTimeout < 0 {
+		return nil, fmt.Errorf("display: new: write timeout %v: %w", o.WriteTimeout, ErrBadOpts)
+	}
 	page, err := codepage.Lookup(o.CodePage)
 	if err != nil {
 		return nil, fmt.Errorf("display: new: %w: %w", ErrBadOpts, err)
 	}
-	p := &pole{w: port, page: page, cols: o.Cols}
+	if port == nil {
+		return nil, fmt.Errorf("display: new: %w", ErrBadPort)
+	}
+	p := &pole{w: port, page: page, cols: o.Cols, timeout: o.WriteTimeout}
 	if c, ok := p.cells(o.Marker); !ok || len(c) != 1 {
 		return nil, fmt.Errorf("display: new: marker %q is not one cell on %s: %w", o.Marker, page, ErrBadOpts)
 	}
-	init := []byte{esc, '@', us, 0x01, us, 'C', 0, esc, 't', page.ESCPOS}
+	p.initSeq = []byte{esc, '@', us, 0x01, us, 'C', 0, esc, 't', page.ESCPOS}
 	if o.Brightness > 0 {
-		init = append(init, us, 'X', byte(o.Brightness))
+		p.initSeq = append(p.initSeq, us, 'X', byte(o.Brightness))
 	}
-	init = append(init, ff)
-	if _, err := port.Write(init); err != nil {
-		return nil, fmt.Errorf("display: new: init: %w", err)
-	}
+	p.initSeq = append(p.initSeq, ff)
 	return newDev(fmt.Sprintf("pole display %dx2 %s", o.Cols, page), o.Cols, 2, o.Marker, p), nil
 }
 
+// Reattach gives a pole display its port back after it went Offline (a USB-serial
+// adapter plugged in again, a tty reopened), or a new one. A display that was unplugged
+// may have lost power and with it its code page and modes, so Reattach initialises it
+// as New does and then writes the current layout (Status().Shown) again: the customer
+// sees the current line without the caller showing it. It returns the first write's
+// failure, and the Dev stays Offline then; on success the Dev is Online. Reattach
+// returns ErrBadPort on an LCD Dev, ErrHalted after Halt.
+func (d *Dev) Reattach(port io.Writer) error {
+	p, ok := d.term.(*pole)
+	if !ok || port == nil {
+		return fmt.Errorf("display: reattach: %w", ErrBadPort)
+	}
+	return d.reattach(func() { p.w = port })
+}
+
 type pole struct {
-	w    io.Writer
-	page *codepage.Page
-	cols int
+	w       io.Writer
+	page    *codepage.Page
+	cols    int
+	timeout time.Duration
+	initSeq []byte
+}
+
+func (p *pole) init() error { return p.write(p.initSeq) }
+
+// write writes b in a goroutine of its own and waits for it at most p.timeout, so that a
+// port that never returns from Write costs the caller the timeout, never a hang. The
+// goroutine of a stalled write lingers until the port's Write returns (an unplugged tty
+// is hung up; the board closes a port it gives up on); the Dev is Offline by then and
+// does not write to that port again, so at most one lingers per lost port.
+func (p *pole) write(b []byte) error {
+	done := make(chan error, 1)
+	go func(w io.Writer) {
+		_, err := w.Write(b)
+		done <- err
+	}(p.w)
+	t := time.NewTimer(p.timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		return nil
+	case <-t.C:
+		return fmt.Errorf("write: not taken within %v: %w", p.timeout, ErrTimeout)
+	}
 }
 
 func (p *pole) cells(r rune) ([]rune, bool) {
@@ -110,13 +166,9 @@ func (p *pole) draw(rows [][]rune) ([]rune, error) {
 			frame = append(frame, b)
 		}
 	}
-	_, err := p.w.Write(frame)
-	return missing, err
+	return missing, p.write(frame)
 }
 
-func (p *pole) clear() error {
-	_, err := p.w.Write([]byte{ff})
-	return err
-}
+func (p *pole) clear() error { return p.write([]byte{ff}) }
 
 func (p *pole) halt() error { return p.clear() }

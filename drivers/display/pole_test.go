@@ -211,7 +211,7 @@ type brokenLine struct{ err error }
 
 func (b brokenLine) Write([]byte) (int, error) { return 0, b.err }
 
-func TestPoleWriteFailureIsReturnedAndKeptInStatus(t *testing.T) {
+func TestPoleWriteFailureTakesItOfflineUntilReattach(t *testing.T) {
 	cut := errors.New("input/output error")
 	var line switchable
 	d, err := display.New(&line, nil)
@@ -223,15 +223,26 @@ func TestPoleWriteFailureIsReturnedAndKeptInStatus(t *testing.T) {
 	if !errors.Is(err, cut) || !strings.HasPrefix(err.Error(), "display: show: ") {
 		t.Fatalf("Show = %v, want display: show: wrapping the line's error", err)
 	}
-	if st := d.Status(); !errors.Is(st.Err, cut) {
-		t.Fatalf("Status().Err = %v", st.Err)
+	if st := d.Status(); st.State != display.Offline || !errors.Is(st.Err, cut) {
+		t.Fatalf("Status = %v %v, want Offline with the line's error", st.State, st.Err)
 	}
-	line.w = &bytes.Buffer{}
-	if err := d.Show(display.Layout{Top: display.Line{"Bread", "2.10"}}); err != nil {
+	var glass bytes.Buffer
+	line.w = &glass
+	err = d.Show(display.Layout{Top: display.Line{"Milk", "1.29"}})
+	if !errors.Is(err, display.ErrOffline) || !errors.Is(err, cut) {
+		t.Fatalf("Show while offline = %v, want ErrOffline wrapping the cause", err)
+	}
+	if glass.Len() != 0 {
+		t.Fatalf("an Offline display was written to: %q", glass.Bytes())
+	}
+	if err := d.Reattach(&line); err != nil {
 		t.Fatal(err)
 	}
-	if st := d.Status(); st.Err != nil {
-		t.Fatalf("Status().Err after recovery = %v", st.Err)
+	if st := d.Status(); st.State != display.Online || st.Err != nil {
+		t.Fatalf("Status = %v %v after Reattach", st.State, st.Err)
+	}
+	if !bytes.Contains(glass.Bytes(), []byte("Milk")) {
+		t.Fatalf("Reattach wrote %q, not the last layout", glass.Bytes())
 	}
 }
 
@@ -252,6 +263,7 @@ func TestPoleRejectsBadOptions(t *testing.T) {
 		{Cols: 4},
 		{Brightness: 5},
 		{Marker: '…'},
+		{WriteTimeout: -time.Second},
 	} {
 		if _, err := display.New(&bytes.Buffer{}, &o); !errors.Is(err, display.ErrBadOpts) {
 			t.Errorf("New(%+v) = %v, want ErrBadOpts", o, err)

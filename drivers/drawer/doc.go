@@ -2,17 +2,19 @@
 // drawer has a sense switch, knows whether it is open or closed.
 //
 // Wiring. The solenoid is fired either through the receipt printer's kick-out connector
-// (Epson ESC/POS "ESC p m t1 t2": pin 2 or pin 5, on and off times in 2 ms units up to
-// 510 ms) through the narrow Kicker interface the printer driver satisfies, or by a GPIO
-// pulse (periph.io gpio.PinOut) on a solenoid driver. The switch is read either from a GPIO
-// (periph.io gpio.PinIn, edge-driven with WaitForEdge and debounced) or from the printer's
-// drawer status bit (DLE EOT 1 bit 2, the level of the connector's pin 3) through the
-// narrow Sensor interface, polled. board fills in a Wiring; this package opens nothing.
+// (pin 2 or pin 5) through the narrow Kicker interface, which the board fills with the
+// printer driver's real-time pulse (ESC/POS DLE DC4: it fires at once, even while a
+// receipt is printing), or by a GPIO pulse (periph.io gpio.PinOut) on a solenoid driver.
+// The switch is read either from a GPIO (periph.io gpio.PinIn, edge-driven with
+// WaitForEdge and debounced) or from the printer's drawer status bit (DLE EOT 1 bit 2, the
+// level of the connector's pin 3) through the narrow Sensor interface, polled. board
+// fills in a Wiring; this package opens nothing.
 //
 // What it guarantees:
 //
-//   - Kick delivers exactly one pulse of Opts.Pulse and never overlaps two pulses; Halt
-//     leaves a GPIO solenoid de-energised.
+//   - Kick delivers exactly one pulse of Opts.Pulse (through the printer, rounded to the
+//     printer's units) and never overlaps two pulses. Halt leaves a GPIO solenoid
+//     de-energised.
 //   - On a sensed drawer every change of state is an Event carrying the whole Status:
 //     Kicked, Opened, Closed, LeftOpen (open for Opts.LeftOpenAfter, once per opening),
 //     Jammed (kicked while closed and still closed after Opts.OpenTimeout: a full tray, a

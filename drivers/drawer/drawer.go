@@ -11,8 +11,9 @@ import (
 )
 
 // Kicker is the part of a receipt printer that fires the drawer solenoid through the
-// printer's kick-out connector (ESC p m t1 t2). pin is 2 or 5 (the connector pin), on is the
-// pulse and off the pause the printer keeps after it.
+// printer's kick-out connector. pin is 2 or 5 (the connector pin), on is the pulse and off
+// the pause the printer keeps after it. The printer times both in its own units; a command
+// whose pause is fixed (the real-time DLE DC4 pauses as long as the pulse) ignores off.
 type Kicker interface {
 	KickDrawer(pin int, on, off time.Duration) error
 }
@@ -57,13 +58,15 @@ type Opts struct {
 	// Name identifies the drawer in String() and errors' context; default "drawer".
 	Name string
 	// PrinterPin is the kick-out connector pin the solenoid sits on when kicked through the
-	// printer: 2 (ESC p 0) or 5 (ESC p 1). Most single-drawer cables use pin 2.
+	// printer: 2 or 5. Most single-drawer cables use pin 2.
 	PrinterPin int
-	// Pulse is how long the solenoid is energised. The printer counts it in 2 ms units up
-	// to 510 ms (ESC p t1), and a solenoid held longer overheats, so 2 ms..510 ms.
+	// Pulse is how long the solenoid is energised: 2 ms..510 ms, since a solenoid held
+	// longer overheats. Through the printer it is rounded to the printer's units (the
+	// real-time pulse DLE DC4 counts 100 ms units, 100 ms..800 ms).
 	Pulse time.Duration
-	// PulseOff is the pause after the pulse before the printer accepts another (ESC p t2);
-	// unused for a GPIO kick. 2 ms..510 ms.
+	// PulseOff is the pause after the pulse before the printer accepts another, for a
+	// Kicker whose command sets it (ESC p t2, 2 ms units); DLE DC4 pauses as long as the
+	// pulse. Unused for a GPIO kick. 2 ms..510 ms.
 	PulseOff time.Duration
 	// KickActiveLow drives a GPIO kick pin low to energise the solenoid, for driver boards
 	// that invert.

@@ -12,7 +12,22 @@
 // in the profile's code pages (package codepage), switching pages within a line when a
 // Polish word is followed by a euro amount; a rune no page has prints as its documented
 // transliteration or '?', and Result.Missing names it. Doc.Reprint gives the copy for a
-// reprint: a REPRINT mark and no drawer kick.
+// reprint: a REPRINT mark and no drawer kick. A kick in a document (ESC p) fires in the
+// order of the job, after the lines before it have printed; a drawer that must open now
+// is pulsed with PulseDrawer.
+//
+// # Drawer pulse
+//
+// PulseDrawer fires the drawer with the real-time command DLE DC4 1 m t, which the printer
+// executes as it arrives: a kick never waits for a receipt that is printing, nor for paper
+// or a closed cover. The command is written before anything else queued for the port and
+// between two chunks, never inside one, so a running job is not disturbed. It is sent
+// only to a printer that has just answered DLE EOT and reports no error (the printer
+// ignores pulses during an error); otherwise PulseDrawer fails with ErrOffline or
+// ErrPaused, sends nothing and does not wait for the printer to come back, so a drawer
+// does not open on its own later. The pulse is counted in 100 ms units, 100-800 ms, and
+// the printer pauses as long after it; a second pulse waits for that pause rather than
+// being ignored.
 //
 // # Status
 //
@@ -61,6 +76,6 @@
 // the new port after an unplug. Reading happens in a goroutine per port that feeds
 // channels; writing in another, so that a stalled port costs a timeout, never a hang.
 //
-// Reference: Epson ESC/POS Application Programming Guide (DLE EOT, GS a, GS r, GS k,
-// GS ( k, GS V, ESC p, ESC t).
+// Reference: Epson ESC/POS Application Programming Guide (DLE EOT, DLE DC4, GS a, GS r,
+// GS k, GS ( k, GS V, ESC p, ESC t).
 package printer

@@ -8,13 +8,17 @@ var (
 	// ErrInvalidDoc: the document cannot be printed (bad EAN-13, unknown item kind,
 	// drawer pin the profile does not wire, QR data too long). Retrying will not help.
 	ErrInvalidDoc = errors.New("invalid document")
-	// ErrInvalidOpts: New or Profile was given options it cannot work with.
+	// ErrInvalidOpts: New or Profile was given options it cannot work with, or
+	// PulseDrawer a pin the profile does not wire.
 	ErrInvalidOpts = errors.New("invalid options")
 	// ErrOffline: the printer does not answer or the port failed; the job is kept and
 	// resumes on a later Print with the same id once the printer is back (see Reattach).
+	// From PulseDrawer: no pulse was sent.
 	ErrOffline = errors.New("printer offline")
 	// ErrPaused: the printer is paused (paper out, cover open, error) and the caller's
 	// context ended before it came back; the job is kept and resumes on a later Print.
+	// From PulseDrawer: the printer reports an error, in which it ignores pulses, so none
+	// was sent.
 	ErrPaused = errors.New("printer paused")
 	// ErrHalted: Halt stopped the job at a chunk boundary; a later Print resumes it.
 	ErrHalted = errors.New("halted")

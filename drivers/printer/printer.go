@@ -93,6 +93,9 @@ type Dev struct {
 
 	rtMu sync.Mutex // one real-time request in flight, so answers match requests
 
+	pulseMu   sync.Mutex // one drawer pulse at a time
+	pulseDone time.Time  // when the last pulse's on and off times have passed
+
 	mu      sync.Mutex
 	st      Status
 	changed chan struct{} // closed and replaced on every status or link change
@@ -461,8 +464,8 @@ func (d *Dev) waitProgress(ctx context.Context, j *job, l *link, changed, halt c
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", cause, ctx.Err())
 	case <-t.C:
-		st, ok := d.refresh()
-		if !ok && !l.isDead() && d.opts.Profile.RealTimeStatus {
+		st, err := d.refresh()
+		if err != nil && !l.isDead() && d.opts.Profile.RealTimeStatus {
 			return nil // refresh marked it disconnected; the loop handles it
 		}
 		if !d.opts.Profile.RealTimeStatus && st.Connected {
@@ -536,9 +539,10 @@ func (d *Dev) poll() {
 	}
 }
 
-// refresh asks the printer for DLE EOT 1, 2 and 4 and updates the status. It reports
-// whether the printer answered. Without real-time status, Connected follows the port.
-func (d *Dev) refresh() (Status, bool) {
+// refresh asks the printer for DLE EOT 1, 2 and 4 and updates the status. It returns
+// an error wrapping ErrOffline when the printer did not answer. Without real-time status,
+// Connected follows the port.
+func (d *Dev) refresh() (Status, error) {
 	d.mu.Lock()
 	l, st := d.l, d.st
 	d.mu.Unlock()
@@ -546,7 +550,10 @@ func (d *Dev) refresh() (Status, bool) {
 		st.Connected = !l.isDead()
 		st.Online = st.Connected
 		d.setStatus(l, st)
-		return st, st.Connected
+		if !st.Connected {
+			return st, l.err()
+		}
+		return st, nil
 	}
 	d.rtMu.Lock()
 	defer d.rtMu.Unlock()
@@ -555,7 +562,10 @@ func (d *Dev) refresh() (Status, bool) {
 		if err != nil {
 			st.Connected = false
 			d.setStatus(l, st)
-			return st, false
+			if !errors.Is(err, ErrOffline) {
+				err = fmt.Errorf("%w: %w", ErrOffline, err)
+			}
+			return st, err
 		}
 		st.ApplyRealTime(n, b, d.opts.Profile.DrawerOpenHigh)
 		if n == 2 && b&0x40 != 0 {
@@ -566,7 +576,7 @@ func (d *Dev) refresh() (Status, bool) {
 	}
 	st.Connected = true
 	d.setStatus(l, st)
-	return st, true
+	return st, nil
 }
 
 // query sends DLE EOT n and waits Timeout for the answer. The caller holds rtMu.
@@ -674,8 +684,9 @@ type link struct {
 	rw      io.ReadWriter
 	epoch   int
 	wq      chan writeReq
-	rt      chan byte // answers to DLE EOT
-	inorder chan byte // answers to GS r 1
+	urgent  chan writeReq // real-time commands, written before anything waiting in wq
+	rt      chan byte     // answers to DLE EOT
+	inorder chan byte     // answers to GS r 1
 	dead    chan struct{}
 	once    sync.Once
 	mu      sync.Mutex
@@ -692,6 +703,7 @@ func newLink(rw io.ReadWriter, epoch int, onAuto func(*link, [4]byte)) *link {
 		rw:      rw,
 		epoch:   epoch,
 		wq:      make(chan writeReq, 8),
+		urgent:  make(chan writeReq, 1),
 		rt:      make(chan byte, 8),
 		inorder: make(chan byte, maxWindow+8),
 		dead:    make(chan struct{}),
@@ -702,20 +714,27 @@ func newLink(rw io.ReadWriter, epoch int, onAuto func(*link, [4]byte)) *link {
 }
 
 // writer performs writes so that a write blocked on a stalled port (flow control, a
-// vanished USB device) never blocks the caller beyond its timeout. The goroutine ends when
-// the link fails and the write returns; if the port never returns, it ends when the board
-// closes the port.
+// vanished USB device) never blocks the caller beyond its timeout. Each request is one
+// Write, so a real-time command from the urgent queue lands between two chunks, never
+// inside a command. The goroutine ends when the link fails and the write returns; if the
+// port never returns, it ends when the board closes the port.
 func (l *link) writer() {
 	for {
+		var req writeReq
 		select {
-		case req := <-l.wq:
-			_, err := l.rw.Write(req.b)
-			req.done <- err
-			if err != nil {
-				l.fail(err)
+		case req = <-l.urgent:
+		default:
+			select {
+			case req = <-l.urgent:
+			case req = <-l.wq:
+			case <-l.dead:
 				return
 			}
-		case <-l.dead:
+		}
+		_, err := l.rw.Write(req.b)
+		req.done <- err
+		if err != nil {
+			l.fail(err)
 			return
 		}
 	}
@@ -763,7 +782,15 @@ func (l *link) reader(onAuto func(*link, [4]byte)) {
 	}
 }
 
-func (l *link) write(b []byte, timeout time.Duration) error {
+// write queues b behind earlier writes and waits at most timeout for it to be written.
+func (l *link) write(b []byte, timeout time.Duration) error { return l.send(l.wq, b, timeout) }
+
+// writeFirst is write for a real-time command: b goes out before anything still queued.
+func (l *link) writeFirst(b []byte, timeout time.Duration) error {
+	return l.send(l.urgent, b, timeout)
+}
+
+func (l *link) send(q chan writeReq, b []byte, timeout time.Duration) error {
 	if l.isDead() {
 		return l.err()
 	}
@@ -771,7 +798,7 @@ func (l *link) write(b []byte, timeout time.Duration) error {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
-	case l.wq <- req:
+	case q <- req:
 	case <-l.dead:
 		return l.err()
 	case <-t.C:

@@ -68,6 +68,9 @@ func FuzzParser(f *testing.F) {
 	for _, seed := range [][]byte{
 		{0x12}, {0x00}, {0x0f}, {0x38, 0x00, 0x0c, 0x00}, {0x16, 0x10, 0x00, 0x03},
 		{0x11, 0x13}, {0x10, 0x00, 0x03, 0x00, 0x12, 0x00, 0x1e, 0x72},
+		// After a DLE DC4 pulse mid-job: an in-order answer, the automatic status with the
+		// drawer bit, the answer to DLE EOT 1 saying the same, the next in-order answer.
+		{0x00, 0x14, 0x00, 0x00, 0x00, 0x16, 0x00},
 	} {
 		f.Add(seed, uint8(1))
 	}
@@ -115,7 +118,7 @@ func FuzzParser(f *testing.F) {
 }
 
 // FuzzDecode: the fake's ESC/POS decoder takes any byte stream without panic or hang,
-// and a stream split anywhere decodes to the same printout.
+// and a stream split anywhere decodes to the same printout and the same drawer pulses.
 func FuzzDecode(f *testing.F) {
 	r, err := printer.Render(referenceReceipt(), &printer.DefaultProfile)
 	if err != nil {
@@ -125,14 +128,21 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{0x1d, '(', 'k', 0xff, 0xff, '1'}, uint16(3))
 	f.Add([]byte{0x1d, 'k', 2, '1', '2'}, uint16(1))
 	f.Add([]byte{0x1b, 't', 99, 0x80, '\n'}, uint16(2))
+	f.Add([]byte("ab\n\x10\x14\x01\x00\x01c\n\x10\x14\x01\x01\x08"), uint16(5))
+	f.Add([]byte("\x10\x14\x01\x02\x01\x10\x14\x01\x00\x09\x10\x14\x02\x01\x08x\n"), uint16(7))
+	f.Add([]byte("\x10\x14\x01"), uint16(2))
 	f.Fuzz(func(t *testing.T, b []byte, split uint16) {
-		items, _ := printertest.Decode(b)
+		whole := printertest.New(nil)
+		whole.Feed(b)
 		cut := int(split) % (len(b) + 1)
-		p := printertest.New(nil)
-		p.Feed(b[:cut])
-		p.Feed(b[cut:])
-		if got, want := printertest.Text(p.Printed()), printertest.Text(items); got != want {
+		parts := printertest.New(nil)
+		parts.Feed(b[:cut])
+		parts.Feed(b[cut:])
+		if got, want := parts.Text(), whole.Text(); got != want {
 			t.Fatalf("split at %d: %q vs %q", cut, got, want)
+		}
+		if got, want := parts.Pulses(), whole.Pulses(); !slices.Equal(got, want) {
+			t.Fatalf("split at %d: pulses %v vs %v", cut, got, want)
 		}
 	})
 }

@@ -54,6 +54,7 @@ type LCD struct {
 	increment  bool
 	on         bool
 	fail       error
+	unplugged  bool
 	txs        int
 	history    [][]string
 	violations []string
@@ -65,10 +66,8 @@ var _ i2c.Bus = (*LCD)(nil)
 // NewLCD returns a bus with a powered-on cols x rows LCD at addr: display off, DDRAM
 // blank, controller in 8-bit mode.
 func NewLCD(addr uint16, cols, rows int) *LCD {
-	l := &LCD{addr: addr, cols: cols, rows: rows, increment: true, changed: make(chan struct{})}
-	for i := range l.ddram {
-		l.ddram[i] = ' '
-	}
+	l := &LCD{addr: addr, cols: cols, rows: rows, changed: make(chan struct{})}
+	l.powerOn()
 	l.Font = map[display.Glyph]rune{}
 	for r, g := range display.Glyphs() {
 		l.Font[g] = r
@@ -91,6 +90,37 @@ func (l *LCD) Fail(err error) {
 	l.fail = err
 }
 
+// Unplug pulls the backpack's cable, which also powers it: the screen goes dark and
+// nothing acknowledges its address (ErrNoAck) until Plug.
+func (l *LCD) Unplug() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.unplugged = true
+	l.on = false
+	l.snapshot()
+}
+
+// Plug plugs the backpack in again: it powers on as NewLCD's does, with the controller in
+// 8-bit mode, the display off, DDRAM blank and CGRAM cleared, and needs initialising.
+func (l *LCD) Plug() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.unplugged {
+		l.unplugged = false
+		l.powerOn()
+	}
+}
+
+// powerOn is the state of the PCF8574 and the HD44780 after power-on reset.
+func (l *LCD) powerOn() {
+	l.port, l.fourBit, l.half, l.ready, l.twoLine = 0, false, false, false, false
+	for i := range l.ddram {
+		l.ddram[i] = ' '
+	}
+	l.cgram = [64]byte{}
+	l.ac, l.inCGRAM, l.increment, l.on = 0, false, true, false
+}
+
 // Tx implements i2c.Bus: w drives the PCF8574's port one byte at a time; a read returns
 // the port's state.
 func (l *LCD) Tx(addr uint16, w, r []byte) error {
@@ -99,7 +129,7 @@ func (l *LCD) Tx(addr uint16, w, r []byte) error {
 	if l.fail != nil {
 		return l.fail
 	}
-	if addr != l.addr {
+	if addr != l.addr || l.unplugged {
 		return fmt.Errorf("%w at %#x", ErrNoAck, addr)
 	}
 	l.txs++

@@ -2,6 +2,7 @@ package displaytest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -11,14 +12,26 @@ import (
 	"tillbox/drivers/codepage"
 )
 
+// ErrUnplugged is what Write returns while the display is unplugged, as a write to the
+// tty of a USB-serial adapter that was pulled fails (EIO).
+var ErrUnplugged = errors.New("displaytest: display unplugged")
+
 // Pole is a fake Epson-mode pole display: it decodes the customer display command set
 // into its grid of characters, using the code page last selected with ESC t n. Bytes
 // reach it through Write (in-process) or Serve (the master side of a pty). It is safe for
 // concurrent use.
+//
+// Like a USB-powered pole display, it can be unplugged (Unplug: dark, every write fails)
+// and plugged in again (Plug: powered on blank, on PC437, with the cursor on, having
+// forgotten what the till set up), and its line can stop draining (Stall: writes block).
 type Pole struct {
 	cols, rows int
 
 	mu         sync.Mutex
+	plugged    bool
+	gen        int // counts power-ons, so an old Serve cannot unplug a new cable
+	stalled    bool
+	unstall    chan struct{} // closed when a stall ends
 	grid       [][]rune
 	x, y       int
 	page       *codepage.Page
@@ -31,11 +44,83 @@ type Pole struct {
 	changed    chan struct{}
 }
 
-// NewPole returns a powered-on pole display of cols x 2 cells, blank, on PC437.
+// NewPole returns a plugged-in, powered-on pole display of cols x 2 cells, blank, on
+// PC437.
 func NewPole(cols int) *Pole {
-	p := &Pole{cols: cols, rows: 2, changed: make(chan struct{})}
+	p := &Pole{cols: cols, rows: 2, plugged: true, changed: make(chan struct{})}
 	p.reset()
 	return p
+}
+
+// Plug plugs the display in. An unplugged display powers on as NewPole's does: blank, on
+// PC437, cursor on, overwrite mode. A display already plugged in is left as it is (a
+// stalled one stays stalled).
+func (p *Pole) Plug() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.plug()
+}
+
+func (p *Pole) plug() int {
+	if !p.plugged {
+		p.plugged = true
+		p.gen++
+		p.reset()
+	}
+	return p.gen
+}
+
+// Unplug pulls the cable, and the display, powered through it, goes dark: Lines reads
+// blank, a write blocked by Stall and every later one fail with ErrUnplugged, and Serve
+// returns after its current read.
+func (p *Pole) Unplug() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.unplug()
+}
+
+func (p *Pole) unplug() {
+	if !p.plugged {
+		return
+	}
+	p.plugged = false
+	p.endStall()
+	for i := range p.grid {
+		p.grid[i] = blankRow(p.cols)
+	}
+	p.pending = nil
+	p.snapshot()
+}
+
+// Stall makes the display stop taking bytes, as a USB-serial adapter that stopped
+// draining does: Write blocks and Serve stops reading (so the pty's buffer fills and the
+// driver's writes block in the kernel). Only Unplug ends a stall.
+func (p *Pole) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.plugged && !p.stalled {
+		p.stalled = true
+		p.unstall = make(chan struct{})
+	}
+}
+
+func (p *Pole) endStall() {
+	if p.stalled {
+		p.stalled = false
+		close(p.unstall)
+	}
+}
+
+// waitDraining blocks while the display is stalled, then says whether the power-on gen
+// is still plugged in. p.mu is held, and released while blocked.
+func (p *Pole) waitDraining(gen int) bool {
+	for p.stalled {
+		ch := p.unstall
+		p.mu.Unlock()
+		<-ch
+		p.mu.Lock()
+	}
+	return p.plugged && p.gen == gen
 }
 
 func (p *Pole) reset() {
@@ -50,11 +135,20 @@ func (p *Pole) reset() {
 	p.brightness = 4
 }
 
-// Write decodes b. It never fails: a display swallows what it does not understand, and
-// the fake lists it in Unknown.
+// Write decodes b. A display swallows what it does not understand, and the fake lists
+// it in Unknown; Write fails only while the display is unplugged (ErrUnplugged), and
+// blocks while it is stalled.
 func (p *Pole) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.feed(p.gen, b)
+}
+
+// feed decodes b if the power-on gen is still plugged in. p.mu is held.
+func (p *Pole) feed(gen int, b []byte) (int, error) {
+	if !p.waitDraining(gen) {
+		return 0, ErrUnplugged
+	}
 	p.pending = append(p.pending, b...)
 	for len(p.pending) > 0 {
 		n := p.step(p.pending)
@@ -69,15 +163,30 @@ func (p *Pole) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Serve feeds the display from r until r fails (a closed pty reads EIO or EOF), and
-// returns nil then: the cable was pulled.
+// Serve plugs the display in (see Plug) and feeds it from r until r fails (a closed pty
+// reads EIO or EOF) or Unplug is called, and returns nil then: the cable was pulled, and
+// the display is unplugged. While the display is stalled, Serve does not read r.
 func (p *Pole) Serve(r io.Reader) error {
+	p.mu.Lock()
+	gen := p.plug()
+	p.mu.Unlock()
 	buf := make([]byte, 256)
 	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			p.Write(buf[:n])
+		p.mu.Lock()
+		ok := p.waitDraining(gen)
+		p.mu.Unlock()
+		if !ok {
+			return nil
 		}
+		n, err := r.Read(buf)
+		p.mu.Lock()
+		if n > 0 {
+			p.feed(gen, buf[:n])
+		}
+		if err != nil && p.gen == gen {
+			p.unplug()
+		}
+		p.mu.Unlock()
 		if err != nil {
 			return nil
 		}

@@ -152,9 +152,9 @@ func (d *Drawer) level(open bool) gpio.Level {
 	return gpio.Level(open != d.o.OpenWhenLow)
 }
 
-// Printer is the printer side of the drawer cable: it fires the solenoid on ESC p and
-// reports the switch in its status (DLE EOT 1 bit 2). It satisfies drawer.Kicker and
-// drawer.Sensor.
+// Printer is the printer side of the drawer cable: it fires the solenoid on a kick (ESC p
+// or the real-time DLE DC4) and reports the switch in its status (DLE EOT 1 bit 2). It
+// satisfies drawer.Kicker and drawer.Sensor.
 type Printer struct {
 	d *Drawer
 
@@ -163,7 +163,7 @@ type Printer struct {
 	kicks   []Kick
 }
 
-// Kick is one ESC p the printer received.
+// Kick is one kick command the printer received.
 type Kick struct {
 	Pin     int
 	On, Off time.Duration
@@ -201,7 +201,7 @@ func (p *Printer) SetOffline(off bool) {
 	p.offline = off
 }
 
-// Kicks returns the ESC p commands received, oldest first.
+// Kicks returns the kick commands received, oldest first.
 func (p *Printer) Kicks() []Kick {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -3,6 +3,7 @@ package printertest
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"tillbox/drivers/codepage"
 )
@@ -12,6 +13,8 @@ const (
 	esc = 0x1b
 	gs  = 0x1d
 	dle = 0x10
+	eot = 0x04
+	dc4 = 0x14
 )
 
 // cmd is one ESC/POS command or one text byte, as received.
@@ -33,9 +36,9 @@ func cmdLen(b []byte) (int, error) {
 			return 0, errNeedMore
 		}
 		switch b[1] {
-		case 0x04, 0x05: // EOT n, ENQ n
+		case eot, 0x05: // EOT n, ENQ n
 			return need(3)
-		case 0x14: // DC4 fn ...
+		case dc4: // DC4 fn m t: fn 1 (pulse) and fn 2 (power off) are five bytes
 			return need(5)
 		}
 		return 2, nil
@@ -116,6 +119,9 @@ func (p *Printer) receive(b []byte) {
 		c := cmd(append([]byte(nil), p.rx[:n]...))
 		p.rx = p.rx[n:]
 		if c[0] == dle && len(c) >= 2 {
+			// Print speed is infinite: what arrived before the command has printed,
+			// unless printing is stopped.
+			p.execute()
 			p.realtime(c)
 			continue
 		}
@@ -125,13 +131,45 @@ func (p *Printer) receive(b []byte) {
 	p.notify()
 }
 
-// realtime answers DLE EOT n from the current state, even while printing is stopped.
+// realtime executes a real-time command as it arrives, even while printing is stopped:
+// it answers DLE EOT n from the current state and fires DLE DC4 pulses.
 func (p *Printer) realtime(c cmd) {
-	if c[1] != 0x04 || p.opts.NoRealTime {
+	switch c[1] {
+	case eot:
+		if !p.opts.NoRealTime {
+			p.answerStatus(c[2])
+		}
+	case dc4:
+		p.pulse(c[2], c[3], c[4])
+	}
+}
+
+// pulse executes DLE DC4 fn m t. Like the printer it ignores a function other than 1, a
+// pin selector other than 0 (pin 2) or 1 (pin 5), a time outside 1-8, and every pulse
+// while the printer is in an error; paper out and an open cover do not stop it.
+func (p *Printer) pulse(fn, m, t byte) {
+	if fn != 1 || m > 1 || t < 1 || t > 8 || p.errState {
 		return
 	}
+	pin := 2
+	if m == 1 {
+		pin = 5
+	}
+	p.pulses = append(p.pulses, Pulse{Pin: pin, On: time.Duration(t) * 100 * time.Millisecond, Printed: len(p.printed)})
+	p.openDrawer()
+}
+
+// openDrawer is the solenoid releasing the drawer: the sense switch reads open.
+func (p *Printer) openDrawer() {
+	if !p.drawerOpen {
+		p.drawerOpen = true
+		p.statusChanged()
+	}
+}
+
+func (p *Printer) answerStatus(n byte) {
 	r := byte(0x12)
-	switch c[2] {
+	switch n {
 	case 1:
 		if p.drawerOpen {
 			r |= 0x04
@@ -309,10 +347,7 @@ func (p *Printer) execESC(c cmd) {
 			pin = 5
 		}
 		p.emit(Item{Kind: "kick", Pin: pin})
-		if !p.drawerOpen {
-			p.drawerOpen = true
-			p.statusChanged()
-		}
+		p.openDrawer()
 	case '2', '3', 'J', 'G', 'R', 'V', '{', 'U', 'e', 'r', 'S', 'L', ' ', 'c', '<':
 		// Spacing, rotation and other modes the transcript does not show.
 	default:

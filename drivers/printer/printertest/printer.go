@@ -74,6 +74,20 @@ func (it Item) String() string {
 	return it.Kind
 }
 
+// Pulse is one real-time drawer pulse (DLE DC4 1 m t) the fake executed.
+type Pulse struct {
+	Pin int // kick-out connector pin: 2 or 5
+	// On is the pulse time, t × 100 ms; the printer holds the pin off as long after it.
+	On time.Duration
+	// Printed is the number of items printed when the pulse fired: a pulse that overtook
+	// a job fired before the job's last item.
+	Printed int
+}
+
+func (pl Pulse) String() string {
+	return fmt.Sprintf("pulse pin %d %v after %d items", pl.Pin, pl.On, pl.Printed)
+}
+
 // Printer is a fake ESC/POS printer. Its methods are safe for concurrent use.
 type Printer struct {
 	opts Options
@@ -82,6 +96,7 @@ type Printer struct {
 	rx      []byte // received, not yet split into commands
 	queue   []cmd  // commands waiting to execute
 	printed []Item
+	pulses  []Pulse
 	unknown []string
 	rxBytes int64
 
@@ -309,8 +324,18 @@ func (p *Printer) SetCover(open bool) {
 	p.execute()
 }
 
-// SetDrawer sets the drawer sense switch (connector pin 3 high when open). A kick opens
-// the drawer; a test closes it.
+// SetError puts the printer in an error (a cutter jam, an overheated head) or clears it.
+// Printing stops while it lasts; real-time requests are answered and pulses ignored.
+func (p *Printer) SetError(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.errState = on
+	p.statusChanged()
+	p.execute()
+}
+
+// SetDrawer sets the drawer sense switch (connector pin 3 high when open). A kick (ESC p
+// in the job, or a real-time DLE DC4 pulse) opens the drawer; a test closes it.
 func (p *Printer) SetDrawer(open bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -323,6 +348,14 @@ func (p *Printer) Printed() []Item {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]Item(nil), p.printed...)
+}
+
+// Pulses returns the real-time drawer pulses executed so far, oldest first. They are not
+// in Printed: they fire as they arrive, outside the order of the job.
+func (p *Printer) Pulses() []Pulse {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Pulse(nil), p.pulses...)
 }
 
 // Text returns the printout as plain text: one line per text line (trailing spaces

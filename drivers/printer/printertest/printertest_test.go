@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestDecodeStylesCodesAndFallbackText(t *testing.T) {
@@ -109,4 +111,62 @@ func TestRecordThenPlayback(t *testing.T) {
 	if err := pb.Close(); err != nil {
 		t.Error(err)
 	}
+}
+
+func TestRealTimePulseFiresOrIsIgnoredLikeThePrinter(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(*Printer)
+		in    string
+		want  []Pulse
+		open  bool
+	}{
+		{"pin 2, 100 ms", func(*Printer) {}, "\x10\x14\x01\x00\x01", []Pulse{{Pin: 2, On: 100 * time.Millisecond}}, true},
+		{"pin 5, 800 ms", func(*Printer) {}, "\x10\x14\x01\x01\x08", []Pulse{{Pin: 5, On: 800 * time.Millisecond}}, true},
+		{"after a printed line", func(*Printer) {}, "a\n\x10\x14\x01\x00\x02", []Pulse{{Pin: 2, On: 200 * time.Millisecond, Printed: 1}}, true},
+		{"pin selector 2", func(*Printer) {}, "\x10\x14\x01\x02\x01", nil, false},
+		{"pin selector '0'", func(*Printer) {}, "\x10\x14\x01\x30\x01", nil, false},
+		{"time 0", func(*Printer) {}, "\x10\x14\x01\x00\x00", nil, false},
+		{"time 9", func(*Printer) {}, "\x10\x14\x01\x00\x09", nil, false},
+		{"power-off function", func(*Printer) {}, "\x10\x14\x02\x01\x08", nil, false},
+		{"in an error", func(p *Printer) { p.SetError(true) }, "\x10\x14\x01\x00\x01", nil, false},
+		{"paper out", func(p *Printer) { p.RunOutAfter(0); p.Feed([]byte("x\n")) }, "\x10\x14\x01\x00\x01", []Pulse{{Pin: 2, On: 100 * time.Millisecond}}, true},
+		{"cover open, a line waiting", func(p *Printer) { p.SetCover(true); p.Feed([]byte("waiting\n")) }, "\x10\x14\x01\x01\x01", []Pulse{{Pin: 5, On: 100 * time.Millisecond}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := New(nil)
+			tt.setup(p)
+			// The line after the pulse prints whole: a malformed pulse is ignored, not a
+			// loss of sync with the stream.
+			p.Feed([]byte(tt.in + "after\n"))
+			if got := p.Pulses(); !slices.Equal(got, tt.want) {
+				t.Errorf("pulses %v, want %v", got, tt.want)
+			}
+			p.SetCover(false)
+			p.SetError(false)
+			p.Refill()
+			if lines := strings.Split(strings.TrimSpace(p.Text()), "\n"); lines[len(lines)-1] != "after" {
+				t.Errorf("printout %q does not end with the line after the pulse", p.Text())
+			}
+			if got := statusByte(t, p, 1)&0x04 != 0; got != tt.open {
+				t.Errorf("drawer open %v, want %v", got, tt.open)
+			}
+		})
+	}
+}
+
+// statusByte asks the fake for DLE EOT n over a cable.
+func statusByte(t *testing.T, p *Printer, n byte) byte {
+	t.Helper()
+	port := p.Port()
+	defer port.Close()
+	if _, err := port.Write([]byte{0x10, 0x04, n}); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	if _, err := io.ReadFull(port, b); err != nil {
+		t.Fatal(err)
+	}
+	return b[0]
 }
