@@ -29,7 +29,7 @@ import (
 // share: Mosquitto's defaults, except that the consumer may hold more than 20 messages in
 // flight (it PUBACKs after its commit, so 20 would cap each commit at 20 rows) and a
 // client's queue may hold a till's whole window.
-var benchMosquitto = []string{"max_inflight_messages 2000", "max_queued_messages 100000", "set_tcp_nodelay true"}
+var benchMosquitto = []string{"max_inflight_messages 2000", "max_queued_messages 100000"}
 
 // BenchmarkDrain drains a backlog of TILLBOX_BENCH_ENTRIES (default 100,000) entries
 // from a till's ledger into PostgreSQL through one local Mosquitto until HQ acknowledged

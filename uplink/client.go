@@ -383,7 +383,7 @@ func (c *Client) connect() (*sessionClient, error) {
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetOrderMatters(false).
-		SetStore(mqtt.NewMemoryStore()).
+		SetStore(mqttconn.DiscardStore{}).
 		SetKeepAlive(c.o.KeepAlive).
 		SetPingTimeout(c.o.WaitTimeout).
 		SetConnectTimeout(c.o.WaitTimeout).

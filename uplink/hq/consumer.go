@@ -200,7 +200,7 @@ func (c *Consumer) session(ctx context.Context) error {
 		// PUBACK only after commit: the broker keeps at most its in-flight limit of
 		// uncommitted messages with this consumer, which is also the backpressure.
 		SetAutoAckDisabled(true).
-		SetStore(mqtt.NewMemoryStore()).
+		SetStore(mqttconn.DiscardStore{}).
 		SetKeepAlive(30 * time.Second).
 		SetPingTimeout(c.o.WaitTimeout).
 		SetConnectTimeout(c.o.WaitTimeout).

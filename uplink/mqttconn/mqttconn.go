@@ -86,7 +86,7 @@ type conn struct {
 }
 
 func newConn(nc net.Conn, timeout time.Duration) *conn {
-	c := &conn{Conn: nc, r: bufio.NewReaderSize(nc, readBuffer), timeout: timeout, flushed: make(chan struct{})}
+	c := &conn{Conn: nc, r: bufio.NewReaderSize(quickAcker(nc), readBuffer), timeout: timeout, flushed: make(chan struct{})}
 	c.wake.L, c.room.L = &c.mu, &c.mu
 	go c.flush()
 	return c
