@@ -14,8 +14,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"tillbox/image/update"
-	"tillbox/ledger"
-	"tillbox/ledger/journal"
 	"tillbox/uplink/wire"
 )
 
@@ -144,19 +142,7 @@ func TestFleetUpdateCommand(t *testing.T) {
 	if err != nil || st.Next != "B" || !st.Try {
 		t.Fatalf("boot state after the update command: %+v, %v", st, err)
 	}
-	l, err := ledger.Open(filepath.Join(data, "till.ledger"), &ledger.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var notes []string
-	l.After(0, 0, func(e *journal.Entry, _ []byte) bool {
-		if e.Kind == journal.KindUpdate {
-			notes = append(notes, e.Reason)
-		}
-		return true
-	})
-	if len(notes) != 2 || !strings.Contains(notes[0], "refused") || !strings.Contains(notes[1], "1.1.0 installed into slot B") {
+	if notes := updateNotes(t, data); len(notes) != 2 || !strings.Contains(notes[0], "refused") || !strings.Contains(notes[1], "1.1.0 installed into slot B") {
 		t.Fatalf("update entries journaled: %q", notes)
 	}
 }

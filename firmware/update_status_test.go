@@ -82,6 +82,16 @@ func TestUpdateOutcomeJournaledByTheRunningTill(t *testing.T) {
 	if _, done = run(""); <-done != nil {
 		t.Fatal("tillbox run with an empty script failed")
 	}
+	notes := updateNotes(t, data)
+	want := []string{"update failed: 1.0.9 rolled back, running ", "update 1.1.0 confirmed"}
+	if len(notes) != 2 || !strings.HasPrefix(notes[0], want[0]) || notes[1] != want[1] {
+		t.Fatalf("update entries journaled: %q, want once each of %q", notes, want)
+	}
+}
+
+// updateNotes are the reasons of the update entries in the ledger in data, in order.
+func updateNotes(t *testing.T, data string) []string {
+	t.Helper()
 	l, err := ledger.Open(filepath.Join(data, "till.ledger"), &ledger.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -94,8 +104,5 @@ func TestUpdateOutcomeJournaledByTheRunningTill(t *testing.T) {
 		}
 		return true
 	})
-	want := []string{"update failed: 1.0.9 rolled back, running ", "update 1.1.0 confirmed"}
-	if len(notes) != 2 || !strings.HasPrefix(notes[0], want[0]) || notes[1] != want[1] {
-		t.Fatalf("update entries journaled: %q, want once each of %q", notes, want)
-	}
+	return notes
 }

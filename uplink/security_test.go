@@ -450,21 +450,39 @@ func TestForgedOrAlteredSalesQuarantinedWithReason(t *testing.T) {
 	assertAllAtHQ(t, l, st)
 }
 
-// TestTillRefusesUnsignedCommandsAndCatalogs: a till that knows HQ's key runs only
-// commands HQ signed for it and applies only catalogs HQ signed.
-func TestTillRefusesUnsignedCommandsAndCatalogs(t *testing.T) {
+// signingRig is a broker, HQ's CA, a CA that is not HQ's, and till t01's ledger.
+func signingRig(t *testing.T) (*uplinktest.Mosquitto, *identity.CA, *identity.CA, *ledger.Ledger) {
+	t.Helper()
 	mq := uplinktest.StartMosquitto(t, nil)
-	now := time.Now()
-	ca, err := identity.InitCA(filepath.Join(t.TempDir(), "ca"), "test", now)
+	ca, err := identity.InitCA(filepath.Join(t.TempDir(), "ca"), "test", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _ := identity.InitCA(filepath.Join(t.TempDir(), "other"), "other", now)
-	hqKey, _ := wire.ParsePublicKey(ca.SigningPublicKey())
-	l := openLedger(t, t.TempDir(), "t01")
+	other, err := identity.InitCA(filepath.Join(t.TempDir(), "other"), "other", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mq, ca, other, openLedger(t, t.TempDir(), "t01")
+}
+
+// hqPublic is the public half of ca's signing key, as a till is given it.
+func hqPublic(t *testing.T, ca *identity.CA) ed25519.PublicKey {
+	t.Helper()
+	pub, err := wire.ParsePublicKey(ca.SigningPublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
+}
+
+// TestTillRefusesUnsignedCommandsAndCatalogs: a till that knows HQ's key runs only
+// commands HQ signed for it and applies only catalogs HQ signed.
+func TestTillRefusesUnsignedCommandsAndCatalogs(t *testing.T) {
+	mq, ca, other, l := signingRig(t)
+	now := time.Now()
 	var runs atomic.Int32
 	o := fastOptions(mq.URL())
-	o.HQKey = hqKey
+	o.HQKey = hqPublic(t, ca)
 	o.Commands = map[string]uplink.CommandFunc{"open-drawer": func(context.Context, json.RawMessage) (json.RawMessage, error) {
 		runs.Add(1)
 		return nil, nil
@@ -546,17 +564,9 @@ func TestTillRefusesUnsignedCommandsAndCatalogs(t *testing.T) {
 // a forged one are refused with an event, and nothing counts as synced until the real HQ
 // signs.
 func TestTillTakesOnlySignedAcks(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, nil)
-	now := time.Now()
-	ca, err := identity.InitCA(filepath.Join(t.TempDir(), "ca"), "test", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, _ := identity.InitCA(filepath.Join(t.TempDir(), "other"), "other", now)
-	hqKey, _ := wire.ParsePublicKey(ca.SigningPublicKey())
-	l := openLedger(t, t.TempDir(), "t01")
+	mq, ca, other, l := signingRig(t)
 	o := fastOptions(mq.URL())
-	o.HQKey = hqKey
+	o.HQKey = hqPublic(t, ca)
 	c, _ := runTill(t, l, o)
 	appendSales(t, l, c, 20)
 	last, _ := l.LastSeq()

@@ -92,7 +92,6 @@ func TestTillhqSignsWhatItSends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hqKey, _ := wire.ParsePublicKey(ca.SigningPublicKey())
 	signKey := filepath.Join(caDir, identity.SigningKeyFile)
 	store := filepath.Join(dir, "hq.db")
 	serve := func(name string, args ...string) (*uplinktest.Proc, string) {
@@ -107,7 +106,7 @@ func TestTillhqSignsWhatItSends(t *testing.T) {
 	unsigned, addr := serve("tillhq-unsigned")
 	l := openLedger(t, t.TempDir(), "t05")
 	o := fastOptions("tcp://" + addr)
-	o.HQKey = hqKey
+	o.HQKey = hqPublic(t, ca)
 	c, stop := runTill(t, l, o)
 	appendSales(t, l, c, 50)
 	if e := nextEvent(t, c, wire.EventAckRefused); !strings.Contains(e.Detail, "not signed") {
