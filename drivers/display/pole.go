@@ -3,6 +3,7 @@ package display
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"tillbox/drivers/codepage"
@@ -110,19 +111,31 @@ type pole struct {
 	cols    int
 	timeout time.Duration
 	initSeq []byte
+	stuck   atomic.Int32 // writes under way, including those given up on
 }
 
 func (p *pole) init() error { return p.write(p.initSeq) }
+
+// maxStuckWrites bounds the writes left behind in ports that stopped taking bytes. A
+// display that stays stalled for a weekend, re-attached on every retry, would otherwise
+// leave a blocked goroutine per retry.
+const maxStuckWrites = 4
 
 // write writes b in a goroutine of its own and waits for it at most p.timeout, so that a
 // port that never returns from Write costs the caller the timeout, never a hang. The
 // goroutine of a stalled write lingers until the port's Write returns (an unplugged tty
 // is hung up; the board closes a port it gives up on); the Dev is Offline by then and
-// does not write to that port again, so at most one lingers per lost port.
+// does not write to that port again. While maxStuckWrites of them linger, write fails at
+// once with ErrTimeout rather than leave another.
 func (p *pole) write(b []byte) error {
+	if n := p.stuck.Load(); n >= maxStuckWrites {
+		return fmt.Errorf("write: %d earlier writes have not returned: %w", n, ErrTimeout)
+	}
 	done := make(chan error, 1)
+	p.stuck.Add(1)
 	go func(w io.Writer) {
 		_, err := w.Write(b)
+		p.stuck.Add(-1)
 		done <- err
 	}(p.w)
 	t := time.NewTimer(p.timeout)

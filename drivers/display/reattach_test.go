@@ -166,6 +166,44 @@ func TestPoleInProcessStallTimesOutAndUnplugEndsTheStalledWrite(t *testing.T) {
 	}
 }
 
+// TestPoleStaysStalledLeavesBoundedWrites: retrying a display that stays stalled leaves at
+// most a few blocked writes behind; then attempts fail at once, saying why, and once the
+// stalled writes return the display comes back.
+func TestPoleStaysStalledLeavesBoundedWrites(t *testing.T) {
+	f := displaytest.NewPole(20)
+	d, err := display.New(f, &display.Opts{CodePage: "cp852", WriteTimeout: writeTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Stall()
+	d.Show(groceries)
+	var refused error
+	for i := 0; i < 10 && refused == nil; i++ {
+		err := within(t, "Reattach to a stalled fake", func() error { return d.Reattach(f) })
+		if !errors.Is(err, display.ErrTimeout) {
+			t.Fatalf("Reattach %d = %v, want ErrTimeout", i, err)
+		}
+		if strings.Contains(err.Error(), "earlier writes have not returned") {
+			refused = err
+		}
+	}
+	if refused == nil {
+		t.Fatal("ten retries on a stalled display each left a blocked write behind")
+	}
+	f.Unplug() // the stalled writes fail and return
+	f.Plug()
+	deadline := time.Now().Add(10 * time.Second)
+	for d.Reattach(f) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the display never came back after the stalled writes returned: %v", refused)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := f.Lines(); !slices.Equal(got, groceriesScreen) {
+		t.Fatalf("screen after Reattach %q, want %q", got, groceriesScreen)
+	}
+}
+
 func TestPoleReattachToANewPTYShowsTheLastText(t *testing.T) {
 	f := displaytest.NewPole(20)
 	first := plugPTY(t, f)
