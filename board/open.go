@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"tillbox/drivers"
 	"tillbox/drivers/display"
 	"tillbox/drivers/drawer"
 	"tillbox/drivers/drawer/drawertest"
@@ -231,36 +232,19 @@ func (s *Set) openScanner(t timing, _ Options) error {
 	case KindEvdev:
 		open = func(context.Context) (io.ReadWriteCloser, error) { return openEvdev(spec.Path) }
 	}
-	l := newLine("scanner", where, s.log, t, stream(open))
-	w, err := l.firstOpen()
-	var rd io.Reader = deadPort{err}
-	if w != nil {
-		rd = w.(*watched)
-	}
 	o := spec.opts()
 	newDev := scanner.New
 	if spec.Kind == KindEvdev {
 		newDev = scanner.NewWedge
 	}
-	dev, err := newDev(rd, &o)
-	if err != nil {
-		l.cancel()
-		if w != nil {
-			w.Close()
+	return s.openReader("scanner", where, t, open, func(port io.Reader) (reader, error) {
+		dev, err := newDev(port, &o)
+		if err != nil {
+			return reader{}, err
 		}
-		return err
-	}
-	s.Scanner = dev
-	l.attach = func(p port) error { return dev.Reattach(p.(*watched)) }
-	l.stale = func() error {
-		if st := dev.Status(); st.State == scanner.Offline {
-			return offlineCause(st.Err)
-		}
-		return nil
-	}
-	s.lines["scanner"] = l
-	l.start(w, true)
-	return nil
+		s.Scanner = dev
+		return reader{dev.Reattach, func() (drivers.State, error) { st := dev.Status(); return st.State, st.Err }}, nil
+	})
 }
 
 func (s *Set) openKeypad(t timing, _ Options) error {
@@ -280,13 +264,37 @@ func (s *Set) openKeypad(t timing, _ Options) error {
 	case KindEvdev:
 		open = func(context.Context) (io.ReadWriteCloser, error) { return openEvdev(spec.Path) }
 	}
-	l := newLine("keypad", where, s.log, t, stream(open))
+	return s.openReader("keypad", where, t, open, func(port io.Reader) (reader, error) {
+		dev, err := keypad.New(port, &keypad.Opts{Name: "keypad", Map: m})
+		if err != nil {
+			return reader{}, err
+		}
+		s.Keypad = dev
+		return reader{dev.Reattach, func() (drivers.State, error) { st := dev.Status(); return st.State, st.Err }}, nil
+	})
+}
+
+// reader is what the board needs of a driver that only reads its port (a scanner, a
+// keypad; see drivers.Stream).
+type reader struct {
+	reattach func(io.Reader) error
+	// state is the driver's state and, when Offline, why.
+	state func() (drivers.State, error)
+}
+
+// openReader opens a reading device's port once and starts its supervisor. newDev makes
+// the driver on the port or, when it could not be opened, on a deadPort giving why: the
+// driver exists from Open on, reports itself Offline, and gets the port from the
+// supervisor. An error from newDev (options it refuses) is returned.
+func (s *Set) openReader(name, where string, t timing, open func(context.Context) (io.ReadWriteCloser, error),
+	newDev func(io.Reader) (reader, error)) error {
+	l := newLine(name, where, s.log, t, stream(open))
 	w, err := l.firstOpen()
 	var rd io.Reader = deadPort{err}
 	if w != nil {
 		rd = w.(*watched)
 	}
-	dev, err := keypad.New(rd, &keypad.Opts{Name: "keypad", Map: m})
+	dev, err := newDev(rd)
 	if err != nil {
 		l.cancel()
 		if w != nil {
@@ -294,15 +302,14 @@ func (s *Set) openKeypad(t timing, _ Options) error {
 		}
 		return err
 	}
-	s.Keypad = dev
-	l.attach = func(p port) error { return dev.Reattach(p.(*watched)) }
+	l.attach = func(p port) error { return dev.reattach(p.(*watched)) }
 	l.stale = func() error {
-		if st := dev.Status(); st.State == keypad.Offline {
-			return offlineCause(st.Err)
+		if st, err := dev.state(); st == drivers.Offline {
+			return offlineCause(err)
 		}
 		return nil
 	}
-	s.lines["keypad"] = l
+	s.lines[name] = l
 	l.start(w, true)
 	return nil
 }

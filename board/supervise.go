@@ -10,8 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"tillbox/drivers/keypad"
-	"tillbox/drivers/scanner"
+	"tillbox/drivers"
 )
 
 // line is one device's hold on its port: the port the driver reads and writes, why the
@@ -153,7 +152,7 @@ func (l *line) reopen(delay *time.Duration) port {
 func (l *line) attachPort(w port) error {
 	for {
 		err := l.attach(w)
-		if err == nil || !(errors.Is(err, scanner.ErrAttached) || errors.Is(err, keypad.ErrAttached)) {
+		if err == nil || !errors.Is(err, drivers.ErrAttached) {
 			return err
 		}
 		select {

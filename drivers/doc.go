@@ -1,7 +1,8 @@
 // Package drivers holds one package per peripheral kind of the till: printer, scanner,
 // display, drawer and keypad. This package records the shape every driver shares, so that a
-// newcomer finds the same thing in each, and holds the one type they share: the State of a
-// device that reads a stream.
+// newcomer finds the same thing in each, and holds what the devices that read a stream (a
+// scanner, a keypad) share: their State, and Stream, which runs their life (Events, Online,
+// Offline, Reattach, Halt) while each driver says only what the bytes mean.
 //
 // The shape (after periph.io's devices):
 //

@@ -3,7 +3,6 @@ package keypad
 import (
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"periph.io/x/conn/v3"
@@ -116,12 +115,9 @@ type Event struct {
 type Dev struct {
 	opts   Opts
 	repeat [numKeys]bool
-	events chan Event
-
-	mu      sync.Mutex
-	status  Status
-	halted  bool
-	running bool
+	s      *drivers.Stream[Event]
+	// presses is guarded by s (see drivers.Stream.Emit).
+	presses uint64
 }
 
 var _ conn.Resource = (*Dev)(nil)
@@ -134,19 +130,15 @@ func New(port io.Reader, o *Opts) (*Dev, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keypad: new: %w", err)
 	}
-	if port == nil {
-		return nil, fmt.Errorf("keypad: new: %w", ErrNilPort)
-	}
-	d := &Dev{opts: op, events: make(chan Event, op.EventBuffer)}
+	d := &Dev{opts: op}
 	for _, k := range op.Repeat {
 		if k < numKeys {
 			d.repeat[k] = true
 		}
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err := d.start(port); err != nil {
-		return nil, fmt.Errorf("keypad: new: %w", err)
+	d.s = drivers.NewStream("keypad", op.EventBuffer, d.read, d.statusEvent)
+	if err := d.s.Start(port); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -164,96 +156,56 @@ func (d *Dev) Map() Map {
 
 // Events returns the channel of key presses and status changes. It is closed by Halt.
 // The driver never blocks on it; overflow is counted in Status.Dropped.
-func (d *Dev) Events() <-chan Event { return d.events }
+func (d *Dev) Events() <-chan Event { return d.s.Events() }
 
 // Status returns the current status.
 func (d *Dev) Status() Status {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.status
+	var st Status
+	d.s.WithStatus(func(c drivers.StreamStatus) { st = d.status(c) })
+	return st
+}
+
+// status must be called with d.s's lock held.
+func (d *Dev) status(c drivers.StreamStatus) Status {
+	return Status{State: c.State, Err: c.Err, Presses: d.presses, Dropped: c.Dropped}
+}
+
+func (d *Dev) statusEvent(c drivers.StreamStatus) Event {
+	return Event{Kind: EventStatus, Status: d.status(c)}
 }
 
 // Halt stops delivering key presses and closes the Events channel; no event is delivered
 // after it returns. The port belongs to the caller, who closes it to end a Read blocked
 // in it. Halt is idempotent and always nil.
-func (d *Dev) Halt() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.halted {
-		return nil
-	}
-	d.halted = true
-	d.status.State = Halted
-	d.status.Err = nil
-	d.send(Event{Kind: EventStatus, Status: d.status})
-	close(d.events)
-	return nil
-}
+func (d *Dev) Halt() error { return d.s.Halt() }
 
 // Reattach starts reading a reopened device after the previous one failed, keeping the
 // Events channel and the counters.
-func (d *Dev) Reattach(port io.Reader) error {
-	if port == nil {
-		return fmt.Errorf("keypad: reattach: %w", ErrNilPort)
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	switch {
-	case d.halted:
-		return fmt.Errorf("keypad: reattach: %w", ErrHalted)
-	case d.running:
-		return fmt.Errorf("keypad: reattach: %w", ErrAttached)
-	}
-	if err := d.start(port); err != nil {
-		return fmt.Errorf("keypad: reattach: %w", err)
-	}
-	return nil
-}
+func (d *Dev) Reattach(port io.Reader) error { return d.s.Reattach(port) }
 
-// start must be called with d.mu held.
-func (d *Dev) start(port io.Reader) error {
+// read is the Dev's drivers.ReadFunc. A read blocked in the port cannot see halt; what
+// it reads after Halt is not emitted, and it returns then.
+func (d *Dev) read(port io.Reader, _ <-chan struct{}) error {
 	r, err := evdev.NewReader(port, d.opts.Layout)
 	if err != nil {
 		return err
 	}
-	d.running = true
-	d.status.State = Online
-	d.status.Err = nil
-	d.send(Event{Kind: EventStatus, Status: d.status})
-	go d.run(r)
-	return nil
-}
-
-// send must be called with d.mu held and d not halted.
-func (d *Dev) send(ev Event) {
-	select {
-	case d.events <- ev:
-	default:
-		d.status.Dropped++
-	}
-}
-
-func (d *Dev) run(r *evdev.Reader) {
 	for {
 		e, err := r.ReadEvent()
-		d.mu.Lock()
-		if d.halted {
-			d.mu.Unlock()
-			return
-		}
 		if err != nil {
-			d.running = false
-			d.status.State = Offline
-			d.status.Err = fmt.Errorf("keypad: read: %w", err)
-			d.send(Event{Kind: EventStatus, Status: d.status})
-			d.mu.Unlock()
-			return
+			return err
 		}
-		if p, ok := d.press(e); ok {
-			d.status.Presses++
-			d.send(Event{Kind: EventPress, Press: p, Status: d.status})
+		p, ok := d.press(e)
+		if !ok {
+			continue
 		}
-		d.mu.Unlock()
+		emitted := d.s.Emit(func(c drivers.StreamStatus) Event {
+			d.presses++
+			return Event{Kind: EventPress, Press: p, Status: d.status(c)}
+		})
+		if !emitted {
+			return nil // halted
+		}
 	}
 }
 

@@ -1,6 +1,10 @@
 package keypad
 
-import "errors"
+import (
+	"errors"
+
+	"tillbox/drivers"
+)
 
 // Sentinel errors. Callers tell them apart with errors.Is.
 var (
@@ -12,11 +16,11 @@ var (
 	ErrMap = errors.New("bad key mapping")
 
 	// ErrHalted means the Dev was halted; it does not read again.
-	ErrHalted = errors.New("halted")
+	ErrHalted = drivers.ErrHalted
 
 	// ErrAttached means Reattach was called while the previous port is still being read.
-	ErrAttached = errors.New("port still attached")
+	ErrAttached = drivers.ErrAttached
 
 	// ErrNilPort means New or Reattach was given a nil port.
-	ErrNilPort = errors.New("nil port")
+	ErrNilPort = drivers.ErrNilPort
 )

@@ -3,7 +3,6 @@ package scanner
 import (
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"periph.io/x/conn/v3"
@@ -50,16 +49,11 @@ type Event struct {
 
 // Dev is a barcode scanner read from a port. It is safe for concurrent use.
 type Dev struct {
-	opts   Opts
-	wedge  bool
-	events chan Event
-	halt   chan struct{}
-
-	mu      sync.Mutex
-	status  Status
-	halted  bool
-	running bool
-	done    chan struct{} // closed when the current port's loop has ended
+	opts  Opts
+	wedge bool
+	s     *drivers.Stream[Event]
+	// scans and rejects are guarded by s (see drivers.Stream.Emit).
+	scans, rejects uint64
 }
 
 var _ conn.Resource = (*Dev)(nil)
@@ -85,18 +79,11 @@ func newDev(port io.Reader, o *Opts, wedge bool) (*Dev, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scanner: new: %w", err)
 	}
-	if port == nil {
-		return nil, fmt.Errorf("scanner: new: %w", ErrNilPort)
+	d := &Dev{opts: op, wedge: wedge}
+	d.s = drivers.NewStream("scanner", op.EventBuffer, d.read, d.statusEvent)
+	if err := d.s.Start(port); err != nil {
+		return nil, err
 	}
-	d := &Dev{
-		opts:   op,
-		wedge:  wedge,
-		events: make(chan Event, op.EventBuffer),
-		halt:   make(chan struct{}),
-	}
-	d.mu.Lock()
-	d.start(port)
-	d.mu.Unlock()
 	return d, nil
 }
 
@@ -111,101 +98,43 @@ func (d *Dev) String() string {
 // Events returns the channel of scans and status changes. It is closed by Halt. The
 // driver never blocks on it: when it is full, events are dropped and Status.Dropped
 // counts them.
-func (d *Dev) Events() <-chan Event { return d.events }
+func (d *Dev) Events() <-chan Event { return d.s.Events() }
 
 // Status returns the current status.
 func (d *Dev) Status() Status {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.status
+	var st Status
+	d.s.WithStatus(func(c drivers.StreamStatus) { st = d.status(c) })
+	return st
+}
+
+// status must be called with d.s's lock held.
+func (d *Dev) status(c drivers.StreamStatus) Status {
+	return Status{State: c.State, Err: c.Err, Scans: d.scans, Rejects: d.rejects, Dropped: c.Dropped}
+}
+
+func (d *Dev) statusEvent(c drivers.StreamStatus) Event {
+	return Event{Kind: EventStatus, Status: d.status(c)}
 }
 
 // Halt stops reading: no event is delivered after it returns, the Events channel is
 // closed, and a pending partial code is dropped. The port belongs to the caller; a Read
 // blocked in it returns when the caller closes it. Halt is idempotent and always nil.
-func (d *Dev) Halt() error {
-	d.mu.Lock()
-	if d.halted {
-		d.mu.Unlock()
-		return nil
-	}
-	d.halted = true
-	close(d.halt)
-	done := d.done
-	d.mu.Unlock()
-	if done != nil {
-		<-done
-	}
-	d.mu.Lock()
-	d.status.State = Halted
-	d.status.Err = nil
-	st := d.status
-	d.mu.Unlock()
-	select {
-	case d.events <- Event{Kind: EventStatus, Status: st}:
-	default:
-	}
-	close(d.events)
-	return nil
-}
+func (d *Dev) Halt() error { return d.s.Halt() }
 
 // Reattach starts reading a new port after the previous one failed (the Dev is Offline),
 // keeping the Events channel and the counters: a supervisor reopens the device and hands
 // it here, and the till's consumer never notices more than two status events.
-func (d *Dev) Reattach(port io.Reader) error {
-	if port == nil {
-		return fmt.Errorf("scanner: reattach: %w", ErrNilPort)
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	switch {
-	case d.halted:
-		return fmt.Errorf("scanner: reattach: %w", ErrHalted)
-	case d.running:
-		return fmt.Errorf("scanner: reattach: %w", ErrAttached)
-	}
-	d.start(port)
-	return nil
-}
-
-// start must be called with d.mu held.
-func (d *Dev) start(port io.Reader) {
-	d.running = true
-	d.done = make(chan struct{})
-	d.status.State = Online
-	d.status.Err = nil
-	d.send(Event{Kind: EventStatus, Status: d.status})
-	go d.run(port, d.done)
-}
-
-// send delivers ev without blocking; it must be called with d.mu held so that counters
-// and the status carried by the event agree.
-func (d *Dev) send(ev Event) {
-	select {
-	case d.events <- ev:
-	default:
-		d.status.Dropped++
-	}
-}
+func (d *Dev) Reattach(port io.Reader) error { return d.s.Reattach(port) }
 
 func (d *Dev) emitScan(s Scan) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if s.Good() {
-		d.status.Scans++
-	} else {
-		d.status.Rejects++
-	}
-	d.send(Event{Kind: EventScan, Scan: s, Status: d.status})
-}
-
-func (d *Dev) goOffline(err error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.running = false
-	d.status.State = Offline
-	d.status.Err = fmt.Errorf("scanner: read: %w", err)
-	d.send(Event{Kind: EventStatus, Status: d.status})
+	d.s.Emit(func(c drivers.StreamStatus) Event {
+		if s.Good() {
+			d.scans++
+		} else {
+			d.rejects++
+		}
+		return Event{Kind: EventScan, Scan: s, Status: d.status(c)}
+	})
 }
 
 type chunk struct {
@@ -213,11 +142,10 @@ type chunk struct {
 	err error
 }
 
-// run frames and parses what the reader goroutine delivers; timing (partial reads, the
+// read frames and parses what the reader goroutine delivers; timing (partial reads, the
 // pause that ends a suffix-less code) lives here so that the reader can stay blocked in
-// Read.
-func (d *Dev) run(port io.Reader, done chan struct{}) {
-	defer close(done)
+// Read. It is the Dev's drivers.ReadFunc.
+func (d *Dev) read(port io.Reader, halt <-chan struct{}) error {
 	stop := make(chan struct{})
 	defer close(stop)
 	chunks := make(chan chunk, 16)
@@ -242,8 +170,8 @@ func (d *Dev) run(port io.Reader, done chan struct{}) {
 	}
 	for {
 		select {
-		case <-d.halt:
-			return
+		case <-halt:
+			return nil
 		case c := <-chunks:
 			f.feed(c.b, out)
 			if c.err != nil {
@@ -251,8 +179,7 @@ func (d *Dev) run(port io.Reader, done chan struct{}) {
 				if len(f.buf) > 0 {
 					out(f.buf, ReasonPartial)
 				}
-				d.goOffline(c.err)
-				return
+				return c.err
 			}
 			if f.pending() {
 				timer.Reset(wait)
@@ -344,7 +271,7 @@ func (d *Dev) readWedge(port io.Reader, out chan<- chunk, stop <-chan struct{}) 
 }
 
 // framer cuts a byte stream into lines by suffix, bounds them, and says what silence
-// means. It has no clock; run tells it when silence came.
+// means. It has no clock; read tells it when silence came.
 type framer struct {
 	suffix Suffix
 	max    int

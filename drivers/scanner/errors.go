@@ -1,6 +1,10 @@
 package scanner
 
-import "errors"
+import (
+	"errors"
+
+	"tillbox/drivers"
+)
 
 // Sentinel errors. Callers tell them apart with errors.Is.
 var (
@@ -9,11 +13,11 @@ var (
 	ErrInvalidOpts = errors.New("invalid options")
 
 	// ErrHalted means the Dev was halted; it does not read again.
-	ErrHalted = errors.New("halted")
+	ErrHalted = drivers.ErrHalted
 
 	// ErrAttached means Reattach was called while the previous port is still being read.
-	ErrAttached = errors.New("port still attached")
+	ErrAttached = drivers.ErrAttached
 
 	// ErrNilPort means New or Reattach was given a nil port.
-	ErrNilPort = errors.New("nil port")
+	ErrNilPort = drivers.ErrNilPort
 )
