@@ -37,17 +37,8 @@ func TestFleetUpdateCommand(t *testing.T) {
 
 	events := filepath.Join(dir, "events.jsonl")
 	run := func(script string) (*exec.Cmd, chan error) {
-		sp := filepath.Join(t.TempDir(), "script")
-		os.WriteFile(sp, []byte(script), 0o600)
-		cmd := exec.Command(bin, "run", "--config", cfg, "--layout", filepath.Join(dir, "layout.json"), "--script", sp,
+		return startScripted(t, bin, script, "--config", cfg, "--layout", filepath.Join(dir, "layout.json"),
 			"--events", events, "--log", filepath.Join(dir, "log"))
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		t.Cleanup(func() { cmd.Process.Kill() })
-		return cmd, done
 	}
 	results := make(chan wire.CmdResult, 8)
 	connect := func() mqtt.Client {
@@ -65,6 +56,25 @@ func TestFleetUpdateCommand(t *testing.T) {
 				})
 				if !sub.WaitTimeout(5*time.Second) || sub.Error() != nil {
 					t.Fatalf("subscribe: %v", sub.Error())
+				}
+				// A command reaches a till only once it has subscribed, which its
+				// retained status "online" follows; before that the broker drops it.
+				online := make(chan struct{}, 1)
+				sub = c.Subscribe(wire.Topics{}.Status("s001", "t01"), 1, func(_ mqtt.Client, m mqtt.Message) {
+					if st, err := wire.DecodeStatus(m.Payload()); err == nil && st.State == wire.StateOnline {
+						select {
+						case online <- struct{}{}:
+						default:
+						}
+					}
+				})
+				if !sub.WaitTimeout(5*time.Second) || sub.Error() != nil {
+					t.Fatalf("subscribe: %v", sub.Error())
+				}
+				select {
+				case <-online:
+				case <-time.After(30 * time.Second):
+					t.Fatal("the till never said it was online")
 				}
 				return c
 			}

@@ -101,3 +101,21 @@ func TestSelftestOnTheSimBoard(t *testing.T) {
 		t.Fatalf("selftest without a drawer: %v\n%s", err, out)
 	}
 }
+
+// startScripted starts `tillbox run --script` with the script's text and the other
+// arguments; the channel gets Wait's result. The process is killed when the test ends.
+func startScripted(t *testing.T, bin, script string, args ...string) (*exec.Cmd, chan error) {
+	t.Helper()
+	sp := filepath.Join(t.TempDir(), "script")
+	if err := os.WriteFile(sp, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append([]string{"run", "--script", sp}, args...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, done
+}

@@ -32,16 +32,7 @@ func TestUpdateOutcomeJournaledByTheRunningTill(t *testing.T) {
 	}
 	events := filepath.Join(dir, "events.jsonl")
 	run := func(script string) (*exec.Cmd, chan error) {
-		sp := filepath.Join(t.TempDir(), "script")
-		os.WriteFile(sp, []byte(script), 0o600)
-		cmd := exec.Command(bin, "run", "--config", cfg, "--script", sp, "--events", events, "--log", filepath.Join(dir, "log"))
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		t.Cleanup(func() { cmd.Process.Kill() })
-		return cmd, done
+		return startScripted(t, bin, script, "--config", cfg, "--events", events, "--log", filepath.Join(dir, "log"))
 	}
 	waitEvent := func(note string) {
 		t.Helper()
