@@ -371,29 +371,13 @@ func (c *Client) journalOnline(downSince time.Time) error {
 // nothing from a dead connection: the ledger, not paho, remembers what is unsent.
 func (c *Client) connect() (*sessionClient, error) {
 	s := &sessionClient{lost: make(chan struct{})}
-	po := mqtt.NewClientOptions().
-		AddBroker(c.o.Broker).
-		SetClientID(c.o.ClientID).
-		SetUsername(c.o.Username).
-		SetPassword(c.o.Password).
-		// Clean session: the broker keeps nothing for the till while it is away. The
-		// outbox is the ledger and the state is in retained messages (ack, catalog), so a
-		// persistent session would only let the broker queue stale commands for days.
-		SetCleanSession(true).
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetOrderMatters(false).
-		SetStore(mqttconn.DiscardStore{}).
-		SetKeepAlive(c.o.KeepAlive).
-		SetPingTimeout(c.o.WaitTimeout).
-		SetConnectTimeout(c.o.WaitTimeout).
-		SetWriteTimeout(c.o.WaitTimeout).
-		SetCustomOpenConnectionFn(mqttconn.Open).
+	// Clean session: the broker keeps nothing for the till while it is away. The outbox is
+	// the ledger and the state is in retained messages (ack, catalog), so a persistent
+	// session would only let the broker queue stale commands for days.
+	po := mqttconn.ClientOptions(mqttconn.Session{Broker: c.o.Broker, ClientID: c.o.ClientID,
+		Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, KeepAlive: c.o.KeepAlive, Timeout: c.o.WaitTimeout}).
 		SetBinaryWill(c.topics.Status(c.store, c.till), wire.LostWill(), 1, true).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { s.markLost(err) })
-	if c.o.TLS != nil {
-		po.SetTLSConfig(c.o.TLS)
-	}
 	cli := mqtt.NewClient(po)
 	tok := cli.Connect()
 	if !tok.WaitTimeout(c.o.WaitTimeout + time.Second) {

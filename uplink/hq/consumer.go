@@ -187,26 +187,13 @@ func (c *Consumer) session(ctx context.Context) error {
 	lost := make(chan error, 1)
 	in := make(chan mqtt.Message, 4*c.o.BatchMax)
 	c.queue.Store(&in)
-	po := mqtt.NewClientOptions().
-		AddBroker(c.o.Broker).
-		SetClientID(c.o.ClientID).
-		SetUsername(c.o.Username).
-		SetPassword(c.o.Password).
-		// A clean session: a consumer that dies must not leave a queue at the broker that
-		// a shared subscription keeps feeding. What it had not committed, tills resend.
-		SetCleanSession(true).
-		SetAutoReconnect(false).
-		SetOrderMatters(false).
+	// A clean session: a consumer that dies must not leave a queue at the broker that a
+	// shared subscription keeps feeding. What it had not committed, tills resend.
+	po := mqttconn.ClientOptions(mqttconn.Session{Broker: c.o.Broker, ClientID: c.o.ClientID,
+		Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, KeepAlive: 30 * time.Second, Timeout: c.o.WaitTimeout}).
 		// PUBACK only after commit: the broker keeps at most its in-flight limit of
 		// uncommitted messages with this consumer, which is also the backpressure.
 		SetAutoAckDisabled(true).
-		SetStore(mqttconn.DiscardStore{}).
-		SetKeepAlive(30 * time.Second).
-		SetPingTimeout(c.o.WaitTimeout).
-		SetConnectTimeout(c.o.WaitTimeout).
-		SetWriteTimeout(c.o.WaitTimeout).
-		SetTLSConfig(c.o.TLS).
-		SetCustomOpenConnectionFn(mqttconn.Open).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			select {
 			case lost <- err:

@@ -1,6 +1,6 @@
-// Package mqttconn is the network plumbing under the paho MQTT clients of the till and
-// HQ: a connection with buffered reads and coalesced writes, and a paho store that keeps
-// nothing.
+// Package mqttconn is the plumbing under the paho MQTT clients of the till and HQ: a
+// connection with buffered reads and coalesced writes, a paho store that keeps nothing,
+// and the session options that make that store right.
 //
 // paho reads every packet's fixed header straight from the socket, one byte at a time,
 // and writes every packet with a system call of its own, so each PUBLISH or PUBACK costs
@@ -23,8 +23,9 @@
 //     packet for this client behind a delayed acknowledgement: 40 ms per round trip.
 //   - Close sends what is queued and waits for the broker to close its side (at most a
 //     second), so a clean DISCONNECT is never lost to a reset and no last will follows it.
-//   - DiscardStore is for clients with a clean session and no automatic reconnect, whose
-//     outbox is elsewhere (the ledger): paho's in-memory store would only copy every
-//     message in flight.
+//   - ClientOptions gives the till's and HQ's clients their common options: a clean
+//     session, no automatic reconnect (a new client per session), this connection, and
+//     DiscardStore, which is right only for such clients: paho's in-memory store would
+//     only copy every message in flight, since the outbox is elsewhere (the ledger).
 //   - Proxies from the environment are not used: a till talks to its broker directly.
 package mqttconn
