@@ -41,12 +41,7 @@ func TestCoverOpenMidJobWaitsAndResumes(t *testing.T) {
 		t.Run(tr.name, func(t *testing.T) {
 			// A slow line so that the job is still running when the cover opens.
 			r := tr.open(t, &printertest.Options{Baud: 19200}, fastOpts())
-			doc := longReceipt(40)
-			want := expected(t, doc, &printer.DefaultProfile)
-			done := printAsync(r.dev, printer.Job{ID: "cover", Doc: doc})
-			if !r.fake.WaitFor(testWait, func(it []printertest.Item) bool { return len(it) >= 5 }) {
-				t.Fatal("job did not start")
-			}
+			want, done := startLongJob(t, r.dev, r.fake, "cover", 40, 5)
 			r.fake.SetCover(true)
 			waitStatus(t, r.dev, func(s printer.Status) bool { return s.CoverOpen })
 			r.fake.SetCover(false)
@@ -63,12 +58,7 @@ func TestUnplugAndReplugResumesWithoutDuplicates(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			r := tr.open(t, &printertest.Options{Baud: 19200}, fastOpts())
-			doc := longReceipt(40)
-			want := expected(t, doc, &printer.DefaultProfile)
-			done := printAsync(r.dev, printer.Job{ID: "cable", Doc: doc})
-			if !r.fake.WaitFor(testWait, func(it []printertest.Item) bool { return len(it) >= 10 }) {
-				t.Fatal("job did not start")
-			}
+			want, done := startLongJob(t, r.dev, r.fake, "cable", 40, 10)
 			r.unplug()
 			waitStatus(t, r.dev, func(s printer.Status) bool { return !s.Connected })
 			r.replug()
@@ -88,12 +78,7 @@ func TestPrinterVanishesAndReturns(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			r := tr.open(t, &printertest.Options{Baud: 19200}, fastOpts())
-			doc := longReceipt(40)
-			want := expected(t, doc, &printer.DefaultProfile)
-			done := printAsync(r.dev, printer.Job{ID: "power", Doc: doc})
-			if !r.fake.WaitFor(testWait, func(it []printertest.Item) bool { return len(it) >= 10 }) {
-				t.Fatal("job did not start")
-			}
+			want, done := startLongJob(t, r.dev, r.fake, "power", 40, 10)
 			r.fake.Vanish()
 			waitStatus(t, r.dev, func(s printer.Status) bool { return !s.Connected })
 			r.fake.Return()
@@ -179,12 +164,7 @@ func TestReprintHasMarkAndNoKick(t *testing.T) {
 
 func TestHaltStopsAtChunkBoundaryAndJobResumes(t *testing.T) {
 	fake, d := newInProcess(t, &printertest.Options{Baud: 19200}, fastOpts())
-	doc := longReceipt(40)
-	want := expected(t, doc, &printer.DefaultProfile)
-	done := printAsync(d, printer.Job{ID: "halt", Doc: doc})
-	if !fake.WaitFor(testWait, func(it []printertest.Item) bool { return len(it) >= 5 }) {
-		t.Fatal("job did not start")
-	}
+	want, done := startLongJob(t, d, fake, "halt", 40, 5)
 	if err := d.Halt(); err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +175,7 @@ func TestHaltStopsAtChunkBoundaryAndJobResumes(t *testing.T) {
 	if n := len(fake.Printed()); n != got.res.Printed || n >= len(want) {
 		t.Errorf("fake printed %d items, driver confirmed %d of %d", n, got.res.Printed, len(want))
 	}
-	res, err := d.Print(context.Background(), printer.Job{ID: "halt", Doc: doc})
+	res, err := d.Print(context.Background(), printer.Job{ID: "halt", Doc: longReceipt(40)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,3 +113,16 @@ func textLines(items []printertest.Item) []string {
 }
 
 const testWait = 10 * time.Second
+
+// startLongJob prints a receipt of lines lines as job id and returns, once the fake has
+// printed started items of it, the lines expected on paper and the job's result.
+func startLongJob(t *testing.T, d *printer.Dev, fake *printertest.Printer, id string, lines, started int) ([]string, <-chan printResult) {
+	t.Helper()
+	doc := longReceipt(lines)
+	want := expected(t, doc, &printer.DefaultProfile)
+	done := printAsync(d, printer.Job{ID: id, Doc: doc})
+	if !fake.WaitFor(testWait, func(it []printertest.Item) bool { return len(it) >= started }) {
+		t.Fatal("job did not start")
+	}
+	return want, done
+}

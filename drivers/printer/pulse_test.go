@@ -40,12 +40,7 @@ func TestPulseOvertakesAReceiptThatIsPrinting(t *testing.T) {
 		t.Run(tr.name, func(t *testing.T) {
 			// 19200 baud: the receipt takes about two seconds on the line.
 			r := tr.open(t, &printertest.Options{Baud: 19200}, fastOpts())
-			doc := longReceipt(60)
-			want := expected(t, doc, &printer.DefaultProfile)
-			done := printAsync(r.dev, printer.Job{ID: "long", Doc: doc})
-			if !r.fake.WaitFor(testWait, func(it []printertest.Item) bool { return len(it) >= 5 }) {
-				t.Fatal("job did not start")
-			}
+			want, done := startLongJob(t, r.dev, r.fake, "long", 60, 5)
 			if err := r.dev.PulseDrawer(pulseCtx(t), 2, 100*time.Millisecond); err != nil {
 				t.Fatal(err)
 			}
@@ -114,12 +109,7 @@ func TestPulseToAnAbsentPrinterFailsAndNeverFiresLater(t *testing.T) {
 			t.Run(tt.name+"/"+tr.name, func(t *testing.T) {
 				o := fastOpts()
 				r := tr.open(t, &printertest.Options{Baud: 19200}, o)
-				doc := longReceipt(40)
-				want := expected(t, doc, &printer.DefaultProfile)
-				done := printAsync(r.dev, printer.Job{ID: "lost", Doc: doc})
-				if !r.fake.WaitFor(testWait, func(it []printertest.Item) bool { return len(it) >= 10 }) {
-					t.Fatal("job did not start")
-				}
+				want, done := startLongJob(t, r.dev, r.fake, "lost", 40, 10)
 				tt.lose(r)
 				// Each of the pulse's waits is bounded by Timeout: it must give up
 				// well before a deadline of ten of them.
