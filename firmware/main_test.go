@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 )
 
 // buildTillbox builds the real binary once per test run.
@@ -30,7 +31,7 @@ func TestLedgerToolsOnTheRealBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		if _, err := l.Append(ledger.Entry{Kind: ledger.KindSale, Currency: "EUR", Totals: &ledger.Totals{Gross: 100}}); err != nil {
+		if _, err := l.Append(journal.Entry{Kind: journal.KindSale, Currency: "EUR", Totals: &journal.Totals{Gross: 100}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -62,7 +63,7 @@ func TestLedgerToolsOnTheRealBinary(t *testing.T) {
 		t.Fatalf("export: %q %v", out, err)
 	}
 	f, _ := os.Open(usb)
-	es, err := ledger.ReadExport(f)
+	es, err := journal.ReadExport(f)
 	f.Close()
 	if err != nil || len(es) != 2 || es[0].Seq != 2 {
 		t.Fatalf("export file: %d entries, %v", len(es), err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink/identity"
 	"tillbox/uplink/wire"
 )
@@ -84,10 +85,10 @@ func TestProvisionThenSignedSales(t *testing.T) {
 	}
 	defer l.Close()
 	n := 0
-	err = l.After(0, 0, func(e *ledger.Entry, _ []byte) bool {
+	err = l.After(0, 0, func(e *journal.Entry, _ []byte) bool {
 		n++
 		sig, derr := base64.RawURLEncoding.DecodeString(e.Sig)
-		if derr != nil || !ed25519.Verify(pub, ledger.SigMessage(e.Hash), sig) {
+		if derr != nil || !ed25519.Verify(pub, journal.SigMessage(e.Hash), sig) {
 			t.Errorf("seq %d (%s) is not signed by the device key", e.Seq, e.Kind)
 		}
 		return true

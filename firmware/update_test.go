@@ -14,6 +14,7 @@ import (
 	"tillbox/image/bundle"
 	"tillbox/image/update"
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 )
 
 // updateBox lays out a box in a temp dir: slots as files, a boot state, a layout file, a
@@ -99,7 +100,7 @@ func TestUpdateCommand(t *testing.T) {
 		defer l.Close()
 		last, _ := l.LastSeq()
 		e, err := l.Get(last)
-		if err != nil || e.Kind != ledger.KindUpdate || e.Reason != "update 1.1.0 confirmed" {
+		if err != nil || e.Kind != journal.KindUpdate || e.Reason != "update 1.1.0 confirmed" {
 			t.Fatalf("last entry %+v %v", e, err)
 		}
 	})

@@ -156,7 +156,7 @@ func crashChild(path string) {
 			fmt.Fprintln(os.Stderr, "crash child:", err)
 			os.Exit(3)
 		}
-		os.Stdout.WriteString("seq " + utoa(r.Entry.Seq) + "\n")
+		os.Stdout.WriteString("seq " + strconv.FormatUint(r.Entry.Seq, 10) + "\n")
 		seq := r.Entry.Seq
 		if seq%7 == 0 {
 			if err := l.Update(JobStarted(seq), JobDone(seq-3)); err != nil {
@@ -169,7 +169,7 @@ func crashChild(path string) {
 				fmt.Fprintln(os.Stderr, "crash child:", err)
 				os.Exit(3)
 			}
-			os.Stdout.WriteString("ack " + utoa(seq-5) + "\n")
+			os.Stdout.WriteString("ack " + strconv.FormatUint(seq-5, 10) + "\n")
 		}
 	}
 }

@@ -79,7 +79,7 @@ func diskFullChild(path string) {
 	if err != nil {
 		fail("%v", err)
 	}
-	report := func(seq uint64) { os.Stdout.WriteString("seq " + utoa(seq) + "\n") }
+	report := func(seq uint64) { os.Stdout.WriteString("seq " + strconv.FormatUint(seq, 10) + "\n") }
 	for i := 0; i < 5; i++ {
 		r, err := l.Append(sale(time.Now(), 100))
 		if err != nil {

@@ -20,4 +20,8 @@
 //   - A full disk fails the commit with ErrDiskFull; the file stays consistent and usable.
 //
 // Corrections are new entries that reverse old ones; nothing is edited in place.
+//
+// The entry model itself (journal.Entry, its kinds, canonical bytes, VerifyChain and the
+// export format's reader) lives in package journal, which has no bbolt in it, so that the
+// sale engine and head office share it without this file layer.
 package ledger

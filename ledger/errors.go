@@ -1,6 +1,9 @@
 package ledger
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+)
 
 // Sentinel errors. Callers tell them apart with errors.Is; every returned error also carries
 // the operation and the path or seq it concerns.
@@ -37,7 +40,7 @@ func (e *VerifyError) Error() string {
 	if e.Seq == 0 {
 		return "ledger: verify: " + e.Reason
 	}
-	return "ledger: verify: seq " + utoa(e.Seq) + ": " + e.Reason
+	return "ledger: verify: seq " + strconv.FormatUint(e.Seq, 10) + ": " + e.Reason
 }
 
 // Is makes every VerifyError match ErrCorrupt.

@@ -3,9 +3,8 @@ package ledger
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
 	"io"
+	"tillbox/ledger/journal"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -35,30 +34,6 @@ func (l *Ledger) Export(w io.Writer) (int, error) {
 	return n, err
 }
 
-// ReadExport reads a JSON Lines export back into entries, checking each line decodes.
-// It does not check the chain: VerifyChain does, given the hash the first entry follows.
-func ReadExport(r io.Reader) ([]Entry, error) {
-	var out []Entry
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		if len(sc.Bytes()) == 0 {
-			continue
-		}
-		var e Entry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return out, fmt.Errorf("ledger: read export: line %d: %w: %v", line, ErrInvalid, err)
-		}
-		out = append(out, e)
-	}
-	if err := sc.Err(); err != nil {
-		return out, fmt.Errorf("ledger: read export: line %d: %w", line+1, err)
-	}
-	return out, nil
-}
-
 // pruneBatch bounds one prune transaction so that the till's own commits are not held up.
 const pruneBatch = 1000
 
@@ -84,7 +59,7 @@ func (l *Ledger) Prune(before time.Time) (int, error) {
 				if seq > ack {
 					break
 				}
-				var e Entry
+				var e journal.Entry
 				if err := decode(seq, v, &e); err != nil {
 					return err
 				}

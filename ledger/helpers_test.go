@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"tillbox/ledger/journal"
 	"time"
 )
 
@@ -65,19 +66,19 @@ func newLedger(t testing.TB) *Ledger {
 }
 
 // sale builds a realistic sale entry of the given total, paid in cash.
-func sale(at time.Time, gross int64) Entry {
-	return Entry{
-		Kind: KindSale, At: at, Cashier: "anna", Currency: "PLN",
-		Lines: []Line{
+func sale(at time.Time, gross int64) journal.Entry {
+	return journal.Entry{
+		Kind: journal.KindSale, At: at, Cashier: "anna", Currency: "PLN",
+		Lines: []journal.Line{
 			{Item: "1001", Name: "Chleb żytni", Barcode: "5901234123457", Qty: 1000, Price: gross - 250, Amount: gross - 250, Tax: "B"},
 			{Item: "2002", Name: "Woda 0,5l", Qty: 1000, Price: 250, Amount: 250, Tax: "A"},
 		},
-		Totals:  &Totals{Gross: gross, Taxes: []TaxTotal{{Code: "A", Rate: 2300, Net: 203, Tax: 47, Gross: 250}, {Code: "B", Rate: 500, Net: (gross - 250) * 100 / 105, Tax: (gross - 250) - (gross-250)*100/105, Gross: gross - 250}}},
-		Tenders: []Tender{{Kind: "cash", Amount: gross + 50}},
+		Totals:  &journal.Totals{Gross: gross, Taxes: []journal.TaxTotal{{Code: "A", Rate: 2300, Net: 203, Tax: 47, Gross: 250}, {Code: "B", Rate: 500, Net: (gross - 250) * 100 / 105, Tax: (gross - 250) - (gross-250)*100/105, Gross: gross - 250}}},
+		Tenders: []journal.Tender{{Kind: "cash", Amount: gross + 50}},
 	}
 }
 
-func mustAppend(t testing.TB, l *Ledger, e Entry, sides ...Side) Result {
+func mustAppend(t testing.TB, l *Ledger, e journal.Entry, sides ...Side) Result {
 	t.Helper()
 	r, err := l.Append(e, sides...)
 	if err != nil {

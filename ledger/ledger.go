@@ -50,7 +50,7 @@ type Options struct {
 	// accept whatever the file says (technician tools).
 	Store, Till string
 	// ReceiptPrefix is written into a new ledger; receipt numbers are prefix-seq.
-	// Default DefaultPrefix(Store, Till), e.g. "S042-T03".
+	// Default journal.DefaultPrefix(Store, Till), e.g. "S042-T03".
 	ReceiptPrefix string
 	// LockTimeout bounds the wait for another process's lock. Default 1s.
 	LockTimeout time.Duration
@@ -100,7 +100,7 @@ func Open(path string, opts *Options) (*Ledger, error) {
 		o.Clock = time.Now
 	}
 	for _, id := range []string{o.Store, o.Till} {
-		if id != "" && !ValidID(id) {
+		if id != "" && !journal.ValidID(id) {
 			return nil, fmt.Errorf("ledger: open %s: %w: id %q: want 1-32 of [a-z0-9-]", path, ErrInvalid, id)
 		}
 	}
@@ -191,7 +191,7 @@ func checkMeta(db *bolt.DB, path string, o *Options) (store, till, prefix string
 			}
 		}
 		store, till, prefix = string(meta.Get(keyStore)), string(meta.Get(keyTill)), string(meta.Get(keyPrefix))
-		if !ValidID(store) || !ValidID(till) || prefix == "" {
+		if !journal.ValidID(store) || !journal.ValidID(till) || prefix == "" {
 			return fmt.Errorf("%w: identity %q/%q unreadable", ErrCorrupt, store, till)
 		}
 		if o.Store != "" && o.Store != store || o.Till != "" && o.Till != till {
@@ -211,7 +211,7 @@ func checkMeta(db *bolt.DB, path string, o *Options) (store, till, prefix string
 		if k == nil || binary.BigEndian.Uint64(k) != last {
 			return &VerifyError{Seq: last, Reason: "meta says this is the last entry, but it is missing"}
 		}
-		var e Entry
+		var e journal.Entry
 		if err := json.Unmarshal(v, &e); err != nil {
 			return &VerifyError{Seq: last, Reason: "entry does not decode: " + err.Error()}
 		}
@@ -233,12 +233,12 @@ func checkMeta(db *bolt.DB, path string, o *Options) (store, till, prefix string
 // into place only when complete, so a power cut during creation never leaves a half-made
 // ledger at path. If another process created path meanwhile, that one wins and is opened.
 func create(path string, o *Options) error {
-	if !ValidID(o.Store) || !ValidID(o.Till) {
+	if !journal.ValidID(o.Store) || !journal.ValidID(o.Till) {
 		return fmt.Errorf("ledger: create %s: %w: store and till ids are required ([a-z0-9-], got %q/%q)", path, ErrInvalid, o.Store, o.Till)
 	}
 	prefix := o.ReceiptPrefix
 	if prefix == "" {
-		prefix = DefaultPrefix(o.Store, o.Till)
+		prefix = journal.DefaultPrefix(o.Store, o.Till)
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -260,8 +260,8 @@ func create(path string, o *Options) error {
 		m := tx.Bucket(bucketMeta)
 		for _, kv := range [][2][]byte{
 			{keyFormat, []byte(fileFormat)}, {keyStore, []byte(o.Store)}, {keyTill, []byte(o.Till)},
-			{keyPrefix, []byte(prefix)}, {keyLastSeq, u64(0)}, {keyLastHash, []byte(GenesisPrev)},
-			{keyAck, u64(0)}, {keyBaseSeq, u64(0)}, {keyBaseHash, []byte(GenesisPrev)}, {keyNextJob, u64(0)},
+			{keyPrefix, []byte(prefix)}, {keyLastSeq, u64(0)}, {keyLastHash, []byte(journal.GenesisPrev)},
+			{keyAck, u64(0)}, {keyBaseSeq, u64(0)}, {keyBaseHash, []byte(journal.GenesisPrev)}, {keyNextJob, u64(0)},
 		} {
 			if err := m.Put(kv[0], kv[1]); err != nil {
 				return err
@@ -346,16 +346,16 @@ func (l *Ledger) Prefix() string { return l.prefix }
 
 // Result is what Append committed.
 type Result struct {
-	Entry Entry    // as stored: seq, receipt, prev and hash assigned
-	Jobs  []uint64 // ids of the print jobs created by PrintJob sides, in order
-	Raw   []byte   // the stored bytes: also the wire payload
+	Entry journal.Entry // as stored: seq, receipt, prev and hash assigned
+	Jobs  []uint64      // ids of the print jobs created by PrintJob sides, in order
+	Raw   []byte        // the stored bytes: also the wire payload
 }
 
 // Append journals e and its sides in one fsync'd transaction. It assigns the next seq
 // (gapless, from 1), the receipt number (for document kinds), prev and hash, and writes the
 // receipt index. If Append returns nil, the entry and its sides survive kill -9 and power
 // loss; if it returns an error, nothing of them is visible.
-func (l *Ledger) Append(e Entry, sides ...Side) (Result, error) {
+func (l *Ledger) Append(e journal.Entry, sides ...Side) (Result, error) {
 	if l.closed.Load() {
 		return Result{}, fmt.Errorf("ledger: append: %w", ErrClosed)
 	}
@@ -368,7 +368,7 @@ func (l *Ledger) Append(e Entry, sides ...Side) (Result, error) {
 	// UTC, millisecond precision, no monotonic reading: the encoding round-trips exactly,
 	// so HQ recomputes the same hash from what it receives.
 	e.At = e.At.UTC().Truncate(time.Millisecond)
-	e.V, e.Store, e.Till = FormatVersion, l.store, l.till
+	e.V, e.Store, e.Till = journal.FormatVersion, l.store, l.till
 	var res Result
 	err := l.update("append", func(c *commit) error {
 		meta := c.tx.Bucket(bucketMeta)
@@ -376,7 +376,7 @@ func (l *Ledger) Append(e Entry, sides ...Side) (Result, error) {
 		e.Prev = string(meta.Get(keyLastHash))
 		e.Receipt = ""
 		if e.Kind.Document() {
-			e.Receipt = ReceiptNumber(l.prefix, e.Seq)
+			e.Receipt = journal.ReceiptNumber(l.prefix, e.Seq)
 		}
 		e.Hash = ""
 		canon, err := json.Marshal(&e)
@@ -547,8 +547,8 @@ func (l *Ledger) LastSeq() (uint64, error) {
 }
 
 // Get returns the entry with seq. A pruned or never written seq gives ErrNotFound.
-func (l *Ledger) Get(seq uint64) (Entry, error) {
-	var e Entry
+func (l *Ledger) Get(seq uint64) (journal.Entry, error) {
+	var e journal.Entry
 	err := l.view("get", func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketEntries).Get(u64(seq))
 		if v == nil {
@@ -561,8 +561,8 @@ func (l *Ledger) Get(seq uint64) (Entry, error) {
 
 // ByReceipt returns the entry printed with receipt number r, including receipts issued
 // while the till was offline.
-func (l *Ledger) ByReceipt(r string) (Entry, error) {
-	var e Entry
+func (l *Ledger) ByReceipt(r string) (journal.Entry, error) {
+	var e journal.Entry
 	err := l.view("by receipt", func(tx *bolt.Tx) error {
 		k := tx.Bucket(bucketReceipts).Get([]byte(r))
 		if k == nil {
@@ -580,10 +580,10 @@ func (l *Ledger) ByReceipt(r string) (Entry, error) {
 // After calls fn with each entry above seq, in seq order, with its stored bytes (the wire
 // payload), until fn returns false or limit entries were given (limit <= 0: no limit).
 // raw is valid only during the call.
-func (l *Ledger) After(seq uint64, limit int, fn func(e *Entry, raw []byte) bool) error {
+func (l *Ledger) After(seq uint64, limit int, fn func(e *journal.Entry, raw []byte) bool) error {
 	var derr error
 	err := l.AfterRaw(seq, limit, func(s uint64, raw []byte) bool {
-		var e Entry
+		var e journal.Entry
 		if derr = decode(s, raw, &e); derr != nil {
 			return false
 		}
@@ -641,7 +641,7 @@ func (l *Ledger) Stats() (Stats, error) {
 		s.PendingJobs = tx.Bucket(bucketJobs).Stats().KeyN
 		if s.Backlog > 0 {
 			if v := tx.Bucket(bucketEntries).Get(u64(s.Watermark + 1)); v != nil {
-				var e Entry
+				var e journal.Entry
 				if err := decode(s.Watermark+1, v, &e); err != nil {
 					return err
 				}
@@ -732,7 +732,7 @@ func safeView(db *bolt.DB, fn func(tx *bolt.Tx) error) (err error) {
 	return db.View(fn)
 }
 
-func decode(seq uint64, v []byte, e *Entry) error {
+func decode(seq uint64, v []byte, e *journal.Entry) error {
 	if err := json.Unmarshal(v, e); err != nil {
 		return &VerifyError{Seq: seq, Reason: "entry does not decode: " + err.Error()}
 	}

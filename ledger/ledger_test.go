@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"tillbox/ledger/journal"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,7 +19,7 @@ import (
 func TestAppendAssignsGaplessSeqReceiptAndChain(t *testing.T) {
 	l := newLedger(t)
 	at := testClock()
-	prev := GenesisPrev
+	prev := journal.GenesisPrev
 	for i := uint64(1); i <= 5; i++ {
 		r := mustAppend(t, l, sale(at, 1000+int64(i)))
 		e := r.Entry
@@ -34,7 +35,7 @@ func TestAppendAssignsGaplessSeqReceiptAndChain(t *testing.T) {
 		if err := e.CheckHash(); err != nil {
 			t.Fatalf("seq %d: %v", i, err)
 		}
-		if e.Store != "s042" || e.Till != "t03" || e.V != FormatVersion {
+		if e.Store != "s042" || e.Till != "t03" || e.V != journal.FormatVersion {
 			t.Fatalf("identity/version not stamped: %+v", e)
 		}
 		// The stored bytes are what json.Marshal gives for the entry: the wire payload.
@@ -52,7 +53,7 @@ func TestAppendAssignsGaplessSeqReceiptAndChain(t *testing.T) {
 func TestAppendStampsTimeInUTCMilliseconds(t *testing.T) {
 	l := newLedger(t)
 	local := time.FixedZone("CET", 3600)
-	r := mustAppend(t, l, Entry{Kind: KindNoSale, At: time.Date(2026, 1, 2, 3, 4, 5, 123456789, local), Reason: "change for a customer"})
+	r := mustAppend(t, l, journal.Entry{Kind: journal.KindNoSale, At: time.Date(2026, 1, 2, 3, 4, 5, 123456789, local), Reason: "change for a customer"})
 	if got := r.Entry.At; !got.Equal(time.Date(2026, 1, 2, 2, 4, 5, 123000000, time.UTC)) || got.Location() != time.UTC {
 		t.Fatalf("at = %v, want 02:04:05.123 UTC", got)
 	}
@@ -68,15 +69,15 @@ func TestAppendStampsTimeInUTCMilliseconds(t *testing.T) {
 func TestRefusedAppendLeavesNothingVisible(t *testing.T) {
 	cases := []struct {
 		name  string
-		entry Entry
+		entry journal.Entry
 		sides []Side
 		want  error
 	}{
-		{"unknown kind", Entry{Kind: "gift"}, nil, ErrInvalid},
+		{"unknown kind", journal.Entry{Kind: "gift"}, nil, ErrInvalid},
 		{"print job not JSON", sale(testClock(), 500), []Side{StockDelta("1001", -1000), PrintJob([]byte("{oops"))}, ErrInvalid},
 		{"empty stock item", sale(testClock(), 500), []Side{StockDelta("", -1000)}, ErrInvalid},
 		{"record without key", sale(testClock(), 500), []Side{Put("parked", "", []byte("x"))}, ErrInvalid},
-		{"entry too large", Entry{Kind: KindSale, Reason: strings.Repeat("x", 300<<10)}, nil, ErrInvalid},
+		{"entry too large", journal.Entry{Kind: journal.KindSale, Reason: strings.Repeat("x", 300<<10)}, nil, ErrInvalid},
 		{"job done for a job never made", sale(testClock(), 500), []Side{JobStarted(99)}, ErrNotFound},
 	}
 	for _, tc := range cases {
@@ -162,13 +163,13 @@ func TestSidesCommitWithTheEntry(t *testing.T) {
 
 func TestLookups(t *testing.T) {
 	l := newLedger(t)
-	mustAppend(t, l, Entry{Kind: KindPowerUp, Reason: "cold boot"})
+	mustAppend(t, l, journal.Entry{Kind: journal.KindPowerUp, Reason: "cold boot"})
 	off := sale(testClock(), 1234)
 	off.Offline = true
 	mustAppend(t, l, off)
-	mustAppend(t, l, Entry{Kind: KindOfflineEnd})
+	mustAppend(t, l, journal.Entry{Kind: journal.KindOfflineEnd})
 
-	if e, err := l.Get(1); err != nil || e.Receipt != "" || e.Kind != KindPowerUp {
+	if e, err := l.Get(1); err != nil || e.Receipt != "" || e.Kind != journal.KindPowerUp {
 		t.Fatalf("technical event: %+v, %v (technical events carry no receipt)", e, err)
 	}
 	e, err := l.ByReceipt("S042-T03-000002")
@@ -182,9 +183,9 @@ func TestLookups(t *testing.T) {
 		t.Fatalf("seq beyond end: %v", err)
 	}
 	var seqs []uint64
-	err = l.After(1, 0, func(e *Entry, raw []byte) bool {
+	err = l.After(1, 0, func(e *journal.Entry, raw []byte) bool {
 		seqs = append(seqs, e.Seq)
-		var back Entry
+		var back journal.Entry
 		if err := json.Unmarshal(raw, &back); err != nil || back.Hash != e.Hash {
 			t.Errorf("raw of seq %d does not decode to the entry", e.Seq)
 		}
@@ -194,7 +195,7 @@ func TestLookups(t *testing.T) {
 		t.Fatalf("after 1: %v, %v", seqs, err)
 	}
 	seqs = nil
-	l.After(0, 2, func(e *Entry, _ []byte) bool { seqs = append(seqs, e.Seq); return true })
+	l.After(0, 2, func(e *journal.Entry, _ []byte) bool { seqs = append(seqs, e.Seq); return true })
 	if len(seqs) != 2 {
 		t.Fatalf("limit 2 gave %v", seqs)
 	}
@@ -284,7 +285,7 @@ func holdChild(path string) {
 		os.Stderr.WriteString("hold: " + err.Error() + "\n")
 		os.Exit(2)
 	}
-	if _, err := l.Append(Entry{Kind: KindPowerUp}); err != nil {
+	if _, err := l.Append(journal.Entry{Kind: journal.KindPowerUp}); err != nil {
 		os.Exit(3)
 	}
 	os.Stdout.WriteString("ready\n")
@@ -345,7 +346,7 @@ var corruptions = []struct {
 		db.Close()
 	}, "no meta bucket"},
 	{"last entry altered", func(t *testing.T, p string) {
-		editEntry(t, p, 3, func(e *Entry) { e.Totals.Gross = 1 })
+		editEntry(t, p, 3, func(e *journal.Entry) { e.Totals.Gross = 1 })
 	}, "seq 3"},
 }
 
@@ -389,11 +390,11 @@ func TestCorruptFileIsReportedAndLeftUntouched(t *testing.T) {
 
 // editEntry rewrites entry seq in a closed ledger file without fixing its hash, as a
 // tampering hand or a flipped bit would.
-func editEntry(t *testing.T, path string, seq uint64, edit func(e *Entry)) {
+func editEntry(t *testing.T, path string, seq uint64, edit func(e *journal.Entry)) {
 	t.Helper()
 	rawEdit(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketEntries)
-		var e Entry
+		var e journal.Entry
 		if err := json.Unmarshal(b.Get(u64(seq)), &e); err != nil {
 			return err
 		}
@@ -423,16 +424,16 @@ func TestVerifyReportsTheFirstBrokenLink(t *testing.T) {
 		reason  string
 	}{
 		{"amount altered", func(t *testing.T, p string) {
-			editEntry(t, p, 4, func(e *Entry) { e.Lines[0].Amount += 100 })
+			editEntry(t, p, 4, func(e *journal.Entry) { e.Lines[0].Amount += 100 })
 		}, 4, "does not match the entry's content"},
 		{"entry rehashed but prev forged", func(t *testing.T, p string) {
-			editEntry(t, p, 5, func(e *Entry) {
+			editEntry(t, p, 5, func(e *journal.Entry) {
 				e.Prev = strings.Repeat("ab", 32)
 				e.Hash, _ = e.ComputeHash()
 			})
 		}, 5, "prev"},
 		{"entry rehashed after edit breaks the next link", func(t *testing.T, p string) {
-			editEntry(t, p, 6, func(e *Entry) { e.Cashier = "mallory"; e.Hash, _ = e.ComputeHash() })
+			editEntry(t, p, 6, func(e *journal.Entry) { e.Cashier = "mallory"; e.Hash, _ = e.ComputeHash() })
 		}, 7, "prev"},
 		{"entry removed", func(t *testing.T, p string) {
 			rawEdit(t, p, func(tx *bolt.Tx) error { return tx.Bucket(bucketEntries).Delete(u64(3)) })
@@ -491,23 +492,23 @@ func TestVerifyReportsTheFirstBrokenLink(t *testing.T) {
 
 func TestVerifyChainOfReceivedEntries(t *testing.T) {
 	l := newLedger(t)
-	var es []Entry
+	var es []journal.Entry
 	for i := 0; i < 4; i++ {
 		es = append(es, mustAppend(t, l, sale(testClock(), 300)).Entry)
 	}
-	if last, err := VerifyChain(GenesisPrev, es); err != nil || last != es[3].Hash {
+	if last, err := journal.VerifyChain(journal.GenesisPrev, es); err != nil || last != es[3].Hash {
 		t.Fatalf("intact chain: %v", err)
 	}
-	if _, err := VerifyChain(es[0].Hash, es[1:]); err != nil {
+	if _, err := journal.VerifyChain(es[0].Hash, es[1:]); err != nil {
 		t.Fatalf("chain from seq 2: %v", err)
 	}
-	bad := append([]Entry(nil), es...)
+	bad := append([]journal.Entry(nil), es...)
 	bad[2].Tenders[0].Amount = 1
-	var ve *VerifyError
-	if _, err := VerifyChain(GenesisPrev, bad); !errors.As(err, &ve) || ve.Seq != 3 {
+	var ve *journal.ChainError
+	if _, err := journal.VerifyChain(journal.GenesisPrev, bad); !errors.As(err, &ve) || ve.Seq != 3 {
 		t.Fatalf("altered seq 3: %v", err)
 	}
-	if _, err := VerifyChain(GenesisPrev, []Entry{es[0], es[2]}); !errors.As(err, &ve) || ve.Seq != 3 {
+	if _, err := journal.VerifyChain(journal.GenesisPrev, []journal.Entry{es[0], es[2]}); !errors.As(err, &ve) || ve.Seq != 3 {
 		t.Fatalf("gap: %v", err)
 	}
 }
@@ -528,15 +529,15 @@ func TestExportUnconfirmedAsJSONLines(t *testing.T) {
 	if lines := strings.Count(buf.String(), "\n"); lines != 4 {
 		t.Fatalf("export has %d lines, want 4", lines)
 	}
-	es, err := ReadExport(&buf)
+	es, err := journal.ReadExport(&buf)
 	if err != nil || len(es) != 4 || es[0].Seq != 4 {
 		t.Fatalf("read export: %d entries, %v", len(es), err)
 	}
 	third, _ := l.Get(3)
-	if _, err := VerifyChain(third.Hash, es); err != nil {
+	if _, err := journal.VerifyChain(third.Hash, es); err != nil {
 		t.Fatalf("exported chain: %v", err)
 	}
-	if _, err := ReadExport(strings.NewReader("{\"seq\":1}\nnot json\n")); !errors.Is(err, ErrInvalid) {
+	if _, err := journal.ReadExport(strings.NewReader("{\"seq\":1}\nnot json\n")); !errors.Is(err, journal.ErrMalformed) {
 		t.Fatalf("bad export line: %v", err)
 	}
 }
@@ -581,7 +582,7 @@ func TestPruneKeepsUnsyncedAndTheChainVerifiable(t *testing.T) {
 	if rep, err := l.Verify(); err != nil || rep.Entries != 0 || rep.LastSeq != 11 {
 		t.Fatalf("verify with everything pruned: %+v, %v", rep, err)
 	}
-	if r := mustAppend(t, l, sale(day(12), 100)); r.Entry.Seq != 12 || r.Entry.Prev == GenesisPrev {
+	if r := mustAppend(t, l, sale(day(12), 100)); r.Entry.Seq != 12 || r.Entry.Prev == journal.GenesisPrev {
 		t.Fatalf("chain after full prune: %+v", r.Entry)
 	}
 	if _, err := l.Verify(); err != nil {

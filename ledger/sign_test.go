@@ -30,7 +30,7 @@ func TestSignedEntriesStoreTheSignatureAfterTheHash(t *testing.T) {
 	}
 	defer l.Close()
 	for i := 0; i < 3; i++ {
-		res, err := l.Append(Entry{Kind: KindSale, Currency: "EUR", Totals: &Totals{Gross: 100}})
+		res, err := l.Append(journal.Entry{Kind: journal.KindSale, Currency: "EUR", Totals: &journal.Totals{Gross: 100}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +72,7 @@ func TestSignFailureStoresNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if _, err := l.Append(Entry{Kind: KindPowerUp}); !errors.Is(err, ErrInvalid) {
+	if _, err := l.Append(journal.Entry{Kind: journal.KindPowerUp}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("append with a failing signer: %v", err)
 	}
 	if last, _ := l.LastSeq(); last != 0 {

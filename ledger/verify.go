@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"tillbox/ledger/journal"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -51,7 +52,7 @@ func (l *Ledger) Verify() (Report, error) {
 				}
 				return &VerifyError{Seq: seq, Reason: fmt.Sprintf("out of order: expected seq %d", want)}
 			}
-			var e Entry
+			var e journal.Entry
 			if err := json.Unmarshal(v, &e); err != nil {
 				return &VerifyError{Seq: seq, Reason: "entry does not decode: " + err.Error()}
 			}
@@ -61,7 +62,7 @@ func (l *Ledger) Verify() (Report, error) {
 			case e.Store != l.store || e.Till != l.till:
 				return &VerifyError{Seq: seq, Reason: fmt.Sprintf("belongs to %s/%s, not %s/%s", e.Store, e.Till, l.store, l.till)}
 			case e.Prev != prev:
-				return &VerifyError{Seq: seq, Reason: fmt.Sprintf("prev %s does not match the hash of seq %d (%s)", short(e.Prev), seq-1, short(prev))}
+				return &VerifyError{Seq: seq, Reason: fmt.Sprintf("prev %s does not match the hash of seq %d (%s)", journal.Short(e.Prev), seq-1, journal.Short(prev))}
 			}
 			if err := e.CheckHash(); err != nil {
 				return &VerifyError{Seq: seq, Reason: err.Error()}
@@ -82,7 +83,7 @@ func (l *Ledger) Verify() (Report, error) {
 			return &VerifyError{Seq: want, Reason: fmt.Sprintf("missing: meta says the last seq is %d", last)}
 		}
 		if h := string(meta.Get(keyLastHash)); h != prev {
-			return &VerifyError{Reason: fmt.Sprintf("meta's last hash %s differs from the chain's %s", short(h), short(prev))}
+			return &VerifyError{Reason: fmt.Sprintf("meta's last hash %s differs from the chain's %s", journal.Short(h), journal.Short(prev))}
 		}
 		if ack := getU64(meta, keyAck); ack > last {
 			return &VerifyError{Reason: fmt.Sprintf("ack watermark %d beyond last seq %d", ack, last)}
@@ -110,24 +111,4 @@ func (l *Ledger) Verify() (Report, error) {
 		return rep, fmt.Errorf("ledger: verify: %w", err)
 	}
 	return rep, nil
-}
-
-// VerifyChain checks a run of consecutive entries received from elsewhere (an export file,
-// HQ's store): each hash matches its content and each prev the hash before it. prev is the
-// hash the first entry must chain to (GenesisPrev for seq 1). It returns the last hash.
-func VerifyChain(prev string, entries []Entry) (string, error) {
-	for i := range entries {
-		e := &entries[i]
-		if i > 0 && e.Seq != entries[i-1].Seq+1 {
-			return "", &VerifyError{Seq: e.Seq, Reason: fmt.Sprintf("follows seq %d", entries[i-1].Seq)}
-		}
-		if e.Prev != prev {
-			return "", &VerifyError{Seq: e.Seq, Reason: fmt.Sprintf("prev %s does not match %s", short(e.Prev), short(prev))}
-		}
-		if err := e.CheckHash(); err != nil {
-			return "", &VerifyError{Seq: e.Seq, Reason: err.Error()}
-		}
-		prev = e.Hash
-	}
-	return prev, nil
 }

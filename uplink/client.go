@@ -14,6 +14,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink/mqttconn"
 	"tillbox/uplink/wire"
 )
@@ -336,7 +337,7 @@ func (c *Client) offlineJournaled() bool {
 
 // journalOffline writes the offline-start entry, dated when the link went down.
 func (c *Client) journalOffline(downSince time.Time) error {
-	_, err := c.l.Append(ledger.Entry{Kind: ledger.KindOfflineStart, At: downSince, Reason: "uplink lost"},
+	_, err := c.l.Append(journal.Entry{Kind: journal.KindOfflineStart, At: downSince, Reason: "uplink lost"},
 		ledger.Put(recBucket, recOffline, []byte("1")))
 	if err != nil {
 		return fmt.Errorf("uplink: journal offline start: %w", err)
@@ -353,7 +354,7 @@ func (c *Client) journalOnline(downSince time.Time) error {
 		return nil
 	}
 	d := c.o.Clock().Sub(downSince).Round(time.Second)
-	_, err := c.l.Append(ledger.Entry{Kind: ledger.KindOfflineEnd, Reason: "uplink back after " + d.String()},
+	_, err := c.l.Append(journal.Entry{Kind: journal.KindOfflineEnd, Reason: "uplink back after " + d.String()},
 		ledger.Put(recBucket, recOffline, []byte("0")))
 	if err != nil {
 		return fmt.Errorf("uplink: journal offline end: %w", err)

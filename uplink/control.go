@@ -13,6 +13,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink/wire"
 )
 
@@ -55,8 +56,8 @@ func (c *Client) lastSale(last uint64) (time.Time, error) {
 	c.saleMu.Lock()
 	defer c.saleMu.Unlock()
 	scan := func(after uint64, limit int) (found bool, err error) {
-		err = c.l.After(after, limit, func(e *ledger.Entry, _ []byte) bool {
-			if e.Kind == ledger.KindSale && e.At.After(c.saleAt) {
+		err = c.l.After(after, limit, func(e *journal.Entry, _ []byte) bool {
+			if e.Kind == journal.KindSale && e.At.After(c.saleAt) {
 				c.saleAt, found = e.At, true
 			}
 			return true

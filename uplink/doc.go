@@ -14,7 +14,7 @@
 //     (Options.HQKey) takes only acks HQ signed for it, so nobody else on the broker can
 //     make an unsent sale count as stored.
 //   - Going offline for longer than Options.OfflineAfter and coming back are journaled as
-//     technical entries (ledger.KindOfflineStart / KindOfflineEnd), once per outage, across
+//     technical entries (journal.KindOfflineStart / KindOfflineEnd), once per outage, across
 //     restarts.
 //   - paho handlers never block: they hand what they received to the run loop through
 //     atomics and non-blocking channel sends. Every paho token wait has a timeout.

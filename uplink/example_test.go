@@ -5,6 +5,7 @@ import (
 	"log"
 
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink"
 	"tillbox/uplink/wire"
 )
@@ -30,7 +31,7 @@ func Example() {
 	defer stop()
 	go up.Run(ctx)
 
-	sale := ledger.Entry{Kind: ledger.KindSale, Offline: !up.State().Online}
+	sale := journal.Entry{Kind: journal.KindSale, Offline: !up.State().Online}
 	if _, err := l.Append(sale); err != nil {
 		log.Fatal(err)
 	}

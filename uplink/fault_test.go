@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
 	"tillbox/uplink/uplinktest"
@@ -135,7 +136,7 @@ func TestColdStartOfflineForLongThenDrain(t *testing.T) {
 	l := openLedger(t, t.TempDir(), "t01")
 	c, _ := runTill(t, l, fastOptions(px.URL()))
 	appendSales(t, l, c, 500)
-	waitFor(t, 30*time.Second, "the outage to be journaled", func() bool { return kinds(t, l)[ledger.KindOfflineStart] == 1 })
+	waitFor(t, 30*time.Second, "the outage to be journaled", func() bool { return kinds(t, l)[journal.KindOfflineStart] == 1 })
 	s := c.State()
 	if s.Online || s.Watermark != 0 || s.Progress.Total != s.LastSeq || s.Progress.Acked != 0 {
 		t.Fatalf("offline state = %+v", s)
@@ -143,7 +144,7 @@ func TestColdStartOfflineForLongThenDrain(t *testing.T) {
 	px.Restore()
 	waitSynced(t, l, c)
 	k := kinds(t, l)
-	if k[ledger.KindOfflineStart] != 1 || k[ledger.KindOfflineEnd] != 1 || k[ledger.KindSale] != 500 {
+	if k[journal.KindOfflineStart] != 1 || k[journal.KindOfflineEnd] != 1 || k[journal.KindSale] != 500 {
 		t.Fatalf("journal = %v, want one offline-start, one offline-end, 500 sales", k)
 	}
 	if s := c.State(); !s.Online {

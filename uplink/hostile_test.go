@@ -12,7 +12,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
 	"tillbox/uplink/uplinktest"
@@ -77,7 +77,7 @@ func forged(t *testing.T, till string, seq uint64) []byte {
 	t.Helper()
 	e := uplinktest.Sale(int(seq))
 	e.V, e.Store, e.Till, e.Seq = 1, "s042", till, seq
-	e.Receipt = ledger.ReceiptNumber("S042-"+strings.ToUpper(till), seq)
+	e.Receipt = journal.ReceiptNumber("S042-"+strings.ToUpper(till), seq)
 	e.At = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	e.Prev = strings.Repeat("ab", 32)
 	h, err := e.ComputeHash()
@@ -103,7 +103,7 @@ func TestHostileInputAtHQ(t *testing.T) {
 
 	tp := wire.Topics{}
 	var first []byte
-	l.After(0, 1, func(_ *ledger.Entry, raw []byte) bool { first = bytes.Clone(raw); return false })
+	l.After(0, 1, func(_ *journal.Entry, raw []byte) bool { first = bytes.Clone(raw); return false })
 	// Another box claiming to be t01: its seq 1 differs from the real one.
 	impostor := openLedger(t, t.TempDir(), "t01")
 	res, err := impostor.Append(uplinktest.Sale(999))
@@ -128,7 +128,7 @@ func TestHostileInputAtHQ(t *testing.T) {
 		bad.pub(tc.topic, false, tc.payload)
 	}
 	// Replayed old entries: duplicates, not news.
-	l.After(0, 20, func(_ *ledger.Entry, raw []byte) bool {
+	l.After(0, 20, func(_ *journal.Entry, raw []byte) bool {
 		bad.pub(tp.Tx("s042", "t01"), false, bytes.Clone(raw))
 		return true
 	})

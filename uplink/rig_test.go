@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
 	"tillbox/uplink/uplinktest"
@@ -230,7 +231,7 @@ func assertAllAtHQ(t *testing.T, l *ledger.Ledger, st hq.Store) {
 		t.Fatalf("HQ through %d, till last seq %d", through, last)
 	}
 	want := map[uint64][]byte{}
-	if err := l.After(0, 0, func(e *ledger.Entry, raw []byte) bool { want[e.Seq] = bytes.Clone(raw); return true }); err != nil {
+	if err := l.After(0, 0, func(e *journal.Entry, raw []byte) bool { want[e.Seq] = bytes.Clone(raw); return true }); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[uint64]int{}
@@ -259,10 +260,10 @@ func assertAllAtHQ(t *testing.T, l *ledger.Ledger, st hq.Store) {
 }
 
 // kinds counts the ledger's entries by kind.
-func kinds(t *testing.T, l *ledger.Ledger) map[ledger.Kind]int {
+func kinds(t *testing.T, l *ledger.Ledger) map[journal.Kind]int {
 	t.Helper()
-	out := map[ledger.Kind]int{}
-	if err := l.After(0, 0, func(e *ledger.Entry, _ []byte) bool { out[e.Kind]++; return true }); err != nil {
+	out := map[journal.Kind]int{}
+	if err := l.After(0, 0, func(e *journal.Entry, _ []byte) bool { out[e.Kind]++; return true }); err != nil {
 		t.Fatal(err)
 	}
 	return out

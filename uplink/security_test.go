@@ -18,6 +18,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
 	"tillbox/uplink/identity"
@@ -278,7 +279,7 @@ func TestBrokerACLConfinesEachTill(t *testing.T) {
 func lastRaw(t *testing.T, l *ledger.Ledger) []byte {
 	t.Helper()
 	var raw []byte
-	if err := l.After(0, 0, func(_ *ledger.Entry, b []byte) bool { raw = bytes.Clone(b); return true }); err != nil {
+	if err := l.After(0, 0, func(_ *journal.Entry, b []byte) bool { raw = bytes.Clone(b); return true }); err != nil {
 		t.Fatal(err)
 	}
 	return raw
@@ -385,28 +386,28 @@ func TestForgedOrAlteredSalesQuarantinedWithReason(t *testing.T) {
 	waitSynced(t, l, c)
 	stop() // nothing of the real till is in flight while the forgeries arrive
 
-	entries := map[uint64]ledger.Entry{}
-	l.After(0, 0, func(e *ledger.Entry, _ []byte) bool { entries[e.Seq] = *e; return true })
+	entries := map[uint64]journal.Entry{}
+	l.After(0, 0, func(e *journal.Entry, _ []byte) bool { entries[e.Seq] = *e; return true })
 	last := entries[10]
-	sign := func(e *ledger.Entry, id *identity.Identity) []byte {
+	sign := func(e *journal.Entry, id *identity.Identity) []byte {
 		e.Hash, e.Sig = "", ""
 		e.Hash, _ = e.ComputeHash()
 		if id != nil {
-			s, _ := id.Sign(ledger.SigMessage(e.Hash))
+			s, _ := id.Sign(journal.SigMessage(e.Hash))
 			e.Sig = encodeSig(s)
 		}
 		b, _ := json.Marshal(e)
 		return b
 	}
-	next := func(n int) ledger.Entry {
+	next := func(n int) journal.Entry {
 		e := uplinktest.Sale(n)
 		e.V, e.Store, e.Till, e.Seq, e.At = 1, "s042", "t01", 11, time.Now().UTC().Truncate(time.Millisecond)
-		e.Receipt, e.Prev = ledger.ReceiptNumber("S042-T01", 11), last.Hash
+		e.Receipt, e.Prev = journal.ReceiptNumber("S042-T01", 11), last.Hash
 		return e
 	}
 	altered := entries[3]
-	altered.Totals = &ledger.Totals{Gross: 1}
-	altered.Tenders = []ledger.Tender{{Kind: "cash", Amount: 1}}
+	altered.Totals = &journal.Totals{Gross: 1}
+	altered.Tenders = []journal.Tender{{Kind: "cash", Amount: 1}}
 	oldSig := altered.Sig
 	alteredRaw := func() []byte { sign(&altered, nil); altered.Sig = oldSig; b, _ := json.Marshal(&altered); return b }()
 	badChain := next(2)
@@ -423,7 +424,7 @@ func TestForgedOrAlteredSalesQuarantinedWithReason(t *testing.T) {
 		{"sale altered after signing", "t01", 3, alteredRaw, "signature does not match the key"},
 		{"till with no registered key", "t09", 1, func() []byte {
 			e := next(1)
-			e.Till, e.Seq, e.Prev, e.Receipt = "t09", 1, ledger.GenesisPrev, ledger.ReceiptNumber("S042-T09", 1)
+			e.Till, e.Seq, e.Prev, e.Receipt = "t09", 1, journal.GenesisPrev, journal.ReceiptNumber("S042-T09", 1)
 			return sign(&e, ids["t01"])
 		}(), "no device key registered"},
 		{"altered chain", "t01", 11, sign(&badChain, ids["t01"]), "broken chain"},

@@ -7,11 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"tillbox/ledger/journal"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"tillbox/ledger"
 )
 
 // The bbolt layout: one bucket per till under "tills" (key "store/till") holding the
@@ -116,7 +115,7 @@ func (t *boltTxn) till(k TillKey, create bool) (entries, meta *bolt.Bucket, err 
 		if err := m.Put(kThrough, u64b(0)); err != nil {
 			return nil, nil, err
 		}
-		if err := m.Put(kHash, []byte(ledger.GenesisPrev)); err != nil {
+		if err := m.Put(kHash, []byte(journal.GenesisPrev)); err != nil {
 			return nil, nil, err
 		}
 	}

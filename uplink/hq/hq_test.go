@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink/hq"
 	"tillbox/uplink/uplinktest"
 	"tillbox/uplink/wire"
@@ -198,7 +199,7 @@ func TestImportIsIdempotent(t *testing.T) {
 		}
 		k := hq.TillKey{Store: "s042", Till: "t07"}
 		var early bytes.Buffer
-		l.After(0, 20, func(_ *ledger.Entry, raw []byte) bool { early.Write(raw); early.WriteByte('\n'); return true })
+		l.After(0, 20, func(_ *journal.Entry, raw []byte) bool { early.Write(raw); early.WriteByte('\n'); return true })
 		if _, err := hq.Import(ctx, st, &early, 7); err != nil {
 			t.Fatal(err)
 		}

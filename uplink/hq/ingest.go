@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink/wire"
 )
 
@@ -232,7 +232,7 @@ func Check(ctx context.Context, st Store, k TillKey) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	prev, n := ledger.GenesisPrev, 0
+	prev, n := journal.GenesisPrev, 0
 	err = st.Entries(ctx, k, 0, func(r Record) error {
 		if r.Seq > through {
 			return nil
@@ -244,7 +244,7 @@ func Check(ctx context.Context, st Store, k TillKey) (int, error) {
 		if err != nil {
 			return fmt.Errorf("hq: check %s: seq %d: %w", k, r.Seq, err)
 		}
-		if _, err := ledger.VerifyChain(prev, []ledger.Entry{tx.Entry}); err != nil {
+		if _, err := journal.VerifyChain(prev, []journal.Entry{tx.Entry}); err != nil {
 			return fmt.Errorf("hq: check %s: %w", k, err)
 		}
 		prev = tx.Entry.Hash

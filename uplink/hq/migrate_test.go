@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink/hq"
 	"tillbox/uplink/uplinktest"
 	"tillbox/uplink/wire"
@@ -66,7 +66,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'mqtt')`, e.Store, e.Till, int64(e.S
 	}
 	for seq := uint64(1); seq <= 6; seq++ {
 		r, err := st.Lookup(ctx, hq.CentralNumber("s042", seq))
-		if err != nil || r.Seq != seq || r.Receipt != ledger.ReceiptNumber("S042-T01", seq) {
+		if err != nil || r.Seq != seq || r.Receipt != journal.ReceiptNumber("S042-T01", seq) {
 			t.Fatalf("central %d: %+v, %v", seq, r, err)
 		}
 		if byReceipt, err := st.Lookup(ctx, r.Receipt); err != nil || byReceipt.Central != hq.CentralNumber("s042", seq) {
@@ -85,7 +85,7 @@ func TestCentralNumbersAcrossTills(t *testing.T) {
 		ctx := context.Background()
 		l1, a := tillEntries(t, "t01", 3)
 		_, b := tillEntries(t, "t02", 3)
-		res, err := l1.Append(ledger.Entry{Kind: ledger.KindPowerUp})
+		res, err := l1.Append(journal.Entry{Kind: journal.KindPowerUp})
 		if err != nil {
 			t.Fatal(err)
 		}

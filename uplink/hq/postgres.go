@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"tillbox/ledger/journal"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"tillbox/ledger"
 )
 
 // schemaVersion is the PostgreSQL schema this build needs; Migrate brings a database to it.
@@ -296,7 +295,7 @@ VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, 0), $
 
 func (t *pgTxn) lockTill(ctx context.Context, k TillKey) (uint64, string, error) {
 	if _, err := t.tx.Exec(ctx, `INSERT INTO hq_tills (store, till, through, through_hash) VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING`,
-		k.Store, k.Till, ledger.GenesisPrev); err != nil {
+		k.Store, k.Till, journal.GenesisPrev); err != nil {
 		return 0, "", fmt.Errorf("lock till %s: %w", k, err)
 	}
 	var through int64

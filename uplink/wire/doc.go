@@ -4,7 +4,7 @@
 // What it guarantees:
 //
 //   - Every topic is built and parsed here, under a configurable prefix (DefaultPrefix
-//     "tillbox/v1"); store and till ids are 1-32 of [a-z0-9-] (ledger.ValidID), so a topic
+//     "tillbox/v1"); store and till ids are 1-32 of [a-z0-9-] (journal.ValidID), so a topic
 //     can never carry a wildcard, a separator or an empty level.
 //   - Every payload carries "v":1. Decoding is strict: a payload larger than its limit, not
 //     JSON, of another version, with unknown or missing fields, or naming another store or

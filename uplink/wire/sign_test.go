@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink/wire"
 )
 
@@ -31,8 +32,8 @@ func signedTx(t testing.TB, priv ed25519.PrivateKey) []byte {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	res, err := l.Append(ledger.Entry{Kind: ledger.KindSale, At: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
-		Currency: "PLN", Totals: &ledger.Totals{Gross: 499}, Tenders: []ledger.Tender{{Kind: "cash", Amount: 500}}})
+	res, err := l.Append(journal.Entry{Kind: journal.KindSale, At: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
+		Currency: "PLN", Totals: &journal.Totals{Gross: 499}, Tenders: []journal.Tender{{Kind: "cash", Amount: 500}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestSignedTx(t *testing.T) {
 	}
 	// A forger who recomputes the hash of altered content cannot make the signature fit.
 	forged := tx.Entry
-	forged.Totals = &ledger.Totals{Gross: 1}
+	forged.Totals = &journal.Totals{Gross: 1}
 	forged.Sig = ""
 	forged.Hash, _ = forged.ComputeHash()
 	forged.Sig = tx.Entry.Sig

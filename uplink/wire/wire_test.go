@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 	"tillbox/uplink/wire"
 )
 
@@ -20,9 +21,9 @@ func sampleTx(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	res, err := l.Append(ledger.Entry{Kind: ledger.KindSale, At: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
-		Cashier: "c1", Currency: "PLN", Lines: []ledger.Line{{Item: "123", Qty: 1000, Price: 499, Amount: 499, Tax: "A"}},
-		Totals: &ledger.Totals{Gross: 499}, Tenders: []ledger.Tender{{Kind: "cash", Amount: 500}}})
+	res, err := l.Append(journal.Entry{Kind: journal.KindSale, At: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
+		Cashier: "c1", Currency: "PLN", Lines: []journal.Line{{Item: "123", Qty: 1000, Price: 499, Amount: 499, Tax: "A"}},
+		Totals: &journal.Totals{Gross: 499}, Tenders: []journal.Tender{{Kind: "cash", Amount: 500}}})
 	if err != nil {
 		t.Fatal(err)
 	}
