@@ -21,7 +21,7 @@ import (
 	"tillbox/ledger"
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
-	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
 
@@ -44,8 +44,8 @@ func BenchmarkDrain(b *testing.B) {
 	n := envInt("TILLBOX_BENCH_ENTRIES", 100_000)
 	window := envInt("TILLBOX_BENCH_WINDOW", 1000)
 	rounds := envInt("TILLBOX_BENCH_ROUNDS", 5)
-	mq := uplinktest.StartMosquitto(b, &uplinktest.MosquittoOptions{Extra: benchMosquitto})
-	pg := uplinktest.StartPostgres(b)
+	mq := rig.StartMosquitto(b, &rig.MosquittoOptions{Extra: benchMosquitto})
+	pg := rig.StartPostgres(b)
 	ctx := context.Background()
 	if err := hq.Migrate(ctx, pg.URL); err != nil {
 		b.Fatal(err)
@@ -67,7 +67,7 @@ func BenchmarkDrain(b *testing.B) {
 	var payloads [][]byte
 	size := 0
 	for i := 0; i < n; i++ {
-		res, err := l.Append(uplinktest.Sale(i))
+		res, err := l.Append(rig.Sale(i))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -296,7 +296,7 @@ func onlineLatency(b *testing.B, l *ledger.Ledger, st hq.Store, broker string, w
 	}
 	var lat []time.Duration
 	for i := 0; i < 500; i++ {
-		res, err := l.Append(uplinktest.Sale(i))
+		res, err := l.Append(rig.Sale(i))
 		if err != nil {
 			b.Fatal(err)
 		}

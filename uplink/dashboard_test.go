@@ -19,7 +19,7 @@ import (
 
 	"tillbox/ledger"
 	"tillbox/uplink"
-	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
 
@@ -33,11 +33,11 @@ func fleetOnDashboard(t *testing.T) (bin, broker, web string) {
 	t.Helper()
 	bin = buildTillhq(t)
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", uplinktest.FreePort(t))
-	web = fmt.Sprintf("127.0.0.1:%d", uplinktest.FreePort(t))
-	uplinktest.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--listen", addr, "--store", filepath.Join(dir, "hq.db"), "--http", web))
+	addr := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
+	web = fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
+	rig.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--listen", addr, "--store", filepath.Join(dir, "hq.db"), "--http", web))
 	for _, a := range []string{addr, web} {
-		if err := uplinktest.WaitListening(a, 10*time.Second); err != nil {
+		if err := rig.WaitListening(a, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +53,7 @@ func fleetOnDashboard(t *testing.T) (bin, broker, web string) {
 	ok := []wire.Device{{Name: "printer", State: "ok"}, {Name: "scanner", State: "ok"}, {Name: "drawer", State: "ok"}}
 	till("s042", "t01", broker, ok, 25)
 	till("s042", "t02", broker, []wire.Device{{Name: "printer", State: "paper-out"}, {Name: "scanner", State: "ok"}}, 5)
-	px := uplinktest.StartProxy(t, addr)
+	px := rig.StartProxy(t, addr)
 	till("s043", "t03", px.URL(), ok, 3)
 	till("s043", "t04", broker, ok, 0)
 	px.Cut()

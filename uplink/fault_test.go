@@ -12,7 +12,7 @@ import (
 	"tillbox/ledger/journal"
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
-	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/rig"
 )
 
 // TestMain doubles as the till child process of TestTillKilledMidDrain.
@@ -42,7 +42,7 @@ func tillChild() int {
 	go c.Run(ctx)
 	n, _ := strconv.Atoi(os.Getenv("UPLINKTEST_TILL_APPEND"))
 	for i := 0; i < n; i++ {
-		if _, err := l.Append(uplinktest.Sale(i)); err != nil {
+		if _, err := l.Append(rig.Sale(i)); err != nil {
 			println("child:", err.Error())
 			return 3
 		}
@@ -65,7 +65,7 @@ func tillChild() int {
 }
 
 func TestBrokerKilledMidDrain(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, &uplinktest.MosquittoOptions{Persistence: true})
+	mq := rig.StartMosquitto(t, &rig.MosquittoOptions{Persistence: true})
 	st := boltHQ(t)
 	runHQ(t, st, hq.Options{Broker: mq.URL()})
 	l := openLedger(t, t.TempDir(), "t01")
@@ -84,7 +84,7 @@ func TestBrokerKilledMidDrain(t *testing.T) {
 }
 
 func TestBrokerRestartedWithoutPersistence(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, &uplinktest.MosquittoOptions{Persistence: false})
+	mq := rig.StartMosquitto(t, &rig.MosquittoOptions{Persistence: false})
 	st := boltHQ(t)
 	runHQ(t, st, hq.Options{Broker: mq.URL()})
 	l := openLedger(t, t.TempDir(), "t01")
@@ -108,8 +108,8 @@ func TestBrokerRestartedWithoutPersistence(t *testing.T) {
 }
 
 func TestPathCutByProxy(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, nil)
-	px := uplinktest.StartProxy(t, mq.Addr)
+	mq := rig.StartMosquitto(t, nil)
+	px := rig.StartProxy(t, mq.Addr)
 	st := boltHQ(t)
 	runHQ(t, st, hq.Options{Broker: mq.URL()})
 	l := openLedger(t, t.TempDir(), "t01")
@@ -128,8 +128,8 @@ func TestPathCutByProxy(t *testing.T) {
 }
 
 func TestColdStartOfflineForLongThenDrain(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, nil)
-	px := uplinktest.StartProxy(t, mq.Addr)
+	mq := rig.StartMosquitto(t, nil)
+	px := rig.StartProxy(t, mq.Addr)
 	px.Cut() // the till boots with no network
 	st := boltHQ(t)
 	runHQ(t, st, hq.Options{Broker: mq.URL()})
@@ -154,17 +154,17 @@ func TestColdStartOfflineForLongThenDrain(t *testing.T) {
 }
 
 func TestTillKilledMidDrain(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, nil)
+	mq := rig.StartMosquitto(t, nil)
 	st := boltHQ(t)
 	runHQ(t, st, hq.Options{Broker: mq.URL()})
 	dir := t.TempDir()
 	path := dir + "/t01.ledger"
 	k := hq.TillKey{Store: "s042", Till: "t01"}
-	till := func(appendN int) *uplinktest.Proc {
+	till := func(appendN int) *rig.Proc {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "UPLINKTEST_TILL_LEDGER="+path, "UPLINKTEST_TILL_BROKER="+mq.URL(),
 			"UPLINKTEST_TILL_APPEND="+strconv.Itoa(appendN))
-		return uplinktest.StartProc(t, "till", dir, cmd)
+		return rig.StartProc(t, "till", dir, cmd)
 	}
 	var total uint64
 	for i := range loops(2, 20) {
@@ -181,7 +181,7 @@ func TestTillKilledMidDrain(t *testing.T) {
 	}
 	p := till(0) // restarted: drains what is left, then exits 0
 	if exited, err := p.Wait(90 * time.Second); !exited || err != nil {
-		t.Fatalf("restarted till: exited %v, err %v\n%s", exited, err, uplinktest.Tail(p.Log, 20))
+		t.Fatalf("restarted till: exited %v, err %v\n%s", exited, err, rig.Tail(p.Log, 20))
 	}
 	l, err := ledger.Open(path, &ledger.Options{Store: "s042", Till: "t01"})
 	if err != nil {
@@ -196,25 +196,25 @@ func TestTillKilledMidDrain(t *testing.T) {
 
 // buildTillhq builds the real tillhq binary once per test.
 func buildTillhq(t *testing.T) string {
-	return uplinktest.Build(t, "tillbox/uplink/hq/cmd/tillhq", t.TempDir())
+	return rig.Build(t, "tillbox/uplink/hq/cmd/tillhq", t.TempDir())
 }
 
 func TestTillhqKilledBetweenCommitAndAck(t *testing.T) {
-	pg := uplinktest.StartPostgres(t)
-	mq := uplinktest.StartMosquitto(t, nil)
+	pg := rig.StartPostgres(t)
+	mq := rig.StartMosquitto(t, nil)
 	bin := buildTillhq(t)
 	if out, err := exec.Command(bin, "migrate", "--store", pg.URL).CombinedOutput(); err != nil {
 		t.Fatalf("tillhq migrate: %v\n%s", err, out)
 	}
 	st := pgHQ(t, pg)
 	dir := t.TempDir()
-	serve := func(fault bool) *uplinktest.Proc {
+	serve := func(fault bool) *rig.Proc {
 		cmd := exec.Command(bin, "serve", "--broker", mq.URL(), "--store", pg.URL, "-v")
 		cmd.Env = os.Environ()
 		if fault {
 			cmd.Env = append(cmd.Env, "TILLHQ_FAULT_KILL_AFTER_COMMIT=3")
 		}
-		return uplinktest.StartProc(t, "tillhq", dir, cmd)
+		return rig.StartProc(t, "tillhq", dir, cmd)
 	}
 	l := openLedger(t, t.TempDir(), "t01")
 	c, _ := runTill(t, l, fastOptions(mq.URL()))
@@ -242,16 +242,16 @@ func TestTillhqKilledBetweenCommitAndAck(t *testing.T) {
 }
 
 func TestSharedSubscriptionOneConsumerKilled(t *testing.T) {
-	pg := uplinktest.StartPostgres(t)
-	mq := uplinktest.StartMosquitto(t, nil)
+	pg := rig.StartPostgres(t)
+	mq := rig.StartMosquitto(t, nil)
 	bin := buildTillhq(t)
 	if out, err := exec.Command(bin, "migrate", "--store", pg.URL).CombinedOutput(); err != nil {
 		t.Fatalf("tillhq migrate: %v\n%s", err, out)
 	}
 	st := pgHQ(t, pg)
 	dir := t.TempDir()
-	serve := func(name string) *uplinktest.Proc {
-		return uplinktest.StartProc(t, name, dir, exec.Command(bin, "serve", "--broker", mq.URL(), "--store", pg.URL,
+	serve := func(name string) *rig.Proc {
+		return rig.StartProc(t, name, dir, exec.Command(bin, "serve", "--broker", mq.URL(), "--store", pg.URL,
 			"--share", "hq", "--client-id", name, "-v"))
 	}
 	a, b := serve("tillhq-a"), serve("tillhq-b")

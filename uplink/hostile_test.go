@@ -15,7 +15,7 @@ import (
 	"tillbox/ledger/journal"
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
-	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
 
@@ -75,7 +75,7 @@ func quarantined(t *testing.T, st hq.Store) []hq.Quarantine {
 // forged returns a self-consistent entry of s042/till at seq whose prev links to nothing.
 func forged(t *testing.T, till string, seq uint64) []byte {
 	t.Helper()
-	e := uplinktest.Sale(int(seq))
+	e := rig.Sale(int(seq))
 	e.V, e.Store, e.Till, e.Seq = 1, "s042", till, seq
 	e.Receipt = journal.ReceiptNumber("S042-"+strings.ToUpper(till), seq)
 	e.At = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -93,7 +93,7 @@ func forged(t *testing.T, till string, seq uint64) []byte {
 }
 
 func TestHostileInputAtHQ(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, nil)
+	mq := rig.StartMosquitto(t, nil)
 	st := boltHQ(t)
 	runHQ(t, st, hq.Options{Broker: mq.URL()})
 	l := openLedger(t, t.TempDir(), "t01")
@@ -106,7 +106,7 @@ func TestHostileInputAtHQ(t *testing.T) {
 	l.After(0, 1, func(_ *journal.Entry, raw []byte) bool { first = bytes.Clone(raw); return false })
 	// Another box claiming to be t01: its seq 1 differs from the real one.
 	impostor := openLedger(t, t.TempDir(), "t01")
-	res, err := impostor.Append(uplinktest.Sale(999))
+	res, err := impostor.Append(rig.Sale(999))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func nextEvent(t *testing.T, c *uplink.Client, kind string) wire.Event {
 }
 
 func TestCatalogAppliedOnlyWhenNewerAndValid(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, nil)
+	mq := rig.StartMosquitto(t, nil)
 	hqc := dialRaw(t, mq.URL(), "catalog-publisher")
 	events := hqc.collect(wire.Topics{}.Event("s042", "t01"))
 	l := openLedger(t, t.TempDir(), "t01")
@@ -244,7 +244,7 @@ func TestCatalogAppliedOnlyWhenNewerAndValid(t *testing.T) {
 }
 
 func TestCommandsAnsweredOnceByID(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, nil)
+	mq := rig.StartMosquitto(t, nil)
 	fleet := dialRaw(t, mq.URL(), "fleet")
 	tp := wire.Topics{}
 	results := fleet.collect(tp.CmdResult("s042", "t01"))
@@ -311,8 +311,8 @@ func TestCommandsAnsweredOnceByID(t *testing.T) {
 }
 
 func TestLastWillSaysLost(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, nil)
-	px := uplinktest.StartProxy(t, mq.Addr)
+	mq := rig.StartMosquitto(t, nil)
+	px := rig.StartProxy(t, mq.Addr)
 	fleet := dialRaw(t, mq.URL(), "fleet")
 	l := openLedger(t, t.TempDir(), "t01")
 	o := fastOptions(px.URL())
@@ -345,7 +345,7 @@ func TestLastWillSaysLost(t *testing.T) {
 // this till id, a restored HQ) raises an integrity event and moves nothing; the real
 // acks that follow still work. Acks that are not JSON are ignored.
 func TestForgedAckDoesNotMoveTheWatermark(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, nil)
+	mq := rig.StartMosquitto(t, nil)
 	l := openLedger(t, t.TempDir(), "t01")
 	c, _ := runTill(t, l, fastOptions(mq.URL()))
 	waitFor(t, 20*time.Second, "online", func() bool { return c.State().Online })

@@ -17,7 +17,7 @@ import (
 	"tillbox/ledger/journal"
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
-	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/rig"
 )
 
 // soak reports whether the long loops were asked for.
@@ -119,7 +119,7 @@ func boltHQ(t *testing.T) hq.Store {
 	return st
 }
 
-func pgHQ(t *testing.T, pg *uplinktest.Postgres) hq.Store {
+func pgHQ(t *testing.T, pg *rig.Postgres) hq.Store {
 	t.Helper()
 	ctx := context.Background()
 	if err := hq.Migrate(ctx, pg.URL); err != nil {
@@ -137,7 +137,7 @@ func pgHQ(t *testing.T, pg *uplinktest.Postgres) hq.Store {
 func appendSales(t *testing.T, l *ledger.Ledger, c *uplink.Client, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
-		if _, err := l.Append(uplinktest.Sale(i)); err != nil {
+		if _, err := l.Append(rig.Sale(i)); err != nil {
 			t.Fatal(err)
 		}
 		if c != nil && i%50 == 0 {

@@ -22,7 +22,7 @@ import (
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
 	"tillbox/uplink/identity"
-	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
 
@@ -35,7 +35,7 @@ type fleetRig struct {
 	dir   string // certificates and the ACL the broker reads
 	keys  *hq.KeyDir
 	tills map[string]*identity.Identity // by till id, store s042
-	mq    *uplinktest.Mosquitto
+	mq    *rig.Mosquitto
 	hqTLS *tls.Config
 }
 
@@ -142,7 +142,7 @@ func (r *fleetRig) start() {
 	if !strings.Contains(text, "{{PORT}}") || strings.Contains(text, "/etc/mosquitto/tillbox") {
 		r.t.Fatal("the shipped configuration no longer has the listener and paths this test rewrites")
 	}
-	r.mq = uplinktest.StartMosquitto(r.t, &uplinktest.MosquittoOptions{Template: text})
+	r.mq = rig.StartMosquitto(r.t, &rig.MosquittoOptions{Template: text})
 }
 
 func (r *fleetRig) url() string { return "ssl://" + r.mq.Addr }
@@ -363,7 +363,7 @@ func TestNewTillJoinsOnReload(t *testing.T) {
 // only what the till signed, even when the broker (here one without ACLs, as a
 // compromised broker would be) delivers forgeries on the till's own topic.
 func TestForgedOrAlteredSalesQuarantinedWithReason(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, nil)
+	mq := rig.StartMosquitto(t, nil)
 	keys := &hq.KeyDir{Dir: t.TempDir()}
 	ids := map[string]*identity.Identity{}
 	for _, till := range []string{"t01", "t02"} {
@@ -400,7 +400,7 @@ func TestForgedOrAlteredSalesQuarantinedWithReason(t *testing.T) {
 		return b
 	}
 	next := func(n int) journal.Entry {
-		e := uplinktest.Sale(n)
+		e := rig.Sale(n)
 		e.V, e.Store, e.Till, e.Seq, e.At = 1, "s042", "t01", 11, time.Now().UTC().Truncate(time.Millisecond)
 		e.Receipt, e.Prev = journal.ReceiptNumber("S042-T01", 11), last.Hash
 		return e
@@ -452,9 +452,9 @@ func TestForgedOrAlteredSalesQuarantinedWithReason(t *testing.T) {
 }
 
 // signingRig is a broker, HQ's CA, a CA that is not HQ's, and till t01's ledger.
-func signingRig(t *testing.T) (*uplinktest.Mosquitto, *identity.CA, *identity.CA, *ledger.Ledger) {
+func signingRig(t *testing.T) (*rig.Mosquitto, *identity.CA, *identity.CA, *ledger.Ledger) {
 	t.Helper()
-	mq := uplinktest.StartMosquitto(t, nil)
+	mq := rig.StartMosquitto(t, nil)
 	ca, err := identity.InitCA(filepath.Join(t.TempDir(), "ca"), "test", time.Now())
 	if err != nil {
 		t.Fatal(err)

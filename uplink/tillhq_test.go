@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"tillbox/uplink/identity"
-	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
 
@@ -20,9 +20,9 @@ func TestTillhqCommand(t *testing.T) {
 	bin := buildTillhq(t)
 	dir := t.TempDir()
 	store := filepath.Join(dir, "hq.db")
-	addr := fmt.Sprintf("127.0.0.1:%d", uplinktest.FreePort(t))
-	srv := uplinktest.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--listen", addr, "--store", store))
-	if err := uplinktest.WaitListening(addr, 10*time.Second); err != nil {
+	addr := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
+	srv := rig.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--listen", addr, "--store", store))
+	if err := rig.WaitListening(addr, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	l := openLedger(t, t.TempDir(), "t05")
@@ -94,10 +94,10 @@ func TestTillhqSignsWhatItSends(t *testing.T) {
 	}
 	signKey := filepath.Join(caDir, identity.SigningKeyFile)
 	store := filepath.Join(dir, "hq.db")
-	serve := func(name string, args ...string) (*uplinktest.Proc, string) {
-		addr := fmt.Sprintf("127.0.0.1:%d", uplinktest.FreePort(t))
-		p := uplinktest.StartProc(t, name, dir, exec.Command(bin, append([]string{"serve", "--listen", addr, "--store", store}, args...)...))
-		if err := uplinktest.WaitListening(addr, 10*time.Second); err != nil {
+	serve := func(name string, args ...string) (*rig.Proc, string) {
+		addr := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
+		p := rig.StartProc(t, name, dir, exec.Command(bin, append([]string{"serve", "--listen", addr, "--store", store}, args...)...))
+		if err := rig.WaitListening(addr, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
 		return p, addr

@@ -27,13 +27,13 @@ import (
 	"tillbox/image/bundle"
 	"tillbox/image/spec"
 	"tillbox/uplink/hq"
-	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/rig"
 )
 
 const firmware = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd"
 
-// rig is one box under qemu with its host-side world.
-type rig struct {
+// box is one box under qemu with its host-side world.
+type box struct {
 	t       *testing.T
 	root    string // the repository
 	dir     string
@@ -54,7 +54,7 @@ type rig struct {
 	qmp  *qmp
 }
 
-func newRig(t *testing.T) *rig {
+func newBox(t *testing.T) *box {
 	t.Helper()
 	if _, err := exec.LookPath("qemu-system-aarch64"); err != nil {
 		t.Skip("qemu-system-aarch64 not installed (scripts/deps.sh)")
@@ -66,7 +66,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, root: root, dir: t.TempDir(), cache: filepath.Join(root, ".cache", "image")}
+	r := &box{t: t, root: root, dir: t.TempDir(), cache: filepath.Join(root, ".cache", "image")}
 	fetch := exec.Command("bash", filepath.Join(root, "scripts", "image-fetch.sh"), r.cache)
 	if out, err := fetch.CombinedOutput(); err != nil {
 		t.Skipf("kernel cache not available: %v\n%s", err, out)
@@ -82,7 +82,7 @@ func newRig(t *testing.T) *rig {
 
 	// Head office: Mosquitto on the host's loopback, which the guest reaches as 10.0.2.2,
 	// and a consumer storing what arrives.
-	m := uplinktest.StartMosquitto(t, &uplinktest.MosquittoOptions{Extra: []string{"max_inflight_messages 1000"}})
+	m := rig.StartMosquitto(t, &rig.MosquittoOptions{Extra: []string{"max_inflight_messages 1000"}})
 	st, err := hq.OpenBolt(filepath.Join(r.dir, "hq.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func newRig(t *testing.T) *rig {
 }
 
 // listen serves each connection qemu makes to a peripheral's socket (one per boot).
-func (r *rig) listen(name string, serve func(net.Conn)) {
+func (r *box) listen(name string, serve func(net.Conn)) {
 	l, err := net.Listen("unix", filepath.Join(r.dir, name))
 	if err != nil {
 		r.t.Fatal(err)
@@ -130,7 +130,7 @@ func (r *rig) listen(name string, serve func(net.Conn)) {
 }
 
 // goBuild cross-compiles a main package of the module for the box.
-func (r *rig) goBuild(pkg, out, ldflags string) string {
+func (r *box) goBuild(pkg, out, ldflags string) string {
 	r.t.Helper()
 	c := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w "+ldflags, "-o", out, pkg)
 	c.Dir = r.root
@@ -142,7 +142,7 @@ func (r *rig) goBuild(pkg, out, ldflags string) string {
 }
 
 // rootfs builds a slot image of version with the given init and tillbox packages.
-func (r *rig) rootfs(version, initPkg, tillboxPkg string) string {
+func (r *box) rootfs(version, initPkg, tillboxPkg string) string {
 	r.t.Helper()
 	d := filepath.Join(r.dir, "v"+version)
 	os.MkdirAll(d, 0o755)
@@ -163,7 +163,7 @@ func (r *rig) rootfs(version, initPkg, tillboxPkg string) string {
 }
 
 // stick writes a bundle of rootfs as an update stick image (padded to whole sectors).
-func (r *rig) stick(rootfs, version string, tamper bool) string {
+func (r *box) stick(rootfs, version string, tamper bool) string {
 	r.t.Helper()
 	in, err := os.Open(rootfs)
 	if err != nil {
@@ -188,7 +188,7 @@ func (r *rig) stick(rootfs, version string, tamper bool) string {
 }
 
 // slotSum hashes a slot's region of the disk image (qemu stopped).
-func (r *rig) slotSum(slot string) [32]byte {
+func (r *box) slotSum(slot string) [32]byte {
 	r.t.Helper()
 	sp, _ := spec.ForBoard("qemu-virt")
 	off := int64(1+sp.BootMiB) << 20
@@ -209,7 +209,7 @@ func (r *rig) slotSum(slot string) [32]byte {
 
 // boot starts qemu (with an update stick when stick is not ""). -no-reboot makes every
 // reboot of the guest, the watchdog's included, end qemu, so the test sees each boot.
-func (r *rig) boot(stick string) time.Time {
+func (r *box) boot(stick string) time.Time {
 	r.t.Helper()
 	if r.qemu != nil {
 		r.t.Fatal("boot: qemu already running")
@@ -253,7 +253,7 @@ func (r *rig) boot(stick string) time.Time {
 }
 
 // kill ends qemu at once, as a power cut would.
-func (r *rig) kill() {
+func (r *box) kill() {
 	if r.qemu == nil {
 		return
 	}
@@ -263,7 +263,7 @@ func (r *rig) kill() {
 }
 
 // waitOff waits for the guest to end qemu (a reboot with -no-reboot).
-func (r *rig) waitOff(limit time.Duration) {
+func (r *box) waitOff(limit time.Duration) {
 	r.t.Helper()
 	select {
 	case <-r.done:
@@ -274,7 +274,7 @@ func (r *rig) waitOff(limit time.Duration) {
 }
 
 // keys types qcodes on the virtio keyboard, one at a time.
-func (r *rig) keys(codes ...string) {
+func (r *box) keys(codes ...string) {
 	r.t.Helper()
 	for _, k := range codes {
 		if err := r.qmp.sendKey(k); err != nil {
@@ -286,7 +286,7 @@ func (r *rig) keys(codes ...string) {
 
 func digits(s string) []string { return strings.Split(s, "") }
 
-func (r *rig) scanCode(code string) {
+func (r *box) scanCode(code string) {
 	r.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -19,7 +19,7 @@ const (
 var till = hq.TillKey{Store: "s001", Till: "t01"}
 
 // ready waits for the init's sentinel and prints boot-to-ready.
-func (r *rig) ready(from int, started time.Time, what string) int {
+func (r *box) ready(from int, started time.Time, what string) int {
 	r.t.Helper()
 	line, n := r.con.waitText(from, 120*time.Second, "tillbox-init: READY")
 	r.t.Logf("%s: boot-to-ready %.1fs from qemu start (%s)", what, time.Since(started).Seconds(), strings.TrimPrefix(line, "tillbox-init: "))
@@ -27,7 +27,7 @@ func (r *rig) ready(from int, started time.Time, what string) int {
 }
 
 // signOn signs Anna on (F1, 1, Enter, PIN 1234, Enter) and waits for the journal's entry.
-func (r *rig) signOn(from int) int {
+func (r *box) signOn(from int) int {
 	r.t.Helper()
 	r.keys(append(append([]string{"f1", "1", "ret"}, digits("1234")...), "ret")...)
 	_, n := r.con.waitEvent(from, 30*time.Second, "commit", func(e event) bool { return e.s("kind") == "sign-on" })
@@ -35,7 +35,7 @@ func (r *rig) signOn(from int) int {
 }
 
 // sell sells one loaf for cash and returns its receipt number once it is committed.
-func (r *rig) sell(from int) (string, int) {
+func (r *box) sell(from int) (string, int) {
 	r.t.Helper()
 	r.scanCode(loaf)
 	_, n := r.con.waitEvent(from, 30*time.Second, "customer", nil)
@@ -45,7 +45,7 @@ func (r *rig) sell(from int) (string, int) {
 }
 
 // atHQ waits until HQ stored every receipt, and checks each is stored exactly once.
-func (r *rig) atHQ(receipts []string, limit time.Duration) {
+func (r *box) atHQ(receipts []string, limit time.Duration) {
 	r.t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -74,7 +74,7 @@ func (r *rig) atHQ(receipts []string, limit time.Duration) {
 }
 
 // hqHas waits until HQ stored an entry whose payload contains text (an update report).
-func (r *rig) hqHas(text string, limit time.Duration) {
+func (r *box) hqHas(text string, limit time.Duration) {
 	r.t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -98,7 +98,7 @@ func TestVM(t *testing.T) {
 	if mode == "" {
 		t.Skip("set TILLBOX_VMTEST=short or full (make vmtest)")
 	}
-	r := newRig(t)
+	r := newBox(t)
 	t0 := time.Now()
 	v1 := r.rootfs("1.0.0", initPkg, tillPkg)
 	v2 := r.rootfs("1.1.0", initPkg, tillPkg)

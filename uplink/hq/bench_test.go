@@ -8,7 +8,7 @@ import (
 
 	"tillbox/ledger/journal"
 	"tillbox/uplink/hq"
-	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
 
@@ -19,7 +19,7 @@ func chainedSales(b *testing.B, store, till string, n int) []wire.Tx {
 	prev, at := journal.GenesisPrev, time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
 	out := make([]wire.Tx, 0, n)
 	for i := range n {
-		e := uplinktest.Sale(i)
+		e := rig.Sale(i)
 		e.V, e.Store, e.Till, e.Seq, e.Prev = journal.FormatVersion, store, till, uint64(i+1), prev
 		e.Receipt = journal.ReceiptNumber(journal.DefaultPrefix(store, till), e.Seq)
 		e.At = at.Add(time.Duration(i) * time.Second)
@@ -46,7 +46,7 @@ func chainedSales(b *testing.B, store, till string, n int) []wire.Tx {
 // one op is one batch of 1000 new, chained sales of one till stored in one transaction
 // (insert, chain check, watermark, central numbers, commit).
 func BenchmarkIngestPostgres(b *testing.B) {
-	pg := uplinktest.StartPostgres(b)
+	pg := rig.StartPostgres(b)
 	ctx := context.Background()
 	if err := hq.Migrate(ctx, pg.URL); err != nil {
 		b.Fatal(err)

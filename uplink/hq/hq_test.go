@@ -12,7 +12,7 @@ import (
 	"tillbox/ledger"
 	"tillbox/ledger/journal"
 	"tillbox/uplink/hq"
-	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
 
@@ -32,7 +32,7 @@ func tillEntriesFrom(t *testing.T, till string, first, n int) (*ledger.Ledger, [
 	t.Cleanup(func() { l.Close() })
 	var out []wire.Tx
 	for i := 0; i < n; i++ {
-		res, err := l.Append(uplinktest.Sale(first + i))
+		res, err := l.Append(rig.Sale(first + i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func stores(t *testing.T, f func(t *testing.T, st hq.Store)) {
 		f(t, st)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		pg := uplinktest.StartPostgres(t)
+		pg := rig.StartPostgres(t)
 		ctx := context.Background()
 		if _, err := hq.OpenPostgres(ctx, pg.URL); !errors.Is(err, hq.ErrSchema) {
 			t.Fatalf("open before migrate: %v, want ErrSchema", err)

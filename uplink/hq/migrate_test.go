@@ -8,7 +8,7 @@ import (
 
 	"tillbox/ledger/journal"
 	"tillbox/uplink/hq"
-	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
 
@@ -16,7 +16,7 @@ import (
 // per receipt) keeps its entries and numbers through Migrate, and numbering goes on from
 // where it stopped.
 func TestMigrateFromVersion1(t *testing.T) {
-	pg := uplinktest.StartPostgres(t)
+	pg := rig.StartPostgres(t)
 	ctx := context.Background()
 	if err := hq.MigrateTo(ctx, pg.URL, 1); err != nil {
 		t.Fatal(err)

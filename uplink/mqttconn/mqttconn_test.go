@@ -17,7 +17,7 @@ import (
 
 	"tillbox/uplink/identity"
 	"tillbox/uplink/mqttconn"
-	"tillbox/uplink/uplinktest"
+	"tillbox/uplink/rig"
 )
 
 // server accepts one connection on loopback and hands it over.
@@ -185,7 +185,7 @@ func TestSchemes(t *testing.T) {
 // that disconnects cleanly while publishes are in flight does not trigger its last will
 // (its DISCONNECT reached the broker), while one whose connection is cut does.
 func TestCleanDisconnectIsNotLost(t *testing.T) {
-	mq := uplinktest.StartMosquitto(t, nil)
+	mq := rig.StartMosquitto(t, nil)
 	watcher := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID("watcher"))
 	if tok := watcher.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())

@@ -1,4 +1,4 @@
-package uplinktest
+package rig
 
 import (
 	"fmt"
@@ -24,7 +24,7 @@ func pgBin(t testing.TB, name string) string {
 	}
 	m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
 	if len(m) == 0 {
-		t.Skipf("uplinktest: PostgreSQL %s not installed (run scripts/deps.sh)", name)
+		t.Skipf("rig: PostgreSQL %s not installed (run scripts/deps.sh)", name)
 	}
 	return m[len(m)-1]
 }
@@ -35,7 +35,7 @@ func pgBin(t testing.TB, name string) string {
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
 	initdb, pgctl := pgBin(t, "initdb"), pgBin(t, "pg_ctl")
-	dir, err := os.MkdirTemp("", "uplinktest-pg-")
+	dir, err := os.MkdirTemp("", "rig-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func StartPostgres(t testing.TB) *Postgres {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Skip("uplinktest: running as root and there is no postgres user to run PostgreSQL as")
+			t.Skip("rig: running as root and there is no postgres user to run PostgreSQL as")
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
@@ -60,12 +60,12 @@ func StartPostgres(t testing.TB) *Postgres {
 	}
 	data := filepath.Join(dir, "data")
 	if out, err := asUser(initdb, "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8").CombinedOutput(); err != nil {
-		t.Fatalf("uplinktest: initdb: %v\n%s", err, out)
+		t.Fatalf("rig: initdb: %v\n%s", err, out)
 	}
 	port := FreePort(t)
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=50 -c shared_buffers=64MB", port, dir)
 	if out, err := asUser(pgctl, "-D", data, "-l", filepath.Join(dir, "server.log"), "-o", opts, "-w", "-t", "30", "start").CombinedOutput(); err != nil {
-		t.Fatalf("uplinktest: pg_ctl start: %v\n%s\n%s", err, out, Tail(filepath.Join(dir, "server.log"), 20))
+		t.Fatalf("rig: pg_ctl start: %v\n%s\n%s", err, out, Tail(filepath.Join(dir, "server.log"), 20))
 	}
 	t.Cleanup(func() {
 		asUser(pgctl, "-D", data, "-m", "immediate", "-w", "-t", "20", "stop").Run()

@@ -1,4 +1,4 @@
-package uplinktest
+package rig
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("uplinktest: free port: %v", err)
+		t.Fatalf("rig: free port: %v", err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
@@ -35,7 +35,7 @@ func WaitListening(addr string, d time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("uplinktest: %s not listening after %s: %w", addr, d, err)
+			return fmt.Errorf("rig: %s not listening after %s: %w", addr, d, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -70,13 +70,13 @@ func StartProc(t testing.TB, name, dir string, cmd *exec.Cmd) *Proc {
 func (p *Proc) start(cmd *exec.Cmd) {
 	f, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		p.t.Fatalf("uplinktest: %s: %v", p.Name, err)
+		p.t.Fatalf("rig: %s: %v", p.Name, err)
 	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
-		p.t.Fatalf("uplinktest: start %s: %v", p.Name, err)
+		p.t.Fatalf("rig: start %s: %v", p.Name, err)
 	}
 	done := make(chan struct{})
 	p.mu.Lock()
@@ -109,7 +109,7 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 	cmd := p.cmd
 	p.mu.Unlock()
 	if cmd == nil || cmd.Process == nil {
-		return fmt.Errorf("uplinktest: %s is not running", p.Name)
+		return fmt.Errorf("rig: %s is not running", p.Name)
 	}
 	return cmd.Process.Signal(sig)
 }
@@ -198,7 +198,7 @@ func Build(t testing.TB, pkg, dir string) string {
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("uplinktest: build %s: %v\n%s", pkg, err, buf.String())
+		t.Fatalf("rig: build %s: %v\n%s", pkg, err, buf.String())
 	}
 	return out
 }

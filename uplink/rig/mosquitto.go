@@ -1,4 +1,4 @@
-package uplinktest
+package rig
 
 import (
 	"fmt"
@@ -48,7 +48,7 @@ func StartMosquitto(t testing.TB, o *MosquittoOptions) *Mosquitto {
 		bin = MosquittoPath
 	}
 	if _, err := os.Stat(bin); err != nil {
-		t.Skip("uplinktest: mosquitto not installed (run scripts/deps.sh)")
+		t.Skip("rig: mosquitto not installed (run scripts/deps.sh)")
 	}
 	dir := t.TempDir()
 	m := &Mosquitto{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), dir: dir, t: t}

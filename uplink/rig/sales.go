@@ -1,4 +1,4 @@
-package uplinktest
+package rig
 
 import (
 	"fmt"

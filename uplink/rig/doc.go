@@ -1,0 +1,12 @@
+// Package rig is the process rig of the integration, fault and VM tests: it starts the real
+// processes those tests run against, each on an ephemeral loopback port in a temporary
+// directory and stopped by t.Cleanup: Mosquitto (killed and restarted at will, with or
+// without persistence), PostgreSQL (initdb in a temp dir, as the postgres user when running
+// as root), a TCP proxy that cuts and restores the path, and the tillbox and tillhq binaries
+// built from this module. It also makes realistic sale entries for tests and benchmarks.
+//
+// It lives beside the link because every one of its users tests something across it: the
+// till's uplink and head office (uplink/...), and the image booted under qemu with HQ on the
+// host (image/vmtest). It is not a fake: fakes of devices are the drivers' <kind>test
+// packages. It is for tests only.
+package rig
