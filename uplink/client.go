@@ -375,18 +375,12 @@ func (c *Client) connect() (*sessionClient, error) {
 	// Clean session: the broker keeps nothing for the till while it is away. The outbox is
 	// the ledger and the state is in retained messages (ack, catalog), so a persistent
 	// session would only let the broker queue stale commands for days.
-	po := mqttconn.ClientOptions(mqttconn.Session{Broker: c.o.Broker, ClientID: c.o.ClientID,
-		Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, KeepAlive: c.o.KeepAlive, Timeout: c.o.WaitTimeout}).
-		SetBinaryWill(c.topics.Status(c.store, c.till), wire.LostWill(), 1, true).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) { s.markLost(err) })
-	cli := mqtt.NewClient(po)
-	tok := cli.Connect()
-	if !tok.WaitTimeout(c.o.WaitTimeout + time.Second) {
-		cli.Disconnect(0)
-		return nil, fmt.Errorf("uplink: connect %s: %w", c.o.Broker, ErrTimeout)
-	}
-	if err := tok.Error(); err != nil {
-		return nil, fmt.Errorf("uplink: connect %s: %w", c.o.Broker, err)
+	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Till, Broker: c.o.Broker, ClientID: c.o.ClientID,
+		Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, KeepAlive: c.o.KeepAlive, Timeout: c.o.WaitTimeout,
+		Will:   &mqttconn.Will{Topic: c.topics.Status(c.store, c.till), Payload: wire.LostWill(), Retained: true},
+		OnLost: s.markLost})
+	if err != nil {
+		return nil, fmt.Errorf("uplink: %w", err)
 	}
 	s.cli = cli
 	return s, nil
@@ -416,13 +410,7 @@ func (s *sessionClient) err() error {
 }
 
 func (c *Client) wait(tok mqtt.Token, op string) error {
-	if !tok.WaitTimeout(c.o.WaitTimeout) {
-		return fmt.Errorf("uplink: %s: %w", op, ErrTimeout)
-	}
-	if err := tok.Error(); err != nil {
-		return fmt.Errorf("uplink: %s: %w", op, err)
-	}
-	return nil
+	return mqttconn.Wait(tok, c.o.WaitTimeout, "uplink: "+op)
 }
 
 // session runs one connection until it is lost or ctx is done.

@@ -1,6 +1,10 @@
 package uplink
 
-import "errors"
+import (
+	"errors"
+
+	"tillbox/uplink/mqttconn"
+)
 
 // Sentinel errors.
 var (
@@ -8,8 +12,8 @@ var (
 	ErrOptions = errors.New("invalid uplink options")
 	// ErrRunning: Run was called while another Run of the same Client is active.
 	ErrRunning = errors.New("uplink already running")
-	// ErrTimeout: the broker did not answer within the wait timeout.
-	ErrTimeout = errors.New("broker did not answer in time")
+	// ErrTimeout: the broker did not answer within the wait timeout (mqttconn.ErrTimeout).
+	ErrTimeout = mqttconn.ErrTimeout
 	// ErrUnknownCommand: a cmd named a command this till does not have.
 	ErrUnknownCommand = errors.New("unknown command")
 )

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"tillbox/uplink/mqttconn"
 	"tillbox/uplink/wire"
 )
 
@@ -104,8 +105,8 @@ func (o *Options) defaults(store, till string) {
 	def(&o.ResendAfter, 15*time.Second)
 	def(&o.BackoffMin, 500*time.Millisecond)
 	def(&o.BackoffMax, time.Minute)
-	def(&o.WaitTimeout, 10*time.Second)
-	def(&o.KeepAlive, 30*time.Second)
+	def(&o.WaitTimeout, mqttconn.DefaultTimeout)
+	def(&o.KeepAlive, mqttconn.DefaultKeepAlive)
 	def(&o.PollInterval, time.Second)
 	def(&o.StatusInterval, time.Minute)
 	def(&o.OfflineAfter, 30*time.Second)

@@ -174,13 +174,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 var errConnected = errors.New("session was up")
 
 func (c *Consumer) wait(tok mqtt.Token, op string) error {
-	if !tok.WaitTimeout(c.o.WaitTimeout) {
-		return fmt.Errorf("hq: %s: %w", op, ErrTimeout)
-	}
-	if err := tok.Error(); err != nil {
-		return fmt.Errorf("hq: %s: %w", op, err)
-	}
-	return nil
+	return mqttconn.Wait(tok, c.o.WaitTimeout, "hq: "+op)
 }
 
 func (c *Consumer) session(ctx context.Context) error {
@@ -189,20 +183,19 @@ func (c *Consumer) session(ctx context.Context) error {
 	c.queue.Store(&in)
 	// A clean session: a consumer that dies must not leave a queue at the broker that a
 	// shared subscription keeps feeding. What it had not committed, tills resend.
-	po := mqttconn.ClientOptions(mqttconn.Session{Broker: c.o.Broker, ClientID: c.o.ClientID,
-		Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, KeepAlive: 30 * time.Second, Timeout: c.o.WaitTimeout}).
-		// PUBACK only after commit: the broker keeps at most its in-flight limit of
-		// uncommitted messages with this consumer, which is also the backpressure.
-		SetAutoAckDisabled(true).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+	// PUBACK only after commit (a Consumer session): the broker keeps at most its
+	// in-flight limit of uncommitted messages with this consumer, which is also the
+	// backpressure.
+	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: c.o.Broker, ClientID: c.o.ClientID,
+		Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, Timeout: c.o.WaitTimeout,
+		OnLost: func(err error) {
 			select {
 			case lost <- err:
 			default:
 			}
-		})
-	cli := mqtt.NewClient(po)
-	if err := c.wait(cli.Connect(), "connect "+c.o.Broker); err != nil {
-		return err
+		}})
+	if err != nil {
+		return fmt.Errorf("hq: %w", err)
 	}
 	defer cli.Disconnect(250)
 	handler := func(_ mqtt.Client, m mqtt.Message) {

@@ -1,6 +1,10 @@
 package hq
 
-import "errors"
+import (
+	"errors"
+
+	"tillbox/uplink/mqttconn"
+)
 
 // Sentinel errors.
 var (
@@ -13,6 +17,8 @@ var (
 	ErrSchema = errors.New("store schema missing or outdated")
 	// ErrOptions: the consumer was given options it cannot work with.
 	ErrOptions = errors.New("invalid consumer options")
-	// ErrTimeout: the broker did not answer in time.
-	ErrTimeout = errors.New("broker did not answer in time")
+	// ErrTimeout: the broker did not answer in time (mqttconn.ErrTimeout).
+	ErrTimeout = mqttconn.ErrTimeout
+	// ErrRefused: a till answered a command with an error.
+	ErrRefused = errors.New("refused by the till")
 )

@@ -2,13 +2,12 @@ package hq
 
 import (
 	"context"
-	"fmt"
-	"sort"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"tillbox/uplink/mqttconn"
 	"tillbox/uplink/wire"
 )
 
@@ -23,27 +22,10 @@ type TillStatus struct {
 // the broker sends until quiet passes without a new one (or wait in all), and returns the
 // tills sorted by store and till.
 func Fleet(ctx context.Context, o Options, quiet, wait time.Duration) ([]TillStatus, error) {
-	if o.Prefix == "" {
-		o.Prefix = wire.DefaultPrefix
-	}
-	if o.WaitTimeout <= 0 {
-		o.WaitTimeout = 10 * time.Second
-	}
 	topics := wire.Topics{Prefix: o.Prefix}
-	id := o.ClientID
-	if id == "" {
-		id = fmt.Sprintf("tillhq-fleet-%d", time.Now().UnixNano())
-	}
-	po := mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID(id).SetUsername(o.Username).SetPassword(o.Password).
-		SetCleanSession(true).SetAutoReconnect(false).SetOrderMatters(false).SetConnectTimeout(o.WaitTimeout).
-		SetTLSConfig(o.TLS)
-	cli := mqtt.NewClient(po)
-	tok := cli.Connect()
-	if !tok.WaitTimeout(o.WaitTimeout) {
-		return nil, fmt.Errorf("hq: fleet: connect: %w", ErrTimeout)
-	}
-	if err := tok.Error(); err != nil {
-		return nil, fmt.Errorf("hq: fleet: connect: %w", err)
+	cli, err := o.connect(mqttconn.Brief, "fleet", nil)
+	if err != nil {
+		return nil, err
 	}
 	defer cli.Disconnect(100)
 	var mu sync.Mutex
@@ -68,8 +50,8 @@ func Fleet(ctx context.Context, o Options, quiet, wait time.Duration) ([]TillSta
 		default:
 		}
 	})
-	if !sub.WaitTimeout(o.WaitTimeout) || sub.Error() != nil {
-		return nil, fmt.Errorf("hq: fleet: subscribe: %v", sub.Error())
+	if err := o.wait(sub, "fleet", "subscribe"); err != nil {
+		return nil, err
 	}
 	all := time.NewTimer(wait)
 	defer all.Stop()
@@ -93,11 +75,6 @@ func Fleet(ctx context.Context, o Options, quiet, wait time.Duration) ([]TillSta
 	for _, ts := range got {
 		out = append(out, ts)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Store != out[j].Store {
-			return out[i].Store < out[j].Store
-		}
-		return out[i].Till < out[j].Till
-	})
+	sortTills(out)
 	return out, nil
 }

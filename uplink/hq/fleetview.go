@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"tillbox/uplink/mqttconn"
 	"tillbox/uplink/wire"
 )
 
@@ -195,33 +195,24 @@ func sortTills(ts []TillStatus) {
 // till's status and events and reconnects with a backoff when the link drops. ready, when
 // not nil, is closed after the first subscription.
 func WatchFleet(ctx context.Context, o Options, v *FleetView, ready chan<- struct{}) error {
-	if o.WaitTimeout <= 0 {
-		o.WaitTimeout = 10 * time.Second
-	}
 	topics := wire.Topics{Prefix: o.Prefix}
 	if o.ClientID == "" {
-		h, _ := os.Hostname()
-		o.ClientID = fmt.Sprintf("tillhq-view-%s-%d", h, os.Getpid())
+		o.ClientID = sessionID("view")
 	}
+	filters := map[string]byte{topics.AllTills(wire.KindStatus): 1, topics.AllTills(wire.KindEvent): 1}
+	// The handler only decodes and stores under a mutex: it never blocks paho.
+	h := func(_ mqtt.Client, m mqtt.Message) { v.Observe(m.Topic(), m.Payload()) }
 	var once sync.Once
 	for attempt := 0; ; attempt++ {
 		lost := make(chan error, 1)
-		po := mqtt.NewClientOptions().AddBroker(o.Broker).SetClientID(o.ClientID).SetUsername(o.Username).
-			SetPassword(o.Password).SetTLSConfig(o.TLS).SetCleanSession(true).SetAutoReconnect(false).
-			SetOrderMatters(false).SetConnectTimeout(o.WaitTimeout).
-			SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-				select {
-				case lost <- err:
-				default:
-				}
-			})
-		cli := mqtt.NewClient(po)
-		// The handler only decodes and stores under a mutex: it never blocks paho.
-		h := func(_ mqtt.Client, m mqtt.Message) { v.Observe(m.Topic(), m.Payload()) }
-		err := waitTok(cli.Connect(), o.WaitTimeout, "fleet view: connect")
+		cli, err := o.connect(mqttconn.Watch, "fleet view", func(err error) {
+			select {
+			case lost <- err:
+			default:
+			}
+		})
 		if err == nil {
-			filters := map[string]byte{topics.AllTills(wire.KindStatus): 1, topics.AllTills(wire.KindEvent): 1}
-			if err = waitTok(cli.SubscribeMultiple(filters, h), o.WaitTimeout, "fleet view: subscribe"); err == nil {
+			if err = o.wait(cli.SubscribeMultiple(filters, h), "fleet view", "subscribe"); err == nil {
 				attempt = 0
 				once.Do(func() {
 					if ready != nil {
@@ -248,16 +239,6 @@ func WatchFleet(ctx context.Context, o Options, v *FleetView, ready chan<- struc
 		case <-time.After(d/2 + time.Duration(rand.Int64N(int64(d/2)+1))):
 		}
 	}
-}
-
-func waitTok(tok mqtt.Token, d time.Duration, op string) error {
-	if !tok.WaitTimeout(d) {
-		return fmt.Errorf("hq: %s: %w", op, ErrTimeout)
-	}
-	if err := tok.Error(); err != nil {
-		return fmt.Errorf("hq: %s: %w", op, err)
-	}
-	return nil
 }
 
 // DevicesText is a till's devices as "name:state, ..." for tables.

@@ -1,6 +1,7 @@
-// Package mqttconn is the plumbing under the paho MQTT clients of the till and HQ: a
-// connection with buffered reads and coalesced writes, a paho store that keeps nothing,
-// and the session options that make that store right.
+// Package mqttconn builds every paho MQTT session of the till and HQ: Connect makes the
+// client of one session (a till's uplink, HQ's consumer, the fleet view, a brief command
+// or catalog exchange), over a connection with buffered reads and coalesced writes and a
+// paho store that keeps nothing; Wait is the one wait on a paho token.
 //
 // paho reads every packet's fixed header straight from the socket, one byte at a time,
 // and writes every packet with a system call of its own, so each PUBLISH or PUBACK costs
@@ -23,9 +24,17 @@
 //     packet for this client behind a delayed acknowledgement: 40 ms per round trip.
 //   - Close sends what is queued and waits for the broker to close its side (at most a
 //     second), so a clean DISCONNECT is never lost to a reset and no last will follows it.
-//   - ClientOptions gives the till's and HQ's clients their common options: a clean
-//     session, no automatic reconnect (a new client per session), this connection, and
-//     DiscardStore, which is right only for such clients: paho's in-memory store would
-//     only copy every message in flight, since the outbox is elsewhere (the ledger).
+//   - Connect gives every session the same options: a clean session, no automatic
+//     reconnect (a new client per session), this connection, and DiscardStore, which is
+//     right only for such clients: paho's in-memory store would only copy every message
+//     in flight, since the outbox is elsewhere (the ledger). The session's Kind settles
+//     the rest: a Till session must have a will, a Consumer session acknowledges a
+//     message only when the caller does (after its commit), and every session but a
+//     Brief one must have a lost handler. A session that lacks what its kind needs is
+//     refused with ErrSession before anything is dialled.
+//   - Connect returns a connected client or an error naming the broker, within the
+//     session's timeout. Wait bounds every token wait and wraps ErrTimeout, or paho's
+//     error, with the operation. DefaultTimeout and DefaultKeepAlive are the defaults of
+//     every session and wait.
 //   - Proxies from the environment are not used: a till talks to its broker directly.
 package mqttconn

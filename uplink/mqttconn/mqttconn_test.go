@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,4 +237,86 @@ func TestCleanDisconnectIsNotLost(t *testing.T) {
 	if s := next(); s != "lost cut" {
 		t.Fatalf("after a cut connection the watcher saw %q, want the will", s)
 	}
+}
+
+// TestConnectSessions: Connect refuses a session it cannot make right, names the broker
+// when it cannot connect, and makes sessions that work at a real Mosquitto: a till's will
+// is published and its lost handler called when its link is cut.
+func TestConnectSessions(t *testing.T) {
+	lost := func(error) {}
+	will := &mqttconn.Will{Topic: "t/status", Payload: []byte("lost"), Retained: false}
+	for name, s := range map[string]mqttconn.Session{
+		"no kind":             {Broker: "tcp://127.0.0.1:1", ClientID: "a", OnLost: lost},
+		"no broker":           {Kind: mqttconn.Brief, ClientID: "a"},
+		"no client id":        {Kind: mqttconn.Brief, Broker: "tcp://127.0.0.1:1"},
+		"till without will":   {Kind: mqttconn.Till, Broker: "tcp://127.0.0.1:1", ClientID: "a", OnLost: lost},
+		"consumer never lost": {Kind: mqttconn.Consumer, Broker: "tcp://127.0.0.1:1", ClientID: "a"},
+		"watch never lost":    {Kind: mqttconn.Watch, Broker: "tcp://127.0.0.1:1", ClientID: "a"},
+	} {
+		if _, err := mqttconn.Connect(s); !errors.Is(err, mqttconn.ErrSession) {
+			t.Errorf("%s: %v, want ErrSession", name, err)
+		}
+	}
+	ln := listen(t)
+	if _, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Brief, Broker: "tcp://" + ln.Addr().String(), ClientID: "a",
+		Timeout: 300 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "connect tcp://"+ln.Addr().String()) {
+		t.Errorf("a broker that never answers: %v, want an error naming it", err)
+	}
+
+	mq := rig.StartMosquitto(t, nil)
+	watcher, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Brief, Broker: mq.URL(), ClientID: "watcher"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Disconnect(100)
+	got := make(chan string, 10)
+	if err := mqttconn.Wait(watcher.Subscribe("t/#", 1, func(_ mqtt.Client, m mqtt.Message) { got <- m.Topic() + " " + string(m.Payload()) }), 0, "subscribe"); err != nil {
+		t.Fatal(err)
+	}
+	px := rig.StartProxy(t, mq.Addr)
+	lostErr := make(chan error, 1)
+	till, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Till, Broker: px.URL(), ClientID: "till", Will: will,
+		KeepAlive: 2 * time.Second, Timeout: 2 * time.Second, OnLost: func(err error) { lostErr <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer till.Disconnect(0)
+	if err := mqttconn.Wait(till.Publish("t/data", 1, false, "sale"), 0, "publish"); err != nil {
+		t.Fatal(err)
+	}
+	next := func() string {
+		select {
+		case s := <-got:
+			return s
+		case <-time.After(15 * time.Second):
+			t.Fatal("nothing arrived on t/#")
+		}
+		return ""
+	}
+	if s := next(); s != "t/data sale" {
+		t.Fatalf("watcher saw %q, want the till's publish", s)
+	}
+	px.Cut()
+	if s := next(); s != "t/status lost" {
+		t.Fatalf("after the cut the watcher saw %q, want the will", s)
+	}
+	select {
+	case <-lostErr:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the till's lost handler was not called")
+	}
+}
+
+// TestWaitWrapsTimeout: a token the broker does not complete in time gives ErrTimeout,
+// wrapped with the operation.
+func TestWaitWrapsTimeout(t *testing.T) {
+	ln := listen(t)
+	server(t, ln) // accepts, never answers
+	cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + ln.Addr().String()).SetClientID("w").
+		SetConnectTimeout(10 * time.Second).SetAutoReconnect(false))
+	err := mqttconn.Wait(cli.Connect(), 200*time.Millisecond, "demo: connect")
+	if !errors.Is(err, mqttconn.ErrTimeout) || err.Error() != "demo: connect: "+mqttconn.ErrTimeout.Error() {
+		t.Fatalf("Wait = %v, want demo: connect: wrapping ErrTimeout", err)
+	}
+	cli.Disconnect(0)
 }

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"time"
 )
@@ -18,11 +19,21 @@ type Ack struct {
 	Sig     string  `json:"sig,omitempty"`
 }
 
-// EncodeAck is the unsigned payload {"v":1,"through":N}.
-func EncodeAck(through uint64) []byte {
-	b, _ := json.Marshal(Ack{V: Version, Through: &through})
+// AckPayload is the ack HQ publishes for store/till through seq: with key, signed and
+// naming its till (what a till that knows HQ's key requires); with a nil key, the
+// unsigned {"v":1,"through":N}. It is the only encoder of acks.
+func AckPayload(key ed25519.PrivateKey, store, till string, through uint64) []byte {
+	a := Ack{V: Version, Through: &through}
+	if key != nil {
+		a.Store, a.Till = store, till
+		a.Sig = signAck(key, a)
+	}
+	b, _ := json.Marshal(&a) // an Ack of strings and a number always encodes
 	return b
 }
+
+// EncodeAck is the unsigned payload {"v":1,"through":N}: AckPayload without a key.
+func EncodeAck(through uint64) []byte { return AckPayload(nil, "", "", through) }
 
 // DecodeAck decodes an ack payload, signed or not, and returns its through.
 func DecodeAck(p []byte) (uint64, error) {

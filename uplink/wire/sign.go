@@ -158,15 +158,18 @@ func ackMessage(a Ack) ([]byte, error) {
 	return append([]byte("tillbox-ack-v1\n"), b...), nil
 }
 
-// SignAck is the ack payload for store/till through seq, signed with HQ's key. It names
-// its till, so it is not valid for another one; replayed to the same till it can only
-// repeat what HQ has already said, since a till never moves its watermark down.
+// SignAck is the ack payload for store/till through seq, signed with HQ's key
+// (AckPayload with a key). It names its till, so it is not valid for another one;
+// replayed to the same till it can only repeat what HQ has already said, since a till
+// never moves its watermark down.
 func SignAck(key ed25519.PrivateKey, store, till string, through uint64) []byte {
-	a := Ack{V: Version, Through: &through, Store: store, Till: till}
-	msg, _ := ackMessage(a)
-	a.Sig = base64.RawURLEncoding.EncodeToString(ed25519.Sign(key, msg))
-	b, _ := json.Marshal(&a)
-	return b
+	return AckPayload(key, store, till, through)
+}
+
+// signAck is the signature of a, which names its till.
+func signAck(key ed25519.PrivateKey, a Ack) string {
+	msg, _ := ackMessage(a) // see AckPayload
+	return base64.RawURLEncoding.EncodeToString(ed25519.Sign(key, msg))
 }
 
 // DecodeSignedAck decodes an ack payload and returns its through only when HQ's key

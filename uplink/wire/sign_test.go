@@ -201,3 +201,26 @@ func TestSignedAck(t *testing.T) {
 		}
 	}
 }
+
+// TestAckPayload: HQ's one ack encoder gives the unsigned ack without a key (no names,
+// nothing a till that knows HQ's key accepts) and, with one, the ack that till accepts.
+func TestAckPayload(t *testing.T) {
+	pub, priv := testKey(t, 1)
+	plain := wire.AckPayload(nil, "s042", "t03", 77)
+	if string(plain) != `{"v":1,"through":77}` {
+		t.Fatalf("unsigned ack %s", plain)
+	}
+	if n, err := wire.DecodeAck(plain); err != nil || n != 77 {
+		t.Fatalf("unsigned ack read back: %d, %v", n, err)
+	}
+	if _, err := wire.DecodeSignedAck(plain, pub, "s042", "t03"); !errors.Is(err, wire.ErrSignature) {
+		t.Fatalf("unsigned ack at a till with HQ's key: %v, want ErrSignature", err)
+	}
+	signed := wire.AckPayload(priv, "s042", "t03", 77)
+	if n, err := wire.DecodeSignedAck(signed, pub, "s042", "t03"); err != nil || n != 77 {
+		t.Fatalf("signed ack: %d, %v", n, err)
+	}
+	if !bytes.Equal(signed, wire.SignAck(priv, "s042", "t03", 77)) {
+		t.Fatalf("AckPayload with a key %s differs from SignAck %s", signed, wire.SignAck(priv, "s042", "t03", 77))
+	}
+}
