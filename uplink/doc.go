@@ -1,6 +1,10 @@
 // Package uplink is the till side of MQTT: it publishes the ledger's unsynced entries to HQ
 // and moves the ledger's watermark when HQ acknowledges them.
 //
+// The package tree holds both ends of the link: the till's client here, head office in
+// uplink/hq (its command in uplink/hq/cmd/tillhq), the contract between them in
+// uplink/wire, and every MQTT session of either end in uplink/mqttconn.
+//
 // What it guarantees:
 //
 //   - The ledger is the outbox. Entries above the watermark are published in seq order,
@@ -17,7 +21,7 @@
 //     technical entries (journal.KindOfflineStart / KindOfflineEnd), once per outage, across
 //     restarts.
 //   - paho handlers never block: they hand what they received to the run loop through
-//     atomics and non-blocking channel sends. Every paho token wait has a timeout.
+//     atomics and non-blocking channel sends. Every paho token wait has a timeout (mqttconn.Wait).
 //   - Commands carry ids; a repeated id is answered with the remembered result and not run
 //     again. A catalog is applied only when valid as a whole and newer than the one in use,
 //     persisted in the ledger and swapped atomically; otherwise it is rejected with an

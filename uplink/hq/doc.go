@@ -1,5 +1,7 @@
-// Package hq is the broker-side consumer at head office: it stores each till's entries
-// exactly once and acknowledges them.
+// Package hq is head office as a library: the broker-side consumer that stores each till's
+// entries exactly once and acknowledges them, the fleet view and dashboard, and what HQ
+// sends the tills (SendCommand, PublishCatalog, PublishAcks). Every session it opens is
+// built by package mqttconn; command tillhq only parses flags and prints.
 //
 // What it guarantees:
 //
@@ -22,6 +24,10 @@
 //     brings it up step by step, keeping what is stored. A batch of new entries goes in
 //     with COPY (falling back to an INSERT that sorts new keys from held ones when any
 //     key is held), and central numbers are kept as one run per till per commit.
+//   - What HQ sends is signed with Options.SignKey when that is set: a command names its
+//     till and expires (SendCommand subscribes to the result before it publishes, so an
+//     answer is never missed), a catalog is validated as a whole before it is published,
+//     retained, and acks are the consumer's (wire.AckPayload).
 //   - The consumer never relies on MQTT ordering or on the broker's persistence: it acks
 //     (PUBACKs) a message only after its commit, republishes every till's ack on each
 //     connect, and answers a till's resends with its ack again.

@@ -7,9 +7,9 @@
 //	tillhq migrate    --store postgres://...
 //	tillhq import     [--store LOC] [--broker URL] FILE.jsonl...
 //	tillhq receipt    [--store LOC] NUMBER
-//	tillhq tills      [--store LOC]
-//	tillhq check      [--store LOC]
-//	tillhq quarantine [--store LOC]
+//	tillhq tills      [--store LOC] [--json]
+//	tillhq check      [--store LOC] [--json]
+//	tillhq quarantine [--store LOC] [--json]
 //	tillhq fleet      --broker URL [--store S] [--state S] [--attention] [--watch]
 //	tillhq serve      ... --http ADDR     (dashboard and /metrics)
 //	tillhq ca         init|sign|account|server|revoke|crl --ca DIR
@@ -25,7 +25,13 @@
 // --sign-key (HQ's signing key, CA/hq-sign.key) signs what HQ sends: acks (serve,
 // import), commands and catalogs; a till provisioned with HQ's key refuses them unsigned.
 //
-// What it guarantees: serve acknowledges an entry to its till only after the store
+// The work is package hq's; this command parses flags and prints. --json prints one JSON
+// object per line: tills gives store, till, through and hash; check gives store, till,
+// through, entries and error (absent when the chain verified).
+//
+// What it guarantees: the exit status is 0 when the command did its work (or --help was
+// asked for), 1 when it failed, 2 for a command line that cannot be run (an unknown
+// command or flag, missing arguments); serve acknowledges an entry to its till only after the store
 // committed it (see package hq); import is idempotent; check exits non-zero when any
 // till's stored chain fails to verify up to its watermark.
 package main

@@ -1,4 +1,4 @@
-package uplink_test
+package main
 
 import (
 	"fmt"
@@ -25,7 +25,7 @@ func TestTillhqCommand(t *testing.T) {
 	if err := rig.WaitListening(addr, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	l := openLedger(t, t.TempDir(), "t05")
+	l := openLedgerIn(t, "s042", "t05")
 	o := fastOptions("tcp://" + addr)
 	c, stop := runTill(t, l, o)
 	appendSales(t, l, c, 300)
@@ -56,7 +56,7 @@ func TestTillhqCommand(t *testing.T) {
 		t.Fatalf("receipt by central %q:\n%s", central, out)
 	}
 	// The USB-stick path: a till that never had a link exports, HQ imports twice.
-	off := openLedger(t, t.TempDir(), "t06")
+	off := openLedgerIn(t, "s042", "t06")
 	appendSales(t, off, nil, 40)
 	file := filepath.Join(dir, "t06.jsonl")
 	f, err := os.Create(file)
@@ -104,7 +104,7 @@ func TestTillhqSignsWhatItSends(t *testing.T) {
 	}
 
 	unsigned, addr := serve("tillhq-unsigned")
-	l := openLedger(t, t.TempDir(), "t05")
+	l := openLedgerIn(t, "s042", "t05")
 	o := fastOptions("tcp://" + addr)
 	o.HQKey = hqPublic(t, ca)
 	c, stop := runTill(t, l, o)

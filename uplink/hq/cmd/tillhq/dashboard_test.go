@@ -1,4 +1,4 @@
-package uplink_test
+package main
 
 import (
 	"bytes"

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"tillbox/uplink/hq"
+)
+
+func fleet(ctx context.Context, e *env, args []string) error {
+	c := e.flags("fleet")
+	wait := c.fs.Duration("wait", 5*time.Second, "longest time to collect statuses")
+	state := c.fs.String("state", "", "only tills in this state: online, lost, stopped")
+	attention := c.fs.Bool("attention", false, "only tills that need someone")
+	watch := c.fs.Bool("watch", false, "keep the table on screen, redrawn as statuses arrive")
+	every := c.fs.Duration("every", 2*time.Second, "with --watch: how often the table is redrawn")
+	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
+		return err
+	}
+	o, err := c.options(true)
+	if err != nil {
+		return err
+	}
+	// --store is the common flag (HQ's store location elsewhere); here it names a shop.
+	f := hq.FleetFilter{State: *state, Attention: *attention}
+	c.fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "store" {
+			f.Store = c.store
+		}
+	})
+	if !*watch {
+		ts, err := hq.Fleet(ctx, o, 500*time.Millisecond, *wait)
+		if err != nil {
+			return err
+		}
+		return fleetTable(e.stdout, f.Filter(ts, time.Now()), time.Now())
+	}
+	view := hq.NewFleetView(c.prefix)
+	go hq.WatchFleet(ctx, o, view, nil)
+	tick := time.NewTicker(*every)
+	defer tick.Stop()
+	for {
+		var b strings.Builder
+		b.WriteString("\x1b[H\x1b[2J") // home and clear: a live view on a terminal
+		now := time.Now()
+		fmt.Fprintf(&b, "tillbox fleet  %s  (Ctrl-C to stop)\n\n", now.Format("15:04:05"))
+		fleetTable(&b, f.Filter(view.Tills(), now), now)
+		io.WriteString(e.stdout, b.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// fleetTable prints tills as the fleet manager reads them.
+func fleetTable(out io.Writer, ts []hq.TillStatus, now time.Time) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "STORE\tTILL\tSTATE\tBACKLOG\tOLDEST UNSYNCED\tLAST SALE\tVERSION\tDEVICES\tATTENTION")
+	age := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return now.Sub(*t).Round(time.Second).String() + " ago"
+	}
+	for _, t := range ts {
+		s := t.Status
+		if t.Err != "" {
+			fmt.Fprintf(w, "%s\t%s\t(bad status: %s)\n", t.Store, t.Till, t.Err)
+			continue
+		}
+		oldest := "-"
+		if s.Backlog > 0 {
+			oldest = age(s.OldestUnsynced)
+		}
+		why := strings.Join(hq.Attention(t, now), ", ")
+		if why == "" {
+			why = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", t.Store, t.Till, s.State, s.Backlog, oldest, age(s.LastSale),
+			s.Version, hq.DevicesText(s.Devices), why)
+	}
+	return w.Flush()
+}
+
+// cmdCmd sends one command to a till and prints its result:
+// tillhq cmd --broker URL --sign-key hq-sign.key STORE TILL NAME [ARGS-JSON].
+func cmdCmd(ctx context.Context, e *env, args []string) error {
+	c := e.flags("cmd")
+	id := c.fs.String("id", "", "command id (default random); the same id is answered, not run again")
+	wait := c.fs.Duration("wait", 30*time.Second, "how long to wait for the result")
+	ttl := c.fs.Duration("expires", hq.DefaultCommandTTL, "how long the command stays valid")
+	if err := c.parse(args, 3, 4, "give STORE TILL NAME [ARGS-JSON]"); err != nil {
+		return err
+	}
+	o, err := c.options(true)
+	if err != nil {
+		return err
+	}
+	cmd := hq.Command{Store: c.fs.Arg(0), Till: c.fs.Arg(1), Name: c.fs.Arg(2), ID: *id, Expires: time.Now().Add(*ttl)}
+	if c.fs.NArg() == 4 {
+		cmd.Args = json.RawMessage(c.fs.Arg(3))
+	}
+	ctx, cancel := context.WithTimeout(ctx, *wait)
+	defer cancel()
+	r, err := hq.SendCommand(ctx, o, cmd)
+	if r.ID != "" {
+		b, _ := json.Marshal(r)
+		fmt.Fprintln(e.stdout, string(b))
+	}
+	return err
+}
+
+// catalogCmd publishes a store's catalog, signed, retained:
+// tillhq catalog --broker URL --sign-key hq-sign.key FILE.json.
+func catalogCmd(ctx context.Context, e *env, args []string) error {
+	c := e.flags("catalog")
+	if err := c.parse(args, 1, 1, "give the catalog file"); err != nil {
+		return err
+	}
+	o, err := c.options(true)
+	if err != nil {
+		return err
+	}
+	cat, err := hq.ReadCatalog(c.fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if err := hq.PublishCatalog(ctx, o, cat); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "catalog %s version %d published (%d items, %d cashiers)\n", cat.Store, cat.Version, len(cat.Items), len(cat.Cashiers))
+	return nil
+}
