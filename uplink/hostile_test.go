@@ -174,20 +174,7 @@ func validCatalog(t *testing.T, version uint64) wire.Catalog {
 	}
 }
 
-func nextEvent(t *testing.T, c *uplink.Client, kind string) wire.Event {
-	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case e := <-c.Events():
-			if e.Kind == kind {
-				return e
-			}
-		case <-deadline:
-			t.Fatalf("no %s event", kind)
-		}
-	}
-}
+var nextEvent = rig.NextEvent
 
 func TestCatalogAppliedOnlyWhenNewerAndValid(t *testing.T) {
 	mq := rig.StartMosquitto(t, nil)

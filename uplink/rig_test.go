@@ -3,11 +3,9 @@ package uplink_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -31,14 +29,12 @@ func loops(n, long int) int {
 	return n
 }
 
-// fastOptions make the till react in test time: short backoff, resend and poll.
-func fastOptions(broker string) *uplink.Options {
-	return &uplink.Options{
-		Broker: broker, BackoffMin: 50 * time.Millisecond, BackoffMax: 400 * time.Millisecond,
-		ResendAfter: 2 * time.Second, WaitTimeout: 3 * time.Second, PollInterval: 50 * time.Millisecond,
-		OfflineAfter: 300 * time.Millisecond, KeepAlive: 5 * time.Second, StatusInterval: time.Second,
-	}
-}
+// The tills of these tests: see package rig.
+var (
+	fastOptions = rig.TillOptions
+	runTill     = rig.RunTill
+	waitSynced  = rig.WaitSynced
+)
 
 func openLedger(t *testing.T, dir, till string) *ledger.Ledger {
 	t.Helper()
@@ -48,34 +44,6 @@ func openLedger(t *testing.T, dir, till string) *ledger.Ledger {
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
-}
-
-// runTill starts the uplink for l; the returned stop ends it and waits for Run to return.
-func runTill(t *testing.T, l *ledger.Ledger, o *uplink.Options) (*uplink.Client, func()) {
-	t.Helper()
-	c, err := uplink.New(l, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil && !errors.Is(err, context.Canceled) {
-					t.Errorf("uplink Run: %v", err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Errorf("uplink Run did not return after cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return c, stop
 }
 
 // runHQ runs an in-process consumer over st until the returned stop is called.
@@ -157,36 +125,6 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting %s for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitSynced waits until the till's watermark reaches its last seq.
-func waitSynced(t *testing.T, l *ledger.Ledger, c *uplink.Client) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		last, err := l.LastSeq()
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := l.Watermark()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w == last {
-			return
-		}
-		if time.Now().After(deadline) {
-			st := uplink.State{}
-			if c != nil {
-				st = c.State()
-			}
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			os.WriteFile(filepath.Join(os.TempDir(), "uplink-stacks.txt"), buf[:n], 0o644)
-			t.Fatalf("till not synced: watermark %d, last seq %d, state %+v", w, last, st)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

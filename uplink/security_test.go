@@ -467,14 +467,7 @@ func signingRig(t *testing.T) (*rig.Mosquitto, *identity.CA, *identity.CA, *ledg
 }
 
 // hqPublic is the public half of ca's signing key, as a till is given it.
-func hqPublic(t *testing.T, ca *identity.CA) ed25519.PublicKey {
-	t.Helper()
-	pub, err := wire.ParsePublicKey(ca.SigningPublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pub
-}
+var hqPublic = rig.SigningPublic
 
 // TestTillRefusesUnsignedCommandsAndCatalogs: a till that knows HQ's key runs only
 // commands HQ signed for it and applies only catalogs HQ signed.

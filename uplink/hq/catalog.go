@@ -45,15 +45,7 @@ func PublishCatalog(ctx context.Context, o Options, cat wire.Catalog) error {
 	if err != nil {
 		return fmt.Errorf("hq: catalog: %w", err)
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("hq: catalog: %w", err)
-	}
-	cli, err := o.connect(mqttconn.Brief, "catalog", nil)
-	if err != nil {
-		return err
-	}
-	defer cli.Disconnect(250)
-	return o.wait(cli.Publish(wire.Topics{Prefix: o.Prefix}.Catalog(cat.Store), 1, true, p), "catalog", "publish "+cat.Store)
+	return o.publish(ctx, "catalog", []retained{{wire.Topics{Prefix: o.Prefix}.Catalog(cat.Store), p}})
 }
 
 // PublishAcks publishes each till's retained ack through its watermark (signed with
@@ -61,24 +53,38 @@ func PublishCatalog(ctx context.Context, o Options, cat wire.Catalog) error {
 // tills learn what HQ holds now rather than when they next resend. A zero watermark is
 // not published. It returns once the broker has every ack.
 func PublishAcks(ctx context.Context, o Options, through map[TillKey]uint64) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("hq: acks: %w", err)
+	topics := wire.Topics{Prefix: o.Prefix}
+	var acks []retained
+	for k, v := range through {
+		if v > 0 {
+			acks = append(acks, retained{topics.Ack(k.Store, k.Till), wire.AckPayload(o.SignKey, k.Store, k.Till, v)})
+		}
 	}
-	cli, err := o.connect(mqttconn.Brief, "acks", nil)
+	return o.publish(ctx, "acks", acks)
+}
+
+// retained is a message HQ publishes retained.
+type retained struct {
+	topic   string
+	payload []byte
+}
+
+// publish publishes msgs, QoS 1 and retained, in one brief session, and returns once the
+// broker has every one of them or the first that it did not take.
+func (o Options) publish(ctx context.Context, role string, msgs []retained) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("hq: %s: %w", role, err)
+	}
+	cli, err := o.connect(mqttconn.Brief, role, nil)
 	if err != nil {
 		return err
 	}
 	defer cli.Disconnect(250)
-	topics := wire.Topics{Prefix: o.Prefix}
-	for k, v := range through {
-		if v == 0 {
-			continue
-		}
+	for _, m := range msgs {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("hq: acks: %w", err)
+			return fmt.Errorf("hq: %s: %w", role, err)
 		}
-		p := wire.AckPayload(o.SignKey, k.Store, k.Till, v)
-		if err := o.wait(cli.Publish(topics.Ack(k.Store, k.Till), 1, true, p), "acks", "publish "+k.String()); err != nil {
+		if err := o.wait(cli.Publish(m.topic, 1, true, m.payload), role, "publish "+m.topic); err != nil {
 			return err
 		}
 	}

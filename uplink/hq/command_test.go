@@ -24,10 +24,6 @@ func signedTill(t *testing.T, broker, till string, sales int) (*ledger.Ledger, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := wire.ParsePublicKey(ca.SigningPublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
 	l, err := ledger.Open(filepath.Join(t.TempDir(), till+".ledger"), &ledger.Options{Store: "s042", Till: till})
 	if err != nil {
 		t.Fatal(err)
@@ -38,15 +34,9 @@ func signedTill(t *testing.T, broker, till string, sales int) (*ledger.Ledger, *
 			t.Fatal(err)
 		}
 	}
-	c, err := uplink.New(l, &uplink.Options{Broker: broker, HQKey: pub, WaitTimeout: 3 * time.Second,
-		BackoffMin: 50 * time.Millisecond, BackoffMax: 400 * time.Millisecond, PollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	o := rig.TillOptions(broker)
+	o.HQKey = rig.SigningPublic(t, ca)
+	c, _ := rig.RunTill(t, l, o)
 	deadline := time.Now().Add(20 * time.Second)
 	for !c.State().Online {
 		if time.Now().After(deadline) {

@@ -3,7 +3,8 @@
 // directory and stopped by t.Cleanup: Mosquitto (killed and restarted at will, with or
 // without persistence), PostgreSQL (initdb in a temp dir, as the postgres user when running
 // as root), a TCP proxy that cuts and restores the path, and the tillbox and tillhq binaries
-// built from this module. It also makes realistic sale entries for tests and benchmarks.
+// built from this module. It also makes realistic sale entries for tests and benchmarks,
+// and runs real tills (a ledger's uplink, RunTill) and waits on them (WaitSynced, NextEvent).
 //
 // It lives beside the link because every one of its users tests something across it: the
 // till's uplink and head office (uplink/...), and the image booted under qemu with HQ on the

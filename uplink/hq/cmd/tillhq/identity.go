@@ -13,6 +13,13 @@ import (
 	"tillbox/uplink/wire"
 )
 
+// caArg is what each ca subcommand that takes an argument wants of it.
+var caArg = map[string]string{
+	"sign":    "give the till's tls.csr",
+	"account": "give the account's name (tillhq, fleet)",
+	"revoke":  "give the certificate to revoke",
+}
+
 // caCmd runs the fleet CA: tillhq ca init|sign|account|server|revoke|crl --ca DIR.
 func caCmd(_ context.Context, e *env, args []string) error {
 	if len(args) == 0 {
@@ -36,6 +43,21 @@ func caCmd(_ context.Context, e *env, args []string) error {
 	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
+	}
+	if want, ok := caArg[sub]; ok {
+		if err := nargs(fs, 1, 1, want); err != nil {
+			return err
+		}
+	} else if err := nargs(fs, 0, 0, "takes no arguments"); err != nil {
+		return err
+	}
+	// readArg reads the file the argument names.
+	readArg := func() ([]byte, error) {
+		b, err := os.ReadFile(fs.Arg(0))
+		if err != nil {
+			return nil, fmt.Errorf("ca %s: %w", sub, err)
+		}
+		return b, nil
 	}
 	now := time.Now()
 	if sub == "init" {
@@ -67,12 +89,9 @@ func caCmd(_ context.Context, e *env, args []string) error {
 	}
 	switch sub {
 	case "sign":
-		if err := nargs(fs, 1, 1, "give the till's tls.csr"); err != nil {
-			return err
-		}
-		csr, err := os.ReadFile(fs.Arg(0))
+		csr, err := readArg()
 		if err != nil {
-			return fmt.Errorf("ca sign: %w", err)
+			return err
 		}
 		cert, err := ca.SignCSR(csr, now)
 		if err != nil {
@@ -81,9 +100,6 @@ func caCmd(_ context.Context, e *env, args []string) error {
 		_, err = e.stdout.Write(cert)
 		return err
 	case "account":
-		if err := nargs(fs, 1, 1, "give the account's name (tillhq, fleet)"); err != nil {
-			return err
-		}
 		cert, key, err := ca.IssueAccount(fs.Arg(0), now)
 		if err != nil {
 			return err
@@ -99,12 +115,9 @@ func caCmd(_ context.Context, e *env, args []string) error {
 		}
 		return writePair("broker", cert, key)
 	case "revoke":
-		if err := nargs(fs, 1, 1, "give the certificate to revoke"); err != nil {
-			return err
-		}
-		cert, err := os.ReadFile(fs.Arg(0))
+		cert, err := readArg()
 		if err != nil {
-			return fmt.Errorf("ca revoke: %w", err)
+			return err
 		}
 		if err := ca.Revoke(cert, now); err != nil {
 			return err

@@ -219,9 +219,6 @@ func (c *common) options(needBroker bool) (hq.Options, error) {
 		Keys: c.keyRing(), SignKey: key}, nil
 }
 
-// open opens the store --store names.
-func (c *common) open(ctx context.Context) (hq.Store, error) { return hq.Open(ctx, c.store) }
-
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v

@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"tillbox/ledger"
 	"tillbox/uplink/hq"
-	"tillbox/uplink/rig"
 )
 
 // tillhq runs the command in-process and returns its exit status and output.
@@ -65,26 +62,9 @@ func TestTillsAndCheckJSON(t *testing.T) {
 	store := filepath.Join(dir, "hq.db")
 	var files []string
 	for till, n := range map[string]int{"t01": 12, "t02": 3} {
-		l, err := ledger.Open(filepath.Join(dir, till+".ledger"), &ledger.Options{Store: "s042", Till: till})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range n {
-			if _, err := l.Append(rig.Sale(i)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		name := filepath.Join(dir, till+".jsonl")
-		f, err := os.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := l.Export(f); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-		l.Close()
-		files = append(files, name)
+		l := openLedgerIn(t, "s042", till)
+		appendSales(t, l, nil, n)
+		files = append(files, exportTo(t, l, filepath.Join(dir, till+".jsonl")))
 	}
 	if code, out, errs := tillhq(append([]string{"import", "--store", store}, files...)...); code != 0 {
 		t.Fatalf("import: %d\n%s%s", code, out, errs)

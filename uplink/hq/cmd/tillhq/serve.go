@@ -35,7 +35,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	st, err := c.open(ctx)
+	st, err := hq.Open(ctx, c.store)
 	if err != nil {
 		return err
 	}

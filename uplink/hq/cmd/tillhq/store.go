@@ -25,21 +25,13 @@ func migrate(ctx context.Context, e *env, args []string) error {
 
 func importFiles(ctx context.Context, e *env, args []string) error {
 	c := e.flags("import")
-	if err := c.parse(args, 1, 1<<30, "give the exported files"); err != nil {
-		return err
-	}
-	var o hq.Options
-	if c.broker != "" {
-		var err error
-		if o, err = c.options(true); err != nil {
-			return fmt.Errorf("import: %w", err)
-		}
-	}
-	st, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	return c.onStore(ctx, args, 1, 1<<30, "give the exported files", func(st hq.Store) error {
+		return importInto(ctx, e, c, st)
+	})
+}
+
+// importInto imports the files c names into st and, with --broker, publishes the acks.
+func importInto(ctx context.Context, e *env, c *common, st hq.Store) error {
 	through := map[hq.TillKey]uint64{}
 	for _, name := range c.fs.Args() {
 		f, err := os.Open(name)
@@ -63,7 +55,11 @@ func importFiles(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	// Tell the tills now rather than when they next resend.
-	if err := hq.PublishAcks(ctx, o, through); err != nil {
+	o, err := c.options(true)
+	if err == nil {
+		err = hq.PublishAcks(ctx, o, through)
+	}
+	if err != nil {
 		return fmt.Errorf("import: acks not published: %w", err)
 	}
 	return nil
@@ -71,20 +67,28 @@ func importFiles(ctx context.Context, e *env, args []string) error {
 
 func receipt(ctx context.Context, e *env, args []string) error {
 	c := e.flags("receipt")
-	if err := c.parse(args, 1, 1, "give one receipt or central number"); err != nil {
+	return c.onStore(ctx, args, 1, 1, "give one receipt or central number", func(st hq.Store) error {
+		r, err := st.Lookup(ctx, c.fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "store %s till %s seq %d\nreceipt %s\ncentral %s\n%s\n", r.Store, r.Till, r.Seq, r.Receipt, r.Central, r.Raw)
+		return nil
+	})
+}
+
+// onStore parses args, which must leave between lo and hi arguments, and runs f on the
+// store --store names.
+func (c *common) onStore(ctx context.Context, args []string, lo, hi int, want string, f func(hq.Store) error) error {
+	if err := c.parse(args, lo, hi, want); err != nil {
 		return err
 	}
-	st, err := c.open(ctx)
+	st, err := hq.Open(ctx, c.store)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	r, err := st.Lookup(ctx, c.fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "store %s till %s seq %d\nreceipt %s\ncentral %s\n%s\n", r.Store, r.Till, r.Seq, r.Receipt, r.Central, r.Raw)
-	return nil
+	return f(st)
 }
 
 // tillJSON is one line of tills --json.
@@ -98,91 +102,73 @@ type tillJSON struct {
 func tills(ctx context.Context, e *env, args []string) error {
 	c := e.flags("tills")
 	asJSON := c.fs.Bool("json", false, "one JSON object per till and line: store, till, through, hash")
-	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
-		return err
-	}
-	st, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	ts, err := st.Tills(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		for _, t := range ts {
-			if err := enc.Encode(tillJSON{Store: t.Store, Till: t.Till, Through: t.Through, Hash: t.Hash}); err != nil {
-				return err
-			}
+	return c.onStore(ctx, args, 0, 0, "takes no arguments", func(st hq.Store) error {
+		ts, err := st.Tills(ctx)
+		if err != nil {
+			return err
 		}
-		return nil
-	}
-	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "STORE\tTILL\tTHROUGH")
-	for _, t := range ts {
-		fmt.Fprintf(w, "%s\t%s\t%d\n", t.Store, t.Till, t.Through)
-	}
-	return w.Flush()
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			for _, t := range ts {
+				if err := enc.Encode(tillJSON{Store: t.Store, Till: t.Till, Through: t.Through, Hash: t.Hash}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "STORE\tTILL\tTHROUGH")
+		for _, t := range ts {
+			fmt.Fprintf(w, "%s\t%s\t%d\n", t.Store, t.Till, t.Through)
+		}
+		return w.Flush()
+	})
 }
 
 func check(ctx context.Context, e *env, args []string) error {
 	c := e.flags("check")
 	asJSON := c.fs.Bool("json", false, "one JSON object per till and line: store, till, through, entries, error")
-	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
-		return err
-	}
-	st, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	checks, err := hq.CheckAll(ctx, st)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(e.stdout)
-	bad := 0
-	for _, r := range checks {
-		k := hq.TillKey{Store: r.Store, Till: r.Till}
-		if r.Error != "" {
-			bad++
+	return c.onStore(ctx, args, 0, 0, "takes no arguments", func(st hq.Store) error {
+		checks, err := hq.CheckAll(ctx, st)
+		if err != nil {
+			return err
 		}
-		switch {
-		case *asJSON:
-			if err := enc.Encode(r); err != nil {
-				return err
+		enc := json.NewEncoder(e.stdout)
+		bad := 0
+		for _, r := range checks {
+			k := hq.TillKey{Store: r.Store, Till: r.Till}
+			if r.Error != "" {
+				bad++
 			}
-		case r.Error != "":
-			fmt.Fprintf(e.stdout, "%s: %s\n", k, r.Error)
-		default:
-			fmt.Fprintf(e.stdout, "%s: %d entries, chain verified through %d\n", k, r.Entries, r.Through)
+			switch {
+			case *asJSON:
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			case r.Error != "":
+				fmt.Fprintf(e.stdout, "%s: %s\n", k, r.Error)
+			default:
+				fmt.Fprintf(e.stdout, "%s: %d entries, chain verified through %d\n", k, r.Entries, r.Through)
+			}
 		}
-	}
-	if bad > 0 {
-		return fmt.Errorf("check: %d tills failed", bad)
-	}
-	return nil
+		if bad > 0 {
+			return fmt.Errorf("check: %d tills failed", bad)
+		}
+		return nil
+	})
 }
 
 func quarantine(ctx context.Context, e *env, args []string) error {
 	c := e.flags("quarantine")
 	asJSON := c.fs.Bool("json", false, "one JSON object per line")
-	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
-		return err
-	}
-	st, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	enc := json.NewEncoder(e.stdout)
-	return st.Quarantined(ctx, func(q hq.Quarantine) error {
-		if *asJSON {
-			return enc.Encode(q)
-		}
-		fmt.Fprintf(e.stdout, "%d %s %s %s/%s seq %d: %s\n", q.ID, q.At.Format(time.RFC3339), q.Source, q.Store, q.Till, q.Seq, q.Reason)
-		return nil
+	return c.onStore(ctx, args, 0, 0, "takes no arguments", func(st hq.Store) error {
+		enc := json.NewEncoder(e.stdout)
+		return st.Quarantined(ctx, func(q hq.Quarantine) error {
+			if *asJSON {
+				return enc.Encode(q)
+			}
+			fmt.Fprintf(e.stdout, "%d %s %s %s/%s seq %d: %s\n", q.ID, q.At.Format(time.RFC3339), q.Source, q.Store, q.Till, q.Seq, q.Reason)
+			return nil
+		})
 	})
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -58,15 +57,7 @@ func TestTillhqCommand(t *testing.T) {
 	// The USB-stick path: a till that never had a link exports, HQ imports twice.
 	off := openLedgerIn(t, "s042", "t06")
 	appendSales(t, off, nil, 40)
-	file := filepath.Join(dir, "t06.jsonl")
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := off.Export(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	file := exportTo(t, off, filepath.Join(dir, "t06.jsonl"))
 	if out := run("import", "--store", store, file); !strings.Contains(out, "40 stored") || !strings.Contains(out, "s042/t06 acknowledged through 40") {
 		t.Fatalf("import:\n%s", out)
 	}
