@@ -117,6 +117,14 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		}()
 		o.Screen, o.Input = stdout, os.Stdin
 	}
+	if cfg.Uplink.Embedded {
+		h, url, err := startEmbeddedHQ(cfg, o.Logger)
+		if err != nil {
+			return err
+		}
+		defer h.close()
+		o.Broker = url
+	}
 	return app.Run(ctx, o)
 }
 

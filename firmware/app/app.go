@@ -35,7 +35,10 @@ import (
 type Options struct {
 	Config  *config.Config
 	Version string
-	Logger  *slog.Logger // nil: discard
+	// Broker, when set, is the broker the uplink connects to instead of the configured
+	// one: `tillbox run` gives its embedded head office's address here.
+	Broker string
+	Logger *slog.Logger // nil: discard
 	// Script drives the sim board's fakes from a file or pipe: one command per line (see
 	// script.go). Run returns when the script ends and the print queue is drained.
 	Script io.Reader
@@ -64,7 +67,6 @@ type App struct {
 	set     *board.Set
 	layout  receipt.Layout
 	up      *uplink.Client     // nil: no uplink configured
-	hq      *embeddedHQ        // nil: head office is elsewhere
 	id      *identity.Identity // nil: not provisioned (tillbox provision)
 	version string
 	slots   string             // the slot layout file (updates)
@@ -168,7 +170,7 @@ func start(o Options) (*App, error) {
 		return nil, err
 	}
 	a.set = set
-	if err := a.startUplink(); err != nil {
+	if err := a.startUplink(o); err != nil {
 		set.Close()
 		led.Close()
 		return nil, err
@@ -204,7 +206,6 @@ func (a *App) close() error {
 		a.keepSimRoll()
 		a.set.Close()
 	}
-	a.hq.close()
 	return a.led.Close()
 }
 
