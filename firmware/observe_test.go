@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"tillbox/board/pty"
-	"tillbox/drivers/printer/printertest"
 	"tillbox/firmware/app"
 	"tillbox/ledger"
 	"tillbox/ledger/journal"
@@ -214,21 +212,7 @@ func lastSale(t *testing.T, data string) journal.Entry {
 func TestKilledAfterTheCommitTheReceiptPrintsOnceAfterRestart(t *testing.T) {
 	bin := buildTillbox(t)
 	data := t.TempDir()
-	paper := printertest.New(&printertest.Options{Baud: 115200})
-	port := filepath.Join(t.TempDir(), "ttyPRINTER")
-	plug := func() {
-		t.Helper()
-		p, err := pty.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
-		os.Remove(port)
-		if err := os.Symlink(p.SlavePath, port); err != nil {
-			t.Fatal(err)
-		}
-		go paper.Serve(p.Master)
-	}
+	paper, port, plug := printerOnAPty(t)
 	cfg := filepath.Join(t.TempDir(), "till.json")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"data":%q,"uplink":{"broker":"","embedded":false},"devices":{"printer":{"kind":"serial","path":%q,"baud":115200}}}`, data, port)), 0o600)
 	sp := filepath.Join(t.TempDir(), "script")

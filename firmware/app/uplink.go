@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"tillbox/firmware/config"
 	"tillbox/uplink"
 	"tillbox/uplink/identity"
 	"tillbox/uplink/wire"
@@ -22,13 +23,9 @@ func (a *App) startUplink(o Options) error {
 	if broker == "" {
 		return nil
 	}
-	uo := &uplink.Options{
-		Broker: broker, Prefix: u.Prefix, Username: u.Username, Password: u.Password,
-		Info: a.uplinkInfo, Logger: a.log.With("part", "uplink"),
-		Commands:    map[string]uplink.CommandFunc{wire.CmdUpdate: a.updateCommand},
-		ResendAfter: u.ResendAfter.Duration, BackoffMin: u.BackoffMin.Duration, BackoffMax: u.BackoffMax.Duration,
-		OfflineAfter: u.OfflineAfter.Duration,
-	}
+	uo := uplinkOptions(u, broker)
+	uo.Info, uo.Logger = a.uplinkInfo, a.log.With("part", "uplink")
+	uo.Commands = map[string]uplink.CommandFunc{wire.CmdUpdate: a.updateCommand}
 	if a.id != nil {
 		// A provisioned till trusts only HQ's signed catalogs, commands and acks, and shows the
 		// broker its own certificate: its name is what the broker's ACL confines it by.
@@ -53,6 +50,16 @@ func (a *App) startUplink(o Options) error {
 	}
 	a.up = up
 	return nil
+}
+
+// uplinkOptions are the uplink's options from the configuration: the broker, the session's
+// identity and the timings (a zero timing takes the uplink's default).
+func uplinkOptions(u config.Uplink, broker string) *uplink.Options {
+	return &uplink.Options{
+		Broker: broker, Prefix: u.Prefix, Username: u.Username, Password: u.Password,
+		ResendAfter: u.ResendAfter.Duration, BackoffMin: u.BackoffMin.Duration, BackoffMax: u.BackoffMax.Duration,
+		OfflineAfter: u.OfflineAfter.Duration,
+	}
 }
 
 // runUplink runs the uplink until ctx ends.
