@@ -35,24 +35,7 @@ func tillCrashCycles() int {
 func TestKillDuringSalesLosesNothingAndPrintsNothingTwice(t *testing.T) {
 	bin := buildTillbox(t)
 	data := t.TempDir()
-	// The printer keeps its paper across the till's restarts. Its end of the serial line
-	// is a pty, which goes away when the till's end closes, so each run gets a new pty
-	// behind the same path, as a USB serial adapter gets the same udev name.
-	paper := printertest.New(&printertest.Options{Baud: 115200})
-	port := filepath.Join(t.TempDir(), "ttyPRINTER")
-	plugPrinter := func() {
-		t.Helper()
-		p, err := pty.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
-		os.Remove(port)
-		if err := os.Symlink(p.SlavePath, port); err != nil {
-			t.Fatal(err)
-		}
-		go paper.Serve(p.Master)
-	}
+	paper, port, plugPrinter := printerOnAPty(t)
 	cfg := filepath.Join(t.TempDir(), "till.json")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"data":%q,"devices":{"printer":{"kind":"serial","path":%q,"baud":115200}}}`, data, port)), 0o600)
 
@@ -151,6 +134,30 @@ func TestKillDuringSalesLosesNothingAndPrintsNothingTwice(t *testing.T) {
 		}
 	}
 	t.Logf("%d kills, %d sales, %d reported committed, %d reprints", cycles, len(sales), len(committed), len(reprints))
+}
+
+// printerOnAPty is a fake serial printer in the test's process whose paper outlives the
+// till's restarts. Its end of the serial line is a pty, which goes away when the till's end
+// closes, so each plug gives a new pty behind the same path (port), as a USB serial adapter
+// gets the same udev name. Call plug before each start of the till.
+func printerOnAPty(t *testing.T) (paper *printertest.Printer, port string, plug func()) {
+	t.Helper()
+	paper = printertest.New(&printertest.Options{Baud: 115200})
+	port = filepath.Join(t.TempDir(), "ttyPRINTER")
+	plug = func() {
+		t.Helper()
+		p, err := pty.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		os.Remove(port)
+		if err := os.Symlink(p.SlavePath, port); err != nil {
+			t.Fatal(err)
+		}
+		go paper.Serve(p.Master)
+	}
+	return paper, port, plug
 }
 
 // receiptCopies counts, per receipt number, the copies that came out with and without the

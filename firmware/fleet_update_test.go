@@ -105,6 +105,18 @@ func TestFleetUpdateCommand(t *testing.T) {
 	// A sale is open: the command is refused and the slots are untouched.
 	cmd, done := run("signon 1 1234\nscan 5901234123457\nwait 60s\n")
 	c := connect()
+	// The till may say it is online before the script has opened the sale: wait for the
+	// scanned loaf on the customer display.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		b, _ := os.ReadFile(events)
+		if strings.Contains(string(b), "Brot (Roggen)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sale never opened:\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if r := send(c, "u1"); r.OK || !strings.Contains(r.Error, "a sale is open") {
 		t.Fatalf("update during a sale: %+v", r)
 	}

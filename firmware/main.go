@@ -44,7 +44,7 @@ func mainExit(args []string, stdout, stderr io.Writer) int {
 const usage = `usage:
   tillbox run [--data DIR] [--config FILE]          the till's main job
   tillbox selftest [--config FILE] [--board NAME]   test page, display and drawer test
-  tillbox ledger verify|export|stats [--data DIR | --ledger FILE]
+  tillbox ledger verify|export|stats [--data DIR | --ledger FILE] [--json]
   tillbox update [--retry] FILE                      install a signed bundle for one try at the next boot
   tillbox provision [--data DIR] [--cert FILE --ca FILE --hq-key KEY]   this till's keys for head office
   tillbox version

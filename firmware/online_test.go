@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"tillbox/firmware/app"
 	"tillbox/ledger"
 	"tillbox/uplink/hq"
 )
@@ -46,7 +45,7 @@ synced
 		t.Fatalf("a sale made with HQ reachable: %+v, %v", sale, err)
 	}
 
-	store, err := hq.OpenBolt(filepath.Join(data, app.HQFile))
+	store, err := hq.OpenBolt(filepath.Join(data, hqFile))
 	if err != nil {
 		t.Fatal(err)
 	}

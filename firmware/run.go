@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"tillbox/firmware/app"
 	"tillbox/firmware/config"
+	"tillbox/ledger/journal"
 )
 
 // runCmd is the till's main job. On a terminal with the sim board it shows the simulator's
@@ -41,7 +43,18 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if *boardName != "" {
 		cfg.Board = *boardName
 	}
-	o := app.Options{Config: cfg, Version: version, Layout: *layout}
+	o := app.Options{Config: cfg, Version: version, Layout: *layout, ScriptOut: stdout}
+	if n, _ := strconv.Atoi(os.Getenv("TILLBOX_FAULT_KILL_AFTER_COMMIT")); n > 0 {
+		// Fault injection for the tests: die by SIGKILL after the n-th committed document,
+		// before it is printed, the drawer opens or the display changes.
+		commits := 0
+		o.AfterCommit = func(journal.Entry) {
+			if commits++; commits >= n {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
+	}
 
 	switch *script {
 	case "":
@@ -116,6 +129,14 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprint(stdout, "\x1b[0m\r\n")
 		}()
 		o.Screen, o.Input = stdout, os.Stdin
+	}
+	if cfg.Uplink.Embedded {
+		h, url, err := startEmbeddedHQ(cfg, o.Logger)
+		if err != nil {
+			return err
+		}
+		defer h.close()
+		o.Broker = url
 	}
 	return app.Run(ctx, o)
 }

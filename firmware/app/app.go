@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +19,6 @@ import (
 	"tillbox/drivers/scanner"
 	"tillbox/firmware/config"
 	"tillbox/firmware/receipt"
-	"tillbox/firmware/reports"
 	"tillbox/firmware/till"
 	"tillbox/image/update"
 	"tillbox/ledger"
@@ -35,7 +32,10 @@ import (
 type Options struct {
 	Config  *config.Config
 	Version string
-	Logger  *slog.Logger // nil: discard
+	// Broker, when set, is the broker the uplink connects to instead of the configured
+	// one: `tillbox run` gives its embedded head office's address here.
+	Broker string
+	Logger *slog.Logger // nil: discard
 	// Script drives the sim board's fakes from a file or pipe: one command per line (see
 	// script.go). Run returns when the script ends and the print queue is drained.
 	Script io.Reader
@@ -49,45 +49,49 @@ type Options struct {
 	// Events receives a JSON line for each thing the till did (display changes, commits,
 	// prints, drawer moves, refusals): the record tests and technicians read.
 	Events io.Writer
+	// ScriptOut receives the script's acknowledgements: a line per command, "ok N CMD" once
+	// it was done or "error N CMD: why" when it failed (the script then stops). Nil: none.
+	ScriptOut io.Writer
+	// AfterCommit, when set, is called after each document is committed and before it is
+	// printed, the drawer opens or the display changes: fault tests kill the process there.
+	AfterCommit func(journal.Entry)
 	// UpdateDecided tells the running till that the stage-1 init has just decided its try
 	// (tillbox run maps SIGUSR1 onto it): the till journals the outcome at once from the
 	// data directory's update.StatusFile, as it does at start. Nil: only at start.
 	UpdateDecided <-chan struct{}
 }
 
-// App is a running till.
+// App is a running till: the loop that feeds device input to the sale engine and carries
+// out what the engine asks for. Printing, the simulator's screen and the control socket are
+// their own types.
 type App struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	led     *ledger.Ledger
 	eng     *till.Engine
 	set     *board.Set
-	layout  receipt.Layout
+	prints  *printQueue
+	screen  *screenState
 	up      *uplink.Client     // nil: no uplink configured
-	hq      *embeddedHQ        // nil: head office is elsewhere
 	id      *identity.Identity // nil: not provisioned (tillbox provision)
 	version string
 	slots   string             // the slot layout file (updates)
 	updates chan updateRequest // the fleet's update command, handed to the run loop
 
+	afterCommit func(journal.Entry)
+
 	evMu sync.Mutex
 	evW  io.Writer
-
-	printWake chan struct{}
 
 	// Counted inputs, so that a script can wait until what it fed was handled.
 	keysHandled  atomic.Int64
 	scansHandled atomic.Int64
 	drawerClosed atomic.Int64
 
-	stMu         sync.Mutex // guards what the screen shows
-	operator     [2]string
-	customer     till.CustomerView
-	drawerReason string
-	scanning     bool   // the simulator's scan field is open
-	scanText     string // what is typed in it
-	online       atomic.Bool
-	redraw       chan struct{}
+	drawerMu     sync.Mutex
+	drawerReason string // why the drawer was last kicked, until it opens
+
+	online atomic.Bool
 }
 
 // ledgerFile is where the ledger lives in the data directory.
@@ -116,8 +120,8 @@ func start(o Options) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	a := &App{cfg: cfg, log: log, evW: o.Events, printWake: make(chan struct{}, 1), redraw: make(chan struct{}, 1), version: o.Version,
-		slots: o.Layout, updates: make(chan updateRequest)}
+	a := &App{cfg: cfg, log: log, evW: o.Events, screen: newScreenState(), version: o.Version,
+		slots: o.Layout, updates: make(chan updateRequest), afterCommit: o.AfterCommit}
 	if a.slots == "" {
 		a.slots = update.LayoutFile
 	}
@@ -146,7 +150,7 @@ func start(o Options) (*App, error) {
 	for id, c := range cat.Cashiers {
 		names[id] = c.Name
 	}
-	a.layout = receipt.Layout{Header: cfg.Receipt.Header, Footer: cfg.Receipt.Footer, Decimal: cfg.Decimal, Cashiers: names}
+	layout := receipt.Layout{Header: cfg.Receipt.Header, Footer: cfg.Receipt.Footer, Decimal: cfg.Decimal, Cashiers: names}
 	a.eng = till.New(till.Config{Store: cfg.Store, Till: cfg.Till, ReceiptPrefix: led.Prefix(), Currency: cfg.Currency,
 		DecimalSep: cfg.Decimal, NoSaleReasons: cfg.NoSaleReasons}, cat, ledgerJournal{led})
 	if err := a.restore(); err != nil {
@@ -168,7 +172,8 @@ func start(o Options) (*App, error) {
 		return nil, err
 	}
 	a.set = set
-	if err := a.startUplink(); err != nil {
+	a.prints = newPrintQueue(led, set.Printer, layout, log, a.emit)
+	if err := a.startUplink(o); err != nil {
 		set.Close()
 		led.Close()
 		return nil, err
@@ -201,28 +206,9 @@ func (a *App) restore() error {
 
 func (a *App) close() error {
 	if a.set != nil {
-		a.keepSimRoll()
 		a.set.Close()
 	}
-	a.hq.close()
 	return a.led.Close()
-}
-
-// SimRollFile is where the sim board's printer leaves its paper roll when the till stops:
-// what a person would tear off the printer, decoded to text, appended run after run.
-const SimRollFile = "sim-receipts.txt"
-
-func (a *App) keepSimRoll() {
-	if a.set.Sim == nil || a.set.Sim.Printer == nil {
-		return
-	}
-	f, err := os.OpenFile(filepath.Join(a.cfg.Data, SimRollFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		a.log.Warn("sim roll", "err", err)
-		return
-	}
-	defer f.Close()
-	f.WriteString(a.set.Sim.Printer.Text())
 }
 
 // ledgerJournal is what the sale engine may read of the ledger.
@@ -250,9 +236,19 @@ func (a *App) loop(ctx context.Context, o Options) error {
 		wg.Wait()
 	}()
 	wg.Add(2)
-	go func() { defer wg.Done(); a.printLoop(ctx) }()
+	go func() { defer wg.Done(); a.prints.Run(ctx) }()
 	go func() { defer wg.Done(); a.runUplink(ctx) }()
-	a.wakePrinter()
+	if sim := a.set.Sim; sim != nil && sim.Printer != nil {
+		roll := &simRoll{prn: sim.Printer, path: filepath.Join(a.cfg.Data, SimRollFile), log: a.log}
+		wg.Add(1)
+		go func() { defer wg.Done(); roll.Run(ctx) }()
+	}
+	if stop, err := a.serveControl(); err != nil {
+		a.log.Warn("control socket", "err", err)
+	} else {
+		defer stop()
+	}
+	a.prints.Wake()
 	sync := time.NewTicker(500 * time.Millisecond)
 	defer sync.Stop()
 	var upEvents <-chan wire.Event
@@ -262,7 +258,7 @@ func (a *App) loop(ctx context.Context, o Options) error {
 
 	scriptDone := make(chan error, 1)
 	if o.Script != nil {
-		go func() { scriptDone <- a.runScript(ctx, o.Script) }()
+		go func() { scriptDone <- a.runScript(ctx, o.Script, o.ScriptOut) }()
 	}
 	if o.Input != nil {
 		wg.Add(1)
@@ -317,7 +313,7 @@ func (a *App) loop(ctx context.Context, o Options) error {
 				a.setOperator([2]string{"! " + ev.Kind, ev.Detail})
 			}
 			a.syncState()
-		case <-a.redraw:
+		case <-a.screen.Changed():
 			if o.Screen != nil {
 				a.draw(o.Screen)
 			}
@@ -380,12 +376,7 @@ func (a *App) onScan(ev scanner.Event) {
 		a.emit("scan-rejected", map[string]any{"reason": s.Reason.String()})
 		return
 	}
-	in := till.Scan{Code: s.Code, Price: -1, Weight: -1}
-	if _, ok := a.eng.Catalog().Barcodes[s.Code]; !ok && s.GTIN != "" {
-		if _, ok := a.eng.Catalog().Barcodes[s.GTIN]; ok {
-			in.Code = s.GTIN
-		}
-	}
+	in := till.Scan{Code: s.Code, GTIN: s.GTIN, Price: -1, Weight: -1}
 	if s.InStore != nil {
 		in.Item = s.InStore.Item
 		switch s.InStore.Kind {
@@ -424,23 +415,15 @@ func (a *App) show(out till.Output) {
 		a.setOperator(out.Operator)
 	}
 	if cv := out.Customer; cv != nil {
-		a.stMu.Lock()
-		a.customer = *cv
-		a.stMu.Unlock()
+		a.screen.SetCustomer(*cv)
 		a.showCustomer(*cv)
 		a.emit("customer", map[string]any{"left": cv.Left, "right": cv.Right})
 	}
 }
 
 func (a *App) setOperator(l [2]string) {
-	a.stMu.Lock()
-	a.operator = l
-	a.stMu.Unlock()
+	a.screen.SetOperator(l)
 	a.emit("operator", map[string]any{"lines": l})
-	select {
-	case a.redraw <- struct{}{}:
-	default:
-	}
 }
 
 func sides(recs []till.Record) []ledger.Side {
@@ -455,104 +438,10 @@ func sides(recs []till.Record) []ledger.Side {
 	return out
 }
 
-// printForm is the print job a document gets: it names the form, and the job's seq names
-// the entry, so the receipt is always rendered from the committed entry.
-var printForm = []byte(`{"form":"entry"}`)
-
-// Z report figures are kept with the Z report's commit, so that the next report starts
-// where it ended.
-const keyLastZ = "last-z"
-
-func (a *App) commit(c *till.Commit) {
-	e := c.Entry
-	a.syncState()
-	e.Offline = !a.online.Load()
-	var extra []ledger.Side
-	if c.Report {
-		f, err := a.reportFigures(e.Kind == journal.KindZReport)
-		if err != nil {
-			a.handle(a.eng.CommitFailed(err))
-			return
-		}
-		e.Data = mergeJSON(e.Data, f)
-		if e.Kind == journal.KindZReport {
-			b, _ := json.Marshal(f)
-			extra = append(extra, ledger.Put(till.BucketTill, keyLastZ, b))
-		}
-	}
-	ss := sides(c.Records)
-	for _, m := range c.Stock {
-		ss = append(ss, ledger.StockDelta(m.Item, m.Qty))
-	}
-	ss = append(ss, extra...)
-	if c.Print {
-		ss = append(ss, ledger.PrintJob(printForm))
-	}
-	res, err := a.led.Append(e, ss...)
-	if err != nil {
-		a.log.Error("journal", "kind", e.Kind, "err", err)
-		a.emit("commit-failed", map[string]any{"kind": e.Kind, "err": err.Error()})
-		if e.Kind.Document() {
-			a.handle(a.eng.CommitFailed(err))
-		}
-		return
-	}
-	a.notifyUplink()
-	a.emit("commit", map[string]any{"seq": res.Entry.Seq, "kind": res.Entry.Kind, "receipt": res.Entry.Receipt, "offline": res.Entry.Offline})
-	if !e.Kind.Document() {
-		return
-	}
-	if len(res.Jobs) > 0 {
-		a.wakePrinter()
-	}
-	if c.OpenDrawer != "" {
-		a.kick(c.OpenDrawer + " " + res.Entry.Receipt)
-	}
-	a.handle(a.eng.Committed(res.Entry))
-}
-
-// reportFigures computes the X/Z figures since the last Z report.
-func (a *App) reportFigures(z bool) (reports.Figures, error) {
-	var last reports.Figures
-	if b, err := a.led.Record(till.BucketTill, keyLastZ); err == nil {
-		if err := json.Unmarshal(b, &last); err != nil {
-			return last, fmt.Errorf("last Z report figures: %w", err)
-		}
-	} else if !errors.Is(err, ledger.ErrNotFound) {
-		return last, err
-	}
-	var es []journal.Entry
-	err := a.led.After(last.Period.ToSeq, 0, func(e *journal.Entry, _ []byte) bool {
-		es = append(es, *e)
-		return true
-	})
-	if err != nil {
-		return last, err
-	}
-	f := reports.Compute(es, last)
-	if z {
-		f.ZNumber = last.ZNumber + 1
-	} else {
-		f.ZNumber = 0
-	}
-	return f, nil
-}
-
-func mergeJSON(base json.RawMessage, v any) json.RawMessage {
-	m := map[string]any{}
-	if len(base) > 0 {
-		json.Unmarshal(base, &m)
-	}
-	b, _ := json.Marshal(v)
-	json.Unmarshal(b, &m)
-	out, _ := json.Marshal(m)
-	return out
-}
-
 func (a *App) kick(reason string) {
-	a.stMu.Lock()
+	a.drawerMu.Lock()
 	a.drawerReason = reason
-	a.stMu.Unlock()
+	a.drawerMu.Unlock()
 	if a.set.Drawer == nil {
 		a.emit("drawer", map[string]any{"kick": reason, "err": "no drawer on this board"})
 		return
@@ -567,12 +456,12 @@ func (a *App) kick(reason string) {
 
 // onDrawer journals every opening with its reason, and a drawer left open.
 func (a *App) onDrawer(ev drawer.Event) {
-	a.stMu.Lock()
+	a.drawerMu.Lock()
 	reason := a.drawerReason
 	if ev.Kind == drawer.Opened {
 		a.drawerReason = ""
 	}
-	a.stMu.Unlock()
+	a.drawerMu.Unlock()
 	var note string
 	switch ev.Kind {
 	case drawer.Opened:
@@ -623,83 +512,7 @@ func (a *App) onPrinter(ev printer.Event) {
 	case st.CoverOpen:
 		a.setOperator([2]string{"! printer: cover open", ""})
 	}
-	a.wakePrinter()
-}
-
-func (a *App) wakePrinter() {
-	select {
-	case a.printWake <- struct{}{}:
-	default:
-	}
-}
-
-// printLoop prints the ledger's print queue, oldest first. A job is marked started in the
-// ledger before its first byte goes out, so after a crash it prints again with a reprint
-// mark; it is removed from the queue only when the printer confirmed all of it.
-func (a *App) printLoop(ctx context.Context) {
-	started := map[uint64]bool{}
-	for {
-		jobs, err := a.led.Jobs()
-		if err != nil {
-			a.log.Error("print queue", "err", err)
-		}
-		failed := false
-		for _, j := range jobs {
-			if ctx.Err() != nil {
-				return
-			}
-			if err := a.printJob(ctx, j, started); err != nil {
-				a.log.Warn("print", "job", j.ID, "err", err)
-				failed = true
-				break
-			}
-		}
-		var retry <-chan time.Time
-		if failed {
-			retry = time.After(time.Second)
-		} else if len(jobs) > 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-a.printWake:
-		case <-retry:
-		}
-	}
-}
-
-func (a *App) printJob(ctx context.Context, j ledger.Job, started map[uint64]bool) error {
-	if a.set.Printer == nil {
-		return errors.New("no printer on this board")
-	}
-	e, err := a.led.Get(j.Seq)
-	if err != nil {
-		return err
-	}
-	doc := a.layout.Render(e)
-	reprint := j.Attempts > 0 && !started[j.ID]
-	if reprint {
-		doc = doc.Reprint("")
-	}
-	if !started[j.ID] {
-		if err := a.led.Update(ledger.JobStarted(j.ID)); err != nil {
-			return err
-		}
-		started[j.ID] = true
-	}
-	res, err := a.set.Printer.Print(ctx, printer.Job{ID: "job-" + strconv.FormatUint(j.ID, 10) + "-" + strconv.Itoa(j.Attempts), Doc: doc})
-	if err != nil {
-		return err
-	}
-	if !res.Done {
-		return fmt.Errorf("job %d not done", j.ID)
-	}
-	if err := a.led.Update(ledger.JobDone(j.ID)); err != nil {
-		return err
-	}
-	a.emit("printed", map[string]any{"job": j.ID, "seq": j.Seq, "receipt": e.Receipt, "reprint": reprint, "in_doubt": len(res.InDoubt)})
-	return nil
+	a.prints.Wake()
 }
 
 // emit writes one event line.

@@ -1,12 +1,23 @@
 // Package app is the till's run loop: it wires the board's devices, the ledger, the sale
-// engine and the uplink, and keeps them in step.
+// engine and the uplink, and keeps them in step. It knows head office only as a broker
+// address (Options.Broker or the configuration's): an embedded head office is started by
+// the tillbox command beside it.
 //
-// The order of a sale is fixed: the document is appended to the ledger in one fsync'd
-// transaction (entry, stock moves, print job, the open-sale record's removal); only then is
-// it printed, then the drawer opens, then the customer display shows the change. A crash at
-// any point therefore leaves either no sale or a committed one, and a committed sale whose
-// receipt may not have come out is printed again at start-up, marked as a reprint.
+// The order of a document is fixed, in one function (afterCommitted): the document is
+// appended to the ledger in one fsync'd transaction (entry, stock moves, print job, the
+// open-sale record's removal); only then is its receipt queued for printing, then the drawer
+// opens, then the operator and customer displays show the outcome (the change to give). A
+// crash at any point therefore leaves either no sale or a committed one. A committed
+// receipt that never started printing prints at the next start as an original; one whose
+// printing had started, and so may have come out, prints again marked as a reprint.
 //
-// Nothing the devices do blocks the loop: printing runs in its own goroutine from the
-// ledger's print queue, and every device event arrives on a buffered channel.
+// Nothing the devices do blocks the loop: the print queue (printQueue) prints from the
+// ledger on its own goroutine, so a printer out of paper delays the receipt, never the
+// drawer; every device event arrives on a buffered channel. The simulator's screen state
+// (screenState) and the sim printer's roll file (simRoll, written as the paper comes out)
+// are their own types. While it runs, the till answers the technician's ledger stats and
+// verify on DATA/tillbox.sock (control.go).
+//
+// The events stream (Options.Events) has a JSON line per thing the till did; a commit's
+// line carries its seq, kind, receipt number, total and lines.
 package app

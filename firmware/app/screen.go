@@ -102,15 +102,7 @@ func (a *App) readScanField(r *bufio.Reader) string {
 	}
 }
 
-func (a *App) setScanField(open bool, s string) {
-	a.stMu.Lock()
-	a.scanning, a.scanText = open, s
-	a.stMu.Unlock()
-	select {
-	case a.redraw <- struct{}{}:
-	default:
-	}
-}
+func (a *App) setScanField(open bool, s string) { a.screen.SetScanField(open, s) }
 
 // showCustomer puts the customer view on the board's customer display.
 func (a *App) showCustomer(cv till.CustomerView) {
@@ -127,9 +119,8 @@ func (a *App) showCustomer(cv till.CustomerView) {
 func (a *App) draw(w io.Writer) {
 	last, _ := a.led.LastSeq()
 	wm, _ := a.led.Watermark()
-	a.stMu.Lock()
-	op, cv, scanning, scan := a.operator, a.customer, a.scanning, a.scanText
-	a.stMu.Unlock()
+	v := a.screen.View()
+	op, cv, scanning, scan := v.Operator, v.Customer, v.Scanning, v.ScanText
 	var b strings.Builder
 	b.WriteString("\x1b[H\x1b[2J")
 	cashier := "-"

@@ -23,15 +23,19 @@ import (
 //	drawer close         the cashier pushes the open drawer shut
 //	paper out|in         the printer runs out of paper / is refilled
 //	printer vanish|return
-//	wait DURATION        e.g. 200ms
-//	drain                wait until the print queue is empty
-//	synced               wait until head office acknowledged every entry
+//	wait DURATION        e.g. 200ms (at most 1m)
+//	wait printed [LIMIT] wait until the print queue is empty, at most LIMIT (default 30s)
+//	wait synced [LIMIT]  wait until head office acknowledged every entry, at most LIMIT
+//	drain [LIMIT]        the same as wait printed
+//	synced [LIMIT]       the same as wait synced
 //	# comment
 //
 // Each input command returns once the run loop has handled what it fed in, so a script is
-// deterministic. An unknown command or a device the board lacks stops the script with the
-// line number.
-func (a *App) runScript(ctx context.Context, r io.Reader) error {
+// deterministic. Each command is acknowledged on out with a line, "ok N CMD" once it was
+// done, or "error N CMD: why"; an unknown command, a device the board lacks or a wait that
+// ran out stops the script with its line number. At the end of the script the till waits
+// for the print queue to drain (at most 30s).
+func (a *App) runScript(ctx context.Context, r io.Reader, out io.Writer) error {
 	sim := a.set.Sim
 	if sim == nil {
 		return errors.New("script: only the sim board can be scripted")
@@ -45,8 +49,10 @@ func (a *App) runScript(ctx context.Context, r io.Reader) error {
 			continue
 		}
 		if err := a.scriptLine(ctx, line); err != nil {
+			ack(out, "error %d %s: %v", n, line, err)
 			return fmt.Errorf("script line %d %q: %w", n, line, err)
 		}
+		ack(out, "ok %d %s", n, line)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -54,7 +60,32 @@ func (a *App) runScript(ctx context.Context, r io.Reader) error {
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("script: %w", err)
 	}
-	return a.drain(ctx, 30*time.Second)
+	return a.prints.Drain(ctx, defaultWait)
+}
+
+// defaultWait bounds a script's waits that name no limit.
+const defaultWait = 30 * time.Second
+
+// ack writes one acknowledgement line; a nil out takes none.
+func ack(out io.Writer, format string, args ...any) {
+	if out != nil {
+		fmt.Fprintf(out, format+"\n", args...)
+	}
+}
+
+// waitLimit reads a wait's optional LIMIT (up to 10m).
+func waitLimit(args []string) (time.Duration, error) {
+	switch len(args) {
+	case 0:
+		return defaultWait, nil
+	case 1:
+		d, err := time.ParseDuration(args[0])
+		if err != nil || d <= 0 || d > 10*time.Minute {
+			return 0, fmt.Errorf("limit %q: want a duration up to 10m, such as 5s", args[0])
+		}
+		return d, nil
+	}
+	return 0, errors.New("want at most one LIMIT")
 }
 
 func (a *App) scriptLine(ctx context.Context, line string) error {
@@ -125,8 +156,18 @@ func (a *App) scriptLine(ctx context.Context, line string) error {
 		}
 		return nil
 	case "wait":
+		if len(args) >= 1 && (args[0] == "printed" || args[0] == "synced") {
+			limit, err := waitLimit(args[1:])
+			if err != nil {
+				return err
+			}
+			if args[0] == "printed" {
+				return a.prints.Drain(ctx, limit)
+			}
+			return a.waitSynced(ctx, limit)
+		}
 		if len(args) != 1 {
-			return errors.New("want: wait DURATION")
+			return errors.New("want: wait DURATION, wait printed [LIMIT] or wait synced [LIMIT]")
 		}
 		d, err := time.ParseDuration(args[0])
 		if err != nil || d < 0 || d > time.Minute {
@@ -137,10 +178,15 @@ func (a *App) scriptLine(ctx context.Context, line string) error {
 		case <-ctx.Done():
 		}
 		return nil
-	case "drain":
-		return a.drain(ctx, 30*time.Second)
-	case "synced":
-		return a.waitSynced(ctx, 30*time.Second)
+	case "drain", "synced":
+		limit, err := waitLimit(args)
+		if err != nil {
+			return err
+		}
+		if cmd == "drain" {
+			return a.prints.Drain(ctx, limit)
+		}
+		return a.waitSynced(ctx, limit)
 	}
 	return fmt.Errorf("unknown command %q", cmd)
 }
@@ -184,29 +230,6 @@ func waitCount(ctx context.Context, c *atomic.Int64, want int64) error {
 		}
 	}
 	return nil
-}
-
-// drain waits until the print queue is empty.
-func (a *App) drain(ctx context.Context, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		jobs, err := a.led.Jobs()
-		if err != nil {
-			return err
-		}
-		if len(jobs) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("print queue not drained within %s: %d jobs left", limit, len(jobs))
-		}
-		a.wakePrinter()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }
 
 // waitSynced waits until HQ's watermark reaches the ledger's last seq.

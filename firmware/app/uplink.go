@@ -4,110 +4,66 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
-	"time"
 
+	"tillbox/firmware/config"
 	"tillbox/uplink"
-	"tillbox/uplink/hq"
 	"tillbox/uplink/identity"
 	"tillbox/uplink/wire"
 )
 
-// HQFile is the embedded head office's store in the data directory (single store, laptop).
-const HQFile = "hq.db"
-
-// embeddedHQ is head office in the till's own process: an MQTT broker and a consumer with a
-// bbolt store. It is for a single store or a laptop; a fleet runs tillhq beside a real broker.
-type embeddedHQ struct {
-	broker   *hq.Broker
-	store    hq.Store
-	consumer *hq.Consumer
-}
-
-// startUplink starts the uplink (and the embedded HQ when the config asks for it). With no
-// broker configured the till runs offline: it journals and prints, and exports by USB stick.
-func (a *App) startUplink() error {
+// startUplink starts the uplink to the broker at o.Broker, or the configured one. With no
+// broker the till runs offline: it journals and prints, and exports by USB stick.
+func (a *App) startUplink(o Options) error {
 	u := a.cfg.Uplink
 	broker := u.Broker
-	if u.Embedded {
-		addr := strings.TrimPrefix(strings.TrimPrefix(broker, "tcp://"), "ssl://")
-		if addr == "" {
-			addr = "127.0.0.1:0"
-		}
-		b, err := hq.StartBroker(addr, nil)
-		if err != nil {
-			return fmt.Errorf("embedded HQ: %w", err)
-		}
-		st, err := hq.OpenBolt(filepath.Join(a.cfg.Data, HQFile))
-		if err != nil {
-			b.Close()
-			return fmt.Errorf("embedded HQ: %w", err)
-		}
-		c, err := hq.NewConsumer(st, &hq.Options{Broker: b.URL(), Prefix: u.Prefix, Logger: a.log.With("part", "hq")})
-		if err != nil {
-			st.Close()
-			b.Close()
-			return fmt.Errorf("embedded HQ: %w", err)
-		}
-		a.hq = &embeddedHQ{broker: b, store: st, consumer: c}
-		broker = b.URL()
+	if o.Broker != "" {
+		broker = o.Broker
 	}
 	if broker == "" {
 		return nil
 	}
-	o := &uplink.Options{
-		Broker: broker, Prefix: u.Prefix, Username: u.Username, Password: u.Password,
-		Info: a.uplinkInfo, Logger: a.log.With("part", "uplink"),
-		Commands: map[string]uplink.CommandFunc{wire.CmdUpdate: a.updateCommand},
-		// A till starting beside its embedded HQ is online at once; journal short gaps.
-		OfflineAfter: 10 * time.Second,
-	}
+	uo := uplinkOptions(u, broker)
+	uo.Info, uo.Logger = a.uplinkInfo, a.log.With("part", "uplink")
+	uo.Commands = map[string]uplink.CommandFunc{wire.CmdUpdate: a.updateCommand}
 	if a.id != nil {
 		// A provisioned till trusts only HQ's signed catalogs, commands and acks, and shows the
 		// broker its own certificate: its name is what the broker's ACL confines it by.
-		o.HQKey = a.id.HQKey
-		if o.HQKey != nil && u.Embedded {
+		uo.HQKey = a.id.HQKey
+		if uo.HQKey != nil && u.Embedded {
 			// The embedded HQ has no signing key: its acks are refused with an event and
 			// the sales stay in the backlog, safe, until a real HQ acknowledges them.
 			a.log.Warn("uplink: HQ's key is installed, so this till takes only signed acks, which the embedded HQ cannot give")
 		}
 		if strings.HasPrefix(broker, "ssl://") {
 			if a.id.TLS == nil {
-				a.hq.close()
-				a.hq = nil
 				return fmt.Errorf("uplink: broker %s needs TLS, but no certificate is installed in %s (tillbox provision --cert)", broker, a.id.Dir)
 			}
-			o.TLS = a.id.TLS
+			uo.TLS = a.id.TLS
 		}
 	} else if strings.HasPrefix(broker, "ssl://") {
-		a.hq.close()
-		a.hq = nil
 		return fmt.Errorf("uplink: broker %s needs TLS: provision this till first (tillbox provision)", broker)
 	}
-	up, err := uplink.New(a.led, o)
+	up, err := uplink.New(a.led, uo)
 	if err != nil {
-		a.hq.close()
-		a.hq = nil
 		return err
 	}
 	a.up = up
 	return nil
 }
 
-func (h *embeddedHQ) close() {
-	if h == nil {
-		return
+// uplinkOptions are the uplink's options from the configuration: the broker, the session's
+// identity and the timings (a zero timing takes the uplink's default).
+func uplinkOptions(u config.Uplink, broker string) *uplink.Options {
+	return &uplink.Options{
+		Broker: broker, Prefix: u.Prefix, Username: u.Username, Password: u.Password,
+		ResendAfter: u.ResendAfter.Duration, BackoffMin: u.BackoffMin.Duration, BackoffMax: u.BackoffMax.Duration,
+		OfflineAfter: u.OfflineAfter.Duration,
 	}
-	h.broker.Close()
-	h.store.Close()
 }
 
-// runUplink runs the uplink and the embedded HQ until ctx ends.
+// runUplink runs the uplink until ctx ends.
 func (a *App) runUplink(ctx context.Context) {
-	if a.hq != nil {
-		go a.hq.consumer.Run(ctx)
-	}
 	if a.up != nil {
 		a.up.Run(ctx)
 	}

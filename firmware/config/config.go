@@ -51,6 +51,16 @@ type Uplink struct {
 	Embedded bool   `json:"embedded"`
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty"`
+
+	// The uplink's timings; a zero or absent field takes the uplink's default.
+	// ResendAfter: entries not acknowledged by HQ for this long are sent again (default 15s).
+	ResendAfter Duration `json:"resend_after,omitzero"`
+	// BackoffMin and BackoffMax bound the jittered wait between connection attempts
+	// (defaults 500ms and 60s).
+	BackoffMin Duration `json:"backoff_min,omitzero"`
+	BackoffMax Duration `json:"backoff_max,omitzero"`
+	// OfflineAfter: a loss of the link shorter than this is not journaled (default 30s).
+	OfflineAfter Duration `json:"offline_after,omitzero"`
 }
 
 // Duration is a time.Duration written as "90s" in JSON.
@@ -147,6 +157,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Uplink.Broker != "" && !strings.HasPrefix(c.Uplink.Broker, "tcp://") && !strings.HasPrefix(c.Uplink.Broker, "ssl://") {
 		p = append(p, fmt.Sprintf("uplink.broker %q: want tcp://host:port or ssl://host:port", c.Uplink.Broker))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"resend_after", c.Uplink.ResendAfter.Duration}, {"backoff_min", c.Uplink.BackoffMin.Duration},
+		{"backoff_max", c.Uplink.BackoffMax.Duration}, {"offline_after", c.Uplink.OfflineAfter.Duration},
+	} {
+		if d.v < 0 || d.v > 24*time.Hour {
+			p = append(p, fmt.Sprintf("uplink.%s %s: want 0 (the default) to 24h", d.name, d.v))
+		}
+	}
+	if lo, hi := c.Uplink.BackoffMin.Duration, c.Uplink.BackoffMax.Duration; lo > 0 && hi > 0 && hi < lo {
+		p = append(p, fmt.Sprintf("uplink.backoff_max %s: below backoff_min %s", hi, lo))
 	}
 	if c.Catalog == "" {
 		p = append(p, "catalog: missing (\"demo\" or a file)")

@@ -30,6 +30,23 @@ func TestLoadOverlaysTheFile(t *testing.T) {
 	}
 }
 
+func TestUplinkTimingsLoadOverTheDefaults(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "till.json")
+	os.WriteFile(p, []byte(`{"uplink":{"broker":"tcp://hq:1883","embedded":false,"resend_after":"2s","backoff_min":"50ms","backoff_max":"3s"}}`), 0o600)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := c.Uplink
+	if u.ResendAfter.Duration != 2*time.Second || u.BackoffMin.Duration != 50*time.Millisecond || u.BackoffMax.Duration != 3*time.Second {
+		t.Fatalf("timings %+v", u)
+	}
+	// Fields the file does not name keep the defaults' values.
+	if u.Prefix != "tillbox/v1" || u.OfflineAfter.Duration != Default().Uplink.OfflineAfter.Duration || u.OfflineAfter.Duration == 0 {
+		t.Fatalf("uplink %+v lost the defaults", u)
+	}
+}
+
 func TestBadConfigIsRefusedWithTheReason(t *testing.T) {
 	cases := map[string]struct{ body, want string }{
 		"not JSON":        {"{\n\"store\": \"s1\",\n oops }", "line 3"},
@@ -40,6 +57,8 @@ func TestBadConfigIsRefusedWithTheReason(t *testing.T) {
 		"duration range":  {`{"drawer_left_open":"0s"}`, "drawer_left_open 0s"},
 		"bad broker":      {`{"uplink":{"broker":"mqtt.example"}}`, "uplink.broker"},
 		"trailing":        {`{} {}`, "trailing data"},
+		"negative resend": {`{"uplink":{"resend_after":"-1s"}}`, "uplink.resend_after -1s"},
+		"backoff order":   {`{"uplink":{"backoff_min":"5s","backoff_max":"1s"}}`, "below backoff_min"},
 		"several at once": {`{"store":"","till":""}`, `till ""`},
 		"empty file":      {``, "EOF"},
 	}

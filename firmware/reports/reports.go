@@ -124,3 +124,65 @@ func Decode(e journal.Entry) (Figures, error) {
 	}
 	return f, nil
 }
+
+// DecodeLastZ reads the figures kept with the last Z report. Nil or empty b is a till that
+// never closed a day: zero figures. A record that does not decode is an error, never zero
+// figures, so a damaged record cannot restart the Z numbers or the grand total.
+func DecodeLastZ(b []byte) (Figures, error) {
+	var f Figures
+	if len(b) == 0 {
+		return f, nil
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return f, fmt.Errorf("reports: last Z report figures: %w", err)
+	}
+	return f, nil
+}
+
+// Report computes an X (z false) or a Z report's figures from entries, the journal after
+// last.Period.ToSeq in seq order, and last, the last Z report's figures. A Z report takes the
+// next Z number; an X report has none.
+func Report(entries []journal.Entry, last Figures, z bool) Figures {
+	f := Compute(entries, last)
+	f.ZNumber = 0
+	if z {
+		f.ZNumber = last.ZNumber + 1
+	}
+	return f
+}
+
+// Attach lays the figures into a report entry's Data, keeping the fields Data already holds
+// that the figures do not name.
+func Attach(data json.RawMessage, f Figures) (json.RawMessage, error) {
+	m := map[string]json.RawMessage{}
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("reports: attach: the entry's data: %w", err)
+		}
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("reports: attach: %w", err)
+	}
+	var fm map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fm); err != nil {
+		return nil, fmt.Errorf("reports: attach: %w", err)
+	}
+	for k, v := range fm {
+		m[k] = v
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("reports: attach: %w", err)
+	}
+	return out, nil
+}
+
+// Encode is the record kept with a Z report's commit, which DecodeLastZ reads back.
+func Encode(f Figures) ([]byte, error) {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("reports: encode: %w", err)
+	}
+	return b, nil
+}

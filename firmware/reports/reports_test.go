@@ -44,3 +44,41 @@ func TestComputeFromEntries(t *testing.T) {
 		t.Fatal("decoded a sale as a report")
 	}
 }
+
+func TestReportNumbersZAndAttachKeepsTheEntrysData(t *testing.T) {
+	es := []journal.Entry{{Seq: 5, Kind: journal.KindSale, Totals: &journal.Totals{Gross: 300}, Tenders: []journal.Tender{{Kind: "card", Amount: 300}}}}
+	last := Figures{ZNumber: 7, GrandTotal: 1000, Period: Period{ToSeq: 4}}
+	z := Report(es, last, true)
+	x := Report(es, last, false)
+	if z.ZNumber != 8 || x.ZNumber != 0 || z.GrandTotal != 1300 || x.Sales.Gross != 300 {
+		t.Fatalf("z %+v x %+v", z, x)
+	}
+	data, err := Attach(json.RawMessage(`{"cashier_note":"end of day","z_number":99}`), z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil || m["cashier_note"] != "end of day" || m["z_number"] != float64(8) {
+		t.Fatalf("attached %s: %v", data, err)
+	}
+	rec, err := Encode(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeLastZ(rec)
+	if err != nil || back.ZNumber != 8 || back.GrandTotal != 1300 || back.Period.ToSeq != 5 {
+		t.Fatalf("decoded %+v %v", back, err)
+	}
+}
+
+func TestDamagedFiguresAreErrorsNotZeros(t *testing.T) {
+	if f, err := DecodeLastZ(nil); err != nil || f.ZNumber != 0 {
+		t.Fatalf("no record: %+v %v", f, err)
+	}
+	if _, err := DecodeLastZ([]byte(`{"z_number":`)); err == nil {
+		t.Fatal("a truncated last-Z record decoded")
+	}
+	if _, err := Attach(json.RawMessage(`[1,2]`), Figures{}); err == nil {
+		t.Fatal("figures attached to data that is not an object")
+	}
+}

@@ -71,6 +71,7 @@ func KeyByName(name string) (Key, bool) {
 // Scan is a barcode read, already validated by the scanner driver.
 type Scan struct {
 	Code   string // the code as read
+	GTIN   string // the code as a 13-digit GTIN (UPC-A, UPC-E and EAN-8 padded), "" when it is none
 	Item   string // for in-store codes with an embedded value: the item code inside it
 	Price  int64  // embedded price in minor units, or -1
 	Weight int64  // embedded weight in grams, or -1

@@ -382,3 +382,46 @@ func TestApprovalDoesNotOutliveItsStep(t *testing.T) {
 		t.Fatalf("cash in carries a stale approval: %+v %s", e, e.Data)
 	}
 }
+
+func TestScanFindsItsItemByCodeThenGTIN(t *testing.T) {
+	cases := []struct {
+		name, code, gtin    string
+		wantItem, wantBCode string // wantItem "": refused
+	}{
+		{"UPC-A listed in its GTIN form", "036000291452", "0036000291452", "1", "0036000291452"},
+		{"UPC-A listed as read", "096385074925", "0096385074925", "2", "096385074925"},
+		{"the code as read wins over its GTIN form", "012345678905", "0012345678905", "1", "012345678905"},
+		{"EAN-13 is its own GTIN", "5901234123457", "5901234123457", "1", "5901234123457"},
+		{"neither form listed", "042100005264", "0042100005264", "", ""},
+		{"an item code typed as a code", "2", "", "2", "2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			cat := testCatalog()
+			cat.Barcodes["0036000291452"] = "1"
+			cat.Barcodes["096385074925"] = "2"
+			cat.Barcodes["012345678905"] = "1"
+			cat.Barcodes["0012345678905"] = "2"
+			h.e.SetCatalog(cat)
+			h.signedOn("1", "1234")
+			h.scan(Scan{Code: tc.code, GTIN: tc.gtin, Price: -1, Weight: -1})
+			if tc.wantItem == "" {
+				if h.out.Refused != "unknown barcode "+tc.code || h.e.Sale() != nil {
+					t.Fatalf("refused %q, sale %+v", h.out.Refused, h.e.Sale())
+				}
+				return
+			}
+			if h.out.Refused != "" {
+				t.Fatalf("refused: %s", h.out.Refused)
+			}
+			s := h.e.Sale()
+			if s == nil || len(s.Lines) != 1 {
+				t.Fatalf("sale %+v", s)
+			}
+			if l := s.Lines[0]; l.Item != tc.wantItem || l.Barcode != tc.wantBCode {
+				t.Fatalf("line item %q barcode %q, want %q %q", l.Item, l.Barcode, tc.wantItem, tc.wantBCode)
+			}
+		})
+	}
+}

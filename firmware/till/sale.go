@@ -132,20 +132,37 @@ func (e *Engine) addPLU(code string) Output {
 }
 
 func (e *Engine) addScan(s Scan) Output {
+	it, barcode, ok := e.lookupScan(s)
+	if !ok {
+		e.dropEmptySale()
+		return e.refuse("unknown barcode " + s.Code)
+	}
+	return e.addItem(it, barcode, s.Price, s.Weight)
+}
+
+// lookupScan finds the item a scan names and the barcode it is recorded under. An in-store
+// code names its item inside it. Otherwise the code as read is looked up first, then its
+// GTIN form, so a catalog may list a UPC-A item under either 036000291452 or 0036000291452;
+// last the code is taken as an item code itself.
+func (e *Engine) lookupScan(s Scan) (Item, string, bool) {
 	code := s.Code
 	if s.Item != "" {
 		code = s.Item
+	} else if _, ok := e.cat.Barcodes[code]; !ok && s.GTIN != "" {
+		if _, ok := e.cat.Barcodes[s.GTIN]; ok {
+			code = s.GTIN
+		}
 	}
 	itemCode, ok := e.cat.Barcodes[code]
 	if !ok {
 		itemCode = code
 	}
 	it, ok := e.cat.Items[itemCode]
-	if !ok {
-		e.dropEmptySale()
-		return e.refuse("unknown barcode " + s.Code)
+	barcode := s.Code
+	if s.Item == "" {
+		barcode = code
 	}
-	return e.addItem(it, s.Code, s.Price, s.Weight)
+	return it, barcode, ok
 }
 
 // addItem adds a line: quantity from QTY (or the embedded weight), price from the catalog
