@@ -17,6 +17,11 @@
 //     with the right state. Event channels are buffered; a driver never blocks on them.
 //   - Errors read "kind: operation: cause" and wrap the cause with %w; sentinel errors that
 //     callers must tell apart are listed in the package's errors.go.
+//   - The sentinels every kind shares live in this package's errors.go, and each driver's
+//     errors.go re-exports them under the same name: ErrInvalidOpts (New, or another call,
+//     refused its options) and ErrHalted (the call came after Halt, or Halt ended it), and
+//     for the stream readers ErrAttached and ErrNilPort. errors.Is(err, drivers.ErrHalted)
+//     holds for a halted printer, scanner, display, drawer and keypad alike.
 //   - Fakes live in drivers/<kind>/<kind>test and behave like the device.
 //
 // Drivers never import the ledger, the uplink or the firmware; only board opens hardware.

@@ -285,8 +285,8 @@ func TestLCDRejectsBadOptions(t *testing.T) {
 		{Marker: '~'},
 	} {
 		o.Sleep = noSleep
-		if _, err := display.NewLCD(displaytest.NewLCD(0x27, 16, 2), &o); !errors.Is(err, display.ErrBadOpts) {
-			t.Errorf("NewLCD(%+v) = %v, want ErrBadOpts", o, err)
+		if _, err := display.NewLCD(displaytest.NewLCD(0x27, 16, 2), &o); !errors.Is(err, display.ErrInvalidOpts) {
+			t.Errorf("NewLCD(%+v) = %v, want ErrInvalidOpts", o, err)
 		}
 	}
 }

@@ -265,8 +265,8 @@ func TestPoleRejectsBadOptions(t *testing.T) {
 		{Marker: '…'},
 		{WriteTimeout: -time.Second},
 	} {
-		if _, err := display.New(&bytes.Buffer{}, &o); !errors.Is(err, display.ErrBadOpts) {
-			t.Errorf("New(%+v) = %v, want ErrBadOpts", o, err)
+		if _, err := display.New(&bytes.Buffer{}, &o); !errors.Is(err, display.ErrInvalidOpts) {
+			t.Errorf("New(%+v) = %v, want ErrInvalidOpts", o, err)
 		}
 	}
 }

@@ -312,23 +312,23 @@ func fill(o *Opts) {
 
 func validate(w Wiring, o *Opts) error {
 	if (w.Printer == nil) == (w.KickPin == nil) {
-		return fmt.Errorf("%w: wire exactly one of Printer and KickPin", ErrBadOpts)
+		return fmt.Errorf("%w: wire exactly one of Printer and KickPin", ErrInvalidOpts)
 	}
 	if w.SensePin != nil && w.PrinterSense != nil {
-		return fmt.Errorf("%w: wire at most one of SensePin and PrinterSense", ErrBadOpts)
+		return fmt.Errorf("%w: wire at most one of SensePin and PrinterSense", ErrInvalidOpts)
 	}
 	if o.PrinterPin != 2 && o.PrinterPin != 5 {
-		return fmt.Errorf("%w: printer pin %d: the kick-out connector drives pin 2 or 5", ErrBadOpts, o.PrinterPin)
+		return fmt.Errorf("%w: printer pin %d: the kick-out connector drives pin 2 or 5", ErrInvalidOpts, o.PrinterPin)
 	}
 	const unit, most = 2 * time.Millisecond, 255 * 2 * time.Millisecond
 	if o.Pulse < unit || o.Pulse > most {
-		return fmt.Errorf("%w: pulse %v outside %v..%v", ErrBadOpts, o.Pulse, unit, most)
+		return fmt.Errorf("%w: pulse %v outside %v..%v", ErrInvalidOpts, o.Pulse, unit, most)
 	}
 	if o.PulseOff < unit || o.PulseOff > most {
-		return fmt.Errorf("%w: pulse off %v outside %v..%v", ErrBadOpts, o.PulseOff, unit, most)
+		return fmt.Errorf("%w: pulse off %v outside %v..%v", ErrInvalidOpts, o.PulseOff, unit, most)
 	}
 	if o.Debounce < 0 || o.Poll < 0 || o.OpenTimeout < 0 || o.EventBuffer < 0 {
-		return fmt.Errorf("%w: negative debounce, poll, open timeout or event buffer", ErrBadOpts)
+		return fmt.Errorf("%w: negative debounce, poll, open timeout or event buffer", ErrInvalidOpts)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"periph.io/x/conn/v3"
+
 	"tillbox/drivers/codepage"
 )
 
@@ -115,6 +117,8 @@ type Dev struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 }
+
+var _ conn.Resource = (*Dev)(nil)
 
 type job struct {
 	id        string
