@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"tillbox/board/pty"
+	"tillbox/drivers"
 	"tillbox/drivers/display"
 	"tillbox/drivers/display/displaytest"
 	"tillbox/drivers/drawer"
@@ -227,7 +228,7 @@ func TestMissingDevicesAtOpenDoNotStopTheTill(t *testing.T) {
 	if err := s.Display.Show(display.Layout{Top: display.Line{Left: "x"}}); err == nil {
 		t.Error("Show on a missing display succeeded")
 	}
-	waitFor(t, "the scanner driver offline", func() bool { return s.Scanner.Status().State == scanner.Offline })
+	waitFor(t, "the scanner driver offline", func() bool { return s.Scanner.Status().State == drivers.Offline })
 	if err := s.Drawer.Kick(); !errors.Is(err, ErrOffline) {
 		t.Errorf("kick through a missing printer = %v, want ErrOffline at once", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"tillbox/drivers"
 	"tillbox/drivers/drawer"
 	"tillbox/drivers/keypad"
 	"tillbox/drivers/printer"
@@ -164,12 +165,12 @@ func TestSimHealthReflectsCoverAndNearEnd(t *testing.T) {
 
 func TestSimScannerUnpluggedComesBackOnANewCable(t *testing.T) {
 	s := openSim(t)
-	next(t, "online", s.Scanner.Events(), func(e scanner.Event) bool { return e.Status.State == scanner.Online })
+	next(t, "online", s.Scanner.Events(), func(e scanner.Event) bool { return e.Status.State == drivers.Online })
 	if err := s.Sim.Scanner.Close(); err != nil {
 		t.Fatal(err)
 	}
-	next(t, "offline", s.Scanner.Events(), func(e scanner.Event) bool { return e.Status.State == scanner.Offline })
-	next(t, "online again", s.Scanner.Events(), func(e scanner.Event) bool { return e.Status.State == scanner.Online })
+	next(t, "offline", s.Scanner.Events(), func(e scanner.Event) bool { return e.Status.State == drivers.Offline })
+	next(t, "online again", s.Scanner.Events(), func(e scanner.Event) bool { return e.Status.State == drivers.Online })
 	if err := s.Sim.Scanner.Scan("4006381333931"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 // Package drivers holds one package per peripheral kind of the till: printer, scanner,
 // display, drawer and keypad. This package records the shape every driver shares, so that a
-// newcomer finds the same thing in each, and holds what the devices that read a stream (a
-// scanner, a keypad) share: their State, and Stream, which runs their life (Events, Online,
-// Offline, Reattach, Halt) while each driver says only what the bytes mean.
+// newcomer finds the same thing in each, and holds what the drivers share: the sentinel
+// errors of every kind (errors.go); State, whose Online, Offline and Halted a scanner, a
+// keypad and a display report (state.go); and Stream, which runs the life of the devices
+// that read a stream (a scanner, a keypad: Events, Online, Offline, Reattach, Halt) while
+// each driver says only what the bytes mean.
 //
 // The shape (after periph.io's devices):
 //

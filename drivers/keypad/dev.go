@@ -69,19 +69,11 @@ func (o *Opts) resolve() (Opts, error) {
 	return r, nil
 }
 
-// State is whether the keypad is being read.
-type State = drivers.State
-
-// The states of a keypad (see drivers.State).
-const (
-	Offline = drivers.Offline
-	Online  = drivers.Online
-	Halted  = drivers.Halted
-)
-
 // Status is the keypad's state and its counters since New.
 type Status struct {
-	State State
+	// State is drivers.Online while the device is read, drivers.Offline once its port
+	// failed (Err says how) until Reattach, drivers.Halted after Halt.
+	State drivers.State
 	Err   error
 	// Presses counts press events made (repeats included); Dropped counts those lost
 	// because the Events channel was full.

@@ -11,19 +11,11 @@ import (
 	"tillbox/drivers/evdev"
 )
 
-// State is whether the scanner is being read.
-type State = drivers.State
-
-// The states of a scanner (see drivers.State).
-const (
-	Offline = drivers.Offline
-	Online  = drivers.Online
-	Halted  = drivers.Halted
-)
-
 // Status is the scanner's state and its counters since New.
 type Status struct {
-	State State
+	// State is drivers.Online while the port is read, drivers.Offline once it failed
+	// until Reattach, drivers.Halted after Halt.
+	State drivers.State
 	// Err is why the scanner went offline; nil otherwise.
 	Err error
 	// Scans and Rejects count the scan events made; Dropped counts those lost because the
