@@ -8,6 +8,8 @@ import (
 
 	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/gpio"
+
+	"tillbox/drivers"
 )
 
 // Kicker is the part of a receipt printer that fires the drawer solenoid through the
@@ -610,18 +612,7 @@ func (d *Dev) armLeftOpen() {
 
 // emit sends without blocking; called with mu held, so it is the only sender.
 func (d *Dev) emit(k EventKind) {
-	ev := Event{Kind: k, Status: d.st, At: d.now()}
-	for {
-		select {
-		case d.events <- ev:
-			return
-		default:
-		}
-		select {
-		case <-d.events:
-		default:
-		}
-	}
+	drivers.SendNewest(d.events, Event{Kind: k, Status: d.st, At: d.now()})
 }
 
 func (d *Dev) stateOf(l gpio.Level) State {

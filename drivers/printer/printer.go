@@ -11,6 +11,7 @@ import (
 
 	"periph.io/x/conn/v3"
 
+	"tillbox/drivers"
 	"tillbox/drivers/codepage"
 )
 
@@ -621,19 +622,7 @@ func (d *Dev) setStatus(l *link, st Status) {
 	}
 	d.st = st
 	d.broadcast()
-	ev := Event{Status: st}
-	select {
-	case d.events <- ev:
-	default:
-		select {
-		case <-d.events:
-		default:
-		}
-		select {
-		case d.events <- ev:
-		default:
-		}
-	}
+	drivers.SendNewest(d.events, Event{Status: st})
 }
 
 // broadcast wakes everything waiting on d.changed. The caller holds mu.
