@@ -3,10 +3,10 @@
 // newcomer finds the same thing in each, and holds what the drivers share: the sentinel
 // errors of every kind (errors.go); State, whose Online, Offline and Halted a scanner, a
 // keypad and a display report (state.go); SendNewest, the event send of the printer and
-// the drawer, which drop the oldest event when the consumer falls behind (send.go); and
-// Stream, which runs the life of the devices that read a stream (a scanner, a keypad:
-// Events, Online, Offline, Reattach, Halt) while each driver says only what the bytes
-// mean (stream.go).
+// the drawer, which drop the oldest event when the consumer falls behind (send.go); Poll,
+// their status poll (poll.go); and Stream, which runs the life of the devices that read
+// a stream (a scanner, a keypad: Events, Status, Online, Offline, Reattach, Halt) while
+// each driver says only what the bytes mean (stream.go).
 //
 // The shape (after periph.io's devices):
 //

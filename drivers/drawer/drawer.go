@@ -534,17 +534,10 @@ func (d *Dev) watchPin(p gpio.PinIn) {
 
 func (d *Dev) watchSensor(s Sensor) {
 	defer close(d.done)
-	t := time.NewTicker(d.o.Poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stop:
-			return
-		case <-t.C:
-		}
+	drivers.Poll(d.o.Poll, d.stop, func() {
 		high, err := s.DrawerSense()
 		d.observe(d.stateOf(gpio.Level(high)), err)
-	}
+	})
 }
 
 // observe records what the sense source said; err means it did not answer.

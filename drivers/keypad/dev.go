@@ -151,11 +151,7 @@ func (d *Dev) Map() Map {
 func (d *Dev) Events() <-chan Event { return d.s.Events() }
 
 // Status returns the current status.
-func (d *Dev) Status() Status {
-	var st Status
-	d.s.WithStatus(func(c drivers.StreamStatus) { st = d.status(c) })
-	return st
-}
+func (d *Dev) Status() Status { return drivers.StatusOf(d.s, d.status) }
 
 // status must be called with d.s's lock held.
 func (d *Dev) status(c drivers.StreamStatus) Status {

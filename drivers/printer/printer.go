@@ -532,16 +532,7 @@ func (d *Dev) progress(j *job) {
 // poll asks the printer for its status every Opts.Poll.
 func (d *Dev) poll() {
 	defer d.wg.Done()
-	t := time.NewTicker(d.opts.Poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stop:
-			return
-		case <-t.C:
-			d.refresh()
-		}
-	}
+	drivers.Poll(d.opts.Poll, d.stop, func() { d.refresh() })
 }
 
 // refresh asks the printer for DLE EOT 1, 2 and 4 and updates the status. It returns
