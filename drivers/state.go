@@ -12,7 +12,7 @@ const (
 	// timed out); the status's Err says how. A board supervisor reopens it and calls
 	// Reattach.
 	Offline State = iota
-	// Online: the port is being read.
+	// Online: the port is being read (for a display: the last write to it succeeded).
 	Online
 	// Halted: Halt was called; the device is done.
 	Halted
