@@ -264,3 +264,27 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Fatalf("Print after Close: %v", err)
 	}
 }
+
+func TestDrawerOnAGPIOLineThatDoesNotExistIsOfflineNamingIt(t *testing.T) {
+	for _, tc := range []struct {
+		use, line string
+		spec      DrawerSpec
+	}{
+		{"kick", "NO_SUCH_LINE_17", DrawerSpec{Kick: KindGPIO, KickGPIO: "NO_SUCH_LINE_17", Sense: KindSim}},
+		{"sense", "NO_SUCH_LINE_27", DrawerSpec{Kick: KindSim, Sense: KindGPIO, SenseGPIO: "NO_SUCH_LINE_27"}},
+	} {
+		t.Run(tc.use, func(t *testing.T) {
+			p, _ := Lookup("sim")
+			p.Drawer = &tc.spec
+			s := open(t, p, fastOptions(t))
+			if s.Drawer != nil {
+				t.Fatal("a drawer wired to a line that does not exist has a driver")
+			}
+			h := health(t, s, "drawer")
+			if h.State != StateOffline || !strings.HasPrefix(h.Detail, tc.use+": ") || !strings.Contains(h.Detail, tc.line) {
+				t.Fatalf("drawer health %+v, want offline with the %s line's error naming %s", h, tc.use, tc.line)
+			}
+			waitHealth(t, s, "printer", StateOK) // the till runs without its drawer
+		})
+	}
+}
