@@ -8,6 +8,7 @@ import (
 
 	"periph.io/x/conn/v3/physic"
 
+	"tillbox/drivers"
 	"tillbox/drivers/display"
 	"tillbox/drivers/display/displaytest"
 )
@@ -57,7 +58,7 @@ func (s *Set) openDisplay(t timing, _ Options) error {
 	// A failed write or transaction marks the port failed at once; a write that timed out
 	// never returns, so the supervisor learns of it from the driver going Offline.
 	l.stale = func() error {
-		if st := dev.Status(); st.State == display.Offline {
+		if st := dev.Status(); st.State == drivers.Offline {
 			return offlineCause(st.Err)
 		}
 		return nil
@@ -89,7 +90,7 @@ func (s *Set) displayHealth() DeviceHealth {
 		return h
 	}
 	st := s.Display.Status()
-	if st.State != display.Online {
+	if st.State != drivers.Online {
 		h.State, h.Detail = StateOffline, errText(st.Err, st.State.String())
 		return h
 	}

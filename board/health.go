@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"tillbox/drivers"
 	"tillbox/drivers/drawer"
-	"tillbox/drivers/keypad"
-	"tillbox/drivers/scanner"
 )
 
 // Health states. A device reports the one that matters most to the cashier: a printer
@@ -50,7 +49,7 @@ func (s *Set) Health() []DeviceHealth {
 		h := s.lineHealth("scanner", p.Scanner.Kind)
 		if h.State == StateOK {
 			st := s.Scanner.Status()
-			if st.State != scanner.Online {
+			if st.State != drivers.Online {
 				h.State, h.Detail = StateOffline, errText(st.Err, st.State.String())
 			} else {
 				h.Detail = fmt.Sprintf("%d scans, %d rejected", st.Scans, st.Rejects)
@@ -68,7 +67,7 @@ func (s *Set) Health() []DeviceHealth {
 		h := s.lineHealth("keypad", p.Keypad.Kind)
 		if h.State == StateOK {
 			st := s.Keypad.Status()
-			if st.State != keypad.Online {
+			if st.State != drivers.Online {
 				h.State, h.Detail = StateOffline, errText(st.Err, st.State.String())
 			}
 		}

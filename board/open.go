@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
+
 	"tillbox/drivers"
 	"tillbox/drivers/display"
 	"tillbox/drivers/drawer"
@@ -223,14 +225,13 @@ func (s *Set) openScanner(t timing, _ Options) error {
 	where := spec.Path
 	switch spec.Kind {
 	case KindSim:
-		c := &simCable{}
-		s.cables = append(s.cables, c)
+		c := s.newSimCable()
 		s.Sim.Scanner = scannertest.NewSerial(c, spec.Suffix)
 		where, open = "sim", c.plug
 	case KindSerial:
 		open = func(context.Context) (io.ReadWriteCloser, error) { return openSerial(spec.Path, spec.Baud) }
 	case KindEvdev:
-		open = func(context.Context) (io.ReadWriteCloser, error) { return openEvdev(spec.Path) }
+		open = evdevOpener(spec.Path)
 	}
 	o := spec.opts()
 	newDev := scanner.New
@@ -257,12 +258,11 @@ func (s *Set) openKeypad(t timing, _ Options) error {
 	where := spec.Path
 	switch spec.Kind {
 	case KindSim:
-		c := &simCable{}
-		s.cables = append(s.cables, c)
+		c := s.newSimCable()
 		s.Sim.Keypad = keypadtest.New(c, evdev.Native, m)
 		where, open = "sim", c.plug
 	case KindEvdev:
-		open = func(context.Context) (io.ReadWriteCloser, error) { return openEvdev(spec.Path) }
+		open = evdevOpener(spec.Path)
 	}
 	return s.openReader("keypad", where, t, open, func(port io.Reader) (reader, error) {
 		dev, err := keypad.New(port, &keypad.Opts{Name: "keypad", Map: m})
@@ -272,6 +272,18 @@ func (s *Set) openKeypad(t timing, _ Options) error {
 		s.Keypad = dev
 		return reader{dev.Reattach, func() (drivers.State, error) { st := dev.Status(); return st.State, st.Err }}, nil
 	})
+}
+
+// newSimCable returns a cable for a sim device's fake, unplugged by Close.
+func (s *Set) newSimCable() *simCable {
+	c := &simCable{}
+	s.cables = append(s.cables, c)
+	return c
+}
+
+// evdevOpener opens the input device at path, grabbed (see openEvdev).
+func evdevOpener(path string) func(context.Context) (io.ReadWriteCloser, error) {
+	return func(context.Context) (io.ReadWriteCloser, error) { return openEvdev(path) }
 }
 
 // reader is what the board needs of a driver that only reads its port (a scanner, a
@@ -343,10 +355,8 @@ func (s *Set) openDrawer(_ timing, opts Options) error {
 		o.PrinterPin = spec.Pin
 		w.Printer = printerKicker(s.Printer)
 	case KindGPIO:
-		pin, err := gpioPin(spec.KickGPIO)
-		if err != nil {
-			s.drawerErr = fmt.Errorf("kick: %w", err)
-			s.log.Warn("board: device offline", "device", "drawer", "cause", s.drawerErr)
+		pin, ok := s.drawerLine("kick", spec.KickGPIO)
+		if !ok {
 			return nil
 		}
 		w.KickPin = pin
@@ -358,10 +368,8 @@ func (s *Set) openDrawer(_ timing, opts Options) error {
 		pp, _ := s.profile.Printer.printerProfile()
 		w.PrinterSense = printerSensor(s.Printer, pp.DrawerOpenHigh)
 	case KindGPIO:
-		pin, err := gpioPin(spec.SenseGPIO)
-		if err != nil {
-			s.drawerErr = fmt.Errorf("sense: %w", err)
-			s.log.Warn("board: device offline", "device", "drawer", "cause", s.drawerErr)
+		pin, ok := s.drawerLine("sense", spec.SenseGPIO)
+		if !ok {
 			return nil
 		}
 		w.SensePin = pin
@@ -372,6 +380,19 @@ func (s *Set) openDrawer(_ timing, opts Options) error {
 	}
 	s.Drawer = dev
 	return nil
+}
+
+// drawerLine returns the drawer's GPIO line called name, for use ("kick", "sense"). A
+// line that does not open leaves the drawer unwired rather than failing Open: the cause
+// goes to drawerErr, which Health reports, and to the log.
+func (s *Set) drawerLine(use, name string) (gpio.PinIO, bool) {
+	pin, err := gpioPin(name)
+	if err != nil {
+		s.drawerErr = fmt.Errorf("%s: %w", use, err)
+		s.log.Warn("board: device offline", "device", "drawer", "cause", s.drawerErr)
+		return nil, false
+	}
+	return pin, true
 }
 
 // printerKicker fires the drawer through the receipt printer with the driver's real-time

@@ -408,148 +408,218 @@ func oneOf(v string, choices ...string) bool { return slices.Contains(choices, v
 
 // Validate checks every spec on its own and against the others (a drawer kicked through
 // the printer needs a printer that wires that pin). Open validates too; Override calls it
-// so that a bad config file is refused when it is read.
+// so that a bad config file is refused when it is read. The first problem found is
+// returned, in the order printer, scanner, display, drawer, keypad.
 func (p *Profile) Validate() error {
 	name := p.Name
 	if name == "" {
 		name = "(unnamed)"
 	}
-	var pp printer.Profile
+	var pp printer.Profile // the printer's model; zero when the board has no printer
 	if s := p.Printer; s != nil {
-		switch s.Kind {
-		case KindSim:
-		case KindSerial:
-			if err := checkTTY(name, "printer", s.Path, s.Baud); err != nil {
-				return err
-			}
-		case KindUSBLP:
-			if s.Path == "" {
-				return invalid(name, "printer", "path", "a usblp printer needs its device file (/dev/usb/lp0)")
-			}
-		case KindTCP:
-			if s.Address == "" || !strings.Contains(s.Address, ":") {
-				return invalid(name, "printer", "address", "%q: want host:port (192.168.1.50:9100)", s.Address)
-			}
-		default:
-			return invalid(name, "printer", "kind", "%q: want sim, serial, usblp or tcp", s.Kind)
-		}
-		var ok bool
-		if pp, ok = s.printerProfile(); !ok {
-			return invalid(name, "printer", "profile", "%q: want one of %s", s.Profile, printerProfileNames())
+		var err error
+		if pp, err = s.validate(name); err != nil {
+			return err
 		}
 	}
 	if s := p.Scanner; s != nil {
-		switch s.Kind {
-		case KindSim:
-		case KindSerial:
-			if err := checkTTY(name, "scanner", s.Path, s.Baud); err != nil {
-				return err
-			}
-		case KindEvdev:
-			if s.Path == "" {
-				return invalid(name, "scanner", "path", "an evdev scanner needs its /dev/input/eventN file")
-			}
-		default:
-			return invalid(name, "scanner", "kind", "%q: want sim, serial or evdev", s.Kind)
-		}
-		if s.Suffix > scanner.SuffixNone {
-			return invalid(name, "scanner", "suffix", "%v: want CR, LF, CRLF, TAB or none", s.Suffix)
-		}
-		// scanner.New checks its options before it looks at the port, so a nil port tells
-		// bad options (ErrInvalidOpts) from good ones (ErrNilPort) without starting a Dev.
-		o := s.opts()
-		if _, err := scanner.New(nil, &o); !errors.Is(err, scanner.ErrNilPort) {
-			return invalid(name, "scanner", "in_store", "%v", err)
+		if err := s.validate(name); err != nil {
+			return err
 		}
 	}
 	if s := p.Display; s != nil {
-		switch s.Kind {
-		case KindSim, KindPole:
-			if s.Kind == KindPole {
-				if err := checkTTY(name, "display", s.Path, s.Baud); err != nil {
-					return err
-				}
-			}
-			if s.Rows != 2 {
-				return invalid(name, "display", "rows", "%d: a pole display has 2", s.Rows)
-			}
-			if s.CodePage != "" {
-				if _, err := codepage.Lookup(s.CodePage); err != nil {
-					return invalid(name, "display", "code_page", "%q: want one of %s", s.CodePage, strings.Join(codepage.Names(), ", "))
-				}
-			}
-			// The driver checks the rest (columns, that the cut marker shows on the page);
-			// its init goes nowhere here.
-			if _, err := display.New(io.Discard, &display.Opts{Cols: s.Cols, CodePage: s.CodePage}); err != nil {
-				return invalid(name, "display", "cols", "%v", err)
-			}
-		case KindHD44780:
-			if s.Bus == "" {
-				return invalid(name, "display", "bus", "an hd44780 display needs its I2C bus (\"1\" for /dev/i2c-1)")
-			}
-			if s.Addr < 0x08 || s.Addr > 0x77 {
-				return invalid(name, "display", "addr", "0x%02x: want a 7-bit address 0x08-0x77 (0x27 or 0x3f on PCF8574 backpacks)", uint16(s.Addr))
-			}
-			if (s.Cols != 16 && s.Cols != 20) || (s.Rows != 2 && s.Rows != 4) {
-				return invalid(name, "display", "cols", "%dx%d: want 16x2, 20x2, 16x4 or 20x4", s.Cols, s.Rows)
-			}
-		default:
-			return invalid(name, "display", "kind", "%q: want sim, pole or hd44780", s.Kind)
+		if err := s.validate(name); err != nil {
+			return err
 		}
 	}
 	if s := p.Drawer; s != nil {
-		switch s.Kick {
-		case KindSim:
-		case KindPrinter:
-			if p.Printer == nil {
-				return invalid(name, "drawer", "kick", "kicked through the printer, but the board has no printer")
-			}
-			if s.Pin != 2 && s.Pin != 5 {
-				return invalid(name, "drawer", "pin", "%d: want the kick-out connector pin, 2 or 5", s.Pin)
-			}
-			if !slices.Contains(pp.DrawerPins, s.Pin) {
-				return invalid(name, "drawer", "pin", "%d: printer profile %s wires pins %v", s.Pin, pp.Name, pp.DrawerPins)
-			}
-		case KindGPIO:
-			if s.KickGPIO == "" {
-				return invalid(name, "drawer", "kick_gpio", "a GPIO kick needs the line's name (GPIO17)")
-			}
-		default:
-			return invalid(name, "drawer", "kick", "%q: want printer, gpio or sim", s.Kick)
-		}
-		switch s.Sense {
-		case KindNone, KindSim:
-		case KindPrinter:
-			if p.Printer == nil {
-				return invalid(name, "drawer", "sense", "sensed through the printer, but the board has no printer")
-			}
-			if !pp.RealTimeStatus && !pp.AutoStatus {
-				return invalid(name, "drawer", "sense", "printer profile %s reports no status, so it cannot read the drawer switch", pp.Name)
-			}
-		case KindGPIO:
-			if s.SenseGPIO == "" {
-				return invalid(name, "drawer", "sense_gpio", "a GPIO sense switch needs the line's name (GPIO27)")
-			}
-			if s.Kick == KindGPIO && s.SenseGPIO == s.KickGPIO {
-				return invalid(name, "drawer", "sense_gpio", "%s is the kick line too", s.SenseGPIO)
-			}
-		default:
-			return invalid(name, "drawer", "sense", "%q: want none, printer, gpio or sim", s.Sense)
+		if err := s.validate(name, p.Printer != nil, pp); err != nil {
+			return err
 		}
 	}
 	if s := p.Keypad; s != nil {
-		switch s.Kind {
-		case KindSim:
-		case KindEvdev:
-			if s.Path == "" {
-				return invalid(name, "keypad", "path", "an evdev keypad needs its /dev/input/eventN file")
-			}
-		default:
-			return invalid(name, "keypad", "kind", "%q: want sim or evdev", s.Kind)
+		if err := s.validate(name); err != nil {
+			return err
 		}
-		if _, err := s.Map.Parse(); err != nil {
-			return invalid(name, "keypad", "map", "%v", err)
+	}
+	return nil
+}
+
+// validate checks the printer's port and model in the profile called profile, and
+// returns the model.
+func (s *PrinterSpec) validate(profile string) (printer.Profile, error) {
+	switch s.Kind {
+	case KindSim:
+	case KindSerial:
+		if err := checkTTY(profile, "printer", s.Path, s.Baud); err != nil {
+			return printer.Profile{}, err
 		}
+	case KindUSBLP:
+		if s.Path == "" {
+			return printer.Profile{}, invalid(profile, "printer", "path", "a usblp printer needs its device file (/dev/usb/lp0)")
+		}
+	case KindTCP:
+		if s.Address == "" || !strings.Contains(s.Address, ":") {
+			return printer.Profile{}, invalid(profile, "printer", "address", "%q: want host:port (192.168.1.50:9100)", s.Address)
+		}
+	default:
+		return printer.Profile{}, invalid(profile, "printer", "kind", "%q: want sim, serial, usblp or tcp", s.Kind)
+	}
+	pp, ok := s.printerProfile()
+	if !ok {
+		return printer.Profile{}, invalid(profile, "printer", "profile", "%q: want one of %s", s.Profile, printerProfileNames())
+	}
+	return pp, nil
+}
+
+// validate checks the scanner's port, suffix and in-store layouts.
+func (s *ScannerSpec) validate(profile string) error {
+	switch s.Kind {
+	case KindSim:
+	case KindSerial:
+		if err := checkTTY(profile, "scanner", s.Path, s.Baud); err != nil {
+			return err
+		}
+	case KindEvdev:
+		if s.Path == "" {
+			return invalid(profile, "scanner", "path", "an evdev scanner needs its /dev/input/eventN file")
+		}
+	default:
+		return invalid(profile, "scanner", "kind", "%q: want sim, serial or evdev", s.Kind)
+	}
+	if s.Suffix > scanner.SuffixNone {
+		return invalid(profile, "scanner", "suffix", "%v: want CR, LF, CRLF, TAB or none", s.Suffix)
+	}
+	// scanner.New checks its options before it looks at the port, so a nil port tells
+	// bad options (ErrInvalidOpts) from good ones (ErrNilPort) without starting a Dev.
+	o := s.opts()
+	if _, err := scanner.New(nil, &o); !errors.Is(err, scanner.ErrNilPort) {
+		return invalid(profile, "scanner", "in_store", "%v", err)
+	}
+	return nil
+}
+
+// validate checks the display by its kind: a pole display (or the sim, which stands in
+// for one) or an HD44780 LCD.
+func (s *DisplaySpec) validate(profile string) error {
+	switch s.Kind {
+	case KindSim, KindPole:
+		return s.validatePole(profile)
+	case KindHD44780:
+		return s.validateLCD(profile)
+	}
+	return invalid(profile, "display", "kind", "%q: want sim, pole or hd44780", s.Kind)
+}
+
+// validatePole checks a pole display's tty (the sim has none), its size and code page.
+func (s *DisplaySpec) validatePole(profile string) error {
+	if s.Kind == KindPole {
+		if err := checkTTY(profile, "display", s.Path, s.Baud); err != nil {
+			return err
+		}
+	}
+	if s.Rows != 2 {
+		return invalid(profile, "display", "rows", "%d: a pole display has 2", s.Rows)
+	}
+	if s.CodePage != "" {
+		if _, err := codepage.Lookup(s.CodePage); err != nil {
+			return invalid(profile, "display", "code_page", "%q: want one of %s", s.CodePage, strings.Join(codepage.Names(), ", "))
+		}
+	}
+	// The driver checks the rest (columns, that the cut marker shows on the page); its
+	// init goes nowhere here.
+	if _, err := display.New(io.Discard, &display.Opts{Cols: s.Cols, CodePage: s.CodePage}); err != nil {
+		return invalid(profile, "display", "cols", "%v", err)
+	}
+	return nil
+}
+
+// validateLCD checks an HD44780's bus, address and size.
+func (s *DisplaySpec) validateLCD(profile string) error {
+	if s.Bus == "" {
+		return invalid(profile, "display", "bus", "an hd44780 display needs its I2C bus (\"1\" for /dev/i2c-1)")
+	}
+	if s.Addr < 0x08 || s.Addr > 0x77 {
+		return invalid(profile, "display", "addr", "0x%02x: want a 7-bit address 0x08-0x77 (0x27 or 0x3f on PCF8574 backpacks)", uint16(s.Addr))
+	}
+	if (s.Cols != 16 && s.Cols != 20) || (s.Rows != 2 && s.Rows != 4) {
+		return invalid(profile, "display", "cols", "%dx%d: want 16x2, 20x2, 16x4 or 20x4", s.Cols, s.Rows)
+	}
+	return nil
+}
+
+// validate checks how the drawer is kicked and sensed; hasPrinter says whether the board
+// has a printer and pp is its model.
+func (s *DrawerSpec) validate(profile string, hasPrinter bool, pp printer.Profile) error {
+	if err := s.validateKick(profile, hasPrinter, pp); err != nil {
+		return err
+	}
+	return s.validateSense(profile, hasPrinter, pp)
+}
+
+// validateKick checks the way the solenoid is fired: the printer's connector pin, or a GPIO
+// line.
+func (s *DrawerSpec) validateKick(profile string, hasPrinter bool, pp printer.Profile) error {
+	switch s.Kick {
+	case KindSim:
+	case KindPrinter:
+		if !hasPrinter {
+			return invalid(profile, "drawer", "kick", "kicked through the printer, but the board has no printer")
+		}
+		if s.Pin != 2 && s.Pin != 5 {
+			return invalid(profile, "drawer", "pin", "%d: want the kick-out connector pin, 2 or 5", s.Pin)
+		}
+		if !slices.Contains(pp.DrawerPins, s.Pin) {
+			return invalid(profile, "drawer", "pin", "%d: printer profile %s wires pins %v", s.Pin, pp.Name, pp.DrawerPins)
+		}
+	case KindGPIO:
+		if s.KickGPIO == "" {
+			return invalid(profile, "drawer", "kick_gpio", "a GPIO kick needs the line's name (GPIO17)")
+		}
+	default:
+		return invalid(profile, "drawer", "kick", "%q: want printer, gpio or sim", s.Kick)
+	}
+	return nil
+}
+
+// validateSense checks the way the switch is read: the printer's status, or a GPIO line
+// other than the kick's.
+func (s *DrawerSpec) validateSense(profile string, hasPrinter bool, pp printer.Profile) error {
+	switch s.Sense {
+	case KindNone, KindSim:
+	case KindPrinter:
+		if !hasPrinter {
+			return invalid(profile, "drawer", "sense", "sensed through the printer, but the board has no printer")
+		}
+		if !pp.RealTimeStatus && !pp.AutoStatus {
+			return invalid(profile, "drawer", "sense", "printer profile %s reports no status, so it cannot read the drawer switch", pp.Name)
+		}
+	case KindGPIO:
+		if s.SenseGPIO == "" {
+			return invalid(profile, "drawer", "sense_gpio", "a GPIO sense switch needs the line's name (GPIO27)")
+		}
+		if s.Kick == KindGPIO && s.SenseGPIO == s.KickGPIO {
+			return invalid(profile, "drawer", "sense_gpio", "%s is the kick line too", s.SenseGPIO)
+		}
+	default:
+		return invalid(profile, "drawer", "sense", "%q: want none, printer, gpio or sim", s.Sense)
+	}
+	return nil
+}
+
+// validate checks the keypad's device and its mapping.
+func (s *KeypadSpec) validate(profile string) error {
+	switch s.Kind {
+	case KindSim:
+	case KindEvdev:
+		if s.Path == "" {
+			return invalid(profile, "keypad", "path", "an evdev keypad needs its /dev/input/eventN file")
+		}
+	default:
+		return invalid(profile, "keypad", "kind", "%q: want sim or evdev", s.Kind)
+	}
+	if _, err := s.Map.Parse(); err != nil {
+		return invalid(profile, "keypad", "map", "%v", err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"tillbox/drivers"
 	"tillbox/drivers/drawer"
 	"tillbox/drivers/keypad"
 	"tillbox/drivers/printer"
@@ -164,12 +165,12 @@ func TestSimHealthReflectsCoverAndNearEnd(t *testing.T) {
 
 func TestSimScannerUnpluggedComesBackOnANewCable(t *testing.T) {
 	s := openSim(t)
-	next(t, "online", s.Scanner.Events(), func(e scanner.Event) bool { return e.Status.State == scanner.Online })
+	next(t, "online", s.Scanner.Events(), func(e scanner.Event) bool { return e.Status.State == drivers.Online })
 	if err := s.Sim.Scanner.Close(); err != nil {
 		t.Fatal(err)
 	}
-	next(t, "offline", s.Scanner.Events(), func(e scanner.Event) bool { return e.Status.State == scanner.Offline })
-	next(t, "online again", s.Scanner.Events(), func(e scanner.Event) bool { return e.Status.State == scanner.Online })
+	next(t, "offline", s.Scanner.Events(), func(e scanner.Event) bool { return e.Status.State == drivers.Offline })
+	next(t, "online again", s.Scanner.Events(), func(e scanner.Event) bool { return e.Status.State == drivers.Online })
 	if err := s.Sim.Scanner.Scan("4006381333931"); err != nil {
 		t.Fatal(err)
 	}
@@ -261,5 +262,29 @@ func TestCloseStopsEverything(t *testing.T) {
 	_, err = s.Printer.Print(context.Background(), printer.Job{ID: "x", Doc: new(printer.Doc).Add(printer.Text("x"))})
 	if !errors.Is(err, printer.ErrClosed) {
 		t.Fatalf("Print after Close: %v", err)
+	}
+}
+
+func TestDrawerOnAGPIOLineThatDoesNotExistIsOfflineNamingIt(t *testing.T) {
+	for _, tc := range []struct {
+		use, line string
+		spec      DrawerSpec
+	}{
+		{"kick", "NO_SUCH_LINE_17", DrawerSpec{Kick: KindGPIO, KickGPIO: "NO_SUCH_LINE_17", Sense: KindSim}},
+		{"sense", "NO_SUCH_LINE_27", DrawerSpec{Kick: KindSim, Sense: KindGPIO, SenseGPIO: "NO_SUCH_LINE_27"}},
+	} {
+		t.Run(tc.use, func(t *testing.T) {
+			p, _ := Lookup("sim")
+			p.Drawer = &tc.spec
+			s := open(t, p, fastOptions(t))
+			if s.Drawer != nil {
+				t.Fatal("a drawer wired to a line that does not exist has a driver")
+			}
+			h := health(t, s, "drawer")
+			if h.State != StateOffline || !strings.HasPrefix(h.Detail, tc.use+": ") || !strings.Contains(h.Detail, tc.line) {
+				t.Fatalf("drawer health %+v, want offline with the %s line's error naming %s", h, tc.use, tc.line)
+			}
+			waitHealth(t, s, "printer", StateOK) // the till runs without its drawer
+		})
 	}
 }

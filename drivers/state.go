@@ -2,15 +2,17 @@ package drivers
 
 import "fmt"
 
-// State is where a device that reads a stream (a scanner, a keypad) stands. Each driver
-// re-exports it with its own constant names, so callers write scanner.Offline.
+// State is where a scanner, a keypad or a display stands. Their Status.State is this type
+// and its constants are the only names of the states, so callers write drivers.Offline
+// whichever kind they ask.
 type State uint8
 
 const (
-	// Offline: the port failed (unplugged, closed); the status's Err says how. A board
-	// supervisor reopens it and calls Reattach.
+	// Offline: the port failed (unplugged, closed; for a display, a write that failed or
+	// timed out); the status's Err says how. A board supervisor reopens it and calls
+	// Reattach.
 	Offline State = iota
-	// Online: the port is being read.
+	// Online: the port is being read (for a display: the last write to it succeeded).
 	Online
 	// Halted: Halt was called; the device is done.
 	Halted

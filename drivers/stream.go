@@ -73,12 +73,12 @@ func (s *Stream[E]) Emit(ev func(StreamStatus) E) bool {
 	return true
 }
 
-// WithStatus calls f with the current status, with the lock Emit holds, so that counters
-// read in f agree with it.
-func (s *Stream[E]) WithStatus(f func(StreamStatus)) {
+// StatusOf returns what status makes of s's current status. status runs with the lock
+// Emit holds, so that the counters it reads agree with it; it must not call the Stream.
+func StatusOf[E, S any](s *Stream[E], status func(StreamStatus) S) S {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f(s.st)
+	return status(s.st)
 }
 
 // Halt stops delivering events, reports Halted and closes the Events channel. It is

@@ -28,23 +28,13 @@ type Layout struct {
 	Bottom Line
 }
 
-// State is whether the display takes what the Dev writes.
-type State = drivers.State
-
-// The states of a display (see drivers.State).
-const (
-	// Offline: a write failed or timed out (or the display did not take its
-	// initialisation); Status().Err says how. Nothing is written until Reattach.
-	Offline = drivers.Offline
-	// Online: the last write to the display succeeded.
-	Online = drivers.Online
-	// Halted: Halt was called; the Dev is done.
-	Halted = drivers.Halted
-)
-
 // Status is where the display stands and what it shows.
 type Status struct {
-	State State
+	// State is drivers.Online while the last write to the display succeeded, and
+	// drivers.Offline once a write failed or timed out (or the display did not take its
+	// initialisation): Err says how, and nothing is written until Reattach. It is
+	// drivers.Halted after Halt; the Dev is done.
+	State drivers.State
 	// Cols and Rows are the size of the screen in character cells.
 	Cols, Rows int
 	// Shown is the current layout: the last one Show accepted, zero after Clear. While the
@@ -99,7 +89,7 @@ var _ conn.Resource = (*Dev)(nil)
 // caller's, and Reattach brings the display in when it is back.
 func newDev(desc string, cols, rows int, marker rune, t terminal) *Dev {
 	d := &Dev{desc: desc, cols: cols, rows: rows, marker: marker, term: t,
-		st: Status{State: Online, Cols: cols, Rows: rows, Screen: blankScreen(cols, rows)}}
+		st: Status{State: drivers.Online, Cols: cols, Rows: rows, Screen: blankScreen(cols, rows)}}
 	d.op.Lock()
 	defer d.op.Unlock()
 	d.restart("new")
@@ -117,9 +107,9 @@ func (d *Dev) Halt() error {
 	defer d.op.Unlock()
 	d.mu.Lock()
 	was := d.st.State
-	d.st.State, d.st.Err = Halted, nil
+	d.st.State, d.st.Err = drivers.Halted, nil
 	d.mu.Unlock()
-	if was != Online {
+	if was != drivers.Online {
 		return nil
 	}
 	if err := d.term.halt(); err != nil {
@@ -204,7 +194,7 @@ func (d *Dev) restart(op string) error {
 		}
 	}
 	d.mu.Lock()
-	d.st.State, d.st.Err = Online, nil
+	d.st.State, d.st.Err = drivers.Online, nil
 	d.mu.Unlock()
 	return nil
 }
@@ -213,7 +203,7 @@ func (d *Dev) restart(op string) error {
 func (d *Dev) usable(op string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.st.State == Halted {
+	if d.st.State == drivers.Halted {
 		return fmt.Errorf("display: %s: %w", op, ErrHalted)
 	}
 	return nil
@@ -221,7 +211,7 @@ func (d *Dev) usable(op string) error {
 
 // offline is the error of op on an Offline display, nil on an Online one. d.mu is held.
 func (d *Dev) offline(op string) error {
-	if d.st.State != Offline {
+	if d.st.State != drivers.Offline {
 		return nil
 	}
 	return fmt.Errorf("display: %s: %w (%w)", op, ErrOffline, d.st.Err)
@@ -246,7 +236,7 @@ func (d *Dev) draw(op string, rows [][]rune, missing []rune) error {
 func (d *Dev) lost(op string, cause error) error {
 	err := fmt.Errorf("display: %s: %w", op, cause)
 	d.mu.Lock()
-	d.st.State, d.st.Err = Offline, err
+	d.st.State, d.st.Err = drivers.Offline, err
 	d.mu.Unlock()
 	return err
 }

@@ -76,4 +76,8 @@
 // package opens, closes and reopens nothing; board hands it a port or a bus and
 // supervises it. displaytest has fakes of both devices that decode the bytes back into a
 // screen and fail as the hardware does (unplugged, stalled, powered on again).
+//
+// Status().State is a drivers.State, and ErrInvalidOpts and ErrHalted are the sentinels
+// of package drivers that every kind shares (drivers/errors.go); the others are this
+// package's own (errors.go).
 package display

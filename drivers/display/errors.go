@@ -1,13 +1,17 @@
 package display
 
-import "errors"
+import (
+	"errors"
+
+	"tillbox/drivers"
+)
 
 // Sentinel errors. Callers tell them apart with errors.Is; the returned errors wrap them
 // as "display: operation: cause".
 var (
-	// ErrBadOpts is returned by New and NewLCD for a size, address, code page, marker,
-	// brightness or write timeout the device cannot take.
-	ErrBadOpts = errors.New("invalid options")
+	// ErrInvalidOpts (drivers.ErrInvalidOpts) is returned by New and NewLCD for a size,
+	// address, code page, marker, brightness or write timeout the device cannot take.
+	ErrInvalidOpts = drivers.ErrInvalidOpts
 
 	// ErrBadPort is returned by New, NewLCD, Reattach and ReattachLCD for a nil port, and
 	// by Reattach on an LCD or ReattachLCD on a pole display.
@@ -26,6 +30,6 @@ var (
 	// shown by Reattach. The error also wraps Status().Err, the failure that caused it.
 	ErrOffline = errors.New("display offline")
 
-	// ErrHalted is returned by every operation after Halt.
-	ErrHalted = errors.New("halted")
+	// ErrHalted (drivers.ErrHalted) is returned by every operation after Halt.
+	ErrHalted = drivers.ErrHalted
 )

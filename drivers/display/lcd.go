@@ -79,13 +79,13 @@ func NewLCD(bus i2c.Bus, opts *LCDOpts) (*Dev, error) {
 		o.Sleep = time.Sleep
 	}
 	if (o.Cols != 16 && o.Cols != 20) || (o.Rows != 2 && o.Rows != 4) {
-		return nil, fmt.Errorf("display: new lcd: %dx%d: %w (16x2, 20x2, 16x4, 20x4)", o.Cols, o.Rows, ErrBadOpts)
+		return nil, fmt.Errorf("display: new lcd: %dx%d: %w (16x2, 20x2, 16x4, 20x4)", o.Cols, o.Rows, ErrInvalidOpts)
 	}
 	if o.Addr > 0x7f {
-		return nil, fmt.Errorf("display: new lcd: address %#x: %w", o.Addr, ErrBadOpts)
+		return nil, fmt.Errorf("display: new lcd: address %#x: %w", o.Addr, ErrInvalidOpts)
 	}
 	if _, ok := romByte(o.Marker); !ok {
-		return nil, fmt.Errorf("display: new lcd: marker %q is not in the ROM: %w", o.Marker, ErrBadOpts)
+		return nil, fmt.Errorf("display: new lcd: marker %q is not in the ROM: %w", o.Marker, ErrInvalidOpts)
 	}
 	if bus == nil {
 		return nil, fmt.Errorf("display: new lcd: %w", ErrBadPort)

@@ -13,6 +13,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
+	"tillbox/drivers"
 	"tillbox/drivers/display"
 	"tillbox/drivers/display/displaytest"
 )
@@ -229,7 +230,7 @@ func TestLCDWithoutABackpackAtTheAddressStartsOffline(t *testing.T) {
 		t.Fatalf("NewLCD = %v, want an Offline Dev", err)
 	}
 	st := d.Status()
-	if st.State != display.Offline || !errors.Is(st.Err, displaytest.ErrNoAck) || !strings.HasPrefix(st.Err.Error(), "display: new: ") {
+	if st.State != drivers.Offline || !errors.Is(st.Err, displaytest.ErrNoAck) || !strings.HasPrefix(st.Err.Error(), "display: new: ") {
 		t.Fatalf("Status = %v %v, want Offline with display: new: wrapping ErrNoAck", st.State, st.Err)
 	}
 	if err := d.Show(display.Layout{Top: display.Line{"Bread", "2.10"}}); !errors.Is(err, display.ErrOffline) || !errors.Is(err, displaytest.ErrNoAck) {
@@ -255,7 +256,7 @@ func TestLCDBusFailureTakesItOfflineUntilReattachReloadsGlyphs(t *testing.T) {
 	if err := d.Show(display.Layout{Top: display.Line{"Żółć", "2"}}); !errors.Is(err, pulled) {
 		t.Fatalf("Show = %v, want the bus error", err)
 	}
-	if st := d.Status(); st.State != display.Offline || !errors.Is(st.Err, pulled) {
+	if st := d.Status(); st.State != drivers.Offline || !errors.Is(st.Err, pulled) {
 		t.Fatalf("Status = %v %v, want Offline with the bus error", st.State, st.Err)
 	}
 	f.Fail(nil)
@@ -272,7 +273,7 @@ func TestLCDBusFailureTakesItOfflineUntilReattachReloadsGlyphs(t *testing.T) {
 	if got := f.Lines()[0]; got != "Ćma            3" {
 		t.Fatalf("row %q, want the last layout", got)
 	}
-	if st := d.Status(); st.State != display.Online || st.Err != nil {
+	if st := d.Status(); st.State != drivers.Online || st.Err != nil {
 		t.Fatalf("Status = %v %v after ReattachLCD", st.State, st.Err)
 	}
 }
@@ -285,8 +286,8 @@ func TestLCDRejectsBadOptions(t *testing.T) {
 		{Marker: '~'},
 	} {
 		o.Sleep = noSleep
-		if _, err := display.NewLCD(displaytest.NewLCD(0x27, 16, 2), &o); !errors.Is(err, display.ErrBadOpts) {
-			t.Errorf("NewLCD(%+v) = %v, want ErrBadOpts", o, err)
+		if _, err := display.NewLCD(displaytest.NewLCD(0x27, 16, 2), &o); !errors.Is(err, display.ErrInvalidOpts) {
+			t.Errorf("NewLCD(%+v) = %v, want ErrInvalidOpts", o, err)
 		}
 	}
 }

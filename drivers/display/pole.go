@@ -63,24 +63,24 @@ func New(port io.Writer, opts *Opts) (*Dev, error) {
 		}
 	}
 	if o.Cols < 8 || o.Cols > 40 {
-		return nil, fmt.Errorf("display: new: %d columns: %w", o.Cols, ErrBadOpts)
+		return nil, fmt.Errorf("display: new: %d columns: %w", o.Cols, ErrInvalidOpts)
 	}
 	if o.Brightness < 0 || o.Brightness > 4 {
-		return nil, fmt.Errorf("display: new: brightness %d outside 1..4: %w", o.Brightness, ErrBadOpts)
+		return nil, fmt.Errorf("display: new: brightness %d outside 1..4: %w", o.Brightness, ErrInvalidOpts)
 	}
 	if o.WriteTimeout < 0 {
-		return nil, fmt.Errorf("display: new: write timeout %v: %w", o.WriteTimeout, ErrBadOpts)
+		return nil, fmt.Errorf("display: new: write timeout %v: %w", o.WriteTimeout, ErrInvalidOpts)
 	}
 	page, err := codepage.Lookup(o.CodePage)
 	if err != nil {
-		return nil, fmt.Errorf("display: new: %w: %w", ErrBadOpts, err)
+		return nil, fmt.Errorf("display: new: %w: %w", ErrInvalidOpts, err)
 	}
 	if port == nil {
 		return nil, fmt.Errorf("display: new: %w", ErrBadPort)
 	}
 	p := &pole{w: port, page: page, cols: o.Cols, timeout: o.WriteTimeout}
 	if c, ok := p.cells(o.Marker); !ok || len(c) != 1 {
-		return nil, fmt.Errorf("display: new: marker %q is not one cell on %s: %w", o.Marker, page, ErrBadOpts)
+		return nil, fmt.Errorf("display: new: marker %q is not one cell on %s: %w", o.Marker, page, ErrInvalidOpts)
 	}
 	p.initSeq = []byte{esc, '@', us, 0x01, us, 'C', 0, esc, 't', page.ESCPOS}
 	if o.Brightness > 0 {

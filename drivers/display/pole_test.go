@@ -12,6 +12,7 @@ import (
 	"go.bug.st/serial"
 
 	"tillbox/board/pty"
+	"tillbox/drivers"
 	"tillbox/drivers/display"
 	"tillbox/drivers/display/displaytest"
 )
@@ -223,7 +224,7 @@ func TestPoleWriteFailureTakesItOfflineUntilReattach(t *testing.T) {
 	if !errors.Is(err, cut) || !strings.HasPrefix(err.Error(), "display: show: ") {
 		t.Fatalf("Show = %v, want display: show: wrapping the line's error", err)
 	}
-	if st := d.Status(); st.State != display.Offline || !errors.Is(st.Err, cut) {
+	if st := d.Status(); st.State != drivers.Offline || !errors.Is(st.Err, cut) {
 		t.Fatalf("Status = %v %v, want Offline with the line's error", st.State, st.Err)
 	}
 	var glass bytes.Buffer
@@ -238,7 +239,7 @@ func TestPoleWriteFailureTakesItOfflineUntilReattach(t *testing.T) {
 	if err := d.Reattach(&line); err != nil {
 		t.Fatal(err)
 	}
-	if st := d.Status(); st.State != display.Online || st.Err != nil {
+	if st := d.Status(); st.State != drivers.Online || st.Err != nil {
 		t.Fatalf("Status = %v %v after Reattach", st.State, st.Err)
 	}
 	if !bytes.Contains(glass.Bytes(), []byte("Milk")) {
@@ -265,8 +266,8 @@ func TestPoleRejectsBadOptions(t *testing.T) {
 		{Marker: '…'},
 		{WriteTimeout: -time.Second},
 	} {
-		if _, err := display.New(&bytes.Buffer{}, &o); !errors.Is(err, display.ErrBadOpts) {
-			t.Errorf("New(%+v) = %v, want ErrBadOpts", o, err)
+		if _, err := display.New(&bytes.Buffer{}, &o); !errors.Is(err, display.ErrInvalidOpts) {
+			t.Errorf("New(%+v) = %v, want ErrInvalidOpts", o, err)
 		}
 	}
 }

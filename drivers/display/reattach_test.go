@@ -11,6 +11,7 @@ import (
 	"go.bug.st/serial"
 
 	"tillbox/board/pty"
+	"tillbox/drivers"
 	"tillbox/drivers/display"
 	"tillbox/drivers/display/displaytest"
 )
@@ -132,7 +133,7 @@ func TestPoleOverAPTYWhoseOtherEndStopsReadingTimesOut(t *testing.T) {
 		t.Errorf("the failing Show took %v, less than the write timeout %v: it did not wait for the write", took, writeTimeout)
 	}
 	st := d.Status()
-	if st.State != display.Offline || !errors.Is(st.Err, display.ErrTimeout) {
+	if st.State != drivers.Offline || !errors.Is(st.Err, display.ErrTimeout) {
 		t.Fatalf("Status = %v %v, want Offline with ErrTimeout", st.State, st.Err)
 	}
 	// Nothing more goes to a line that stalled: later calls fail at once.
@@ -228,7 +229,7 @@ func TestPoleReattachToANewPTYShowsTheLastText(t *testing.T) {
 	if err == nil {
 		t.Fatal("Show on a closed tty succeeded")
 	}
-	if st := d.Status(); st.State != display.Offline || st.Err == nil || st.Shown != groceries {
+	if st := d.Status(); st.State != drivers.Offline || st.Err == nil || st.Shown != groceries {
 		t.Fatalf("Status = %+v, want Offline keeping the last layout", st)
 	}
 
@@ -248,7 +249,7 @@ func TestPoleReattachToANewPTYShowsTheLastText(t *testing.T) {
 	if mode, cursor, brightness := f.Mode(); mode != 1 || cursor || brightness != 2 {
 		t.Fatalf("mode %d cursor %v brightness %d after Reattach, want 1 false 2", mode, cursor, brightness)
 	}
-	if st := d.Status(); st.State != display.Online || st.Err != nil || !slices.Equal(st.Screen, groceriesScreen) {
+	if st := d.Status(); st.State != drivers.Online || st.Err != nil || !slices.Equal(st.Screen, groceriesScreen) {
 		t.Fatalf("Status = %+v after Reattach", st)
 	}
 	if u := f.Unknown(); len(u) != 0 {
@@ -341,7 +342,7 @@ func TestPoleNewOnADisplayThatIsNotThereStartsOffline(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New = %v, want an Offline Dev", err)
 	}
-	if st := d.Status(); st.State != display.Offline || !errors.Is(st.Err, displaytest.ErrUnplugged) {
+	if st := d.Status(); st.State != drivers.Offline || !errors.Is(st.Err, displaytest.ErrUnplugged) {
 		t.Fatalf("Status = %v %v, want Offline with the write's error", st.State, st.Err)
 	}
 	if err := d.Show(groceries); !errors.Is(err, display.ErrOffline) {
@@ -399,7 +400,7 @@ func TestReattachRefusesTheWrongPortAndAfterHalt(t *testing.T) {
 	if err := pole.Reattach(displaytest.NewPole(20)); !errors.Is(err, display.ErrHalted) {
 		t.Errorf("Reattach after Halt = %v, want ErrHalted", err)
 	}
-	if st := pole.Status(); st.State != display.Halted {
+	if st := pole.Status(); st.State != drivers.Halted {
 		t.Errorf("State after Halt = %v", st.State)
 	}
 }

@@ -28,7 +28,9 @@
 //   - Nothing blocks on the Events channel: when the consumer falls behind, the oldest
 //     event is dropped (the newest carries the whole status).
 //   - Halt stops the watcher goroutine and timers and closes Events; it returns after they
-//     have stopped.
+//     have stopped. Kick and WaitClosed return ErrHalted after it.
+//   - ErrInvalidOpts and ErrHalted are the sentinels of package drivers that every kind
+//     shares (drivers/errors.go); ErrNoSense is this package's own.
 //
 // Journaling each opening with its reason (sale, no-sale, refund) is the firmware's job:
 // it journals, then calls Kick.

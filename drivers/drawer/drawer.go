@@ -8,6 +8,8 @@ import (
 
 	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/gpio"
+
+	"tillbox/drivers"
 )
 
 // Kicker is the part of a receipt printer that fires the drawer solenoid through the
@@ -312,23 +314,23 @@ func fill(o *Opts) {
 
 func validate(w Wiring, o *Opts) error {
 	if (w.Printer == nil) == (w.KickPin == nil) {
-		return fmt.Errorf("%w: wire exactly one of Printer and KickPin", ErrBadOpts)
+		return fmt.Errorf("%w: wire exactly one of Printer and KickPin", ErrInvalidOpts)
 	}
 	if w.SensePin != nil && w.PrinterSense != nil {
-		return fmt.Errorf("%w: wire at most one of SensePin and PrinterSense", ErrBadOpts)
+		return fmt.Errorf("%w: wire at most one of SensePin and PrinterSense", ErrInvalidOpts)
 	}
 	if o.PrinterPin != 2 && o.PrinterPin != 5 {
-		return fmt.Errorf("%w: printer pin %d: the kick-out connector drives pin 2 or 5", ErrBadOpts, o.PrinterPin)
+		return fmt.Errorf("%w: printer pin %d: the kick-out connector drives pin 2 or 5", ErrInvalidOpts, o.PrinterPin)
 	}
 	const unit, most = 2 * time.Millisecond, 255 * 2 * time.Millisecond
 	if o.Pulse < unit || o.Pulse > most {
-		return fmt.Errorf("%w: pulse %v outside %v..%v", ErrBadOpts, o.Pulse, unit, most)
+		return fmt.Errorf("%w: pulse %v outside %v..%v", ErrInvalidOpts, o.Pulse, unit, most)
 	}
 	if o.PulseOff < unit || o.PulseOff > most {
-		return fmt.Errorf("%w: pulse off %v outside %v..%v", ErrBadOpts, o.PulseOff, unit, most)
+		return fmt.Errorf("%w: pulse off %v outside %v..%v", ErrInvalidOpts, o.PulseOff, unit, most)
 	}
 	if o.Debounce < 0 || o.Poll < 0 || o.OpenTimeout < 0 || o.EventBuffer < 0 {
-		return fmt.Errorf("%w: negative debounce, poll, open timeout or event buffer", ErrBadOpts)
+		return fmt.Errorf("%w: negative debounce, poll, open timeout or event buffer", ErrInvalidOpts)
 	}
 	return nil
 }
@@ -532,17 +534,10 @@ func (d *Dev) watchPin(p gpio.PinIn) {
 
 func (d *Dev) watchSensor(s Sensor) {
 	defer close(d.done)
-	t := time.NewTicker(d.o.Poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stop:
-			return
-		case <-t.C:
-		}
+	drivers.Poll(d.o.Poll, d.stop, func() {
 		high, err := s.DrawerSense()
 		d.observe(d.stateOf(gpio.Level(high)), err)
-	}
+	})
 }
 
 // observe records what the sense source said; err means it did not answer.
@@ -610,18 +605,7 @@ func (d *Dev) armLeftOpen() {
 
 // emit sends without blocking; called with mu held, so it is the only sender.
 func (d *Dev) emit(k EventKind) {
-	ev := Event{Kind: k, Status: d.st, At: d.now()}
-	for {
-		select {
-		case d.events <- ev:
-			return
-		default:
-		}
-		select {
-		case <-d.events:
-		default:
-		}
-	}
+	drivers.SendNewest(d.events, Event{Kind: k, Status: d.st, At: d.now()})
 }
 
 func (d *Dev) stateOf(l gpio.Level) State {

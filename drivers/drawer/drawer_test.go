@@ -379,11 +379,11 @@ func TestNewRejectsBadWiringAndOptions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := drawer.New(tc.w, &tc.o)
-			if !errors.Is(err, drawer.ErrBadOpts) {
+			if !errors.Is(err, drawer.ErrInvalidOpts) {
 				if d != nil {
 					d.Halt()
 				}
-				t.Fatalf("New = %v, want ErrBadOpts", err)
+				t.Fatalf("New = %v, want ErrInvalidOpts", err)
 			}
 		})
 	}

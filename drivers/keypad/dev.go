@@ -69,19 +69,11 @@ func (o *Opts) resolve() (Opts, error) {
 	return r, nil
 }
 
-// State is whether the keypad is being read.
-type State = drivers.State
-
-// The states of a keypad (see drivers.State).
-const (
-	Offline = drivers.Offline
-	Online  = drivers.Online
-	Halted  = drivers.Halted
-)
-
 // Status is the keypad's state and its counters since New.
 type Status struct {
-	State State
+	// State is drivers.Online while the device is read, drivers.Offline once its port
+	// failed (Err says how) until Reattach, drivers.Halted after Halt.
+	State drivers.State
 	Err   error
 	// Presses counts press events made (repeats included); Dropped counts those lost
 	// because the Events channel was full.
@@ -159,11 +151,7 @@ func (d *Dev) Map() Map {
 func (d *Dev) Events() <-chan Event { return d.s.Events() }
 
 // Status returns the current status.
-func (d *Dev) Status() Status {
-	var st Status
-	d.s.WithStatus(func(c drivers.StreamStatus) { st = d.status(c) })
-	return st
-}
+func (d *Dev) Status() Status { return drivers.StatusOf(d.s, d.status) }
 
 // status must be called with d.s's lock held.
 func (d *Dev) status(c drivers.StreamStatus) Status {

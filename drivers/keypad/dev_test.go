@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"tillbox/drivers"
 	"tillbox/drivers/evdev"
 	"tillbox/drivers/keypad"
 	"tillbox/drivers/keypad/keypadtest"
@@ -33,7 +34,7 @@ func newRig(t *testing.T, o *keypad.Opts, l evdev.Layout) *rig {
 	}
 	t.Cleanup(func() { d.Halt() })
 	r := &rig{dev: d, fake: fake, port: port}
-	r.expectState(t, keypad.Online)
+	r.expectState(t, drivers.Online)
 	return r
 }
 
@@ -64,7 +65,7 @@ func (r *rig) expectKeys(t *testing.T, keys ...keypad.Key) []keypad.Press {
 	return got
 }
 
-func (r *rig) expectState(t *testing.T, st keypad.State) keypad.Status {
+func (r *rig) expectState(t *testing.T, st drivers.State) keypad.Status {
 	t.Helper()
 	ev := r.next(t)
 	if ev.Kind != keypad.EventStatus || ev.Status.State != st {
@@ -138,21 +139,21 @@ func TestKeyboardUnpluggedThenReattached(t *testing.T) {
 	must(t, r.fake.Press(keypad.Key1))
 	r.expectKeys(t, keypad.Key1)
 	must(t, r.fake.Close())
-	st := r.expectState(t, keypad.Offline)
+	st := r.expectState(t, drivers.Offline)
 	if !errors.Is(st.Err, io.EOF) {
 		t.Fatalf("offline cause %v, want io.EOF", st.Err)
 	}
 	fake2, port2 := keypadtest.Pipe(evdev.Native, keypad.DefaultMap())
 	t.Cleanup(func() { port2.Close() })
 	must(t, r.dev.Reattach(port2))
-	r.expectState(t, keypad.Online)
+	r.expectState(t, drivers.Online)
 	if err := r.dev.Reattach(port2); !errors.Is(err, keypad.ErrAttached) {
 		t.Fatalf("second Reattach: %v", err)
 	}
 	must(t, fake2.Press(keypad.KeyCard))
 	r.expectKeys(t, keypad.KeyCard)
 	must(t, r.dev.Halt())
-	r.expectState(t, keypad.Halted)
+	r.expectState(t, drivers.Halted)
 	if _, ok := <-r.dev.Events(); ok {
 		t.Fatal("event after Halt")
 	}

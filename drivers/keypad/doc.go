@@ -17,5 +17,8 @@
 //   - the Dev follows the shape in package drivers: Status, buffered Events that never
 //     block the driver (overflow counted in Status.Dropped), String and Halt (a periph.io
 //     conn.Resource); an unplugged keyboard gives an Offline event with the cause, reading
-//     stops, and a supervisor calls Reattach with the reopened device.
+//     stops, and a supervisor calls Reattach with the reopened device;
+//   - Status.State is a drivers.State, and ErrInvalidOpts, ErrHalted, ErrAttached and
+//     ErrNilPort are the sentinels of package drivers (drivers/errors.go); ErrMap is this
+//     package's own.
 package keypad

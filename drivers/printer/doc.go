@@ -72,6 +72,9 @@
 // Print waits while the printer is paused or gone, as long as its context allows; Halt
 // stops a job at a chunk boundary and lets what was sent finish.
 //
+// ErrInvalidOpts and ErrHalted are the sentinels of package drivers that every kind
+// shares (drivers/errors.go); the others are this package's own (errors.go).
+//
 // The Dev never opens, closes or reopens ports: the board does, and calls Reattach with
 // the new port after an unplug. Reading happens in a goroutine per port that feeds
 // channels; writing in another, so that a stalled port costs a timeout, never a hang.

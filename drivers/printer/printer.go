@@ -9,6 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"periph.io/x/conn/v3"
+
+	"tillbox/drivers"
 	"tillbox/drivers/codepage"
 )
 
@@ -115,6 +118,8 @@ type Dev struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 }
+
+var _ conn.Resource = (*Dev)(nil)
 
 type job struct {
 	id        string
@@ -527,16 +532,7 @@ func (d *Dev) progress(j *job) {
 // poll asks the printer for its status every Opts.Poll.
 func (d *Dev) poll() {
 	defer d.wg.Done()
-	t := time.NewTicker(d.opts.Poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stop:
-			return
-		case <-t.C:
-			d.refresh()
-		}
-	}
+	drivers.Poll(d.opts.Poll, d.stop, func() { d.refresh() })
 }
 
 // refresh asks the printer for DLE EOT 1, 2 and 4 and updates the status. It returns
@@ -617,19 +613,7 @@ func (d *Dev) setStatus(l *link, st Status) {
 	}
 	d.st = st
 	d.broadcast()
-	ev := Event{Status: st}
-	select {
-	case d.events <- ev:
-	default:
-		select {
-		case <-d.events:
-		default:
-		}
-		select {
-		case d.events <- ev:
-		default:
-		}
-	}
+	drivers.SendNewest(d.events, Event{Status: st})
 }
 
 // broadcast wakes everything waiting on d.changed. The caller holds mu.

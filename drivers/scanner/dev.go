@@ -11,19 +11,11 @@ import (
 	"tillbox/drivers/evdev"
 )
 
-// State is whether the scanner is being read.
-type State = drivers.State
-
-// The states of a scanner (see drivers.State).
-const (
-	Offline = drivers.Offline
-	Online  = drivers.Online
-	Halted  = drivers.Halted
-)
-
 // Status is the scanner's state and its counters since New.
 type Status struct {
-	State State
+	// State is drivers.Online while the port is read, drivers.Offline once it failed
+	// until Reattach, drivers.Halted after Halt.
+	State drivers.State
 	// Err is why the scanner went offline; nil otherwise.
 	Err error
 	// Scans and Rejects count the scan events made; Dropped counts those lost because the
@@ -101,11 +93,7 @@ func (d *Dev) String() string {
 func (d *Dev) Events() <-chan Event { return d.s.Events() }
 
 // Status returns the current status.
-func (d *Dev) Status() Status {
-	var st Status
-	d.s.WithStatus(func(c drivers.StreamStatus) { st = d.status(c) })
-	return st
-}
+func (d *Dev) Status() Status { return drivers.StatusOf(d.s, d.status) }
 
 // status must be called with d.s's lock held.
 func (d *Dev) status(c drivers.StreamStatus) Status {

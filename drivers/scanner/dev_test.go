@@ -14,6 +14,7 @@ import (
 	"go.bug.st/serial"
 
 	"tillbox/board/pty"
+	"tillbox/drivers"
 	"tillbox/drivers/evdev"
 	"tillbox/drivers/scanner"
 	"tillbox/drivers/scanner/scannertest"
@@ -30,7 +31,7 @@ func newDev(t *testing.T, port io.Reader, o *scanner.Opts) *scanner.Dev {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Halt() })
-	expectState(t, d, scanner.Online)
+	expectState(t, d, drivers.Online)
 	return d
 }
 
@@ -75,7 +76,7 @@ func expectReject(t *testing.T, d *scanner.Dev, r scanner.Reason) scanner.Scan {
 	return s
 }
 
-func expectState(t *testing.T, d *scanner.Dev, st scanner.State) scanner.Status {
+func expectState(t *testing.T, d *scanner.Dev, st drivers.State) scanner.Status {
 	t.Helper()
 	ev := next(t, d)
 	if ev.Kind != scanner.EventStatus || ev.Status.State != st {
@@ -246,25 +247,25 @@ func TestSerialPortVanishesThenIsReattached(t *testing.T) {
 	must(t, fake.Cut(codes[1], 5))
 	must(t, fake.Close())
 	expectReject(t, d, scanner.ReasonPartial)
-	st := expectState(t, d, scanner.Offline)
+	st := expectState(t, d, drivers.Offline)
 	if !errors.Is(st.Err, io.EOF) {
 		t.Fatalf("offline error %v, want io.EOF", st.Err)
 	}
 	if err := d.Reattach(port); !errors.Is(err, scanner.ErrNilPort) && err == nil {
 		// Reattaching a dead port is allowed; it will go offline again at once.
-		expectState(t, d, scanner.Online)
-		expectState(t, d, scanner.Offline)
+		expectState(t, d, drivers.Online)
+		expectState(t, d, drivers.Offline)
 	}
 	fake2, port2 := pipe(t, scanner.SuffixCR)
 	must(t, d.Reattach(port2))
-	expectState(t, d, scanner.Online)
+	expectState(t, d, drivers.Online)
 	if err := d.Reattach(port2); !errors.Is(err, scanner.ErrAttached) {
 		t.Fatalf("second Reattach: %v, want ErrAttached", err)
 	}
 	must(t, fake2.Scan(codes[2]))
 	s := expectGood(t, d, codes[2])
 	_ = s
-	if st := d.Status(); st.Scans != 2 || st.Rejects != 1 || st.State != scanner.Online {
+	if st := d.Status(); st.Scans != 2 || st.Rejects != 1 || st.State != drivers.Online {
 		t.Fatalf("status after reattach %+v", st)
 	}
 }
@@ -275,7 +276,7 @@ func TestSerialEmptyReadsAreNotErrors(t *testing.T) {
 	port := &emptyThen{n: 20, rest: []byte(codes[0] + "\r")}
 	d := newDev(t, port, nil)
 	expectGood(t, d, codes[0])
-	expectState(t, d, scanner.Offline)
+	expectState(t, d, drivers.Offline)
 	if port.calls < 20 {
 		t.Fatalf("reader called %d times", port.calls)
 	}
@@ -306,7 +307,7 @@ func TestHaltClosesEventsAndRefusesReattach(t *testing.T) {
 	expectGood(t, d, codes[0])
 	must(t, d.Halt())
 	must(t, d.Halt())
-	st := expectState(t, d, scanner.Halted)
+	st := expectState(t, d, drivers.Halted)
 	if st.Scans != 1 {
 		t.Fatalf("halted status %+v", st)
 	}
@@ -357,7 +358,7 @@ func TestWedgeScansInBothEventLayouts(t *testing.T) {
 			d, err := scanner.NewWedge(port, &scanner.Opts{Layout: l, PartialTimeout: 20 * time.Millisecond})
 			must(t, err)
 			t.Cleanup(func() { d.Halt() })
-			expectState(t, d, scanner.Online)
+			expectState(t, d, drivers.Online)
 
 			for _, c := range append(codes, "Mixed-Case_{x}", "01095011015300\x1d10AB") {
 				must(t, fake.Scan(c))
@@ -386,7 +387,7 @@ func TestWedgeScansInBothEventLayouts(t *testing.T) {
 			// Unplugged mid-record.
 			must(t, fake.Bytes(make([]byte, int(l)/2)))
 			must(t, fake.Close())
-			st := expectState(t, d, scanner.Offline)
+			st := expectState(t, d, drivers.Offline)
 			if !errors.Is(st.Err, evdev.ErrShortEvent) {
 				t.Fatalf("offline error %v, want ErrShortEvent", st.Err)
 			}
@@ -401,7 +402,7 @@ func TestWedgeWrongLayoutYieldsNoGoodScan(t *testing.T) {
 	d, err := scanner.NewWedge(port, &scanner.Opts{Layout: evdev.Layout32})
 	must(t, err)
 	t.Cleanup(func() { d.Halt() })
-	expectState(t, d, scanner.Online)
+	expectState(t, d, drivers.Online)
 	go func() {
 		fake.Scan(codes[0])
 		fake.Close()
@@ -411,7 +412,7 @@ func TestWedgeWrongLayoutYieldsNoGoodScan(t *testing.T) {
 		if ev.Kind == scanner.EventScan && ev.Scan.Good() {
 			t.Fatalf("good scan %v from misread records", ev.Scan)
 		}
-		if ev.Kind == scanner.EventStatus && ev.Status.State == scanner.Offline {
+		if ev.Kind == scanner.EventStatus && ev.Status.State == drivers.Offline {
 			return
 		}
 	}
@@ -449,11 +450,11 @@ func TestSerialOverPty(t *testing.T) {
 	expectGood(t, d, codes[4])
 
 	must(t, fake.Close())
-	st := expectState(t, d, scanner.Offline)
+	st := expectState(t, d, drivers.Offline)
 	if st.Err == nil {
 		t.Fatal("offline without a cause")
 	}
-	if got := d.Status(); got.State != scanner.Offline || got.Scans != uint64(len(codes)+2) || got.Rejects != 3 {
+	if got := d.Status(); got.State != drivers.Offline || got.Scans != uint64(len(codes)+2) || got.Rejects != 3 {
 		t.Fatalf("status after the port vanished: %+v", got)
 	}
 }
@@ -463,7 +464,7 @@ func TestSerialOverPty(t *testing.T) {
 func TestFailingPortIsNotReadAgain(t *testing.T) {
 	port := &failing{}
 	d := newDev(t, port, nil)
-	st := expectState(t, d, scanner.Offline)
+	st := expectState(t, d, drivers.Offline)
 	if !errors.Is(st.Err, errUnplugged) {
 		t.Fatalf("offline cause %v", st.Err)
 	}

@@ -43,4 +43,6 @@
 // conn.Resource). When the port fails (an unplugged adapter, a closed pty), a pending
 // partial code is rejected, an Offline status event carrying the cause follows, and
 // reading stops rather than spinning; a supervisor reopens the device and calls Reattach.
+// Status.State is a drivers.State, and the sentinels in errors.go (ErrInvalidOpts,
+// ErrHalted, ErrAttached, ErrNilPort) are those of package drivers (drivers/errors.go).
 package scanner

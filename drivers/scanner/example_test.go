@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"tillbox/drivers"
 	"tillbox/drivers/scanner"
 	"tillbox/drivers/scanner/scannertest"
 )
@@ -53,7 +54,7 @@ func ExampleNew() {
 			fmt.Println("scan:", ev.Scan)
 		case scanner.EventStatus:
 			fmt.Println("status:", ev.Status.State)
-			if ev.Status.State == scanner.Offline {
+			if ev.Status.State == drivers.Offline {
 				return
 			}
 		}

@@ -197,19 +197,11 @@ func (l *LCD) Txs() int {
 
 // WaitFor returns nil once the screen reads want, or ctx's error with what it last saw.
 func (l *LCD) WaitFor(ctx context.Context, want ...string) error {
-	for {
+	return waitScreen(ctx, func() ([]string, <-chan struct{}) {
 		l.mu.Lock()
-		got, ch := l.lines(), l.changed
-		l.mu.Unlock()
-		if slices.Equal(got, want) {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("displaytest: screen %q, want %q: %w", got, want, ctx.Err())
-		}
-	}
+		defer l.mu.Unlock()
+		return l.lines(), l.changed
+	}, want)
 }
 
 func (l *LCD) pins(b byte) {

@@ -242,19 +242,11 @@ func (p *Pole) Mode() (mode int, cursor bool, brightness int) {
 // WaitFor returns nil once the screen reads want, row by row, or ctx's error with the
 // screen it last saw.
 func (p *Pole) WaitFor(ctx context.Context, want ...string) error {
-	for {
+	return waitScreen(ctx, func() ([]string, <-chan struct{}) {
 		p.mu.Lock()
-		got, ch := p.lines(), p.changed
-		p.mu.Unlock()
-		if slices.Equal(got, want) {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("displaytest: screen %q, want %q: %w", got, want, ctx.Err())
-		}
-	}
+		defer p.mu.Unlock()
+		return p.lines(), p.changed
+	}, want)
 }
 
 func (p *Pole) snapshot() {
