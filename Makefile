@@ -46,9 +46,11 @@ build-arm:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv7/tillbox ./firmware
 
 ## image: the flashable arm64 image, its signature, SHA256SUMS and the update bundle in dist/
-## (VERSION=0.1.N from the commit count unless given; SIGNING_KEY=... for a release key).
+## (BOARD=qemu-virt or rpi4; VERSION=0.1.N from the commit count unless given;
+## SIGNING_KEY=... for a release key).
+BOARD ?= qemu-virt
 image:
-	bash scripts/image.sh
+	BOARD=$(BOARD) bash scripts/image.sh
 
 ## vmtest: the image booted under qemu-system-aarch64 with host-side fakes and HQ: first boot
 ## and a sale, updates confirmed, rolled back (health, watchdog) and refused, power cuts mid-sale.
