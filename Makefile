@@ -9,7 +9,7 @@ ARM_TEST_PKGS := ./ledger/... ./drivers/evdev/... ./drivers/scanner/... ./driver
 
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all run test test-host test-arm test-fuzz build build-arm bench fmt vet soak deps clean image vmtest test-vm
+.PHONY: all run test test-host test-arm test-fuzz build build-arm bench fmt vet soak deps clean image vmtest test-vm test-image
 
 all: build
 
@@ -22,7 +22,7 @@ run: build
 
 ## test: install what is missing, then vet and every test, host and linux/arm64 under qemu-user,
 ## and a short run of each fuzz target.
-test: deps vet test-host test-arm test-fuzz test-vm
+test: deps vet test-host test-arm test-fuzz test-image test-vm
 
 test-host:
 	$(GO) test -count=1 -timeout 12m ./...
@@ -46,14 +46,23 @@ build-arm:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv7/tillbox ./firmware
 
 ## image: the flashable arm64 image, its signature, SHA256SUMS and the update bundle in dist/
-## (VERSION=0.1.N from the commit count unless given; SIGNING_KEY=... for a release key).
+## (BOARD=qemu-virt or rpi4; VERSION=0.1.N from the commit count unless given;
+## SIGNING_KEY=... for a release key).
+BOARD ?= qemu-virt
 image:
-	bash scripts/image.sh
+	BOARD=$(BOARD) bash scripts/image.sh
 
 ## vmtest: the image booted under qemu-system-aarch64 with host-side fakes and HQ: first boot
 ## and a sale, updates confirmed, rolled back (health, watchdog) and refused, power cuts mid-sale.
 vmtest:
 	MODE=full bash scripts/vmtest.sh
+
+## test-image: the rpi4 disk built from the fetched Debian packages and checked against its
+## spec (partition table, boot files, tryboot configuration, device trees, initrd), then its
+## kernel and initrd booted under qemu to the init's module loading (about a minute).
+test-image:
+	bash scripts/image-fetch.sh .cache/image
+	TILLBOX_IMAGE_TEST=1 $(GO) test -count=1 -v -run 'Image' -timeout 10m ./image/build/
 
 ## test-vm: the short VM test in make test (first boot, a sale to HQ, an update confirmed);
 ## skipped when qemu-system-aarch64 is not installed.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # image.sh builds the flashable image and its update bundle (make image), without root.
 #
-#   VERSION=0.1.42 BOARD=qemu-virt OUT=dist SIGNING_KEY=path/to.key CONFIG=image/qemu-virt.json scripts/image.sh
+#   VERSION=0.1.42 BOARD=qemu-virt|rpi4 OUT=dist SIGNING_KEY=path/to.key CONFIG=image/qemu-virt.json scripts/image.sh
 #
 # Without SIGNING_KEY it signs with a development key kept in the cache (created on first
 # use, never committed): an image signed so trusts only bundles signed with the same key.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"tillbox/image/grubenv"
+	"tillbox/image/rpiboot"
 	"tillbox/image/spec"
 	"tillbox/image/update"
 )
@@ -60,6 +61,13 @@ func Initrd(o Options, out string) error {
 	if err != nil {
 		return fmt.Errorf("build: initrd: %w", err)
 	}
+	km, err := readModules(filepath.Join(o.Cache, "kernel", "modules"))
+	if err != nil {
+		return err
+	}
+	if sp.Modules, err = km.resolve(sp.Modules); err != nil {
+		return err
+	}
 	specJSON, err := json.MarshalIndent(sp, "", "  ")
 	if err != nil {
 		return fmt.Errorf("build: initrd: %w", err)
@@ -77,13 +85,8 @@ func Initrd(o Options, out string) error {
 	c.chr("dev/console", 5, 1)
 	c.file("init", 0o755, initBin)
 	c.file("etc/tillbox/image.json", 0o644, append(specJSON, '\n'))
-	mods := filepath.Join(o.Cache, "kernel", "modules")
 	for _, m := range sp.Modules {
-		p, err := findModule(mods, m)
-		if err != nil {
-			return err
-		}
-		b, err := os.ReadFile(p)
+		b, err := os.ReadFile(km.files[m])
 		if err != nil {
 			return fmt.Errorf("build: initrd: %w", err)
 		}
@@ -96,21 +99,6 @@ func Initrd(o Options, out string) error {
 		return fmt.Errorf("build: initrd: %w", err)
 	}
 	return f.Close()
-}
-
-func findModule(root, name string) (string, error) {
-	var found string
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && d.Name() == name+".ko" {
-			found = p
-			return filepath.SkipAll
-		}
-		return nil
-	})
-	if found == "" {
-		return "", fmt.Errorf("build: module %s not in %s (run scripts/image-fetch.sh)", name, root)
-	}
-	return found, nil
 }
 
 // Rootfs writes a slot's squashfs image to out.
@@ -187,16 +175,10 @@ initrd (hd0,$part)/boot/initrd.gz
 boot
 `
 
-// Disk writes a raw disk image: GPT, boot partition (GRUB, grub.cfg, grubenv), slot A
-// holding rootfs, an empty slot B, and the data partition with config as
-// tillbox/config.json.
-func Disk(o Options, rootfs string, config []byte, out string) error {
-	sp, err := o.spec()
-	if err != nil {
-		return err
-	}
+// grubBoot writes the boot partition of an EFI board: GRUB as the removable-media
+// loader, its script and the environment block.
+func grubBoot(o Options, sp spec.Spec, boot string) error {
 	w := o.Work
-	const mib = 1 << 20
 	// GRUB for arm64 EFI, as the removable-media path the firmware looks for.
 	efi := filepath.Join(w, "BOOTAA64.EFI")
 	if err := run("grub-mkimage", "-O", "arm64-efi", "-d", filepath.Join(o.Cache, "grub", "arm64-efi"), "-p", "/EFI/BOOT", "-o", efi,
@@ -215,8 +197,6 @@ func Disk(o Options, rootfs string, config []byte, out string) error {
 	if _, err := grubenv.Read(env); err != nil {
 		return err
 	}
-	boot := filepath.Join(w, "boot.img")
-	os.Remove(boot)
 	if err := run("mkfs.vfat", "-C", "-n", "BOOT", boot, fmt.Sprint(sp.BootMiB*1024)); err != nil {
 		return err
 	}
@@ -227,6 +207,30 @@ func Disk(o Options, rootfs string, config []byte, out string) error {
 		if err := run("mcopy", "-i", boot, src, dst); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// Disk writes a raw disk image: the boot partition (GPT with GRUB, grub.cfg and grubenv;
+// or, for the Pi, MBR with its firmware, config.txt, tryboot.txt and slot A's kernel),
+// slot A holding rootfs, an empty slot B, and the data partition with config as
+// tillbox/config.json.
+func Disk(o Options, rootfs string, config []byte, out string) error {
+	sp, err := o.spec()
+	if err != nil {
+		return err
+	}
+	w := o.Work
+	const mib = 1 << 20
+	boot := filepath.Join(w, "boot.img")
+	os.Remove(boot)
+	if sp.BootLoader == spec.BootTryboot {
+		err = piBoot(o, sp, boot)
+	} else {
+		err = grubBoot(o, sp, boot)
+	}
+	if err != nil {
+		return err
 	}
 	// The data partition, made from a directory.
 	dd := filepath.Join(w, "data")
@@ -259,6 +263,15 @@ func Disk(o Options, rootfs string, config []byte, out string) error {
 		{"slot-b", "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "", sp.SlotMiB},
 		{"data", "0FC63DAF-8483-4772-8E79-3D69D8477DE4", data, sp.DataMiB},
 	}
+	label := "gpt"
+	if sp.BootLoader == spec.BootTryboot {
+		// The Pi's firmware reads an MBR on every EEPROM version: FAT32 (LBA) and Linux.
+		label = "dos"
+		parts[0].typ = "c"
+		for i := 1; i < len(parts); i++ {
+			parts[i].typ = "83"
+		}
+	}
 	total := 2
 	for _, p := range parts {
 		total += p.mib
@@ -273,10 +286,18 @@ func Disk(o Options, rootfs string, config []byte, out string) error {
 		return fmt.Errorf("build: %w", err)
 	}
 	var script strings.Builder
-	script.WriteString("label: gpt\nunit: sectors\n")
+	fmt.Fprintf(&script, "label: %s\nunit: sectors\n", label)
 	off := 1
-	for _, p := range parts {
-		fmt.Fprintf(&script, "start=%d, size=%d, type=%s, name=%q\n", off*mib/512, p.mib*mib/512, p.typ, p.name)
+	for i, p := range parts {
+		if label == "gpt" {
+			fmt.Fprintf(&script, "start=%d, size=%d, type=%s, name=%q\n", off*mib/512, p.mib*mib/512, p.typ, p.name)
+		} else {
+			boot := ""
+			if i == 0 {
+				boot = ", bootable"
+			}
+			fmt.Fprintf(&script, "start=%d, size=%d, type=%s%s\n", off*mib/512, p.mib*mib/512, p.typ, boot)
+		}
 		off += p.mib
 	}
 	c := exec.Command("sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", out)
@@ -300,4 +321,58 @@ func Disk(o Options, rootfs string, config []byte, out string) error {
 		off += p.mib
 	}
 	return f.Close()
+}
+
+// piBoot writes the boot partition of a Raspberry Pi (FAT32): the firmware (start4.elf,
+// fixup4.dat), the device trees it picks from by board, config.txt and tryboot.txt for
+// slot A at o.Version, and slot A's kernel, initrd and command lines in a/.
+func piBoot(o Options, sp spec.Spec, boot string) error {
+	stage := filepath.Join(o.Work, "pi-boot")
+	os.RemoveAll(stage)
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	k, err := os.Open(filepath.Join(o.Work, "rootfs", "boot", "vmlinuz"))
+	if err != nil {
+		return fmt.Errorf("build: pi boot: %w", err)
+	}
+	defer k.Close()
+	i, err := os.Open(filepath.Join(o.Work, "rootfs", "boot", "initrd.gz"))
+	if err != nil {
+		return fmt.Errorf("build: pi boot: %w", err)
+	}
+	defer i.Close()
+	if err := rpiboot.InstallSlot(stage, update.SlotA, k, i, sp.Cmdline); err != nil {
+		return err
+	}
+	if err := (&update.Slots{Tryboot: stage}).Init(o.Version); err != nil {
+		return err
+	}
+	copies := map[string]string{}
+	for _, f := range []string{"start4.elf", "fixup4.dat"} {
+		copies[filepath.Join(o.Cache, "rpi", f)] = f
+	}
+	if _, err := os.Stat(filepath.Join(o.Cache, "rpi", "LICENCE.broadcom")); err == nil {
+		copies[filepath.Join(o.Cache, "rpi", "LICENCE.broadcom")] = "LICENCE.broadcom"
+	}
+	for name, src := range sp.DTBs {
+		copies[filepath.Join(o.Cache, "kernel", "dtbs", "broadcom", src)] = name
+	}
+	for src, dst := range copies {
+		if err := copyFile(src, filepath.Join(stage, dst)); err != nil {
+			return fmt.Errorf("%w (run scripts/image-fetch.sh)", err)
+		}
+	}
+	if err := run("mkfs.vfat", "-F", "32", "-C", "-n", "BOOT", boot, fmt.Sprint(sp.BootMiB*1024)); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(stage)
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	args := []string{"-s", "-i", boot}
+	for _, e := range entries {
+		args = append(args, filepath.Join(stage, e.Name()))
+	}
+	return run("mcopy", append(args, "::/")...)
 }

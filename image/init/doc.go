@@ -5,7 +5,12 @@
 //     lists (finit_module, in order); waits for the disk;
 //   - mounts the booted slot's squashfs read-only at /slot, the boot partition at /boot and
 //     the data partition at /data; settles the boot state (a try that never got confirmed
-//     is recorded as failed, and reported);
+//     is recorded as failed, and reported) through the board's boot loader: GRUB's
+//     environment block (qemu-virt) or the Pi firmware's config.txt and tryboot.txt (rpi4:
+//     the try is told by the device tree's chosen/bootloader/tryboot, torn boot files are
+//     rewritten, and the reboot into a try is reboot(2) RESTART2 with "0 tryboot");
+//   - makes the spec's stable device links (by USB vendor, product, serial) for what is
+//     plugged in, and keeps them as devices come and go, from the kernel's uevents;
 //   - arms the watchdog and feeds it while it is itself alive, and during a try only until
 //     the health check's limit (a firmware that hangs is reset and rolled back);
 //   - configures the network interface statically;

@@ -60,10 +60,8 @@ func run() error {
 		return err
 	}
 	cmd := cmdline()
-	booted, trying := cmd["tillbox.slot"], cmd["tillbox.trying"] == "1"
-	if booted == "" {
-		booted = update.SlotA
-	}
+	loader := loaderFor(sp)
+	booted, trying := loader.booted(cmd)
 	logf("tillbox %s on %s, slot %s%s, kernel up %.2fs", sp.Version, sp.Board, booted, map[bool]string{true: " (try)"}[trying], uptime())
 	loadModules(sp.Modules)
 
@@ -79,8 +77,10 @@ func run() error {
 	}
 	wd := armWatchdog(sp)
 	linkInputs(sp.InputLinks)
+	watchDevices(sp.Links)
 
-	slots := update.Slots{A: sp.SlotA, B: sp.SlotB, Env: bootDir + "/grubenv"}
+	loader.prepare(sp, booted, trying)
+	slots := loader.slots(sp)
 	if out, err := slots.Settle(booted, trying); err != nil {
 		logf("boot state: %v", err)
 	} else if out.RolledBack {
@@ -91,6 +91,15 @@ func run() error {
 		Keys: keysFile, Board: sp.Board, Version: sp.Version}); err != nil {
 		logf("%v", err)
 	}
+	if st, err := slots.State(); err == nil && !trying && st.Try && st.Next != "" {
+		// A try offered but not taken (power went before its reboot): take it now. GRUB
+		// takes a pending try itself; the Pi's firmware needs the reboot's flag.
+		logf("update %s waits for its try; rebooting into it", st.NextVersion)
+		wd.stop()
+		loader.takeTry(&slots)
+		shutdown("rebooting into the update's try", loader.tryArg())
+		return nil
+	}
 	if sp.Net != nil {
 		if err := setupNet(sp.Net); err != nil {
 			logf("network: %v", err)
@@ -99,14 +108,15 @@ func run() error {
 	if !trying && sp.Stick != "" {
 		if installFromStick(sp.Stick) {
 			wd.stop()
-			shutdown("rebooting into the update's try")
+			loader.takeTry(&slots)
+			shutdown("rebooting into the update's try", loader.tryArg())
 			return nil
 		}
 	}
 	if !trying {
 		reportStatus(sp.Version)
 	}
-	return supervise(sp, &slots, booted, trying, wd)
+	return supervise(sp, &slots, loader, booted, trying, wd)
 }
 
 // installFromStick runs tillbox update on the stick when it holds a bundle, and reports
@@ -135,7 +145,7 @@ func installFromStick(dev string) bool {
 }
 
 // supervise runs the till, feeds the watchdog, and decides a try.
-func supervise(sp spec.Spec, slots *update.Slots, booted string, trying bool, wd *watchdog) error {
+func supervise(sp spec.Spec, slots *update.Slots, loader bootLoader, booted string, trying bool, wd *watchdog) error {
 	decided := !trying
 	if trying {
 		// A try that does not decide within the limit stops feeding the watchdog.
@@ -162,7 +172,7 @@ func supervise(sp spec.Spec, slots *update.Slots, booted string, trying bool, wd
 				writeStatus(update.StatusFailed, sp.Version, err.Error())
 				stopTill(c, done)
 				wd.stop()
-				shutdown("rolling back")
+				shutdown("rolling back", "")
 				return nil
 			}
 			if err := slots.Confirm(booted); err != nil {
@@ -196,7 +206,8 @@ func supervise(sp spec.Spec, slots *update.Slots, booted string, trying bool, wd
 			// The fleet's update command installed a bundle for one try.
 			logf("tillbox installed an update; rebooting into its try")
 			wd.stop()
-			shutdown("rebooting into the update's try")
+			loader.takeTry(slots)
+			shutdown("rebooting into the update's try", loader.tryArg())
 			return nil
 		}
 		logf("tillbox stopped: %v; restarting", err)

@@ -9,9 +9,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"tillbox/image/devlinks"
 	"tillbox/image/spec"
 )
 
@@ -182,8 +184,9 @@ func setupNet(n *spec.Net) error {
 	return nil
 }
 
-// shutdown syncs and unmounts what the init mounted, then reboots.
-func shutdown(why string) {
+// shutdown syncs and unmounts what the init mounted, then reboots, with arg as the reboot
+// command's argument when it is not "" (the Pi's "0 tryboot").
+func shutdown(why, arg string) {
 	logf("%s: syncing and rebooting", why)
 	unix.Sync()
 	for _, d := range []string{dataDir, bootDir, slotDir} {
@@ -192,6 +195,12 @@ func shutdown(why string) {
 		}
 	}
 	unix.Sync()
+	if arg != "" {
+		p, _ := unix.BytePtrFromString(arg)
+		_, _, errno := unix.Syscall6(unix.SYS_REBOOT, unix.LINUX_REBOOT_MAGIC1, unix.LINUX_REBOOT_MAGIC2,
+			unix.LINUX_REBOOT_CMD_RESTART2, uintptr(unsafe.Pointer(p)), 0, 0)
+		logf("reboot %q: %v", arg, errno)
+	}
 	reboot()
 }
 
@@ -201,4 +210,37 @@ func reboot() {
 		logf("reboot: %v", err)
 	}
 	select {}
+}
+
+// watchDevices makes the spec's stable device links for what is plugged in now and, from
+// the kernel's uevents, for what is plugged in or pulled later.
+func watchDevices(rules []spec.Link) {
+	if len(rules) == 0 {
+		return
+	}
+	l := &devlinks.Linker{Rules: rules, Sys: "/sys", Dev: "/dev"}
+	ln, err := devlinks.Open()
+	if err != nil {
+		logf("device links: %v", err)
+	}
+	done, err := l.Coldplug()
+	for _, d := range done {
+		logf("device link %s", d)
+	}
+	if err != nil {
+		logf("device links: %v", err)
+	}
+	if ln == nil {
+		return
+	}
+	go func() {
+		err := ln.Serve(func(ev devlinks.Event) {
+			if did, err := l.Handle(ev); err != nil {
+				logf("%v", err)
+			} else if did != "" {
+				logf("device link %s", did)
+			}
+		})
+		logf("device links: %v", err)
+	}()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"slices"
 	"strings"
 )
@@ -13,7 +14,12 @@ import (
 type Spec struct {
 	Board   string `json:"board"`   // board profile name (board.Lookup)
 	Version string `json:"version"` // the image's firmware version, filled in by the builder
-	// Modules are loaded in this order, from /lib/modules/NAME.ko in the initrd.
+	// BootLoader is how the box picks a slot: BootGRUB (an environment block on the boot
+	// partition) or BootTryboot (a Raspberry Pi's config.txt and tryboot.txt).
+	BootLoader string `json:"boot_loader"`
+	// Modules are loaded in this order, from /lib/modules/NAME.ko in the initrd. In a
+	// board's entry in Boards they are what the board needs; the builder adds their
+	// dependencies ahead of them and drops what the kernel has built in.
 	Modules []string `json:"modules"`
 	// Partitions, as the kernel names them.
 	Boot  string `json:"boot"` // vfat: the boot loader and its environment block
@@ -31,10 +37,42 @@ type Spec struct {
 	// the kernel reports it: eventN numbers follow probe order (what udev rules do on a
 	// full system). The till's config names the link.
 	InputLinks map[string]string `json:"input_links,omitempty"`
+	// Links are stable names for devices by USB vendor, product and serial, made at boot
+	// and as devices come and go (package devlinks); the first rule a device matches wins.
+	Links []Link `json:"links,omitempty"`
 	// Cmdline is what the boot loader adds to the kernel's command line.
 	Cmdline string `json:"cmdline"`
+	// DTBs are the device trees the Pi's firmware chooses from, by board (BootTryboot):
+	// the name on the boot partition to the kernel package's file under broadcom/.
+	DTBs map[string]string `json:"-"`
 	// Sizes of the partitions in MiB (the builder's business).
 	BootMiB, SlotMiB, DataMiB int `json:"-"`
+}
+
+// Boot loaders.
+const (
+	BootGRUB    = "grub"
+	BootTryboot = "tryboot"
+)
+
+// Link is one rule: a device the kernel announces that matches every non-empty field gets
+// the symlink Link to its /dev node. Fields compare exactly, except Kernel, a
+// path.Match pattern ("ttyUSB*").
+type Link struct {
+	// Subsystem is the kernel's: tty, input, usbmisc (usblp's lp0), hidraw.
+	Subsystem string `json:"subsystem"`
+	// Kernel is a pattern for the device's kernel name (ttyUSB0, event3, lp0).
+	Kernel string `json:"kernel,omitempty"`
+	// Vendor and Product are the USB device's idVendor and idProduct, four hex digits.
+	Vendor  string `json:"vendor,omitempty"`
+	Product string `json:"product,omitempty"`
+	// Serial is the USB device's serial string.
+	Serial string `json:"serial,omitempty"`
+	// Interface is the USB interface number (bInterfaceNumber, two hex digits), for
+	// devices with more than one (a scanner that is keyboard and serial port at once).
+	Interface string `json:"interface,omitempty"`
+	// Link is the symlink made, absolute (/dev/tillbox/printer).
+	Link string `json:"link"`
 }
 
 // Net is a static IPv4 setup.
@@ -50,7 +88,8 @@ func Boards() map[string]Spec {
 		// a second virtio disk is the update stick; user networking puts the host at
 		// 10.0.2.2.
 		"qemu-virt": {
-			Board: "qemu-virt",
+			Board:      "qemu-virt",
+			BootLoader: BootGRUB,
 			Modules: []string{
 				"virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci", "virtio_blk",
 				"failover", "net_failover", "virtio_net", "virtio_console", "virtio_input", "evdev",
@@ -65,6 +104,52 @@ func Boards() map[string]Spec {
 			InputLinks: map[string]string{"/dev/input/keypad": "QEMU Virtio Keyboard"},
 			Cmdline:    "console=ttyAMA0 8250.nr_uarts=8 panic=5 loglevel=4",
 			BootMiB:    16, SlotMiB: 64, DataMiB: 64,
+		},
+		// rpi4: a Raspberry Pi 4 Model B, Pi 400 or Compute Module 4 booting from its SD
+		// card or eMMC (mmcblk0). The firmware loads the kernel and initrd from the FAT
+		// boot partition and picks the slot with config.txt or, once, tryboot.txt.
+		"rpi4": {
+			Board:      "rpi4",
+			BootLoader: BootTryboot,
+			Modules: []string{
+				// SD card and eMMC (emmc2); the PCIe xHCI behind the VL805 (whose firmware
+				// reset_raspberrypi loads); Ethernet.
+				"sdhci_iproc", "reset_raspberrypi", "xhci_pci", "dwc2", "broadcom", "mdio_bcm_unimac", "genet",
+				"squashfs", "ext4", "vfat", "nls_cp437", "nls_ascii",
+				// What shops plug in: USB printers, USB-serial adapters, HID scanners and
+				// keypads; the LCD's I2C; the watchdog. The GPIO controller
+				// (pinctrl-bcm2835) is built into the kernel.
+				"usblp", "cdc_acm", "usbserial", "ftdi_sio", "pl2303", "ch341", "cp210x",
+				"usbhid", "hid_generic", "evdev", "i2c_bcm2835", "i2c_dev", "bcm2835_wdt",
+			},
+			Boot: "/dev/mmcblk0p1", SlotA: "/dev/mmcblk0p2", SlotB: "/dev/mmcblk0p3", Data: "/dev/mmcblk0p4",
+			Stick: "/dev/sda",
+			// No static address: a shop's network is its own (DHCP is not built yet).
+			Watchdog: "/dev/watchdog", WatchdogTimeout: 15,
+			Links: []Link{
+				// Receipt printers: Epson (04b8), Star (0519), Citizen (1d90), on USB-serial or
+				// as USB printer class.
+				{Subsystem: "tty", Vendor: "04b8", Link: "/dev/tillbox/printer"},
+				{Subsystem: "tty", Vendor: "0519", Link: "/dev/tillbox/printer"},
+				{Subsystem: "tty", Vendor: "1d90", Link: "/dev/tillbox/printer"},
+				{Subsystem: "usbmisc", Kernel: "lp*", Link: "/dev/tillbox/printer-usb"},
+				// Scanners: Zebra/Symbol (05e0), Honeywell (0c2e), Datalogic (05f9) as keyboards.
+				{Subsystem: "input", Kernel: "event*", Vendor: "05e0", Link: "/dev/input/scanner"},
+				{Subsystem: "input", Kernel: "event*", Vendor: "0c2e", Link: "/dev/input/scanner"},
+				{Subsystem: "input", Kernel: "event*", Vendor: "05f9", Link: "/dev/input/scanner"},
+				// Any other USB-serial adapter: the first one plugged in.
+				{Subsystem: "tty", Kernel: "ttyUSB*", Link: "/dev/tillbox/serial"},
+				{Subsystem: "tty", Kernel: "ttyACM*", Link: "/dev/tillbox/serial"},
+			},
+			// The mini UART on GPIO 14/15 (the PL011 serves Bluetooth), and the HDMI console.
+			Cmdline: "console=ttyS1,115200 console=tty1 panic=5 loglevel=4",
+			DTBs: map[string]string{
+				"bcm2711-rpi-4-b.dtb": "bcm2711-rpi-4-b.dtb",
+				"bcm2711-rpi-400.dtb": "bcm2711-rpi-400.dtb",
+				"bcm2711-rpi-cm4.dtb": "bcm2711-rpi-cm4-io.dtb",
+			},
+			// The boot partition holds both slots' kernels (about 32 MiB each).
+			BootMiB: 128, SlotMiB: 96, DataMiB: 64,
 		},
 	}
 }
@@ -87,6 +172,19 @@ func ForBoard(name string) (Spec, error) {
 func (s Spec) Validate() error {
 	if s.Board == "" || s.Boot == "" || s.SlotA == "" || s.SlotB == "" || s.Data == "" || s.SlotA == s.SlotB {
 		return errors.New("spec: board, boot, two distinct slots and data are required")
+	}
+	switch s.BootLoader {
+	case "", BootGRUB, BootTryboot:
+	default:
+		return fmt.Errorf("spec: board %s: boot loader %q: want %q or %q", s.Board, s.BootLoader, BootGRUB, BootTryboot)
+	}
+	for i, l := range s.Links {
+		if l.Subsystem == "" || !strings.HasPrefix(l.Link, "/dev/") {
+			return fmt.Errorf("spec: board %s: link rule %d: a subsystem and a link under /dev/ are required", s.Board, i)
+		}
+		if _, err := path.Match(l.Kernel, ""); err != nil {
+			return fmt.Errorf("spec: board %s: link rule %d: kernel pattern %q: %w", s.Board, i, l.Kernel, err)
+		}
 	}
 	return nil
 }

@@ -3,8 +3,11 @@
 // and at most one pending try of the other.
 //
 // The boot state lives in a GRUB environment block (package grubenv), which the boot loader
-// reads and, to consume a try, rewrites; on a board without GRUB the stage-1 init calls
-// Choose, which does the same. The variables:
+// reads and, to consume a try, rewrites; on a Raspberry Pi (Slots.Tryboot) in the firmware's
+// config.txt and tryboot.txt (package rpiboot): the confirmed slot in config.txt, the try
+// in tryboot.txt, consumed by the init (Choose) as it reboots with the firmware's one-shot
+// tryboot flag, and the written slot's kernel and initrd copied onto the boot partition
+// before the switch. The GRUB variables:
 //
 //	tillbox_active=A            the confirmed slot
 //	tillbox_active_version=1.4.2

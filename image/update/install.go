@@ -152,6 +152,11 @@ func (s *Slots) Install(r io.ReaderAt, o Options) (Result, error) {
 	if err := readBack(s.Path(target), b); err != nil {
 		return res, err
 	}
+	if s.Tryboot != "" {
+		if err := s.bootFiles(target); err != nil {
+			return res, err
+		}
+	}
 	if err := checkSale(o); err != nil {
 		return res, err
 	}

@@ -34,7 +34,7 @@ func ReadLayout(path string) (Layout, error) {
 	if err := json.Unmarshal(b, &l); err != nil {
 		return l, fmt.Errorf("update: layout %s: %w", path, err)
 	}
-	if !validSlot(l.Booted) || l.A == "" || l.B == "" || l.Env == "" {
+	if !validSlot(l.Booted) || l.A == "" || l.B == "" || (l.Env == "") == (l.Tryboot == "") {
 		return l, fmt.Errorf("update: layout %s: %w: incomplete", path, ErrState)
 	}
 	return l, nil

@@ -2,8 +2,10 @@ package update
 
 import (
 	"fmt"
+	"io"
 
 	"tillbox/image/grubenv"
+	"tillbox/image/rpiboot"
 )
 
 // Slot names.
@@ -59,13 +61,22 @@ func stateOf(e grubenv.Env) (State, error) {
 	return s, nil
 }
 
-// Slots are the two root slots and the boot state block of one box.
+// Slots are the two root slots and the boot state of one box. The boot state is a GRUB
+// environment block (Env) or, on a Raspberry Pi, the firmware's config.txt and
+// tryboot.txt on the boot partition (Tryboot; package rpiboot). Exactly one is set.
 type Slots struct {
 	// A and B are the slots' block devices (on the box) or plain files (in tests).
 	A string `json:"a"`
 	B string `json:"b"`
 	// Env is the boot state block file (grubenv on the boot partition).
-	Env string `json:"env"`
+	Env string `json:"env,omitempty"`
+	// Tryboot is the mounted boot partition of a Raspberry Pi.
+	Tryboot string `json:"tryboot,omitempty"`
+	// Cmdline is the kernel command line a slot installed for a try boots with (Tryboot).
+	Cmdline string `json:"cmdline,omitempty"`
+	// SlotFiles opens the kernel and initrd inside a written slot, for Tryboot; nil mounts
+	// the slot's squashfs (root only). Tests set it.
+	SlotFiles func(dev string) (kernel, initrd io.ReadCloser, done func(), err error) `json:"-"`
 }
 
 // Path returns the device of slot s.
@@ -78,6 +89,12 @@ func (s *Slots) Path(slot string) string {
 
 // Init writes a fresh boot state: slot A active at version (the image builder's job).
 func (s *Slots) Init(version string) error {
+	if s.Tryboot != "" {
+		if err := rpiboot.Init(s.Tryboot, version); err != nil {
+			return fmt.Errorf("update: init: %w", err)
+		}
+		return nil
+	}
 	if err := grubenv.Create(s.Env, State{Active: SlotA, ActiveVersion: version}.env()); err != nil {
 		return fmt.Errorf("update: init: %w", err)
 	}
@@ -86,6 +103,14 @@ func (s *Slots) Init(version string) error {
 
 // State reads the boot state.
 func (s *Slots) State() (State, error) {
+	if s.Tryboot != "" {
+		r, err := rpiboot.Read(s.Tryboot)
+		if err != nil {
+			return State{}, fmt.Errorf("update: %w: %w", ErrState, err)
+		}
+		return State{Active: r.Active, ActiveVersion: r.ActiveVersion, Next: r.Next,
+			NextVersion: r.NextVersion, Try: r.Pending, Failed: r.Failed}, nil
+	}
 	e, err := grubenv.Read(s.Env)
 	if err != nil {
 		return State{}, fmt.Errorf("update: %w", err)
@@ -94,6 +119,14 @@ func (s *Slots) State() (State, error) {
 }
 
 func (s *Slots) write(st State) error {
+	if s.Tryboot != "" {
+		// Try, on a Pi, is the try still waiting for its tryboot reboot.
+		if err := rpiboot.Write(s.Tryboot, rpiboot.State{Active: st.Active, ActiveVersion: st.ActiveVersion,
+			Next: st.Next, NextVersion: st.NextVersion, Pending: st.Try && st.Next != "", Failed: st.Failed}); err != nil {
+			return fmt.Errorf("update: %w", err)
+		}
+		return nil
+	}
 	if err := grubenv.Write(s.Env, st.env()); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
@@ -102,7 +135,9 @@ func (s *Slots) write(st State) error {
 
 // Choose is what the boot loader does: it consumes a pending try and returns the slot to
 // boot and whether this boot is that try. The image's GRUB script does the same from its
-// own copy of the logic; boards without GRUB, and the tests, call Choose.
+// own copy of the logic; on a Pi (Tryboot) the stage-1 init calls Choose just before it
+// reboots with the tryboot flag, which the firmware consumes in turn; the tests call it
+// for both.
 func (s *Slots) Choose() (slot string, trying bool, err error) {
 	st, err := s.State()
 	if err != nil {

@@ -1,0 +1,120 @@
+package build
+
+import (
+	"bufio"
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// modName is a module's name as the kernel compares them: '-' and '_' are the same.
+func modName(s string) string { return strings.ReplaceAll(strings.TrimSuffix(s, ".ko"), "-", "_") }
+
+// kernelModules indexes the kernel package's modules directory: each module's file and
+// the modules built into the kernel (modules.builtin).
+type kernelModules struct {
+	files   map[string]string
+	builtin map[string]bool
+}
+
+func readModules(root string) (*kernelModules, error) {
+	km := &kernelModules{files: map[string]string{}, builtin: map[string]bool{}}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), ".ko") {
+			km.files[modName(d.Name())] = p
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build: modules: %w", err)
+	}
+	if len(km.files) == 0 {
+		return nil, fmt.Errorf("build: no modules in %s (run scripts/image-fetch.sh)", root)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "modules.builtin")); err == nil {
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			km.builtin[modName(filepath.Base(sc.Text()))] = true
+		}
+	}
+	return km, nil
+}
+
+// depends reads a module's "depends=" from its .modinfo section (what depmod puts in
+// modules.dep; the kernel package ships the modules without it).
+func depends(path string) ([]string, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("build: module %s: %w", filepath.Base(path), err)
+	}
+	defer f.Close()
+	sec := f.Section(".modinfo")
+	if sec == nil {
+		return nil, fmt.Errorf("build: module %s: no .modinfo", filepath.Base(path))
+	}
+	b, err := sec.Data()
+	if err != nil {
+		return nil, fmt.Errorf("build: module %s: %w", filepath.Base(path), err)
+	}
+	var deps []string
+	for _, kv := range bytes.Split(b, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, []byte("depends=")); ok {
+			for _, d := range strings.Split(string(v), ",") {
+				if d != "" {
+					deps = append(deps, modName(d))
+				}
+			}
+		}
+	}
+	return deps, nil
+}
+
+// resolve returns want with every module's dependencies ahead of it, each module once,
+// built-in ones dropped, in an order finit_module accepts; a module that is neither a file
+// nor built in is an error naming it.
+func (km *kernelModules) resolve(want []string) ([]string, error) {
+	var order []string
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(n string, from string) error
+	visit = func(n, from string) error {
+		n = modName(n)
+		switch state[n] {
+		case 2:
+			return nil
+		case 1:
+			return fmt.Errorf("build: module %s: dependency cycle", n)
+		}
+		if _, ok := km.files[n]; !ok {
+			if km.builtin[n] {
+				state[n] = 2
+				return nil
+			}
+			if from != "" {
+				return fmt.Errorf("build: module %s (needed by %s): not in the kernel package", n, from)
+			}
+			return fmt.Errorf("build: module %s: not in the kernel package", n)
+		}
+		state[n] = 1
+		deps, err := depends(km.files[n])
+		if err != nil {
+			return err
+		}
+		for _, d := range deps {
+			if err := visit(d, n); err != nil {
+				return err
+			}
+		}
+		state[n] = 2
+		order = append(order, n)
+		return nil
+	}
+	for _, n := range want {
+		if err := visit(n, ""); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}
