@@ -40,6 +40,8 @@ func TestBadConfigIsRefusedWithTheReason(t *testing.T) {
 		"duration range":  {`{"drawer_left_open":"0s"}`, "drawer_left_open 0s"},
 		"bad broker":      {`{"uplink":{"broker":"mqtt.example"}}`, "uplink.broker"},
 		"trailing":        {`{} {}`, "trailing data"},
+		"trailing brace":  {`{}}`, "trailing data"},
+		"trailing ]":      {`{"store":"s1"}]`, "trailing data"},
 		"several at once": {`{"store":"","till":""}`, `till ""`},
 		"empty file":      {``, "EOF"},
 	}
