@@ -14,10 +14,12 @@ import "math"
 //     and a line total rounded from it is at most MaxAmount.
 //   - Every other money figure (a line's amount, totals, tax totals, tenders, change) is
 //     at most MaxAmount = MaxQty × MaxPrice / 1000 = 10^15 minor units either way. Any
-//     9,000 such figures sum inside an int64 (9.0 × 10^18 < 2^63 ≈ 9.22 × 10^18), and one
-//     tx payload (MaxTxBytes) cannot hold that many lines, tax totals or tenders, so a sum
-//     over one entry never overflows; sums over many entries belong in a wider type (SQL
-//     sum of a bigint is numeric).
+//     9,000 such figures sum inside an int64 (9.0 × 10^18 < 2^63 ≈ 9.22 × 10^18). One tx
+//     payload is at most MaxTxBytes, and a figure of MaxAmount's 16 digits takes more than
+//     30 bytes of it with its key and its neighbours (smaller figures take fewer bytes but
+//     add less), so even the sum of the magnitudes of every figure of one entry stays
+//     below 2^63 (TestEntrySumsFitInt64). Sums over many entries belong in a wider type
+//     (in SQL the sum of a bigint is a numeric).
 //   - A tax rate is 0 to MaxTaxRate basis points (0-100%).
 //   - A document's receipt is "<prefix>-<number>" as journal.ReceiptNumber writes it,
 //     with the number 1 to the entry's seq; a technical entry carries none.

@@ -323,3 +323,54 @@ func TestCmdIdentityFields(t *testing.T) {
 		}
 	}
 }
+
+// TestEntrySumsFitInt64: the densest entry of the largest figures that fits one payload
+// (tax totals, three figures each, every one at MaxAmount) is accepted, and the sum of the
+// magnitudes of all its figures is below 2^63.
+func TestEntrySumsFitInt64(t *testing.T) {
+	withTaxes := func(n int) []byte {
+		taxes := make([]journal.TaxTotal, n)
+		for i := range taxes {
+			taxes[i] = journal.TaxTotal{Net: wire.MaxAmount, Tax: wire.MaxAmount, Gross: wire.MaxAmount}
+		}
+		return limitEntry(t, func(e *journal.Entry) { e.Totals.Taxes = taxes })
+	}
+	one := len(withTaxes(1))
+	per := len(withTaxes(2)) - one
+	n := 1 + (wire.MaxTxBytes-one)/per
+	raw := withTaxes(n)
+	if len(raw) > wire.MaxTxBytes || len(withTaxes(n+1)) <= wire.MaxTxBytes {
+		t.Fatalf("%d tax totals in %d bytes: not the most that fit", n, len(raw))
+	}
+	tx, err := wire.DecodeEntry(raw)
+	if err != nil {
+		t.Fatalf("the densest entry (%d tax totals, %d bytes) refused: %v", n, len(raw), err)
+	}
+	var sum, figures uint64
+	add := func(v int64) {
+		m := uint64(v)
+		if v < 0 {
+			m = uint64(-v)
+		}
+		if sum+m < sum || sum+m > math.MaxInt64 {
+			t.Fatalf("the magnitudes of one entry's figures overflow an int64 (%d tax totals)", n)
+		}
+		sum, figures = sum+m, figures+1
+	}
+	e := tx.Entry
+	for _, l := range e.Lines {
+		add(l.Price)
+		add(l.Amount)
+	}
+	add(e.Totals.Gross)
+	add(e.Totals.Change)
+	for _, x := range e.Totals.Taxes {
+		add(x.Net)
+		add(x.Tax)
+		add(x.Gross)
+	}
+	for _, td := range e.Tenders {
+		add(td.Amount)
+	}
+	t.Logf("%d figures in %d bytes: their magnitudes sum to %.3f × 2^63", figures, len(raw), float64(sum)/(1<<63))
+}
