@@ -22,6 +22,17 @@ targets=(
   "FuzzDecode        ./drivers/printer    80000x"
   "FuzzDecode        ./uplink/wire        80000x"
   "FuzzReadCanonical ./uplink/wire       200000x"
+  "FuzzDecodeCatalog ./uplink/wire        80000x"
+  "FuzzDecodeCmd     ./uplink/wire        80000x"
+  "FuzzDecodeAck     ./uplink/wire        50000x"
+  "FuzzDecodeStatus  ./uplink/wire        50000x"
+  "FuzzDecodeEvent   ./uplink/wire        80000x"
+  "FuzzDecodeCmdResult ./uplink/wire      60000x"
+  "FuzzParseTopic    ./uplink/wire       100000x"
+  "FuzzManifest      ./image/bundle       60000x"
+  "FuzzDecode        ./image/grubenv     200000x"
+  "FuzzBootState     ./image/update      200000x"
+  "FuzzParse         ./firmware/config    60000x"
 )
 for t in "${targets[@]}"; do
   read -r name pkg budget <<<"$t"

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -122,7 +123,7 @@ func parse(b []byte, base *Config) (*Config, error) {
 		}
 		return nil, err
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("trailing data after the configuration object")
 	}
 	return c, c.Validate()

@@ -59,6 +59,8 @@ func TestBadConfigIsRefusedWithTheReason(t *testing.T) {
 		"trailing":        {`{} {}`, "trailing data"},
 		"negative resend": {`{"uplink":{"resend_after":"-1s"}}`, "uplink.resend_after -1s"},
 		"backoff order":   {`{"uplink":{"backoff_min":"5s","backoff_max":"1s"}}`, "below backoff_min"},
+		"trailing brace":  {`{}}`, "trailing data"},
+		"trailing ]":      {`{"store":"s1"}]`, "trailing data"},
 		"several at once": {`{"store":"","till":""}`, `till ""`},
 		"empty file":      {``, "EOF"},
 	}

@@ -141,6 +141,9 @@ func Open(r io.ReaderAt, trusted []ed25519.PublicKey) (*Bundle, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("bundle: open: %w: manifest: %v", ErrFormat, err)
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("bundle: open: %w: manifest: data after the object", ErrFormat)
+	}
 	if m.Format != FormatVersion {
 		return nil, fmt.Errorf("bundle: open: %w: format %d, want %d", ErrFormat, m.Format, FormatVersion)
 	}

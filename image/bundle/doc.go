@@ -10,8 +10,9 @@
 //	            the root filesystem image         Manifest.Rootfs.Size bytes, SHA-256 Manifest.Rootfs.SHA256
 //
 // Guarantees: Open returns a Bundle only when the manifest is signed by one of the trusted
-// keys and parses strictly (unknown fields refused); nothing in an unsigned or wrongly
-// signed bundle is ever interpreted. The manifest carries the payload's size and SHA-256,
+// keys and parses strictly (unknown fields and data after the object refused); nothing in
+// an unsigned or wrongly signed bundle is ever interpreted. The manifest carries the
+// payload's size and SHA-256,
 // so the signature covers the payload too: Verify (a full read) must pass before anything
 // trusts the payload, and whoever streams it must hash it again on the way (the file may
 // change between two reads). The padding makes the payload block-aligned, so a bundle

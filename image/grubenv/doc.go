@@ -5,5 +5,6 @@
 // place with one WriteAt and fsync'd), because GRUB's save_env and the firmware both write
 // the same sectors and a block that moved would be lost to the boot loader. A block that
 // would not fit in 1024 bytes is refused before anything is written. Keys and values may
-// not contain newlines; keys may not contain '='.
+// not contain newlines; keys may not contain '='. Decode accepts only what Encode could write
+// again: a variable without a name, or without the newline that ends it, is ErrFormat.
 package grubenv

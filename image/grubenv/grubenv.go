@@ -55,13 +55,19 @@ func Decode(b []byte) (Env, error) {
 		return nil, fmt.Errorf("grubenv: decode: %w", ErrFormat)
 	}
 	e := Env{}
-	for _, line := range strings.Split(string(b[len(header):]), "\n") {
+	lines := strings.Split(string(b[len(header):]), "\n")
+	for i, line := range lines {
 		if line == "" || line[0] == '#' {
 			continue
 		}
 		k, v, ok := strings.Cut(line, "=")
-		if !ok {
+		switch {
+		case !ok || k == "":
 			return nil, fmt.Errorf("grubenv: decode: %w: line %q", ErrFormat, line)
+		case i == len(lines)-1:
+			// A variable ends with a newline: GRUB's reader stops at one that runs to the
+			// end of the block, and with its newline it would not fit in the block again.
+			return nil, fmt.Errorf("grubenv: decode: %w: variable %q runs to the end of the block", ErrFormat, k)
 		}
 		e[k] = v
 	}

@@ -109,6 +109,8 @@ func (c *Catalog) Validate() error {
 		return invalid(what, "store %q", clip(c.Store))
 	case c.Version == 0:
 		return missing(what, "version")
+	case c.Version > MaxSeq:
+		return invalid(what, "version %d above %d", c.Version, uint64(MaxSeq))
 	case c.Currency == "":
 		return missing(what, "currency")
 	case len(c.Currency) != 3 || strings.ToUpper(c.Currency) != c.Currency || !printable(c.Currency):
@@ -125,8 +127,8 @@ func (c *Catalog) Validate() error {
 			return missing(what, fmt.Sprintf("taxes[%d].code", i))
 		case taxes[t.Code]:
 			return invalid(what, "tax %q defined twice", clip(t.Code))
-		case t.Rate < 0 || t.Rate > 10000:
-			return invalid(what, "tax %q: rate %d basis points outside 0-10000", clip(t.Code), t.Rate)
+		case t.Rate < 0 || t.Rate > MaxTaxRate:
+			return invalid(what, "tax %q: rate %d basis points outside 0-%d", clip(t.Code), t.Rate, MaxTaxRate)
 		}
 		taxes[t.Code] = true
 	}
@@ -199,14 +201,18 @@ func (c *Catalog) Item(code string) *Item {
 // repeated failures is what protects the till itself.
 const pinScheme = "pbkdf2-sha256"
 
-// MinPINIterations is the fewest PBKDF2 iterations a catalog may use.
-const MinPINIterations = 1000
+// MinPINIterations and MaxPINIterations bound the PBKDF2 iterations a catalog may use:
+// the most keeps one PIN check of a hostile catalog under a few seconds on a till.
+const (
+	MinPINIterations = 1000
+	MaxPINIterations = 10_000_000
+)
 
 // HashPIN hashes pin with salt (at least 8 random bytes, chosen by the caller) and iter
 // iterations, in the catalog's PIN hash format.
 func HashPIN(pin string, salt []byte, iter int) (string, error) {
-	if len(salt) < 8 || iter < MinPINIterations {
-		return "", fmt.Errorf("wire: hash pin: %w: salt of at least 8 bytes and %d iterations needed", ErrInvalid, MinPINIterations)
+	if len(salt) < 8 || len(salt) > 64 || iter < MinPINIterations || iter > MaxPINIterations {
+		return "", fmt.Errorf("wire: hash pin: %w: a salt of 8-64 bytes and %d-%d iterations needed", ErrInvalid, MinPINIterations, MaxPINIterations)
 	}
 	key, err := pbkdf2.Key(sha256.New, pin, salt, iter, 32)
 	if err != nil {
@@ -231,8 +237,8 @@ func parsePINHash(h string) (iter int, salt, key []byte, err error) {
 		return 0, nil, nil, fmt.Errorf("pin hash: want %s$<iterations>$<salt hex>$<key hex> (a plain PIN is refused)", pinScheme)
 	}
 	iter, err = strconv.Atoi(parts[1])
-	if err != nil || iter < MinPINIterations || iter > 10_000_000 {
-		return 0, nil, nil, fmt.Errorf("pin hash: iterations %q: want %d-10000000", clip(parts[1]), MinPINIterations)
+	if err != nil || iter < MinPINIterations || iter > MaxPINIterations || strconv.Itoa(iter) != parts[1] {
+		return 0, nil, nil, fmt.Errorf("pin hash: iterations %q: want %d-%d in decimal", clip(parts[1]), MinPINIterations, MaxPINIterations)
 	}
 	salt, err = hex.DecodeString(parts[2])
 	if err != nil || len(salt) < 8 || len(salt) > 64 {

@@ -10,6 +10,11 @@
 //     JSON, of another version, with unknown or missing fields, or naming another store or
 //     till than its topic is refused with an error that wraps one of the sentinels in
 //     errors.go and says why. Nothing is accepted half-way.
+//   - Every number is range-checked as it is decoded (limits.go): seqs, throughs, counters
+//     and versions fit a PostgreSQL bigint (at most MaxSeq), money and quantities are
+//     bounded so that a line's qty × price and the sums over one entry fit an int64, and a
+//     document's receipt has the form journal.ReceiptNumber writes with a number 1 to its
+//     seq. Out of range is ErrInvalid.
 //   - A tx payload is exactly the bytes the ledger stored for the entry (ledger.Result.Raw):
 //     DecodeTx accepts only that canonical encoding (re-spaced, re-ordered or extended
 //     payloads are refused even when they mean the same), and checks its schema, its

@@ -4,6 +4,8 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"time"
+
+	"tillbox/ledger/journal"
 )
 
 // Ack is HQ's acknowledgement, retained per till: every seq <= Through is durably stored
@@ -49,8 +51,13 @@ func decodeAck(p []byte) (Ack, error) {
 	if err := decodeStrict("ack", p, MaxSmallBytes, &a, func() int { return a.V }); err != nil {
 		return Ack{}, err
 	}
-	if a.Through == nil {
+	switch {
+	case a.Through == nil:
 		return Ack{}, missing("ack", "through")
+	case *a.Through > MaxSeq:
+		return Ack{}, invalid("ack", "through %d above %d", *a.Through, uint64(MaxSeq))
+	case a.Store != "" && !journal.ValidID(a.Store) || a.Till != "" && !journal.ValidID(a.Till):
+		return Ack{}, invalid("ack", "store/till %q/%q: want 1-32 of [a-z0-9-]", clip(a.Store), clip(a.Till))
 	}
 	return a, nil
 }
@@ -103,8 +110,16 @@ func DecodeStatus(p []byte) (Status, error) {
 	if err := decodeStrict("status", p, MaxSmallBytes, &s, func() int { return s.V }); err != nil {
 		return Status{}, err
 	}
-	if s.State == "" {
-		return Status{}, missing("status", "state")
+	const what = "status"
+	switch {
+	case s.State == "":
+		return Status{}, missing(what, "state")
+	case s.LastSeq > MaxSeq || s.Watermark > MaxSeq || s.Backlog > MaxSeq:
+		return Status{}, invalid(what, "last_seq %d, watermark %d, backlog %d: each at most %d", s.LastSeq, s.Watermark, s.Backlog, uint64(MaxSeq))
+	case s.Catalog > MaxSeq:
+		return Status{}, invalid(what, "catalog version %d above %d", s.Catalog, uint64(MaxSeq))
+	case s.LedgerBytes < 0 || s.FreeDiskBytes < 0:
+		return Status{}, invalid(what, "ledger_bytes %d, free_disk_bytes %d: negative", s.LedgerBytes, s.FreeDiskBytes)
 	}
 	return s, nil
 }
@@ -206,6 +221,8 @@ func DecodeCmd(p []byte) (Cmd, error) {
 		return Cmd{}, invalid("cmd", "id: want 1-%d printable ASCII characters", MaxCmdID)
 	case c.Name == "":
 		return Cmd{}, missing("cmd", "name")
+	case c.Store != "" && !journal.ValidID(c.Store) || c.Till != "" && !journal.ValidID(c.Till):
+		return Cmd{}, invalid("cmd", "store/till %q/%q: want 1-32 of [a-z0-9-]", clip(c.Store), clip(c.Till))
 	}
 	return c, nil
 }

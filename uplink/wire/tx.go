@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"tillbox/ledger/journal"
 )
@@ -126,6 +127,8 @@ func checkFields(e *journal.Entry) error {
 		return invalid(what, "store/till %q/%q: want 1-32 of [a-z0-9-]", clip(e.Store), clip(e.Till))
 	case e.Seq == 0:
 		return missing(what, "seq")
+	case e.Seq > MaxSeq:
+		return invalid(what, "seq %d above %d, the largest a bigint holds", e.Seq, uint64(MaxSeq))
 	case e.Kind == "":
 		return missing(what, "kind")
 	case !e.Kind.Known():
@@ -144,12 +147,81 @@ func checkFields(e *journal.Entry) error {
 		return invalid(what, "seq %d: a %s carries no receipt", e.Seq, e.Kind)
 	case len(e.Receipt) > 64:
 		return invalid(what, "seq %d: receipt longer than 64 bytes", e.Seq)
+	case e.Receipt != "" && !validReceipt(e.Receipt, e.Seq):
+		return invalid(what, "seq %d: receipt %q: want PREFIX-NNNNNN numbered 1 to the seq", e.Seq, clip(e.Receipt))
 	case e.Sig != "" && !isSig(e.Sig):
 		return invalid(what, "seq %d: sig must be an ed25519 signature in unpadded base64url", e.Seq)
 	case e.Seq == 1 && e.Prev != journal.GenesisPrev:
 		return invalid(what, "seq 1 must follow the genesis prev")
 	}
+	return checkFigures(e)
+}
+
+// checkFigures checks every quantity and amount of e against the bounds in limits.go.
+func checkFigures(e *journal.Entry) error {
+	const what = "tx"
+	for i, l := range e.Lines {
+		switch {
+		case !within(l.Qty, MaxQty):
+			return invalid(what, "seq %d: lines[%d].qty %d outside ±%d thousandths", e.Seq, i, l.Qty, int64(MaxQty))
+		case !within(l.Price, MaxPrice):
+			return invalid(what, "seq %d: lines[%d].price %d outside ±%d minor units", e.Seq, i, l.Price, int64(MaxPrice))
+		case !within(l.Amount, MaxAmount):
+			return invalid(what, "seq %d: lines[%d].amount %d outside ±%d minor units", e.Seq, i, l.Amount, int64(MaxAmount))
+		}
+	}
+	if t := e.Totals; t != nil {
+		switch {
+		case !within(t.Gross, MaxAmount):
+			return invalid(what, "seq %d: totals.gross %d outside ±%d minor units", e.Seq, t.Gross, int64(MaxAmount))
+		case !within(t.Change, MaxAmount):
+			return invalid(what, "seq %d: totals.change %d outside ±%d minor units", e.Seq, t.Change, int64(MaxAmount))
+		}
+		for i, x := range t.Taxes {
+			switch {
+			case x.Rate < 0 || x.Rate > MaxTaxRate:
+				return invalid(what, "seq %d: totals.taxes[%d].rate %d basis points outside 0-%d", e.Seq, i, x.Rate, MaxTaxRate)
+			case !within(x.Net, MaxAmount) || !within(x.Tax, MaxAmount) || !within(x.Gross, MaxAmount):
+				return invalid(what, "seq %d: totals.taxes[%d]: net %d, tax %d, gross %d: outside ±%d minor units", e.Seq, i, x.Net, x.Tax, x.Gross, int64(MaxAmount))
+			}
+		}
+	}
+	for i, t := range e.Tenders {
+		if !within(t.Amount, MaxAmount) {
+			return invalid(what, "seq %d: tenders[%d].amount %d outside ±%d minor units", e.Seq, i, t.Amount, int64(MaxAmount))
+		}
+	}
 	return nil
+}
+
+// within reports whether -limit <= v <= limit.
+func within(v, limit int64) bool { return v >= -limit && v <= limit }
+
+// validReceipt reports whether r has the form journal.ReceiptNumber gives, a non-empty
+// prefix, "-" and a number of at least six digits (zero-padded to six, no leading zero
+// beyond them), and whether that number is 1 to seq: a document's own number never runs
+// ahead of its place in the chain, whether it is the seq itself or a counter of the
+// till's documents.
+func validReceipt(r string, seq uint64) bool {
+	cut := strings.LastIndexByte(r, '-')
+	if cut < 1 {
+		return false
+	}
+	d := r[cut+1:]
+	if len(d) < 6 || len(d) > 6 && d[0] == '0' {
+		return false
+	}
+	var n uint64
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if c < '0' || c > '9' || n > seq/10 {
+			return false
+		}
+		if n = n*10 + uint64(c-'0'); n > seq {
+			return false
+		}
+	}
+	return n >= 1
 }
 
 func isHex64(s string) bool {
