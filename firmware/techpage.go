@@ -122,8 +122,9 @@ func startTechpage(cfg *config.Config, o *app.Options) (close func()) {
 	log := o.Logger
 	o.Technician = func(set *board.Set, kick func(string)) func() {
 		page := techpage.New(techpage.Options{
-			Token: tok, AllowRemote: cfg.Technician.AllowRemote,
-			Version: version, Board: cfg.Board, Store: cfg.Store, Till: cfg.Till,
+			TokenFrom:   func() (string, error) { return techpage.LoadToken(cfg.Data) },
+			AllowRemote: cfg.Technician.AllowRemote,
+			Version:     version, Board: cfg.Board, Store: cfg.Store, Till: cfg.Till,
 			Data: cfg.Data, Layout: o.Layout, Uplink: uplinkAt,
 			Devices: set.Health,
 			Ledger: func() (ledger.Stats, error) {

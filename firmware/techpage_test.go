@@ -305,6 +305,22 @@ func TestTheTechnicianPageOnTheRealTillInChromium(t *testing.T) {
 	if code, body, _ := get(t, "POST", base+"/test/drawer", nil, "Authorization", "Bearer "+p.token); code != http.StatusOK || !strings.Contains(body, "kicked, opened") {
 		t.Fatalf("drawer test: %d %s", code, body)
 	}
+	// The display test shows its patterns and puts back what the till showed.
+	if code, body, _ := get(t, "POST", base+"/test/display", nil, "Authorization", "Bearer "+p.token); code != http.StatusOK || !strings.Contains(body, "the till's layout back") {
+		t.Fatalf("display test: %d %s", code, body)
+	}
+	// A token replaced on the console takes effect on the running till at once.
+	out, err = exec.Command(bin, "techpage", "token", "--new", "--data", p.data).Output()
+	renewed := strings.TrimSpace(string(out))
+	if err != nil || renewed == p.token {
+		t.Fatalf("techpage token --new: %q %v", out, err)
+	}
+	if code, _, _ := get(t, "GET", base+"/", nil, "Cookie", cookie); code != http.StatusUnauthorized {
+		t.Errorf("the old token's cookie after --new: %d", code)
+	}
+	if code, _, _ := get(t, "GET", base+"/", nil, "Authorization", "Bearer "+renewed); code != http.StatusOK {
+		t.Errorf("the new token: %d", code)
+	}
 	p.stop()
 	out, err = exec.Command(bin, "ledger", "export", "--data", p.data).Output()
 	if err != nil || !strings.Contains(string(out), "opened: technician page test") {

@@ -42,8 +42,11 @@ const testTimeout = 30 * time.Second
 
 // Options configure the page.
 type Options struct {
-	// Token is the box's token (LoadToken).
-	Token string
+	// Token is the box's token (LoadToken). TokenFrom, when set, is asked instead at each
+	// request, so a token replaced on the box (tillbox techpage token --new) takes effect
+	// at once; when it fails, every request is refused as unsigned.
+	Token     string
+	TokenFrom func() (string, error)
 	// AllowRemote answers requests whose peer or Host is off the loopback.
 	AllowRemote bool
 
@@ -76,10 +79,8 @@ type Test struct {
 
 // Server is the technician page's HTTP handler.
 type Server struct {
-	o       Options
-	session string // the cookie's value: an HMAC of the token
-	csrf    string // the forms' hidden field: another HMAC of the token
-	mux     *http.ServeMux
+	o   Options
+	mux *http.ServeMux
 
 	running sync.Mutex // one test at a time
 	mu      sync.Mutex
@@ -100,7 +101,7 @@ func New(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{o: o, session: mac(o.Token, "session"), csrf: mac(o.Token, "csrf"), results: map[string]result{}}
+	s := &Server{o: o, results: map[string]result{}}
 	m := http.NewServeMux()
 	m.HandleFunc("GET /{$}", s.page)
 	m.HandleFunc("GET /status.json", s.statusJSON)
@@ -110,6 +111,26 @@ func New(o Options) *Server {
 	s.mux = m
 	return s
 }
+
+// token is the box's token now, "" when there is none to be had.
+func (s *Server) token() string {
+	if s.o.TokenFrom == nil {
+		return s.o.Token
+	}
+	t, err := s.o.TokenFrom()
+	if err != nil {
+		return ""
+	}
+	return t
+}
+
+// session is the session cookie's value, an HMAC of the token; csrf is the forms' hidden
+// field, another. Both change with the token.
+func session(token string) string { return mac(token, "session") }
+func csrf(token string) string    { return mac(token, "csrf") }
+
+// check reports whether typed is the box's token; an empty token matches nothing.
+func check(typed, box string) bool { return box != "" && sameToken(typed, box) }
 
 func mac(token, purpose string) string {
 	h := hmac.New(sha256.New, []byte(normalToken(token)))
@@ -159,10 +180,11 @@ func offLoopback(r *http.Request) string {
 func (s *Server) authed(r *http.Request) (ok, bearer bool) {
 	if a := r.Header.Get("Authorization"); a != "" {
 		tok, found := strings.CutPrefix(a, "Bearer ")
-		return found && sameToken(tok, s.o.Token), true
+		return found && check(tok, s.token()), true
 	}
 	if c, err := r.Cookie(CookieName); err == nil {
-		return subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.session)) == 1, false
+		box := s.token()
+		return box != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(session(box))) == 1, false
 	}
 	return false, false
 }
@@ -201,11 +223,12 @@ func (s *Server) setCookie(w http.ResponseWriter, value string, maxAge int) {
 // /, so the token does not stay in the address bar.
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	if tok := r.URL.Query().Get("token"); tok != "" {
-		if !sameToken(tok, s.o.Token) {
+		box := s.token()
+		if !check(tok, box) {
 			s.signinForm(w, "That is not this box's token.")
 			return
 		}
-		s.setCookie(w, s.session, 12*3600)
+		s.setCookie(w, session(box), 12*3600)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
@@ -237,11 +260,12 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "technician page: refused: the sign-in did not come from this page", http.StatusForbidden)
 		return
 	}
-	if !sameToken(r.PostFormValue("token"), s.o.Token) {
+	box := s.token()
+	if !check(r.PostFormValue("token"), box) {
 		s.signinForm(w, "That is not this box's token.")
 		return
 	}
-	s.setCookie(w, s.session, 12*3600)
+	s.setCookie(w, session(box), 12*3600)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -268,7 +292,7 @@ func (s *Server) runTest(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "technician page: refused: the request did not come from this page", http.StatusForbidden)
 			return
 		}
-		if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
+		if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(csrf(s.token()))) != 1 {
 			http.Error(w, "technician page: refused: the form's check field is missing or wrong; reload the page", http.StatusForbidden)
 			return
 		}

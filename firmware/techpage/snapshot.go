@@ -39,7 +39,7 @@ type testView struct {
 func (s *Server) snapshot() snapshot {
 	o := s.o
 	snap := snapshot{Store: o.Store, Till: o.Till, Board: o.Board, Version: o.Version, Now: o.Now(),
-		Net: readNet(o.Data), Boot: readBoot(o.Layout), CSRF: s.csrf}
+		Net: readNet(o.Data), Boot: readBoot(o.Layout), CSRF: csrf(s.token())}
 	if o.Devices != nil {
 		snap.Devices = o.Devices()
 	}

@@ -192,7 +192,7 @@ func TestThePageShowsDevicesLedgerUplinkLogAndWhatIsNotReported(t *testing.T) {
 		`msg=&#34;printer online&#34; port=/dev/ttyUSB0`,
 		`<b id="version">1.4.2</b>`, `<b id="board">rpi4</b>`, `tillbox s042/t03: technician page`,
 		`<button name="run" value="print">Test print</button>`,
-		`name="csrf" value="` + r.srv.csrf + `"`,
+		`name="csrf" value="` + csrf(r.token) + `"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %s", want)
@@ -260,20 +260,20 @@ func TestNetworkTimeAndBootStateAreReadFromTheirFiles(t *testing.T) {
 func TestTestsNeedTheSessionThisOriginAndTheCSRFField(t *testing.T) {
 	r := newRig(t, nil)
 	b := r.browser()
-	csrf := url.Values{"csrf": {r.srv.csrf}}
+	field := url.Values{"csrf": {csrf(r.token)}}
 	refused := map[string]struct {
 		form url.Values
 		edit func(*http.Request)
 		code int
 	}{
-		"not signed on":      {csrf, func(q *http.Request) { q.Header.Set("Origin", "http://"+host) }, http.StatusUnauthorized},
+		"not signed on":      {field, func(q *http.Request) { q.Header.Set("Origin", "http://"+host) }, http.StatusUnauthorized},
 		"no csrf field":      {url.Values{}, b, http.StatusForbidden},
 		"wrong csrf field":   {url.Values{"csrf": {mac("aaaa-bbbb-cccc-dddd", "csrf")}}, b, http.StatusForbidden},
-		"another origin":     {csrf, func(q *http.Request) { b(q); q.Header.Set("Origin", "http://evil.example") }, http.StatusForbidden},
-		"another port":       {csrf, func(q *http.Request) { b(q); q.Header.Set("Origin", "http://127.0.0.1:9999") }, http.StatusForbidden},
-		"null origin":        {csrf, func(q *http.Request) { b(q); q.Header.Set("Origin", "null") }, http.StatusForbidden},
-		"cross-site fetch":   {csrf, func(q *http.Request) { b(q); q.Header.Set("Sec-Fetch-Site", "cross-site") }, http.StatusForbidden},
-		"no origin, referer": {csrf, func(q *http.Request) { b(q); q.Header.Del("Origin"); q.Header.Del("Sec-Fetch-Site") }, http.StatusForbidden},
+		"another origin":     {field, func(q *http.Request) { b(q); q.Header.Set("Origin", "http://evil.example") }, http.StatusForbidden},
+		"another port":       {field, func(q *http.Request) { b(q); q.Header.Set("Origin", "http://127.0.0.1:9999") }, http.StatusForbidden},
+		"null origin":        {field, func(q *http.Request) { b(q); q.Header.Set("Origin", "null") }, http.StatusForbidden},
+		"cross-site fetch":   {field, func(q *http.Request) { b(q); q.Header.Set("Sec-Fetch-Site", "cross-site") }, http.StatusForbidden},
+		"no origin, referer": {field, func(q *http.Request) { b(q); q.Header.Del("Origin"); q.Header.Del("Sec-Fetch-Site") }, http.StatusForbidden},
 		"wrong bearer":       {nil, bearer("aaaa-bbbb-cccc-dddd"), http.StatusUnauthorized},
 	}
 	for name, c := range refused {
@@ -285,12 +285,12 @@ func TestTestsNeedTheSessionThisOriginAndTheCSRFField(t *testing.T) {
 		t.Fatalf("refused requests ran the test %d times", n)
 	}
 	// From the page: it runs once, and the page says how it went.
-	if w := r.req("POST", "/test/print", csrf, b); w.Code != http.StatusSeeOther {
+	if w := r.req("POST", "/test/print", field, b); w.Code != http.StatusSeeOther {
 		t.Fatalf("test print from the page: %d %s", w.Code, w.Body)
 	}
 	withReferer := func(q *http.Request) { b(q); q.Header.Del("Origin"); q.Header.Set("Referer", "http://"+host+"/") }
 	r.failed = true
-	if w := r.req("POST", "/test/drawer", csrf, withReferer); w.Code != http.StatusSeeOther {
+	if w := r.req("POST", "/test/drawer", field, withReferer); w.Code != http.StatusSeeOther {
 		t.Fatalf("drawer test with a Referer: %d %s", w.Code, w.Body)
 	}
 	if r.runs["print"].Load() != 1 || r.runs["drawer"].Load() != 1 || r.runs["display"].Load() != 0 {
@@ -397,7 +397,37 @@ func TestStatusJSONHasTheFiguresAndNoCSRFField(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &s); err != nil || len(s.Devices) != 2 || s.Ledger.Backlog != 17 || !s.Uplink.Online {
 		t.Fatalf("status.json %v: %s", err, w.Body)
 	}
-	if strings.Contains(w.Body.String(), r.srv.csrf) || strings.Contains(w.Body.String(), r.token) {
+	if strings.Contains(w.Body.String(), csrf(r.token)) || strings.Contains(w.Body.String(), r.token) {
 		t.Fatal("status.json carries a secret")
+	}
+}
+
+func TestAReplacedTokenTakesEffectAtOnceAndAnUnreadableOneLetsNobodyIn(t *testing.T) {
+	var r *rig
+	r = newRig(t, func(o *Options) { o.TokenFrom = func() (string, error) { return LoadToken(r.data) } })
+	b := r.browser()
+	if w := r.req("GET", "/", nil, b); w.Code != http.StatusOK {
+		t.Fatalf("signed on: %d", w.Code)
+	}
+	renewed, err := NewToken(r.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(*http.Request){"old cookie": b, "old token": bearer(r.token)} {
+		if w := r.req("GET", "/", nil, edit); w.Code != http.StatusUnauthorized {
+			t.Errorf("%s after the token was replaced: %d", name, w.Code)
+		}
+	}
+	if w := r.req("GET", "/", nil, bearer(renewed)); w.Code != http.StatusOK {
+		t.Errorf("new token: %d", w.Code)
+	}
+	os.WriteFile(filepath.Join(r.data, TokenFile), []byte("\n"), 0o600)
+	for name, edit := range map[string]func(*http.Request){
+		"empty bearer": bearer(""), "new token": bearer(renewed),
+		"empty cookie": func(q *http.Request) { q.AddCookie(&http.Cookie{Name: CookieName, Value: ""}) },
+	} {
+		if w := r.req("GET", "/", nil, edit); w.Code != http.StatusUnauthorized {
+			t.Errorf("%s with a damaged token file: %d", name, w.Code)
+		}
 	}
 }
