@@ -5,12 +5,15 @@
 //	tillbox run [--data DIR] [--config FILE]   the till's main job
 //	tillbox selftest [--config FILE]           test page, display pattern, drawer kick
 //	tillbox ledger verify|export|stats [--data DIR | --ledger FILE] [--json]
+//	tillbox techpage token [--url] [--new]   the technician page's token
 //	tillbox version
 //
 // While a till runs on the data directory, `ledger stats` and `ledger verify` are answered
 // by it over its control socket (DATA/tillbox.sock). `tillbox run` also wires the embedded
 // head office of `make run` (embedhq.go) when the configuration asks for it, and hands the
-// run loop only its broker's address.
+// run loop only its broker's address. It serves the technician page (package techpage;
+// techpage.go) beside the run loop, through app.Options.Technician, unless the
+// configuration's technician.listen is "off".
 //
 // TILLBOX_FAULT_KILL_AFTER_COMMIT=N, for fault tests, makes `tillbox run` kill itself with
 // SIGKILL right after its N-th document is committed, before its receipt is printed.

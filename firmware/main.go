@@ -47,6 +47,7 @@ const usage = `usage:
   tillbox ledger verify|export|stats [--data DIR | --ledger FILE] [--json]
   tillbox update [--retry] FILE                      install a signed bundle for one try at the next boot
   tillbox provision [--data DIR] [--cert FILE --ca FILE --hq-key KEY]   this till's keys for head office
+  tillbox techpage token [--data DIR] [--new] [--url]  the technician page's token for this box
   tillbox version
 `
 
@@ -68,6 +69,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return updateCmd(args[1:], stdout)
 	case "provision":
 		return provisionCmd(args[1:], stdout)
+	case "techpage":
+		return techpageCmd(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

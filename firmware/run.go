@@ -97,6 +97,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		logW = f
 	}
 	o.Logger = slog.New(slog.NewTextHandler(logW, nil))
+	defer startTechpage(cfg, &o)()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -12,7 +12,7 @@ have mosquitto_pub        || need+=(mosquitto-clients)
 have socat                || need+=(socat)
 have qemu-aarch64-static  || need+=(qemu-user-static)
 have tmux                 || need+=(tmux)
-# The fleet dashboard's browser test.
+# The fleet dashboard's and the technician page's browser tests.
 have chromium             || [ -x /usr/bin/chromium ] || need+=(chromium)
 # PostgreSQL server binaries (initdb, pg_ctl) live outside PATH on Debian.
 have initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)

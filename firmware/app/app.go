@@ -59,6 +59,10 @@ type Options struct {
 	// (tillbox run maps SIGUSR1 onto it): the till journals the outcome at once from the
 	// data directory's update.StatusFile, as it does at start. Nil: only at start.
 	UpdateDecided <-chan struct{}
+	// Technician, when set, is called once the devices are open and the control socket
+	// answers; the stop it returns is called before the devices close. kick opens the drawer
+	// as the till does, with reason as the journaled cause of the opening.
+	Technician func(set *board.Set, kick func(reason string)) (stop func())
 }
 
 // App is a running till: the loop that feeds device input to the sale engine and carries
@@ -247,6 +251,9 @@ func (a *App) loop(ctx context.Context, o Options) error {
 		a.log.Warn("control socket", "err", err)
 	} else {
 		defer stop()
+	}
+	if o.Technician != nil {
+		defer o.Technician(a.set, a.kick)()
 	}
 	a.prints.Wake()
 	sync := time.NewTicker(500 * time.Millisecond)

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +36,52 @@ type Config struct {
 	DrawerLeftOpen Duration `json:"drawer_left_open"` // alert after the drawer stays open this long
 	NoSaleReasons  []string `json:"no_sale_reasons"`
 	Catalog        string   `json:"catalog"` // "demo" or a file with the catalog as HQ publishes it
+
+	Technician Technician `json:"technician"`
+}
+
+// TechnicianOff is Technician.Listen for a box that serves no technician page.
+const TechnicianOff = "off"
+
+// Technician is the technician's local web page (package techpage).
+type Technician struct {
+	// Listen is host:port (default 127.0.0.1:8080) or "off". A host off the loopback, or
+	// none (":8080", every interface), is refused unless AllowRemote is set.
+	Listen string `json:"listen"`
+	// AllowRemote lets the page listen off the loopback and answer requests whose peer or
+	// Host is not a loopback address. The per-box token is needed either way.
+	AllowRemote bool `json:"allow_remote"`
+}
+
+// LoopbackHost reports whether host (without a port) names the loopback: "localhost" or a
+// loopback IP address.
+func LoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// check returns what is wrong with t, or "".
+func (t Technician) check() string {
+	if t.Listen == TechnicianOff {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(t.Listen)
+	if err != nil {
+		return fmt.Sprintf("technician.listen %q: want host:port or \"off\"", t.Listen)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("technician.listen %q: port %q: want 0-65535", t.Listen, port)
+	}
+	if host != "" && host != "localhost" && net.ParseIP(host) == nil {
+		return fmt.Sprintf("technician.listen %q: want an IP address or localhost as the host", t.Listen)
+	}
+	if !t.AllowRemote && !LoopbackHost(host) {
+		return fmt.Sprintf("technician.listen %q is off the loopback: set technician.allow_remote to serve the page to the network", t.Listen)
+	}
+	return ""
 }
 
 // Receipt is the printed receipt's fixed text.
@@ -172,6 +220,9 @@ func (c *Config) Validate() error {
 	}
 	if lo, hi := c.Uplink.BackoffMin.Duration, c.Uplink.BackoffMax.Duration; lo > 0 && hi > 0 && hi < lo {
 		p = append(p, fmt.Sprintf("uplink.backoff_max %s: below backoff_min %s", hi, lo))
+	}
+	if s := c.Technician.check(); s != "" {
+		p = append(p, s)
 	}
 	if c.Catalog == "" {
 		p = append(p, "catalog: missing (\"demo\" or a file)")

@@ -78,3 +78,42 @@ func TestBadConfigIsRefusedWithTheReason(t *testing.T) {
 		t.Fatal("missing file loaded")
 	}
 }
+
+func TestTechnicianListenIsOnTheLoopbackUnlessAllowed(t *testing.T) {
+	if got := Default().Technician; got.Listen != "127.0.0.1:8080" || got.AllowRemote {
+		t.Fatalf("default technician %+v", got)
+	}
+	load := func(body string) (*Config, error) {
+		p := filepath.Join(t.TempDir(), "till.json")
+		os.WriteFile(p, []byte(body), 0o600)
+		return Load(p)
+	}
+	for body, want := range map[string]string{
+		`{"technician":{"listen":"off"}}`:                                   "off",
+		`{"technician":{"listen":"[::1]:9000"}}`:                            "[::1]:9000",
+		`{"technician":{"listen":"localhost:0"}}`:                           "localhost:0",
+		`{"technician":{"listen":"0.0.0.0:8080","allow_remote":true}}`:      "0.0.0.0:8080",
+		`{"technician":{"listen":":8080","allow_remote":true}}`:             ":8080",
+		`{"technician":{"listen":"192.168.1.20:8080","allow_remote":true}}`: "192.168.1.20:8080",
+	} {
+		c, err := load(body)
+		if err != nil || c.Technician.Listen != want {
+			t.Errorf("%s: %v, listen %q", body, err, c.Technician.Listen)
+		}
+	}
+	for body, want := range map[string]string{
+		`{"technician":{"listen":"0.0.0.0:8080"}}`:     "off the loopback",
+		`{"technician":{"listen":":8080"}}`:            "off the loopback",
+		`{"technician":{"listen":"10.0.0.5:8080"}}`:    "set technician.allow_remote",
+		`{"technician":{"listen":"8080"}}`:             "want host:port",
+		`{"technician":{"listen":""}}`:                 "want host:port",
+		`{"technician":{"listen":"127.0.0.1:http"}}`:   "port \"http\"",
+		`{"technician":{"listen":"127.0.0.1:70000"}}`:  "port \"70000\"",
+		`{"technician":{"listen":"tillbox.lan:8080"}}`: "IP address or localhost",
+		`{"technician":{"listne":"127.0.0.1:8080"}}`:   `unknown field "listne"`,
+	} {
+		if _, err := load(body); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err %v, want %q", body, err, want)
+		}
+	}
+}
