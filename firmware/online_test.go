@@ -40,7 +40,7 @@ synced
 	if st.Watermark != st.LastSeq || st.Backlog != 0 {
 		t.Fatalf("till: watermark %d, last seq %d", st.Watermark, st.LastSeq)
 	}
-	sale, err := l.ByReceipt("S001-T01-000003")
+	sale, err := l.ByReceipt("S001-T01-000001")
 	if err != nil || sale.Offline {
 		t.Fatalf("a sale made with HQ reachable: %+v, %v", sale, err)
 	}
@@ -67,8 +67,8 @@ synced
 	if err != nil || n != st.LastSeq {
 		t.Fatalf("HQ has %d entries, the till %d: %v", n, st.LastSeq, err)
 	}
-	rec, err := store.Lookup(ctx, "S001-T01-000003")
-	if err != nil || rec.Seq != 3 {
+	rec, err := store.Lookup(ctx, "S001-T01-000001")
+	if err != nil || rec.Seq != sale.Seq {
 		t.Fatalf("HQ lookup of the receipt: %+v, %v", rec, err)
 	}
 }

@@ -170,10 +170,10 @@ func SigMessage(hash string) []byte {
 }
 
 // ReceiptNumber derives the number printed for the customer from the till's prefix and a
-// seq, e.g. ReceiptNumber("S042-T03", 123) = "S042-T03-000123". Tills never coordinate to
+// document number, e.g. ReceiptNumber("S042-T03", 123) = "S042-T03-000123". Tills never coordinate to
 // stay unique: the prefix names the till.
-func ReceiptNumber(prefix string, seq uint64) string {
-	return fmt.Sprintf("%s-%06d", prefix, seq)
+func ReceiptNumber(prefix string, n uint64) string {
+	return fmt.Sprintf("%s-%06d", prefix, n)
 }
 
 // DefaultPrefix is the receipt prefix made from a till's identity: store and till upper-cased.
