@@ -36,8 +36,11 @@ const (
 	KindIntegrityError Kind = "integrity-error"
 	KindSignOn         Kind = "sign-on"
 	KindSignOff        Kind = "sign-off"
-	KindDrawer         Kind = "drawer" // drawer opened or left open, with its reason
-	KindUpdate         Kind = "update" // firmware update applied, confirmed or rolled back
+	KindDrawer         Kind = "drawer"      // drawer opened or left open, with its reason
+	KindUpdate         Kind = "update"      // firmware update applied, confirmed or rolled back
+	KindReprint        Kind = "reprint"     // a copy of the receipt in Ref printed, marked COPY n
+	KindPINFailure     Kind = "pin-failure" // a wrong cashier number or PIN, and any lockout it caused
+	KindExport         Kind = "export"      // entries written to removable media while the till ran
 )
 
 var kinds = map[Kind]bool{
@@ -46,7 +49,7 @@ var kinds = map[Kind]bool{
 	KindZReport: true, KindStockTransfer: true, KindInternalRelease: true,
 	KindPowerUp: false, KindOfflineStart: false, KindOfflineEnd: false,
 	KindIntegrityError: false, KindSignOn: false, KindSignOff: false, KindDrawer: false,
-	KindUpdate: false,
+	KindUpdate: false, KindReprint: false, KindPINFailure: false, KindExport: false,
 }
 
 // Known reports whether k is a kind this ledger accepts.
