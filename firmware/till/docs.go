@@ -17,10 +17,7 @@ func (e *Engine) findReceipt(in string, now time.Time) Output {
 	if in == "" {
 		return e.refuse("type or scan the receipt number")
 	}
-	receipt := in
-	if n, err := strconv.ParseUint(in, 10, 64); err == nil && !strings.Contains(in, "-") {
-		receipt = journal.ReceiptNumber(e.cfg.ReceiptPrefix, n)
-	}
+	receipt := e.resolveReceipt(in)
 	orig, err := e.journal.ByReceipt(receipt)
 	if err != nil {
 		e.mode = modeIdle
@@ -106,17 +103,31 @@ func (e *Engine) noSaleReason(now time.Time) Output {
 func (e *Engine) menuChoice(now time.Time) Output {
 	in := e.takeInput()
 	if e.sale != nil {
-		if in == "1" {
-			return e.voidSale(now)
-		}
 		e.mode = e.backMode()
-		return e.refuse("no such function during a sale")
+		switch in {
+		case "1":
+			return e.voidSale(now)
+		case "2", "3":
+			return e.discountStart(in == "3")
+		case "4":
+			return e.overrideStart(now)
+		case "5":
+			return e.priceCheck(e.mode)
+		case "6":
+			return e.findItem(e.mode)
+		case "7":
+			return e.cancelCard()
+		}
+		return e.refuse("no function " + in + " during a sale")
 	}
 	e.mode = modeIdle
 	switch in {
 	case "1":
 		return e.commitDocument(&Commit{Entry: journal.Entry{Kind: journal.KindXReport, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency}, Print: true, Report: true})
 	case "2":
+		if n := len(e.parked); n > 0 {
+			return e.refuse(fmt.Sprintf("Z refused: %d parked sale(s); PARK resumes them to finish or void", n))
+		}
 		return e.needSupervisor("Z REPORT", now, func(sup *Cashier, now time.Time) Output {
 			data, _ := json.Marshal(map[string]string{"approved_by": sup.ID})
 			return e.commitDocument(&Commit{Entry: journal.Entry{Kind: journal.KindZReport, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency, Data: data}, Print: true, Report: true})
@@ -136,6 +147,29 @@ func (e *Engine) menuChoice(now time.Time) Output {
 	case "6":
 		e.menuKind, e.mode = journal.KindInternalRelease, modeOrder
 		return e.show(e.prompt(), "")
+	case "7":
+		return e.history()
+	case "8":
+		docs, err := e.journal.Documents(1)
+		if err != nil || len(docs) == 0 {
+			return e.refuse("no receipt printed yet")
+		}
+		return e.reprint(docs[0], now)
+	case "9":
+		return e.priceCheck(modeIdle)
+	case "10":
+		return e.findItem(modeIdle)
+	case "11":
+		return e.shiftOpen()
+	case "12":
+		return e.shiftClose()
+	case "13":
+		data, _ := json.Marshal(map[string]string{"for_cashier": e.cashier.ID})
+		return e.commitDocument(&Commit{Entry: journal.Entry{Kind: journal.KindXReport, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency, Data: data}, Print: true, Report: true})
+	case "14":
+		out := e.show("USB export: writing the unsynced entries…", "")
+		out.Export = true
+		return out
 	}
 	return e.refuse("no function " + in)
 }
@@ -145,19 +179,24 @@ func (e *Engine) cashMove(now time.Time) Output {
 	if !ok || v <= 0 {
 		return e.refuse("amount: type digits, then ENTER")
 	}
+	kind := e.menuKind
 	amount := v
+	reasons := e.cfg.CashInReasons
 	var data json.RawMessage
-	if e.menuKind == journal.KindCashOut {
-		amount = -v
+	if kind == journal.KindCashOut {
+		amount, reasons = -v, e.cfg.CashOutReasons
 		if e.pending != nil {
 			data, _ = json.Marshal(map[string]string{"approved_by": e.pending.supID})
 		}
 	}
 	e.pending = nil
-	return e.commitDocument(&Commit{
-		Entry: journal.Entry{Kind: e.menuKind, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency,
-			Tenders: []journal.Tender{{Kind: "cash", Amount: amount}}, Totals: &journal.Totals{Gross: amount}, Data: data},
-		Print: true, OpenDrawer: string(e.menuKind),
+	e.mode = modeIdle
+	return e.choose(strings.ToUpper(string(kind))+" "+e.Money(v)+" reason", reasons, modeIdle, func(reason string, now time.Time) Output {
+		return e.commitDocument(&Commit{
+			Entry: journal.Entry{Kind: kind, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency, Reason: reason,
+				Tenders: []journal.Tender{{Kind: "cash", Amount: amount}}, Totals: &journal.Totals{Gross: amount}, Data: data},
+			Print: true, OpenDrawer: string(kind),
+		})
 	})
 }
 

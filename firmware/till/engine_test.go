@@ -108,9 +108,9 @@ func TestRefusalsChangeNothing(t *testing.T) {
 	}{
 		{"unknown barcode", "", "scan:9999999999994", "unknown barcode"},
 		{"unknown PLU", "", "777 PLU", "unknown item 777"},
-		{"price missing", "", "4 PLU", "price missing for Sernik"},
+		{"open price of zero", "1 PLU", "4 PLU 0 ENTER", "price: type the amount"},
 		{"tax rate missing", "", "5 PLU", "tax rate X"},
-		{"weighed item by PLU", "", "3 PLU", "sold by weight"},
+		{"manual weight of zero", "1 PLU", "3 PLU 0 ENTER", "weight: type kilograms"},
 		{"cash too small", "1 PLU SUBTOTAL", "100 CASH", "amount too small: 4,50 due"},
 		{"card above due", "1 PLU SUBTOTAL", "9999 CARD", "card amount above"},
 		{"sign off during sale", "1 PLU", "SIGN_ON/OFF", "finish or park the sale"},
@@ -275,11 +275,11 @@ func TestNoSaleCashMovesAndReports(t *testing.T) {
 	if e := h.lastDoc(); e.Kind != journal.KindNoSale || e.Reason != "change for customer" || h.drawer[0] != "no-sale" {
 		t.Fatalf("no-sale %+v drawer %v", e, h.drawer)
 	}
-	h.do("MENU 3 ENTER 10000 ENTER")
+	h.do("MENU 3 ENTER 10000 ENTER 1 ENTER")
 	if e := h.lastDoc(); e.Kind != journal.KindCashIn || e.Tenders[0].Amount != 10000 {
 		t.Fatalf("cash in %+v", e)
 	}
-	h.do("MENU 4 ENTER 2500 ENTER")
+	h.do("MENU 4 ENTER 2500 ENTER 2 ENTER")
 	if e := h.lastDoc(); e.Kind != journal.KindCashOut || e.Tenders[0].Amount != -2500 {
 		t.Fatalf("cash out %+v", e)
 	}
@@ -377,7 +377,7 @@ func TestApprovalDoesNotOutliveItsStep(t *testing.T) {
 	if !strings.Contains(h.out.Operator[0], "SUPERVISOR for CASH OUT") {
 		t.Fatalf("cash out after a cancelled no-sale: %q", h.out.Operator)
 	}
-	h.do("CLEAR MENU 3 ENTER 500 ENTER")
+	h.do("CLEAR MENU 3 ENTER 500 ENTER 1 ENTER")
 	if e := h.lastDoc(); e.Kind != journal.KindCashIn || strings.Contains(string(e.Data), "approved_by") {
 		t.Fatalf("cash in carries a stale approval: %+v %s", e, e.Data)
 	}
