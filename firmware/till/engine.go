@@ -595,7 +595,7 @@ func (e *Engine) prompt() string {
 		return fmt.Sprintf("%s: %d lines, %s", e.sale.Kind, len(e.sale.Lines), e.Money(e.total()))
 	case modeTender:
 		if c := e.cashDue(e.due()); c != e.due() {
-			return "due " + e.Money(e.due()) + ", in cash " + e.Money(c) + ": amount + CASH/CARD"
+			return "due " + e.Money(e.due()) + ", cash " + e.Money(c) + ": amount + CASH/CARD"
 		}
 		return "due " + e.Money(e.due()) + ": amount + CASH/CARD"
 	case modeCardConfirm:
@@ -662,9 +662,9 @@ func (e *Engine) pageable() bool {
 	return false
 }
 
-// Pages cuts text into pages of at most width characters (the page mark " (n/m)" included)
-// at spaces, so that every word is shown whole on some page; a word longer than a page is
-// cut. Text that fits is one page.
+// Pages cuts text into pages of at most width characters (the page mark " (n/m)" included).
+// It cuts after a comma where it can, so that a menu entry or a choice stays on one page,
+// and otherwise at spaces; a word longer than a page is cut. Text that fits is one page.
 func Pages(text string, width int) []string {
 	if utf8.RuneCountInString(text) <= width {
 		return []string{text}
@@ -672,14 +672,7 @@ func Pages(text string, width int) []string {
 	room := width - len(" (9/9)")
 	var pages []string
 	var cur []rune
-	for _, w := range strings.Fields(text) {
-		r := []rune(w)
-		for len(r) > room {
-			if len(cur) > 0 {
-				pages, cur = append(pages, string(cur)), nil
-			}
-			pages, r = append(pages, string(r[:room])), r[room:]
-		}
+	add := func(r []rune) {
 		switch {
 		case len(cur) == 0:
 			cur = r
@@ -687,6 +680,23 @@ func Pages(text string, width int) []string {
 			cur = append(append(cur, ' '), r...)
 		default:
 			pages, cur = append(pages, string(cur)), r
+		}
+	}
+	for _, chunk := range strings.SplitAfter(text, ", ") {
+		chunk = strings.TrimSpace(chunk)
+		if r := []rune(chunk); len(r) <= room {
+			add(r)
+			continue
+		}
+		for _, w := range strings.Fields(chunk) {
+			r := []rune(w)
+			for len(r) > room {
+				if len(cur) > 0 {
+					pages, cur = append(pages, string(cur)), nil
+				}
+				pages, r = append(pages, string(r[:room])), r[room:]
+			}
+			add(r)
 		}
 	}
 	if len(cur) > 0 {

@@ -53,6 +53,7 @@ func (e *Engine) authenticate(id, pin string, now time.Time) (*Cashier, string) 
 		}
 		delete(e.locked, id)
 		e.failures[id] = 0
+		e.clearLockout = id
 	}
 	c, ok := e.cat.Cashiers[id]
 	if !ok || !wire.CheckPIN(c.PINHash, pin) {
@@ -66,6 +67,9 @@ func (e *Engine) authenticate(id, pin string, now time.Time) (*Cashier, string) 
 	if e.failures[id] > 0 {
 		e.failures[id] = 0
 		e.clearLockout = id
+	}
+	if e.clearLockout != id {
+		e.clearLockout = ""
 	}
 	return &c, ""
 }
