@@ -86,9 +86,9 @@ func TestOverrideOpenPriceManualWeightAndAge(t *testing.T) {
 	h.e.cat.Items["6"] = Item{Code: "6", Name: "Wódka", Price: 3999, Tax: "A", Age: 18}
 	h.signedOn("1", "1234")
 	h.do("1 PLU MENU 4 ENTER 399 ENTER 9 ENTER 9999 ENTER") // override 4,50 -> 3,99
-	h.do("4 PLU 1200 ENTER")                              // open price
-	h.do("3 PLU 1.250 ENTER")                             // manual weight: 5,99/kg x 1,25 = 7,49
-	h.do("1.5 QTY 3 PLU")                                 // a weight typed with QTY is manual too
+	h.do("4 PLU 1200 ENTER")                                // open price
+	h.do("3 PLU 1.250 ENTER")                               // manual weight: 5,99/kg x 1,25 = 7,49
+	h.do("1.5 QTY 3 PLU")                                   // a weight typed with QTY is manual too
 	if !strings.Contains(h.out.Operator[0], "1,500") || !strings.Contains(h.out.Operator[0], "(manual)") {
 		t.Fatalf("manual weight shown as %q", h.out.Operator)
 	}
