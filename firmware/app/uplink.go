@@ -111,10 +111,39 @@ func (a *App) syncState() {
 	st := a.up.State()
 	if was := a.online.Swap(st.Online); was != st.Online {
 		a.emit("uplink", map[string]any{"online": st.Online, "watermark": st.Watermark})
+		if st.Online {
+			a.setNotice("back online", a.syncLine())
+		} else if was {
+			a.setNotice("! offline: sales are kept and sent later", st.LastError)
+		}
 	}
-	if cat := a.up.Catalog(); cat != nil && int64(cat.Version) > a.eng.Catalog().Version {
+	if a.syncing && st.Online && st.Watermark == st.LastSeq {
+		a.syncing = false
+		a.setNotice("sync complete", fmt.Sprintf("head office holds all %d entries", st.LastSeq))
+	}
+	if cat := a.up.Catalog(); cat != nil && int64(cat.Version) > a.eng.Catalog().Version && int64(cat.Version) != a.refusedCatalog {
+		if cat.Currency != a.cfg.Currency {
+			// Prices in another currency would print as this till's: keep selling from the
+			// catalog in force and say why the new one is not used.
+			a.refusedCatalog = int64(cat.Version)
+			why := fmt.Sprintf("catalog %d refused: prices in %s, this till sells in %s", cat.Version, cat.Currency, a.cfg.Currency)
+			a.log.Warn("catalog", "why", why)
+			a.emit("catalog-refused", map[string]any{"version": cat.Version, "why": why})
+			a.setNotice("! "+why, "")
+			a.alert(wire.EventCatalogRejected, wire.SeverityWarning, why)
+			return
+		}
 		a.eng.SetCatalog(fromWire(cat))
 		a.emit("catalog", map[string]any{"version": cat.Version})
+	}
+}
+
+// setNotice shows what the uplink did on the operator display, where nothing the cashier
+// is doing is overwritten: only while the engine is at rest between documents.
+func (a *App) setNotice(line1, line2 string) {
+	a.emit("notice", map[string]any{"lines": [2]string{line1, line2}})
+	if a.eng != nil && a.eng.Sale() == nil {
+		a.setOperator([2]string{line1, line2})
 	}
 }
 
@@ -153,5 +182,10 @@ func (a *App) syncNow() {
 		return
 	}
 	a.up.SyncNow()
+	a.syncing = true
+	if !a.up.State().Online {
+		a.setOperator([2]string{"sync: head office not reachable", "sales are kept and sent once online"})
+		return
+	}
 	a.setOperator([2]string{"sync started", a.syncLine()})
 }
