@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -523,9 +524,32 @@ func (a *App) show(out till.Output) {
 	}
 }
 
+// setOperator shows two lines on the operator display. A first line longer than the
+// display goes on in the second (which then holds what it held after it); the engine's own
+// prompts are paged already.
 func (a *App) setOperator(l [2]string) {
+	l = fitOperator(l, operatorWidth)
 	a.screen.SetOperator(l)
 	a.emit("operator", map[string]any{"lines": l})
+}
+
+func fitOperator(l [2]string, width int) [2]string {
+	r := []rune(l[0])
+	if len(r) <= width {
+		return l
+	}
+	cut := width
+	for i := width; i > width/2; i-- {
+		if r[i] == ' ' {
+			cut = i
+			break
+		}
+	}
+	rest := strings.TrimSpace(string(r[cut:]))
+	if l[1] != "" {
+		rest += " - " + l[1]
+	}
+	return [2]string{string(r[:cut]), rest}
 }
 
 func sides(recs []till.Record) []ledger.Side {

@@ -184,7 +184,11 @@ func (e *Engine) discountStart(onSale bool) Output {
 						}
 						return e.applyDiscount(onSale, pct, amt, off, reason, approved)
 					}
-					if off*10000 > base*e.cfg.DiscountLimit {
+					over := off*10000 > base*e.cfg.DiscountLimit
+					if pct > 0 {
+						over = pct > e.cfg.DiscountLimit // as given, not as rounded to money
+					}
+					if over {
 						return e.needSupervisor("DISCOUNT "+e.Money(off), now, apply)
 					}
 					return apply(nil, now)
