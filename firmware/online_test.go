@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"tillbox/ledger"
@@ -27,8 +29,19 @@ key SUBTOTAL CARD ENTER
 key SYNC
 drain
 synced
+wait 1200ms
 `
-	runScript(t, bin, data, "", script)
+	events := runScript(t, bin, data, "", script)
+	var notices []string
+	for _, e := range events {
+		if e["t"] == "notice" {
+			notices = append(notices, fmt.Sprint(e["lines"]))
+		}
+	}
+	// The operator is told when the till is online and when the sync they asked for is done.
+	if all := strings.Join(notices, "\n"); !strings.Contains(all, "back online") || !strings.Contains(all, "sync complete") {
+		t.Fatalf("notices: %q", notices)
+	}
 	runScript(t, bin, data, "", "synced\n")
 
 	l, err := ledger.Open(ledgerFile(data), &ledger.Options{ReadOnly: true})

@@ -138,12 +138,19 @@ func (a *App) syncState() {
 	}
 }
 
-// setNotice shows what the uplink did on the operator display, where nothing the cashier
-// is doing is overwritten: only while the engine is at rest between documents.
+// setNotice says what the uplink did. The simulator's sync line always shows it; the
+// operator display only when it overwrites nothing the cashier needs: when it shows the
+// engine's resting prompt or an earlier sync message.
 func (a *App) setNotice(line1, line2 string) {
 	a.emit("notice", map[string]any{"lines": [2]string{line1, line2}})
-	if a.eng != nil && a.eng.Sale() == nil {
+	a.screen.SetNotice(line1)
+	if a.eng == nil || a.eng.Sale() != nil {
+		return
+	}
+	cur := a.screen.View().Operator[0]
+	if cur == fitOperator(a.eng.Prompt(), operatorWidth)[0] || a.screen.IsNotice(cur) {
 		a.setOperator([2]string{line1, line2})
+		a.screen.MarkNotice(fitOperator([2]string{line1, line2}, operatorWidth)[0])
 	}
 }
 
@@ -158,7 +165,11 @@ func (a *App) syncLine() string {
 		state = "ONLINE"
 	}
 	p := st.Progress
-	return fmt.Sprintf("%s  sync %d sent, %d acknowledged of %d", state, p.Sent, p.Acked, p.Total)
+	line := fmt.Sprintf("%s  sync %d sent, %d acknowledged of %d", state, p.Sent, p.Acked, p.Total)
+	if n := a.screen.View().Notice; n != "" {
+		line += "  (" + n + ")"
+	}
+	return line
 }
 
 // alert tells the fleet about a device problem, when there is an uplink.
@@ -183,9 +194,10 @@ func (a *App) syncNow() {
 	}
 	a.up.SyncNow()
 	a.syncing = true
+	l := [2]string{"sync started", a.syncLine()}
 	if !a.up.State().Online {
-		a.setOperator([2]string{"sync: head office not reachable", "sales are kept and sent once online"})
-		return
+		l = [2]string{"sync: head office not reachable", "sales are kept and sent once online"}
 	}
-	a.setOperator([2]string{"sync started", a.syncLine()})
+	a.setOperator(l)
+	a.screen.MarkNotice(l[0])
 }

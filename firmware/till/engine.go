@@ -275,6 +275,8 @@ type Engine struct {
 	pages        []string // the operator prompt in pages of PromptWidth
 	page         int
 	full         string // the prompt pages were made of
+	pageMode     mode   // the mode and step it was shown in: a new one starts at page 1
+	pageStep     *askStep
 }
 
 // Shift is an open shift: who opened it, with what float, and the seq of its shift-open
@@ -637,8 +639,9 @@ const (
 // show puts line1 on the operator display, in pages when it is longer than the display, and
 // line2 (the input or a detail) below it.
 func (e *Engine) show(line1, line2 string) Output {
-	if line1 != e.full || e.pages == nil {
+	if line1 != e.full || e.pages == nil || e.pageMode != e.mode || e.pageStep != e.step {
 		e.full, e.pages, e.page = line1, Pages(line1, e.cfg.PromptWidth), 0
+		e.pageMode, e.pageStep = e.mode, e.step
 	}
 	return e.render(line2)
 }
@@ -708,6 +711,7 @@ func Pages(text string, width int) []string {
 // refuse reports why an input changed nothing. A reason longer than the display goes on
 // on the second line, in place of the input.
 func (e *Engine) refuse(why string) Output {
+	e.pages = nil // the prompt shown next starts at its first page
 	l1, l2 := "! "+why, e.input
 	if r := []rune(l1); len(r) > e.cfg.PromptWidth {
 		cut := e.cfg.PromptWidth

@@ -300,6 +300,11 @@ func TestEveryPromptFitsOrPages(t *testing.T) {
 			}
 		}
 	}
+	// The menu opened again starts at its first page.
+	h.do("MENU 99 !ENTER MENU")
+	if !strings.HasPrefix(h.out.Operator[0], "MENU: 1 X report") {
+		t.Fatalf("menu opened again at %q", h.out.Operator[0])
+	}
 	h.do("CLEAR")
 	h.e.cfg.PromptWidth = 20
 	h.do("!SUBTOTAL")
