@@ -166,7 +166,8 @@ func start(o Options) (*App, error) {
 		DecimalSep: cfg.Decimal, NoSaleReasons: cfg.NoSaleReasons, PromptWidth: operatorWidth,
 		DiscountLimit: int64(cfg.DiscountLimit * 100), DiscountReasons: cfg.DiscountReasons,
 		CashInReasons: cfg.CashInReasons, CashOutReasons: cfg.CashOutReasons, CashRounding: cfg.CashRounding,
-		Location: a.loc}, cat, ledgerJournal{l: led, a: a})
+		Location: a.loc, Warehouse: cfg.Warehouse, Warehouses: cfg.Warehouses, TransferReasons: cfg.TransferReasons,
+		ReleaseReasons: cfg.ReleaseReasons}, cat, ledgerJournal{l: led, a: a})
 	// The uplink is made (not run) before anything is restored, so that the catalog head
 	// office sent last is in force from the first key: a cashier HQ removed cannot sign on.
 	if err := a.startUplink(o); err != nil {

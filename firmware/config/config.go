@@ -46,6 +46,12 @@ type Config struct {
 	DiscountReasons []string `json:"discount_reasons,omitempty"`
 	CashInReasons   []string `json:"cash_in_reasons,omitempty"`
 	CashOutReasons  []string `json:"cash_out_reasons,omitempty"`
+	// Warehouse is the stock this till's transfers and releases are issued from (default:
+	// the store id); Warehouses are their destinations, chosen by number.
+	Warehouse       string   `json:"warehouse,omitempty"`
+	Warehouses      []string `json:"warehouses,omitempty"`
+	TransferReasons []string `json:"transfer_reasons,omitempty"`
+	ReleaseReasons  []string `json:"release_reasons,omitempty"`
 	// USBExport is the directory the menu's USB export writes to (where the stick is
 	// mounted); "" is DATA/export.
 	USBExport string `json:"usb_export,omitempty"`

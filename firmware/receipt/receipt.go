@@ -233,14 +233,19 @@ func (l *Layout) stockDocument(d *printer.Doc, e journal.Entry) {
 		d.Add(printer.Columns(ln.Item+" "+ln.Name, l.qty(ln.Qty)))
 	}
 	var rv struct {
+		From   string   `json:"from"`
 		To     string   `json:"to"`
 		Review bool     `json:"review"`
 		Over   []string `json:"over"`
 	}
 	json.Unmarshal(e.Data, &rv)
+	if rv.From != "" {
+		d.Add(printer.Text("from " + rv.From))
+	}
 	if rv.To != "" {
 		d.Add(printer.Text("to " + rv.To))
 	}
+	d.Add(printer.Text("issued without stock control").Small())
 	if rv.Review {
 		d.Add(printer.Text("FOR REVIEW AT HEAD OFFICE").Bold())
 		if len(rv.Over) > 0 {

@@ -200,26 +200,44 @@ func (e *Engine) cashMove(now time.Time) Output {
 	})
 }
 
-// startDocument opens a warehouse transfer or internal release. These are issued offline
+// startDocument opens a warehouse transfer or internal release from this till's warehouse
+// to the order's destination (or one chosen), for a reason chosen. These are issued offline
 // without stock control: any quantity is accepted, and the document is flagged for review at
 // HQ where it goes beyond its order.
 func (e *Engine) startDocument(now time.Time) Output {
 	order := e.takeInput()
-	e.startSale(e.menuKind, now)
-	e.sale.Order = order
-	msg := string(e.menuKind) + ": scan or PLU items, ENTER to finish"
-	if _, ok := e.cat.Orders[order]; order != "" && !ok {
-		msg = "order " + order + " unknown here: the document will be reviewed"
+	kind := e.menuKind
+	e.mode = modeIdle
+	reasons := e.cfg.TransferReasons
+	if kind == journal.KindInternalRelease {
+		reasons = e.cfg.ReleaseReasons
 	}
-	out := e.show(msg, "")
-	out.Save = e.saveOpen()
-	return out
+	open := func(to string) Output {
+		return e.choose(strings.ToUpper(string(kind))+" reason", reasons, modeIdle, func(reason string, now time.Time) Output {
+			e.startSale(kind, now)
+			e.sale.Order, e.sale.From, e.sale.To, e.sale.Reason = order, e.cfg.Warehouse, to, reason
+			msg := string(kind) + " " + e.cfg.Warehouse + " to " + to + ": scan or PLU items (no stock check), ENTER ends it"
+			if _, ok := e.cat.Orders[order]; order != "" && !ok {
+				msg = "order " + order + " unknown here: the document will be reviewed; scan or PLU items, ENTER ends it"
+			}
+			out := e.show(msg, "")
+			out.Save = e.saveOpen()
+			return out
+		})
+	}
+	if o, ok := e.cat.Orders[order]; ok && o.To != "" {
+		return open(o.To)
+	}
+	return e.choose(strings.ToUpper(string(kind))+" to", e.cfg.Warehouses, modeIdle, func(to string, now time.Time) Output { return open(to) })
 }
 
-// documentReview lists what goes beyond the order.
+// documentReview is a stock document's data: where the goods go and why, and what goes
+// beyond the order.
 type documentReview struct {
 	Order  string   `json:"order,omitempty"`
+	From   string   `json:"from,omitempty"`
 	To     string   `json:"to,omitempty"`
+	Reason string   `json:"reason,omitempty"`
 	Review bool     `json:"review"`
 	Over   []string `json:"over,omitempty"` // items beyond the order, or not on it
 }
@@ -230,7 +248,7 @@ func (e *Engine) finishDocument(now time.Time) Output {
 		return e.refuse("no items yet")
 	}
 	order, known := e.cat.Orders[s.Order]
-	rv := documentReview{Order: s.Order, To: order.To, Review: !known}
+	rv := documentReview{Order: s.Order, From: s.From, To: s.To, Reason: s.Reason, Review: !known}
 	qty := map[string]int64{}
 	for _, l := range s.Lines {
 		qty[l.Item] += l.Qty
@@ -243,7 +261,7 @@ func (e *Engine) finishDocument(now time.Time) Output {
 	}
 	slices.Sort(rv.Over)
 	data, _ := json.Marshal(rv)
-	c := &Commit{Entry: journal.Entry{Kind: s.Kind, At: now, Cashier: e.cashier.ID, Lines: s.Lines, Ref: s.Order, Data: data}, Print: true}
+	c := &Commit{Entry: journal.Entry{Kind: s.Kind, At: now, Cashier: e.cashier.ID, Lines: s.Lines, Ref: s.Order, Reason: s.Reason, Data: data}, Print: true}
 	for _, l := range s.Lines {
 		c.Stock = append(c.Stock, StockMove{Item: l.Item, Qty: -l.Qty})
 	}

@@ -128,6 +128,12 @@ type Config struct {
 	CashRounding int64
 	// Location is the local time shown on the displays; nil: UTC. Entries stay in UTC.
 	Location *time.Location
+	// Warehouse is the stock this till issues documents from; Warehouses are where a
+	// transfer or release may go, chosen by number when the order does not say.
+	Warehouse       string
+	Warehouses      []string
+	TransferReasons []string
+	ReleaseReasons  []string
 }
 
 func (c *Config) defaults() {
@@ -172,6 +178,18 @@ func (c *Config) defaults() {
 	}
 	if c.Location == nil {
 		c.Location = time.UTC
+	}
+	if c.Warehouse == "" {
+		c.Warehouse = c.Store
+	}
+	if len(c.Warehouses) == 0 {
+		c.Warehouses = []string{"central warehouse", "other store", "internal use"}
+	}
+	if len(c.TransferReasons) == 0 {
+		c.TransferReasons = []string{"restock", "overstock back", "store to store"}
+	}
+	if len(c.ReleaseReasons) == 0 {
+		c.ReleaseReasons = []string{"damaged", "expired", "own use", "samples"}
 	}
 }
 
@@ -304,6 +322,9 @@ type Sale struct {
 	Ref      string           `json:"ref,omitempty"`      // refund: the original receipt
 	Approved string           `json:"approved,omitempty"` // supervisor who approved
 	Order    string           `json:"order,omitempty"`    // transfer / release: the order number
+	From     string           `json:"from,omitempty"`     // transfer / release: source warehouse
+	To       string           `json:"to,omitempty"`       // transfer / release: destination
+	Reason   string           `json:"reason,omitempty"`   // transfer / release: why
 	Info     []LineInfo       `json:"info,omitempty"`     // per line, aligned with Lines
 	Discount *SaleDiscount    `json:"discount,omitempty"` // on the whole sale
 	Reversed []journal.Tender `json:"reversed,omitempty"` // card tenders cancelled before completion
@@ -593,7 +614,9 @@ func (e *Engine) prompt() string {
 			return fmt.Sprintf("ready, %d parked (PARK resumes)", len(e.parked))
 		}
 		return "ready: scan or PLU"
-	case modeSale, modeRefund, modeDocument:
+	case modeDocument:
+		return fmt.Sprintf("%s to %s: %d lines, no stock check; ENTER ends it", e.sale.Kind, e.sale.To, len(e.sale.Lines))
+	case modeSale, modeRefund:
 		return fmt.Sprintf("%s: %d lines, %s", e.sale.Kind, len(e.sale.Lines), e.Money(e.total()))
 	case modeTender:
 		if c := e.cashDue(e.due()); c != e.due() {

@@ -306,20 +306,32 @@ func TestNoSaleCashMovesAndReports(t *testing.T) {
 
 func TestStockDocumentsOfflineWithoutStockControl(t *testing.T) {
 	h := newHarness(t).signedOn("1", "1234")
-	h.do("MENU 5 ENTER 77 ENTER 5 QTY 1 PLU 3 QTY 2 PLU ENTER")
+	// Order 77 names its destination: only the reason is asked. The document is parked
+	// and resumed like a sale.
+	h.do("MENU 5 ENTER 77 ENTER 1 ENTER 5 QTY 1 PLU PARK")
+	if len(h.e.Parked()) != 1 || h.e.Sale() != nil {
+		t.Fatalf("transfer not parked: %v", h.e.Parked())
+	}
+	h.do("PARK")
+	if !strings.Contains(h.out.Operator[0], "stock-transfer, 1 lines") {
+		t.Fatalf("resumed as %q", h.out.Operator)
+	}
+	h.do("3 QTY 2 PLU ENTER")
 	e := h.lastDoc()
 	var rv documentReview
 	json.Unmarshal(e.Data, &rv)
-	if e.Kind != journal.KindStockTransfer || e.Ref != "77" || !rv.Review || len(rv.Over) != 1 || rv.Over[0] != "2" {
+	if e.Kind != journal.KindStockTransfer || e.Ref != "77" || !rv.Review || len(rv.Over) != 1 || rv.Over[0] != "2" ||
+		rv.From != "s042" || rv.To != "w2" || rv.Reason != "restock" || e.Reason != "restock" {
 		t.Fatalf("transfer beyond order: %+v %s", e, e.Data)
 	}
 	if h.j.stock["1"] != -5000 || h.j.stock["2"] != -3000 {
 		t.Fatalf("stock %v", h.j.stock)
 	}
-	h.do("MENU 6 ENTER ENTER 4 PLU ENTER") // price missing does not matter for a release
+	h.do("MENU 6 ENTER ENTER 3 ENTER 2 ENTER 4 PLU ENTER") // price missing does not matter for a release
 	e = h.lastDoc()
+	rv = documentReview{}
 	json.Unmarshal(e.Data, &rv)
-	if e.Kind != journal.KindInternalRelease || !rv.Review {
+	if e.Kind != journal.KindInternalRelease || !rv.Review || rv.To != "internal use" || rv.Reason != "expired" {
 		t.Fatalf("release without order: %+v %s", e, e.Data)
 	}
 }

@@ -353,8 +353,8 @@ func (e *Engine) park() Output {
 	if len(e.sale.Tenders) > 0 {
 		return e.refuse("a payment was taken: finish the sale")
 	}
-	if e.sale.Kind != journal.KindSale {
-		return e.refuse("only sales can be parked")
+	if e.sale.Kind == journal.KindRefund {
+		return e.refuse("a refund cannot be parked: finish it, or CLEAR it while empty")
 	}
 	if len(e.parked) >= e.cfg.MaxParked {
 		return e.refuse(fmt.Sprintf("%d sales parked already", len(e.parked)))
@@ -390,8 +390,8 @@ func (e *Engine) resume(now time.Time) Output {
 	e.sale = e.parked[n]
 	delete(e.parked, n)
 	e.sale.Cashier = e.cashier.ID
-	e.mode = modeSale
-	out := e.show(fmt.Sprintf("resumed %d: %d lines", n, len(e.sale.Lines)), e.Money(e.total()))
+	e.mode = e.saleMode()
+	out := e.show(fmt.Sprintf("resumed %d: %s, %d lines", n, e.sale.Kind, len(e.sale.Lines)), e.Money(e.total()))
 	out.Customer = e.customerTotal("TOTAL", e.total())
 	out.Save = append(e.saveOpen(), Record{Bucket: BucketParked, Key: strconv.Itoa(n)})
 	return out
