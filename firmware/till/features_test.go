@@ -312,3 +312,59 @@ func TestEveryPromptFitsOrPages(t *testing.T) {
 		t.Fatalf("refusal %q", h.out.Operator)
 	}
 }
+
+func TestTradingRefusalsChangeNothing(t *testing.T) {
+	cases := []struct {
+		name, setup, step, reason string
+	}{
+		{"second sale discount", "1 PLU MENU 3 ENTER 1 ENTER 5 ENTER 1 ENTER", "MENU 3 ENTER", "has a discount already"},
+		{"second line discount", "1 PLU MENU 2 ENTER 1 ENTER 5 ENTER 1 ENTER", "MENU 2 ENTER", "has a discount already"},
+		{"discount above the line", "1 PLU MENU 2 ENTER 2 ENTER", "500 ENTER", "above the 4,50"},
+		{"percent of 100", "1 PLU MENU 2 ENTER 1 ENTER", "100 ENTER", "type a percent"},
+		{"discount after a payment", "1 PLU 2 PLU SUBTOTAL 100 CARD ENTER", "MENU 2 ENTER", "a payment was taken"},
+		{"override after a discount", "1 PLU MENU 2 ENTER 1 ENTER 5 ENTER 1 ENTER", "MENU 4 ENTER", "has a discount"},
+		{"override to zero", "1 PLU MENU 4 ENTER", "0 ENTER", "price: type the amount"},
+		{"cancel card with none", "1 PLU", "MENU 7 ENTER", "no card payment to cancel"},
+		{"void after cash", "1 PLU SUBTOTAL 100 CARD ENTER", "MENU 9 ENTER", "no function 9 during a sale"},
+		{"shift close with none open", "", "MENU 12 ENTER", "no shift is open"},
+		{"copy with no receipts", "", "MENU 8 ENTER", "no receipt printed yet"},
+		{"history with no receipts", "", "MENU 7 ENTER", "no receipts yet"},
+		{"price check of an unknown item", "MENU 9 ENTER", "777 ENTER", "unknown item 777"},
+		{"find a name on 0 and 1", "MENU 10 ENTER", "10 ENTER", "type the name with the keys 2-9"},
+		{"find a name nothing has", "MENU 10 ENTER", "9999 ENTER", "no item named"},
+		{"manual weight that is not a number", "1 PLU 3 PLU", "1.2.3 ENTER", "weight: type kilograms"},
+		{"a choice out of range", "MENU 3 ENTER 500 ENTER", "7 ENTER", "choose 1-2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t).signedOn("1", "1234")
+			h.do(tc.setup)
+			before := mustJSON(h.e.Sale())
+			entries := len(h.j.entries)
+			steps := strings.Fields(tc.step)
+			for _, s := range steps[:len(steps)-1] {
+				h.do(s)
+			}
+			h.do("!" + steps[len(steps)-1])
+			if !strings.Contains(h.out.Refused, tc.reason) {
+				t.Fatalf("refused %q, want %q", h.out.Refused, tc.reason)
+			}
+			if got := mustJSON(h.e.Sale()); got != before {
+				t.Fatalf("sale changed:\n%s\n%s", before, got)
+			}
+			if len(h.j.entries) != entries {
+				t.Fatal("a refusal journaled something")
+			}
+		})
+	}
+	// A refund cannot be parked nor given a discount.
+	h := newHarness(t).signedOn("9", "9999")
+	h.do("1 PLU SUBTOTAL CASH RETURN 1 ENTER scan:5901234123457 !PARK")
+	if !strings.Contains(h.out.Refused, "a refund cannot be parked") {
+		t.Fatalf("park a refund: %q", h.out.Refused)
+	}
+	h.do("MENU 2 !ENTER")
+	if !strings.Contains(h.out.Refused, "discounts are for sales") {
+		t.Fatalf("discount on a refund: %q", h.out.Refused)
+	}
+}
