@@ -72,7 +72,7 @@ func (e *Engine) showReceipt(docs []journal.Entry, i int) Output {
 		},
 	}
 	out := e.ask(st)
-	out.Operator[1] = "ENTER older  SUBTOTAL copy  RETURN refund"
+	out.Operator[1] = "ENTER older SUBTOTAL copy RETURN refund"
 	return out
 }
 
