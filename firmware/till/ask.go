@@ -17,7 +17,8 @@ type askStep struct {
 	keys   map[Key]func(now time.Time) Output
 	back   mode
 	cancel func() Output
-	t9     bool // the input is letters on the digit keys (shown as such)
+	t9     bool   // the input is letters on the digit keys (shown as such)
+	hint   string // line 2 while nothing is typed: how to answer
 }
 
 // ask puts a question; the answer comes through askKey.

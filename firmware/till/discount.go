@@ -229,7 +229,7 @@ func (e *Engine) overrideStart(now time.Time) Output {
 	}
 	back := e.saleMode()
 	l := e.sale.Lines[i]
-	return e.ask(askStep{prompt: "PRICE OVERRIDE of " + l.Name + " (" + e.Money(l.Price) + "): new price + ENTER", back: back,
+	return e.ask(askStep{prompt: "OVERRIDE " + l.Name + " " + e.Money(l.Price) + ": new price", hint: "price + ENTER; a supervisor approves", back: back,
 		enter: func(in string, now time.Time) Output {
 			p, ok := parseAmount(in)
 			if !ok || p <= 0 {

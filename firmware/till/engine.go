@@ -669,10 +669,20 @@ func (e *Engine) show(line1, line2 string) Output {
 	return e.render(line2)
 }
 
+// render shows the current page on line 1 and line2 below it: the typed input or, with
+// nothing typed, the step's hint; a paged prompt says on line 2 which page it is.
 func (e *Engine) render(line2 string) Output {
 	l1 := e.pages[e.page]
+	if line2 == "" && e.mode == modeAsk && e.step != nil {
+		line2 = e.step.hint
+	}
 	if len(e.pages) > 1 {
-		l1 += fmt.Sprintf(" (%d/%d)", e.page+1, len(e.pages))
+		mark := fmt.Sprintf("(%d/%d, MENU: more)", e.page+1, len(e.pages))
+		if line2 == "" {
+			line2 = mark
+		} else {
+			line2 += " " + mark
+		}
 	}
 	out := Output{Operator: [2]string{l1, line2}}
 	e.lastOut = out
@@ -688,14 +698,14 @@ func (e *Engine) pageable() bool {
 	return false
 }
 
-// Pages cuts text into pages of at most width characters (the page mark " (n/m)" included).
+// Pages cuts text into pages of at most width characters.
 // It cuts after a comma where it can, so that a menu entry or a choice stays on one page,
 // and otherwise at spaces; a word longer than a page is cut. Text that fits is one page.
 func Pages(text string, width int) []string {
 	if utf8.RuneCountInString(text) <= width {
 		return []string{text}
 	}
-	room := width - len(" (9/9)")
+	room := width
 	var pages []string
 	var cur []rune
 	add := func(r []rune) {

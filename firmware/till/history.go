@@ -47,7 +47,7 @@ func (e *Engine) showReceipt(docs []journal.Entry, i int) Output {
 		e.leaveAsk()
 		return e.showReceipt([]journal.Entry{got}, 0)
 	}
-	st := askStep{back: modeIdle, prompt: e.ReceiptLine(d),
+	st := askStep{back: modeIdle, prompt: e.receiptPrompt(d), hint: e.receiptWhere(d),
 		enter: func(in string, now time.Time) Output {
 			if in != "" {
 				return open(e.resolveReceipt(in))
@@ -71,19 +71,21 @@ func (e *Engine) showReceipt(docs []journal.Entry, i int) Output {
 			},
 		},
 	}
-	out := e.ask(st)
-	out.Operator[1] = "ENTER older SUBTOTAL copy RETURN refund"
-	return out
+	return e.ask(st)
 }
 
-// ReceiptLine is one receipt as the history lists it: number, kind, total, local time and
-// sync status.
-func (e *Engine) ReceiptLine(d journal.Entry) string {
+// receiptPrompt is a receipt in the history and what can be done with it.
+func (e *Engine) receiptPrompt(d journal.Entry) string {
 	total := ""
 	if d.Totals != nil {
 		total = " " + e.Money(d.Totals.Gross)
 	}
-	return fmt.Sprintf("%s %s%s %s %s", d.Receipt, d.Kind, total, d.At.In(e.cfg.Location).Format("01-02 15:04"), e.journal.SyncStatus(d.Seq))
+	return fmt.Sprintf("%s %s%s, ENTER older, SUBTOTAL copy, RETURN refund, no. + ENTER or scan: that one", d.Receipt, d.Kind, total)
+}
+
+// receiptWhere is when a receipt was issued (local time) and where it is.
+func (e *Engine) receiptWhere(d journal.Entry) string {
+	return d.At.In(e.cfg.Location).Format("01-02 15:04") + " " + e.journal.SyncStatus(d.Seq)
 }
 
 // reprint prints a copy of a document, marked COPY with its count, and journals it. A copy

@@ -84,7 +84,7 @@ func (c *Catalog) FindByName(digits string) []Item {
 // findItem asks for a name on the digit keys, lists what matches, and rings up the one
 // chosen (opening a sale when none is open).
 func (e *Engine) findItem(back mode) Output {
-	return e.ask(askStep{prompt: "FIND ITEM: name on the keys (2=ABC 3=DEF 4=GHI 5=JKL 6=MNO 7=PQRS 8=TUV 9=WXYZ) + ENTER",
+	return e.ask(askStep{prompt: "FIND ITEM: name on keys 2-9 + ENTER", hint: "2abc 3def 4ghi 5jkl 6mno 7pqrs 8tuv 9wxyz",
 		back: back, t9: true,
 		enter: func(in string, now time.Time) Output {
 			if in == "" || strings.ContainsAny(in, ".01") {

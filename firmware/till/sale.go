@@ -193,7 +193,7 @@ func (e *Engine) addLine(r lineReq) Output {
 	sale := e.mode == modeSale
 	back := e.mode
 	if sale && it.Age > 0 && !r.age {
-		return e.ask(askStep{prompt: fmt.Sprintf("AGE %d+: is the customer %d or older? ENTER yes, CLEAR no", it.Age, it.Age), back: back,
+		return e.ask(askStep{prompt: fmt.Sprintf("AGE %d+: is the customer %d or older?", it.Age, it.Age), hint: "ENTER yes, CLEAR no", back: back,
 			enter: func(in string, now time.Time) Output {
 				e.leaveAsk()
 				r.age = true
@@ -224,7 +224,7 @@ func (e *Engine) addLine(r lineReq) Output {
 	case it.Weighed && sale && r.qty > 0:
 		r.manual = true // typed with QTY: a weight without a scale label
 	case it.Weighed && sale:
-		return e.ask(askStep{prompt: "WEIGHT of " + it.Name + " in kg (no scale label) + ENTER", back: back,
+		return e.ask(askStep{prompt: "WEIGHT of " + it.Name + " in kg + ENTER", hint: "no scale label: type the weight", back: back,
 			enter: func(in string, now time.Time) Output {
 				w, ok := parseQty(in)
 				if !ok || w <= 0 || w > e.cfg.MaxLineQuantity {
@@ -238,7 +238,7 @@ func (e *Engine) addLine(r lineReq) Output {
 		return e.refuse(it.Name + " is sold by weight: type the weight, QTY, then the item")
 	}
 	if price <= 0 && sale {
-		return e.ask(askStep{prompt: "PRICE of " + it.Name + " (no price in the catalog) + ENTER", back: back,
+		return e.ask(askStep{prompt: "PRICE of " + it.Name + " + ENTER", hint: "no price in the catalog", back: back,
 			enter: func(in string, now time.Time) Output {
 				p, ok := parseAmount(in)
 				if !ok || p <= 0 {
