@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	_ "time/tzdata" // the configured timezone works on a box without a zoneinfo database
 
 	"tillbox/firmware/app"
 	"tillbox/image/update"
@@ -45,6 +46,7 @@ const usage = `usage:
   tillbox run [--data DIR] [--config FILE]          the till's main job
   tillbox selftest [--config FILE] [--board NAME]   test page, display and drawer test
   tillbox ledger verify|export|stats [--data DIR | --ledger FILE] [--json]
+  tillbox receipts [--data DIR] [--n N] [--json] [RECEIPT]   recent receipts and their sync status
   tillbox update [--retry] FILE                      install a signed bundle for one try at the next boot
   tillbox provision [--data DIR] [--cert FILE --ca FILE --hq-key KEY]   this till's keys for head office
   tillbox techpage token [--data DIR] [--new] [--url]  the technician page's token for this box
@@ -63,6 +65,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return ledgerCmd(args[1:], stdout)
 	case "run":
 		return runCmd(args[1:], stdout, stderr)
+	case "receipts":
+		return receiptsCmd(args[1:], stdout)
 	case "selftest":
 		return selftestCmd(args[1:], stdout)
 	case "update":

@@ -162,6 +162,12 @@ func TestTheRunningTillAnswersLedgerStatsAndWritesItsRollAsItPrints(t *testing.T
 	if err != nil || json.Unmarshal(out, &v) != nil || !v.OK || v.LastSeq != s.LastSeq || !strings.Contains(v.AnsweredBy, "running till") {
 		t.Fatalf("verify through the running till: %v\n%s", err, out)
 	}
+	// The technician's receipt list comes from the running till too.
+	out, err = exec.Command(bin, "receipts", "--json", "--data", data).CombinedOutput()
+	var r struct{ Receipt, Kind, Sync string }
+	if err != nil || json.Unmarshal(out, &r) != nil || r.Receipt != "S001-T01-000001" || r.Kind != "sale" || r.Sync != "unsynced" {
+		t.Fatalf("receipts through the running till: %v\n%s", err, out)
+	}
 	// Export needs the file itself: it still refuses, naming the lock.
 	out, err = exec.Command(bin, "ledger", "export", "--data", data).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "in use") {

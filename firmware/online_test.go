@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"tillbox/ledger"
@@ -27,8 +29,19 @@ key SUBTOTAL CARD ENTER
 key SYNC
 drain
 synced
+wait 1200ms
 `
-	runScript(t, bin, data, "", script)
+	events := runScript(t, bin, data, "", script)
+	var notices []string
+	for _, e := range events {
+		if e["t"] == "notice" {
+			notices = append(notices, fmt.Sprint(e["lines"]))
+		}
+	}
+	// The operator is told when the till is online and when the sync they asked for is done.
+	if all := strings.Join(notices, "\n"); !strings.Contains(all, "back online") || !strings.Contains(all, "sync complete") {
+		t.Fatalf("notices: %q", notices)
+	}
 	runScript(t, bin, data, "", "synced\n")
 
 	l, err := ledger.Open(ledgerFile(data), &ledger.Options{ReadOnly: true})
@@ -40,7 +53,7 @@ synced
 	if st.Watermark != st.LastSeq || st.Backlog != 0 {
 		t.Fatalf("till: watermark %d, last seq %d", st.Watermark, st.LastSeq)
 	}
-	sale, err := l.ByReceipt("S001-T01-000003")
+	sale, err := l.ByReceipt("S001-T01-000001")
 	if err != nil || sale.Offline {
 		t.Fatalf("a sale made with HQ reachable: %+v, %v", sale, err)
 	}
@@ -67,8 +80,8 @@ synced
 	if err != nil || n != st.LastSeq {
 		t.Fatalf("HQ has %d entries, the till %d: %v", n, st.LastSeq, err)
 	}
-	rec, err := store.Lookup(ctx, "S001-T01-000003")
-	if err != nil || rec.Seq != 3 {
+	rec, err := store.Lookup(ctx, "S001-T01-000001")
+	if err != nil || rec.Seq != sale.Seq {
 		t.Fatalf("HQ lookup of the receipt: %+v, %v", rec, err)
 	}
 }

@@ -79,7 +79,7 @@ func TestSimulatorInTmux(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	e, err := l.ByReceipt("S001-T01-000003")
+	e, err := l.ByReceipt("S001-T01-000001")
 	if err != nil || e.Kind != journal.KindSale || e.Totals.Gross != 478 || e.Totals.Change != 522 {
 		t.Fatalf("the sale typed in the simulator: %+v, %v", e, err)
 	}

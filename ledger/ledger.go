@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -39,6 +40,7 @@ var (
 	keyBaseSeq  = []byte("base-seq")  // last pruned seq: entries start after it
 	keyBaseHash = []byte("base-hash") // hash of the last pruned entry: the chain's anchor
 	keyNextJob  = []byte("last-job")
+	keyLastDoc  = []byte("last-doc") // the last receipt number issued (its number part)
 )
 
 const fileFormat = "tillbox-ledger/1"
@@ -49,7 +51,8 @@ type Options struct {
 	// ledger; when opening an existing one they must match the file's, or be empty to
 	// accept whatever the file says (technician tools).
 	Store, Till string
-	// ReceiptPrefix is written into a new ledger; receipt numbers are prefix-seq.
+	// ReceiptPrefix is written into a new ledger; receipt numbers are prefix-n, n from the
+	// ledger's own document counter.
 	// Default journal.DefaultPrefix(Store, Till), e.g. "S042-T03".
 	ReceiptPrefix string
 	// LockTimeout bounds the wait for another process's lock. Default 1s.
@@ -352,7 +355,8 @@ type Result struct {
 }
 
 // Append journals e and its sides in one fsync'd transaction. It assigns the next seq
-// (gapless, from 1), the receipt number (for document kinds), prev and hash, and writes the
+// (gapless, from 1), the receipt number (for document kinds: the next of the document
+// counter, gapless too, so technical entries use up no receipt numbers), prev and hash, and writes the
 // receipt index. If Append returns nil, the entry and its sides survive kill -9 and power
 // loss; if it returns an error, nothing of them is visible.
 func (l *Ledger) Append(e journal.Entry, sides ...Side) (Result, error) {
@@ -376,7 +380,14 @@ func (l *Ledger) Append(e journal.Entry, sides ...Side) (Result, error) {
 		e.Prev = string(meta.Get(keyLastHash))
 		e.Receipt = ""
 		if e.Kind.Document() {
-			e.Receipt = journal.ReceiptNumber(l.prefix, e.Seq)
+			doc, err := lastDocument(c.tx, meta, l.prefix)
+			if err != nil {
+				return err
+			}
+			e.Receipt = journal.ReceiptNumber(l.prefix, doc+1)
+			if err := meta.Put(keyLastDoc, u64(doc+1)); err != nil {
+				return err
+			}
 		}
 		e.Hash = ""
 		canon, err := json.Marshal(&e)
@@ -424,6 +435,32 @@ func (l *Ledger) Append(e journal.Entry, sides ...Side) (Result, error) {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// lastDocument is the number part of the last receipt number issued. Receipt numbers come
+// from their own counter (meta last-doc), so technical entries take none and documents are
+// numbered 1, 2, 3, ... A ledger written before the counter existed numbered documents by
+// seq: its counter starts from the highest number in the receipt index, so no number is
+// ever issued twice.
+func lastDocument(tx *bolt.Tx, meta *bolt.Bucket, prefix string) (uint64, error) {
+	if v := meta.Get(keyLastDoc); v != nil {
+		if len(v) != 8 {
+			return 0, fmt.Errorf("%w: meta last-doc is %d bytes", ErrCorrupt, len(v))
+		}
+		return binary.BigEndian.Uint64(v), nil
+	}
+	var high uint64
+	err := tx.Bucket(bucketReceipts).ForEach(func(k, _ []byte) error {
+		num, ok := strings.CutPrefix(string(k), prefix+"-")
+		if !ok {
+			return nil
+		}
+		if n, err := strconv.ParseUint(num, 10, 64); err == nil && n > high {
+			high = n
+		}
+		return nil
+	})
+	return high, err
 }
 
 // withHash appends the hash field (and the sig field when sig is not empty) to the

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,7 +98,20 @@ type App struct {
 	drawerReason string // why the drawer was last kicked, until it opens
 
 	online atomic.Bool
+	loc    *time.Location // local time of receipts and screens
+
+	unsynced unsyncedCount // receipts not at HQ yet, for the screen
+
+	syncing        bool  // the SYNC key started a sync that has not completed yet
+	refusedCatalog int64 // the version of a catalog refused (another currency)
 }
+
+// operatorWidth is the operator display's line length; longer prompts are paged.
+const operatorWidth = 40
+
+// now is the time in the configured zone: what the displays and receipts show. The ledger
+// stores every entry's time in UTC.
+func (a *App) now() time.Time { return time.Now().In(a.loc) }
 
 // ledgerFile is where the ledger lives in the data directory.
 func ledgerFile(data string) string { return filepath.Join(data, "till.ledger") }
@@ -145,22 +160,34 @@ func start(o Options) (*App, error) {
 		led.Close()
 		return nil, err
 	}
-	cat, err := loadCatalog(cfg.Catalog, cfg.Store)
+	cat, err := loadCatalog(cfg.Catalog, cfg.Store, cfg.Currency)
 	if err != nil {
 		led.Close()
 		return nil, err
 	}
-	names := map[string]string{}
-	for id, c := range cat.Cashiers {
-		names[id] = c.Name
-	}
-	layout := receipt.Layout{Header: cfg.Receipt.Header, Footer: cfg.Receipt.Footer, Decimal: cfg.Decimal, Cashiers: names}
+	a.loc = cfg.Location()
 	a.eng = till.New(till.Config{Store: cfg.Store, Till: cfg.Till, ReceiptPrefix: led.Prefix(), Currency: cfg.Currency,
-		DecimalSep: cfg.Decimal, NoSaleReasons: cfg.NoSaleReasons}, cat, ledgerJournal{led})
+		DecimalSep: cfg.Decimal, NoSaleReasons: cfg.NoSaleReasons, PromptWidth: operatorWidth,
+		DiscountLimit: int64(cfg.DiscountLimit * 100), DiscountReasons: cfg.DiscountReasons,
+		CashInReasons: cfg.CashInReasons, CashOutReasons: cfg.CashOutReasons, CashRounding: cfg.CashRounding,
+		Location: a.loc, Warehouse: cfg.Warehouse, Warehouses: cfg.Warehouses, TransferReasons: cfg.TransferReasons,
+		ReleaseReasons: cfg.ReleaseReasons}, cat, ledgerJournal{l: led, a: a})
+	// The uplink is made (not run) before anything is restored, so that the catalog head
+	// office sent last is in force from the first key: a cashier HQ removed cannot sign on.
+	if err := a.startUplink(o); err != nil {
+		led.Close()
+		return nil, err
+	}
+	a.syncState()
 	if err := a.restore(); err != nil {
 		a.log.Warn("restore", "err", err)
 		a.emit("warning", map[string]any{"text": err.Error()})
 	}
+	names := map[string]string{}
+	for id, c := range a.eng.Catalog().Cashiers {
+		names[id] = c.Name
+	}
+	layout := receipt.Layout{Header: cfg.Receipt.Header, Footer: cfg.Receipt.Footer, Decimal: cfg.Decimal, Cashiers: names, Location: a.loc}
 
 	prof, err := board.Lookup(cfg.Board)
 	if err == nil {
@@ -177,11 +204,6 @@ func start(o Options) (*App, error) {
 	}
 	a.set = set
 	a.prints = newPrintQueue(led, set.Printer, layout, log, a.emit)
-	if err := a.startUplink(o); err != nil {
-		set.Close()
-		led.Close()
-		return nil, err
-	}
 	a.setOperator(a.eng.Prompt())
 	return a, nil
 }
@@ -202,6 +224,23 @@ func (a *App) restore() error {
 	if err := a.eng.Restore(open, parked); err != nil {
 		return err
 	}
+	locks := map[string][]byte{}
+	if err := a.led.Records(till.BucketLockout, func(k string, v []byte) error {
+		locks[k] = append([]byte(nil), v...)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := a.eng.RestoreLockouts(locks); err != nil {
+		return err
+	}
+	shift, err := a.led.Record(till.BucketTill, till.KeyShift)
+	if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+		return err
+	}
+	if err := a.eng.RestoreShift(shift); err != nil {
+		return err
+	}
 	if a.eng.Sale() != nil {
 		a.emit("restored", map[string]any{"lines": len(a.eng.Sale().Lines)})
 	}
@@ -215,10 +254,72 @@ func (a *App) close() error {
 	return a.led.Close()
 }
 
-// ledgerJournal is what the sale engine may read of the ledger.
-type ledgerJournal struct{ l *ledger.Ledger }
+// ledgerJournal is what the sale engine may read of the ledger (and of the uplink, for the
+// sync status).
+type ledgerJournal struct {
+	l *ledger.Ledger
+	a *App
+}
 
 func (j ledgerJournal) ByReceipt(r string) (journal.Entry, error) { return j.l.ByReceipt(r) }
+
+func (j ledgerJournal) Documents(n int) ([]journal.Entry, error) { return recentDocuments(j.l, n) }
+
+func (j ledgerJournal) Copies(r string) (int, error) {
+	v, err := j.l.Record(till.BucketCopies, r)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(v))
+}
+
+func (j ledgerJournal) Stock(item string) (int64, error) { return j.l.Stock(item) }
+
+// SyncStatus: at or below HQ's watermark an entry is stored there; above it, it is sent
+// while the uplink is online and only on this till otherwise.
+func (j ledgerJournal) SyncStatus(seq uint64) string {
+	if wm, err := j.l.Watermark(); err == nil && seq <= wm {
+		return till.SyncStored
+	}
+	if j.a.online.Load() {
+		return till.SyncSent
+	}
+	return till.SyncUnsynced
+}
+
+// recentDocuments gives up to n documents, newest first, reading back from the last seq.
+func recentDocuments(l *ledger.Ledger, n int) ([]journal.Entry, error) {
+	last, err := l.LastSeq()
+	if err != nil {
+		return nil, err
+	}
+	var out []journal.Entry
+	const chunk = 200
+	for top := last; top > 0 && len(out) < n; {
+		from := uint64(0)
+		if top > chunk {
+			from = top - chunk
+		}
+		var batch []journal.Entry
+		err := l.After(from, int(top-from), func(e *journal.Entry, _ []byte) bool {
+			if e.Receipt != "" {
+				batch = append(batch, *e)
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		for i := len(batch) - 1; i >= 0 && len(out) < n; i-- {
+			out = append(out, batch[i])
+		}
+		top = from
+	}
+	return out, nil
+}
 
 func (j ledgerJournal) Refunded(r string) (map[string]int64, error) {
 	m := map[string]int64{}
@@ -368,7 +469,7 @@ func (a *App) onKey(p keypad.Press) {
 		a.emit("key", map[string]any{"unmapped": p.Code})
 		return
 	}
-	a.handle(a.eng.Key(k, time.Now()))
+	a.handle(a.eng.Key(k, a.now()))
 }
 
 func (a *App) onScan(ev scanner.Event) {
@@ -393,7 +494,7 @@ func (a *App) onScan(ev scanner.Event) {
 			in.Weight = s.InStore.Value
 		}
 	}
-	a.handle(a.eng.ScanCode(in, time.Now()))
+	a.handle(a.eng.ScanCode(in, a.now()))
 }
 
 // handle carries out what the engine asked for, in the order the package doc gives.
@@ -407,11 +508,14 @@ func (a *App) handle(out till.Output) {
 	if out.Refused != "" {
 		a.emit("refused", map[string]any{"why": out.Refused})
 	}
+	a.show(out)
 	if out.Sync {
 		a.emit("sync", nil)
 		a.syncNow()
 	}
-	a.show(out)
+	if out.Export {
+		a.exportUSB()
+	}
 	if c := out.Commit; c != nil {
 		a.commit(c)
 	}
@@ -428,9 +532,32 @@ func (a *App) show(out till.Output) {
 	}
 }
 
+// setOperator shows two lines on the operator display. A first line longer than the
+// display goes on in the second (which then holds what it held after it); the engine's own
+// prompts are paged already.
 func (a *App) setOperator(l [2]string) {
+	l = fitOperator(l, operatorWidth)
 	a.screen.SetOperator(l)
 	a.emit("operator", map[string]any{"lines": l})
+}
+
+func fitOperator(l [2]string, width int) [2]string {
+	r := []rune(l[0])
+	if len(r) <= width {
+		return l
+	}
+	cut := width
+	for i := width; i > width/2; i-- {
+		if r[i] == ' ' {
+			cut = i
+			break
+		}
+	}
+	rest := strings.TrimSpace(string(r[cut:]))
+	if l[1] != "" {
+		rest += " - " + l[1]
+	}
+	return [2]string{string(r[:cut]), rest}
 }
 
 func sides(recs []till.Record) []ledger.Side {

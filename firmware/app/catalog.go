@@ -15,7 +15,7 @@ var demoCatalog []byte
 
 // loadCatalog reads the catalog named by the config: "demo" (embedded) or a file in the
 // form HQ publishes.
-func loadCatalog(name, store string) (*till.Catalog, error) {
+func loadCatalog(name, store, currency string) (*till.Catalog, error) {
 	b := demoCatalog
 	if name != "demo" {
 		var err error
@@ -28,10 +28,13 @@ func loadCatalog(name, store string) (*till.Catalog, error) {
 		return nil, fmt.Errorf("catalog %s: %w", name, err)
 	}
 	if name == "demo" {
-		c.Store = store
+		c.Store, c.Currency = store, currency
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", name, err)
+	}
+	if c.Currency != currency {
+		return nil, fmt.Errorf("catalog %s: prices in %s, but this till sells in %s", name, c.Currency, currency)
 	}
 	return fromWire(&c), nil
 }
@@ -50,7 +53,7 @@ func fromWire(c *wire.Catalog) *till.Catalog {
 		out.Taxes[t.Code] = till.Tax{Code: t.Code, Rate: t.Rate}
 	}
 	for _, it := range c.Items {
-		out.Items[it.Code] = till.Item{Code: it.Code, Name: it.Name, Price: it.Price, Tax: it.Tax, Weighed: it.Unit == wire.UnitKg}
+		out.Items[it.Code] = till.Item{Code: it.Code, Name: it.Name, Price: it.Price, Tax: it.Tax, Weighed: it.Unit == wire.UnitKg, Age: it.OpenAge}
 		for _, b := range it.Barcodes {
 			out.Barcodes[b] = it.Code
 		}

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	"tillbox/firmware/reports"
 	"tillbox/firmware/till"
@@ -22,7 +24,7 @@ func (a *App) commit(c *till.Commit) {
 	var extra []ledger.Side
 	if c.Report {
 		z := e.Kind == journal.KindZReport
-		f, err := a.reportFigures(z)
+		f, err := a.reportFigures(e)
 		if err == nil {
 			e.Data, err = reports.Attach(e.Data, f)
 		}
@@ -58,6 +60,10 @@ func (a *App) commit(c *till.Commit) {
 	a.notifyUplink()
 	a.emitCommit(res.Entry)
 	if !e.Kind.Document() {
+		if len(res.Jobs) > 0 { // a copy of a receipt
+			a.emit("print-queued", map[string]any{"seq": res.Entry.Seq, "ref": res.Entry.Ref, "jobs": res.Jobs})
+			a.prints.Wake()
+		}
 		return
 	}
 	if a.afterCommit != nil {
@@ -97,8 +103,10 @@ func (a *App) emitCommit(e journal.Entry) {
 	a.emit("commit", f)
 }
 
-// reportFigures computes the X (z false) or Z report's figures since the last Z report.
-func (a *App) reportFigures(z bool) (reports.Figures, error) {
+// reportFigures computes a report's figures: an X or Z report's since the last Z report
+// (an X for one cashier names them in its data as for_cashier), a shift close's since its
+// shift-open entry, with the over or short of the cash counted.
+func (a *App) reportFigures(e journal.Entry) (reports.Figures, error) {
 	b, err := a.led.Record(till.BucketTill, keyLastZ)
 	if err != nil && !errors.Is(err, ledger.ErrNotFound) {
 		return reports.Figures{}, err
@@ -107,13 +115,35 @@ func (a *App) reportFigures(z bool) (reports.Figures, error) {
 	if err != nil {
 		return last, err
 	}
+	var opts struct {
+		ForCashier string `json:"for_cashier"`
+		Counted    int64  `json:"counted"`
+		FromSeq    uint64 `json:"from_seq"`
+	}
+	if len(e.Data) > 0 {
+		if err := json.Unmarshal(e.Data, &opts); err != nil {
+			return last, fmt.Errorf("app: report options: %w", err)
+		}
+	}
+	from := last.Period.ToSeq
+	if e.Kind == journal.KindShiftClose && opts.FromSeq > 0 {
+		from = opts.FromSeq - 1
+	}
 	var es []journal.Entry
-	err = a.led.After(last.Period.ToSeq, 0, func(e *journal.Entry, _ []byte) bool {
+	err = a.led.After(from, 0, func(e *journal.Entry, _ []byte) bool {
 		es = append(es, *e)
 		return true
 	})
 	if err != nil {
 		return last, err
 	}
-	return reports.Report(es, last, z), nil
+	switch {
+	case e.Kind == journal.KindShiftClose:
+		return reports.Shift(es, opts.Counted), nil
+	case opts.ForCashier != "":
+		f := reports.Report(reports.ForCashier(es, opts.ForCashier), last, false)
+		f.Cashier = opts.ForCashier
+		return f, nil
+	}
+	return reports.Report(es, last, e.Kind == journal.KindZReport), nil
 }

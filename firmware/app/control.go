@@ -23,15 +23,54 @@ const ControlSocket = "tillbox.sock"
 
 // The requests the control socket answers, one line each.
 const (
-	RequestStats  = "ledger stats"
-	RequestVerify = "ledger verify"
+	RequestStats    = "ledger stats"
+	RequestVerify   = "ledger verify"
+	RequestReceipts = "receipts" // the recent receipts with their sync status
 )
+
+// Receipt is one row of `tillbox receipts`: a document and where it is.
+type Receipt struct {
+	Receipt  string    `json:"receipt"`
+	Seq      uint64    `json:"seq"`
+	Kind     string    `json:"kind"`
+	At       time.Time `json:"at"`
+	Cashier  string    `json:"cashier,omitempty"`
+	Currency string    `json:"currency,omitempty"`
+	Total    *int64    `json:"total,omitempty"`
+	Offline  bool      `json:"offline,omitempty"`
+	Sync     string    `json:"sync"` // unsynced, sent or stored at HQ
+	Copies   int       `json:"copies,omitempty"`
+}
+
+// Receipts lists up to n recent receipts of l, newest first; online says whether the entries
+// above HQ's watermark are on their way (a running till's uplink is online).
+func Receipts(l *ledger.Ledger, n int, online bool) ([]Receipt, error) {
+	docs, err := recentDocuments(l, n)
+	if err != nil {
+		return nil, err
+	}
+	j := ledgerJournal{l: l, a: &App{}}
+	j.a.online.Store(online)
+	out := make([]Receipt, 0, len(docs))
+	for _, d := range docs {
+		r := Receipt{Receipt: d.Receipt, Seq: d.Seq, Kind: string(d.Kind), At: d.At, Cashier: d.Cashier, Currency: d.Currency,
+			Offline: d.Offline, Sync: j.SyncStatus(d.Seq)}
+		if d.Totals != nil {
+			g := d.Totals.Gross
+			r.Total = &g
+		}
+		r.Copies, _ = j.Copies(d.Receipt)
+		out = append(out, r)
+	}
+	return out, nil
+}
 
 // ControlReply is the control socket's answer: one JSON line.
 type ControlReply struct {
-	Stats  *ledger.Stats  `json:"stats,omitempty"`
-	Verify *ledger.Report `json:"verify,omitempty"`
-	Error  string         `json:"error,omitempty"`
+	Stats    *ledger.Stats  `json:"stats,omitempty"`
+	Verify   *ledger.Report `json:"verify,omitempty"`
+	Receipts []Receipt      `json:"receipts,omitempty"`
+	Error    string         `json:"error,omitempty"`
 }
 
 // controlTimeout bounds one exchange on the control socket, a verify of a large ledger
@@ -97,6 +136,13 @@ func (a *App) answerControl(c net.Conn) {
 			rep.Error = err.Error()
 		} else {
 			rep.Verify = &r
+		}
+	case RequestReceipts:
+		rs, err := Receipts(a.led, 200, a.online.Load())
+		if err != nil {
+			rep.Error = err.Error()
+		} else {
+			rep.Receipts = rs
 		}
 	default:
 		rep.Error = fmt.Sprintf("unknown request %q", req)

@@ -16,7 +16,12 @@
 // drawer; every device event arrives on a buffered channel. The simulator's screen state
 // (screenState) and the sim printer's roll file (simRoll, written as the paper comes out)
 // are their own types. While it runs, the till answers the technician's ledger stats and
-// verify on DATA/tillbox.sock (control.go).
+// verify and the recent receipts (tillbox receipts) on DATA/tillbox.sock (control.go), and
+// exports the unsynced entries from the menu (export.go).
+//
+// A copy of a receipt is a technical reprint entry naming its original; the print queue
+// renders the original from the ledger under a COPY n mark, so a copy is never a second
+// original. The engine is given local time (the configured zone); the ledger stores UTC.
 //
 // The events stream (Options.Events) has a JSON line per thing the till did; a commit's
 // line carries its seq, kind, receipt number, total and lines.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"tillbox/drivers/printer"
 	"tillbox/firmware/receipt"
 	"tillbox/ledger"
+	"tillbox/ledger/journal"
 )
 
 // printForm is the print job a document gets: it names the form, and the job's seq names
@@ -89,7 +91,10 @@ func (q *printQueue) print(ctx context.Context, j ledger.Job) error {
 	if err != nil {
 		return err
 	}
-	doc := q.layout.Render(e)
+	doc, err := q.render(e)
+	if err != nil {
+		return err
+	}
 	reprint := j.Attempts > 0 && !q.started[j.ID]
 	if reprint {
 		doc = doc.Reprint("")
@@ -112,6 +117,23 @@ func (q *printQueue) print(ctx context.Context, j ledger.Job) error {
 	}
 	q.emit("printed", map[string]any{"job": j.ID, "seq": j.Seq, "receipt": e.Receipt, "reprint": reprint, "in_doubt": len(res.InDoubt)})
 	return nil
+}
+
+// render lays out the entry a job names. A reprint entry prints its original, marked as
+// the numbered copy it is; the original itself is never printed as a second original.
+func (q *printQueue) render(e journal.Entry) (*printer.Doc, error) {
+	if e.Kind != journal.KindReprint {
+		return q.layout.Render(e), nil
+	}
+	orig, err := q.led.ByReceipt(e.Ref)
+	if err != nil {
+		return nil, fmt.Errorf("copy of %s: %w", e.Ref, err)
+	}
+	var c struct {
+		Copy int `json:"copy"`
+	}
+	json.Unmarshal(e.Data, &c)
+	return q.layout.Render(orig).Reprint(receipt.CopyMark(c.Copy)), nil
 }
 
 // Drain waits until the queue is empty, at most limit; a ctx that ends stops the wait

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"tillbox/drivers/display"
 	"tillbox/drivers/keypad"
 	"tillbox/firmware/till"
+	"tillbox/ledger"
+	"tillbox/ledger/journal"
 )
 
 // terminalKeys maps the simulator's keyboard to POS keys. They are pressed on the sim
@@ -27,8 +30,8 @@ var terminalKeys = map[byte]keypad.Key{
 }
 
 const keyHelp = ` keys  0-9 . digits  Enter ENTER  Bksp/Esc CLEAR  q QTY  p PLU  v VOID  s SUBTOTAL
-       c CASH  k CARD  n NO SALE  r RETURN  P PARK  o SIGN ON/OFF  m MENU  y SYNC
-       b scan a barcode  D push the drawer shut  O paper out/in  Ctrl-C quit`
+       c CASH  k CARD  n NO SALE  r RETURN  P PARK  o SIGN ON/OFF  m MENU (next page of a
+       long prompt)  y SYNC  b scan a barcode  D push the drawer shut  O paper out/in  Ctrl-C quit`
 
 // readTerminal turns the terminal's keys into fake keypad presses and scans. The caller put
 // the terminal in raw mode.
@@ -117,8 +120,6 @@ func (a *App) showCustomer(cv till.CustomerView) {
 // draw paints the simulator's screen: both displays, the drawer, the sync state, the sale
 // and the end of the receipt roll.
 func (a *App) draw(w io.Writer) {
-	last, _ := a.led.LastSeq()
-	wm, _ := a.led.Watermark()
 	v := a.screen.View()
 	op, cv, scanning, scan := v.Operator, v.Customer, v.Scanning, v.ScanText
 	var b strings.Builder
@@ -127,7 +128,7 @@ func (a *App) draw(w io.Writer) {
 	if c := a.eng.Cashier(); c != nil {
 		cashier = c.Name
 	}
-	fmt.Fprintf(&b, " tillbox %s  %s  board %s  cashier %s  unsynced %d\r\n", a.version, a.led.Prefix(), a.cfg.Board, cashier, last-wm)
+	fmt.Fprintf(&b, " tillbox %s  %s  board %s  cashier %s  unsynced %d receipts  %s\r\n", a.version, a.led.Prefix(), a.cfg.Board, cashier, a.unsynced.count(a.led), a.now().Format("15:04"))
 	fmt.Fprintf(&b, " %s\r\n", a.syncLine())
 	fmt.Fprintf(&b, " ┌ operator %s┐  ┌ customer %s┐\r\n", strings.Repeat("─", 39), strings.Repeat("─", 12))
 	for i := 0; i < 2; i++ {
@@ -162,6 +163,35 @@ func (a *App) draw(w io.Writer) {
 		fmt.Fprintf(&b, " scan> %s_   (Enter: scan, Esc: cancel)\r\n", scan)
 	}
 	io.WriteString(w, b.String())
+}
+
+// unsyncedCount counts the receipts head office has not acknowledged, recounted only when
+// the ledger's last seq or the watermark moved.
+type unsyncedCount struct {
+	mu       sync.Mutex
+	last, wm uint64
+	n        int
+}
+
+func (u *unsyncedCount) count(l *ledger.Ledger) int {
+	last, _ := l.LastSeq()
+	wm, _ := l.Watermark()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if last == u.last && wm == u.wm {
+		return u.n
+	}
+	n := 0
+	if err := l.After(wm, 0, func(e *journal.Entry, _ []byte) bool {
+		if e.Receipt != "" {
+			n++
+		}
+		return true
+	}); err != nil {
+		return u.n
+	}
+	u.last, u.wm, u.n = last, wm, n
+	return n
 }
 
 func pad(s string, n int) string {

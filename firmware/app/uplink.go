@@ -111,10 +111,46 @@ func (a *App) syncState() {
 	st := a.up.State()
 	if was := a.online.Swap(st.Online); was != st.Online {
 		a.emit("uplink", map[string]any{"online": st.Online, "watermark": st.Watermark})
+		if st.Online {
+			a.setNotice("back online", a.syncLine())
+		} else if was {
+			a.setNotice("! offline: sales are kept and sent later", st.LastError)
+		}
 	}
-	if cat := a.up.Catalog(); cat != nil && int64(cat.Version) > a.eng.Catalog().Version {
+	if a.syncing && st.Online && st.Watermark == st.LastSeq {
+		a.syncing = false
+		a.setNotice("sync complete", fmt.Sprintf("head office holds all %d entries", st.LastSeq))
+	}
+	if cat := a.up.Catalog(); cat != nil && int64(cat.Version) > a.eng.Catalog().Version && int64(cat.Version) != a.refusedCatalog {
+		if cat.Currency != a.cfg.Currency {
+			// Prices in another currency would print as this till's: keep selling from the
+			// catalog in force and say why the new one is not used.
+			a.refusedCatalog = int64(cat.Version)
+			why := fmt.Sprintf("catalog %d refused: prices in %s, this till sells in %s", cat.Version, cat.Currency, a.cfg.Currency)
+			a.log.Warn("catalog", "why", why)
+			a.emit("catalog-refused", map[string]any{"version": cat.Version, "why": why})
+			a.setNotice("! "+why, "")
+			a.alert(wire.EventCatalogRejected, wire.SeverityWarning, why)
+			return
+		}
 		a.eng.SetCatalog(fromWire(cat))
 		a.emit("catalog", map[string]any{"version": cat.Version})
+	}
+}
+
+// setNotice says what the uplink did. The simulator's sync line always shows it; the
+// operator display only when it overwrites nothing the cashier needs: when it shows the
+// engine's resting prompt or an earlier sync message.
+func (a *App) setNotice(line1, line2 string) {
+	a.emit("notice", map[string]any{"lines": [2]string{line1, line2}})
+	a.screen.SetNotice(line1)
+	if a.eng == nil || a.eng.Sale() != nil {
+		return
+	}
+	cur := a.screen.View().Operator[0]
+	if cur == fitOperator(a.eng.Prompt(), operatorWidth)[0] || a.screen.IsNotice(cur) {
+		a.setOperator([2]string{line1, line2})
+		a.screen.MarkNotice(fitOperator([2]string{line1, line2}, operatorWidth)[0])
 	}
 }
 
@@ -129,7 +165,11 @@ func (a *App) syncLine() string {
 		state = "ONLINE"
 	}
 	p := st.Progress
-	return fmt.Sprintf("%s  sync %d sent, %d acknowledged of %d", state, p.Sent, p.Acked, p.Total)
+	line := fmt.Sprintf("%s  sync %d sent, %d acknowledged of %d", state, p.Sent, p.Acked, p.Total)
+	if n := a.screen.View().Notice; n != "" {
+		line += "  (" + n + ")"
+	}
+	return line
 }
 
 // alert tells the fleet about a device problem, when there is an uplink.
@@ -153,5 +193,11 @@ func (a *App) syncNow() {
 		return
 	}
 	a.up.SyncNow()
-	a.setOperator([2]string{"sync started", a.syncLine()})
+	a.syncing = true
+	l := [2]string{"sync started", a.syncLine()}
+	if !a.up.State().Online {
+		l = [2]string{"sync: head office not reachable", "sales are kept and sent once online"}
+	}
+	a.setOperator(l)
+	a.screen.MarkNotice(l[0])
 }

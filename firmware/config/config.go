@@ -37,7 +37,41 @@ type Config struct {
 	NoSaleReasons  []string `json:"no_sale_reasons"`
 	Catalog        string   `json:"catalog"` // "demo" or a file with the catalog as HQ publishes it
 
+	// Timezone is the IANA zone receipts and screens show local time in (e.g.
+	// "Europe/Berlin"); "" is UTC. Journal entries are always in UTC.
+	Timezone string `json:"timezone,omitempty"`
+	// CashRounding is the step, in minor units, cash payments are rounded to (5 rounds
+	// to 0.05, as CHF is paid); 0 or 1: none.
+	CashRounding int64 `json:"cash_rounding,omitempty"`
+	// DiscountLimit is the largest discount a cashier gives without a supervisor, in
+	// percent of the amount it is taken off; 0: 10%.
+	DiscountLimit   float64  `json:"discount_limit,omitempty"`
+	DiscountReasons []string `json:"discount_reasons,omitempty"`
+	CashInReasons   []string `json:"cash_in_reasons,omitempty"`
+	CashOutReasons  []string `json:"cash_out_reasons,omitempty"`
+	// Warehouse is the stock this till's transfers and releases are issued from (default:
+	// the store id); Warehouses are their destinations, chosen by number.
+	Warehouse       string   `json:"warehouse,omitempty"`
+	Warehouses      []string `json:"warehouses,omitempty"`
+	TransferReasons []string `json:"transfer_reasons,omitempty"`
+	ReleaseReasons  []string `json:"release_reasons,omitempty"`
+	// USBExport is the directory the menu's USB export writes to (where the stick is
+	// mounted); "" is DATA/export.
+	USBExport string `json:"usb_export,omitempty"`
+
 	Technician Technician `json:"technician"`
+}
+
+// Location is the configured time zone (UTC when none is set). Validate has checked it.
+func (c *Config) Location() *time.Location {
+	if c.Timezone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // TechnicianOff is Technician.Listen for a box that serves no technician page.
@@ -226,6 +260,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Catalog == "" {
 		p = append(p, "catalog: missing (\"demo\" or a file)")
+	}
+	if c.Timezone != "" {
+		if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "Local" {
+			p = append(p, fmt.Sprintf("timezone %q: want an IANA zone such as Europe/Berlin", c.Timezone))
+		}
+	}
+	if c.CashRounding < 0 || c.CashRounding > 100 {
+		p = append(p, fmt.Sprintf("cash_rounding %d: want 0-100 minor units (5 for 0.05)", c.CashRounding))
+	}
+	if c.DiscountLimit < 0 || c.DiscountLimit > 100 {
+		p = append(p, fmt.Sprintf("discount_limit %g: want 0-100 percent", c.DiscountLimit))
 	}
 	if len(p) > 0 {
 		return errors.New(strings.Join(p, "; "))

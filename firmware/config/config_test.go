@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata"
 )
 
 func TestDefaultsAreValid(t *testing.T) {
@@ -114,6 +115,32 @@ func TestTechnicianListenIsOnTheLoopbackUnlessAllowed(t *testing.T) {
 	} {
 		if _, err := load(body); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err %v, want %q", body, err, want)
+		}
+	}
+}
+
+func TestTradingSettings(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "till.json")
+	os.WriteFile(p, []byte(`{"currency":"CHF","timezone":"Europe/Zurich","cash_rounding":5,"discount_limit":15,"discount_reasons":["staff"]}`), 0o600)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Location().String() != "Europe/Zurich" || c.CashRounding != 5 || c.DiscountLimit != 15 || c.DiscountReasons[0] != "staff" {
+		t.Fatalf("loaded %+v", c)
+	}
+	if Default().Location() != time.UTC {
+		t.Fatal("no zone configured is not UTC")
+	}
+	for body, want := range map[string]string{
+		`{"timezone":"Mars/Olympus"}`: "timezone",
+		`{"timezone":"Local"}`:        "timezone",
+		`{"cash_rounding":-5}`:        "cash_rounding",
+		`{"discount_limit":150}`:      "discount_limit",
+	} {
+		os.WriteFile(p, []byte(body), 0o600)
+		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error about %s", body, err, want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata"
 
 	"tillbox/drivers/printer"
 	"tillbox/drivers/printer/printertest"
@@ -71,5 +72,34 @@ func TestRefundAndStockDocument(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("transfer lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+func TestSaleDetailsAndLocalTime(t *testing.T) {
+	zurich, err := time.LoadLocation("Europe/Zurich")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &Layout{Decimal: ",", Location: zurich}
+	e := journal.Entry{Kind: journal.KindSale, Receipt: "S1-T1-000003", Currency: "CHF",
+		At: time.Date(2026, 7, 1, 8, 5, 0, 0, time.UTC),
+		Lines: []journal.Line{{Item: "1", Name: "Brot", Qty: 1000, Price: 349, Amount: 314, Tax: "B"},
+			{Item: "3", Name: "Äpfel", Qty: 1250, Price: 299, Amount: 354, Tax: "B"}},
+		Totals:  &journal.Totals{Gross: 668},
+		Tenders: []journal.Tender{{Kind: "cash", Amount: 670}},
+		Data: []byte(`{"line_info":[{"discount":35,"percent":1000,"reason":"damaged goods"},` +
+			`{"manual_weight":true,"sale_discount":20,"override_from":350,"approved_by":"9"}],` +
+			`"discount":{"amount":20,"reason":"staff","approved_by":"9"},"reversed":[{"kind":"card","amount":100}],"rounding":2}`)}
+	got := printed(t, l.Render(e))
+	for _, want := range []string{"2026-07-01 10:05", "3,49 B", "discount 10% (damaged goods)", "-0,35",
+		"1,250 kg, weight typed (manual) x 2,99", "3,74 B", "price override from 3,50, approved 9",
+		"SALE DISCOUNT (staff), approved 9", "-0,20", "CASH ROUNDING", "0,02", "TO PAY IN CASH", "6,70", "CARD CANCELLED (reversed)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("receipt lacks %q:\n%s", want, got)
+		}
+	}
+	c := printed(t, l.Render(e).Reprint(CopyMark(2)))
+	if !strings.HasPrefix(strings.TrimSpace(c), "COPY 2 - NOT AN ORIGINAL") {
+		t.Fatalf("copy:\n%s", c)
 	}
 }

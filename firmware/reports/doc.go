@@ -4,5 +4,7 @@
 //
 // An X report shows the figures since the last Z report and changes nothing. A Z report
 // shows the same figures, closes the day, and carries the running totals since the till's
-// first sale (the grand totals), which the next Z continues from.
+// first sale (the grand totals), which the next Z continues from. An X report may be of one
+// cashier's documents (ForCashier); a shift's figures (Shift) run from its shift-open entry
+// and set the cash counted at its close against the cash expected: the over or short.
 package reports

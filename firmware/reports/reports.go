@@ -22,7 +22,22 @@ type Figures struct {
 	CashInDrawer int64              `json:"cash_in_drawer"` // expected: cash tenders net of change, plus cash in, plus cash out
 	Offline      int                `json:"offline"`        // documents written while the uplink was down
 	ZNumber      int                `json:"z_number,omitempty"`
-	GrandTotal   int64              `json:"grand_total"` // net sales since the first sale, through this report
+	GrandTotal   int64              `json:"grand_total"`          // net sales since the first sale, through this report
+	Float        int64              `json:"float,omitempty"`      // put in the drawer at shift opens
+	Discounts    int64              `json:"discounts,omitempty"`  // taken off sales, line and sale discounts
+	Rounding     int64              `json:"rounding,omitempty"`   // added to cash payments by cash rounding
+	Cashier      string             `json:"cashier,omitempty"`    // figures of this cashier's documents only
+	Counted      *int64             `json:"counted,omitempty"`    // shift close: the cash counted
+	OverShort    int64              `json:"over_short,omitempty"` // counted less expected: over > 0, short < 0
+}
+
+// saleData is what the figures read of a sale's details.
+type saleData struct {
+	Rounding int64 `json:"rounding"`
+	LineInfo []struct {
+		Discount     int64 `json:"discount"`
+		SaleDiscount int64 `json:"sale_discount"`
+	} `json:"line_info"`
 }
 
 // Period is the seq range the figures cover.
@@ -71,6 +86,13 @@ func Compute(entries []journal.Entry, lastZ Figures) Figures {
 			}
 			f.Tenders["cash"] -= e.Totals.Change
 			f.CashInDrawer -= e.Totals.Change
+			var d saleData
+			if len(e.Data) > 0 && json.Unmarshal(e.Data, &d) == nil {
+				f.Rounding += d.Rounding
+				for _, li := range d.LineInfo {
+					f.Discounts += li.Discount + li.SaleDiscount
+				}
+			}
 			for _, t := range e.Totals.Taxes {
 				a := taxes[t.Code]
 				if a == nil {
@@ -88,6 +110,11 @@ func Compute(entries []journal.Entry, lastZ Figures) Figures {
 			}
 		case journal.KindNoSale:
 			f.NoSales++
+		case journal.KindShiftOpen:
+			for _, t := range e.Tenders {
+				f.Float += t.Amount
+				f.CashInDrawer += t.Amount
+			}
 		case journal.KindCashIn, journal.KindCashOut:
 			for _, t := range e.Tenders {
 				if e.Kind == journal.KindCashIn {
@@ -113,10 +140,31 @@ func Compute(entries []journal.Entry, lastZ Figures) Figures {
 	return f
 }
 
+// ForCashier keeps the entries of one cashier's documents.
+func ForCashier(entries []journal.Entry, cashier string) []journal.Entry {
+	var out []journal.Entry
+	for _, e := range entries {
+		if e.Cashier == cashier {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Shift computes a shift's figures from its entries (from its shift-open entry on) and
+// the cash counted at its close: the over or short is counted less the expected cash.
+func Shift(entries []journal.Entry, counted int64) Figures {
+	f := Compute(entries, Figures{})
+	f.GrandTotal = 0
+	f.Counted = &counted
+	f.OverShort = counted - f.CashInDrawer
+	return f
+}
+
 // Decode reads the figures a report entry carries in its Data.
 func Decode(e journal.Entry) (Figures, error) {
 	var f Figures
-	if e.Kind != journal.KindXReport && e.Kind != journal.KindZReport {
+	if e.Kind != journal.KindXReport && e.Kind != journal.KindZReport && e.Kind != journal.KindShiftClose {
 		return f, fmt.Errorf("reports: seq %d is a %s, not a report", e.Seq, e.Kind)
 	}
 	if err := json.Unmarshal(e.Data, &f); err != nil {

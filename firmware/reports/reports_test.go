@@ -82,3 +82,26 @@ func TestDamagedFiguresAreErrorsNotZeros(t *testing.T) {
 		t.Fatal("figures attached to data that is not an object")
 	}
 }
+
+func TestShiftAndCashierFigures(t *testing.T) {
+	es := []journal.Entry{
+		{Seq: 20, Kind: journal.KindShiftOpen, Cashier: "1", Tenders: []journal.Tender{{Kind: "cash", Amount: 10000}}},
+		{Seq: 21, Kind: journal.KindSale, Cashier: "1", Totals: &journal.Totals{Gross: 2787, Change: 2215},
+			Tenders: []journal.Tender{{Kind: "cash", Amount: 5000}},
+			Data:    json.RawMessage(`{"line_info":[{"discount":35},{"sale_discount":20,"discount":5}],"rounding":-2}`)},
+		{Seq: 22, Kind: journal.KindSale, Cashier: "2", Totals: &journal.Totals{Gross: 349},
+			Tenders: []journal.Tender{{Kind: "cash", Amount: 350}}, Data: json.RawMessage(`{"rounding":1}`)},
+	}
+	f := Shift(es, 13100)
+	// Expected 100,00 + 27,85 + 3,50 = 131,35; counted 131,00.
+	if f.Float != 10000 || f.CashInDrawer != 13135 || *f.Counted != 13100 || f.OverShort != -35 || f.Rounding != -1 || f.Discounts != 60 {
+		t.Fatalf("shift %+v", f)
+	}
+	one := Report(ForCashier(es, "2"), Figures{}, false)
+	if one.Sales.N != 1 || one.Sales.Gross != 349 || one.Float != 0 || one.Rounding != 1 {
+		t.Fatalf("cashier 2 %+v", one)
+	}
+	if _, err := Decode(journal.Entry{Kind: journal.KindShiftClose, Data: json.RawMessage(`{"counted":5}`)}); err != nil {
+		t.Fatalf("a shift close does not decode: %v", err)
+	}
+}

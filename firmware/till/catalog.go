@@ -18,6 +18,7 @@ type Item struct {
 	Price   int64 // per piece, or per kilogram when Weighed; 0 means the price is missing
 	Tax     string
 	Weighed bool
+	Age     int // minimum customer age the cashier confirms before the item is sold; 0: none
 }
 
 // Tax is a tax rate.

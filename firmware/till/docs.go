@@ -17,10 +17,7 @@ func (e *Engine) findReceipt(in string, now time.Time) Output {
 	if in == "" {
 		return e.refuse("type or scan the receipt number")
 	}
-	receipt := in
-	if n, err := strconv.ParseUint(in, 10, 64); err == nil && !strings.Contains(in, "-") {
-		receipt = journal.ReceiptNumber(e.cfg.ReceiptPrefix, n)
-	}
+	receipt := e.resolveReceipt(in)
 	orig, err := e.journal.ByReceipt(receipt)
 	if err != nil {
 		e.mode = modeIdle
@@ -106,17 +103,31 @@ func (e *Engine) noSaleReason(now time.Time) Output {
 func (e *Engine) menuChoice(now time.Time) Output {
 	in := e.takeInput()
 	if e.sale != nil {
-		if in == "1" {
-			return e.voidSale(now)
-		}
 		e.mode = e.backMode()
-		return e.refuse("no such function during a sale")
+		switch in {
+		case "1":
+			return e.voidSale(now)
+		case "2", "3":
+			return e.discountStart(in == "3")
+		case "4":
+			return e.overrideStart(now)
+		case "5":
+			return e.priceCheck(e.mode)
+		case "6":
+			return e.findItem(e.mode)
+		case "7":
+			return e.cancelCard()
+		}
+		return e.refuse("no function " + in + " during a sale")
 	}
 	e.mode = modeIdle
 	switch in {
 	case "1":
 		return e.commitDocument(&Commit{Entry: journal.Entry{Kind: journal.KindXReport, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency}, Print: true, Report: true})
 	case "2":
+		if n := len(e.parked); n > 0 {
+			return e.refuse(fmt.Sprintf("Z refused: %d parked sale(s); PARK resumes them to finish or void", n))
+		}
 		return e.needSupervisor("Z REPORT", now, func(sup *Cashier, now time.Time) Output {
 			data, _ := json.Marshal(map[string]string{"approved_by": sup.ID})
 			return e.commitDocument(&Commit{Entry: journal.Entry{Kind: journal.KindZReport, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency, Data: data}, Print: true, Report: true})
@@ -136,6 +147,29 @@ func (e *Engine) menuChoice(now time.Time) Output {
 	case "6":
 		e.menuKind, e.mode = journal.KindInternalRelease, modeOrder
 		return e.show(e.prompt(), "")
+	case "7":
+		return e.history()
+	case "8":
+		docs, err := e.journal.Documents(1)
+		if err != nil || len(docs) == 0 {
+			return e.refuse("no receipt printed yet")
+		}
+		return e.reprint(docs[0], now)
+	case "9":
+		return e.priceCheck(modeIdle)
+	case "10":
+		return e.findItem(modeIdle)
+	case "11":
+		return e.shiftOpen()
+	case "12":
+		return e.shiftClose()
+	case "13":
+		data, _ := json.Marshal(map[string]string{"for_cashier": e.cashier.ID})
+		return e.commitDocument(&Commit{Entry: journal.Entry{Kind: journal.KindXReport, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency, Data: data}, Print: true, Report: true})
+	case "14":
+		out := e.show("USB export: writing the unsynced entries…", "")
+		out.Export = true
+		return out
 	}
 	return e.refuse("no function " + in)
 }
@@ -145,42 +179,65 @@ func (e *Engine) cashMove(now time.Time) Output {
 	if !ok || v <= 0 {
 		return e.refuse("amount: type digits, then ENTER")
 	}
+	kind := e.menuKind
 	amount := v
+	reasons := e.cfg.CashInReasons
 	var data json.RawMessage
-	if e.menuKind == journal.KindCashOut {
-		amount = -v
+	if kind == journal.KindCashOut {
+		amount, reasons = -v, e.cfg.CashOutReasons
 		if e.pending != nil {
 			data, _ = json.Marshal(map[string]string{"approved_by": e.pending.supID})
 		}
 	}
 	e.pending = nil
-	return e.commitDocument(&Commit{
-		Entry: journal.Entry{Kind: e.menuKind, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency,
-			Tenders: []journal.Tender{{Kind: "cash", Amount: amount}}, Totals: &journal.Totals{Gross: amount}, Data: data},
-		Print: true, OpenDrawer: string(e.menuKind),
+	e.mode = modeIdle
+	return e.choose(strings.ToUpper(string(kind))+" "+e.Money(v)+" reason", reasons, modeIdle, func(reason string, now time.Time) Output {
+		return e.commitDocument(&Commit{
+			Entry: journal.Entry{Kind: kind, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency, Reason: reason,
+				Tenders: []journal.Tender{{Kind: "cash", Amount: amount}}, Totals: &journal.Totals{Gross: amount}, Data: data},
+			Print: true, OpenDrawer: string(kind),
+		})
 	})
 }
 
-// startDocument opens a warehouse transfer or internal release. These are issued offline
+// startDocument opens a warehouse transfer or internal release from this till's warehouse
+// to the order's destination (or one chosen), for a reason chosen. These are issued offline
 // without stock control: any quantity is accepted, and the document is flagged for review at
 // HQ where it goes beyond its order.
 func (e *Engine) startDocument(now time.Time) Output {
 	order := e.takeInput()
-	e.startSale(e.menuKind, now)
-	e.sale.Order = order
-	msg := string(e.menuKind) + ": scan or PLU items, ENTER to finish"
-	if _, ok := e.cat.Orders[order]; order != "" && !ok {
-		msg = "order " + order + " unknown here: the document will be reviewed"
+	kind := e.menuKind
+	e.mode = modeIdle
+	reasons := e.cfg.TransferReasons
+	if kind == journal.KindInternalRelease {
+		reasons = e.cfg.ReleaseReasons
 	}
-	out := e.show(msg, "")
-	out.Save = e.saveOpen()
-	return out
+	open := func(to string) Output {
+		return e.choose(strings.ToUpper(string(kind))+" reason", reasons, modeIdle, func(reason string, now time.Time) Output {
+			e.startSale(kind, now)
+			e.sale.Order, e.sale.From, e.sale.To, e.sale.Reason = order, e.cfg.Warehouse, to, reason
+			msg := string(kind) + " " + e.cfg.Warehouse + " to " + to + ": scan or PLU items (no stock check), ENTER ends it"
+			if _, ok := e.cat.Orders[order]; order != "" && !ok {
+				msg = "order " + order + " unknown here: the document will be reviewed; scan or PLU items, ENTER ends it"
+			}
+			out := e.show(msg, "")
+			out.Save = e.saveOpen()
+			return out
+		})
+	}
+	if o, ok := e.cat.Orders[order]; ok && o.To != "" {
+		return open(o.To)
+	}
+	return e.choose(strings.ToUpper(string(kind))+" to", e.cfg.Warehouses, modeIdle, func(to string, now time.Time) Output { return open(to) })
 }
 
-// documentReview lists what goes beyond the order.
+// documentReview is a stock document's data: where the goods go and why, and what goes
+// beyond the order.
 type documentReview struct {
 	Order  string   `json:"order,omitempty"`
+	From   string   `json:"from,omitempty"`
 	To     string   `json:"to,omitempty"`
+	Reason string   `json:"reason,omitempty"`
 	Review bool     `json:"review"`
 	Over   []string `json:"over,omitempty"` // items beyond the order, or not on it
 }
@@ -191,7 +248,7 @@ func (e *Engine) finishDocument(now time.Time) Output {
 		return e.refuse("no items yet")
 	}
 	order, known := e.cat.Orders[s.Order]
-	rv := documentReview{Order: s.Order, To: order.To, Review: !known}
+	rv := documentReview{Order: s.Order, From: s.From, To: s.To, Reason: s.Reason, Review: !known}
 	qty := map[string]int64{}
 	for _, l := range s.Lines {
 		qty[l.Item] += l.Qty
@@ -204,7 +261,7 @@ func (e *Engine) finishDocument(now time.Time) Output {
 	}
 	slices.Sort(rv.Over)
 	data, _ := json.Marshal(rv)
-	c := &Commit{Entry: journal.Entry{Kind: s.Kind, At: now, Cashier: e.cashier.ID, Lines: s.Lines, Ref: s.Order, Data: data}, Print: true}
+	c := &Commit{Entry: journal.Entry{Kind: s.Kind, At: now, Cashier: e.cashier.ID, Lines: s.Lines, Ref: s.Order, Reason: s.Reason, Data: data}, Print: true}
 	for _, l := range s.Lines {
 		c.Stock = append(c.Stock, StockMove{Item: l.Item, Qty: -l.Qty})
 	}

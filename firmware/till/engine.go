@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"tillbox/ledger/journal"
 )
@@ -77,13 +78,29 @@ type Scan struct {
 	Weight int64  // embedded weight in grams, or -1
 }
 
-// Journal is what the engine may read of the ledger: receipts for refunds.
+// Journal is what the engine may read of the ledger: receipts for refunds, reprints and the
+// receipt history, stock levels and how far head office has the journal.
 type Journal interface {
 	ByReceipt(receipt string) (journal.Entry, error)
 	// Refunded gives the quantities (thousandths, positive) already refunded per item code
 	// against receipt.
 	Refunded(receipt string) (map[string]int64, error)
+	// Documents gives up to n documents (entries with a receipt number), newest first.
+	Documents(n int) ([]journal.Entry, error)
+	// Copies is how many copies of receipt were printed so far.
+	Copies(receipt string) (int, error)
+	// Stock is an item's local stock level in thousandths.
+	Stock(item string) (int64, error)
+	// SyncStatus says where the entry seq is: SyncUnsynced, SyncSent or SyncStored.
+	SyncStatus(seq uint64) string
 }
+
+// Sync states of an entry, as the receipt history shows them.
+const (
+	SyncUnsynced = "unsynced"     // only on this till
+	SyncSent     = "sent"         // on its way to head office, not acknowledged yet
+	SyncStored   = "stored at HQ" // acknowledged: head office holds it
+)
 
 // Config is the till's setup.
 type Config struct {
@@ -97,6 +114,26 @@ type Config struct {
 	MaxParked       int           // default 5
 	MaxLines        int           // per document; default 200
 	MaxLineQuantity int64         // thousandths; default 999 pieces
+	// PromptWidth is the operator display's line length: a longer prompt is shown in pages
+	// of it, MENU showing the next page. Default 40.
+	PromptWidth int
+	// DiscountLimit is the largest discount, in basis points of the amount it is taken off,
+	// a cashier may give; above it a supervisor approves. Default 1000 (10%).
+	DiscountLimit   int64
+	DiscountReasons []string // chosen by number at a discount
+	CashInReasons   []string // chosen by number at a cash in
+	CashOutReasons  []string // chosen by number at a cash out
+	// CashRounding is the step, in minor units, a cash payment is rounded to (5 for
+	// 0.05 CHF); 0 or 1: none.
+	CashRounding int64
+	// Location is the local time shown on the displays; nil: UTC. Entries stay in UTC.
+	Location *time.Location
+	// Warehouse is the stock this till issues documents from; Warehouses are where a
+	// transfer or release may go, chosen by number when the order does not say.
+	Warehouse       string
+	Warehouses      []string
+	TransferReasons []string
+	ReleaseReasons  []string
 }
 
 func (c *Config) defaults() {
@@ -121,6 +158,39 @@ func (c *Config) defaults() {
 	if c.MaxLineQuantity <= 0 {
 		c.MaxLineQuantity = 999_000
 	}
+	if c.PromptWidth <= 0 {
+		c.PromptWidth = 40
+	}
+	if c.DiscountLimit <= 0 {
+		c.DiscountLimit = 1000
+	}
+	if len(c.DiscountReasons) == 0 {
+		c.DiscountReasons = []string{"damaged goods", "loyal customer", "price match", "staff"}
+	}
+	if len(c.CashInReasons) == 0 {
+		c.CashInReasons = []string{"float top-up", "change from the bank"}
+	}
+	if len(c.CashOutReasons) == 0 {
+		c.CashOutReasons = []string{"bank deposit", "supplier paid", "to the safe"}
+	}
+	if c.CashRounding <= 1 {
+		c.CashRounding = 1
+	}
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
+	if c.Warehouse == "" {
+		c.Warehouse = c.Store
+	}
+	if len(c.Warehouses) == 0 {
+		c.Warehouses = []string{"central warehouse", "other store", "internal use"}
+	}
+	if len(c.TransferReasons) == 0 {
+		c.TransferReasons = []string{"restock", "overstock back", "store to store"}
+	}
+	if len(c.ReleaseReasons) == 0 {
+		c.ReleaseReasons = []string{"damaged", "expired", "own use", "samples"}
+	}
 }
 
 // Output is what one input produced.
@@ -131,6 +201,7 @@ type Output struct {
 	Commit   *Commit       // a document to journal: the caller appends it, then calls Committed
 	Save     []Record      // side records to persist (open sale, parked sales)
 	Sync     bool          // the cashier asked for a sync now
+	Export   bool          // the cashier asked for the unsynced entries on removable media
 }
 
 // CustomerView is the two lines facing the customer: text left, amount right.
@@ -168,7 +239,10 @@ const (
 	BucketTill     = "till"     // KeyOpenSale: the sale in progress, restored after a crash
 	BucketParked   = "parked"   // parked sales by number
 	BucketRefunded = "refunded" // per original receipt: quantities refunded so far
+	BucketCopies   = "copies"   // per receipt: copies printed so far
+	BucketLockout  = "lockout"  // per cashier id: failed PINs and the lockout they caused
 	KeyOpenSale    = "open-sale"
+	KeyShift       = "shift" // in BucketTill: the open shift
 )
 
 type mode int
@@ -190,6 +264,7 @@ const (
 	modeAmount // cash in / cash out amount
 	modeOrder  // transfer / internal release: order number
 	modeDocument
+	modeAsk  // a step asks for one input (askStep)
 	modeBusy // a commit is with the caller
 )
 
@@ -199,19 +274,36 @@ type Engine struct {
 	cat     *Catalog
 	journal Journal
 
-	mode     mode
-	cashier  *Cashier
-	input    string
-	qty      int64 // pending quantity (thousandths) from QTY; 0 means one
-	sale     *Sale
-	parked   map[int]*Sale
-	failures map[string]int
-	locked   map[string]time.Time
-	pending  *pendingAction // waits for a supervisor
-	signOnID string
-	menuKind journal.Kind
-	busy     *Commit
-	lastOut  Output
+	mode         mode
+	cashier      *Cashier
+	input        string
+	qty          int64 // pending quantity (thousandths) from QTY; 0 means one
+	sale         *Sale
+	parked       map[int]*Sale
+	failures     map[string]int
+	locked       map[string]time.Time
+	pending      *pendingAction // waits for a supervisor
+	signOnID     string
+	menuKind     journal.Kind
+	busy         *Commit
+	lastOut      Output
+	step         *askStep // modeAsk: what is asked
+	clearLockout string   // an id whose failure record the next output deletes
+	shift        *Shift   // the open shift, nil: none
+	pages        []string // the operator prompt in pages of PromptWidth
+	page         int
+	full         string // the prompt pages were made of
+	pageMode     mode   // the mode and step it was shown in: a new one starts at page 1
+	pageStep     *askStep
+}
+
+// Shift is an open shift: who opened it, with what float, and the seq of its shift-open
+// entry (where its figures start).
+type Shift struct {
+	Cashier string    `json:"cashier"`
+	Float   int64     `json:"float"`
+	Seq     uint64    `json:"seq"`
+	Opened  time.Time `json:"opened"`
 }
 
 type pendingAction struct {
@@ -230,6 +322,13 @@ type Sale struct {
 	Ref      string           `json:"ref,omitempty"`      // refund: the original receipt
 	Approved string           `json:"approved,omitempty"` // supervisor who approved
 	Order    string           `json:"order,omitempty"`    // transfer / release: the order number
+	From     string           `json:"from,omitempty"`     // transfer / release: source warehouse
+	To       string           `json:"to,omitempty"`       // transfer / release: destination
+	Reason   string           `json:"reason,omitempty"`   // transfer / release: why
+	Info     []LineInfo       `json:"info,omitempty"`     // per line, aligned with Lines
+	Discount *SaleDiscount    `json:"discount,omitempty"` // on the whole sale
+	Reversed []journal.Tender `json:"reversed,omitempty"` // card tenders cancelled before completion
+	Rounding int64            `json:"rounding,omitempty"` // cash rounding of the last cash tender
 	Started  time.Time        `json:"started"`
 	Cashier  string           `json:"cashier"`
 	// refundable: per item, what may still be refunded against Ref, and at what price.
@@ -319,9 +418,13 @@ func (e *Engine) Key(k Key, now time.Time) Output {
 		return e.refuse("wait: the last document is being saved")
 	}
 	if k == KeySync {
-		out := e.show("sync requested", "")
-		out.Sync = true
+		// The uplink answers with what the sync did; the prompt stays as it was.
+		out := Output{Sync: true}
 		return out
+	}
+	if k == KeyMenu && len(e.pages) > 1 && e.pageable() {
+		e.page = (e.page + 1) % len(e.pages)
+		return e.render(e.input)
 	}
 	if d, ok := digitOf(k); ok {
 		return e.typed(d)
@@ -362,6 +465,8 @@ func (e *Engine) Key(k Key, now time.Time) Output {
 		if k == KeyEnter {
 			return e.startDocument(now)
 		}
+	case modeAsk:
+		return e.askKey(k, now)
 	}
 	return e.refuse(k.String() + " is not used here")
 }
@@ -378,6 +483,10 @@ func (e *Engine) ScanCode(s Scan, now time.Time) Output {
 		return e.addScan(s)
 	case modeSale, modeRefund, modeDocument:
 		return e.addScan(s)
+	case modeAsk:
+		if e.step.scan != nil {
+			return e.step.scan(s, now)
+		}
 	case modeSignedOff, modeCashierID, modePIN:
 		return e.refuse("sign on first")
 	}
@@ -404,6 +513,9 @@ func (e *Engine) typed(d string) Output {
 	shown := e.input
 	if e.mode == modePIN || e.mode == modeSupervisorPIN {
 		shown = strings.Repeat("*", len(e.input))
+	}
+	if e.step != nil && e.step.t9 {
+		shown = t9Text(e.input)
 	}
 	return e.show(e.prompt(), shown)
 }
@@ -433,6 +545,14 @@ func (e *Engine) clear() Output {
 		e.mode, e.pending = e.backMode(), nil
 	case modeCardConfirm:
 		e.mode, e.pending = modeTender, nil
+	case modeAsk:
+		st := e.step
+		e.step = nil
+		e.mode = st.back
+		if st.cancel != nil {
+			return st.cancel()
+		}
+		e.dropEmptySale()
 	case modeTender:
 		if len(e.sale.Tenders) == 0 {
 			e.mode = e.saleMode()
@@ -494,9 +614,14 @@ func (e *Engine) prompt() string {
 			return fmt.Sprintf("ready, %d parked (PARK resumes)", len(e.parked))
 		}
 		return "ready: scan or PLU"
-	case modeSale, modeRefund, modeDocument:
+	case modeDocument:
+		return fmt.Sprintf("%s to %s: %d lines, no stock check; ENTER ends it", e.sale.Kind, e.sale.To, len(e.sale.Lines))
+	case modeSale, modeRefund:
 		return fmt.Sprintf("%s: %d lines, %s", e.sale.Kind, len(e.sale.Lines), e.Money(e.total()))
 	case modeTender:
+		if c := e.cashDue(e.due()); c != e.due() {
+			return "due " + e.Money(e.due()) + ", cash " + e.Money(c) + ": amount + CASH/CARD"
+		}
 		return "due " + e.Money(e.due()) + ": amount + CASH/CARD"
 	case modeCardConfirm:
 		return "card " + e.Money(e.cardAmount()) + " approved? ENTER"
@@ -510,9 +635,11 @@ func (e *Engine) prompt() string {
 		return "NO SALE reason: " + strings.Join(rs, ", ")
 	case modeMenu:
 		if e.sale != nil {
-			return "MENU: 1 void sale"
+			return saleMenu
 		}
-		return "MENU: 1 X 2 Z 3 cash in 4 cash out 5 transfer 6 release"
+		return idleMenu
+	case modeAsk:
+		return e.step.prompt
 	case modeAmount:
 		return string(e.menuKind) + ": amount + ENTER"
 	case modeOrder:
@@ -523,14 +650,111 @@ func (e *Engine) prompt() string {
 	return ""
 }
 
+// The menus, in pages of the operator display when they do not fit.
+const (
+	idleMenu = "MENU: 1 X report, 2 Z report, 3 cash in, 4 cash out, 5 transfer, 6 release, " +
+		"7 receipts, 8 copy of the last receipt, 9 price check, 10 find item, 11 shift open, " +
+		"12 shift close, 13 X of this cashier, 14 USB export"
+	saleMenu = "MENU: 1 void sale, 2 line discount, 3 sale discount, 4 price override, " +
+		"5 price check, 6 find item, 7 cancel card payment"
+)
+
+// show puts line1 on the operator display, in pages when it is longer than the display, and
+// line2 (the input or a detail) below it.
 func (e *Engine) show(line1, line2 string) Output {
-	out := Output{Operator: [2]string{line1, line2}}
+	if line1 != e.full || e.pages == nil || e.pageMode != e.mode || e.pageStep != e.step {
+		e.full, e.pages, e.page = line1, Pages(line1, e.cfg.PromptWidth), 0
+		e.pageMode, e.pageStep = e.mode, e.step
+	}
+	return e.render(line2)
+}
+
+// render shows the current page on line 1 and line2 below it: the typed input or, with
+// nothing typed, the step's hint; a paged prompt says on line 2 which page it is.
+func (e *Engine) render(line2 string) Output {
+	l1 := e.pages[e.page]
+	if line2 == "" && e.mode == modeAsk && e.step != nil {
+		line2 = e.step.hint
+	}
+	if len(e.pages) > 1 {
+		mark := fmt.Sprintf("(%d/%d, MENU: more)", e.page+1, len(e.pages))
+		if line2 == "" {
+			line2 = mark
+		} else {
+			line2 += " " + mark
+		}
+	}
+	out := Output{Operator: [2]string{l1, line2}}
 	e.lastOut = out
 	return out
 }
 
-// refuse reports why an input changed nothing.
-func (e *Engine) refuse(why string) Output {
-	out := Output{Operator: [2]string{"! " + why, e.input}, Refused: why}
-	return out
+// pageable reports whether MENU pages the prompt rather than doing something else.
+func (e *Engine) pageable() bool {
+	switch e.mode {
+	case modeMenu, modeAsk, modeNoSaleReason, modeSupervisorID, modeSupervisorPIN:
+		return true
+	}
+	return false
 }
+
+// Pages cuts text into pages of at most width characters.
+// It cuts after a comma where it can, so that a menu entry or a choice stays on one page,
+// and otherwise at spaces; a word longer than a page is cut. Text that fits is one page.
+func Pages(text string, width int) []string {
+	if utf8.RuneCountInString(text) <= width {
+		return []string{text}
+	}
+	room := width
+	var pages []string
+	var cur []rune
+	add := func(r []rune) {
+		switch {
+		case len(cur) == 0:
+			cur = r
+		case len(cur)+1+len(r) <= room:
+			cur = append(append(cur, ' '), r...)
+		default:
+			pages, cur = append(pages, string(cur)), r
+		}
+	}
+	for _, chunk := range strings.SplitAfter(text, ", ") {
+		chunk = strings.TrimSpace(chunk)
+		if r := []rune(chunk); len(r) <= room {
+			add(r)
+			continue
+		}
+		for _, w := range strings.Fields(chunk) {
+			r := []rune(w)
+			for len(r) > room {
+				if len(cur) > 0 {
+					pages, cur = append(pages, string(cur)), nil
+				}
+				pages, r = append(pages, string(r[:room])), r[room:]
+			}
+			add(r)
+		}
+	}
+	if len(cur) > 0 {
+		pages = append(pages, string(cur))
+	}
+	return pages
+}
+
+// refuse reports why an input changed nothing. A reason longer than the display goes on
+// on the second line, in place of the input.
+func (e *Engine) refuse(why string) Output {
+	e.pages = nil // the prompt shown next starts at its first page
+	l1, l2 := "! "+why, e.input
+	if r := []rune(l1); len(r) > e.cfg.PromptWidth {
+		cut := e.cfg.PromptWidth
+		if i := strings.LastIndex(string(r[:cut]), " "); i > 0 {
+			cut = utf8.RuneCountInString(string(r[:cut])[:i])
+		}
+		l1, l2 = string(r[:cut]), strings.TrimSpace(string(r[cut:]))
+	}
+	return Output{Operator: [2]string{l1, l2}, Refused: why}
+}
+
+// Clock formats t as the displays show it: local time, hours and minutes.
+func (e *Engine) Clock(t time.Time) string { return t.In(e.cfg.Location).Format("15:04") }

@@ -108,9 +108,9 @@ func TestRefusalsChangeNothing(t *testing.T) {
 	}{
 		{"unknown barcode", "", "scan:9999999999994", "unknown barcode"},
 		{"unknown PLU", "", "777 PLU", "unknown item 777"},
-		{"price missing", "", "4 PLU", "price missing for Sernik"},
+		{"open price of zero", "1 PLU", "4 PLU 0 ENTER", "price: type the amount"},
 		{"tax rate missing", "", "5 PLU", "tax rate X"},
-		{"weighed item by PLU", "", "3 PLU", "sold by weight"},
+		{"manual weight of zero", "1 PLU", "3 PLU 0 ENTER", "weight: type kilograms"},
 		{"cash too small", "1 PLU SUBTOTAL", "100 CASH", "amount too small: 4,50 due"},
 		{"card above due", "1 PLU SUBTOTAL", "9999 CARD", "card amount above"},
 		{"sign off during sale", "1 PLU", "SIGN_ON/OFF", "finish or park the sale"},
@@ -275,11 +275,11 @@ func TestNoSaleCashMovesAndReports(t *testing.T) {
 	if e := h.lastDoc(); e.Kind != journal.KindNoSale || e.Reason != "change for customer" || h.drawer[0] != "no-sale" {
 		t.Fatalf("no-sale %+v drawer %v", e, h.drawer)
 	}
-	h.do("MENU 3 ENTER 10000 ENTER")
+	h.do("MENU 3 ENTER 10000 ENTER 1 ENTER")
 	if e := h.lastDoc(); e.Kind != journal.KindCashIn || e.Tenders[0].Amount != 10000 {
 		t.Fatalf("cash in %+v", e)
 	}
-	h.do("MENU 4 ENTER 2500 ENTER")
+	h.do("MENU 4 ENTER 2500 ENTER 2 ENTER")
 	if e := h.lastDoc(); e.Kind != journal.KindCashOut || e.Tenders[0].Amount != -2500 {
 		t.Fatalf("cash out %+v", e)
 	}
@@ -306,20 +306,32 @@ func TestNoSaleCashMovesAndReports(t *testing.T) {
 
 func TestStockDocumentsOfflineWithoutStockControl(t *testing.T) {
 	h := newHarness(t).signedOn("1", "1234")
-	h.do("MENU 5 ENTER 77 ENTER 5 QTY 1 PLU 3 QTY 2 PLU ENTER")
+	// Order 77 names its destination: only the reason is asked. The document is parked
+	// and resumed like a sale.
+	h.do("MENU 5 ENTER 77 ENTER 1 ENTER 5 QTY 1 PLU PARK")
+	if len(h.e.Parked()) != 1 || h.e.Sale() != nil {
+		t.Fatalf("transfer not parked: %v", h.e.Parked())
+	}
+	h.do("PARK")
+	if !strings.Contains(h.out.Operator[0], "stock-transfer, 1 lines") {
+		t.Fatalf("resumed as %q", h.out.Operator)
+	}
+	h.do("3 QTY 2 PLU ENTER")
 	e := h.lastDoc()
 	var rv documentReview
 	json.Unmarshal(e.Data, &rv)
-	if e.Kind != journal.KindStockTransfer || e.Ref != "77" || !rv.Review || len(rv.Over) != 1 || rv.Over[0] != "2" {
+	if e.Kind != journal.KindStockTransfer || e.Ref != "77" || !rv.Review || len(rv.Over) != 1 || rv.Over[0] != "2" ||
+		rv.From != "s042" || rv.To != "w2" || rv.Reason != "restock" || e.Reason != "restock" {
 		t.Fatalf("transfer beyond order: %+v %s", e, e.Data)
 	}
 	if h.j.stock["1"] != -5000 || h.j.stock["2"] != -3000 {
 		t.Fatalf("stock %v", h.j.stock)
 	}
-	h.do("MENU 6 ENTER ENTER 4 PLU ENTER") // price missing does not matter for a release
+	h.do("MENU 6 ENTER ENTER 3 ENTER 2 ENTER 4 PLU ENTER") // price missing does not matter for a release
 	e = h.lastDoc()
+	rv = documentReview{}
 	json.Unmarshal(e.Data, &rv)
-	if e.Kind != journal.KindInternalRelease || !rv.Review {
+	if e.Kind != journal.KindInternalRelease || !rv.Review || rv.To != "internal use" || rv.Reason != "expired" {
 		t.Fatalf("release without order: %+v %s", e, e.Data)
 	}
 }
@@ -377,7 +389,7 @@ func TestApprovalDoesNotOutliveItsStep(t *testing.T) {
 	if !strings.Contains(h.out.Operator[0], "SUPERVISOR for CASH OUT") {
 		t.Fatalf("cash out after a cancelled no-sale: %q", h.out.Operator)
 	}
-	h.do("CLEAR MENU 3 ENTER 500 ENTER")
+	h.do("CLEAR MENU 3 ENTER 500 ENTER 1 ENTER")
 	if e := h.lastDoc(); e.Kind != journal.KindCashIn || strings.Contains(string(e.Data), "approved_by") {
 		t.Fatalf("cash in carries a stale approval: %+v %s", e, e.Data)
 	}

@@ -48,10 +48,12 @@ func testCatalog() *Catalog {
 
 // memJournal is the ledger as the engine sees it, kept in memory by the harness.
 type memJournal struct {
-	entries  []journal.Entry
-	records  map[string]map[string][]byte
-	stock    map[string]int64
-	failNext error
+	entries   []journal.Entry
+	records   map[string]map[string][]byte
+	stock     map[string]int64
+	failNext  error
+	watermark uint64
+	lastDoc   uint64
 }
 
 func (j *memJournal) ByReceipt(r string) (journal.Entry, error) {
@@ -71,6 +73,36 @@ func (j *memJournal) Refunded(r string) (map[string]int64, error) {
 		}
 	}
 	return m, nil
+}
+
+func (j *memJournal) Documents(n int) ([]journal.Entry, error) {
+	var out []journal.Entry
+	for i := len(j.entries) - 1; i >= 0 && len(out) < n; i-- {
+		if j.entries[i].Receipt != "" {
+			out = append(out, j.entries[i])
+		}
+	}
+	return out, nil
+}
+
+func (j *memJournal) Copies(r string) (int, error) {
+	v := j.records[BucketCopies][r]
+	if v == nil {
+		return 0, nil
+	}
+	var n int
+	err := json.Unmarshal(v, &n)
+	return n, err
+}
+
+func (j *memJournal) Stock(item string) (int64, error) { return j.stock[item], nil }
+
+// SyncStatus: the harness's head office holds everything up to j.watermark.
+func (j *memJournal) SyncStatus(seq uint64) string {
+	if seq <= j.watermark {
+		return SyncStored
+	}
+	return SyncUnsynced
 }
 
 func (j *memJournal) apply(recs []Record) {
@@ -167,7 +199,8 @@ func (h *harness) settle() {
 	e := c.Entry
 	e.Seq = uint64(len(h.j.entries) + 1)
 	if e.Kind.Document() {
-		e.Receipt = journal.ReceiptNumber("S042-T03", e.Seq)
+		h.j.lastDoc++
+		e.Receipt = journal.ReceiptNumber("S042-T03", h.j.lastDoc)
 	}
 	if c.Report {
 		m := map[string]any{}

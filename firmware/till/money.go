@@ -15,13 +15,29 @@ func (e *Engine) Money(v int64) string {
 	return fmt.Sprintf("%s%d%s%02d", sign, v/100, e.cfg.DecimalSep, v%100)
 }
 
-// qtyText formats thousandths: whole pieces without decimals, weights with three.
-func qtyText(q int64) string {
+// qtyText formats thousandths: whole pieces without decimals, weights with three, with the
+// decimal separator money has.
+func (e *Engine) qtyText(q int64) string {
 	if q%1000 == 0 {
 		return strconv.FormatInt(q/1000, 10)
 	}
-	return fmt.Sprintf("%d.%03d", q/1000, abs(q%1000))
+	return fmt.Sprintf("%d%s%03d", q/1000, e.cfg.DecimalSep, abs(q%1000))
 }
+
+// cashDue is due rounded to the configured cash step (half away from zero).
+func (e *Engine) cashDue(due int64) int64 {
+	st := e.cfg.CashRounding
+	if st <= 1 {
+		return due
+	}
+	if due < 0 {
+		return -e.cashDue(-due)
+	}
+	return (due + st/2) / st * st
+}
+
+// percentOf is bp basis points of v, rounded half up.
+func percentOf(v, bp int64) int64 { return (v*bp + 5000) / 10000 }
 
 // parseAmount reads typed digits as money. Without a decimal point the digits are minor
 // units (the till convention: 1250 is 12.50); with one they are major.minor.

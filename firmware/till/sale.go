@@ -112,10 +112,10 @@ func (e *Engine) setQty() Output {
 	}
 	if q > e.cfg.MaxLineQuantity {
 		e.dropEmptySale()
-		return e.refuse("quantity above " + qtyText(e.cfg.MaxLineQuantity))
+		return e.refuse("quantity above " + e.qtyText(e.cfg.MaxLineQuantity))
 	}
 	e.qty = q
-	return e.show(e.prompt(), qtyText(q)+" x")
+	return e.show(e.prompt(), e.qtyText(q)+" x")
 }
 
 func (e *Engine) addPLU(code string) Output {
@@ -165,36 +165,89 @@ func (e *Engine) lookupScan(s Scan) (Item, string, bool) {
 	return it, barcode, ok
 }
 
+// lineReq is a line being rung up: the item, and what is known so far of its quantity and
+// price. addLine asks for what is missing (the customer's age, a manual weight, an open
+// price) and comes back with the answer.
+type lineReq struct {
+	it        Item
+	barcode   string
+	price     int64 // embedded or typed price, -1: the catalog's
+	weight    int64 // embedded or typed weight, -1: none
+	qty       int64 // from QTY, 0: one
+	manual    bool  // the weight was typed, not read from a scale label
+	openPrice bool  // the price was typed: the item has none in the catalog
+	age       bool  // the cashier confirmed the customer's age
+}
+
 // addItem adds a line: quantity from QTY (or the embedded weight), price from the catalog
 // (or the embedded price). A refund line must be within what the receipt allows; a
 // stock document line carries no money.
 func (e *Engine) addItem(it Item, barcode string, embPrice, embWeight int64) Output {
 	qty := e.qty
 	e.qty = 0
+	return e.addLine(lineReq{it: it, barcode: barcode, price: embPrice, weight: embWeight, qty: qty})
+}
+
+func (e *Engine) addLine(r lineReq) Output {
+	it := r.it
+	sale := e.mode == modeSale
+	back := e.mode
+	if sale && it.Age > 0 && !r.age {
+		return e.ask(askStep{prompt: fmt.Sprintf("AGE %d+: is the customer %d or older?", it.Age, it.Age), hint: "ENTER yes, CLEAR no", back: back,
+			enter: func(in string, now time.Time) Output {
+				e.leaveAsk()
+				r.age = true
+				return e.addLine(r)
+			},
+			cancel: func() Output {
+				e.dropEmptySale()
+				return e.refuse(it.Name + " not sold: age not confirmed")
+			}})
+	}
+	qty := r.qty
 	if qty == 0 {
 		qty = 1000
 	}
 	price := it.Price
-	amount := int64(0)
-	switch {
-	case embWeight >= 0:
-		if embWeight == 0 {
-			e.dropEmptySale()
-			return e.refuse("weight is zero on " + barcode)
-		}
-		qty = embWeight // grams are thousandths of a kilogram
-		amount = mulQty(price, qty)
-	case embPrice >= 0:
-		price, amount = embPrice, mulQty(embPrice, qty)
-	case it.Weighed && e.mode != modeDocument:
-		e.dropEmptySale()
-		return e.refuse(it.Name + " is sold by weight: weigh it on the scale")
-	default:
-		amount = mulQty(price, qty)
+	if r.price >= 0 {
+		price = r.price
 	}
-	if price <= 0 && e.mode != modeDocument {
-		e.dropEmptySale()
-		return e.refuse("price missing for " + it.Name + " (" + it.Code + ")")
+	switch {
+	case r.weight >= 0:
+		if r.weight == 0 {
+			e.dropEmptySale()
+			return e.refuse("weight is zero on " + r.barcode)
+		}
+		qty = r.weight // grams are thousandths of a kilogram
+	case r.price >= 0 && !r.openPrice:
+		// a label with its price: the amount is as printed on it
+	case it.Weighed && sale && r.qty > 0:
+		r.manual = true // typed with QTY: a weight without a scale label
+	case it.Weighed && sale:
+		return e.ask(askStep{prompt: "WEIGHT of " + it.Name + " in kg + ENTER", hint: "no scale label: type the weight", back: back,
+			enter: func(in string, now time.Time) Output {
+				w, ok := parseQty(in)
+				if !ok || w <= 0 || w > e.cfg.MaxLineQuantity {
+					return e.refuse("weight: type kilograms, e.g. 1.250, then ENTER")
+				}
+				e.leaveAsk()
+				r.weight, r.manual = w, true
+				return e.addLine(r)
+			}})
+	case it.Weighed && e.mode == modeRefund && r.qty == 0 && r.price < 0:
+		return e.refuse(it.Name + " is sold by weight: type the weight, QTY, then the item")
+	}
+	if price <= 0 && sale {
+		return e.ask(askStep{prompt: "PRICE of " + it.Name + " + ENTER", hint: "no price in the catalog", back: back,
+			enter: func(in string, now time.Time) Output {
+				p, ok := parseAmount(in)
+				if !ok || p <= 0 {
+					return e.refuse("price: type the amount, then ENTER")
+				}
+				e.leaveAsk()
+				r.price, r.openPrice = p, true
+				return e.addLine(r)
+			}})
 	}
 	if _, ok := e.cat.Taxes[it.Tax]; !ok && e.mode != modeDocument {
 		e.dropEmptySale()
@@ -203,26 +256,43 @@ func (e *Engine) addItem(it Item, barcode string, embPrice, embWeight int64) Out
 	if len(e.sale.Lines) >= e.cfg.MaxLines {
 		return e.refuse(fmt.Sprintf("a document holds at most %d lines", e.cfg.MaxLines))
 	}
-	line := journal.Line{Item: it.Code, Name: it.Name, Barcode: barcode, Qty: qty, Price: price, Amount: amount, Tax: it.Tax}
+	line := journal.Line{Item: it.Code, Name: it.Name, Barcode: r.barcode, Qty: qty, Price: price, Amount: mulQty(price, qty), Tax: it.Tax}
+	info := LineInfo{ManualWeight: r.manual, OpenPrice: r.openPrice}
+	if r.age {
+		info.Age = it.Age
+	}
 	switch e.mode {
 	case modeRefund:
-		r, ok := e.sale.Refundable[it.Code]
+		rf, ok := e.sale.Refundable[it.Code]
 		if !ok {
 			return e.refuse(it.Name + " is not on receipt " + e.sale.Ref)
 		}
-		if left := r.Qty - e.refundQty(it.Code); qty > left {
-			return e.refuse(fmt.Sprintf("refund above the original: %s of %s left on %s", qtyText(left), it.Name, e.sale.Ref))
+		if left := rf.Qty - e.refundQty(it.Code); qty > left {
+			return e.refuse(fmt.Sprintf("refund above the original: %s of %s left on %s", e.qtyText(left), it.Name, e.sale.Ref))
 		}
-		line.Price, line.Name, line.Tax = r.Price, r.Name, r.Tax
-		line.Qty, line.Amount = -qty, -mulQty(r.Price, qty)
+		line.Price, line.Name, line.Tax = rf.Price, rf.Name, rf.Tax
+		line.Qty, line.Amount = -qty, -mulQty(rf.Price, qty)
 	case modeDocument:
 		line.Price, line.Amount = 0, 0
 	}
-	e.sale.Lines = append(e.sale.Lines, line)
-	out := e.show(fmt.Sprintf("%s %s x %s", it.Name, qtyText(abs(line.Qty)), e.Money(line.Price)), e.Money(line.Amount))
+	e.appendLine(line, info)
+	note := ""
+	if r.manual {
+		note = " (manual)"
+	}
+	out := e.show(fmt.Sprintf("%s %s x %s%s", it.Name, e.qtyText(abs(line.Qty)), e.Money(line.Price), note), e.Money(line.Amount))
 	out.Customer = &CustomerView{Left: [2]string{it.Name, "TOTAL"}, Right: [2]string{e.Money(line.Amount), e.Money(e.total())}}
 	out.Save = e.saveOpen()
 	return out
+}
+
+// appendLine adds a line with its details, keeping Info aligned with Lines.
+func (e *Engine) appendLine(l journal.Line, info LineInfo) {
+	for len(e.sale.Info) < len(e.sale.Lines) {
+		e.sale.Info = append(e.sale.Info, LineInfo{})
+	}
+	e.sale.Lines = append(e.sale.Lines, l)
+	e.sale.Info = append(e.sale.Info, info)
 }
 
 func (e *Engine) refundQty(item string) int64 {
@@ -251,6 +321,9 @@ func (e *Engine) voidLine() Output {
 	}
 	l := e.sale.Lines[i]
 	e.sale.Lines = append(e.sale.Lines[:i:i], e.sale.Lines[i+1:]...)
+	if i < len(e.sale.Info) {
+		e.sale.Info = append(e.sale.Info[:i:i], e.sale.Info[i+1:]...)
+	}
 	e.sale.Voided = append(e.sale.Voided, l)
 	out := e.show("voided: "+l.Name, "-"+e.Money(abs(l.Amount)))
 	out.Customer = &CustomerView{Left: [2]string{"VOID " + l.Name, "TOTAL"}, Right: [2]string{e.Money(-l.Amount), e.Money(e.total())}}
@@ -259,31 +332,29 @@ func (e *Engine) voidLine() Output {
 }
 
 // voidSale journals the open sale as voided: nothing is sold, the lines are kept on record.
+// A sale that cannot be paid is voided as it stands: card payments taken are cancelled
+// (recorded as reversed, for the terminal's refund), cash given back.
 func (e *Engine) voidSale(now time.Time) Output {
-	if len(e.sale.Tenders) > 0 {
-		return e.refuse("a card payment was taken: finish the sale, then refund it")
-	}
 	s := e.sale
+	for _, t := range s.Tenders {
+		if t.Kind != "card" {
+			return e.refuse("a cash payment was taken: finish the sale, then refund it")
+		}
+	}
+	s.Reversed = append(s.Reversed, s.Tenders...)
+	s.Tenders = nil
 	c := &Commit{Entry: journal.Entry{Kind: journal.KindVoid, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency,
 		Lines: s.Lines, Totals: &journal.Totals{Gross: e.total()}, Reason: "sale voided"}, Print: true}
-	c.Entry.Data = e.voidedData()
+	c.Entry.Data = e.details(s.Info)
 	return e.commitDocument(c)
-}
-
-func (e *Engine) voidedData() json.RawMessage {
-	if len(e.sale.Voided) == 0 {
-		return nil
-	}
-	b, _ := json.Marshal(map[string]any{"voided": e.sale.Voided})
-	return b
 }
 
 func (e *Engine) park() Output {
 	if len(e.sale.Tenders) > 0 {
 		return e.refuse("a payment was taken: finish the sale")
 	}
-	if e.sale.Kind != journal.KindSale {
-		return e.refuse("only sales can be parked")
+	if e.sale.Kind == journal.KindRefund {
+		return e.refuse("a refund cannot be parked: finish it, or CLEAR it while empty")
 	}
 	if len(e.parked) >= e.cfg.MaxParked {
 		return e.refuse(fmt.Sprintf("%d sales parked already", len(e.parked)))
@@ -319,8 +390,8 @@ func (e *Engine) resume(now time.Time) Output {
 	e.sale = e.parked[n]
 	delete(e.parked, n)
 	e.sale.Cashier = e.cashier.ID
-	e.mode = modeSale
-	out := e.show(fmt.Sprintf("resumed %d: %d lines", n, len(e.sale.Lines)), e.Money(e.total()))
+	e.mode = e.saleMode()
+	out := e.show(fmt.Sprintf("resumed %d: %s, %d lines", n, e.sale.Kind, len(e.sale.Lines)), e.Money(e.total()))
 	out.Customer = e.customerTotal("TOTAL", e.total())
 	out.Save = append(e.saveOpen(), Record{Bucket: BucketParked, Key: strconv.Itoa(n)})
 	return out
@@ -331,10 +402,16 @@ func (e *Engine) saveOpen() []Record {
 	return []Record{{Bucket: BucketTill, Key: KeyOpenSale, Value: b}}
 }
 
+// total is what the open document comes to: its lines less the sale discount.
 func (e *Engine) total() int64 {
 	if e.sale == nil {
 		return 0
 	}
+	return e.subtotal() - e.saleDiscount()
+}
+
+// subtotal is the sum of the lines (line discounts taken off).
+func (e *Engine) subtotal() int64 {
 	var t int64
 	for _, l := range e.sale.Lines {
 		t += l.Amount

@@ -35,8 +35,10 @@ func (e *Engine) tenderKey(k Key, now time.Time) Output {
 	refund := e.total() < 0
 	switch k {
 	case KeyCash:
+		// Cash pays what is due rounded to the cash step; the difference is the rounding.
 		in := e.takeInput()
-		amount := abs(due)
+		cash := e.cashDue(due)
+		amount := abs(cash)
 		if in != "" {
 			v, ok := parseAmount(in)
 			if !ok {
@@ -45,17 +47,19 @@ func (e *Engine) tenderKey(k Key, now time.Time) Output {
 			amount = v
 		}
 		if refund {
-			if amount != abs(due) {
-				return e.refuse("a refund pays out exactly " + e.Money(abs(due)))
+			if amount != abs(cash) {
+				return e.refuse("a refund pays out exactly " + e.Money(abs(cash)))
 			}
-			e.sale.Tenders = append(e.sale.Tenders, journal.Tender{Kind: "cash", Amount: due})
+			e.sale.Rounding = cash - due
+			e.sale.Tenders = append(e.sale.Tenders, journal.Tender{Kind: "cash", Amount: cash})
 			return e.complete(now, 0)
 		}
-		if amount < due {
-			return e.refuse("amount too small: " + e.Money(due) + " due (a card can pay part first)")
+		if amount < cash {
+			return e.refuse("amount too small: " + e.Money(cash) + " due (a card can pay part first)")
 		}
+		e.sale.Rounding = cash - due
 		e.sale.Tenders = append(e.sale.Tenders, journal.Tender{Kind: "cash", Amount: amount})
-		return e.complete(now, amount-due)
+		return e.complete(now, amount-cash)
 	case KeyCard:
 		in := e.takeInput()
 		amount := abs(due)
@@ -82,10 +86,8 @@ func (e *Engine) tenderKey(k Key, now time.Time) Output {
 		out.Customer = e.customerTotal("TO PAY", due)
 		return out
 	case KeyMenu:
-		if len(e.sale.Tenders) == 0 {
-			e.mode = modeMenu
-			return e.show(e.prompt(), "")
-		}
+		e.mode = modeMenu
+		return e.show(e.prompt(), "")
 	}
 	return e.refuse(k.String() + " is not used while paying")
 }
@@ -112,21 +114,13 @@ func (e *Engine) cardConfirmKey(k Key, now time.Time) Output {
 // go into the same commit, so a crash can neither lose the sale nor ring it up twice.
 func (e *Engine) complete(now time.Time, change int64) Output {
 	s := e.sale
+	lines, info := e.finalLines()
 	c := &Commit{
 		Entry: journal.Entry{Kind: s.Kind, At: now, Cashier: e.cashier.ID, Currency: e.cfg.Currency,
-			Lines: s.Lines, Tenders: s.Tenders, Ref: s.Ref,
-			Totals: &journal.Totals{Gross: e.total(), Taxes: e.taxes(s.Lines), Change: change}},
+			Lines: lines, Tenders: s.Tenders, Ref: s.Ref,
+			Totals: &journal.Totals{Gross: e.total(), Taxes: e.taxes(lines), Change: change},
+			Data:   e.details(info)},
 		Print: true,
-	}
-	extra := map[string]any{}
-	if len(s.Voided) > 0 {
-		extra["voided"] = s.Voided
-	}
-	if s.Approved != "" {
-		extra["approved_by"] = s.Approved
-	}
-	if len(extra) > 0 {
-		c.Entry.Data, _ = json.Marshal(extra)
 	}
 	for _, l := range s.Lines {
 		c.Stock = append(c.Stock, StockMove{Item: l.Item, Qty: -l.Qty})
@@ -173,12 +167,29 @@ func (e *Engine) Committed(stored journal.Entry) Output {
 	}
 	label := string(stored.Kind) + " " + stored.Receipt
 	out := e.show(label, "")
+	if stored.Kind == journal.KindShiftOpen && e.shift != nil {
+		// The shift's figures start at its own entry.
+		e.shift.Seq = stored.Seq
+		b, _ := json.Marshal(e.shift)
+		out.Save = append(out.Save, Record{Bucket: BucketTill, Key: KeyShift, Value: b})
+	}
 	switch {
 	case stored.Totals != nil && stored.Totals.Change > 0:
 		out.Operator[1] = "CHANGE " + e.Money(stored.Totals.Change)
 		out.Customer = &CustomerView{Left: [2]string{"CHANGE", "THANK YOU"}, Right: [2]string{e.Money(stored.Totals.Change), ""}}
 	case stored.Kind == journal.KindRefund:
-		out.Operator[1] = "PAY OUT " + e.Money(-stored.Totals.Gross)
+		paid := -stored.Totals.Gross
+		out.Operator[1] = "PAY OUT " + e.Money(paid)
+		for _, t := range stored.Tenders {
+			if t.Kind == "cash" {
+				paid = -t.Amount
+			} else {
+				out.Operator[1] = "REFUNDED TO CARD " + e.Money(-t.Amount)
+			}
+		}
+		if out.Operator[1][0] == 'P' {
+			out.Operator[1] = "PAY OUT " + e.Money(paid)
+		}
 		out.Customer = &CustomerView{Left: [2]string{"REFUND", "THANK YOU"}, Right: [2]string{e.Money(-stored.Totals.Gross), ""}}
 	default:
 		out.Customer = &CustomerView{Left: [2]string{"THANK YOU", ""}}

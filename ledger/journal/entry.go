@@ -36,8 +36,11 @@ const (
 	KindIntegrityError Kind = "integrity-error"
 	KindSignOn         Kind = "sign-on"
 	KindSignOff        Kind = "sign-off"
-	KindDrawer         Kind = "drawer" // drawer opened or left open, with its reason
-	KindUpdate         Kind = "update" // firmware update applied, confirmed or rolled back
+	KindDrawer         Kind = "drawer"      // drawer opened or left open, with its reason
+	KindUpdate         Kind = "update"      // firmware update applied, confirmed or rolled back
+	KindReprint        Kind = "reprint"     // a copy of the receipt in Ref printed, marked COPY n
+	KindPINFailure     Kind = "pin-failure" // a wrong cashier number or PIN, and any lockout it caused
+	KindExport         Kind = "export"      // entries written to removable media while the till ran
 )
 
 var kinds = map[Kind]bool{
@@ -46,7 +49,7 @@ var kinds = map[Kind]bool{
 	KindZReport: true, KindStockTransfer: true, KindInternalRelease: true,
 	KindPowerUp: false, KindOfflineStart: false, KindOfflineEnd: false,
 	KindIntegrityError: false, KindSignOn: false, KindSignOff: false, KindDrawer: false,
-	KindUpdate: false,
+	KindUpdate: false, KindReprint: false, KindPINFailure: false, KindExport: false,
 }
 
 // Known reports whether k is a kind this ledger accepts.
@@ -170,10 +173,10 @@ func SigMessage(hash string) []byte {
 }
 
 // ReceiptNumber derives the number printed for the customer from the till's prefix and a
-// seq, e.g. ReceiptNumber("S042-T03", 123) = "S042-T03-000123". Tills never coordinate to
+// document number, e.g. ReceiptNumber("S042-T03", 123) = "S042-T03-000123". Tills never coordinate to
 // stay unique: the prefix names the till.
-func ReceiptNumber(prefix string, seq uint64) string {
-	return fmt.Sprintf("%s-%06d", prefix, seq)
+func ReceiptNumber(prefix string, n uint64) string {
+	return fmt.Sprintf("%s-%06d", prefix, n)
 }
 
 // DefaultPrefix is the receipt prefix made from a till's identity: store and till upper-cased.
