@@ -238,6 +238,7 @@ func startTill(events chan<- []byte, exited chan<- error, onReady func()) (*exec
 		return nil, nil, fmt.Errorf("start tillbox: %w", err)
 	}
 	w.Close()
+	logf("tillbox started, uptime %.2fs", uptime())
 	go func() {
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)

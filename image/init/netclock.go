@@ -74,6 +74,9 @@ func rtcFor(name string) clock.RTC {
 // network and keeps NTP running on it, in the background. The channel closes once the
 // interface has an address (or at once without a network).
 func startNetClock(sp spec.Spec) <-chan struct{} {
+	// DHCP transaction ids need to be unique, not secret: the DHCP library takes them
+	// from /dev/urandom instead of spinning on getrandom until the CRNG is seeded.
+	os.Setenv("UROOT_NOHWRNG", "1")
 	ready := make(chan struct{})
 	st := &netStatus{}
 	var st0 site
@@ -128,6 +131,7 @@ func startNetClock(sp spec.Spec) <-chan struct{} {
 	kick := make(chan struct{}, 1)
 	var once sync.Once
 	var last netconf.State
+	netStart := time.Now()
 	report := func(n netconf.State) {
 		st.mu.Lock()
 		st.Net = n
@@ -139,8 +143,9 @@ func startNetClock(sp spec.Spec) <-chan struct{} {
 					map[bool]string{true: " (" + n.Error + ")"}[n.Error != ""])
 			}
 		} else if n.Mode != last.Mode || n.Addr != last.Addr || n.Link != last.Link || n.Gateway != last.Gateway {
-			logf("network %s: link %s, %s %s gateway %s dns %s%s", n.Iface, map[bool]string{true: "up", false: "down"}[n.Link],
-				n.Mode, n.Addr, n.Gateway, strings.Join(n.DNS, ","), map[bool]string{true: " (" + n.Error + ")"}[n.Error != ""])
+			logf("network %s: link %s, %s %s gateway %s dns %s%s; %s after start", n.Iface, map[bool]string{true: "up", false: "down"}[n.Link],
+				n.Mode, n.Addr, n.Gateway, strings.Join(n.DNS, ","), map[bool]string{true: " (" + n.Error + ")"}[n.Error != ""],
+				time.Since(netStart).Round(time.Millisecond))
 		}
 		if strings.Join(n.NTP, ",") != strings.Join(last.NTP, ",") {
 			k.AddServers(n.NTP)

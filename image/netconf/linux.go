@@ -71,7 +71,8 @@ func (l *Linux) Carrier() bool {
 
 // Client is a DHCP client on a raw socket of the interface.
 func (l *Linux) Client() (*nclient4.Client, error) {
-	return nclient4.New(l.Iface, nclient4.WithTimeout(2*time.Second), nclient4.WithRetry(3))
+	// Short attempts, many of them: a discover lost while the link settles costs little.
+	return nclient4.New(l.Iface, nclient4.WithTimeout(500*time.Millisecond), nclient4.WithRetry(20))
 }
 
 // Apply sets the address and netmask, replaces the default route, and writes resolv.conf.

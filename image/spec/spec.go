@@ -114,6 +114,9 @@ func Boards() map[string]Spec {
 				"failover", "net_failover", "virtio_net", "virtio_console", "virtio_input", "evdev",
 				"squashfs", "crc16", "mbcache", "jbd2", "crc32c_generic", "ext4",
 				"fat", "vfat", "nls_cp437", "nls_ascii", "i6300esb",
+				// virtio-rng seeds the kernel's CRNG at once: without it the first
+				// random numbers (DHCP, the uplink) wait seconds for entropy.
+				"virtio_rng",
 			},
 			Boot: "/dev/vda1", SlotA: "/dev/vda2", SlotB: "/dev/vda3", Data: "/dev/vda4",
 			Stick: "/dev/vdb",
@@ -143,6 +146,8 @@ func Boards() map[string]Spec {
 				// (pinctrl-bcm2835) is built into the kernel.
 				"usblp", "cdc_acm", "usbserial", "ftdi_sio", "pl2303", "ch341", "cp210x",
 				"usbhid", "hid_generic", "evdev", "i2c_bcm2835", "i2c_dev", "bcm2835_wdt",
+				// The SoC's RNG seeds the kernel's CRNG early.
+				"iproc_rng200",
 			},
 			Boot: "/dev/mmcblk0p1", SlotA: "/dev/mmcblk0p2", SlotB: "/dev/mmcblk0p3", Data: "/dev/mmcblk0p4",
 			Stick: "/dev/sda",

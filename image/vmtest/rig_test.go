@@ -274,7 +274,7 @@ func (r *box) boot(stick string) time.Time {
 		"-chardev", "socket,id=s0,path="+p("printer.sock"), "-chardev", "socket,id=s1,path="+p("scanner.sock"),
 		"-chardev", "socket,id=s2,path="+p("display.sock"), "-chardev", "null,id=s3",
 		"-device", "pci-serial-4x,chardev1=s0,chardev2=s1,chardev3=s2,chardev4=s3",
-		"-device", "virtio-keyboard-pci", "-device", "i6300esb", "-watchdog-action", "reset",
+		"-device", "virtio-keyboard-pci", "-device", "virtio-rng-pci", "-device", "i6300esb", "-watchdog-action", "reset",
 		"-qmp", "unix:"+p("qmp.sock")+",server=on,wait=off")
 	c := exec.Command("qemu-system-aarch64", args...)
 	out, err := c.StdoutPipe()
