@@ -2,7 +2,8 @@
 // the boot loader loaded from the booted root slot. It
 //
 //   - mounts /proc, /sys, /dev (devtmpfs), /run; loads the kernel modules the image's spec
-//     lists (finit_module, in order); waits for the disk;
+//     lists (finit_module, all at once; a module whose dependency is not in yet is tried
+//     again in the next round); waits for the disk;
 //   - mounts the booted slot's squashfs read-only at /slot, the boot partition at /boot and
 //     the data partition at /data; settles the boot state (a try that never got confirmed
 //     is recorded as failed, and reported) through the board's boot loader: GRUB's
@@ -13,7 +14,12 @@
 //     plugged in, and keeps them as devices come and go, from the kernel's uevents;
 //   - arms the watchdog and feeds it while it is itself alive, and during a try only until
 //     the health check's limit (a firmware that hangs is reset and rolled back);
-//   - configures the network interface statically;
+//   - sets the clock from the RTC or carries the last trusted time forward (image/clock),
+//     configures the network interface by DHCP with the spec's static address as fallback
+//     (image/netconf; /data/tillbox/network.json may replace the static setup and the NTP
+//     servers), keeps NTP running, and writes the network and time state to
+//     /data/tillbox/net.json; the till starts once the interface has an address, or after
+//     a second without one;
 //   - installs an update bundle from the update stick when one is there (tillbox update,
 //     before the till runs: no sale can be open), and reboots into its try;
 //   - runs `tillbox run` from the slot with the image's board, copies its event lines to
@@ -22,7 +28,9 @@
 //     the confirmation at once) or rolls back and reboots.
 //
 // Console lines start with "tillbox-init: "; "tillbox-init: READY" is the sentinel the VM
-// test waits for. The init writes to the data partition only the last update's outcome
-// (update.WriteStatus); everything else goes through tillbox. It never confirms a slot
+// test waits for: the till's first operator prompt, in a try too (the confirmation
+// follows the health check). The init writes to the data partition only the last
+// update's outcome (update.WriteStatus), net.json and the last trusted time (time.json);
+// everything else goes through tillbox. It never confirms a slot
 // that did not pass the health check.
 package main

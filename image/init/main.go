@@ -7,12 +7,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -100,11 +100,7 @@ func run() error {
 		shutdown("rebooting into the update's try", loader.tryArg())
 		return nil
 	}
-	if sp.Net != nil {
-		if err := setupNet(sp.Net); err != nil {
-			logf("network: %v", err)
-		}
-	}
+	netUp := startNetClock(sp)
 	if !trying && sp.Stick != "" {
 		if installFromStick(sp.Stick) {
 			wd.stop()
@@ -115,6 +111,11 @@ func run() error {
 	}
 	if !trying {
 		reportStatus(sp.Version)
+	}
+	// The uplink connects sooner with an address; the till does not wait long for one.
+	select {
+	case <-netUp:
+	case <-time.After(time.Second):
 	}
 	return supervise(sp, &slots, loader, booted, trying, wd)
 }
@@ -152,10 +153,18 @@ func supervise(sp spec.Spec, slots *update.Slots, loader bootLoader, booted stri
 		wd.until(time.Now().Add(tryHealth.Limit + tryHealth.Alive + 30*time.Second))
 	}
 	ready := false
+	// READY is the till's first operator prompt, also in a try (whose confirmation comes
+	// after the health check's Alive time).
+	var readyOnce sync.Once
+	onReady := func() {
+		readyOnce.Do(func() {
+			logf("READY slot=%s version=%s uptime=%.2fs%s", booted, sp.Version, uptime(), map[bool]string{true: " (try)"}[trying])
+		})
+	}
 	for restarts := 0; ; restarts++ {
 		events := make(chan []byte, 64)
 		exited := make(chan error, 1)
-		c, done, err := startTill(events, exited)
+		c, done, err := startTill(events, exited, onReady)
 		if err != nil {
 			return err
 		}
@@ -192,9 +201,6 @@ func supervise(sp spec.Spec, slots *update.Slots, loader bootLoader, booted stri
 		if !ready {
 			ready = waitReady(events, exited)
 		}
-		if ready && restarts == 0 {
-			logf("READY slot=%s version=%s uptime=%.2fs", booted, sp.Version, uptime())
-		}
 		go func() {
 			for range events {
 			}
@@ -217,7 +223,7 @@ func supervise(sp spec.Spec, slots *update.Slots, loader bootLoader, booted stri
 
 // startTill starts tillbox run with its events on a pipe; each line goes to the console and
 // to events (dropped when nobody reads, so the till never blocks on its events).
-func startTill(events chan<- []byte, exited chan<- error) (*exec.Cmd, <-chan struct{}, error) {
+func startTill(events chan<- []byte, exited chan<- error, onReady func()) (*exec.Cmd, <-chan struct{}, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, nil, fmt.Errorf("events pipe: %w", err)
@@ -232,12 +238,16 @@ func startTill(events chan<- []byte, exited chan<- error) (*exec.Cmd, <-chan str
 		return nil, nil, fmt.Errorf("start tillbox: %w", err)
 	}
 	w.Close()
+	logf("tillbox started, uptime %.2fs", uptime())
 	go func() {
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Bytes()
 			fmt.Printf("tillbox-event: %s\n", line)
+			if bytes.Contains(line, readyMark) {
+				onReady()
+			}
 			select {
 			case events <- bytes.Clone(line):
 			default:
@@ -254,13 +264,15 @@ func startTill(events chan<- []byte, exited chan<- error) (*exec.Cmd, <-chan str
 	return c, done, nil
 }
 
+var readyMark = []byte(`"t":"` + update.ReadyEvent + `"`)
+
 // waitReady waits for the till's first operator prompt; on its exit it puts the exit back
 // for the caller and reports false.
 func waitReady(events <-chan []byte, exited chan error) bool {
 	for {
 		select {
 		case line := <-events:
-			if bytes.Contains(line, []byte(`"t":"`+update.ReadyEvent+`"`)) {
+			if bytes.Contains(line, readyMark) {
 				return true
 			}
 		case err := <-exited:

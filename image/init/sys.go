@@ -3,8 +3,8 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -32,22 +32,62 @@ func mountEarly() error {
 	return nil
 }
 
-// loadModules loads the spec's modules in order; one already loaded or built in is fine.
+// loadModules loads the spec's modules, all at once: a module whose dependency is not in
+// yet fails with ENOENT (an unknown symbol) and is tried again once the others of its
+// round are in, for as long as a round loads something. One already loaded or built in
+// is fine.
 func loadModules(names []string) {
 	start := time.Now()
-	for _, n := range names {
-		f, err := os.Open("/lib/modules/" + n + ".ko")
-		if err != nil {
-			logf("module %s: %v", n, err)
-			continue
+	pending := names
+	rounds := 0
+	for len(pending) > 0 {
+		rounds++
+		errs := make([]error, len(pending))
+		var wg sync.WaitGroup
+		for i, n := range pending {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = loadModule(n)
+			}()
 		}
-		err = unix.FinitModule(int(f.Fd()), "", 0)
-		f.Close()
-		if err != nil && err != unix.EEXIST {
-			logf("module %s: %v", n, err)
+		wg.Wait()
+		var again []string
+		for i, err := range errs {
+			var missing modOpenError
+			if errors.Is(err, unix.ENOENT) && !errors.As(err, &missing) {
+				again = append(again, pending[i])
+			} else if err != nil {
+				logf("module %s: %v", pending[i], err)
+			}
 		}
+		if len(again) == len(pending) {
+			for _, n := range again {
+				logf("module %s: %v", n, unix.ENOENT)
+			}
+			break
+		}
+		pending = again
 	}
-	logf("%d modules loaded in %s", len(names), time.Since(start).Round(time.Millisecond))
+	logf("%d modules loaded in %s (%d rounds)", len(names), time.Since(start).Round(time.Millisecond), rounds)
+}
+
+// modOpenError marks a module file that is not in the initrd.
+type modOpenError struct{ err error }
+
+func (e modOpenError) Error() string { return e.err.Error() }
+func (e modOpenError) Unwrap() error { return e.err }
+
+func loadModule(n string) error {
+	f, err := os.Open("/lib/modules/" + n + ".ko")
+	if err != nil {
+		return modOpenError{err}
+	}
+	defer f.Close()
+	if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil && err != unix.EEXIST {
+		return err
+	}
+	return nil
 }
 
 func mountBox(sp spec.Spec, slotDev string) error {
@@ -123,65 +163,6 @@ func (w *watchdog) stop() {
 		w.f.Write([]byte{'k'})
 	}
 	w.stopped = true
-}
-
-// setupNet brings up lo and the interface with a static address, by ioctl. The broker is
-// on the interface's own subnet, so no route is needed.
-func setupNet(n *spec.Net) error {
-	pfx, err := netip.ParsePrefix(n.Addr)
-	if err != nil {
-		return err
-	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	if err := waitFor(5*time.Second, "/sys/class/net/"+n.Iface); err != nil {
-		return err
-	}
-	up := func(name string) error {
-		ifr, err := unix.NewIfreq(name)
-		if err != nil {
-			return err
-		}
-		if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-			return fmt.Errorf("%s flags: %w", name, err)
-		}
-		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
-		if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-			return fmt.Errorf("%s up: %w", name, err)
-		}
-		return nil
-	}
-	if err := up("lo"); err != nil {
-		return err
-	}
-	ifr, err := unix.NewIfreq(n.Iface)
-	if err != nil {
-		return err
-	}
-	if err := ifr.SetInet4Addr(pfx.Addr().AsSlice()); err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFADDR, ifr); err != nil {
-		return fmt.Errorf("%s address: %w", n.Iface, err)
-	}
-	m := [4]byte{}
-	for i := 0; i < pfx.Bits(); i++ {
-		m[i/8] |= 0x80 >> (i % 8)
-	}
-	if err := ifr.SetInet4Addr(m[:]); err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFNETMASK, ifr); err != nil {
-		return fmt.Errorf("%s netmask: %w", n.Iface, err)
-	}
-	if err := up(n.Iface); err != nil {
-		return err
-	}
-	logf("network %s %s", n.Iface, n.Addr)
-	return nil
 }
 
 // shutdown syncs and unmounts what the init mounted, then reboots, with arg as the reboot

@@ -28,8 +28,10 @@ type Spec struct {
 	Data  string `json:"data"` // ext4: ledger, config, keys
 	// Stick is a block device that may hold an update bundle at boot ("" none).
 	Stick string `json:"stick,omitempty"`
-	// Net configures one interface statically ("" leaves the network alone).
+	// Net configures one interface (nil leaves the network alone).
 	Net *Net `json:"net,omitempty"`
+	// Time says where the box gets its time (nil: it keeps the kernel's clock).
+	Time *Time `json:"time,omitempty"`
 	// Watchdog is the watchdog device; WatchdogTimeout its timeout in seconds.
 	Watchdog        string `json:"watchdog,omitempty"`
 	WatchdogTimeout int    `json:"watchdog_timeout,omitempty"`
@@ -75,10 +77,27 @@ type Link struct {
 	Link string `json:"link"`
 }
 
-// Net is a static IPv4 setup.
+// Net is one interface's IPv4 setup: DHCP with the static address as fallback, or the
+// static address alone. A site file on the data partition (the init's network.json) may
+// replace the static part and the NTP servers.
 type Net struct {
 	Iface string `json:"iface"`
-	Addr  string `json:"addr"` // CIDR, 10.0.2.15/24
+	DHCP  bool   `json:"dhcp,omitempty"`
+	// Addr is the static address ("" none: DHCP only), CIDR 10.0.2.15/24; Gateway and
+	// DNS go with it.
+	Addr    string   `json:"addr,omitempty"`
+	Gateway string   `json:"gateway,omitempty"`
+	DNS     []string `json:"dns,omitempty"`
+	// LeaseTimeout is how many seconds DHCP may take before the static fallback (0: 10).
+	LeaseTimeout int `json:"lease_timeout,omitempty"`
+}
+
+// Time is where the clock comes from: NTP servers ("host" or "host:port"; the DHCP
+// lease's come after them) and an RTC: "" none, a kernel RTC device (/dev/rtc0), or a
+// DS3231/DS1307 on I2C as "i2c-BUS:ADDR" (i2c-1:0x68).
+type Time struct {
+	NTP []string `json:"ntp,omitempty"`
+	RTC string   `json:"rtc,omitempty"`
 }
 
 // Boards are the boards an image can be built for.
@@ -95,10 +114,16 @@ func Boards() map[string]Spec {
 				"failover", "net_failover", "virtio_net", "virtio_console", "virtio_input", "evdev",
 				"squashfs", "crc16", "mbcache", "jbd2", "crc32c_generic", "ext4",
 				"fat", "vfat", "nls_cp437", "nls_ascii", "i6300esb",
+				// virtio-rng seeds the kernel's CRNG at once: without it the first
+				// random numbers (DHCP, the uplink) wait seconds for entropy.
+				"virtio_rng",
 			},
 			Boot: "/dev/vda1", SlotA: "/dev/vda2", SlotB: "/dev/vda3", Data: "/dev/vda4",
-			Stick:    "/dev/vdb",
-			Net:      &Net{Iface: "eth0", Addr: "10.0.2.15/24"},
+			Stick: "/dev/vdb",
+			// qemu's user network serves DHCP (10.0.2.15); the same address is the fallback.
+			Net: &Net{Iface: "eth0", DHCP: true, Addr: "10.0.2.15/24", Gateway: "10.0.2.2", DNS: []string{"10.0.2.3"}, LeaseTimeout: 5},
+			// The PL031 RTC; the host is the only NTP server a test has (network.json).
+			Time:     &Time{RTC: "/dev/rtc0"},
 			Watchdog: "/dev/watchdog", WatchdogTimeout: 20,
 			// ACPI's power button is event0, so the keypad gets a stable name.
 			InputLinks: map[string]string{"/dev/input/keypad": "QEMU Virtio Keyboard"},
@@ -121,10 +146,15 @@ func Boards() map[string]Spec {
 				// (pinctrl-bcm2835) is built into the kernel.
 				"usblp", "cdc_acm", "usbserial", "ftdi_sio", "pl2303", "ch341", "cp210x",
 				"usbhid", "hid_generic", "evdev", "i2c_bcm2835", "i2c_dev", "bcm2835_wdt",
+				// The SoC's RNG seeds the kernel's CRNG early.
+				"iproc_rng200",
 			},
 			Boot: "/dev/mmcblk0p1", SlotA: "/dev/mmcblk0p2", SlotB: "/dev/mmcblk0p3", Data: "/dev/mmcblk0p4",
 			Stick: "/dev/sda",
-			// No static address: a shop's network is its own (DHCP is not built yet).
+			// A shop's network is its own: DHCP, and a static fallback only from the site's
+			// network.json. An RTC module on the I2C header (DS3231, 0x68) is used when fitted.
+			Net:      &Net{Iface: "eth0", DHCP: true},
+			Time:     &Time{NTP: []string{"pool.ntp.org"}, RTC: "i2c-1:0x68"},
 			Watchdog: "/dev/watchdog", WatchdogTimeout: 15,
 			Links: []Link{
 				// Receipt printers: Epson (04b8), Star (0519), Citizen (1d90), on USB-serial or
@@ -177,6 +207,9 @@ func (s Spec) Validate() error {
 	case "", BootGRUB, BootTryboot:
 	default:
 		return fmt.Errorf("spec: board %s: boot loader %q: want %q or %q", s.Board, s.BootLoader, BootGRUB, BootTryboot)
+	}
+	if n := s.Net; n != nil && (n.Iface == "" || (!n.DHCP && n.Addr == "")) {
+		return fmt.Errorf("spec: board %s: net: an interface and DHCP or an address are required", s.Board)
 	}
 	for i, l := range s.Links {
 		if l.Subsystem == "" || !strings.HasPrefix(l.Link, "/dev/") {

@@ -3,13 +3,16 @@
 // sockets wired to the guest's pci-serial ports, keys go in through a virtio keyboard
 // (QMP send-key, the keypad's evdev), update bundles come on a second virtio disk (the
 // update stick), and the uplink reaches a Mosquitto on the host through qemu's user
-// networking, where an HQ consumer stores what arrives.
+// networking, where an HQ consumer stores what arrives. The box takes its address from
+// qemu's DHCP server and its time from an NTP server the test runs on the host (ntptest,
+// named in the data partition's network.json).
 //
 // The test runs only with TILLBOX_VMTEST set ("short": first boot, a sale delivered to HQ,
 // an update installed and confirmed; "full": also a bad and a hung update rolled back, a
 // tampered bundle and a downgrade refused, and qemu killed in the middle of sales), and
 // skips without qemu-system-aarch64 or the kernel cache (scripts/image-fetch.sh).
-// `make vmtest` runs the full one. It prints boot-to-ready times; it asserts none.
+// `make vmtest` runs the full one. It prints boot-to-ready times in phases (firmware and
+// GRUB, loading the kernel, the kernel, the init to READY); it asserts none.
 //
 // internal/hang and internal/bad are stand-ins for broken firmware, built into bundles by
 // the test: an init that arms the watchdog and hangs, and a tillbox that exits at once.

@@ -25,6 +25,7 @@ import (
 	"tillbox/drivers/scanner/scannertest"
 	"tillbox/image/build"
 	"tillbox/image/bundle"
+	"tillbox/image/clock/ntptest"
 	"tillbox/image/spec"
 	"tillbox/uplink/hq"
 	"tillbox/uplink/rig"
@@ -48,10 +49,12 @@ type box struct {
 	scan    *scannertest.Serial
 	store   hq.Store
 
-	con  *console
-	qemu *exec.Cmd
-	done chan error
-	qmp  *qmp
+	ntp    *ntptest.Server // the host's NTP server, 10.0.2.2:port from the guest
+	con    *console
+	booted int // the console's position when the last boot started
+	qemu   *exec.Cmd
+	done   chan error
+	qmp    *qmp
 }
 
 func newBox(t *testing.T) *box {
@@ -98,6 +101,12 @@ func newBox(t *testing.T) *box {
 	t.Cleanup(func() { cancel(); <-hqDone; st.Close() })
 	port := m.Addr[strings.LastIndex(m.Addr, ":")+1:]
 	r.config = []byte(fmt.Sprintf(`{"board":"qemu-virt","data":"/data/tillbox","uplink":{"broker":"tcp://10.0.2.2:%s","prefix":"tillbox/v1","embedded":false},"devices":{"keypad":{"path":"/dev/input/keypad"}}}`, port))
+
+	r.ntp, err = ntptest.Listen("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.ntp.Close() })
 
 	r.printer = printertest.New(nil)
 	r.listen("printer.sock", func(c net.Conn) { r.printer.Serve(c) })
@@ -158,8 +167,47 @@ func (r *box) rootfs(version, initPkg, tillboxPkg string) string {
 		if err := build.Disk(o, out, r.config, r.disk); err != nil {
 			r.t.Fatal(err)
 		}
+		r.dataFile("tillbox/network.json", fmt.Sprintf(`{"ntp":["10.0.2.2:%d"]}`+"\n", r.ntp.Port()))
 	}
 	return out
+}
+
+// dataFile writes a file into the disk image's data partition (ext4, through debugfs on
+// a copy of the partition written back in place).
+func (r *box) dataFile(name, content string) {
+	r.t.Helper()
+	sp, _ := spec.ForBoard("qemu-virt")
+	off := int64(1+sp.BootMiB+2*sp.SlotMiB) << 20
+	size := int64(sp.DataMiB) << 20
+	f, err := os.OpenFile(r.disk, os.O_RDWR, 0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer f.Close()
+	part := filepath.Join(r.dir, "data-part.img")
+	src := filepath.Join(r.dir, "data-file")
+	buf := make([]byte, size)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.WriteFile(part, buf, 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	os.WriteFile(src, []byte(content), 0o644)
+	dir, base := filepath.Split(name)
+	cmd := fmt.Sprintf("cd /%s\nwrite %s %s\n", dir, src, base)
+	c := exec.Command("debugfs", "-w", "-f", "-", part)
+	c.Stdin = strings.NewReader(cmd)
+	if out, err := c.CombinedOutput(); err != nil || bytes.Contains(out, []byte("rror")) {
+		r.t.Fatalf("debugfs: %v\n%s", err, out)
+	}
+	if buf, err = os.ReadFile(part); err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := f.WriteAt(buf, off); err != nil {
+		r.t.Fatal(err)
+	}
+	os.Remove(part)
 }
 
 // stick writes a bundle of rootfs as an update stick image (padded to whole sectors).
@@ -226,7 +274,7 @@ func (r *box) boot(stick string) time.Time {
 		"-chardev", "socket,id=s0,path="+p("printer.sock"), "-chardev", "socket,id=s1,path="+p("scanner.sock"),
 		"-chardev", "socket,id=s2,path="+p("display.sock"), "-chardev", "null,id=s3",
 		"-device", "pci-serial-4x,chardev1=s0,chardev2=s1,chardev3=s2,chardev4=s3",
-		"-device", "virtio-keyboard-pci", "-device", "i6300esb", "-watchdog-action", "reset",
+		"-device", "virtio-keyboard-pci", "-device", "virtio-rng-pci", "-device", "i6300esb", "-watchdog-action", "reset",
 		"-qmp", "unix:"+p("qmp.sock")+",server=on,wait=off")
 	c := exec.Command("qemu-system-aarch64", args...)
 	out, err := c.StdoutPipe()
@@ -235,8 +283,13 @@ func (r *box) boot(stick string) time.Time {
 	}
 	c.Stderr = c.Stdout
 	if r.con == nil {
-		r.con = newConsole(r.t, p("console.log"))
+		// The console is kept after the test, for reading where a boot's time went.
+		log := filepath.Join(r.root, ".cache", "vmtest", "console.log")
+		os.MkdirAll(filepath.Dir(log), 0o755)
+		r.con = newConsole(r.t, log)
+		r.t.Logf("console: %s", log)
 	}
+	r.booted = r.con.mark()
 	start := time.Now()
 	if err := c.Start(); err != nil {
 		r.t.Fatal(err)
@@ -314,6 +367,8 @@ type console struct {
 	f     *os.File
 	mu    sync.Mutex
 	lines []string
+	at    []time.Time // when each line arrived
+	start time.Time   // the file's lines carry seconds since then
 	more  chan struct{}
 }
 
@@ -323,7 +378,7 @@ func newConsole(t *testing.T, path string) *console {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	return &console{t: t, f: f, more: make(chan struct{})}
+	return &console{t: t, f: f, more: make(chan struct{}), start: time.Now()}
 }
 
 func (c *console) feed(r io.Reader) {
@@ -333,7 +388,8 @@ func (c *console) feed(r io.Reader) {
 		line := strings.TrimRight(sc.Text(), "\r")
 		c.mu.Lock()
 		c.lines = append(c.lines, line)
-		c.f.WriteString(line + "\n")
+		c.at = append(c.at, time.Now())
+		c.f.WriteString(fmt.Sprintf("%9.3f %s\n", time.Since(c.start).Seconds(), line))
 		close(c.more)
 		c.more = make(chan struct{})
 		c.mu.Unlock()
@@ -393,6 +449,39 @@ func (c *console) waitEvent(from int, limit time.Duration, t string, ok func(eve
 		return true
 	})
 	return ev, n
+}
+
+// phases splits the boot that qemu started at started (console lines from..end, end's
+// line the init's READY) by the guest's own clock: the kernel's uptime when the init
+// printed its first line ("kernel up X s") and at READY ("uptime=Y s"). The firmware and
+// boot loader are what remains of the host's time from qemu's start; loader is the part
+// of it after GRUB's "booting slot" line (loading the kernel and initrd).
+func (c *console) phases(from, end int, started time.Time) (firmware, loader, kernel, init time.Duration, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if end < 1 || end > len(c.lines) {
+		return
+	}
+	var grub time.Time
+	var up0, up1 float64
+	for n := from; n < end; n++ {
+		l := c.lines[n]
+		if strings.Contains(l, "tillbox: booting slot") {
+			grub = c.at[n]
+		}
+		if i := strings.Index(l, "kernel up "); i >= 0 && strings.HasPrefix(l, "tillbox-init: tillbox ") {
+			fmt.Sscanf(l[i:], "kernel up %fs", &up0)
+		}
+	}
+	if i := strings.Index(c.lines[end-1], "uptime="); i >= 0 {
+		fmt.Sscanf(c.lines[end-1][i:], "uptime=%fs", &up1)
+	}
+	if grub.IsZero() || up0 == 0 || up1 == 0 {
+		return
+	}
+	sec := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+	kstart := c.at[end-1].Add(-sec(up1))
+	return grub.Sub(started), kstart.Sub(grub), sec(up0), sec(up1 - up0), true
 }
 
 func (c *console) tail(n int) string {

@@ -2,6 +2,7 @@ package vmtest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -22,7 +23,13 @@ var till = hq.TillKey{Store: "s001", Till: "t01"}
 func (r *box) ready(from int, started time.Time, what string) int {
 	r.t.Helper()
 	line, n := r.con.waitText(from, 120*time.Second, "tillbox-init: READY")
-	r.t.Logf("%s: boot-to-ready %.1fs from qemu start (%s)", what, time.Since(started).Seconds(), strings.TrimPrefix(line, "tillbox-init: "))
+	total := time.Since(started)
+	if fw, ld, k, in, ok := r.con.phases(r.booted, n, started); ok {
+		r.t.Logf("%s: boot-to-ready %.2fs from qemu start: firmware and GRUB %.2fs, loading kernel and initrd %.2fs, kernel %.2fs, init to ready %.2fs (%s)",
+			what, total.Seconds(), fw.Seconds(), ld.Seconds(), k.Seconds(), in.Seconds(), strings.TrimPrefix(line, "tillbox-init: "))
+	} else {
+		r.t.Logf("%s: boot-to-ready %.2fs from qemu start (%s)", what, total.Seconds(), strings.TrimPrefix(line, "tillbox-init: "))
+	}
 	return n
 }
 
@@ -107,8 +114,16 @@ func TestVM(t *testing.T) {
 
 	// 1. First boot: sign on, sell a scanned loaf, the fake printer decodes the receipt,
 	// HQ stores the sale.
+	// Network and time: a lease from qemu's DHCP server, the clock from the host's NTP
+	// server (the site's network.json names it).
 	started := r.boot("")
-	n := r.ready(0, started, "first boot 1.0.0")
+	_, n := r.con.waitText(0, 60*time.Second, "network eth0: link up, dhcp 10.0.2.15/24 gateway 10.0.2.2 dns 10.0.2.3")
+	n = r.ready(0, started, "first boot 1.0.0")
+	ntpLine, _ := r.con.waitText(0, 60*time.Second, fmt.Sprintf("time: ntp 10.0.2.2:%d", r.ntp.Port()))
+	if r.ntp.Count() == 0 {
+		t.Fatalf("the box reported %q, and the NTP server answered nothing", ntpLine)
+	}
+	t.Logf("network from DHCP; %s", strings.TrimPrefix(ntpLine, "tillbox-init: "))
 	n = r.signOn(n)
 	rc, n := r.sell(n)
 	receipts = append(receipts, rc)
@@ -128,8 +143,9 @@ func TestVM(t *testing.T) {
 	r.waitOff(60 * time.Second)
 	started = r.boot("")
 	_, n = r.con.waitText(n, 60*time.Second, "tillbox: booting slot B (try 1)")
-	_, n = r.con.waitText(n, 150*time.Second, "slot B confirmed: version 1.1.0")
+	// The till is ready before the try's health check confirms it (Alive later).
 	n = r.ready(n, started, "update 1.1.0 tried")
+	_, n = r.con.waitText(n, 150*time.Second, "slot B confirmed: version 1.1.0")
 	r.atHQ(receipts, 60*time.Second)
 	// The running till journals the confirmation at once (the init signals it), so HQ
 	// learns of it without waiting for another boot.
