@@ -205,17 +205,9 @@ func (c *Consumer) session(ctx context.Context) error {
 		return err
 	}
 	defer cli.Disconnect(250)
-	handler := func(_ mqtt.Client, m mqtt.Message) {
-		// Runs on its own short-lived goroutine (OrderMatters false), so it only hands the
-		// message over: the workers, whose stacks have grown once, check it. The broker's
-		// in-flight limit bounds how many wait here; the bound on the wait keeps a stuck
-		// store from piling them up.
-		select {
-		case in <- m:
-		case <-time.After(c.o.WaitTimeout):
-			c.o.Logger.Warn("hq: message not taken in time; the till will resend it", "topic", m.Topic())
-		}
-	}
+	ended := make(chan struct{})
+	defer close(ended)
+	handler := c.handOver(in, ended)
 	filter := wire.Shared(c.o.Share, c.topics.AllTills(wire.KindTx))
 	if err := c.wait(cli.Subscribe(filter, 1, handler), "subscribe "+filter); err != nil {
 		return err
@@ -250,6 +242,23 @@ func (c *Consumer) session(ctx context.Context) error {
 		return fmt.Errorf("hq: connection lost: %w (%w)", err, errConnected)
 	case err := <-failed:
 		return fmt.Errorf("%w (%w)", err, errConnected)
+	}
+}
+
+// handOver is the subscription's handler. It runs on its own short-lived goroutine
+// (OrderMatters false), so it only hands the message over: the workers, whose stacks
+// have grown once, check it. It waits as long as the workers are busy, and gives up
+// only when the session ends (the message is then not acknowledged, and the clean
+// session's end discards it at the broker). How many wait here is bounded by the
+// broker's in-flight limit toward this client (max_inflight_messages): since nothing is
+// PUBACKed before its commit, that limit is the backpressure, and the consumer's memory
+// stays bounded whatever the backlog queued at the broker.
+func (c *Consumer) handOver(in chan<- mqtt.Message, ended <-chan struct{}) mqtt.MessageHandler {
+	return func(_ mqtt.Client, m mqtt.Message) {
+		select {
+		case in <- m:
+		case <-ended:
+		}
 	}
 }
 
