@@ -194,6 +194,10 @@ func (c *Consumer) session(ctx context.Context) error {
 		// PUBACK only after commit: the broker keeps at most its in-flight limit of
 		// uncommitted messages with this consumer, which is also the backpressure.
 		SetAutoAckDisabled(true).
+		// The handler runs on paho's router, in the broker's order: a till's entries reach
+		// the workers in seq order, and a handler waiting for a worker stops paho reading
+		// the socket, so what HQ holds is bounded by its own queue whatever the broker sends.
+		SetOrderMatters(true).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			select {
 			case lost <- err:
@@ -245,14 +249,16 @@ func (c *Consumer) session(ctx context.Context) error {
 	}
 }
 
-// handOver is the subscription's handler. It runs on its own short-lived goroutine
-// (OrderMatters false), so it only hands the message over: the workers, whose stacks
-// have grown once, check it. It waits as long as the workers are busy, and gives up
-// only when the session ends (the message is then not acknowledged, and the clean
-// session's end discards it at the broker). How many wait here is bounded by the
-// broker's in-flight limit toward this client (max_inflight_messages): since nothing is
-// PUBACKed before its commit, that limit is the backpressure, and the consumer's memory
-// stays bounded whatever the backlog queued at the broker.
+// handOver is the subscription's handler. It runs on paho's router goroutine, one message
+// at a time in the order received, so it only hands the message over: the workers check
+// it. It waits as long as the workers are busy, and gives up only when the session ends
+// (the message is then not acknowledged, and the clean session's end discards it at the
+// broker). Nothing is PUBACKed before its commit, so the broker's in-flight limit toward
+// this client (max_inflight_messages) bounds what is received and not committed; and
+// while the handler waits, paho reads nothing more from the socket, so the consumer's
+// memory stays bounded (by its queue, 4 x BatchMax, and the batches being stored)
+// whatever the backlog at the broker or its in-flight setting. The wait is short (a
+// commit), well within the keep-alive that paho's stalled reads would otherwise miss.
 func (c *Consumer) handOver(in chan<- mqtt.Message, ended <-chan struct{}) mqtt.MessageHandler {
 	return func(_ mqtt.Client, m mqtt.Message) {
 		select {
@@ -316,12 +322,21 @@ func (c *Consumer) republishAcks(ctx context.Context, cli mqtt.Client) error {
 	if err != nil {
 		return err
 	}
+	// Not waited for, like the acks after a commit: the workers start only after this,
+	// and until then the handler may be holding paho's reader, which the PUBACKs of these
+	// publishes need. A lost one is healed by the till's resend; a failed write ends the
+	// session through the connection-lost handler.
 	for _, t := range tills {
 		if t.Through == 0 {
 			continue
 		}
-		if err := c.wait(cli.Publish(c.topics.Ack(t.Store, t.Till), 1, true, c.ackPayload(t.TillKey, t.Through)), "publish ack"); err != nil {
-			return err
+		tok := cli.Publish(c.topics.Ack(t.Store, t.Till), 1, true, c.ackPayload(t.TillKey, t.Through))
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				return fmt.Errorf("hq: publish ack: %w", err)
+			}
+		default:
 		}
 	}
 	return nil
