@@ -53,6 +53,8 @@ type stormResult struct {
 	through  int             // tills whose HQ watermark is their last seq
 	dups     string          // what each tillhq said it stored and saw twice
 	entriesN int
+	tillsCPU, mqCPU, pgCPU time.Duration // of the simulated tills (this process), the broker, PostgreSQL
+	extra    int // entries the tills journaled during the storm (an outage's start and end)
 }
 
 func (r stormResult) rate() float64 { return float64(r.entriesN) / r.elapsed.Seconds() }
@@ -204,6 +206,49 @@ func cpuOf(pid int) time.Duration {
 	return time.Duration(u+k) * time.Second / 100 // USER_HZ
 }
 
+// pgCPU is the CPU time of the PostgreSQL server listening on url's port: the postmaster,
+// the children it has reaped, and those alive.
+func pgCPU(url string) time.Duration {
+	port := url[strings.LastIndex(url, ":")+1:]
+	port, _, _ = strings.Cut(port, "/")
+	pm := pidOf("-p " + port + " ")
+	if pm == 0 {
+		return 0
+	}
+	total := cpuOf(pm) + childrenCPU(pm)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pm) {
+			total += cpuOf(pid)
+		}
+	}
+	return total
+}
+
+// childrenCPU is the user and system time of a process's reaped children.
+func childrenCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+	if len(f) < 15 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[13], 10, 64)
+	k, _ := strconv.ParseInt(f[14], 10, 64)
+	return time.Duration(u+k) * time.Second / 100
+}
+
 // droppedWatch follows the broker's count of dropped messages.
 func droppedWatch(tb testing.TB, broker string) (last func() int64, stop func()) {
 	tb.Helper()
@@ -298,6 +343,7 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
+	cpu0, mq0, pg0 := readCPU(), cpuOf(mqPID), pgCPU(s.pg.URL)
 	start := time.Now()
 	for _, c := range clients {
 		wg.Add(1)
@@ -310,7 +356,9 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 			if toAck[i] != 0 {
 				continue
 			}
-			if w, _ := l.Watermark(); w >= uint64(s.entries) {
+			// A till that was offline for long journals it: its last seq may pass the backlog.
+			w, _ := l.Watermark()
+			if last, _ := l.LastSeq(); w >= uint64(s.entries) && w == last {
 				toAck[i] = time.Since(start)
 				left--
 			}
@@ -321,6 +369,15 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 		}
 	}
 	res := stormResult{elapsed: time.Since(start), entriesN: s.tills * s.entries}
+	lasts := map[hq.TillKey]uint64{}
+	total := 0
+	for i, l := range ledgers {
+		store, till := tillID(i)
+		last, _ := l.LastSeq()
+		lasts[hq.TillKey{Store: store, Till: till}] = last
+		total += int(last)
+	}
+	res.extra = total - res.entriesN
 	for _, c := range clients {
 		res.resends += c.State().Resends
 	}
@@ -329,6 +386,7 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 		res.hqCPU = append(res.hqCPU, cpuOf(pid))
 	}
 	res.mqPeak = peakRSS(mqPID)
+	res.tillsCPU, res.mqCPU, res.pgCPU = readCPU().sub(cpu0).self, cpuOf(mqPID)-mq0, pgCPU(s.pg.URL)-pg0
 	time.Sleep(1200 * time.Millisecond) // one more $SYS interval
 	res.dropped = dropped()
 	slices.Sort(toAck)
@@ -352,13 +410,33 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM hq_entries`).Scan(&res.stored); err != nil {
 		tb.Fatal(err)
 	}
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM hq_tills WHERE through = $1`, s.entries).Scan(&res.through); err != nil {
+	rows, err := conn.Query(ctx, `SELECT store, till, through FROM hq_tills`)
+	if err != nil {
 		tb.Fatal(err)
 	}
-	if res.stored != res.entriesN || res.through != s.tills {
-		tb.Fatalf("HQ holds %d of %d entries, %d of %d tills through their last seq", res.stored, res.entriesN, res.through, s.tills)
+	for rows.Next() {
+		var k hq.TillKey
+		var through int64
+		if err := rows.Scan(&k.Store, &k.Till, &through); err != nil {
+			tb.Fatal(err)
+		}
+		if last, ok := lasts[k]; ok && uint64(through) == last {
+			res.through++
+		}
+	}
+	rows.Close()
+	if res.stored != total || res.through != s.tills {
+		tb.Fatalf("HQ holds %d of %d entries, %d of %d tills through their last seq", res.stored, total, res.through, s.tills)
 	}
 	return res
+}
+
+func cpuCores(ds []time.Duration, over time.Duration) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, fmt.Sprintf("%.2f", d.Seconds()/over.Seconds()))
+	}
+	return out
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
@@ -369,10 +447,20 @@ func (r stormResult) print(w io.Writer, s *storm) {
 		peaks = append(peaks, fmt.Sprintf("%.0f MB", mb(r.hqPeak[i])))
 		cpus = append(cpus, fmt.Sprintf("%.1f s (%.2f cores)", r.hqCPU[i].Seconds(), r.hqCPU[i].Seconds()/r.elapsed.Seconds()))
 	}
+	cores := func(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()/r.elapsed.Seconds()) }
+	var hqAll time.Duration
+	for _, d := range r.hqCPU {
+		hqAll += d
+	}
+	per := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(r.entriesN) }
+	defer fmt.Fprintf(w, "      cores used: tillhq %s, PostgreSQL %s, broker %s, the simulated tills %s (of %d, shared with whatever else runs); "+
+		"CPU per entry: tillhq %.1f µs, PostgreSQL %.1f µs, broker %.1f µs, tills %.1f µs\n",
+		strings.Join(cpuCores(r.hqCPU, r.elapsed), " + "), cores(r.pgCPU), cores(r.mqCPU), cores(r.tillsCPU), runtime.NumCPU(),
+		per(hqAll), per(r.pgCPU), per(r.mqCPU), per(r.tillsCPU))
 	fmt.Fprintf(w, "%5d tills x %d, %d tillhq: all acknowledged in %6.1f s, %7.0f entries/s, time-to-ack p50 %5.1f s p99 %5.1f s, "+
-		"broker drops %d, resends %d, tillhq peak RSS %s, CPU %s, broker peak RSS %.0f MB;%s\n",
+		"broker drops %d, resends %d, tillhq peak RSS %s, CPU %s, broker peak RSS %.0f MB, outage entries %d;%s\n",
 		s.tills, s.entries, s.consumers, r.elapsed.Seconds(), r.rate(), r.p(0.5).Seconds(), r.p(0.99).Seconds(),
-		r.dropped, r.resends, strings.Join(peaks, " + "), strings.Join(cpus, " + "), mb(r.mqPeak), r.dups)
+		r.dropped, r.resends, strings.Join(peaks, " + "), strings.Join(cpus, " + "), mb(r.mqPeak), r.extra, r.dups)
 }
 
 // TestFleetStorm is a reconnect storm against a broker whose queue is smaller than the
