@@ -32,9 +32,9 @@ import (
 // database.
 type storm struct {
 	tills, entries, consumers int
-	broker                    []string                      // Mosquitto's limits
-	options                   func(string) *uplink.Options  // a till's options for the broker URL
-	templates                 string                        // the ledgers with their backlogs, built once
+	broker                    []string                     // Mosquitto's limits
+	options                   func(string) *uplink.Options // a till's options for the broker URL
+	templates                 string                       // the ledgers with their backlogs, built once
 	pg                        *rig.Postgres
 	bin                       string // tillhq
 	run                       int    // numbers the database
@@ -42,19 +42,19 @@ type storm struct {
 
 // stormResult is what a storm measured.
 type stormResult struct {
-	elapsed  time.Duration   // until every till's watermark reached its last seq
-	toAck    []time.Duration // per till, sorted
-	dropped  int64           // $SYS/broker/publish/messages/dropped at the end
-	resends  uint64          // the tills' resends from the watermark (uplink State.Resends)
-	hqPeak   []int64         // each tillhq's peak RSS in bytes (VmHWM)
-	hqCPU    []time.Duration // each tillhq's CPU time (user and system)
-	mqPeak   int64           // the broker's peak RSS
-	stored   int             // entries HQ holds, counted in the database
-	through  int             // tills whose HQ watermark is their last seq
-	dups     string          // what each tillhq said it stored and saw twice
-	entriesN int
+	elapsed                time.Duration   // until every till's watermark reached its last seq
+	toAck                  []time.Duration // per till, sorted
+	dropped                int64           // $SYS/broker/publish/messages/dropped at the end
+	resends                uint64          // the tills' resends from the watermark (uplink State.Resends)
+	hqPeak                 []int64         // each tillhq's peak RSS in bytes (VmHWM)
+	hqCPU                  []time.Duration // each tillhq's CPU time (user and system)
+	mqPeak                 int64           // the broker's peak RSS
+	stored                 int             // entries HQ holds, counted in the database
+	through                int             // tills whose HQ watermark is their last seq
+	dups                   string          // what each tillhq said it stored and saw twice
+	entriesN               int
 	tillsCPU, mqCPU, pgCPU time.Duration // of the simulated tills (this process), the broker, PostgreSQL
-	extra    int // entries the tills journaled during the storm (an outage's start and end)
+	extra                  int           // entries the tills journaled during the storm (an outage's start and end)
 }
 
 func (r stormResult) rate() float64 { return float64(r.entriesN) / r.elapsed.Seconds() }
