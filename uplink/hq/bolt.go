@@ -184,16 +184,33 @@ func (t *boltTxn) quarantineOne(q Quarantine) error {
 }
 
 // lockTills reads the heads; bbolt's one writer at a time is the lock.
-func (t *boltTxn) lockTills(_ context.Context, keys []TillKey) ([]TillState, error) {
+func (t *boltTxn) lockTills(_ context.Context, keys []TillKey, ours map[TillKey]span) ([]TillState, map[TillKey][]link, error) {
 	out := make([]TillState, 0, len(keys))
+	read := map[TillKey][]link{}
 	for _, k := range keys {
 		_, m, err := t.till(k, true)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, TillState{TillKey: k, Through: binary.BigEndian.Uint64(m.Get(kThrough)), Hash: string(m.Get(kHash))})
+		h := TillState{TillKey: k, Through: binary.BigEndian.Uint64(m.Get(kThrough)), Hash: string(m.Get(kHash))}
+		out = append(out, h)
+		from, to := h.Through+1, h.Through+scanSpan
+		parts := [][2]uint64{{from, to}}
+		if skip, ok := ours[k]; ok {
+			parts = [][2]uint64{{from, min(to, skip.from-1)}, {max(from, skip.to+1), to}}
+		}
+		for _, pt := range parts {
+			if pt[0] > pt[1] {
+				continue
+			}
+			links, err := t.scanOne(k, pt[0], pt[1])
+			if err != nil {
+				return nil, nil, err
+			}
+			read[k] = append(read[k], links...)
+		}
 	}
-	return out, nil
+	return out, read, nil
 }
 
 func (t *boltTxn) scan(_ context.Context, spans []span) (map[TillKey][]link, error) {

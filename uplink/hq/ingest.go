@@ -217,16 +217,39 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result) (map[st
 	if len(p.keys) == 0 {
 		return docs, nil
 	}
-	heads, err := t.lockTills(ctx, p.keys)
+	// The rows this transaction inserted are known without reading them back; others may
+	// have changed since they were compared, so they are read under the lock. A till's
+	// inserted seqs that form one run are not read again.
+	ours := map[TillKey]span{}
+	count := map[TillKey]uint64{}
+	for _, it := range p.items {
+		if !it.inserted {
+			continue
+		}
+		s, ok := ours[it.key]
+		if !ok {
+			s = span{key: it.key, from: it.seq}
+		}
+		s.to = it.seq // items are in seq order
+		ours[it.key] = s
+		count[it.key]++
+	}
+	for k, s := range ours {
+		if s.to-s.from+1 != count[k] {
+			delete(ours, k)
+		}
+	}
+	heads, read, err := t.lockTills(ctx, p.keys, ours)
 	if err != nil {
 		return nil, err
 	}
-	// The rows this transaction inserted are known without reading them back; others may
-	// have changed since they were compared, so they are read under the lock.
 	chains := make([]*chain, len(heads))
 	byKey := make(map[TillKey]*chain, len(heads))
 	for i, h := range heads {
-		c := &chain{head: h, start: h.Through, scannedTo: h.Through, known: map[uint64]link{}}
+		c := &chain{head: h, start: h.Through, scannedTo: h.Through + scanSpan, known: map[uint64]link{}}
+		for _, l := range read[h.TillKey] {
+			c.known[l.seq] = l
+		}
 		chains[i], byKey[h.TillKey] = c, c
 	}
 	for _, it := range p.items {

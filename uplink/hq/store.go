@@ -79,8 +79,10 @@ type txn interface {
 	quarantine(ctx context.Context, qs []Quarantine) error
 	// lockTills returns the watermark and its hash of each of keys (sorted, distinct), in
 	// the same order, locking them in that order against other consumers until commit; a
-	// new till starts at 0 and the genesis prev.
-	lockTills(ctx context.Context, keys []TillKey) ([]TillState, error)
+	// new till starts at 0 and the genesis prev. With them it returns, read under the
+	// locks, each till's stored links with through < seq <= through+scanSpan, except those
+	// in its span of ours (the rows this transaction inserted, which the caller knows).
+	lockTills(ctx context.Context, keys []TillKey, ours map[TillKey]span) ([]TillState, map[TillKey][]link, error)
 	// scan returns, for each span, the stored links with from <= seq <= to of its till.
 	scan(ctx context.Context, spans []span) (map[TillKey][]link, error)
 	// evict moves stored entries to the quarantine.
