@@ -69,18 +69,26 @@ func (r stormResult) p(q float64) time.Duration {
 // tillID names till i of a storm: ten tills per store.
 func tillID(i int) (store, till string) { return fmt.Sprintf("s%03d", i/10), fmt.Sprintf("t%04d", i) }
 
-// buildTemplates writes every till's ledger with its backlog under dir, on tmpfs when the
-// machine has one (an fsync per entry is then cheap), two tills at a time.
-func buildTemplates(tb testing.TB, tills, entries int) string {
+// ledgerDir is a directory for many tills' ledgers, on tmpfs when the machine has one:
+// every real till has a disk of its own for its fsyncs (one per append and per ack), and
+// the simulated ones must not queue theirs on one shared disk.
+func ledgerDir(tb testing.TB) string {
 	tb.Helper()
-	dir := tb.TempDir()
 	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
 		d, err := os.MkdirTemp("/dev/shm", "storm-")
 		if err == nil {
 			tb.Cleanup(func() { os.RemoveAll(d) })
-			dir = d
+			return d
 		}
 	}
+	return tb.TempDir()
+}
+
+// buildTemplates writes every till's ledger with its backlog under a ledgerDir, a till per
+// core at a time.
+func buildTemplates(tb testing.TB, tills, entries int) string {
+	tb.Helper()
+	dir := ledgerDir(tb)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, runtime.NumCPU())
@@ -321,11 +329,13 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	}
 
 	// The tills: a fresh copy of each ledger, opened before the clock starts.
+	ldir := ledgerDir(tb)
+	defer os.RemoveAll(ldir)
 	ledgers := make([]*ledger.Ledger, s.tills)
 	clients := make([]*uplink.Client, s.tills)
 	for i := range s.tills {
 		store, till := tillID(i)
-		path := filepath.Join(dir, till+".ledger")
+		path := filepath.Join(ldir, till+".ledger")
 		if err := copyFile(path, filepath.Join(s.templates, till+".ledger")); err != nil {
 			tb.Fatal(err)
 		}

@@ -77,7 +77,17 @@ type Consumer struct {
 	// leaving the lower one retained.
 	ackMu sync.Mutex
 	acked map[TillKey]uint64
+	// While a backlog waits, a till's next ack is held back until ackEvery after its last
+	// one (deferred holds it, ackedAt says when the last went out): in a storm every batch
+	// holds an entry or two of each of a thousand tills, and an ack per till per commit
+	// would cost the broker and every till as much as the entries themselves.
+	deferred map[TillKey]uint64
+	ackedAt  map[TillKey]time.Time
 }
+
+// ackEvery is the shortest interval between two acks of one till while a backlog waits.
+// Without one, every ack goes out at once.
+const ackEvery = time.Second
 
 // Stats are a consumer's counts since it started.
 type Stats struct {
@@ -129,7 +139,8 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}, acked: map[TillKey]uint64{}}, nil
+	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}, acked: map[TillKey]uint64{},
+		deferred: map[TillKey]uint64{}, ackedAt: map[TillKey]time.Time{}}, nil
 }
 
 // Stats reads the counts.
@@ -296,17 +307,41 @@ func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan mqtt.M
 	}
 }
 
-// ackNeeded reports whether through should be published for k: it is higher than what
-// this process published, or the till resent entries (it has not seen the ack).
-func (c *Consumer) ackNeeded(k TillKey, through uint64, resent bool) bool {
+// acksDue returns the acks to publish after a commit whose watermarks are through: a
+// till's is due when it is higher than what this process published, or the till resent
+// entries (it has not seen the ack). While busy (a backlog waits for the workers) a due
+// ack within ackEvery of the till's last one is deferred; each call also returns the
+// deferred acks whose time has come, and all of them once the backlog is gone, so the
+// last ack of a storm goes out with the batch that empties the queue.
+func (c *Consumer) acksDue(through map[TillKey]uint64, resent map[TillKey]bool, busy bool) map[TillKey]uint64 {
 	c.ackMu.Lock()
 	defer c.ackMu.Unlock()
-	prev := c.acked[k]
-	if through > prev {
-		c.acked[k] = through
-		return true
+	now := time.Now()
+	due := map[TillKey]uint64{}
+	for k, t := range through {
+		prev := c.acked[k]
+		if t == 0 || !(t > prev || resent[k] && t == prev) {
+			continue
+		}
+		if t > prev {
+			c.acked[k] = t
+		}
+		if busy && now.Sub(c.ackedAt[k]) < ackEvery {
+			c.deferred[k] = max(c.deferred[k], t)
+			continue
+		}
+		due[k] = t
 	}
-	return resent && through == prev
+	for k, t := range c.deferred {
+		if !busy || now.Sub(c.ackedAt[k]) >= ackEvery {
+			due[k] = max(due[k], t)
+		}
+	}
+	for k := range due {
+		delete(c.deferred, k)
+		c.ackedAt[k] = now
+	}
+	return due
 }
 
 // ackPayload is the ack for till k through seq, signed when HQ has its key.
@@ -405,10 +440,11 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 		c.o.AfterCommit(res)
 	}
 	// Committed: now, and only now, the acks, then the PUBACKs.
-	for k, through := range res.Through {
-		if through == 0 || !c.ackNeeded(k, through, res.Resent[k]) {
-			continue
-		}
+	busy := false
+	if q := c.queue.Load(); q != nil {
+		busy = len(*q) > 0
+	}
+	for k, through := range c.acksDue(res.Through, res.Resent, busy) {
 		// Not waited for: the next batch must not wait on the network. A lost ack is
 		// healed by the till's resend, which HQ answers with the ack again.
 		cli.Publish(c.topics.Ack(k.Store, k.Till), 1, true, c.ackPayload(k, through))
