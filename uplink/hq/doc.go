@@ -32,4 +32,9 @@
 //   - The consumer never relies on MQTT ordering or on the broker's persistence: it acks
 //     (PUBACKs) a message only after its commit, republishes every till's ack on each
 //     connect, and answers a till's resends with its ack again.
+//   - Backpressure, not drops: the consumer never drops a message it received. What it
+//     holds uncommitted is bounded by the broker's in-flight limit toward it and by its own
+//     queue (4 x BatchMax; when that is full, paho stops reading the socket), so its memory
+//     stays bounded whatever the backlog at the broker. While a backlog waits, a till's
+//     acks go out at most once a second; the last one when the queue empties.
 package hq
