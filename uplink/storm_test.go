@@ -521,14 +521,41 @@ func BenchmarkFleet(b *testing.B) {
 			fmt.Printf("building %d ledgers of %d entries...\n", n, entries)
 			s := &storm{tills: n, entries: entries, broker: limits, templates: buildTemplates(b, n, entries), pg: pg, bin: bin,
 				options: func(broker string) *uplink.Options { return &uplink.Options{Broker: broker} }}
+			base := fleetBaseline(b, s, limits)
+			fmt.Printf("baseline: the broker delivering %d of the tills' payloads from one publisher to one QoS 1 consumer over mqttconn, "+
+				"at most 2000 not yet received (HQ's in-flight): %.0f msg/s\n", n*entries, float64(n*entries)/base.Seconds())
 			for _, consumers := range []int{1, 2} {
 				s.consumers = consumers
 				res := s.runStorm(b, 20*time.Minute)
 				res.print(os.Stdout, s)
+				fmt.Printf("      storm / baseline = %.2f\n", base.Seconds()/res.elapsed.Seconds())
 				b.ReportMetric(res.rate(), fmt.Sprintf("entries/s-%dtills-%dhq", n, consumers))
 			}
 		}
 	}
+}
+
+// fleetBaseline is the time a fresh broker with the same limits takes to deliver as many
+// payloads as the storm's, taken from the first till's ledger, to one QoS 1 consumer.
+func fleetBaseline(b *testing.B, s *storm, limits []string) time.Duration {
+	_, till := tillID(0)
+	l, err := ledger.Open(filepath.Join(s.templates, till+".ledger"), &ledger.Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var one [][]byte
+	err = l.AfterRaw(0, s.entries, func(_ uint64, raw []byte) bool { one = append(one, slices.Clone(raw)); return true })
+	l.Close()
+	if err != nil || len(one) == 0 {
+		b.Fatalf("baseline payloads: %v", err)
+	}
+	payloads := make([][]byte, 0, s.tills*s.entries)
+	for len(payloads) < s.tills*s.entries {
+		payloads = append(payloads, one[len(payloads)%len(one)])
+	}
+	mq := rig.StartMosquitto(b, &rig.MosquittoOptions{Extra: limits})
+	defer mq.Stop()
+	return delivered(b, mq.URL(), payloads, 2000)
 }
 
 func envStr(name, def string) string {
