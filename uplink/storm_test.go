@@ -500,7 +500,8 @@ func TestFleetStorm(t *testing.T) {
 // BenchmarkFleet is the fleet benchmark (scripts/bench-fleet.sh): TILLBOX_FLEET_TILLS
 // (default "100,1000") tills with TILLBOX_FLEET_ENTRIES (default 200) entries each, all
 // started at once with the shipped uplink options against Mosquitto with the shipped
-// limits, drained by one and then two tillhq serve on PostgreSQL. Run it with
+// limits, drained by TILLBOX_FLEET_HQ (default "1,2": one, then two) tillhq serve on
+// PostgreSQL. Run it with
 // -benchtime 1x.
 func BenchmarkFleet(b *testing.B) {
 	var sizes []int
@@ -512,6 +513,14 @@ func BenchmarkFleet(b *testing.B) {
 		sizes = append(sizes, n)
 	}
 	entries := envInt("TILLBOX_FLEET_ENTRIES", 200)
+	var hqCounts []int
+	for _, f := range strings.Split(envStr("TILLBOX_FLEET_HQ", "1,2"), ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			b.Fatalf("TILLBOX_FLEET_HQ: %q", f)
+		}
+		hqCounts = append(hqCounts, n)
+	}
 	limits := shippedLimits(b)
 	pg := rig.StartPostgres(b)
 	bin := rig.Build(b, "tillbox/uplink/hq/cmd/tillhq", b.TempDir())
@@ -524,7 +533,7 @@ func BenchmarkFleet(b *testing.B) {
 			base := fleetBaseline(b, s, limits)
 			fmt.Printf("baseline: the broker delivering %d of the tills' payloads from one publisher to one QoS 1 consumer over mqttconn, "+
 				"at most 2000 not yet received (HQ's in-flight): %.0f msg/s\n", n*entries, float64(n*entries)/base.Seconds())
-			for _, consumers := range []int{1, 2} {
+			for _, consumers := range hqCounts {
 				s.consumers = consumers
 				res := s.runStorm(b, 20*time.Minute)
 				res.print(os.Stdout, s)

@@ -85,6 +85,9 @@ type Consumer struct {
 	ackedAt  map[TillKey]time.Time
 }
 
+// hqPingTimeout is the least time HQ waits for the broker's answer to its ping.
+const hqPingTimeout = 2 * time.Minute
+
 // ackEvery is the shortest interval between two acks of one till while a backlog waits.
 // Without one, every ack goes out at once.
 const ackEvery = time.Second
@@ -209,6 +212,9 @@ func (c *Consumer) session(ctx context.Context) error {
 		// the workers in seq order, and a handler waiting for a worker stops paho reading
 		// the socket, so what HQ holds is bounded by its own queue whatever the broker sends.
 		SetOrderMatters(true).
+		// A broker serving a reconnecting fleet reads each client's socket in turn, so
+		// HQ's ping can wait behind its PUBACKs for far longer than a till's would.
+		SetPingTimeout(max(c.o.WaitTimeout, hqPingTimeout)).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			select {
 			case lost <- err:
