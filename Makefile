@@ -9,7 +9,7 @@ ARM_TEST_PKGS := ./ledger/... ./drivers/evdev/... ./drivers/scanner/... ./driver
 
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all run test test-host test-arm test-fuzz build build-arm bench fmt vet soak deps clean image vmtest test-vm test-image
+.PHONY: all run test test-host test-arm test-fuzz build build-arm bench bench-fleet fmt vet soak deps clean image vmtest test-vm test-image
 
 all: build
 
@@ -76,6 +76,11 @@ bench:
 	$(GO) test -count=1 -run '^$$' -bench DecodeTx ./uplink/wire/
 	$(GO) test -count=1 -run '^$$' -bench IngestPostgres -benchtime 100x ./uplink/hq/
 	bash scripts/bench-drain.sh
+
+## bench-fleet: a reconnect storm of 100 and 1,000 simulated tills (FLEET5000=1: and 5,000) with
+## 200 entries each, through Mosquitto with the shipped limits into one, then two tillhq on PostgreSQL.
+bench-fleet:
+	bash scripts/bench-fleet.sh
 
 ## soak: the long fault loops (thousands of cycles).
 soak:

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,30 +22,30 @@ import (
 	"tillbox/ledger"
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
+	"tillbox/uplink/mqttconn"
 	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
 
-// benchMosquitto is the broker configuration the drain benchmark and the bare baseline
-// share: Mosquitto's defaults, except that the consumer may hold more than 20 messages in
-// flight (it PUBACKs after its commit, so 20 would cap each commit at 20 rows) and a
-// client's queue may hold a till's whole window.
-var benchMosquitto = []string{"max_inflight_messages 2000", "max_queued_messages 100000"}
-
 // BenchmarkDrain drains a backlog of TILLBOX_BENCH_ENTRIES (default 100,000) entries
-// from a till's ledger into PostgreSQL through one local Mosquitto until HQ acknowledged
-// all of them, and prints the rate beside bare pipelined QoS 1 publishes of the same
-// payloads to the same broker, then the online latency from Append to watermark advance.
+// from a till's ledger into PostgreSQL through one local Mosquitto (with the shipped
+// limits) until HQ acknowledged all of them, at the till's window TILLBOX_BENCH_WINDOW
+// (default 500, the shipped one). It prints the rate beside two baselines over the same
+// transport (mqttconn) at the same window, with the same payloads: QoS 1 publishes to the
+// broker (the window bounded by the broker's PUBACKs), and the broker delivering them to
+// one QoS 1 consumer (the window bounded by what that consumer received, as the till's is
+// by HQ's acks); then the online latency from Append to watermark advance.
 //
 // On a shared machine one drain varies by a fifth from run to run, so it runs
-// TILLBOX_BENCH_ROUNDS (default 5) rounds, each a baseline and then a drain of a fresh
+// TILLBOX_BENCH_ROUNDS (default 5) rounds, each the baselines and then a drain of a fresh
 // copy of the same ledger into an emptied database, and compares the medians. Run it with
 // -benchtime 1x (scripts/bench-drain.sh does).
 func BenchmarkDrain(b *testing.B) {
 	n := envInt("TILLBOX_BENCH_ENTRIES", 100_000)
-	window := envInt("TILLBOX_BENCH_WINDOW", 1000)
+	window := envInt("TILLBOX_BENCH_WINDOW", 500)
 	rounds := envInt("TILLBOX_BENCH_ROUNDS", 5)
-	mq := rig.StartMosquitto(b, &rig.MosquittoOptions{Extra: benchMosquitto})
+	limits := shippedLimits(b)
+	mq := rig.StartMosquitto(b, &rig.MosquittoOptions{Extra: limits})
 	pg := rig.StartPostgres(b)
 	ctx := context.Background()
 	if err := hq.Migrate(ctx, pg.URL); err != nil {
@@ -83,10 +84,11 @@ func BenchmarkDrain(b *testing.B) {
 	}
 
 	for i := 0; i < b.N; i++ {
-		var bases, drains []time.Duration
+		var bases, delivers, drains []time.Duration
 		var cpu cpuTimes
 		for r := range rounds {
-			bases = append(bases, baseline(b, mq.URL(), payloads))
+			bases = append(bases, baseline(b, mq.URL(), payloads, window))
+			delivers = append(delivers, delivered(b, mq.URL(), payloads, window))
 			resetHQ(b, pg.URL, mq.URL())
 			path := filepath.Join(dir, fmt.Sprintf("round%d.ledger", r))
 			if err := os.WriteFile(path, image, 0o600); err != nil {
@@ -100,28 +102,35 @@ func BenchmarkDrain(b *testing.B) {
 			drains = append(drains, drainOnce(b, l, st, mq.URL(), window, n))
 			cpu = cpu.add(readCPU().sub(cpu0))
 			stopProfile()
-			fmt.Printf("round %d:  baseline %8.0f msg/s, drain %8.0f entries/s\n", r+1, rate(n, bases[r]), rate(n, drains[r]))
+			fmt.Printf("round %d:  publish %8.0f msg/s, delivery %8.0f msg/s, drain %8.0f entries/s\n",
+				r+1, rate(n, bases[r]), rate(n, delivers[r]), rate(n, drains[r]))
 			if r < rounds-1 {
 				l.Close()
 			}
 		}
 		p50, p99, samples := onlineLatency(b, l, st, mq.URL(), window)
 		l.Close()
-		base, drain := median(bases), median(drains)
+		base, deliver, drain := median(bases), median(delivers), median(drains)
 		perEntry := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(n*rounds) }
 		fmt.Printf("\nentries:  %d, %d bytes average payload; medians of %d rounds\n", n, size/n, rounds)
-		fmt.Printf("broker:   mosquitto, %v\n", benchMosquitto)
-		fmt.Printf("baseline: bare pipelined QoS 1 publishes from paho: %8.0f msg/s (%v)\n", rate(n, base), base.Round(time.Millisecond))
+		fmt.Printf("broker:   mosquitto with the shipped limits %v\n", limits)
+		fmt.Printf("publish:  QoS 1 publishes over mqttconn, at most %d without the broker's PUBACK: %8.0f msg/s (%v)\n",
+			window, rate(n, base), base.Round(time.Millisecond))
+		fmt.Printf("delivery: the same through the broker to one QoS 1 consumer over mqttconn, at most %d not yet received: %8.0f msg/s (%v)\n",
+			window, rate(n, deliver), deliver.Round(time.Millisecond))
 		fmt.Printf("drain:    ledger -> mosquitto -> HQ (PostgreSQL) -> ack -> watermark: %8.0f entries/s (%v, till window %d)\n",
 			rate(n, drain), drain.Round(time.Millisecond), window)
-		fmt.Printf("ratio:    drain / baseline = %.2f (target >= 0.50)\n", base.Seconds()/drain.Seconds())
+		fmt.Printf("ratio:    drain / publish = %.2f (target >= 0.50), drain / delivery = %.2f\n",
+			base.Seconds()/drain.Seconds(), deliver.Seconds()/drain.Seconds())
 		fmt.Printf("cpu:      during the drains, %.1f µs per entry on the whole machine: %.1f in this process (till and HQ), %.1f elsewhere (broker, database, kernel)\n",
 			perEntry(cpu.machine), perEntry(cpu.self), perEntry(cpu.machine-cpu.self))
 		fmt.Printf("online:   Append -> watermark advance, one sale at a time: p50 %v, p99 %v (n=%d)\n",
 			p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), samples)
 		b.ReportMetric(rate(n, drain), "drain-entries/s")
 		b.ReportMetric(rate(n, base), "baseline-msg/s")
+		b.ReportMetric(rate(n, deliver), "delivery-msg/s")
 		b.ReportMetric(base.Seconds()/drain.Seconds(), "ratio")
+		b.ReportMetric(deliver.Seconds()/drain.Seconds(), "ratio-delivery")
 		b.ReportMetric(float64(p50.Microseconds()), "p50-µs")
 		b.ReportMetric(float64(p99.Microseconds()), "p99-µs")
 	}
@@ -216,20 +225,25 @@ func profileIf(b *testing.B, path string, first bool) func() {
 	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
-// baseline publishes every payload QoS 1 with up to 60,000 unacknowledged (paho's message
-// ids allow 65,535) to a topic nobody reads, and returns the time until the last PUBACK.
-func baseline(b *testing.B, broker string, payloads [][]byte) time.Duration {
-	cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID("baseline").SetOrderMatters(false).
-		SetWriteTimeout(10 * time.Second))
-	if tok := cli.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		b.Fatalf("baseline connect: %v", tok.Error())
+// transport is a client over the till's own transport (mqttconn), as the till's session
+// makes it.
+func transport(b *testing.B, broker, id string) mqtt.Client {
+	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Brief, Broker: broker, ClientID: id, Timeout: 10 * time.Second})
+	if err != nil {
+		b.Fatalf("%s: %v", id, err)
 	}
+	return cli
+}
+
+// baseline publishes every payload QoS 1 over mqttconn with at most window unacknowledged
+// by the broker, to a topic nobody reads, and returns the time until the last PUBACK.
+func baseline(b *testing.B, broker string, payloads [][]byte, window int) time.Duration {
+	cli := transport(b, broker, "baseline")
 	defer cli.Disconnect(100)
-	const inflight = 60000
 	toks := make([]mqtt.Token, 0, len(payloads))
 	start := time.Now()
 	for i, p := range payloads {
-		if i >= inflight && !toks[i-inflight].WaitTimeout(30*time.Second) {
+		if i >= window && !toks[i-window].WaitTimeout(30*time.Second) {
 			b.Fatal("baseline: no PUBACK in 30s")
 		}
 		toks = append(toks, cli.Publish("bench/baseline", 1, false, p))
@@ -237,6 +251,47 @@ func baseline(b *testing.B, broker string, payloads [][]byte) time.Duration {
 	for _, tok := range toks {
 		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 			b.Fatalf("baseline publish: %v", tok.Error())
+		}
+	}
+	return time.Since(start)
+}
+
+// delivered publishes every payload QoS 1 over mqttconn to one QoS 1 subscriber over
+// mqttconn, with at most window published and not yet received by it, and returns the
+// time until it received the last one.
+func delivered(b *testing.B, broker string, payloads [][]byte, window int) time.Duration {
+	var got atomic.Int64
+	room := make(chan struct{}, 1)
+	sub := transport(b, broker, "delivery-sub")
+	defer sub.Disconnect(100)
+	if tok := sub.Subscribe("bench/delivery", 1, func(mqtt.Client, mqtt.Message) {
+		got.Add(1)
+		select {
+		case room <- struct{}{}:
+		default:
+		}
+	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		b.Fatalf("delivery: subscribe: %v", tok.Error())
+	}
+	pub := transport(b, broker, "delivery-pub")
+	defer pub.Disconnect(100)
+	n := int64(len(payloads))
+	start := time.Now()
+	for i, p := range payloads {
+		for int64(i)-got.Load() >= int64(window) {
+			select {
+			case <-room:
+			case <-time.After(30 * time.Second):
+				b.Fatalf("delivery: stalled at %d of %d", got.Load(), n)
+			}
+		}
+		pub.Publish("bench/delivery", 1, false, p)
+	}
+	for got.Load() < n {
+		select {
+		case <-room:
+		case <-time.After(30 * time.Second):
+			b.Fatalf("delivery: %d of %d received", got.Load(), n)
 		}
 	}
 	return time.Since(start)

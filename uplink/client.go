@@ -46,6 +46,7 @@ type Client struct {
 	events  chan wire.Event // the uplink's own events, for the firmware
 
 	ackSeen    atomic.Uint64 // highest through received, not yet applied
+	resends    atomic.Uint64 // resends from the watermark for want of an ack, see State
 	refusedMu  sync.Mutex    // guards refusedWhy and refusedAt: the last ack-refused alert
 	refusedWhy string
 	refusedAt  time.Time
@@ -190,6 +191,9 @@ type State struct {
 	Progress  Progress
 	Catalog   uint64 // version of the catalog in use, 0 for none
 	LastError string // why the last connection attempt or session ended
+	// Resends counts the times the outstanding entries were sent again from the
+	// watermark because no ack came within the resend timeout (Options.ResendAfter).
+	Resends uint64
 }
 
 // Progress of the current sync, counted from the watermark when it began (SyncNow, or the
@@ -204,7 +208,7 @@ func (c *Client) State() State {
 	wm, _ := c.l.Watermark()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := State{Online: c.online, Since: c.since, LastSeq: last, Watermark: wm, LastError: c.lastErr}
+	s := State{Online: c.online, Since: c.since, LastSeq: last, Watermark: wm, LastError: c.lastErr, Resends: c.resends.Load()}
 	if cat := c.catalog.Load(); cat != nil {
 		s.Catalog = cat.Version
 	}
@@ -240,6 +244,7 @@ func (c *Client) Run(ctx context.Context) error {
 			return err
 		}
 		cli, err := c.connect()
+		lostLink := err == nil
 		if err == nil {
 			attempt = 0
 			serr := c.session(ctx, cli, downSince)
@@ -261,6 +266,9 @@ func (c *Client) Run(ctx context.Context) error {
 		// OfflineAfter. SyncNow cuts the wait short.
 		attempt++
 		wait := c.backoff(attempt)
+		if attempt == 1 && lostLink {
+			wait = c.spread()
+		}
 		deadline := time.NewTimer(wait)
 		for waiting := true; waiting; {
 			var journal <-chan time.Time
@@ -315,6 +323,13 @@ func (c *Client) backoff(attempt int) time.Duration {
 	// Full jitter over the upper half: a fleet that lost the same broker does not come
 	// back in lockstep.
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// spread is the wait before the first attempt after a lost link: uniform over
+// [0, ReconnectJitter], at most BackoffMax.
+func (c *Client) spread() time.Duration {
+	j := min(c.o.ReconnectJitter, c.o.BackoffMax)
+	return time.Duration(rand.Int64N(int64(j) + 1))
 }
 
 func (c *Client) setOnline(on bool, since time.Time, lastErr string) {
@@ -494,6 +509,7 @@ type publisher struct {
 	wm       uint64    // watermark as last read or confirmed
 	next     uint64    // next seq to send
 	progress time.Time // last time the watermark moved, or sending began from idle
+	idle     int       // resends since the watermark last moved
 	caughtUp bool      // nothing pending at the last step
 	announce bool      // backlog just reached zero: publish a status
 	buf      [][]byte
@@ -547,14 +563,17 @@ func (p *publisher) step() error {
 		case moved:
 			p.wm = a
 			p.progress = c.o.Clock()
+			p.idle = 0
 		}
 	}
 	if p.next <= p.wm {
 		p.next = p.wm + 1
 	}
 	now := c.o.Clock()
-	if p.next > p.wm+1 && now.Sub(p.progress) >= c.o.ResendAfter {
+	if p.next > p.wm+1 && now.Sub(p.progress) >= c.o.ResendAfter<<min(p.idle, 3) {
 		c.o.Logger.Info("uplink: no ack in time; resending from the watermark", "watermark", p.wm, "next", p.next)
+		p.idle++
+		c.resends.Add(1)
 		p.resend()
 	}
 	// Signed arithmetic: on 32-bit ARM an unsigned difference would not fit an int.

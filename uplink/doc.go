@@ -9,7 +9,11 @@
 //
 //   - The ledger is the outbox. Entries above the watermark are published in seq order,
 //     QoS 1, at most Options.Window unacknowledged at a time, and published again from the
-//     watermark when HQ has not moved it for Options.ResendAfter or after a reconnect.
+//     watermark when HQ has not moved it for Options.ResendAfter (twice as long after each
+//     resend that brought no ack, up to 8 times) or after a reconnect.
+//   - A fleet that lost its broker comes back spread out: the first attempt after a lost
+//     link waits a uniform random time up to Options.ReconnectJitter, later ones a
+//     jittered exponential backoff.
 //     Nothing is queued in paho (in-memory store, clean session): a till that boots with no
 //     network and stays offline for days loses nothing and sends everything once the link
 //     is back.

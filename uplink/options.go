@@ -35,16 +35,24 @@ type Options struct {
 	HQKey ed25519.PublicKey
 
 	// Window is the most entries sent and not yet acknowledged by HQ. It bounds paho's
-	// in-flight messages too (MQTT allows 65,535). Keep it below the broker's per-client
-	// queue (Mosquitto's max_queued_messages, default 1000) so that a slow HQ never makes
-	// the broker drop messages. Default 500.
+	// in-flight messages too (MQTT allows 65,535). The broker's queue toward HQ must hold
+	// every till's window (Mosquitto's max_queued_messages >= tills x Window, as in
+	// scripts/mosquitto/tillbox.conf) so that a slow HQ never makes it drop messages.
+	// Default 500.
 	Window int
 	// ResendAfter: when HQ's watermark has not moved for this long while entries are
-	// outstanding, they are sent again from the watermark. Default 15s.
+	// outstanding, they are sent again from the watermark. Each further resend without
+	// progress waits twice as long, up to 8 times ResendAfter, so that a head office
+	// working through a fleet's backlog is not handed the same entries again and again.
+	// Default 15s.
 	ResendAfter time.Duration
 	// BackoffMin and BackoffMax bound the jittered exponential wait between connection
 	// attempts. Defaults 500ms and 60s.
 	BackoffMin, BackoffMax time.Duration
+	// ReconnectJitter spreads the first attempt after a lost link uniformly over
+	// [0, ReconnectJitter] (at most BackoffMax): a fleet that lost the same broker comes
+	// back over this window, not all in the same instant. Default 5s.
+	ReconnectJitter time.Duration
 	// WaitTimeout bounds every wait on the broker: connect, subscribe, a publish handed to
 	// the network. Default 10s.
 	WaitTimeout time.Duration
@@ -105,6 +113,7 @@ func (o *Options) defaults(store, till string) {
 	def(&o.ResendAfter, 15*time.Second)
 	def(&o.BackoffMin, 500*time.Millisecond)
 	def(&o.BackoffMax, time.Minute)
+	def(&o.ReconnectJitter, 5*time.Second)
 	def(&o.WaitTimeout, mqttconn.DefaultTimeout)
 	def(&o.KeepAlive, mqttconn.DefaultKeepAlive)
 	def(&o.PollInterval, time.Second)

@@ -161,7 +161,16 @@ type storedQ struct {
 	Payload []byte    `json:"payload,omitempty"`
 }
 
-func (t *boltTxn) quarantine(_ context.Context, q Quarantine) error {
+func (t *boltTxn) quarantine(_ context.Context, qs []Quarantine) error {
+	for _, q := range qs {
+		if err := t.quarantineOne(q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *boltTxn) quarantineOne(q Quarantine) error {
 	b := t.tx.Bucket(bQuarantine)
 	id, err := b.NextSequence()
 	if err != nil {
@@ -174,15 +183,49 @@ func (t *boltTxn) quarantine(_ context.Context, q Quarantine) error {
 	return b.Put(u64b(id), v)
 }
 
-func (t *boltTxn) lockTill(_ context.Context, k TillKey) (uint64, string, error) {
-	_, m, err := t.till(k, true)
-	if err != nil {
-		return 0, "", err
+// lockTills reads the heads; bbolt's one writer at a time is the lock.
+func (t *boltTxn) lockTills(_ context.Context, keys []TillKey, ours map[TillKey]span) ([]TillState, map[TillKey][]link, error) {
+	out := make([]TillState, 0, len(keys))
+	read := map[TillKey][]link{}
+	for _, k := range keys {
+		_, m, err := t.till(k, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		h := TillState{TillKey: k, Through: binary.BigEndian.Uint64(m.Get(kThrough)), Hash: string(m.Get(kHash))}
+		out = append(out, h)
+		from, to := h.Through+1, h.Through+scanSpan
+		parts := [][2]uint64{{from, to}}
+		if skip, ok := ours[k]; ok {
+			parts = [][2]uint64{{from, min(to, skip.from-1)}, {max(from, skip.to+1), to}}
+		}
+		for _, pt := range parts {
+			if pt[0] > pt[1] {
+				continue
+			}
+			links, err := t.scanOne(k, pt[0], pt[1])
+			if err != nil {
+				return nil, nil, err
+			}
+			read[k] = append(read[k], links...)
+		}
 	}
-	return binary.BigEndian.Uint64(m.Get(kThrough)), string(m.Get(kHash)), nil
+	return out, read, nil
 }
 
-func (t *boltTxn) scan(_ context.Context, k TillKey, from, to uint64) ([]link, error) {
+func (t *boltTxn) scan(_ context.Context, spans []span) (map[TillKey][]link, error) {
+	out := map[TillKey][]link{}
+	for _, s := range spans {
+		links, err := t.scanOne(s.key, s.from, s.to)
+		if err != nil {
+			return nil, err
+		}
+		out[s.key] = links
+	}
+	return out, nil
+}
+
+func (t *boltTxn) scanOne(k TillKey, from, to uint64) ([]link, error) {
 	e, _, err := t.till(k, false)
 	if err != nil || e == nil {
 		return nil, err
@@ -204,7 +247,16 @@ func (t *boltTxn) scan(_ context.Context, k TillKey, from, to uint64) ([]link, e
 	return out, nil
 }
 
-func (t *boltTxn) evict(ctx context.Context, k TillKey, seq uint64, reason string) error {
+func (t *boltTxn) evict(_ context.Context, evs []eviction) error {
+	for _, ev := range evs {
+		if err := t.evictOne(ev.key, ev.seq, ev.reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *boltTxn) evictOne(k TillKey, seq uint64, reason string) error {
 	e, _, err := t.till(k, false)
 	if err != nil || e == nil {
 		return err
@@ -225,21 +277,35 @@ func (t *boltTxn) evict(ctx context.Context, k TillKey, seq uint64, reason strin
 	if err := e.Delete(u64b(seq)); err != nil {
 		return err
 	}
-	return t.quarantine(ctx, Quarantine{At: time.Now().UTC(), Source: "chain", Store: k.Store, Till: k.Till, Seq: seq, Reason: reason, Payload: clipPayload(raw)})
+	return t.quarantineOne(Quarantine{At: time.Now().UTC(), Source: "chain", Store: k.Store, Till: k.Till, Seq: seq, Reason: reason, Payload: clipPayload(raw)})
 }
 
-func (t *boltTxn) setThrough(_ context.Context, k TillKey, through uint64, hash string) error {
-	_, m, err := t.till(k, true)
-	if err != nil {
-		return err
+func (t *boltTxn) setThrough(_ context.Context, heads []TillState) error {
+	for _, h := range heads {
+		_, m, err := t.till(h.TillKey, true)
+		if err != nil {
+			return err
+		}
+		if err := m.Put(kThrough, u64b(h.Through)); err != nil {
+			return err
+		}
+		if err := m.Put(kHash, []byte(h.Hash)); err != nil {
+			return err
+		}
 	}
-	if err := m.Put(kThrough, u64b(through)); err != nil {
-		return err
-	}
-	return m.Put(kHash, []byte(hash))
+	return nil
 }
 
-func (t *boltTxn) assignCentral(_ context.Context, store string, refs []centralRef) error {
+func (t *boltTxn) assignCentral(_ context.Context, stores []string, refs map[string][]centralRef) error {
+	for _, s := range stores {
+		if err := t.assignCentralOne(s, refs[s]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *boltTxn) assignCentralOne(store string, refs []centralRef) error {
 	cnt := t.tx.Bucket(bCounters)
 	var n uint64
 	if v := cnt.Get([]byte(store)); len(v) == 8 {

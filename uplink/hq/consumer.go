@@ -77,7 +77,20 @@ type Consumer struct {
 	// leaving the lower one retained.
 	ackMu sync.Mutex
 	acked map[TillKey]uint64
+	// While a backlog waits, a till's next ack is held back until ackEvery after its last
+	// one (deferred holds it, ackedAt says when the last went out): in a storm every batch
+	// holds an entry or two of each of a thousand tills, and an ack per till per commit
+	// would cost the broker and every till as much as the entries themselves.
+	deferred map[TillKey]uint64
+	ackedAt  map[TillKey]time.Time
 }
+
+// hqPingTimeout is the least time HQ waits for the broker's answer to its ping.
+const hqPingTimeout = 2 * time.Minute
+
+// ackEvery is the shortest interval between two acks of one till while a backlog waits.
+// Without one, every ack goes out at once.
+const ackEvery = time.Second
 
 // Stats are a consumer's counts since it started.
 type Stats struct {
@@ -129,7 +142,8 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}, acked: map[TillKey]uint64{}}, nil
+	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}, acked: map[TillKey]uint64{},
+		deferred: map[TillKey]uint64{}, ackedAt: map[TillKey]time.Time{}}, nil
 }
 
 // Stats reads the counts.
@@ -185,9 +199,14 @@ func (c *Consumer) session(ctx context.Context) error {
 	// shared subscription keeps feeding. What it had not committed, tills resend.
 	// PUBACK only after commit (a Consumer session): the broker keeps at most its
 	// in-flight limit of uncommitted messages with this consumer, which is also the
-	// backpressure.
+	// backpressure. A Consumer's handler runs on paho's router, in the broker's order: a
+	// till's entries reach the workers in seq order, and a handler waiting for a worker
+	// stops paho reading the socket, so what HQ holds is bounded by its own queue whatever
+	// the broker sends. A broker serving a reconnecting fleet reads each client's socket in
+	// turn, so HQ's ping can wait behind its PUBACKs for far longer than a till's would.
 	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: c.o.Broker, ClientID: c.o.ClientID,
 		Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, Timeout: c.o.WaitTimeout,
+		PingTimeout: max(c.o.WaitTimeout, hqPingTimeout),
 		OnLost: func(err error) {
 			select {
 			case lost <- err:
@@ -198,17 +217,9 @@ func (c *Consumer) session(ctx context.Context) error {
 		return fmt.Errorf("hq: %w", err)
 	}
 	defer cli.Disconnect(250)
-	handler := func(_ mqtt.Client, m mqtt.Message) {
-		// Runs on its own short-lived goroutine (OrderMatters false), so it only hands the
-		// message over: the workers, whose stacks have grown once, check it. The broker's
-		// in-flight limit bounds how many wait here; the bound on the wait keeps a stuck
-		// store from piling them up.
-		select {
-		case in <- m:
-		case <-time.After(c.o.WaitTimeout):
-			c.o.Logger.Warn("hq: message not taken in time; the till will resend it", "topic", m.Topic())
-		}
-	}
+	ended := make(chan struct{})
+	defer close(ended)
+	handler := c.handOver(in, ended)
 	filter := wire.Shared(c.o.Share, c.topics.AllTills(wire.KindTx))
 	if err := c.wait(cli.Subscribe(filter, 1, handler), "subscribe "+filter); err != nil {
 		return err
@@ -246,6 +257,25 @@ func (c *Consumer) session(ctx context.Context) error {
 	}
 }
 
+// handOver is the subscription's handler. It runs on paho's router goroutine, one message
+// at a time in the order received, so it only hands the message over: the workers check
+// it. It waits as long as the workers are busy, and gives up only when the session ends
+// (the message is then not acknowledged, and the clean session's end discards it at the
+// broker). Nothing is PUBACKed before its commit, so the broker's in-flight limit toward
+// this client (max_inflight_messages) bounds what is received and not committed; and
+// while the handler waits, paho reads nothing more from the socket, so the consumer's
+// memory stays bounded (by its queue, 4 x BatchMax, and the batches being stored)
+// whatever the backlog at the broker or its in-flight setting. The wait is short (a
+// commit), well within the keep-alive that paho's stalled reads would otherwise miss.
+func (c *Consumer) handOver(in chan<- mqtt.Message, ended <-chan struct{}) mqtt.MessageHandler {
+	return func(_ mqtt.Client, m mqtt.Message) {
+		select {
+		case in <- m:
+		case <-ended:
+		}
+	}
+}
+
 // worker stores batches until ctx is done or the store fails.
 func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan mqtt.Message) error {
 	batch := make([]inbound, 0, c.o.BatchMax)
@@ -274,17 +304,41 @@ func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan mqtt.M
 	}
 }
 
-// ackNeeded reports whether through should be published for k: it is higher than what
-// this process published, or the till resent entries (it has not seen the ack).
-func (c *Consumer) ackNeeded(k TillKey, through uint64, resent bool) bool {
+// acksDue returns the acks to publish after a commit whose watermarks are through: a
+// till's is due when it is higher than what this process published, or the till resent
+// entries (it has not seen the ack). While busy (a backlog waits for the workers) a due
+// ack within ackEvery of the till's last one is deferred; each call also returns the
+// deferred acks whose time has come, and all of them once the backlog is gone, so the
+// last ack of a storm goes out with the batch that empties the queue.
+func (c *Consumer) acksDue(through map[TillKey]uint64, resent map[TillKey]bool, busy bool) map[TillKey]uint64 {
 	c.ackMu.Lock()
 	defer c.ackMu.Unlock()
-	prev := c.acked[k]
-	if through > prev {
-		c.acked[k] = through
-		return true
+	now := time.Now()
+	due := map[TillKey]uint64{}
+	for k, t := range through {
+		prev := c.acked[k]
+		if t == 0 || !(t > prev || resent[k] && t == prev) {
+			continue
+		}
+		if t > prev {
+			c.acked[k] = t
+		}
+		if busy && now.Sub(c.ackedAt[k]) < ackEvery {
+			c.deferred[k] = max(c.deferred[k], t)
+			continue
+		}
+		due[k] = t
 	}
-	return resent && through == prev
+	for k, t := range c.deferred {
+		if !busy || now.Sub(c.ackedAt[k]) >= ackEvery {
+			due[k] = max(due[k], t)
+		}
+	}
+	for k := range due {
+		delete(c.deferred, k)
+		c.ackedAt[k] = now
+	}
+	return due
 }
 
 // ackPayload is the ack for till k through seq, signed when HQ has its key.
@@ -300,12 +354,21 @@ func (c *Consumer) republishAcks(ctx context.Context, cli mqtt.Client) error {
 	if err != nil {
 		return err
 	}
+	// Not waited for, like the acks after a commit: the workers start only after this,
+	// and until then the handler may be holding paho's reader, which the PUBACKs of these
+	// publishes need. A lost one is healed by the till's resend; a failed write ends the
+	// session through the connection-lost handler.
 	for _, t := range tills {
 		if t.Through == 0 {
 			continue
 		}
-		if err := c.wait(cli.Publish(c.topics.Ack(t.Store, t.Till), 1, true, c.ackPayload(t.TillKey, t.Through)), "publish ack"); err != nil {
-			return err
+		tok := cli.Publish(c.topics.Ack(t.Store, t.Till), 1, true, c.ackPayload(t.TillKey, t.Through))
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				return fmt.Errorf("hq: publish ack: %w", err)
+			}
+		default:
 		}
 	}
 	return nil
@@ -374,10 +437,11 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 		c.o.AfterCommit(res)
 	}
 	// Committed: now, and only now, the acks, then the PUBACKs.
-	for k, through := range res.Through {
-		if through == 0 || !c.ackNeeded(k, through, res.Resent[k]) {
-			continue
-		}
+	busy := false
+	if q := c.queue.Load(); q != nil {
+		busy = len(*q) > 0
+	}
+	for k, through := range c.acksDue(res.Through, res.Resent, busy) {
 		// Not waited for: the next batch must not wait on the network. A lost ack is
 		// healed by the till's resend, which HQ answers with the ack again.
 		cli.Publish(c.topics.Ack(k.Store, k.Till), 1, true, c.ackPayload(k, through))

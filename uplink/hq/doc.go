@@ -28,7 +28,19 @@
 //     till and expires (SendCommand subscribes to the result before it publishes, so an
 //     answer is never missed), a catalog is validated as a whole before it is published,
 //     retained, and acks are the consumer's (wire.AckPayload).
+//   - Ingest's cost per entry does not grow with the number of tills a batch spans: it
+//     runs in named phases (plan, insert, quarantine, advance the watermarks, number the
+//     receipts), and each phase is one set-based call of the store for the whole batch.
+//     For PostgreSQL the till locks, chain heads, scans, watermarks and central numbers
+//     are each one statement (or one pipelined batch) over unnest'ed arrays, whatever
+//     the number of tills; tills and stores are created and locked in key order, so
+//     concurrent consumers never wait on each other in a cycle.
 //   - The consumer never relies on MQTT ordering or on the broker's persistence: it acks
 //     (PUBACKs) a message only after its commit, republishes every till's ack on each
 //     connect, and answers a till's resends with its ack again.
+//   - Backpressure, not drops: the consumer never drops a message it received. What it
+//     holds uncommitted is bounded by the broker's in-flight limit toward it and by its own
+//     queue (4 x BatchMax; when that is full, paho stops reading the socket), so its memory
+//     stays bounded whatever the backlog at the broker. While a backlog waits, a till's
+//     acks go out at most once a second; the last one when the queue empties.
 package hq

@@ -40,189 +40,290 @@ type Result struct {
 	Resent map[TillKey]bool
 }
 
-// scanSpan bounds one read of candidate links while advancing a watermark.
+// scanSpan bounds one read of candidate links per till while advancing a watermark.
 const scanSpan = 2000
 
 // Ingest stores a batch in one transaction: it inserts new keys, quarantines conflicts
 // and unfit messages, advances each touched till's watermark over the contiguous,
 // chain-verified entries (moving an entry whose prev does not link to the quarantine),
 // and numbers the newly verified receipts. Nothing of it is visible unless it all commits.
+//
+// Its cost per entry does not depend on how many tills the batch spans: each phase is
+// one call of the store for the whole batch (for PostgreSQL, a constant number of round
+// trips), and a scan is repeated only for a till whose stored run exceeds scanSpan.
 func Ingest(ctx context.Context, st Store, b Batch) (Result, error) {
 	var res Result
 	err := st.run(ctx, func(t txn) error {
 		res = Result{Through: map[TillKey]uint64{}, Moved: map[TillKey]bool{}, Resent: map[TillKey]bool{}}
 		now := time.Now().UTC()
-		for _, q := range b.Quarantine {
-			if q.At.IsZero() {
-				q.At = now
-			}
-			q.Payload = clipPayload(q.Payload)
-			if err := t.quarantine(ctx, q); err != nil {
-				return err
-			}
-			res.Quarantined++
-		}
-		// The first occurrence of a key in the batch is inserted; later ones are compared
-		// with it here, because one statement cannot both insert and compare.
-		first := map[TillKey]map[uint64]*item{}
-		var items, later []*item
-		for _, in := range b.Entries {
-			e := &in.Tx.Entry
-			it := &item{key: TillKey{e.Store, e.Till}, seq: e.Seq, hash: e.Hash, prev: e.Prev, kind: string(e.Kind),
-				receipt: e.Receipt, at: e.At, raw: in.Tx.Raw, source: in.Source}
-			m := first[it.key]
-			if m == nil {
-				m = map[uint64]*item{}
-				first[it.key] = m
-			}
-			if _, dup := m[it.seq]; dup {
-				later = append(later, it)
-				continue
-			}
-			m[it.seq] = it
-			items = append(items, it)
-		}
-		// Keys in one order in every transaction: two consumers inserting overlapping
-		// resends wait on each other's rows in the same order and never deadlock.
-		sort.Slice(items, func(i, j int) bool {
-			a, b := items[i], items[j]
-			if a.key != b.key {
-				return a.key.Store < b.key.Store || a.key.Store == b.key.Store && a.key.Till < b.key.Till
-			}
-			return a.seq < b.seq
-		})
-		if len(items) > 0 {
-			if err := t.insert(ctx, items); err != nil {
+		p := planBatch(b.Entries)
+		if len(p.items) > 0 {
+			if err := t.insert(ctx, p.items); err != nil {
 				return err
 			}
 		}
-		conflict := func(it *item, other string) error {
-			res.Quarantined++
-			reason := fmt.Sprintf("conflict: seq %d is held with hash %s, this one has %s", it.seq, short(other), short(it.hash))
-			res.Alerts = append(res.Alerts, it.key.String()+": "+reason)
-			return t.quarantine(ctx, Quarantine{At: now, Source: it.source, Store: it.key.Store, Till: it.key.Till, Seq: it.seq,
-				Reason: reason, Payload: clipPayload(it.raw)})
-		}
-		for _, it := range items {
-			switch {
-			case it.inserted:
-				res.Stored++
-			case it.existing == it.hash:
-				res.Duplicates++
-				res.Resent[it.key] = true
-			default:
-				if err := conflict(it, it.existing); err != nil {
-					return err
-				}
-			}
-		}
-		for _, it := range later {
-			f := first[it.key][it.seq]
-			held := f.hash
-			if !f.inserted {
-				held = f.existing
-			}
-			if it.hash == held {
-				res.Duplicates++
-				res.Resent[it.key] = true
-			} else if err := conflict(it, held); err != nil {
+		qs := append(unfit(b.Quarantine, now), classify(p, &res, now)...)
+		if len(qs) > 0 {
+			if err := t.quarantine(ctx, qs); err != nil {
 				return err
 			}
+			res.Quarantined += len(qs)
 		}
-
-		// Advance watermarks, tills in a fixed order so that two consumers never wait on
-		// each other's locks in a cycle; central numbers after all till locks, for the same
-		// reason.
-		keys := make([]TillKey, 0, len(first))
-		for k := range first {
-			keys = append(keys, k)
+		docs, err := advanceWatermarks(ctx, t, p, &res)
+		if err != nil {
+			return err
 		}
-		sort.Slice(keys, func(i, j int) bool {
-			if keys[i].Store != keys[j].Store {
-				return keys[i].Store < keys[j].Store
-			}
-			return keys[i].Till < keys[j].Till
-		})
-		// The rows this transaction inserted are known without reading them back; others
-		// may have changed since they were compared, so they are read under the lock.
-		ours := map[TillKey]map[uint64]link{}
-		for _, it := range items {
-			if !it.inserted {
-				continue
-			}
-			m := ours[it.key]
-			if m == nil {
-				m = map[uint64]link{}
-				ours[it.key] = m
-			}
-			m[it.seq] = link{seq: it.seq, prev: it.prev, hash: it.hash, receipt: it.receipt}
-		}
-		docs := map[string][]centralRef{}
-		for _, k := range keys {
-			through, hash, err := t.lockTill(ctx, k)
-			if err != nil {
-				return err
-			}
-			start := through
-			known := ours[k]
-			if known == nil {
-				known = map[uint64]link{}
-			}
-			scannedTo := through
-			for {
-				l, ok := known[through+1]
-				if !ok && scannedTo <= through {
-					links, err := t.scan(ctx, k, through+1, through+scanSpan)
-					if err != nil {
-						return err
-					}
-					for _, l := range links {
-						known[l.seq] = l
-					}
-					scannedTo = through + scanSpan
-					l, ok = known[through+1]
-				}
-				if !ok {
-					break
-				}
-				if l.prev != hash {
-					reason := fmt.Sprintf("broken chain: seq %d has prev %s, but seq %d has hash %s", l.seq, short(l.prev), through, short(hash))
-					if err := t.evict(ctx, k, l.seq, reason); err != nil {
-						return err
-					}
-					res.Quarantined++
-					res.Alerts = append(res.Alerts, k.String()+": "+reason)
-					break
-				}
-				through, hash = l.seq, l.hash
-				if l.receipt != "" {
-					docs[k.Store] = append(docs[k.Store], centralRef{till: k.Till, seq: l.seq})
-				}
-			}
-			if through != start {
-				res.Moved[k] = true
-				if err := t.setThrough(ctx, k, through, hash); err != nil {
-					return err
-				}
-			}
-			res.Through[k] = through
-		}
-		stores := make([]string, 0, len(docs))
-		for s := range docs {
-			stores = append(stores, s)
-		}
-		sort.Strings(stores)
-		for _, s := range stores {
-			if err := t.assignCentral(ctx, s, docs[s]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return numberReceipts(ctx, t, docs)
 	})
 	if err != nil {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// plan is a batch sorted for the store: the first occurrence of each key (to insert), the
+// later ones (compared with the first after the insert, because one statement cannot
+// both insert and compare), and the tills touched.
+type plan struct {
+	items, later []*item
+	first        map[TillKey]map[uint64]*item
+	keys         []TillKey // sorted, distinct
+}
+
+func tillLess(a, b TillKey) bool { return a.Store < b.Store || a.Store == b.Store && a.Till < b.Till }
+
+// planBatch sorts the entries by till and seq: keys in one order in every transaction,
+// so two consumers inserting overlapping resends, or locking the same tills, wait on each
+// other's rows in the same order and never deadlock.
+func planBatch(in []Incoming) *plan {
+	p := &plan{first: map[TillKey]map[uint64]*item{}}
+	for _, in := range in {
+		e := &in.Tx.Entry
+		it := &item{key: TillKey{e.Store, e.Till}, seq: e.Seq, hash: e.Hash, prev: e.Prev, kind: string(e.Kind),
+			receipt: e.Receipt, at: e.At, raw: in.Tx.Raw, source: in.Source}
+		m := p.first[it.key]
+		if m == nil {
+			m = map[uint64]*item{}
+			p.first[it.key] = m
+			p.keys = append(p.keys, it.key)
+		}
+		if _, dup := m[it.seq]; dup {
+			p.later = append(p.later, it)
+			continue
+		}
+		m[it.seq] = it
+		p.items = append(p.items, it)
+	}
+	sort.Slice(p.items, func(i, j int) bool {
+		a, b := p.items[i], p.items[j]
+		if a.key != b.key {
+			return tillLess(a.key, b.key)
+		}
+		return a.seq < b.seq
+	})
+	sort.Slice(p.keys, func(i, j int) bool { return tillLess(p.keys[i], p.keys[j]) })
+	return p
+}
+
+// unfit dates and clips the messages found unfit before the batch.
+func unfit(qs []Quarantine, now time.Time) []Quarantine {
+	out := make([]Quarantine, 0, len(qs))
+	for _, q := range qs {
+		if q.At.IsZero() {
+			q.At = now
+		}
+		q.Payload = clipPayload(q.Payload)
+		out = append(out, q)
+	}
+	return out
+}
+
+// classify counts what the insert did and returns the conflicts to quarantine: a key
+// held (or first seen in this batch) with another hash.
+func classify(p *plan, res *Result, now time.Time) []Quarantine {
+	var qs []Quarantine
+	conflict := func(it *item, other string) {
+		reason := fmt.Sprintf("conflict: seq %d is held with hash %s, this one has %s", it.seq, short(other), short(it.hash))
+		res.Alerts = append(res.Alerts, it.key.String()+": "+reason)
+		qs = append(qs, Quarantine{At: now, Source: it.source, Store: it.key.Store, Till: it.key.Till, Seq: it.seq,
+			Reason: reason, Payload: clipPayload(it.raw)})
+	}
+	for _, it := range p.items {
+		switch {
+		case it.inserted:
+			res.Stored++
+		case it.existing == it.hash:
+			res.Duplicates++
+			res.Resent[it.key] = true
+		default:
+			conflict(it, it.existing)
+		}
+	}
+	for _, it := range p.later {
+		f := p.first[it.key][it.seq]
+		held := f.hash
+		if !f.inserted {
+			held = f.existing
+		}
+		if it.hash == held {
+			res.Duplicates++
+			res.Resent[it.key] = true
+		} else {
+			conflict(it, held)
+		}
+	}
+	return qs
+}
+
+// chain is one till's watermark while it advances.
+type chain struct {
+	head      TillState
+	start     uint64
+	known     map[uint64]link // candidate links by seq: this batch's inserts, then what scans read
+	scannedTo uint64          // every stored seq up to here is in known
+	done      bool
+}
+
+// walk advances c over the known links. It returns the eviction of a link that does not
+// chain, or reports that the next link must be read first.
+func (c *chain) walk(docs map[string][]centralRef) (ev *eviction, needScan bool) {
+	for {
+		l, ok := c.known[c.head.Through+1]
+		if !ok {
+			if c.scannedTo <= c.head.Through {
+				return nil, true
+			}
+			c.done = true
+			return nil, false
+		}
+		if l.prev != c.head.Hash {
+			c.done = true
+			return &eviction{key: c.head.TillKey, seq: l.seq, reason: fmt.Sprintf("broken chain: seq %d has prev %s, but seq %d has hash %s",
+				l.seq, short(l.prev), c.head.Through, short(c.head.Hash))}, false
+		}
+		c.head.Through, c.head.Hash = l.seq, l.hash
+		if l.receipt != "" {
+			docs[c.head.Store] = append(docs[c.head.Store], centralRef{till: c.head.Till, seq: l.seq})
+		}
+	}
+}
+
+// advanceWatermarks locks every touched till (in key order; central numbers come later,
+// after all till locks, for the same reason), moves each watermark over the contiguous,
+// chain-verified entries, evicts a link that breaks the chain, and writes the heads that
+// moved. It returns the newly verified receipts by store, in till and chain order.
+func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result) (map[string][]centralRef, error) {
+	docs := map[string][]centralRef{}
+	if len(p.keys) == 0 {
+		return docs, nil
+	}
+	// The rows this transaction inserted are known without reading them back; others may
+	// have changed since they were compared, so they are read under the lock. A till's
+	// inserted seqs that form one run are not read again.
+	ours := map[TillKey]span{}
+	count := map[TillKey]uint64{}
+	for _, it := range p.items {
+		if !it.inserted {
+			continue
+		}
+		s, ok := ours[it.key]
+		if !ok {
+			s = span{key: it.key, from: it.seq}
+		}
+		s.to = it.seq // items are in seq order
+		ours[it.key] = s
+		count[it.key]++
+	}
+	for k, s := range ours {
+		if s.to-s.from+1 != count[k] {
+			delete(ours, k)
+		}
+	}
+	heads, read, err := t.lockTills(ctx, p.keys, ours)
+	if err != nil {
+		return nil, err
+	}
+	chains := make([]*chain, len(heads))
+	byKey := make(map[TillKey]*chain, len(heads))
+	for i, h := range heads {
+		c := &chain{head: h, start: h.Through, scannedTo: h.Through + scanSpan, known: map[uint64]link{}}
+		for _, l := range read[h.TillKey] {
+			c.known[l.seq] = l
+		}
+		chains[i], byKey[h.TillKey] = c, c
+	}
+	for _, it := range p.items {
+		if it.inserted {
+			byKey[it.key].known[it.seq] = link{seq: it.seq, prev: it.prev, hash: it.hash, receipt: it.receipt}
+		}
+	}
+	var evs []eviction
+	for {
+		var spans []span
+		for _, c := range chains {
+			if c.done {
+				continue
+			}
+			ev, need := c.walk(docs)
+			if ev != nil {
+				evs = append(evs, *ev)
+			}
+			if need {
+				spans = append(spans, span{key: c.head.TillKey, from: c.head.Through + 1, to: c.head.Through + scanSpan})
+			}
+		}
+		if len(spans) == 0 {
+			break
+		}
+		links, err := t.scan(ctx, spans)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range spans {
+			c := byKey[s.key]
+			for _, l := range links[s.key] {
+				c.known[l.seq] = l
+			}
+			c.scannedTo = s.to
+		}
+	}
+	if len(evs) > 0 {
+		if err := t.evict(ctx, evs); err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			res.Quarantined++
+			res.Alerts = append(res.Alerts, ev.key.String()+": "+ev.reason)
+		}
+	}
+	var moved []TillState
+	for _, c := range chains {
+		if c.head.Through != c.start {
+			res.Moved[c.head.TillKey] = true
+			moved = append(moved, c.head)
+		}
+		res.Through[c.head.TillKey] = c.head.Through
+	}
+	if len(moved) > 0 {
+		if err := t.setThrough(ctx, moved); err != nil {
+			return nil, err
+		}
+	}
+	return docs, nil
+}
+
+// numberReceipts gives the newly verified receipts their stores' next central numbers,
+// stores in name order.
+func numberReceipts(ctx context.Context, t txn, docs map[string][]centralRef) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	stores := make([]string, 0, len(docs))
+	for s := range docs {
+		stores = append(stores, s)
+	}
+	sort.Strings(stores)
+	return t.assignCentral(ctx, stores, docs)
 }
 
 // Check verifies a till's stored entries from seq 1 to its watermark: each hash matches

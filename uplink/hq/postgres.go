@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"tillbox/ledger/journal"
+	"strconv"
+	"strings"
 	"time"
+
+	"tillbox/ledger/journal"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -154,7 +157,11 @@ func (s *pgStore) Close() error { s.pool.Close(); return nil }
 
 func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		return fn(&pgTxn{tx: tx})
+		t := &pgTxn{tx: tx}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.flush(ctx)
 	})
 	if err != nil {
 		return fmt.Errorf("hq: postgres commit: %w", err)
@@ -162,7 +169,38 @@ func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
 	return nil
 }
 
-type pgTxn struct{ tx pgx.Tx }
+// pgTxn is one transaction. Writes whose result nothing waits for (the watermarks) are
+// queued and go to the server with the next statements that must be sent anyway (the
+// central numbers), or before the commit: one round trip less while the tills are locked.
+type pgTxn struct {
+	tx      pgx.Tx
+	pending *pgx.Batch
+}
+
+func (t *pgTxn) queue(sql string, args ...any) {
+	if t.pending == nil {
+		t.pending = &pgx.Batch{}
+	}
+	t.pending.Queue(sql, args...)
+}
+
+// flush sends what is queued in one round trip and fails on the first statement that
+// failed.
+func (t *pgTxn) flush(ctx context.Context) error {
+	b := t.pending
+	if b == nil {
+		return nil
+	}
+	t.pending = nil
+	br := t.tx.SendBatch(ctx, b)
+	for range b.Len() {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+	}
+	return br.Close()
+}
 
 func (t *pgTxn) insert(ctx context.Context, items []*item) error {
 	// Almost always every key is new: COPY them, which is PostgreSQL's cheapest way in.
@@ -283,99 +321,230 @@ func (t *pgTxn) copyNew(ctx context.Context, items []*item) (bool, error) {
 	return false, fmt.Errorf("insert: copy: %w", err)
 }
 
-func (t *pgTxn) quarantine(ctx context.Context, q Quarantine) error {
+func (t *pgTxn) quarantine(ctx context.Context, qs []Quarantine) error {
+	n := len(qs)
+	ats, sources, topics, stores, tills, reasons := make([]time.Time, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n)
+	seqs, payloads := make([]int64, n), make([][]byte, n)
+	for i, q := range qs {
+		ats[i], sources[i], topics[i], stores[i], tills[i] = q.At, q.Source, q.Topic, q.Store, q.Till
+		seqs[i], reasons[i], payloads[i] = int64(q.Seq), q.Reason, q.Payload
+	}
+	// In the order given: ids number the quarantine as it was found.
 	_, err := t.tx.Exec(ctx, `INSERT INTO hq_quarantine (at, source, topic, store, till, seq, reason, payload)
-VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, 0), $7, $8)`,
-		q.At, q.Source, q.Topic, q.Store, q.Till, int64(q.Seq), q.Reason, q.Payload)
+SELECT a, src, NULLIF(tp, ''), NULLIF(s, ''), NULLIF(tl, ''), NULLIF(q, 0), r, p
+FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bytea[])
+	WITH ORDINALITY AS u(a, src, tp, s, tl, q, r, p, ord)
+ORDER BY ord`, ats, sources, topics, stores, tills, seqs, reasons, payloads)
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
 	return nil
 }
 
-func (t *pgTxn) lockTill(ctx context.Context, k TillKey) (uint64, string, error) {
-	if _, err := t.tx.Exec(ctx, `INSERT INTO hq_tills (store, till, through, through_hash) VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING`,
-		k.Store, k.Till, journal.GenesisPrev); err != nil {
-		return 0, "", fmt.Errorf("lock till %s: %w", k, err)
+// tillColumns splits keys into the arrays the set-based statements unnest.
+func tillColumns(keys []TillKey) (stores, tills []string) {
+	stores, tills = make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		stores[i], tills[i] = k.Store, k.Till
 	}
-	var through int64
-	var hash string
-	if err := t.tx.QueryRow(ctx, `SELECT through, through_hash FROM hq_tills WHERE store = $1 AND till = $2 FOR UPDATE`,
-		k.Store, k.Till).Scan(&through, &hash); err != nil {
-		return 0, "", fmt.Errorf("lock till %s: %w", k, err)
-	}
-	return uint64(through), hash, nil
+	return stores, tills
 }
 
-func (t *pgTxn) scan(ctx context.Context, k TillKey, from, to uint64) ([]link, error) {
-	rows, err := t.tx.Query(ctx, `SELECT seq, prev, hash, coalesce(receipt, '') FROM hq_entries
-WHERE store = $1 AND till = $2 AND seq >= $3 AND seq <= $4 ORDER BY seq`, k.Store, k.Till, int64(from), int64(to))
+// lockTills creates the new tills and locks all of them in one round trip. Both
+// statements go in key order: the insert waits for another consumer's uncommitted new
+// till in the same order as that one waits for ours, and FOR UPDATE below ORDER BY locks
+// rows as they come out of the sort.
+func (t *pgTxn) lockTills(ctx context.Context, keys []TillKey, ours map[TillKey]span) ([]TillState, map[TillKey][]link, error) {
+	stores, tills := tillColumns(keys)
+	// A span from 1 to 0 skips nothing.
+	los, his := make([]int64, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		los[i] = 1
+		if s, ok := ours[k]; ok {
+			los[i], his[i] = int64(s.from), int64(s.to)
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO hq_tills (store, till, through, through_hash)
+SELECT s, t, 0, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(s, t, ord) ORDER BY ord
+ON CONFLICT DO NOTHING`, stores, tills, journal.GenesisPrev)
+	b.Queue(`SELECT h.store, h.till, h.through, h.through_hash FROM hq_tills h
+JOIN unnest($1::text[], $2::text[]) AS u(s, t) ON h.store = u.s AND h.till = u.t
+ORDER BY h.store, h.till FOR UPDATE OF h`, stores, tills)
+	// Its own statement, so a snapshot taken once the locks are held: it sees what the
+	// consumers that held them before committed.
+	b.Queue(`SELECT e.store, e.till, e.seq, e.prev, e.hash, coalesce(e.receipt, '')
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(s, t, lo, hi)
+JOIN hq_tills h ON h.store = u.s AND h.till = u.t
+JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq > h.through AND e.seq <= h.through + $5
+WHERE e.seq < u.lo OR e.seq > u.hi`, stores, tills, los, his, scanSpan)
+	br := t.tx.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, nil, fmt.Errorf("lock tills: %w", err)
+	}
+	heads, err := t.readHeads(br, keys)
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", k, err)
+		return nil, nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock tills: read links: %w", err)
+	}
+	links, err := readLinks(rows)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock tills: read links: %w", err)
+	}
+	return heads, links, nil
+}
+
+func (t *pgTxn) readHeads(br pgx.BatchResults, keys []TillKey) ([]TillState, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("lock tills: %w", err)
 	}
 	defer rows.Close()
-	var out []link
+	idx := make(map[TillKey]int, len(keys))
+	for i, k := range keys {
+		idx[k] = i
+	}
+	out := make([]TillState, len(keys))
+	got := 0
 	for rows.Next() {
+		var h TillState
+		var through int64
+		if err := rows.Scan(&h.Store, &h.Till, &through, &h.Hash); err != nil {
+			return nil, fmt.Errorf("lock tills: %w", err)
+		}
+		h.Through = uint64(through)
+		i, ok := idx[h.TillKey]
+		if !ok {
+			return nil, fmt.Errorf("lock tills: unexpected till %s", h.TillKey)
+		}
+		out[i] = h
+		got++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lock tills: %w", err)
+	}
+	if got != len(keys) {
+		return nil, fmt.Errorf("lock tills: %d of %d tills found", got, len(keys))
+	}
+	return out, nil
+}
+
+func (t *pgTxn) scan(ctx context.Context, spans []span) (map[TillKey][]link, error) {
+	n := len(spans)
+	stores, tills, froms, tos := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
+	for i, s := range spans {
+		stores[i], tills[i], froms[i], tos[i] = s.key.Store, s.key.Till, int64(s.from), int64(s.to)
+	}
+	rows, err := t.tx.Query(ctx, `SELECT e.store, e.till, e.seq, e.prev, e.hash, coalesce(e.receipt, '')
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(s, t, lo, hi)
+JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq >= u.lo AND e.seq <= u.hi`, stores, tills, froms, tos)
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	out, err := readLinks(rows)
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	return out, nil
+}
+
+// readLinks reads rows of (store, till, seq, prev, hash, receipt) by till, and closes them.
+func readLinks(rows pgx.Rows) (map[TillKey][]link, error) {
+	defer rows.Close()
+	out := map[TillKey][]link{}
+	for rows.Next() {
+		var k TillKey
 		var l link
 		var seq int64
-		if err := rows.Scan(&seq, &l.prev, &l.hash, &l.receipt); err != nil {
-			return nil, fmt.Errorf("scan %s: %w", k, err)
+		if err := rows.Scan(&k.Store, &k.Till, &seq, &l.prev, &l.hash, &l.receipt); err != nil {
+			return nil, err
 		}
 		l.seq = uint64(seq)
-		out = append(out, l)
+		out[k] = append(out[k], l)
 	}
 	return out, rows.Err()
 }
 
-func (t *pgTxn) evict(ctx context.Context, k TillKey, seq uint64, reason string) error {
-	_, err := t.tx.Exec(ctx, `WITH d AS (DELETE FROM hq_entries WHERE store = $1 AND till = $2 AND seq = $3 RETURNING raw)
+func (t *pgTxn) evict(ctx context.Context, evs []eviction) error {
+	n := len(evs)
+	stores, tills, seqs, reasons := make([]string, n), make([]string, n), make([]int64, n), make([]string, n)
+	for i, ev := range evs {
+		stores[i], tills[i], seqs[i], reasons[i] = ev.key.Store, ev.key.Till, int64(ev.seq), ev.reason
+	}
+	_, err := t.tx.Exec(ctx, `WITH d AS (
+	DELETE FROM hq_entries e USING unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(s, t, q, r)
+	WHERE e.store = u.s AND e.till = u.t AND e.seq = u.q
+	RETURNING e.store, e.till, e.seq, u.r, e.raw)
 INSERT INTO hq_quarantine (at, source, store, till, seq, reason, payload)
-SELECT now(), 'chain', $1, $2, $3, $4, substring(raw from 1 for $5) FROM d`, k.Store, k.Till, int64(seq), reason, MaxQuarantinePayload)
+SELECT now(), 'chain', store, till, seq, r, substring(raw from 1 for $5) FROM d ORDER BY store, till, seq`,
+		stores, tills, seqs, reasons, MaxQuarantinePayload)
 	if err != nil {
-		return fmt.Errorf("evict %s seq %d: %w", k, seq, err)
+		return fmt.Errorf("evict: %w", err)
 	}
 	return nil
 }
 
-func (t *pgTxn) setThrough(ctx context.Context, k TillKey, through uint64, hash string) error {
-	_, err := t.tx.Exec(ctx, `UPDATE hq_tills SET through = $3, through_hash = $4, updated_at = now() WHERE store = $1 AND till = $2`,
-		k.Store, k.Till, int64(through), hash)
-	if err != nil {
-		return fmt.Errorf("set through %s: %w", k, err)
+func (t *pgTxn) setThrough(ctx context.Context, heads []TillState) error {
+	n := len(heads)
+	stores, tills, throughs, hashes := make([]string, n), make([]string, n), make([]int64, n), make([]string, n)
+	for i, h := range heads {
+		stores[i], tills[i], throughs[i], hashes[i] = h.Store, h.Till, int64(h.Through), h.Hash
 	}
+	t.queue(`UPDATE hq_tills h SET through = u.th, through_hash = u.hh, updated_at = now()
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(s, t, th, hh)
+WHERE h.store = u.s AND h.till = u.t`, stores, tills, throughs, hashes)
 	return nil
 }
 
-func (t *pgTxn) assignCentral(ctx context.Context, store string, refs []centralRef) error {
-	if _, err := t.tx.Exec(ctx, `INSERT INTO hq_stores (store) VALUES ($1) ON CONFLICT DO NOTHING`, store); err != nil {
-		return fmt.Errorf("central numbers %s: %w", store, err)
-	}
-	var last int64
-	if err := t.tx.QueryRow(ctx, `UPDATE hq_stores SET central_next = central_next + $2 WHERE store = $1 RETURNING central_next`,
-		store, len(refs)).Scan(&last); err != nil {
-		return fmt.Errorf("central numbers %s: %w", store, err)
-	}
-	first := uint64(last) - uint64(len(refs)) + 1
-	// One run per till: refs holds each till's entries together, in chain order.
-	type run struct {
-		first uint64
-		till  string
-		seqs  []int64
-	}
-	var runs []run
-	for i, r := range refs {
-		if len(runs) == 0 || runs[len(runs)-1].till != r.till {
-			runs = append(runs, run{first: first + uint64(i), till: r.till})
+// assignCentral reserves every store's numbers and writes the runs in one round trip,
+// with the watermarks queued before it: the stores' rows are created and locked in name
+// order (after all till locks), and one statement adds each store's count and writes
+// its runs from the numbers it reserved.
+func (t *pgTxn) assignCentral(ctx context.Context, stores []string, refs map[string][]centralRef) error {
+	counts := make([]int64, len(stores))
+	// One run per till and store: refs holds each till's entries together, in chain order.
+	// off is the run's first entry's place among its store's entries.
+	var rs, rt, rq []string
+	var roff []int64
+	var seqs strings.Builder
+	for i, st := range stores {
+		counts[i] = int64(len(refs[st]))
+		for j, r := range refs[st] {
+			if j == 0 || refs[st][j-1].till != r.till {
+				if len(rs) > 0 {
+					seqs.WriteByte('}')
+					rq = append(rq, seqs.String())
+				}
+				seqs.Reset()
+				seqs.WriteByte('{')
+				rs, rt, roff = append(rs, st), append(rt, r.till), append(roff, int64(j))
+			} else {
+				seqs.WriteByte(',')
+			}
+			seqs.WriteString(strconv.FormatUint(r.seq, 10))
 		}
-		runs[len(runs)-1].seqs = append(runs[len(runs)-1].seqs, int64(r.seq))
 	}
-	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"hq_central_runs"}, []string{"store", "first", "till", "seqs", "lo"},
-		pgx.CopyFromSlice(len(runs), func(i int) ([]any, error) {
-			r := runs[i]
-			return []any{store, int64(r.first), r.till, r.seqs, r.seqs[0]}, nil
-		}))
-	if err != nil {
-		return fmt.Errorf("central numbers %s: %w", store, err)
+	if len(rs) > 0 {
+		seqs.WriteByte('}')
+		rq = append(rq, seqs.String())
+	}
+	t.queue(`INSERT INTO hq_stores (store) SELECT s FROM unnest($1::text[]) WITH ORDINALITY AS u(s, ord) ORDER BY ord
+ON CONFLICT DO NOTHING`, stores)
+	t.queue(`SELECT store FROM hq_stores WHERE store = ANY($1::text[]) ORDER BY store FOR UPDATE`, stores)
+	t.queue(`WITH c AS (
+	UPDATE hq_stores h SET central_next = h.central_next + u.n FROM unnest($1::text[], $2::bigint[]) AS u(s, n)
+	WHERE h.store = u.s RETURNING h.store, h.central_next - u.n AS base)
+INSERT INTO hq_central_runs (store, first, till, seqs, lo)
+SELECT r.s, c.base + r.off + 1, r.t, r.q::bigint[], (r.q::bigint[])[1]
+FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) AS r(s, t, off, q) JOIN c ON c.store = r.s`,
+		stores, counts, rs, rt, roff, rq)
+	if err := t.flush(ctx); err != nil {
+		return fmt.Errorf("central numbers: %w", err)
 	}
 	return nil
 }

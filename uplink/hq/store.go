@@ -68,22 +68,41 @@ type Store interface {
 	run(ctx context.Context, fn func(t txn) error) error
 }
 
-// txn is one store transaction as the ingest logic sees it.
+// txn is one store transaction as the ingest logic sees it. Each method takes the whole
+// batch's share of its work at once, so that a store over the network pays its round
+// trips per batch, not per till.
 type txn interface {
 	// insert stores each item whose key is new; for the others it sets existing to the
-	// stored hash.
+	// stored hash. items are sorted by till and seq.
 	insert(ctx context.Context, items []*item) error
-	quarantine(ctx context.Context, q Quarantine) error
-	// lockTill returns the till's watermark and its hash, locking the till against other
-	// consumers until commit; a new till starts at 0 and the genesis prev.
-	lockTill(ctx context.Context, k TillKey) (uint64, string, error)
-	// scan returns the stored links with from <= seq <= to, in seq order.
-	scan(ctx context.Context, k TillKey, from, to uint64) ([]link, error)
-	// evict moves a stored entry to the quarantine.
-	evict(ctx context.Context, k TillKey, seq uint64, reason string) error
-	setThrough(ctx context.Context, k TillKey, through uint64, hash string) error
-	// assignCentral gives the entries refs consecutive central numbers of their store.
-	assignCentral(ctx context.Context, store string, refs []centralRef) error
+	// quarantine stores qs, in order.
+	quarantine(ctx context.Context, qs []Quarantine) error
+	// lockTills returns the watermark and its hash of each of keys (sorted, distinct), in
+	// the same order, locking them in that order against other consumers until commit; a
+	// new till starts at 0 and the genesis prev. With them it returns, read under the
+	// locks, each till's stored links with through < seq <= through+scanSpan, except those
+	// in its span of ours (the rows this transaction inserted, which the caller knows).
+	lockTills(ctx context.Context, keys []TillKey, ours map[TillKey]span) ([]TillState, map[TillKey][]link, error)
+	// scan returns, for each span, the stored links with from <= seq <= to of its till.
+	scan(ctx context.Context, spans []span) (map[TillKey][]link, error)
+	// evict moves stored entries to the quarantine.
+	evict(ctx context.Context, evs []eviction) error
+	// setThrough writes the watermarks of tills locked by lockTills.
+	setThrough(ctx context.Context, heads []TillState) error
+	// assignCentral gives, for each of stores (sorted), the entries refs[store]
+	// consecutive central numbers of that store, in order.
+	assignCentral(ctx context.Context, stores []string, refs map[string][]centralRef) error
+}
+
+type span struct {
+	key      TillKey
+	from, to uint64
+}
+
+type eviction struct {
+	key    TillKey
+	seq    uint64
+	reason string
 }
 
 type item struct {

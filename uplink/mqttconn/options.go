@@ -78,6 +78,9 @@ type Session struct {
 	KeepAlive          time.Duration // zero: DefaultKeepAlive
 	// Timeout bounds connecting, each ping and each socket write. Zero: DefaultTimeout.
 	Timeout time.Duration
+	// PingTimeout, when longer than Timeout, bounds the wait for a ping's answer instead
+	// (HQ's consumer, whose pings queue behind its PUBACKs at a busy broker).
+	PingTimeout time.Duration
 	// Will is published, QoS 1, by the broker when the session is lost. Required for Till.
 	Will *Will
 	// OnLost is called once when an established session is lost. Required for every kind
@@ -112,7 +115,8 @@ func (s *Session) timeout() time.Duration {
 // clientOptions are paho's options for s: a clean session, no automatic reconnect or
 // connect retry (the caller makes a new client for the next session), the connection Open
 // makes, and DiscardStore, which is right only because of the first two. Handlers run on
-// goroutines of their own (order does not matter).
+// goroutines of their own (order does not matter), except a Consumer's, which run in the
+// broker's order on paho's router so that a handler that waits stops the reads.
 func clientOptions(s Session) *mqtt.ClientOptions {
 	keepAlive := s.KeepAlive
 	if keepAlive <= 0 {
@@ -126,10 +130,10 @@ func clientOptions(s Session) *mqtt.ClientOptions {
 		SetCleanSession(true).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
-		SetOrderMatters(false).
+		SetOrderMatters(s.Kind == Consumer).
 		SetStore(DiscardStore{}).
 		SetKeepAlive(keepAlive).
-		SetPingTimeout(s.timeout()).
+		SetPingTimeout(max(s.timeout(), s.PingTimeout)).
 		SetConnectTimeout(s.timeout()).
 		SetWriteTimeout(s.timeout()).
 		SetCustomOpenConnectionFn(Open).
