@@ -49,6 +49,9 @@ type CA struct {
 	// Validity is the lifetime of the certificates it issues; 0 is CertValidity. It is
 	// never longer than what is left of the CA's own certificate.
 	Validity time.Duration
+	// RenewAfter: a certificate younger than this is not renewed (AnswerRenewal); 0 is
+	// RenewMinInterval, negative lets any be renewed.
+	RenewAfter time.Duration
 
 	key  *ecdsa.PrivateKey
 	sign ed25519.PrivateKey
@@ -212,7 +215,7 @@ func (c *CA) signTill(csrPEM []byte, now time.Time, replace bool) ([]byte, error
 }
 
 // Renew signs a till's request for a new certificate while its current one is valid:
-// the till must hold a current certificate, and the new key must differ from its key.
+// the till must hold a current certificate.
 // The old certificate is marked renewed and stays valid until it expires. The caller has
 // established that the request comes from the till (its device key signed it).
 func (c *CA) Renew(csrPEM []byte, now time.Time) ([]byte, error) {

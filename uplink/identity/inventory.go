@@ -146,10 +146,9 @@ func (inv *CertInventory) reload() error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
 	cur := map[string]string{}
-	for _, i := range list {
-		if i.Current(now) {
+	for _, i := range list { // oldest first: the last one neither revoked nor renewed wins
+		if i.Revoked == nil && i.Renewed == nil {
 			cur[i.Name] = i.Serial
 		}
 	}
@@ -157,7 +156,8 @@ func (inv *CertInventory) reload() error {
 	return nil
 }
 
-// Serial is the serial (hex) of store/till's current certificate, "" when it has none.
+// Serial is the serial (hex) of the certificate store/till holds (the last one issued,
+// neither revoked nor renewed, expired or not), "" when it has none.
 func (inv *CertInventory) Serial(store, till string) string {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()

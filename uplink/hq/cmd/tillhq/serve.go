@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -29,16 +30,12 @@ func serve(ctx context.Context, e *env, args []string) error {
 	webCert := c.fs.String("http-cert", "", "serve the dashboard over HTTPS with this certificate (PEM)")
 	webKey := c.fs.String("http-key", "", "its key")
 	insecure := c.fs.Bool("insecure", false, "run unsigned: store entries no device key signed, send unsigned acks, serve the dashboard without authentication")
-	caDir := c.fs.String("ca", os.Getenv("TILLHQ_CA"), "the CA directory: the inventory shows the serial of each till's certificate")
+	caDir := c.fs.String("ca", os.Getenv("TILLHQ_CA"), "the CA directory: the inventory shows the serial of each till's certificate; with the CA key there, HQ answers the tills' certificate renewals")
 	th := alertFlags(c.fs)
 	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
 		return err
 	}
-	o, err := c.options(false)
-	if err != nil {
-		return err
-	}
-	if !*insecure && (o.Keys == nil || o.SignKey == nil) {
+	if !*insecure && (c.keys == "" || c.signKey == "") {
 		return usageError{"serve: refusing to run unsigned: give --keys DIR (the device keys, tillhq register) and --sign-key FILE " +
 			"(the CA's hq-sign.key), or --insecure to store entries no till signed and send acks nobody can verify"}
 	}
@@ -47,6 +44,10 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	if (*webCert == "") != (*webKey == "") {
 		return usageError{"serve: --http-cert and --http-key go together"}
+	}
+	o, err := c.options(false)
+	if err != nil {
+		return err
 	}
 	var guard *hq.WebAuth
 	if *webAuth != "" {
@@ -133,6 +134,19 @@ func serve(ctx context.Context, e *env, args []string) error {
 	vo := o
 	vo.ClientID, vo.Share = "", ""
 	go hq.WatchFleet(ctx, vo, view, nil)
+	if *caDir != "" {
+		// With the CA key at hand, HQ answers the tills' certificate renewals.
+		if ca, err := identity.OpenCA(*caDir); err != nil {
+			fmt.Fprintln(e.stderr, "tillhq: certificate renewals are not answered:", err)
+		} else if o.Keys == nil || o.SignKey == nil {
+			fmt.Fprintln(e.stderr, "tillhq: certificate renewals are not answered: they need --keys and --sign-key")
+		} else {
+			go hq.ServeRenewals(ctx, vo, ca, func(k hq.TillKey, cert *x509.Certificate) {
+				logger.Info("tillhq: certificate renewed", "till", k.String(), "serial", cert.SerialNumber.Text(16), "until", cert.NotAfter)
+			}, nil)
+			fmt.Fprintln(e.stderr, "tillhq: answering certificate renewals with the CA in", *caDir)
+		}
+	}
 	cons, err := hq.NewConsumer(st, &o)
 	if err != nil {
 		return err
