@@ -18,6 +18,7 @@ import (
 //	/            an HTML page: alerts, per-store summaries and every till, refreshed by
 //	             the page itself every few seconds (it works without JavaScript too)
 //	/api/fleet   the same as JSON
+//	/api/tills   every till as the fleet view knows it ([]TillStatus), for tillhq fleet --hq
 //	/metrics     Prometheus text format: per-till and consumer figures
 //
 // It authenticates nobody itself: serve it behind WebAuth.Wrap.
@@ -48,6 +49,9 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/api/fleet":
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(d.model(r))
+	case "/api/tills":
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(d.View.Tills())
 	case "/metrics":
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		w.Write(d.metrics(r.Context()))

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,10 +22,28 @@ func fleet(ctx context.Context, e *env, args []string) error {
 	attention := c.fs.Bool("attention", false, "only tills that need someone")
 	watch := c.fs.Bool("watch", false, "keep the table on screen, redrawn as statuses arrive")
 	every := c.fs.Duration("every", 2*time.Second, "with --watch: how often the table is redrawn")
+	hqURL := c.fs.String("hq", "", "ask a running tillhq serve (its --http address, e.g. http://127.0.0.1:8080) instead of the broker: all it knows of each till")
+	hqToken := c.fs.String("hq-token", os.Getenv("TILLHQ_HQ_TOKEN_FILE"), "with --hq: a file holding a bearer token of its --dashboard-auth")
 	invLoc := c.fs.String("inventory", "", "HQ's store (postgres:// URL or bbolt file): complete lost tills with what HQ knew of them; without --broker, list the inventory alone")
 	th := alertFlags(c.fs)
 	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
 		return err
+	}
+	if *hqURL != "" {
+		if *watch || *invLoc != "" || c.broker != "" {
+			return usageError{"fleet: --hq goes without --watch, --inventory and --broker"}
+		}
+		ts, err := fleetFromHQ(ctx, *hqURL, *hqToken)
+		if err != nil {
+			return err
+		}
+		f := hq.FleetFilter{State: *state, Attention: *attention, Thresholds: th}
+		c.fs.Visit(func(fl *flag.Flag) {
+			if fl.Name == "store" {
+				f.Store = c.store
+			}
+		})
+		return fleetTable(e.stdout, f.Filter(ts, time.Now()), time.Now(), th)
 	}
 	o, err := c.options(*invLoc == "" || *watch)
 	if err != nil {
@@ -80,6 +100,34 @@ func fleet(ctx context.Context, e *env, args []string) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// fleetFromHQ reads every till's status from a running tillhq serve's dashboard.
+func fleetFromHQ(ctx context.Context, base, tokenFile string) ([]hq.TillStatus, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(base, "/")+"/api/tills", nil)
+	if err != nil {
+		return nil, usageError{"fleet: --hq: " + err.Error()}
+	}
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("fleet: --hq-token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(b)))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fleet: %s: %s", req.URL.Redacted(), resp.Status)
+	}
+	var ts []hq.TillStatus
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&ts); err != nil {
+		return nil, fmt.Errorf("fleet: %s: %w", req.URL.Redacted(), err)
+	}
+	return ts, nil
 }
 
 // fleetTable prints tills as the fleet manager reads them.
