@@ -28,6 +28,13 @@
 //     till and expires (SendCommand subscribes to the result before it publishes, so an
 //     answer is never missed), a catalog is validated as a whole before it is published,
 //     retained, and acks are the consumer's (wire.AckPayload).
+//   - The fleet view (FleetView) with Persist keeps a device inventory and the event
+//     history in the store (FleetStore: bbolt buckets, or PostgreSQL tables it creates):
+//     each till's last full status, first and last seen, lost since, device state times,
+//     chain conflicts and certificate serial. The last will marks a till lost and keeps
+//     what it last said. Thresholds decide its alerts; WebAuth guards the Dashboard with
+//     PBKDF2-SHA256 hashed credentials. ServeRenewals answers the tills' certificate
+//     renewals with the CA.
 //   - The consumer never relies on MQTT ordering or on the broker's persistence: it acks
 //     (PUBACKs) a message only after its commit, republishes every till's ack on each
 //     connect, and answers a till's resends with its ack again.
