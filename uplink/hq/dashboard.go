@@ -69,6 +69,7 @@ type TillRow struct {
 	LastSale         string // age
 	Version          string
 	Catalog          uint64
+	Slot             string
 	Devices          string
 	LostSince        string // age, "" unless lost
 	LastSeen         string // age of the last status HQ received
@@ -131,7 +132,7 @@ func (d *Dashboard) model(r *http.Request) dashModel {
 	}
 	for _, t := range f.Filter(all, now) {
 		s := t.Status
-		row := TillRow{Store: t.Store, Till: t.Till, State: s.State, Backlog: s.Backlog, Version: s.Version, Catalog: s.Catalog,
+		row := TillRow{Store: t.Store, Till: t.Till, State: s.State, Backlog: s.Backlog, Version: s.Version, Catalog: s.Catalog, Slot: s.Slot,
 			Devices: DevicesText(s.Devices), Attention: d.Thresholds.Attention(t, now), LedgerMB: s.LedgerBytes >> 20,
 			FreeMB: s.FreeDiskBytes >> 20, CertSerial: t.CertSerial}
 		if t.LostSince != nil {
@@ -223,8 +224,8 @@ setInterval(function(){
 {{range .Stores}}<tr><td>{{.Store}}</td><td class="num">{{.Tills}}</td><td class="num">{{.Online}}</td><td class="num">{{.Lost}}</td><td class="num">{{.Attention}}</td><td class="num">{{.Backlog}}</td></tr>
 {{end}}</table>
 <h2>Tills</h2>
-<table id="tills"><tr><th>store</th><th>till</th><th>state</th><th>unsynced</th><th>oldest unsynced</th><th>last sale</th><th>devices</th><th>version</th><th>catalog</th><th>status</th><th>lost for</th><th>attention</th></tr>
-{{range .Tills}}<tr id="till-{{.Store}}-{{.Till}}"{{if .Attention}} class="attention"{{end}}><td>{{.Store}}</td><td>{{.Till}}</td><td class="state-{{.State}}">{{.State}}</td><td class="num">{{.Backlog}}</td><td>{{.OldestUnsynced}}</td><td>{{.LastSale}}</td><td>{{.Devices}}</td><td>{{.Version}}</td><td class="num">{{.Catalog}}</td><td>{{.StatusAge}}</td><td class="lost-since">{{.LostSince}}</td><td>{{range $i, $a := .Attention}}{{if $i}}, {{end}}{{$a}}{{end}}</td></tr>
+<table id="tills"><tr><th>store</th><th>till</th><th>state</th><th>unsynced</th><th>oldest unsynced</th><th>last sale</th><th>devices</th><th>version</th><th>slot</th><th>catalog</th><th>status</th><th>lost for</th><th>attention</th></tr>
+{{range .Tills}}<tr id="till-{{.Store}}-{{.Till}}"{{if .Attention}} class="attention"{{end}}><td>{{.Store}}</td><td>{{.Till}}</td><td class="state-{{.State}}">{{.State}}</td><td class="num">{{.Backlog}}</td><td>{{.OldestUnsynced}}</td><td>{{.LastSale}}</td><td>{{.Devices}}</td><td>{{.Version}}</td><td>{{.Slot}}</td><td class="num">{{.Catalog}}</td><td>{{.StatusAge}}</td><td class="lost-since">{{.LostSince}}</td><td>{{range $i, $a := .Attention}}{{if $i}}, {{end}}{{$a}}{{end}}</td></tr>
 {{end}}</table>
 <h2>Recent events</h2>
 {{if .Events}}<ul id="events">{{range .Events}}<li>{{.At}} <b>{{.Store}}/{{.Till}}</b> {{.Severity}}: {{.What}}</li>{{end}}</ul>

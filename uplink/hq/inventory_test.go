@@ -52,11 +52,11 @@ func TestInventorySurvivesRestart(t *testing.T) {
 		at := clock.Add(-time.Minute)
 		oldest := clock.Add(-2 * time.Hour)
 		first := clock
-		status("t01", wire.Status{State: "online", At: &at, Version: "1.4.2", Catalog: 7, Backlog: 12, OldestUnsynced: &oldest,
+		status("t01", wire.Status{State: "online", At: &at, Version: "1.4.2", Slot: "b", Catalog: 7, Backlog: 12, OldestUnsynced: &oldest,
 			Devices: []wire.Device{{Name: "printer", State: "ok"}, {Name: "drawer", State: "drawer-open"}}})
 		event("t01", wire.Event{Kind: "paper-out", Severity: "warn", Detail: "printer", At: clock.Add(-30 * time.Minute)})
 		clock = clock.Add(15 * time.Minute)
-		status("t01", wire.Status{State: "online", At: &clock, Version: "1.4.2", Catalog: 7, Backlog: 12, OldestUnsynced: &oldest,
+		status("t01", wire.Status{State: "online", At: &clock, Version: "1.4.2", Slot: "b", Catalog: 7, Backlog: 12, OldestUnsynced: &oldest,
 			Devices: []wire.Device{{Name: "printer", State: "ok"}, {Name: "drawer", State: "drawer-open"}}})
 		clock = clock.Add(time.Minute)
 		lostAt := clock
@@ -73,7 +73,7 @@ func TestInventorySurvivesRestart(t *testing.T) {
 			got[ts.TillKey.String()] = ts
 		}
 		t1 := got["s042/t01"]
-		if t1.Status.State != "lost" || t1.Status.Backlog != 12 || t1.Status.Version != "1.4.2" || t1.Status.Catalog != 7 || len(t1.Status.Devices) != 2 {
+		if t1.Status.State != "lost" || t1.Status.Backlog != 12 || t1.Status.Version != "1.4.2" || t1.Status.Slot != "b" || t1.Status.Catalog != 7 || len(t1.Status.Devices) != 2 {
 			t.Errorf("lost till after restart: %+v", t1.Status)
 		}
 		if t1.LostSince == nil || !t1.LostSince.Equal(lostAt) || !t1.FirstSeen.Equal(first) || !t1.LastSeen.Equal(lostAt.Add(-time.Minute)) {

@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS hq_devices (
 	state       text NOT NULL,
 	version     text NOT NULL DEFAULT '',
 	catalog     numeric(20) NOT NULL DEFAULT 0,
+	slot        text NOT NULL DEFAULT '',
 	cert_serial text NOT NULL DEFAULT '',
 	first_seen  timestamptz,
 	last_seen   timestamptz,
@@ -101,13 +102,13 @@ func (f *pgFleet) PutDevice(ctx context.Context, ts TillStatus) error {
 	if ts.Err != "" {
 		state = "bad status"
 	}
-	_, err = f.s.pool.Exec(ctx, `INSERT INTO hq_devices (store, till, state, version, catalog, cert_serial, first_seen, last_seen, lost_since, status, doc)
-VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10, $11)
-ON CONFLICT (store, till) DO UPDATE SET state = EXCLUDED.state, version = EXCLUDED.version, catalog = EXCLUDED.catalog,
+	_, err = f.s.pool.Exec(ctx, `INSERT INTO hq_devices (store, till, state, version, catalog, slot, cert_serial, first_seen, last_seen, lost_since, status, doc)
+VALUES ($1, $2, $3, $4, $5::numeric, $12, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (store, till) DO UPDATE SET state = EXCLUDED.state, version = EXCLUDED.version, catalog = EXCLUDED.catalog, slot = EXCLUDED.slot,
 	cert_serial = EXCLUDED.cert_serial, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
 	lost_since = EXCLUDED.lost_since, status = EXCLUDED.status, doc = EXCLUDED.doc`,
 		ts.Store, ts.Till, state, ts.Status.Version, strconv.FormatUint(ts.Status.Catalog, 10), ts.CertSerial,
-		nullTime(ts.FirstSeen), nullTime(ts.LastSeen), ts.LostSince, status, doc)
+		nullTime(ts.FirstSeen), nullTime(ts.LastSeen), ts.LostSince, status, doc, ts.Status.Slot)
 	if err != nil {
 		return fmt.Errorf("hq: put device: %w", err)
 	}

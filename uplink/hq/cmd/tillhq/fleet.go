@@ -133,7 +133,7 @@ func fleetFromHQ(ctx context.Context, base, tokenFile string) ([]hq.TillStatus, 
 // fleetTable prints tills as the fleet manager reads them.
 func fleetTable(out io.Writer, ts []hq.TillStatus, now time.Time, th *hq.Thresholds) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "STORE\tTILL\tSTATE\tBACKLOG\tOLDEST UNSYNCED\tLAST SALE\tLOST SINCE\tVERSION\tCATALOG\tDEVICES\tATTENTION")
+	fmt.Fprintln(w, "STORE\tTILL\tSTATE\tBACKLOG\tOLDEST UNSYNCED\tLAST SALE\tLOST SINCE\tVERSION\tSLOT\tCATALOG\tDEVICES\tATTENTION")
 	age := func(t *time.Time) string {
 		if t == nil {
 			return "-"
@@ -158,8 +158,12 @@ func fleetTable(out io.Writer, ts []hq.TillStatus, now time.Time, th *hq.Thresho
 		if t.LostSince != nil {
 			lost = t.LostSince.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.Store, t.Till, s.State, s.Backlog, oldest, age(s.LastSale),
-			lost, s.Version, s.Catalog, hq.DevicesText(s.Devices), why)
+		slot := s.Slot
+		if slot == "" {
+			slot = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.Store, t.Till, s.State, s.Backlog, oldest, age(s.LastSale),
+			lost, s.Version, slot, s.Catalog, hq.DevicesText(s.Devices), why)
 	}
 	return w.Flush()
 }

@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"tillbox/ledger"
 	"tillbox/uplink/rig"
+	"tillbox/uplink/wire"
 )
 
 // tillRow is a till of /api/fleet.
@@ -219,4 +222,67 @@ func TestKilledTillKeepsWhatHQKnew(t *testing.T) {
 	})
 	check("after the restart", after)
 	wantEvents("after the restart")
+}
+
+// TestChainConflictRaisesAlert: a second box answering to a till id HQ already holds
+// entries of is a chain conflict. serve records it at once as an event and an alert on
+// the dashboard and in the metrics, and the event is kept in the store.
+func TestChainConflictRaisesAlert(t *testing.T) {
+	bin := buildTillhq(t)
+	dir := t.TempDir()
+	store := filepath.Join(dir, "hq.db")
+	addr := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
+	web := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
+	p := rig.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--insecure", "--listen", addr, "--store", store,
+		"--http", web, "--dashboard-auth", webAuthFile(t, bin)))
+	for _, a := range []string{addr, web} {
+		if err := rig.WaitListening(a, 15*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := openLedgerIn(t, "s042", "t01")
+	c, stop := runTill(t, first, fastOptions("tcp://"+addr))
+	appendSales(t, first, c, 3)
+	waitSynced(t, first, c)
+	stop()
+	// Another box claiming to be t01: its seq 1 differs from the one HQ holds.
+	impostor := openLedgerIn(t, "s042", "t01")
+	res, err := impostor.Append(rig.Sale(999))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("impostor").SetAutoReconnect(false))
+	if tok := cli.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer cli.Disconnect(100)
+	if tok := cli.Publish(wire.Topics{}.Tx("s042", "t01"), 1, false, res.Raw); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	waitFor(t, 30*time.Second, "the dashboard to raise the conflict", func() bool {
+		var m struct {
+			Tills []struct {
+				Store, Till string
+				Attention   []string
+			}
+		}
+		if getJSON("http://"+web+"/api/fleet", &m) != nil {
+			return false
+		}
+		for _, r := range m.Tills {
+			if r.Till == "t01" && strings.Contains(strings.Join(r.Attention, ";"), "chain conflicts") {
+				return true
+			}
+		}
+		return false
+	})
+	if m := authGet(t, "http://"+web+"/metrics"); !strings.Contains(m, `tillbox_till_alert{store="s042",till="t01",alert="conflict"} 1`) ||
+		strings.Contains(m, `tillhq_till_conflicts_total{store="s042",till="t01"} 0`) {
+		t.Errorf("metrics do not show the conflict:\n%s", m)
+	}
+	p.Stop(10 * time.Second)
+	out, err := exec.Command(bin, "events", "--store", store, "--kind", "conflict").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "s042/t01  hq") || !strings.Contains(string(out), "conflict: seq 1 is held with hash") {
+		t.Errorf("tillhq events --kind conflict: %v\n%s", err, out)
+	}
 }
