@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"tillbox/uplink/wire"
 )
 
 // Dashboard serves the fleet manager's view over HTTP:
@@ -163,10 +165,18 @@ func (d *Dashboard) model(r *http.Request) dashModel {
 		if i == 20 {
 			break
 		}
-		m.Events = append(m.Events, Alert{Store: e.Store, Till: e.Till, What: strings.TrimSpace(e.Event.Kind + " " + e.Event.Detail),
+		m.Events = append(m.Events, Alert{Store: e.Store, Till: e.Till, What: eventText(e.Event),
 			Severity: e.Event.Severity, At: eventTime(e.Event.At, now)})
 	}
 	return m
+}
+
+// eventText is "kind: detail", or the kind alone.
+func eventText(e wire.Event) string {
+	if e.Detail == "" {
+		return e.Kind
+	}
+	return e.Kind + ": " + e.Detail
 }
 
 // eventTime is an event's time as the page shows it: the time alone today, the date too

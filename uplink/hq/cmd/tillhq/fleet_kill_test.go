@@ -187,7 +187,7 @@ func TestKilledTillKeepsWhatHQKnew(t *testing.T) {
 	wantEvents := func(when string) {
 		t.Helper()
 		page := authGet(t, "http://"+web+"/")
-		if !strings.Contains(page, "<b>s001/t01</b> error: lost the broker published the till&#39;s last will") {
+		if !strings.Contains(page, "<b>s001/t01</b> error: lost: the broker published the till&#39;s last will") {
 			t.Errorf("%s: the page's events do not show the loss:\n%s", when, page)
 		}
 	}
