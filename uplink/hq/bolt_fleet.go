@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -120,4 +121,42 @@ func (f *boltFleet) Events(ctx context.Context, q EventQuery) ([]FleetEvent, err
 		out[i], out[j] = out[j], out[i]
 	}
 	return out, nil
+}
+
+func (f *boltFleet) PruneEvents(ctx context.Context, before time.Time) (int, error) {
+	end := make([]byte, 8)
+	binary.BigEndian.PutUint64(end, uint64(before.UnixNano()))
+	n := 0
+	// In slices of a few thousand keys: one huge transaction would hold the writer long.
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		done := true
+		err := f.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bFleetEvents)
+			var keys [][]byte
+			c := b.Cursor()
+			for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0; k, _ = c.Next() {
+				if len(keys) == 5000 {
+					done = false
+					break
+				}
+				keys = append(keys, bytes.Clone(k))
+			}
+			for _, k := range keys {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			n += len(keys)
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("hq: prune events: %w", err)
+		}
+		if done {
+			return n, nil
+		}
+	}
 }

@@ -357,6 +357,11 @@ func (d *Dashboard) metrics(ctx context.Context) []byte {
 			}
 		}
 	}
+	family("tillhq_till_events_dropped_total", "counter", "Events of the till over HQ's bound per minute, not kept.")
+	dropped := d.View.Dropped()
+	for _, t := range tills {
+		sample("tillhq_till_events_dropped_total", float64(dropped[t.TillKey]), "store", t.Store, "till", t.Till)
+	}
 	if d.Store != nil {
 		if states, err := d.Store.Tills(ctx); err == nil {
 			family("tillhq_till_acknowledged_seq", "gauge", "Every seq of the till up to this one is stored at HQ, chain verified.")

@@ -56,15 +56,62 @@ type FleetView struct {
 	CertSerial func(TillKey) string
 	// OnError receives what the FleetStore refused; default: dropped silently.
 	OnError func(error)
+	// EventRate bounds the events kept of one till per minute (a till that floods its
+	// event topic cannot fill HQ's disk); the others are counted (Dropped). Default
+	// DefaultEventRate.
+	EventRate int
 
-	mu     sync.Mutex
-	tills  map[TillKey]TillStatus
-	events []FleetEvent // newest last, at most maxViewEvents
-	topics wire.Topics
-	store  FleetStore
+	mu      sync.Mutex
+	window  map[TillKey]*eventWindow
+	dropped map[TillKey]uint64
+	tills   map[TillKey]TillStatus
+	events  []FleetEvent // newest last, at most maxViewEvents
+	topics  wire.Topics
+	store   FleetStore
 }
 
 const maxViewEvents = 200
+
+// DefaultEventRate is FleetView.EventRate's default.
+const DefaultEventRate = 120
+
+type eventWindow struct {
+	start time.Time
+	n     int
+}
+
+// Dropped returns how many events of each till were over EventRate and not kept.
+func (v *FleetView) Dropped() map[TillKey]uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make(map[TillKey]uint64, len(v.dropped))
+	for k, n := range v.dropped {
+		out[k] = n
+	}
+	return out
+}
+
+// admit reports whether one more event of k fits this minute's bound; v.mu is held.
+func (v *FleetView) admit(k TillKey, now time.Time) bool {
+	limit := v.EventRate
+	if limit <= 0 {
+		limit = DefaultEventRate
+	}
+	if v.window == nil {
+		v.window, v.dropped = map[TillKey]*eventWindow{}, map[TillKey]uint64{}
+	}
+	w := v.window[k]
+	if w == nil || now.Sub(w.start) >= time.Minute || now.Before(w.start) {
+		w = &eventWindow{start: now}
+		v.window[k] = w
+	}
+	if w.n >= limit {
+		v.dropped[k]++
+		return false
+	}
+	w.n++
+	return true
+}
 
 // NewFleetView makes an empty view for topics under prefix.
 func NewFleetView(prefix string) *FleetView {
@@ -187,8 +234,13 @@ func (v *FleetView) Observe(topic string, payload []byte) {
 		}
 	case wire.KindEvent:
 		e, err := wire.DecodeEvent(payload)
-		if err != nil {
+		if err != nil || !v.admit(k, now) {
 			return
+		}
+		// The history is ordered by the till's time; one the till cannot have meant is
+		// replaced by the time HQ received it.
+		if e.At.Year() < 2000 || e.At.Year() > 2200 {
+			e.At = now
 		}
 		v.addEvent(FleetEvent{TillKey: k, Event: e, Source: "till", Received: now})
 	}

@@ -22,6 +22,8 @@ type FleetStore interface {
 	AddEvent(ctx context.Context, e FleetEvent) error
 	// Events returns the events q selects, oldest first; with q.Limit, the newest q.Limit.
 	Events(ctx context.Context, q EventQuery) ([]FleetEvent, error)
+	// PruneEvents removes the events from before before and returns how many.
+	PruneEvents(ctx context.Context, before time.Time) (int, error)
 }
 
 // EventQuery selects events; zero values select everything.

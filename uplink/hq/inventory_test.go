@@ -2,6 +2,7 @@ package hq_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -202,4 +203,56 @@ func TestThresholds(t *testing.T) {
 	if a := off.Alerts(hq.TillStatus{Status: wire.Status{State: "lost"}, LostSince: ago(time.Second)}, now); len(a) != 1 || a[0].Kind != hq.AlertLost {
 		t.Errorf("lost with LostTooLong 0: %v", a)
 	}
+}
+
+// TestEventsBoundedAndPruned: a till flooding its event topic gets EventRate events a
+// minute kept and the rest counted; PruneEvents removes exactly the old ones.
+func TestEventsBoundedAndPruned(t *testing.T) {
+	stores(t, func(t *testing.T, st hq.Store) {
+		ctx := context.Background()
+		fs, err := hq.OpenFleetStore(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		v := hq.NewFleetView("")
+		v.Now = func() time.Time { return clock }
+		v.EventRate = 5
+		v.OnError = func(err error) { t.Error(err) }
+		if err := v.Persist(ctx, fs); err != nil {
+			t.Fatal(err)
+		}
+		tp := wire.Topics{}
+		emit := func(till string, n int) {
+			for i := range n {
+				p, _ := wire.EncodeEvent(wire.Event{Kind: "scan-garbage", Detail: fmt.Sprint(i), At: clock.Add(time.Duration(i) * time.Millisecond)})
+				v.Observe(tp.Event("s042", till), p)
+			}
+		}
+		emit("t01", 50)
+		emit("t02", 3)
+		if d := v.Dropped(); d[hq.TillKey{Store: "s042", Till: "t01"}] != 45 || d[hq.TillKey{Store: "s042", Till: "t02"}] != 0 {
+			t.Errorf("dropped %v, want 45 of t01 and none of t02", d)
+		}
+		clock = clock.Add(time.Minute) // a new minute: room again
+		emit("t01", 2)
+		evs, err := fs.Events(ctx, hq.EventQuery{Store: "s042", Till: "t01"})
+		if err != nil || len(evs) != 7 {
+			t.Fatalf("t01 events kept: %d, %v; want 5+2", len(evs), err)
+		}
+		// An event dated 1970 is kept at HQ's time of arrival.
+		p, _ := wire.EncodeEvent(wire.Event{Kind: "boot", At: time.Unix(0, 0)})
+		v.Observe(tp.Event("s042", "t03"), p)
+		if evs, _ := fs.Events(ctx, hq.EventQuery{Kind: "boot"}); len(evs) != 1 || !evs[0].Event.At.Equal(clock) {
+			t.Errorf("an event from 1970: %+v", evs)
+		}
+		n, err := fs.PruneEvents(ctx, clock)
+		if err != nil || n != 8 {
+			t.Fatalf("pruned %d, %v; want the 8 of the first minute", n, err)
+		}
+		left, _ := fs.Events(ctx, hq.EventQuery{})
+		if len(left) != 3 {
+			t.Errorf("%d events left, want 3", len(left))
+		}
+	})
 }

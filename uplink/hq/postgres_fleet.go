@@ -184,3 +184,11 @@ func nullTime(t time.Time) *time.Time {
 	}
 	return &t
 }
+
+func (f *pgFleet) PruneEvents(ctx context.Context, before time.Time) (int, error) {
+	tag, err := f.s.pool.Exec(ctx, `DELETE FROM hq_events WHERE at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("hq: prune events: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -32,8 +32,13 @@ func serve(ctx context.Context, e *env, args []string) error {
 	insecure := c.fs.Bool("insecure", false, "run unsigned: store entries no device key signed, send unsigned acks, serve the dashboard without authentication")
 	caDir := c.fs.String("ca", os.Getenv("TILLHQ_CA"), "the CA directory: the inventory shows the serial of each till's certificate; with the CA key there, HQ answers the tills' certificate renewals")
 	th := alertFlags(c.fs)
+	keep := c.fs.Duration("events-keep", 90*24*time.Hour, "keep the event history this long (0: for ever)")
+	eventRate := c.fs.Int("event-rate", hq.DefaultEventRate, "keep at most this many events of one till per minute; the rest are counted")
 	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
 		return err
+	}
+	if *keep < 0 || *eventRate < 1 {
+		return usageError{"serve: --events-keep must be 0 or more and --event-rate 1 or more"}
 	}
 	if !*insecure && (c.keys == "" || c.signKey == "") {
 		return usageError{"serve: refusing to run unsigned: give --keys DIR (the device keys, tillhq register) and --sign-key FILE " +
@@ -109,12 +114,30 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	view := hq.NewFleetView(c.prefix)
+	view.EventRate = *eventRate
 	view.OnError = func(err error) { logger.Error("tillhq: inventory", "err", err) }
 	if inv != nil {
 		view.CertSerial = func(k hq.TillKey) string { return inv.Serial(k.Store, k.Till) }
 	}
 	if err := view.Persist(ctx, fleetStore); err != nil {
 		return err
+	}
+	if *keep > 0 {
+		go func() {
+			for t := time.NewTicker(time.Hour); ; {
+				if n, err := fleetStore.PruneEvents(ctx, time.Now().Add(-*keep)); err != nil && ctx.Err() == nil {
+					logger.Error("tillhq: events", "err", err)
+				} else if n > 0 {
+					logger.Info("tillhq: events pruned", "n", n)
+				}
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+		}()
 	}
 	inject := o.AfterCommit
 	o.AfterCommit = func(r hq.Result) {
@@ -174,6 +197,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 		}
 		defer srv.Close()
 		fmt.Fprintln(e.stderr, "tillhq: dashboard on "+scheme+"://"+ln.Addr().String()+"/ and /metrics")
+		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && scheme == "http" && guard != nil {
+			fmt.Fprintln(e.stderr, "tillhq: the dashboard's credentials cross the network in clear: give --http-cert and --http-key")
+		}
 	}
 	fmt.Fprintln(e.stderr, "tillhq: serving", broker, "store", redact(c.store))
 	err = cons.Run(ctx)
