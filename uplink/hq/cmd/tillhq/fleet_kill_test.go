@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +20,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"tillbox/ledger"
+	"tillbox/uplink/identity"
 	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
@@ -285,4 +289,65 @@ func TestChainConflictRaisesAlert(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "s042/t01  hq") || !strings.Contains(string(out), "conflict: seq 1 is held with hash") {
 		t.Errorf("tillhq events --kind conflict: %v\n%s", err, out)
 	}
+}
+
+// TestDashboardOverHTTPS: with --http-cert and --http-key the dashboard speaks only TLS,
+// and a bare :PORT listens on loopback alone.
+func TestDashboardOverHTTPS(t *testing.T) {
+	bin := buildTillhq(t)
+	dir := t.TempDir()
+	ca, err := identity.InitCA(filepath.Join(dir, "ca"), "test CA", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.IssueServer([]string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "web.crt"), cert, 0o644)
+	os.WriteFile(filepath.Join(dir, "web.key"), key, 0o600)
+	addr := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
+	port := rig.FreePort(t)
+	web := fmt.Sprintf("127.0.0.1:%d", port)
+	rig.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--insecure", "--listen", addr, "--store", filepath.Join(dir, "hq.db"),
+		"--http", fmt.Sprintf(":%d", port), "--dashboard-auth", webAuthFile(t, bin),
+		"--http-cert", filepath.Join(dir, "web.crt"), "--http-key", filepath.Join(dir, "web.key")))
+	if err := rig.WaitListening(web, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.CertPEM())
+	cli := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	req, _ := http.NewRequest("GET", "https://"+web+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+webToken)
+	resp, err := cli.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "# TYPE tillbox_till_up gauge") {
+		t.Errorf("https /metrics: %s\n%s", resp.Status, body)
+	}
+	if resp, err := http.Get("http://" + web + "/metrics"); err == nil && resp.StatusCode == 200 {
+		t.Error("plain HTTP was served")
+	}
+	// Loopback only: the box's other addresses do not answer.
+	if ip := outboundIP(); ip != "" {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, fmt.Sprint(port)), time.Second); err == nil {
+			c.Close()
+			t.Errorf("a bare :%d listens on %s too", port, ip)
+		}
+	}
+}
+
+// outboundIP is an address of this machine other than loopback, "" when it has none.
+func outboundIP() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return ""
 }
