@@ -14,6 +14,8 @@ have qemu-aarch64-static  || need+=(qemu-user-static)
 have tmux                 || need+=(tmux)
 # The fleet dashboard's and the technician page's browser tests.
 have chromium             || [ -x /usr/bin/chromium ] || need+=(chromium)
+# promtool checks the shipped Prometheus rules (scripts/monitoring).
+have promtool             || need+=(prometheus)
 # PostgreSQL server binaries (initdb, pg_ctl) live outside PATH on Debian.
 have initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # The image and the VM test (make image, make vmtest): qemu without its recommends, the

@@ -26,7 +26,7 @@ func (c *Client) status(state string) (wire.Status, error) {
 	now := c.o.Clock().UTC()
 	info := c.o.Info()
 	s := wire.Status{
-		State: state, At: &now, Version: info.Version, Board: info.Board, Devices: info.Devices,
+		State: state, At: &now, Version: info.Version, Slot: info.Slot, Board: info.Board, Devices: info.Devices,
 		LastSeq: st.LastSeq, Watermark: st.Watermark, Backlog: st.Backlog,
 		LedgerBytes: st.FileBytes, FreeDiskBytes: freeDisk(filepath.Dir(c.l.Path())),
 	}

@@ -30,8 +30,11 @@
 //     again. A catalog is applied only when valid as a whole and newer than the one in use,
 //     persisted in the ledger and swapped atomically; otherwise it is rejected with an
 //     event and the old one kept.
+//   - RenewCertificate renews the till's TLS certificate with HQ on a session of its own
+//     (the uplink keeps running): it installs only a certificate HQ signed for the key it
+//     made, and the identity's TLS uses it from the next connection on.
 //
 // The firmware calls New, Run, Notify after each Append, State, SyncNow, Catalog, Alert
-// and Events. The package never imports drivers or firmware: what it publishes about the
+// and Events, and RenewCertificate when the identity's RenewDue says so. The package never imports drivers or firmware: what it publishes about the
 // box (version, board, devices) comes through Options.Info.
 package uplink

@@ -209,7 +209,7 @@ func TestTillhqKilledBetweenCommitAndAck(t *testing.T) {
 	st := pgHQ(t, pg)
 	dir := t.TempDir()
 	serve := func(fault bool) *rig.Proc {
-		cmd := exec.Command(bin, "serve", "--broker", mq.URL(), "--store", pg.URL, "-v")
+		cmd := exec.Command(bin, "serve", "--insecure", "--broker", mq.URL(), "--store", pg.URL, "-v")
 		cmd.Env = os.Environ()
 		if fault {
 			cmd.Env = append(cmd.Env, "TILLHQ_FAULT_KILL_AFTER_COMMIT=3")
@@ -251,7 +251,7 @@ func TestSharedSubscriptionOneConsumerKilled(t *testing.T) {
 	st := pgHQ(t, pg)
 	dir := t.TempDir()
 	serve := func(name string) *rig.Proc {
-		return rig.StartProc(t, name, dir, exec.Command(bin, "serve", "--broker", mq.URL(), "--store", pg.URL,
+		return rig.StartProc(t, name, dir, exec.Command(bin, "serve", "--insecure", "--broker", mq.URL(), "--store", pg.URL,
 			"--share", "hq", "--client-id", name, "-v"))
 	}
 	a, b := serve("tillhq-a"), serve("tillhq-b")

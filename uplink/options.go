@@ -85,6 +85,7 @@ type Options struct {
 // Info is what the firmware tells the uplink about the box for the fleet view.
 type Info struct {
 	Version string
+	Slot    string // the A/B slot the firmware runs from ("a", "b"; "" when not known)
 	Board   string
 	Devices []wire.Device
 }

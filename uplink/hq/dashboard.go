@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"tillbox/uplink/wire"
 )
 
 // Dashboard serves the fleet manager's view over HTTP:
@@ -18,13 +20,18 @@ import (
 //	/            an HTML page: alerts, per-store summaries and every till, refreshed by
 //	             the page itself every few seconds (it works without JavaScript too)
 //	/api/fleet   the same as JSON
+//	/api/tills   every till as the fleet view knows it ([]TillStatus), for tillhq fleet --hq
 //	/metrics     Prometheus text format: per-till and consumer figures
+//
+// It authenticates nobody itself: serve it behind WebAuth.Wrap.
 //
 // Consumer and Store may be nil (a viewer without a consumer); their figures are left out.
 type Dashboard struct {
 	View     *FleetView
 	Consumer *Consumer
 	Store    Store
+	// Thresholds decide "needs someone"; nil is DefaultThresholds.
+	Thresholds *Thresholds
 	// Now is the clock for ages and "needs attention". Default time.Now.
 	Now func() time.Time
 }
@@ -44,6 +51,9 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/api/fleet":
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(d.model(r))
+	case "/api/tills":
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(d.View.Tills())
 	case "/metrics":
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		w.Write(d.metrics(r.Context()))
@@ -60,7 +70,12 @@ type TillRow struct {
 	OldestUnsynced   string // age, "" when nothing is unsynced
 	LastSale         string // age
 	Version          string
+	Catalog          uint64
+	Slot             string
 	Devices          string
+	LostSince        string // age, "" unless lost
+	LastSeen         string // age of the last status HQ received
+	CertSerial       string
 	Attention        []string
 	StatusAge        string
 	LedgerMB, FreeMB int64
@@ -92,7 +107,8 @@ type dashModel struct {
 
 func (d *Dashboard) model(r *http.Request) dashModel {
 	now := d.now()
-	f := FleetFilter{Store: r.URL.Query().Get("store"), State: r.URL.Query().Get("state"), Attention: r.URL.Query().Get("attention") != ""}
+	f := FleetFilter{Store: r.URL.Query().Get("store"), State: r.URL.Query().Get("state"), Attention: r.URL.Query().Get("attention") != "",
+		Thresholds: d.Thresholds}
 	all := d.View.Tills()
 	m := dashModel{Generated: now.UTC().Format(time.RFC3339), Filter: f}
 	stores := map[string]*StoreSummary{}
@@ -102,7 +118,7 @@ func (d *Dashboard) model(r *http.Request) dashModel {
 			ss = &StoreSummary{Store: t.Store}
 			stores[t.Store] = ss
 		}
-		why := Attention(t, now)
+		why := d.Thresholds.Attention(t, now)
 		ss.Tills++
 		ss.Backlog += t.Status.Backlog
 		switch t.Status.State {
@@ -118,8 +134,15 @@ func (d *Dashboard) model(r *http.Request) dashModel {
 	}
 	for _, t := range f.Filter(all, now) {
 		s := t.Status
-		row := TillRow{Store: t.Store, Till: t.Till, State: s.State, Backlog: s.Backlog, Version: s.Version,
-			Devices: DevicesText(s.Devices), Attention: Attention(t, now), LedgerMB: s.LedgerBytes >> 20, FreeMB: s.FreeDiskBytes >> 20}
+		row := TillRow{Store: t.Store, Till: t.Till, State: s.State, Backlog: s.Backlog, Version: s.Version, Catalog: s.Catalog, Slot: s.Slot,
+			Devices: DevicesText(s.Devices), Attention: d.Thresholds.Attention(t, now), LedgerMB: s.LedgerBytes >> 20,
+			FreeMB: s.FreeDiskBytes >> 20, CertSerial: t.CertSerial}
+		if t.LostSince != nil {
+			row.LostSince = roundAge(now.Sub(*t.LostSince))
+		}
+		if !t.LastSeen.IsZero() {
+			row.LastSeen = roundAge(now.Sub(t.LastSeen)) + " ago"
+		}
 		if t.Err != "" {
 			row.State = "bad status"
 		}
@@ -142,10 +165,28 @@ func (d *Dashboard) model(r *http.Request) dashModel {
 		if i == 20 {
 			break
 		}
-		m.Events = append(m.Events, Alert{Store: e.Store, Till: e.Till, What: strings.TrimSpace(e.Event.Kind + " " + e.Event.Detail),
-			Severity: e.Event.Severity, At: e.Event.At.UTC().Format("15:04:05")})
+		m.Events = append(m.Events, Alert{Store: e.Store, Till: e.Till, What: eventText(e.Event),
+			Severity: e.Event.Severity, At: eventTime(e.Event.At, now)})
 	}
 	return m
+}
+
+// eventText is "kind: detail", or the kind alone.
+func eventText(e wire.Event) string {
+	if e.Detail == "" {
+		return e.Kind
+	}
+	return e.Kind + ": " + e.Detail
+}
+
+// eventTime is an event's time as the page shows it: the time alone today, the date too
+// before (events come back from the history after a restart).
+func eventTime(at, now time.Time) string {
+	at = at.UTC()
+	if y, m, dd := at.Date(); y == now.UTC().Year() && m == now.UTC().Month() && dd == now.UTC().Day() {
+		return at.Format("15:04:05")
+	}
+	return at.Format("2006-01-02 15:04:05")
 }
 
 func (d *Dashboard) page(w http.ResponseWriter, r *http.Request) {
@@ -193,8 +234,8 @@ setInterval(function(){
 {{range .Stores}}<tr><td>{{.Store}}</td><td class="num">{{.Tills}}</td><td class="num">{{.Online}}</td><td class="num">{{.Lost}}</td><td class="num">{{.Attention}}</td><td class="num">{{.Backlog}}</td></tr>
 {{end}}</table>
 <h2>Tills</h2>
-<table id="tills"><tr><th>store</th><th>till</th><th>state</th><th>unsynced</th><th>oldest unsynced</th><th>last sale</th><th>devices</th><th>version</th><th>status</th><th>attention</th></tr>
-{{range .Tills}}<tr id="till-{{.Store}}-{{.Till}}"{{if .Attention}} class="attention"{{end}}><td>{{.Store}}</td><td>{{.Till}}</td><td class="state-{{.State}}">{{.State}}</td><td class="num">{{.Backlog}}</td><td>{{.OldestUnsynced}}</td><td>{{.LastSale}}</td><td>{{.Devices}}</td><td>{{.Version}}</td><td>{{.StatusAge}}</td><td>{{range $i, $a := .Attention}}{{if $i}}, {{end}}{{$a}}{{end}}</td></tr>
+<table id="tills"><tr><th>store</th><th>till</th><th>state</th><th>unsynced</th><th>oldest unsynced</th><th>last sale</th><th>devices</th><th>version</th><th>slot</th><th>catalog</th><th>status</th><th>lost for</th><th>attention</th></tr>
+{{range .Tills}}<tr id="till-{{.Store}}-{{.Till}}"{{if .Attention}} class="attention"{{end}}><td>{{.Store}}</td><td>{{.Till}}</td><td class="state-{{.State}}">{{.State}}</td><td class="num">{{.Backlog}}</td><td>{{.OldestUnsynced}}</td><td>{{.LastSale}}</td><td>{{.Devices}}</td><td>{{.Version}}</td><td>{{.Slot}}</td><td class="num">{{.Catalog}}</td><td>{{.StatusAge}}</td><td class="lost-since">{{.LostSince}}</td><td>{{range $i, $a := .Attention}}{{if $i}}, {{end}}{{$a}}{{end}}</td></tr>
 {{end}}</table>
 <h2>Recent events</h2>
 {{if .Events}}<ul id="events">{{range .Events}}<li>{{.At}} <b>{{.Store}}/{{.Till}}</b> {{.Severity}}: {{.What}}</li>{{end}}</ul>
@@ -246,16 +287,43 @@ func (d *Dashboard) metrics(ctx context.Context) []byte {
 		return boolf(t.Status.State == "lost"), true
 	})
 	perTill("tillbox_till_attention", "gauge", "1 when the till needs someone (see the dashboard for why).", func(t TillStatus) (float64, bool) {
-		return boolf(len(Attention(t, now)) > 0), true
+		return boolf(len(d.Thresholds.Alerts(t, now)) > 0), true
 	})
-	perTill("tillbox_till_backlog_entries", "gauge", "Entries the till holds that HQ has not acknowledged.", func(t TillStatus) (float64, bool) {
-		return float64(t.Status.Backlog), t.Status.State != "lost"
+	family("tillbox_till_alert", "gauge", "1 when the till raises this alert under HQ's thresholds; every alert kind is listed.")
+	for _, t := range tills {
+		on := map[string]bool{}
+		for _, a := range d.Thresholds.Alerts(t, now) {
+			on[a.Kind] = true
+		}
+		for _, k := range AlertKinds {
+			sample("tillbox_till_alert", boolf(on[k]), "store", t.Store, "till", t.Till, "alert", k)
+		}
+	}
+	family("tillbox_till_info", "gauge", "Always 1: the till's firmware version and catalog version as labels.")
+	for _, t := range tills {
+		sample("tillbox_till_info", 1, "store", t.Store, "till", t.Till, "version", t.Status.Version,
+			"catalog", strconv.FormatUint(t.Status.Catalog, 10))
+	}
+	perTill("tillbox_till_lost_since_timestamp_seconds", "gauge", "Unix time the broker published the till's last will (lost tills only).", func(t TillStatus) (float64, bool) {
+		if t.LostSince == nil || t.Status.State != "lost" {
+			return 0, false
+		}
+		return float64(t.LostSince.UnixMilli()) / 1000, true
+	})
+	perTill("tillbox_till_last_seen_timestamp_seconds", "gauge", "Unix time HQ last received the till's own status.", func(t TillStatus) (float64, bool) {
+		return float64(t.LastSeen.UnixMilli()) / 1000, !t.LastSeen.IsZero()
+	})
+	perTill("tillbox_till_backlog_entries", "gauge", "Entries the till holds that HQ has not acknowledged, as it last said (a lost till's last word).", func(t TillStatus) (float64, bool) {
+		return float64(t.Status.Backlog), t.Err == ""
 	})
 	perTill("tillbox_till_oldest_unsynced_age_seconds", "gauge", "Age of the till's oldest unacknowledged entry; 0 when none.", func(t TillStatus) (float64, bool) {
 		if t.Status.OldestUnsynced == nil || t.Status.Backlog == 0 {
-			return 0, t.Status.State != "lost"
+			return 0, t.Err == ""
 		}
 		return now.Sub(*t.Status.OldestUnsynced).Seconds(), true
+	})
+	perTill("tillhq_till_conflicts_total", "counter", "Chain conflicts and broken chains HQ recorded for the till.", func(t TillStatus) (float64, bool) {
+		return float64(t.Conflicts), true
 	})
 	perTill("tillbox_till_last_sale_timestamp_seconds", "gauge", "Unix time of the till's last sale.", func(t TillStatus) (float64, bool) {
 		if t.Status.LastSale == nil {
@@ -275,11 +343,24 @@ func (d *Dashboard) metrics(ctx context.Context) []byte {
 	perTill("tillbox_till_ledger_bytes", "gauge", "Size of the till's ledger file.", func(t TillStatus) (float64, bool) {
 		return float64(t.Status.LedgerBytes), t.Status.LedgerBytes > 0
 	})
-	family("tillbox_till_device_ok", "gauge", "1 when the device needs nobody (ok, online).")
+	family("tillbox_till_device_ok", "gauge", "1 when the device needs nobody (ok, online, a drawer open); its state is on the dashboard.")
 	for _, t := range tills {
 		for _, dv := range t.Status.Devices {
-			sample("tillbox_till_device_ok", boolf(devicesFine[dv.State]), "store", t.Store, "till", t.Till, "device", dv.Name, "state", dv.State)
+			sample("tillbox_till_device_ok", boolf(devicesFine[dv.State]), "store", t.Store, "till", t.Till, "device", dv.Name)
 		}
+	}
+	family("tillbox_till_device_state_seconds", "gauge", "How long the device has been in its present state, by HQ's clock.")
+	for _, t := range tills {
+		for _, dv := range t.Status.Devices {
+			if at, ok := t.DeviceSince[dv.Name]; ok {
+				sample("tillbox_till_device_state_seconds", now.Sub(at).Seconds(), "store", t.Store, "till", t.Till, "device", dv.Name)
+			}
+		}
+	}
+	family("tillhq_till_events_dropped_total", "counter", "Events of the till over HQ's bound per minute, not kept.")
+	dropped := d.View.Dropped()
+	for _, t := range tills {
+		sample("tillhq_till_events_dropped_total", float64(dropped[t.TillKey]), "store", t.Store, "till", t.Till)
 	}
 	if d.Store != nil {
 		if states, err := d.Store.Tills(ctx); err == nil {

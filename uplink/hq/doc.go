@@ -35,6 +35,13 @@
 //     are each one statement (or one pipelined batch) over unnest'ed arrays, whatever
 //     the number of tills; tills and stores are created and locked in key order, so
 //     concurrent consumers never wait on each other in a cycle.
+//   - The fleet view (FleetView) with Persist keeps a device inventory and the event
+//     history in the store (FleetStore: bbolt buckets, or PostgreSQL tables it creates):
+//     each till's last full status, first and last seen, lost since, device state times,
+//     chain conflicts and certificate serial. The last will marks a till lost and keeps
+//     what it last said. Thresholds decide its alerts; WebAuth guards the Dashboard with
+//     PBKDF2-SHA256 hashed credentials. ServeRenewals answers the tills' certificate
+//     renewals with the CA.
 //   - The consumer never relies on MQTT ordering or on the broker's persistence: it acks
 //     (PUBACKs) a message only after its commit, republishes every till's ack on each
 //     connect, and answers a till's resends with its ack again.

@@ -16,6 +16,14 @@ type TillStatus struct {
 	TillKey
 	Status wire.Status
 	Err    string // why the status did not decode, when it did not
+
+	// What HQ saw, by its own clock (zero in Fleet's answer, which reads the broker only).
+	FirstSeen, LastSeen time.Time            // first and last status received (the will excluded)
+	LostSince           *time.Time           // when the will arrived; nil unless lost
+	DeviceSince         map[string]time.Time `json:",omitempty"` // when each device entered its state
+	Conflicts           int                  `json:",omitempty"` // chain conflicts and broken chains recorded
+	LastConflict        *time.Time           `json:",omitempty"`
+	CertSerial          string               `json:",omitempty"` // of the certificate HQ's CA issued it
 }
 
 // Fleet collects every till's retained status from the broker: it subscribes, takes what

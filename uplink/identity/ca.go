@@ -35,8 +35,10 @@ const (
 // Validity of what the CA issues. The CRL must be re-issued (Revoke, or tillhq ca crl)
 // before it expires: a broker with an expired CRL refuses every client.
 const (
-	CAValidity   = 20 * 365 * 24 * time.Hour
-	CertValidity = 10 * 365 * 24 * time.Hour
+	CAValidity = 20 * 365 * 24 * time.Hour
+	// CertValidity is a till's or an account's certificate lifetime unless CA.Validity
+	// says otherwise; a till renews its certificate over MQTT before it expires.
+	CertValidity = 365 * 24 * time.Hour
 	CRLValidity  = 5 * 365 * 24 * time.Hour
 )
 
@@ -44,6 +46,13 @@ const (
 type CA struct {
 	Dir  string
 	Cert *x509.Certificate
+	// Validity is the lifetime of the certificates it issues; 0 is CertValidity. It is
+	// never longer than what is left of the CA's own certificate.
+	Validity time.Duration
+	// RenewAfter: a certificate younger than this is not renewed (AnswerRenewal); 0 is
+	// RenewMinInterval, negative lets any be renewed.
+	RenewAfter time.Duration
+
 	key  *ecdsa.PrivateKey
 	sign ed25519.PrivateKey
 }
@@ -171,25 +180,84 @@ func serial() *big.Int {
 }
 
 // SignCSR signs a till's certificate request. Its common name must be "store/till" with
-// valid ids; the certificate is for client authentication only.
+// valid ids; the certificate is for client authentication only. A till that already has
+// a current certificate (in the inventory, neither revoked nor expired) is refused with
+// ErrExists: see SignReplacing.
 func (c *CA) SignCSR(csrPEM []byte, now time.Time) ([]byte, error) {
+	return c.signTill(csrPEM, now, false)
+}
+
+// SignReplacing is SignCSR for a till that is given a new identity (a replaced box, a
+// lost key): every certificate the till still holds is revoked first.
+func (c *CA) SignReplacing(csrPEM []byte, now time.Time) ([]byte, error) {
+	return c.signTill(csrPEM, now, true)
+}
+
+func (c *CA) signTill(csrPEM []byte, now time.Time, replace bool) ([]byte, error) {
+	csr, cn, err := parseTillCSR(csrPEM)
+	if err != nil {
+		return nil, fmt.Errorf("identity: sign: %w", err)
+	}
+	cur, ok, err := c.Current(cn, now)
+	if err != nil {
+		return nil, err
+	}
+	if ok && !replace {
+		return nil, fmt.Errorf("identity: sign %s: %w: it holds certificate %s until %s (revoke it, or replace it)",
+			cn, ErrExists, cur.Serial, cur.NotAfter.Format(time.DateOnly))
+	}
+	if replace {
+		if _, err := c.RevokeName(cn, now); err != nil {
+			return nil, err
+		}
+	}
+	return c.issue(cn, csr.PublicKey, now, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil, nil)
+}
+
+// Renew signs a till's request for a new certificate while its current one is valid:
+// the till must hold a current certificate.
+// The old certificate is marked renewed and stays valid until it expires. The caller has
+// established that the request comes from the till (its device key signed it).
+func (c *CA) Renew(csrPEM []byte, now time.Time) ([]byte, error) {
+	csr, cn, err := parseTillCSR(csrPEM)
+	if err != nil {
+		return nil, fmt.Errorf("identity: renew: %w", err)
+	}
+	cur, ok, err := c.Current(cn, now)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("identity: renew %s: %w: it holds no current certificate", cn, ErrRefused)
+	}
+	cert, err := c.issue(cn, csr.PublicKey, now, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.mark(func(i Issued) bool { return i.Serial == cur.Serial }, func(i *Issued) { t := now.UTC(); i.Renewed = &t }); err != nil {
+		return nil, err
+	}
+	return cert, nil
+}
+
+func parseTillCSR(csrPEM []byte) (*x509.CertificateRequest, string, error) {
 	der, err := decodePEM(csrPEM, "CERTIFICATE REQUEST")
 	if err != nil {
-		return nil, fmt.Errorf("identity: sign: %w: %w", ErrRefused, err)
+		return nil, "", fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	csr, err := x509.ParseCertificateRequest(der)
 	if err != nil {
-		return nil, fmt.Errorf("identity: sign: %w: %w", ErrRefused, err)
+		return nil, "", fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	if err := csr.CheckSignature(); err != nil {
-		return nil, fmt.Errorf("identity: sign: %w: request signature: %w", ErrRefused, err)
+		return nil, "", fmt.Errorf("%w: request signature: %w", ErrRefused, err)
 	}
 	cn := csr.Subject.CommonName
 	store, till, ok := strings.Cut(cn, "/")
 	if !ok || !journal.ValidID(store) || !journal.ValidID(till) {
-		return nil, fmt.Errorf("identity: sign: %w: common name %q is not store/till", ErrRefused, clip(cn))
+		return nil, "", fmt.Errorf("%w: common name %q is not store/till", ErrRefused, clip(cn))
 	}
-	return c.issue(cn, csr.PublicKey, now, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil, nil)
+	return csr, cn, nil
 }
 
 // IssueAccount makes a key and a client certificate for one of HQ's own accounts (the
@@ -233,14 +301,36 @@ func (c *CA) issueWithKey(cn string, now time.Time, usage []x509.ExtKeyUsage, dn
 }
 
 func (c *CA) issue(cn string, pub any, now time.Time, usage []x509.ExtKeyUsage, dns []string, ips []net.IP) ([]byte, error) {
+	life := c.Validity
+	if life <= 0 {
+		life = CertValidity
+	}
+	notAfter := now.Add(life)
+	if notAfter.After(c.Cert.NotAfter) {
+		notAfter = c.Cert.NotAfter
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(), Subject: pkix.Name{CommonName: cn, Organization: []string{"tillbox"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(CertValidity),
+		NotBefore: now.Add(-time.Hour), NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usage, DNSNames: dns, IPAddresses: ips,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.Cert, pub, c.key)
 	if err != nil {
 		return nil, fmt.Errorf("identity: issue %s: %w", clip(cn), err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("identity: issue %s: %w", clip(cn), err)
+	}
+	kind := "account"
+	switch {
+	case isTillName(cn):
+		kind = "till"
+	case len(dns)+len(ips) > 0:
+		kind = "server"
+	}
+	if err := c.record(kind, cert); err != nil {
+		return nil, err
 	}
 	return pemBlock("CERTIFICATE", der), nil
 }
@@ -255,17 +345,50 @@ func (c *CA) Revoke(certPEM []byte, now time.Time) error {
 	if err := cert.CheckSignatureFrom(c.Cert); err != nil {
 		return fmt.Errorf("identity: revoke: %w: not issued by this CA", ErrRefused)
 	}
+	return c.revoke([]revoked{{Serial: cert.SerialNumber.Text(16), Name: cert.Subject.CommonName, At: now.UTC()}}, now)
+}
+
+// RevokeName revokes every certificate of name (a till's "store/till") in the inventory
+// that has not expired and is not revoked yet, renewed ones included, and returns them.
+// It refuses with ErrRefused when there is none.
+func (c *CA) RevokeName(name string, now time.Time) ([]Issued, error) {
+	hit, err := c.mark(func(i Issued) bool { return i.Name == name && i.Revoked == nil && now.Before(i.NotAfter) },
+		func(i *Issued) { t := now.UTC(); i.Revoked = &t })
+	if err != nil {
+		return nil, err
+	}
+	if len(hit) == 0 {
+		return nil, fmt.Errorf("identity: revoke %s: %w: no certificate of it in the inventory is in force", clip(name), ErrRefused)
+	}
+	var rs []revoked
+	for _, i := range hit {
+		rs = append(rs, revoked{Serial: i.Serial, Name: i.Name, At: now.UTC()})
+	}
+	return hit, c.revoke(rs, now)
+}
+
+// revoke adds rs to the revoked list (once each), marks them in the inventory and
+// writes the CRL again.
+func (c *CA) revoke(rs []revoked, now time.Time) error {
 	list, err := c.revoked()
 	if err != nil {
 		return err
 	}
-	hex := cert.SerialNumber.Text(16)
+	have := map[string]bool{}
 	for _, r := range list {
-		if r.Serial == hex {
-			return c.WriteCRL(now)
+		have[r.Serial] = true
+	}
+	serials := map[string]bool{}
+	for _, r := range rs {
+		serials[r.Serial] = true
+		if !have[r.Serial] {
+			list = append(list, r)
+			have[r.Serial] = true
 		}
 	}
-	list = append(list, revoked{Serial: hex, Name: cert.Subject.CommonName, At: now.UTC()})
+	if _, err := c.mark(func(i Issued) bool { return serials[i.Serial] && i.Revoked == nil }, func(i *Issued) { t := now.UTC(); i.Revoked = &t }); err != nil {
+		return err
+	}
 	b, _ := json.MarshalIndent(list, "", "  ")
 	if err := writeFile(filepath.Join(c.Dir, RevokedFile), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("identity: revoke: %w", err)

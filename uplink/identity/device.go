@@ -184,11 +184,17 @@ func Load(dir string) (*Identity, error) {
 	}
 	pub := dev.Public().(ed25519.PublicKey)
 	id := &Identity{Dir: dir, Public: pub, PublicKey: wire.FormatPublicKey(pub), device: dev}
+	if err := finishRenewal(dir); err != nil && !errors.Is(err, ErrRenewal) {
+		return nil, err
+	}
 	if _, err := os.Stat(filepath.Join(dir, CertFile)); err == nil {
-		id.TLS, err = ClientTLS(filepath.Join(dir, CertFile), filepath.Join(dir, TLSKeyFile), filepath.Join(dir, CAFile))
+		certFile, keyFile := filepath.Join(dir, CertFile), filepath.Join(dir, TLSKeyFile)
+		id.TLS, err = ClientTLS(certFile, keyFile, filepath.Join(dir, CAFile))
 		if err != nil {
 			return nil, err
 		}
+		// A renewal (InstallRenewal) swaps the files: the next connection uses the new pair.
+		id.TLS = reloadingTLS(id.TLS, certFile, keyFile)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, HQKeyFile)); err == nil {
 		if id.HQKey, err = wire.ParsePublicKey(string(b)); err != nil {

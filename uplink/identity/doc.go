@@ -16,6 +16,14 @@
 //     head office's own accounts, a single name without '/', which no till pattern can
 //     match), and only for client authentication. Revoke adds a certificate to the CA's
 //     certificate revocation list (crl.pem), which the broker reads (crlfile).
+//   - The CA keeps an inventory of every certificate it issued (inventory.json). It
+//     refuses a second certificate for a till that holds one in force unless replacing it
+//     (SignReplacing revokes the old ones); RevokeName revokes by till. Certificates last
+//     CertValidity (a year) unless CA.Validity says otherwise. Renewal runs over MQTT: the
+//     till's RenewalRequest is signed with its device key, HQ's AnswerRenewal is signed
+//     with HQ's key, and InstallRenewal swaps key and certificate so that a power cut at
+//     any point leaves the old pair or the new one (Load finishes the swap). A loaded
+//     identity's TLS configuration reads the pair again when the files change.
 //   - The CA also holds head office's ed25519 signing key, whose public half tills are
 //     given at provisioning to verify catalogs and commands.
 package identity

@@ -83,6 +83,7 @@ type Status struct {
 	State          string     `json:"state"`
 	At             *time.Time `json:"at,omitempty"`
 	Version        string     `json:"version,omitempty"` // firmware version
+	Slot           string     `json:"slot,omitempty"`    // the A/B slot the firmware runs from
 	Board          string     `json:"board,omitempty"`
 	LastSeq        uint64     `json:"last_seq,omitempty"`
 	Watermark      uint64     `json:"watermark,omitempty"`

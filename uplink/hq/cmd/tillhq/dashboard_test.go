@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,16 +27,48 @@ import (
 // chromiumPath is Debian's chromium package.
 const chromiumPath = "/usr/bin/chromium"
 
-// fleetOnDashboard starts a real tillhq (in-process broker, bbolt store, dashboard) and
-// four simulated tills in two stores: s042/t01 selling and healthy, s042/t02 out of paper,
-// s043/t03 lost (its link cut, the broker publishes its will), s043/t04 healthy.
+// The dashboard's credentials in these tests: a person's (basic authentication) and
+// Prometheus's (a bearer token).
+const (
+	webUser, webPassword = "ops", "correct horse battery"
+	webToken             = "scrape-token-0123456789"
+)
+
+// webAuthFile writes a credentials file with tillhq passwd and returns its path.
+func webAuthFile(t *testing.T, bin string) string {
+	t.Helper()
+	var lines []string
+	for _, c := range [][2]string{{webUser, webPassword}, {"bearer", webToken}} {
+		cmd := exec.Command(bin, "passwd", c[0])
+		cmd.Stdin = strings.NewReader(c[1] + "\n")
+		out, err := cmd.Output()
+		if err != nil || !strings.HasPrefix(string(out), c[0]+":pbkdf2-sha256$") {
+			t.Fatalf("tillhq passwd %s: %v\n%s", c[0], err, out)
+		}
+		if strings.Contains(string(out), c[1]) {
+			t.Fatalf("tillhq passwd %s printed the secret", c[0])
+		}
+		lines = append(lines, strings.TrimSpace(string(out)))
+	}
+	path := filepath.Join(t.TempDir(), "dashboard.auth")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// fleetOnDashboard starts a real tillhq (in-process broker, bbolt store, dashboard behind
+// authentication) and four simulated tills in two stores: s042/t01 selling and healthy,
+// s042/t02 out of paper, s043/t03 lost (its link cut, the broker publishes its will),
+// s043/t04 healthy.
 func fleetOnDashboard(t *testing.T) (bin, broker, web string) {
 	t.Helper()
 	bin = buildTillhq(t)
 	dir := t.TempDir()
 	addr := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
 	web = fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
-	rig.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--listen", addr, "--store", filepath.Join(dir, "hq.db"), "--http", web))
+	rig.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--insecure", "--listen", addr, "--store", filepath.Join(dir, "hq.db"),
+		"--http", web, "--dashboard-auth", webAuthFile(t, bin)))
 	for _, a := range []string{addr, web} {
 		if err := rig.WaitListening(a, 10*time.Second); err != nil {
 			t.Fatal(err)
@@ -83,20 +116,71 @@ func openLedgerIn(t *testing.T, store, till string) *ledger.Ledger {
 	return l
 }
 
+// getJSON reads url as the person of webUser.
 func getJSON(url string, v any) error {
-	resp, err := http.Get(url)
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(webUser, webPassword)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// getStatus is the status of GET url with the Authorization header auth ("" for none).
+func getStatus(t *testing.T, url, auth string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func TestFleetDashboardMetricsAndTable(t *testing.T) {
 	bin, broker, web := fleetOnDashboard(t)
 
+	t.Run("only with a credential", func(t *testing.T) {
+		basic := func(u, p string) string {
+			r, _ := http.NewRequest("GET", "/", nil)
+			r.SetBasicAuth(u, p)
+			return r.Header.Get("Authorization")
+		}
+		for _, path := range []string{"/", "/api/fleet", "/metrics"} {
+			for _, c := range []struct {
+				auth string
+				want int
+			}{
+				{"", http.StatusUnauthorized},
+				{basic(webUser, "wrong password"), http.StatusUnauthorized},
+				{basic("nobody", webPassword), http.StatusUnauthorized},
+				{"Bearer wrong-token-0123456789", http.StatusUnauthorized},
+				{basic(webUser, webPassword), http.StatusOK},
+				{"Bearer " + webToken, http.StatusOK},
+			} {
+				if got := getStatus(t, "http://"+web+path, c.auth); got != c.want {
+					t.Errorf("GET %s with %q: %d, want %d", path, c.auth, got, c.want)
+				}
+			}
+		}
+	})
+
 	t.Run("metrics parse as Prometheus text", func(t *testing.T) {
-		resp, err := http.Get("http://" + web + "/metrics")
+		req, _ := http.NewRequest("GET", "http://"+web+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+webToken)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,6 +188,9 @@ func TestFleetDashboardMetricsAndTable(t *testing.T) {
 		resp.Body.Close()
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
 			t.Errorf("content type %q", ct)
+		}
+		if bytes.Contains(body, []byte(`state="`)) {
+			t.Errorf("a state is a metric label:\n%s", body)
 		}
 		var p expfmt.TextParser
 		fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
@@ -152,6 +239,13 @@ func TestFleetDashboardMetricsAndTable(t *testing.T) {
 			{"tillbox_till_oldest_unsynced_age_seconds", till("s042", "t01"), func(v float64) bool { return v == 0 }, "0"},
 			{"tillbox_till_last_sale_timestamp_seconds", till("s042", "t01"), func(v float64) bool { return v > float64(time.Now().Add(-time.Hour).Unix()) }, "within the hour"},
 			{"tillbox_till_device_ok", map[string]string{"store": "s042", "till": "t02", "device": "printer"}, func(v float64) bool { return v == 0 }, "0"},
+			{"tillbox_till_alert", map[string]string{"store": "s042", "till": "t02", "alert": "paper-out"}, func(v float64) bool { return v == 1 }, "1"},
+			{"tillbox_till_alert", map[string]string{"store": "s042", "till": "t01", "alert": "paper-out"}, func(v float64) bool { return v == 0 }, "0"},
+			{"tillbox_till_alert", map[string]string{"store": "s043", "till": "t03", "alert": "lost"}, func(v float64) bool { return v == 1 }, "1"},
+			{"tillbox_till_info", map[string]string{"store": "s042", "till": "t01", "version": "1.4.2", "catalog": "0"}, func(v float64) bool { return v == 1 }, "1"},
+			{"tillbox_till_info", map[string]string{"store": "s043", "till": "t03", "version": "1.4.2"}, func(v float64) bool { return v == 1 }, "1 (a lost till keeps its version)"},
+			{"tillbox_till_backlog_entries", till("s043", "t03"), func(v float64) bool { return v >= 0 && v <= 3 }, "its last word, 0 to 3"},
+			{"tillbox_till_lost_since_timestamp_seconds", till("s043", "t03"), func(v float64) bool { return v > float64(time.Now().Add(-time.Hour).Unix()) }, "within the hour"},
 			{"tillhq_till_acknowledged_seq", till("s042", "t01"), func(v float64) bool { return v == 25 }, "25"},
 			{"tillhq_entries_stored_total", nil, func(v float64) bool { return v == 33 }, "33 (25+5+3)"},
 			{"tillhq_quarantined_total", nil, func(v float64) bool { return v == 0 }, "0"},
@@ -208,14 +302,18 @@ func TestFleetDashboardMetricsAndTable(t *testing.T) {
 		if _, err := os.Stat(chromiumPath); err != nil {
 			t.Fatalf("%s is missing: install Debian's chromium package (scripts/deps.sh) to run the dashboard's browser test", chromiumPath)
 		}
-		browse := func(extra ...string) []byte {
+		browse := func(creds bool, extra ...string) []byte {
 			t.Helper()
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
 			args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 				"--disable-background-networking", "--disable-component-update", "--disable-sync",
 				"--user-data-dir=" + t.TempDir(), "--window-size=1280,900"}, extra...)
-			cmd := exec.CommandContext(ctx, chromiumPath, append(args, "http://"+web+"/")...)
+			page := "http://" + web + "/"
+			if creds {
+				page = "http://" + url.UserPassword(webUser, webPassword).String() + "@" + web + "/"
+			}
+			cmd := exec.CommandContext(ctx, chromiumPath, append(args, page)...)
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			if err := cmd.Run(); err != nil {
@@ -223,13 +321,18 @@ func TestFleetDashboardMetricsAndTable(t *testing.T) {
 			}
 			return out.Bytes()
 		}
-		dom := string(browse("--dump-dom"))
+		// Without credentials the browser is asked for them and shows nothing of the fleet.
+		if dom := string(browse(false, "--dump-dom")); strings.Contains(dom, "tillbox fleet") || strings.Contains(dom, "s042") {
+			t.Errorf("without credentials the browser got:\n%s", dom)
+		}
+		dom := string(browse(true, "--dump-dom"))
 		for _, want := range []string{
 			"<title>tillbox fleet</title>",
 			`<li data-till="s042/t02"><b>s042/t02</b>: printer paper-out</li>`,
 			`<li data-till="s043/t03"><b>s043/t03</b>: lost</li>`,
 			`<td class="state-lost">lost</td>`,
 			`<td>printer:paper-out, scanner:ok</td>`,
+			`<td class="lost-since">`,
 			// store, tills, online, lost, need attention, unsynced
 			`<tr><td>s042</td><td class="num">2</td><td class="num">2</td><td class="num">0</td><td class="num">1</td><td class="num">0</td></tr>`,
 			// (the lost till's unsynced count is the last it reported, whatever it was)
@@ -246,10 +349,30 @@ func TestFleetDashboardMetricsAndTable(t *testing.T) {
 			t.Logf("DOM:\n%s", dom)
 		}
 		shot := filepath.Join(t.ArtifactDir(), "dashboard.png")
-		browse("--screenshot=" + shot)
+		browse(true, "--screenshot="+shot)
 		if fi, err := os.Stat(shot); err != nil || fi.Size() < 1000 {
 			t.Fatalf("screenshot %s: %v", shot, err)
 		}
+		keepArtifact(t, shot)
 		t.Logf("dashboard screenshot: %s (kept with go test -artifacts)", shot)
 	})
+}
+
+// keepArtifact copies file into $TILLBOX_ARTIFACTS when that is set.
+func keepArtifact(t *testing.T, file string) {
+	t.Helper()
+	dir := os.Getenv("TILLBOX_ARTIFACTS")
+	if dir == "" {
+		return
+	}
+	b, err := os.ReadFile(file)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, filepath.Base(file)), b, 0o644)
+	}
+	if err != nil {
+		t.Errorf("artifact %s: %v", file, err)
+	}
 }

@@ -3,16 +3,19 @@
 // them; it also migrates the PostgreSQL schema, imports USB-stick exports, looks up
 // receipts, lists the quarantine and shows the fleet.
 //
-//	tillhq serve      [--broker URL | --listen ADDR] [--store LOC] [--share GROUP]
+//	tillhq serve      [--broker URL | --listen ADDR] [--store LOC] [--share GROUP] (--keys DIR --sign-key FILE | --insecure)
 //	tillhq migrate    --store postgres://...
 //	tillhq import     [--store LOC] [--broker URL] FILE.jsonl...
 //	tillhq receipt    [--store LOC] NUMBER
 //	tillhq tills      [--store LOC] [--json]
 //	tillhq check      [--store LOC] [--json]
 //	tillhq quarantine [--store LOC] [--json]
-//	tillhq fleet      --broker URL [--store S] [--state S] [--attention] [--watch]
-//	tillhq serve      ... --http ADDR     (dashboard and /metrics)
-//	tillhq ca         init|sign|account|server|revoke|crl --ca DIR
+//	tillhq fleet      (--broker URL [--inventory LOC] | --hq URL) [--store S] [--state S] [--attention] [--watch]
+//	tillhq events     [--store LOC] [--till S/T] [--kind K] [--since T] [--until T] [--json]
+//	tillhq serve      ... --http ADDR --dashboard-auth FILE [--http-cert F --http-key F] (dashboard and /metrics)
+//	tillhq serve      ... --ca DIR [--alert-* ...]   (certificate serials and renewals; alert thresholds)
+//	tillhq passwd     [--generate] NAME   (a credentials line for --dashboard-auth)
+//	tillhq ca         init|sign [--replace]|account|server|revoke [--till S/T]|crl|list --ca DIR [--days N]
 //	tillhq register   --keys DIR STORE TILL KEY
 //	tillhq acl        --keys DIR --base scripts/mosquitto/acl
 //	tillhq cmd        --broker URL --sign-key FILE STORE TILL NAME [ARGS]
@@ -28,6 +31,9 @@
 // The work is package hq's; this command parses flags and prints. --json prints one JSON
 // object per line: tills gives store, till, through and hash; check gives store, till,
 // through, entries and error (absent when the chain verified).
+//
+// serve refuses to run without --keys and --sign-key unless given --insecure, and serves
+// the dashboard only behind --dashboard-auth (or --insecure); a bare :PORT is loopback's.
 //
 // What it guarantees: the exit status is 0 when the command did its work (or --help was
 // asked for), 1 when it failed, 2 for a command line that cannot be run (an unknown

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,28 +22,68 @@ func fleet(ctx context.Context, e *env, args []string) error {
 	attention := c.fs.Bool("attention", false, "only tills that need someone")
 	watch := c.fs.Bool("watch", false, "keep the table on screen, redrawn as statuses arrive")
 	every := c.fs.Duration("every", 2*time.Second, "with --watch: how often the table is redrawn")
+	hqURL := c.fs.String("hq", "", "ask a running tillhq serve (its --http address, e.g. http://127.0.0.1:8080) instead of the broker: all it knows of each till")
+	hqToken := c.fs.String("hq-token", os.Getenv("TILLHQ_HQ_TOKEN_FILE"), "with --hq: a file holding a bearer token of its --dashboard-auth")
+	invLoc := c.fs.String("inventory", "", "HQ's store (postgres:// URL or bbolt file): complete lost tills with what HQ knew of them; without --broker, list the inventory alone")
+	th := alertFlags(c.fs)
 	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
 		return err
 	}
-	o, err := c.options(true)
+	if *hqURL != "" {
+		if *watch || *invLoc != "" || c.broker != "" {
+			return usageError{"fleet: --hq goes without --watch, --inventory and --broker"}
+		}
+		ts, err := fleetFromHQ(ctx, *hqURL, *hqToken)
+		if err != nil {
+			return err
+		}
+		f := hq.FleetFilter{State: *state, Attention: *attention, Thresholds: th}
+		c.fs.Visit(func(fl *flag.Flag) {
+			if fl.Name == "store" {
+				f.Store = c.store
+			}
+		})
+		return fleetTable(e.stdout, f.Filter(ts, time.Now()), time.Now(), th)
+	}
+	o, err := c.options(*invLoc == "" || *watch)
 	if err != nil {
 		return err
 	}
 	// --store is the common flag (HQ's store location elsewhere); here it names a shop.
-	f := hq.FleetFilter{State: *state, Attention: *attention}
+	f := hq.FleetFilter{State: *state, Attention: *attention, Thresholds: th}
 	c.fs.Visit(func(fl *flag.Flag) {
 		if fl.Name == "store" {
 			f.Store = c.store
 		}
 	})
-	if !*watch {
-		ts, err := hq.Fleet(ctx, o, 500*time.Millisecond, *wait)
+	var inv []hq.TillStatus
+	if *invLoc != "" {
+		st, err := hq.Open(ctx, *invLoc)
 		if err != nil {
 			return err
 		}
-		return fleetTable(e.stdout, f.Filter(ts, time.Now()), time.Now())
+		fst, err := hq.OpenFleetStore(ctx, st)
+		if err == nil {
+			inv, err = fst.Devices(ctx)
+		}
+		st.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if !*watch {
+		ts := inv
+		if c.broker != "" {
+			live, err := hq.Fleet(ctx, o, 500*time.Millisecond, *wait)
+			if err != nil {
+				return err
+			}
+			ts = hq.MergeInventory(live, inv)
+		}
+		return fleetTable(e.stdout, f.Filter(ts, time.Now()), time.Now(), th)
 	}
 	view := hq.NewFleetView(c.prefix)
+	view.Seed(inv)
 	go hq.WatchFleet(ctx, o, view, nil)
 	tick := time.NewTicker(*every)
 	defer tick.Stop()
@@ -50,7 +92,7 @@ func fleet(ctx context.Context, e *env, args []string) error {
 		b.WriteString("\x1b[H\x1b[2J") // home and clear: a live view on a terminal
 		now := time.Now()
 		fmt.Fprintf(&b, "tillbox fleet  %s  (Ctrl-C to stop)\n\n", now.Format("15:04:05"))
-		fleetTable(&b, f.Filter(view.Tills(), now), now)
+		fleetTable(&b, f.Filter(view.Tills(), now), now, th)
 		io.WriteString(e.stdout, b.String())
 		select {
 		case <-ctx.Done():
@@ -60,10 +102,38 @@ func fleet(ctx context.Context, e *env, args []string) error {
 	}
 }
 
+// fleetFromHQ reads every till's status from a running tillhq serve's dashboard.
+func fleetFromHQ(ctx context.Context, base, tokenFile string) ([]hq.TillStatus, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(base, "/")+"/api/tills", nil)
+	if err != nil {
+		return nil, usageError{"fleet: --hq: " + err.Error()}
+	}
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("fleet: --hq-token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(b)))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fleet: %s: %s", req.URL.Redacted(), resp.Status)
+	}
+	var ts []hq.TillStatus
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&ts); err != nil {
+		return nil, fmt.Errorf("fleet: %s: %w", req.URL.Redacted(), err)
+	}
+	return ts, nil
+}
+
 // fleetTable prints tills as the fleet manager reads them.
-func fleetTable(out io.Writer, ts []hq.TillStatus, now time.Time) error {
+func fleetTable(out io.Writer, ts []hq.TillStatus, now time.Time, th *hq.Thresholds) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "STORE\tTILL\tSTATE\tBACKLOG\tOLDEST UNSYNCED\tLAST SALE\tVERSION\tDEVICES\tATTENTION")
+	fmt.Fprintln(w, "STORE\tTILL\tSTATE\tBACKLOG\tOLDEST UNSYNCED\tLAST SALE\tLOST SINCE\tVERSION\tSLOT\tCATALOG\tDEVICES\tATTENTION")
 	age := func(t *time.Time) string {
 		if t == nil {
 			return "-"
@@ -80,12 +150,20 @@ func fleetTable(out io.Writer, ts []hq.TillStatus, now time.Time) error {
 		if s.Backlog > 0 {
 			oldest = age(s.OldestUnsynced)
 		}
-		why := strings.Join(hq.Attention(t, now), ", ")
+		why := strings.Join(th.Attention(t, now), ", ")
 		if why == "" {
 			why = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", t.Store, t.Till, s.State, s.Backlog, oldest, age(s.LastSale),
-			s.Version, hq.DevicesText(s.Devices), why)
+		lost := "-"
+		if t.LostSince != nil {
+			lost = t.LostSince.UTC().Format(time.RFC3339)
+		}
+		slot := s.Slot
+		if slot == "" {
+			slot = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.Store, t.Till, s.State, s.Backlog, oldest, age(s.LastSale),
+			lost, s.Version, slot, s.Catalog, hq.DevicesText(s.Devices), why)
 	}
 	return w.Flush()
 }

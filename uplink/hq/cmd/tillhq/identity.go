@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
+	"tillbox/ledger/journal"
 	"tillbox/uplink/hq"
 	"tillbox/uplink/identity"
 	"tillbox/uplink/wire"
@@ -17,13 +20,14 @@ import (
 var caArg = map[string]string{
 	"sign":    "give the till's tls.csr",
 	"account": "give the account's name (tillhq, fleet)",
-	"revoke":  "give the certificate to revoke",
 }
 
-// caCmd runs the fleet CA: tillhq ca init|sign|account|server|revoke|crl --ca DIR.
+const caSubs = "init, sign, account, server, revoke, crl or list"
+
+// caCmd runs the fleet CA: tillhq ca init|sign|account|server|revoke|crl|list --ca DIR.
 func caCmd(_ context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"ca: want init, sign, account, server, revoke or crl"}
+		return usageError{"ca: want " + caSubs}
 	}
 	sub := args[0]
 	fs := e.flagSet("ca " + sub)
@@ -31,15 +35,19 @@ func caCmd(_ context.Context, e *env, args []string) error {
 	name := fs.String("name", "tillbox fleet CA", "init: the CA's name")
 	out := fs.String("out", "", "account, server: write NAME.crt and NAME.key in this directory (default: the CA directory)")
 	hosts := fs.String("host", "", "server: the broker's host names and addresses, comma separated")
+	replace := fs.Bool("replace", false, "sign: give the till a new identity, revoking every certificate it holds")
+	till := fs.String("till", "", "revoke: revoke every certificate of this till (STORE/TILL) instead of a certificate file")
+	days := fs.Int("days", int(identity.CertValidity/(24*time.Hour)), "sign, account, server: the certificate's lifetime in days")
+	asJSON := fs.Bool("json", false, "list: print JSON")
 	switch sub {
-	case "init", "sign", "account", "server", "revoke", "crl":
+	case "init", "sign", "account", "server", "revoke", "crl", "list":
 	default:
 		if strings.HasPrefix(sub, "-") { // tillhq ca --help
 			if err := parse(fs, args); err != nil {
 				return err
 			}
 		}
-		return usageError{fmt.Sprintf("ca: unknown subcommand %q: want init, sign, account, server, revoke or crl", sub)}
+		return usageError{fmt.Sprintf("ca: unknown subcommand %q: want %s", sub, caSubs)}
 	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -48,8 +56,15 @@ func caCmd(_ context.Context, e *env, args []string) error {
 		if err := nargs(fs, 1, 1, want); err != nil {
 			return err
 		}
+	} else if sub == "revoke" {
+		if (fs.NArg() == 1) == (*till != "") || fs.NArg() > 1 {
+			return usageError{"ca revoke: give the certificate to revoke, or --till STORE/TILL"}
+		}
 	} else if err := nargs(fs, 0, 0, "takes no arguments"); err != nil {
 		return err
+	}
+	if *days < 1 || *days > 20*365 {
+		return usageError{"ca: --days must be between 1 and 7300"}
 	}
 	// readArg reads the file the argument names.
 	readArg := func() ([]byte, error) {
@@ -73,6 +88,7 @@ func caCmd(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	ca.Validity = time.Duration(*days) * 24 * time.Hour
 	writePair := func(base string, cert, key []byte) error {
 		d := *out
 		if d == "" {
@@ -93,12 +109,41 @@ func caCmd(_ context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		cert, err := ca.SignCSR(csr, now)
+		sign := ca.SignCSR
+		if *replace {
+			sign = ca.SignReplacing
+		}
+		cert, err := sign(csr, now)
 		if err != nil {
 			return err
 		}
 		_, err = e.stdout.Write(cert)
 		return err
+	case "list":
+		list, err := ca.Inventory()
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			b, _ := json.MarshalIndent(list, "", "  ")
+			_, err := fmt.Fprintf(e.stdout, "%s\n", b)
+			return err
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tKIND\tSERIAL\tNOT AFTER\tSTATE")
+		for _, i := range list {
+			state := "current"
+			switch {
+			case i.Revoked != nil:
+				state = "revoked " + i.Revoked.Format(time.DateOnly)
+			case !now.Before(i.NotAfter):
+				state = "expired"
+			case i.Renewed != nil:
+				state = "renewed " + i.Renewed.Format(time.DateOnly)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", i.Name, i.Kind, i.Serial, i.NotAfter.Format(time.DateOnly), state)
+		}
+		return w.Flush()
 	case "account":
 		cert, key, err := ca.IssueAccount(fs.Arg(0), now)
 		if err != nil {
@@ -115,12 +160,26 @@ func caCmd(_ context.Context, e *env, args []string) error {
 		}
 		return writePair("broker", cert, key)
 	case "revoke":
-		cert, err := readArg()
-		if err != nil {
-			return err
-		}
-		if err := ca.Revoke(cert, now); err != nil {
-			return err
+		if *till != "" {
+			s, t, ok := strings.Cut(*till, "/")
+			if !ok || !journal.ValidID(s) || !journal.ValidID(t) {
+				return usageError{fmt.Sprintf("ca revoke: --till %q: want STORE/TILL", *till)}
+			}
+			gone, err := ca.RevokeName(identity.Name(s, t), now)
+			if err != nil {
+				return err
+			}
+			for _, i := range gone {
+				fmt.Fprintf(e.stdout, "%s: certificate %s revoked\n", i.Name, i.Serial)
+			}
+		} else {
+			cert, err := readArg()
+			if err != nil {
+				return err
+			}
+			if err := ca.Revoke(cert, now); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(e.stdout, "revoked; copy %s to the broker and restart it\n", filepath.Join(*dir, identity.CRLFile))
 		return nil

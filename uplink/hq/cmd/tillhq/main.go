@@ -34,6 +34,8 @@ var commands = map[string]command{
 	"check":      check,
 	"quarantine": quarantine,
 	"fleet":      fleet,
+	"events":     events,
+	"passwd":     passwd,
 	"ca":         caCmd,
 	"register":   register,
 	"acl":        acl,
@@ -102,7 +104,9 @@ func usage(w io.Writer) {
   tills       list tills and their acknowledged watermark (--json)
   check       verify every till's stored chain up to its watermark (--json)
   quarantine  list what was not stored, and why (--json)
-  fleet       list every till's retained status from the broker (--store, --state, --attention, --watch)
+  fleet       list every till's retained status from the broker (--store, --state, --attention, --watch, --inventory)
+  events      the event history HQ keeps (--till, --kind, --since, --until, --json)
+  passwd      print a credentials line for the dashboard (serve --dashboard-auth)
   ca          the fleet CA: init, sign a till's request, account, server, revoke, crl
   register    record a till's device key (entries must be signed with it)
   acl         print the broker's ACL: the shipped one and each till's catalog grant

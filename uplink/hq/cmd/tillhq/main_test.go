@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"tillbox/uplink/hq"
+	"tillbox/uplink/identity"
 )
 
 // tillhq runs the command in-process and returns its exit status and output.
@@ -44,6 +46,18 @@ func TestRunCommandLines(t *testing.T) {
 		{[]string{"ca", "mint"}, 2, "", `unknown subcommand "mint"`, false},
 		{[]string{"register", "s042"}, 2, "", "give STORE TILL KEY", false},
 		{[]string{"fleet", "--broker", "tcp://127.0.0.1:1", "--tls-ca", "ca.crt"}, 2, "", "--tls-ca, --tls-cert and --tls-key go together", false},
+		// Unsigned only when told so, and the dashboard behind a credential.
+		{[]string{"serve", "--store", "/nonexistent/hq.db"}, 2, "", "serve: refusing to run unsigned: give --keys DIR", false},
+		{[]string{"serve", "--store", "/nonexistent/hq.db", "--keys", "keys"}, 2, "", "refusing to run unsigned", false},
+		{[]string{"serve", "--store", "/nonexistent/hq.db", "--sign-key", "/nonexistent/hq-sign.key", "--insecure", "--http", ":0"}, 1, "", "signing key", false},
+		{[]string{"serve", "--keys", "k", "--sign-key", "s", "--http", ":0"}, 2, "", "--http needs --dashboard-auth FILE", false},
+		{[]string{"serve", "--insecure", "--http-cert", "c.pem"}, 2, "", "--http-cert and --http-key go together", false},
+		{[]string{"serve", "--insecure", "--alert-disk-low", "lots"}, 2, "", "want a size such as 100MB", false},
+		{[]string{"events", "--till", "S042/T01"}, 2, "", "want STORE/TILL or STORE", false},
+		{[]string{"events", "--since", "yesterday"}, 2, "", "want RFC 3339", false},
+		{[]string{"passwd"}, 2, "", "give the user's name", false},
+		{[]string{"passwd", "a:b"}, 2, "", "no colon or space", false},
+		{[]string{"ca", "revoke", "--ca", "/nonexistent"}, 2, "", "give the certificate to revoke, or --till STORE/TILL", false},
 		// A command line that runs and fails is status 1.
 		{[]string{"tills", "--store", "ftp://nowhere"}, 1, "", "tillhq: ", false},
 		{[]string{"catalog", "--broker", "tcp://127.0.0.1:1", "/nonexistent.json"}, 1, "", "hq: catalog: ", false},
@@ -114,5 +128,73 @@ func TestTillsAndCheckJSON(t *testing.T) {
 	checked, err := hq.CheckAll(t.Context(), st)
 	if err != nil || len(checked) != 2 || checked[1].Entries != 3 {
 		t.Fatalf("CheckAll: %+v, %v", checked, err)
+	}
+}
+
+// TestCAInventoryCommands: ca sign refuses a second identity for a till, --replace
+// revokes the first, revoke --till revokes by name, ca list shows it all.
+func TestCAInventoryCommands(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca")
+	if code, _, errs := tillhq("ca", "init", "--ca", ca); code != 0 {
+		t.Fatalf("ca init: %s", errs)
+	}
+	csr := func() string {
+		p, err := identity.Provision(filepath.Join(t.TempDir(), "keys"), "s042", "t01", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.CSR
+	}
+	code, first, errs := tillhq("ca", "sign", "--ca", ca, "--days", "30", csr())
+	if code != 0 || !strings.Contains(first, "BEGIN CERTIFICATE") {
+		t.Fatalf("ca sign: %d %s", code, errs)
+	}
+	if code, out, errs := tillhq("ca", "sign", "--ca", ca, csr()); code != 1 || !strings.Contains(errs, "already provisioned") || out != "" {
+		t.Errorf("second identity: %d %q %s", code, out, errs)
+	}
+	if code, _, errs := tillhq("ca", "sign", "--ca", ca, "--replace", csr()); code != 0 {
+		t.Errorf("--replace: %d %s", code, errs)
+	}
+	_, list, _ := tillhq("ca", "list", "--ca", ca)
+	if strings.Count(list, "s042/t01") != 2 || strings.Count(list, "revoked") != 1 || !strings.Contains(list, "current") {
+		t.Errorf("ca list after --replace:\n%s", list)
+	}
+	if code, out, errs := tillhq("ca", "revoke", "--ca", ca, "--till", "s042/t01"); code != 0 || !strings.Contains(out, "s042/t01: certificate ") {
+		t.Errorf("revoke --till: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := tillhq("ca", "revoke", "--ca", ca, "--till", "s042/t01"); code != 1 || !strings.Contains(errs, "refused") {
+		t.Errorf("revoke --till again: %d %s", code, errs)
+	}
+	_, list, _ = tillhq("ca", "list", "--ca", ca)
+	if strings.Count(list, "revoked") != 2 {
+		t.Errorf("ca list after revoke:\n%s", list)
+	}
+	if code, _, errs := tillhq("ca", "sign", "--ca", ca, "--days", "0", csr()); code != 2 || !strings.Contains(errs, "--days") {
+		t.Errorf("--days 0: %d %s", code, errs)
+	}
+}
+
+// TestPasswdLine: passwd prints a line the dashboard accepts, never the secret.
+func TestPasswdLine(t *testing.T) {
+	var out, errb bytes.Buffer
+	e := &env{stdout: &out, stderr: &errb}
+	if err := passwdFrom(strings.NewReader("a long enough secret\n"), e, []string{"ops"}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "secret") {
+		t.Fatalf("the line shows the secret: %s", out.String())
+	}
+	a, err := hq.ParseWebAuth(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.SetBasicAuth("ops", "a long enough secret")
+	if !a.Allowed(r) {
+		t.Error("the line does not accept its secret")
+	}
+	if err := passwdFrom(strings.NewReader("short\n"), e, []string{"ops"}); err == nil {
+		t.Error("a short secret was taken")
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"tillbox/uplink/hq"
+	"tillbox/uplink/identity"
 )
 
 func serve(ctx context.Context, e *env, args []string) error {
@@ -22,13 +25,50 @@ func serve(ctx context.Context, e *env, args []string) error {
 	clientID := c.fs.String("client-id", "", "MQTT client id (default tillhq-HOST-PID)")
 	batch := c.fs.Int("batch", 1000, "most messages stored per transaction")
 	verbose := c.fs.Bool("v", false, "log every quarantine and session change")
-	httpAddr := c.fs.String("http", "", "serve the fleet dashboard and /metrics on this address, e.g. 127.0.0.1:8080")
+	httpAddr := c.fs.String("http", "", "serve the fleet dashboard and /metrics on this address; a bare :PORT is loopback's (127.0.0.1:PORT)")
+	webAuth := c.fs.String("dashboard-auth", os.Getenv("TILLHQ_DASHBOARD_AUTH"), "credentials file guarding the dashboard and /metrics (tillhq passwd writes its lines)")
+	webCert := c.fs.String("http-cert", "", "serve the dashboard over HTTPS with this certificate (PEM)")
+	webKey := c.fs.String("http-key", "", "its key")
+	insecure := c.fs.Bool("insecure", false, "run unsigned: store entries no device key signed, send unsigned acks, serve the dashboard without authentication")
+	caDir := c.fs.String("ca", os.Getenv("TILLHQ_CA"), "the CA directory: the inventory shows the serial of each till's certificate; with the CA key there, HQ answers the tills' certificate renewals")
+	th := alertFlags(c.fs)
+	keep := c.fs.Duration("events-keep", 90*24*time.Hour, "keep the event history this long (0: for ever)")
+	eventRate := c.fs.Int("event-rate", hq.DefaultEventRate, "keep at most this many events of one till per minute; the rest are counted")
 	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
 		return err
+	}
+	if *keep < 0 || *eventRate < 1 {
+		return usageError{"serve: --events-keep must be 0 or more and --event-rate 1 or more"}
+	}
+	if !*insecure && (c.keys == "" || c.signKey == "") {
+		return usageError{"serve: refusing to run unsigned: give --keys DIR (the device keys, tillhq register) and --sign-key FILE " +
+			"(the CA's hq-sign.key), or --insecure to store entries no till signed and send acks nobody can verify"}
+	}
+	if *httpAddr != "" && *webAuth == "" && !*insecure {
+		return usageError{"serve: --http needs --dashboard-auth FILE (tillhq passwd), or --insecure for a dashboard anyone on the address can read"}
+	}
+	if (*webCert == "") != (*webKey == "") {
+		return usageError{"serve: --http-cert and --http-key go together"}
 	}
 	o, err := c.options(false)
 	if err != nil {
 		return err
+	}
+	var guard *hq.WebAuth
+	if *webAuth != "" {
+		if guard, err = hq.ReadWebAuth(*webAuth); err != nil {
+			return err
+		}
+	}
+	var inv *identity.CertInventory
+	if *caDir != "" {
+		if inv, err = identity.OpenInventory(*caDir); err != nil {
+			return err
+		}
+	}
+	if *insecure {
+		fmt.Fprintln(e.stderr, "tillhq: INSECURE: entries are stored without checking their till's signature, acks go out unsigned"+
+			map[bool]string{true: ", the dashboard has no authentication", false: ""}[guard == nil && *httpAddr != ""])
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -67,29 +107,151 @@ func serve(ctx context.Context, e *env, args []string) error {
 			}
 		}
 	}
+	// The fleet view keeps the inventory and the event history in the store; HQ's own
+	// findings (conflicts, broken chains) are recorded there as they are committed.
+	fleetStore, err := hq.OpenFleetStore(ctx, st)
+	if err != nil {
+		return err
+	}
+	view := hq.NewFleetView(c.prefix)
+	view.EventRate = *eventRate
+	view.OnError = func(err error) { logger.Error("tillhq: inventory", "err", err) }
+	if inv != nil {
+		view.CertSerial = func(k hq.TillKey) string { return inv.Serial(k.Store, k.Till) }
+	}
+	if err := view.Persist(ctx, fleetStore); err != nil {
+		return err
+	}
+	if *keep > 0 {
+		go func() {
+			for t := time.NewTicker(time.Hour); ; {
+				if n, err := fleetStore.PruneEvents(ctx, time.Now().Add(-*keep)); err != nil && ctx.Err() == nil {
+					logger.Error("tillhq: events", "err", err)
+				} else if n > 0 {
+					logger.Info("tillhq: events pruned", "n", n)
+				}
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	inject := o.AfterCommit
+	o.AfterCommit = func(r hq.Result) {
+		for _, a := range r.Alerts {
+			if k, reason, ok := parseAlert(a); ok {
+				kind := "conflict"
+				if strings.HasPrefix(reason, "broken chain") {
+					kind = "broken-chain"
+				}
+				view.RecordConflict(k, kind, reason)
+			}
+		}
+		if inject != nil {
+			inject(r)
+		}
+	}
+	vo := o
+	vo.ClientID, vo.Share = "", ""
+	go hq.WatchFleet(ctx, vo, view, nil)
+	if *caDir != "" {
+		// With the CA key at hand, HQ answers the tills' certificate renewals.
+		if ca, err := identity.OpenCA(*caDir); err != nil {
+			fmt.Fprintln(e.stderr, "tillhq: certificate renewals are not answered:", err)
+		} else if o.Keys == nil || o.SignKey == nil {
+			fmt.Fprintln(e.stderr, "tillhq: certificate renewals are not answered: they need --keys and --sign-key")
+		} else {
+			go hq.ServeRenewals(ctx, vo, ca, func(k hq.TillKey, cert *x509.Certificate) {
+				logger.Info("tillhq: certificate renewed", "till", k.String(), "serial", cert.SerialNumber.Text(16), "until", cert.NotAfter)
+			}, nil)
+			fmt.Fprintln(e.stderr, "tillhq: answering certificate renewals with the CA in", *caDir)
+		}
+	}
 	cons, err := hq.NewConsumer(st, &o)
 	if err != nil {
 		return err
 	}
 	if *httpAddr != "" {
-		view := hq.NewFleetView(c.prefix)
-		vo := o
-		vo.ClientID = ""
-		go hq.WatchFleet(ctx, vo, view, nil)
-		ln, err := net.Listen("tcp", *httpAddr)
+		addr := *httpAddr
+		if strings.HasPrefix(addr, ":") {
+			addr = "127.0.0.1" + addr
+		}
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("serve: http: %w", err)
 		}
-		srv := &http.Server{Handler: &hq.Dashboard{View: view, Consumer: cons, Store: st}, ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
+		var h http.Handler = &hq.Dashboard{View: view, Consumer: cons, Store: st, Thresholds: th}
+		if guard != nil {
+			h = guard.Wrap(h)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		scheme := "http"
+		if *webCert != "" {
+			scheme = "https"
+			go srv.ServeTLS(ln, *webCert, *webKey)
+		} else {
+			go srv.Serve(ln)
+		}
 		defer srv.Close()
-		fmt.Fprintln(e.stderr, "tillhq: dashboard on http://"+ln.Addr().String()+"/ and /metrics")
+		fmt.Fprintln(e.stderr, "tillhq: dashboard on "+scheme+"://"+ln.Addr().String()+"/ and /metrics")
+		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && scheme == "http" && guard != nil {
+			fmt.Fprintln(e.stderr, "tillhq: the dashboard's credentials cross the network in clear: give --http-cert and --http-key")
+		}
 	}
 	fmt.Fprintln(e.stderr, "tillhq: serving", broker, "store", redact(c.store))
 	err = cons.Run(ctx)
 	s := cons.Stats()
 	fmt.Fprintf(e.stderr, "tillhq: stopped: stored %d, duplicates %d, quarantined %d\n", s.Stored, s.Duplicates, s.Quarantined)
 	return err
+}
+
+// parseAlert splits one of Result.Alerts, "store/till: reason".
+func parseAlert(a string) (hq.TillKey, string, bool) {
+	name, reason, ok := strings.Cut(a, ": ")
+	store, till, ok2 := strings.Cut(name, "/")
+	if !ok || !ok2 {
+		return hq.TillKey{}, "", false
+	}
+	return hq.TillKey{Store: store, Till: till}, reason, true
+}
+
+// alertFlags are the thresholds of tillhq serve's alerts.
+func alertFlags(fs *flag.FlagSet) *hq.Thresholds {
+	th := hq.DefaultThresholds()
+	fs.DurationVar(&th.UnsyncedTooLong, "alert-unsynced", th.UnsyncedTooLong, "alert: a till's oldest unacknowledged entry is older than this (0: off)")
+	fs.DurationVar(&th.LostTooLong, "alert-lost", th.LostTooLong, "alert: a till has been lost this long (0: at once)")
+	fs.DurationVar(&th.StatusTooOld, "alert-silent", th.StatusTooOld, "alert: an online till's status is older than this (0: off)")
+	fs.DurationVar(&th.DrawerOpenTooLong, "alert-drawer-open", th.DrawerOpenTooLong, "alert: a cash drawer has been open this long (0: off)")
+	fs.Func("alert-disk-low", "alert: less free disk than this on a till, e.g. 100MB, 1GB (0: off) (default 100MB)", func(v string) error {
+		n, err := parseBytes(v)
+		th.DiskLow = n
+		return err
+	})
+	fs.IntVar(&th.Conflicts, "alert-conflicts", th.Conflicts, "alert: this many chain conflicts recorded for a till (0: off)")
+	fs.DurationVar(&th.ConflictWindow, "alert-conflict-window", th.ConflictWindow, "with --alert-conflicts: the last within this long")
+	return &th
+}
+
+// parseBytes reads 123, 100KB, 100MB or 2GB (powers of 1024).
+func parseBytes(v string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
+		if s, ok := strings.CutSuffix(strings.ToUpper(v), u.suffix); ok {
+			v, mult = s, u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("want a size such as 100MB, not %q", v)
+	}
+	return n * mult, nil
 }
 
 // redact keeps a password out of the log.

@@ -19,6 +19,15 @@ func migrate(ctx context.Context, e *env, args []string) error {
 	if err := hq.Migrate(ctx, c.store); err != nil {
 		return err
 	}
+	// The inventory's and the events' tables too, so that serve needs no DDL of its own.
+	st, err := hq.Open(ctx, c.store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := hq.OpenFleetStore(ctx, st); err != nil {
+		return err
+	}
 	fmt.Fprintln(e.stdout, "schema up to date")
 	return nil
 }

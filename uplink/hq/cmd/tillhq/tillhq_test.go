@@ -20,7 +20,7 @@ func TestTillhqCommand(t *testing.T) {
 	dir := t.TempDir()
 	store := filepath.Join(dir, "hq.db")
 	addr := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
-	srv := rig.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--listen", addr, "--store", store))
+	srv := rig.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--insecure", "--listen", addr, "--store", store))
 	if err := rig.WaitListening(addr, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestTillhqSignsWhatItSends(t *testing.T) {
 	store := filepath.Join(dir, "hq.db")
 	serve := func(name string, args ...string) (*rig.Proc, string) {
 		addr := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
-		p := rig.StartProc(t, name, dir, exec.Command(bin, append([]string{"serve", "--listen", addr, "--store", store}, args...)...))
+		p := rig.StartProc(t, name, dir, exec.Command(bin, append([]string{"serve", "--insecure", "--listen", addr, "--store", store}, args...)...))
 		if err := rig.WaitListening(addr, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
