@@ -374,11 +374,18 @@ JOIN unnest($1::text[], $2::text[]) AS u(s, t) ON h.store = u.s AND h.till = u.t
 ORDER BY h.store, h.till FOR UPDATE OF h`, stores, tills)
 	// Its own statement, so a snapshot taken once the locks are held: it sees what the
 	// consumers that held them before committed.
-	b.Queue(`SELECT e.store, e.till, e.seq, e.prev, e.hash, coalesce(e.receipt, '')
+	// Two index ranges per till, below and above its span of ours, so that the rows this
+	// transaction inserted are not even visited.
+	b.Queue(`SELECT u.s, u.t, e.seq, e.prev, e.hash, coalesce(e.receipt, '')
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(s, t, lo, hi)
 JOIN hq_tills h ON h.store = u.s AND h.till = u.t
-JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq > h.through AND e.seq <= h.through + $5
-WHERE e.seq < u.lo OR e.seq > u.hi`, stores, tills, los, his, scanSpan)
+JOIN LATERAL (
+	SELECT seq, prev, hash, receipt FROM hq_entries
+	WHERE store = u.s AND till = u.t AND seq > h.through AND seq < u.lo AND seq <= h.through + $5
+	UNION ALL
+	SELECT seq, prev, hash, receipt FROM hq_entries
+	WHERE store = u.s AND till = u.t AND seq > greatest(h.through, u.hi) AND seq <= h.through + $5) e ON true`,
+		stores, tills, los, his, scanSpan)
 	br := t.tx.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
