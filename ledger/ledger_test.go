@@ -330,7 +330,7 @@ var corruptions = []struct {
 	{"truncated to one page", func(t *testing.T, p string) { os.Truncate(p, 4096) }, "damaged"},
 	{"both meta pages scribbled", func(t *testing.T, p string) {
 		b := readFile(t, p)
-		ps := os.Getpagesize()
+		ps := newPageSize // the page size of a file the ledger creates: meta pages are pages 0 and 1
 		for _, off := range []int{64, ps + 64} {
 			copy(b[off:], "scribble")
 		}
