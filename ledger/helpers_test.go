@@ -165,3 +165,6 @@ func realisticSale(n int) journal.Entry {
 	}
 	return e
 }
+
+// farFuture is after every entry a test writes: Prune(farFuture) removes all acknowledged.
+var farFuture = time.Now().Add(100 * 24 * time.Hour)

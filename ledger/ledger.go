@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -29,16 +30,19 @@ var (
 	bucketJobs     = []byte("jobs")     // job id -> Job JSON
 	bucketUser     = []byte("records")  // caller's named buckets
 
-	keyFormat   = []byte("format")
-	keyStore    = []byte("store")
-	keyTill     = []byte("till")
-	keyPrefix   = []byte("prefix")
-	keyLastSeq  = []byte("last-seq")
-	keyLastHash = []byte("last-hash")
-	keyAck      = []byte("ack")       // HQ's acknowledgement watermark
-	keyBaseSeq  = []byte("base-seq")  // last pruned seq: entries start after it
-	keyBaseHash = []byte("base-hash") // hash of the last pruned entry: the chain's anchor
-	keyNextJob  = []byte("last-job")
+	keyFormat    = []byte("format")
+	keyStore     = []byte("store")
+	keyTill      = []byte("till")
+	keyPrefix    = []byte("prefix")
+	keyLastSeq   = []byte("last-seq")
+	keyLastHash  = []byte("last-hash")
+	keyAck       = []byte("ack")       // HQ's acknowledgement watermark
+	keyBaseSeq   = []byte("base-seq")  // last pruned seq: entries start after it
+	keyBaseHash  = []byte("base-hash") // hash of the last pruned entry: the chain's anchor
+	keyNextJob   = []byte("last-job")
+	keyCheckSeq  = []byte("verified-seq")  // the last entry a verify pass reached
+	keyCheckHash = []byte("verified-hash") // its hash
+	keyGaps      = []byte("gaps")          // JSON []Gap: seqs lost to a rollback, never reused
 )
 
 const fileFormat = "tillbox-ledger/1"
@@ -114,6 +118,12 @@ type Ledger struct {
 	till   string
 	prefix string
 	closed atomic.Bool
+
+	head     *headFile      // the writer's head record; nil when read-only
+	headMu   sync.Mutex     // orders head writes
+	rollback *RollbackError // found at open; nil when the file matched its head record
+	headErr  error          // the last head write's failure, under headMu
+	dbMu     sync.RWMutex   // held exclusively only while Compact replaces db
 }
 
 // Open opens the ledger at path, creating it when it does not exist (unless ReadOnly).
@@ -178,11 +188,59 @@ func Open(path string, opts *Options) (*Ledger, error) {
 		return nil, err
 	}
 	l := &Ledger{db: db, path: path, opts: o, store: store, till: till, prefix: prefix}
+	if err := l.openHead(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if !o.ReadOnly {
 		writeOwner(path)
 	}
 	return l, nil
 }
+
+// openHead compares the file with its head record (see head.go) and, when writable, records
+// a rollback's gap and opens the record for the commits to come.
+func (l *Ledger) openHead() error {
+	rb, err := checkHead(l.db, l.path)
+	if err != nil {
+		return err
+	}
+	l.rollback = rb
+	if l.opts.ReadOnly {
+		return nil
+	}
+	if rb != nil {
+		if rb.Diverged {
+			return rb
+		}
+		err := l.db.Update(func(tx *bolt.Tx) error { return recordGap(tx, rb.Gap()) })
+		if err != nil {
+			return fmt.Errorf("ledger: open %s: record the rolled-back seqs %d..%d: %w", l.path, rb.FileSeq+1, rb.HeadSeq, classify(err))
+		}
+	}
+	if l.head, err = openHead(l.path); err != nil {
+		return err
+	}
+	var h headRecord
+	err = safeView(l.db, func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		h = headRecord{Seq: getU64(meta, keyLastSeq), Hash: string(meta.Get(keyLastHash))}
+		return nil
+	})
+	if err == nil {
+		err = l.head.write(h)
+	}
+	if err != nil {
+		l.head.f.Close()
+		return fmt.Errorf("ledger: open %s: head record: %w", l.path, err)
+	}
+	return syncDir(filepath.Dir(l.path))
+}
+
+// Rollback is the rollback found when the ledger was opened (see RollbackError), or nil.
+// The writable open has already recorded the gap so that no number is reused; the caller
+// journals the loss (an integrity-error entry), alerts and asks for a technician.
+func (l *Ledger) Rollback() *RollbackError { return l.rollback }
 
 // openBolt opens the file with bbolt, turning its lock timeout and its panics on damaged
 // pages into this package's errors.
@@ -234,6 +292,18 @@ func checkMeta(db *bolt.DB, path string, o *Options) (store, till, prefix string
 			return fmt.Errorf("%w: file is store %q till %q, asked for store %q till %q", ErrIdentity, store, till, o.Store, o.Till)
 		}
 		last, base := getU64(meta, keyLastSeq), getU64(meta, keyBaseSeq)
+		gaps, err := readGaps(tx)
+		if err != nil {
+			return err
+		}
+		if g, ok := gapEnding(gaps, last); ok && last > base {
+			// The file's last seq was lost to a rollback and recorded: the chain's end is
+			// the hash the head record witnessed.
+			if string(meta.Get(keyLastHash)) != g.Hash {
+				return fmt.Errorf("%w: last seq %d is a recorded gap but the last hash differs from the gap's", ErrCorrupt, last)
+			}
+			return nil
+		}
 		if getU64(meta, keyAck) > last {
 			return fmt.Errorf("%w: ack watermark %d beyond last seq %d", ErrCorrupt, getU64(meta, keyAck), last)
 		}
@@ -362,6 +432,9 @@ func (l *Ledger) Close() error {
 	if !l.opts.ReadOnly {
 		os.Remove(ownerPath(l.path))
 	}
+	if l.head != nil {
+		l.head.f.Close()
+	}
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("ledger: close %s: %w", l.path, err)
 	}
@@ -459,7 +532,28 @@ func (l *Ledger) Append(e journal.Entry, sides ...Side) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	l.writeHead(headRecord{Seq: res.Entry.Seq, Hash: res.Entry.Hash})
 	return res, nil
+}
+
+// writeHead records the committed entry in the head record. A failure to write it does not
+// undo the commit, which stands: the record is then behind the file, which Open accepts,
+// and the next commit writes it again. The failure is kept for HeadError.
+func (l *Ledger) writeHead(h headRecord) {
+	l.headMu.Lock()
+	defer l.headMu.Unlock()
+	if err := l.head.write(h); err != nil {
+		l.headErr = fmt.Errorf("ledger: head record %s: %w", headPath(l.path), err)
+		return
+	}
+	l.headErr = nil
+}
+
+// HeadError is the last failure to write the head record (nil once a later write works).
+func (l *Ledger) HeadError() error {
+	l.headMu.Lock()
+	defer l.headMu.Unlock()
+	return l.headErr
 }
 
 // withHash appends the hash field (and the sig field when sig is not empty) to the
@@ -497,12 +591,14 @@ func (l *Ledger) update(op string, fn func(c *commit) error) error {
 	if l.opts.ReadOnly {
 		return fmt.Errorf("ledger: %s: %w: opened read-only", op, ErrInvalid)
 	}
+	l.dbMu.RLock()
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		fillAppendOnly(tx)
 		return fn(&commit{tx: tx})
 	})
+	l.dbMu.RUnlock()
 	if err != nil {
-		return fmt.Errorf("ledger: %s: %w", op, classify(err))
+		return fmt.Errorf("ledger: %s %s: %w", op, l.path, classify(err))
 	}
 	return nil
 }
@@ -673,7 +769,11 @@ func (l *Ledger) Stats() (Stats, error) {
 		s.Backlog = s.LastSeq - s.Watermark
 		// Entries are gapless after the pruned base, so the count is arithmetic: Stats
 		// stays cheap on a ledger of millions of entries (Verify checks the premise).
-		s.Entries = int(s.LastSeq - getU64(meta, keyBaseSeq))
+		gaps, err := readGaps(tx)
+		if err != nil {
+			return err
+		}
+		s.Entries = int(s.LastSeq - getU64(meta, keyBaseSeq) - gapSize(gaps, getU64(meta, keyBaseSeq)))
 		if s.Entries > 0 {
 			s.FirstSeq = getU64(meta, keyBaseSeq) + 1
 		}
@@ -754,10 +854,17 @@ func (l *Ledger) view(op string, fn func(tx *bolt.Tx) error) error {
 	if l.closed.Load() {
 		return fmt.Errorf("ledger: %s: %w", op, ErrClosed)
 	}
-	if err := safeView(l.db, fn); err != nil {
-		return fmt.Errorf("ledger: %s: %w", op, err)
+	if err := l.viewDB(fn); err != nil {
+		return fmt.Errorf("ledger: %s %s: %w", op, l.path, err)
 	}
 	return nil
+}
+
+// viewDB runs fn in a read transaction of the current file (Compact replaces it).
+func (l *Ledger) viewDB(fn func(tx *bolt.Tx) error) error {
+	l.dbMu.RLock()
+	defer l.dbMu.RUnlock()
+	return safeView(l.db, fn)
 }
 
 // safeView runs fn in a read transaction, turning bbolt's panics on damaged pages into

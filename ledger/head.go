@@ -1,0 +1,244 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The head record beside the ledger (path + ".head") witnesses the last committed entry:
+// its seq and hash, written and fdatasync'd after each Append's commit returned. bbolt
+// keeps two meta pages and opens at the older one, without a word, when the newer fails
+// its checksum, so damage to the newest meta page after its fsync makes the file open one
+// commit back: an entry that was printed would be gone and its seq and receipt number
+// reused. The head record is outside the file that rolled back, so Open sees the loss.
+//
+// The record is two fixed slots of headSlot bytes, the one for an entry chosen by its seq's
+// parity, each with a CRC: a torn write spoils at most the slot being written, and the
+// other still holds the previous commit. Writes happen after the commit, never before,
+// so the record can be behind the file (a cut between the two) but never ahead of it
+// unless the file lost a commit.
+const (
+	headSlot  = 128
+	headMagic = "tillbox-head/1\x00\x00" // 16 bytes
+)
+
+func headPath(path string) string { return path + ".head" }
+
+type headRecord struct {
+	Seq  uint64
+	Hash string
+}
+
+func encodeHead(h headRecord) []byte {
+	b := make([]byte, headSlot)
+	copy(b, headMagic)
+	binary.BigEndian.PutUint64(b[16:], h.Seq)
+	b[24] = byte(len(h.Hash))
+	copy(b[25:25+64], h.Hash)
+	binary.BigEndian.PutUint32(b[headSlot-4:], crc32.Checksum(b[:headSlot-4], crcTable))
+	return b
+}
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+func decodeHead(b []byte) (headRecord, bool) {
+	if len(b) != headSlot || !bytes.Equal(b[:16], []byte(headMagic)) || b[24] > 64 ||
+		binary.BigEndian.Uint32(b[headSlot-4:]) != crc32.Checksum(b[:headSlot-4], crcTable) {
+		return headRecord{}, false
+	}
+	return headRecord{Seq: binary.BigEndian.Uint64(b[16:]), Hash: string(b[25 : 25+int(b[24])])}, true
+}
+
+// readHead returns the newest valid slot of the head record; ok is false when there is no
+// record or no slot is valid (no witness: a ledger from before the record, or one whose
+// record was removed).
+func readHead(path string) (h headRecord, ok bool, err error) {
+	b, err := os.ReadFile(headPath(path))
+	if errors.Is(err, os.ErrNotExist) {
+		return h, false, nil
+	}
+	if err != nil {
+		return h, false, fmt.Errorf("ledger: open %s: head record: %w", path, err)
+	}
+	for i := 0; i+headSlot <= len(b) && i < 2*headSlot; i += headSlot {
+		if s, valid := decodeHead(b[i : i+headSlot]); valid && (!ok || s.Seq > h.Seq) {
+			h, ok = s, true
+		}
+	}
+	return h, ok, nil
+}
+
+// headFile is the writer's handle on the head record.
+type headFile struct {
+	f    *os.File
+	last uint64 // the seq last written
+}
+
+func openHead(path string) (*headFile, error) {
+	f, err := os.OpenFile(headPath(path), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open %s: head record: %w", path, err)
+	}
+	return &headFile{f: f}, nil
+}
+
+// write records h in its slot and fdatasyncs it. Seqs only move up: an older one is ignored.
+func (hf *headFile) write(h headRecord) error {
+	if h.Seq < hf.last {
+		return nil
+	}
+	if _, err := hf.f.WriteAt(encodeHead(h), int64(h.Seq%2)*headSlot); err != nil {
+		return err
+	}
+	if err := fdatasync(hf.f); err != nil {
+		return err
+	}
+	hf.last = h.Seq
+	return nil
+}
+
+// Gap is a range of seqs lost to a rolled-back commit and recorded so that they are never
+// reused: From..To are not in the file, and the entry after To chains to Hash, the hash of
+// To that the head record witnessed (HQ may hold those entries).
+type Gap struct {
+	From, To uint64
+	Hash     string
+}
+
+// RollbackError reports a ledger file that ends before the last commit its head record
+// witnessed: committed entries (printed receipts) are gone from the file. It matches
+// ErrRolledBack. A writable Open records the gap (the next entry takes HeadSeq+1 and
+// chains to the witnessed hash), opens, and keeps the error in Rollback() for the caller
+// to journal and alert; a read-only open reports it from Verify.
+type RollbackError struct {
+	Path     string
+	FileSeq  uint64 // last seq in the file
+	HeadSeq  uint64 // last seq the head record witnessed
+	HeadHash string
+	Diverged bool // the file holds HeadSeq with another hash: the number was reused
+}
+
+func (e *RollbackError) Error() string {
+	if e.Diverged {
+		return "ledger: open " + e.Path + ": " + ErrRolledBack.Error() + ": seq " + strconv.FormatUint(e.HeadSeq, 10) +
+			" in the file is not the entry the head record witnessed (a lost commit whose number was reused)"
+	}
+	return fmt.Sprintf("ledger: open %s: %v: the file ends at seq %d but seq %d was committed (seq %d..%d lost; their numbers are not reused)",
+		e.Path, ErrRolledBack, e.FileSeq, e.HeadSeq, e.FileSeq+1, e.HeadSeq)
+}
+
+// Is makes a RollbackError match ErrRolledBack.
+func (e *RollbackError) Is(target error) bool { return target == ErrRolledBack }
+
+// Gap is the range the rollback lost.
+func (e *RollbackError) Gap() Gap { return Gap{From: e.FileSeq + 1, To: e.HeadSeq, Hash: e.HeadHash} }
+
+// checkHead compares the file with its head record. It returns a *RollbackError when the
+// file is behind the record or diverged from it, nil otherwise.
+func checkHead(db *bolt.DB, path string) (*RollbackError, error) {
+	h, ok, err := readHead(path)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var rb *RollbackError
+	err = safeView(db, func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		last := getU64(meta, keyLastSeq)
+		switch {
+		case h.Seq > last:
+			rb = &RollbackError{Path: path, FileSeq: last, HeadSeq: h.Seq, HeadHash: h.Hash}
+		case h.Seq == last:
+			if string(meta.Get(keyLastHash)) != h.Hash {
+				rb = &RollbackError{Path: path, FileSeq: last, HeadSeq: h.Seq, HeadHash: h.Hash, Diverged: true}
+			}
+		case h.Seq > getU64(meta, keyBaseSeq):
+			if v := tx.Bucket(bucketEntries).Get(u64(h.Seq)); v != nil {
+				var e struct {
+					Hash string `json:"hash"`
+				}
+				if json.Unmarshal(v, &e) == nil && e.Hash != h.Hash {
+					rb = &RollbackError{Path: path, FileSeq: last, HeadSeq: h.Seq, HeadHash: h.Hash, Diverged: true}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	return rb, nil
+}
+
+// recordGap makes a rolled-back file continue after the witnessed head: the gap is kept in
+// meta, and the last seq and hash move to the head's, so the next Append takes a new number
+// and chains to the hash HQ may already hold.
+func recordGap(tx *bolt.Tx, g Gap) error {
+	meta := tx.Bucket(bucketMeta)
+	gaps, err := readGaps(tx)
+	if err != nil {
+		return err
+	}
+	gaps = append(gaps, g)
+	v, err := json.Marshal(gaps)
+	if err != nil {
+		return err
+	}
+	if err := meta.Put(keyGaps, v); err != nil {
+		return err
+	}
+	if err := meta.Put(keyLastSeq, u64(g.To)); err != nil {
+		return err
+	}
+	return meta.Put(keyLastHash, []byte(g.Hash))
+}
+
+func readGaps(tx *bolt.Tx) ([]Gap, error) {
+	v := tx.Bucket(bucketMeta).Get(keyGaps)
+	if v == nil {
+		return nil, nil
+	}
+	var gaps []Gap
+	if err := json.Unmarshal(v, &gaps); err != nil {
+		return nil, &VerifyError{Reason: "recorded gaps do not decode: " + err.Error()}
+	}
+	return gaps, nil
+}
+
+// gapAt returns the recorded gap starting at seq.
+func gapAt(gaps []Gap, seq uint64) (Gap, bool) {
+	for _, g := range gaps {
+		if g.From == seq {
+			return g, true
+		}
+	}
+	return Gap{}, false
+}
+
+// gapEnding returns the recorded gap ending at seq.
+func gapEnding(gaps []Gap, seq uint64) (Gap, bool) {
+	for _, g := range gaps {
+		if g.To == seq {
+			return g, true
+		}
+	}
+	return Gap{}, false
+}
+
+// gapSize is the number of seqs in recorded gaps after base.
+func gapSize(gaps []Gap, base uint64) uint64 {
+	var n uint64
+	for _, g := range gaps {
+		if g.To > base {
+			n += g.To - max(g.From-1, base)
+		}
+	}
+	return n
+}
