@@ -29,6 +29,11 @@ var (
 	// ErrRolledBack: the file ends before the last commit its head record witnessed (see
 	// RollbackError): committed entries are gone from it.
 	ErrRolledBack = errors.New("ledger rolled back: committed entries are missing from the file")
+	// ErrTooLarge: the file is beyond what this platform can map (armv7: 2 GiB) or beyond
+	// Options.MaxBytes. An open that fails for that reason says so; it is not damage.
+	ErrTooLarge = errors.New("ledger too large for this platform")
+	// ErrNearLimit: the file has reached NearLimitFraction of its size limit (Limit).
+	ErrNearLimit = errors.New("ledger near its size limit")
 	// ErrClosed: the ledger was closed.
 	ErrClosed = errors.New("ledger closed")
 )

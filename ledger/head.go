@@ -90,16 +90,20 @@ func openHead(path string) (*headFile, error) {
 	return &headFile{f: f}, nil
 }
 
-// write records h in its slot and fdatasyncs it. Seqs only move up: an older one is ignored.
-func (hf *headFile) write(h headRecord) error {
+// write records h in its slot and fdatasyncs it (unless sync is false: a ledger whose
+// bbolt file is not synced either, in tests and bulk builds). Seqs only move up: an older
+// one is ignored.
+func (hf *headFile) write(h headRecord, sync bool) error {
 	if h.Seq < hf.last {
 		return nil
 	}
 	if _, err := hf.f.WriteAt(encodeHead(h), int64(h.Seq%2)*headSlot); err != nil {
 		return err
 	}
-	if err := fdatasync(hf.f); err != nil {
-		return err
+	if sync {
+		if err := fdatasync(hf.f); err != nil {
+			return err
+		}
 	}
 	hf.last = h.Seq
 	return nil

@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,7 +109,26 @@ type Options struct {
 	// sig field after the hash (the till's device key; HQ verifies it). An error fails the
 	// Append and nothing is stored. Nil: entries are stored unsigned, as before.
 	Sign func(msg []byte) ([]byte, error)
+	// MaxBytes lowers the largest file the ledger lets itself grow to (a small partition,
+	// tests). It never raises PlatformMaxBytes. Zero: the platform's limit.
+	MaxBytes int64
 }
+
+// PlatformMaxBytes is the largest ledger file this platform can open: bbolt maps the whole
+// file into the address space, and a 32-bit process (armv7) cannot map 2 GiB. On 64-bit
+// platforms the limit is bbolt's own (256 TiB), far beyond any disk a till has.
+var PlatformMaxBytes = platformMax(strconv.IntSize)
+
+func platformMax(intSize int) int64 {
+	if intSize == 32 {
+		return math.MaxInt32 // bbolt's largest map on 32-bit platforms: 2 GiB - 1
+	}
+	return 1 << 48
+}
+
+// NearLimitFraction of the size limit is where Limit starts to report ErrNearLimit: far
+// enough before the limit for a technician to prune, compact or move the ledger.
+const NearLimitFraction = 0.75
 
 // Ledger is an open journal. Its methods are safe for concurrent use; writes are serialised
 // by bbolt and each one is fsync'd before it returns.
@@ -124,6 +146,7 @@ type Ledger struct {
 	rollback *RollbackError // found at open; nil when the file matched its head record
 	headErr  error          // the last head write's failure, under headMu
 	dbMu     sync.RWMutex   // held exclusively only while Compact replaces db
+	maxSize  int64          // the size limit: Options.MaxBytes or PlatformMaxBytes
 }
 
 // Open opens the ledger at path, creating it when it does not exist (unless ReadOnly).
@@ -145,6 +168,10 @@ func Open(path string, opts *Options) (*Ledger, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	maxSize := PlatformMaxBytes
+	if o.MaxBytes > 0 && o.MaxBytes < maxSize {
+		maxSize = o.MaxBytes
+	}
 	for _, id := range []string{o.Store, o.Till} {
 		if id != "" && !journal.ValidID(id) {
 			return nil, fmt.Errorf("ledger: open %s: %w: id %q: want 1-32 of [a-z0-9-]", path, ErrInvalid, id)
@@ -164,11 +191,16 @@ func Open(path string, opts *Options) (*Ledger, error) {
 		// bbolt would initialise an empty file in place; an empty ledger file is a damaged
 		// one (cut during creation by something other than Open), so it is kept as found.
 		return nil, fmt.Errorf("ledger: open %s: %w: file is empty (kept as found)", path, ErrCorrupt)
+	case fi.Size() > maxSize:
+		return nil, tooLarge(path, fi.Size(), maxSize)
+	}
+	if !o.ReadOnly {
+		removeStaleCompaction(path)
 	}
 
 	// Check the file read-only first, so that a damaged file is never opened for writing.
 	if !o.ReadOnly {
-		ro, err := openBolt(path, true, o.LockTimeout)
+		ro, err := openBolt(path, true, o.LockTimeout, maxSize)
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +210,7 @@ func Open(path string, opts *Options) (*Ledger, error) {
 			return nil, err
 		}
 	}
-	db, err := openBolt(path, o.ReadOnly, o.LockTimeout)
+	db, err := openBolt(path, o.ReadOnly, o.LockTimeout, maxSize)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +219,7 @@ func Open(path string, opts *Options) (*Ledger, error) {
 		db.Close()
 		return nil, err
 	}
-	l := &Ledger{db: db, path: path, opts: o, store: store, till: till, prefix: prefix}
+	l := &Ledger{db: db, path: path, opts: o, store: store, till: till, prefix: prefix, maxSize: maxSize}
 	if err := l.openHead(); err != nil {
 		db.Close()
 		return nil, err
@@ -228,7 +260,7 @@ func (l *Ledger) openHead() error {
 		return nil
 	})
 	if err == nil {
-		err = l.head.write(h)
+		err = l.head.write(h, true)
 	}
 	if err != nil {
 		l.head.f.Close()
@@ -244,16 +276,26 @@ func (l *Ledger) Rollback() *RollbackError { return l.rollback }
 
 // openBolt opens the file with bbolt, turning its lock timeout and its panics on damaged
 // pages into this package's errors.
-func openBolt(path string, readOnly bool, timeout time.Duration) (db *bolt.DB, err error) {
+func openBolt(path string, readOnly bool, timeout time.Duration, maxSize int64) (db *bolt.DB, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			db, err = nil, fmt.Errorf("ledger: open %s: %w: %v (kept as found)", path, ErrCorrupt, r)
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly})
+	bo := &bolt.Options{Timeout: timeout, ReadOnly: readOnly}
+	if maxSize < PlatformMaxBytes || strconv.IntSize == 32 {
+		bo.MaxSize = int(maxSize) // growth beyond it fails the commit with ErrTooLarge
+	}
+	db, err = bolt.Open(path, 0o600, bo)
 	switch {
 	case err == nil:
 		return db, nil
+	case isMapLimit(err):
+		size := int64(-1)
+		if fi, serr := os.Stat(path); serr == nil {
+			size = fi.Size()
+		}
+		return nil, tooLarge(path, size, maxSize)
 	case errors.Is(err, berrors.ErrTimeout):
 		holder := readOwner(path)
 		if holder != "" {
@@ -542,7 +584,7 @@ func (l *Ledger) Append(e journal.Entry, sides ...Side) (Result, error) {
 func (l *Ledger) writeHead(h headRecord) {
 	l.headMu.Lock()
 	defer l.headMu.Unlock()
-	if err := l.head.write(h); err != nil {
+	if err := l.head.write(h, !l.db.NoSync); err != nil {
 		l.headErr = fmt.Errorf("ledger: head record %s: %w", headPath(l.path), err)
 		return
 	}
@@ -605,10 +647,26 @@ func (l *Ledger) update(op string, fn func(c *commit) error) error {
 
 var diskFullErrnos = []syscall.Errno{syscall.ENOSPC, syscall.EFBIG, syscall.EDQUOT}
 
-// classify maps a full disk to ErrDiskFull and leaves other errors as they are. bbolt
-// reports a failed file resize with the cause formatted into the text rather than wrapped,
-// so the errno's message is matched as well.
+// isMapLimit reports whether bbolt failed because the file does not fit in the address
+// space or its size limit: bbolt's own "mmap too large", ErrMaxSizeReached, or ENOMEM from
+// mmap (reported formatted into the text, not wrapped).
+func isMapLimit(err error) bool {
+	return errors.Is(err, berrors.ErrMaxSizeReached) || errors.Is(err, syscall.ENOMEM) ||
+		strings.Contains(err.Error(), "mmap too large") || strings.Contains(err.Error(), syscall.ENOMEM.Error())
+}
+
+func tooLarge(path string, size, limit int64) error {
+	return fmt.Errorf("ledger: open %s: %w: file is %d bytes, this platform's ledger limit is %d (%s); prune and compact it on a 64-bit machine (kept as found)",
+		path, ErrTooLarge, size, limit, runtime.GOARCH)
+}
+
+// classify maps a full disk to ErrDiskFull and the size limit to ErrTooLarge, and leaves
+// other errors as they are. bbolt reports a failed file resize with the cause formatted
+// into the text rather than wrapped, so the errno's message is matched as well.
 func classify(err error) error {
+	if isMapLimit(err) {
+		return fmt.Errorf("%w (%v)", ErrTooLarge, err)
+	}
 	var errno syscall.Errno
 	for _, full := range diskFullErrnos {
 		if errors.As(err, &errno) && errno == full || strings.Contains(err.Error(), full.Error()) {
@@ -791,6 +849,28 @@ func (l *Ledger) Stats() (Stats, error) {
 		return nil
 	})
 	return s, err
+}
+
+// SizeLimit is the file's size against the ledger's limit.
+type SizeLimit struct {
+	FileBytes  int64   // size of the file
+	LimitBytes int64   // the limit (Options.MaxBytes or PlatformMaxBytes)
+	Fraction   float64 // FileBytes / LimitBytes
+}
+
+// Limit reports the file's size against its limit, with an error matching ErrNearLimit
+// once the file has reached NearLimitFraction of it: the state to alert on, long before
+// commits start failing with ErrTooLarge.
+func (l *Ledger) Limit() (SizeLimit, error) {
+	fi, err := os.Stat(l.path)
+	if err != nil {
+		return SizeLimit{}, fmt.Errorf("ledger: limit %s: %w", l.path, err)
+	}
+	s := SizeLimit{FileBytes: fi.Size(), LimitBytes: l.maxSize, Fraction: float64(fi.Size()) / float64(l.maxSize)}
+	if s.Fraction >= NearLimitFraction {
+		return s, fmt.Errorf("ledger: limit %s: %w: %d of %d bytes (%.0f%%) on %s", l.path, ErrNearLimit, s.FileBytes, s.LimitBytes, 100*s.Fraction, runtime.GOARCH)
+	}
+	return s, nil
 }
 
 // Stock returns the local stock level of item (thousandths); an item never moved is 0.

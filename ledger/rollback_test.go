@@ -145,7 +145,7 @@ func TestHeadRecordDivergedIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hf.write(headRecord{Seq: 1, Hash: strings.Repeat("ab", 32)})
+	hf.write(headRecord{Seq: 1, Hash: strings.Repeat("ab", 32)}, true)
 	hf.f.Close()
 	_, err = Open(path, testOpts())
 	var rb *RollbackError
