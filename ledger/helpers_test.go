@@ -22,6 +22,8 @@ func TestMain(m *testing.M) {
 		holdChild(os.Getenv("LEDGER_TEST_PATH"))
 	case "diskfull":
 		diskFullChild(os.Getenv("LEDGER_TEST_PATH"))
+	case "retain":
+		retainChild(os.Getenv("LEDGER_TEST_PATH"))
 	default:
 		os.Exit(m.Run())
 	}
