@@ -508,11 +508,25 @@ type Result struct {
 // loss; if it returns an error, nothing of them is visible.
 func (l *Ledger) Append(e journal.Entry, sides ...Side) (Result, error) {
 	if l.closed.Load() {
-		return Result{}, fmt.Errorf("ledger: append: %w", ErrClosed)
+		return Result{}, fmt.Errorf("ledger: append %s: %w", l.path, ErrClosed)
 	}
 	if !e.Kind.Known() {
-		return Result{}, fmt.Errorf("ledger: append: %w: unknown kind %q", ErrInvalid, e.Kind)
+		return Result{}, fmt.Errorf("ledger: append %s: %w: unknown kind %q", l.path, ErrInvalid, e.Kind)
 	}
+	var res Result
+	err := l.update("append", func(c *commit) (err error) {
+		res, err = l.appendTx(c, e, sides)
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	l.writeHead(headRecord{Seq: res.Entry.Seq, Hash: res.Entry.Hash})
+	return res, nil
+}
+
+// appendTx writes e and its sides in the commit c: the body of Append, which commits it.
+func (l *Ledger) appendTx(c *commit, e journal.Entry, sides []Side) (Result, error) {
 	if e.At.IsZero() {
 		e.At = l.opts.Clock()
 	}
@@ -520,62 +534,53 @@ func (l *Ledger) Append(e journal.Entry, sides ...Side) (Result, error) {
 	// so HQ recomputes the same hash from what it receives.
 	e.At = e.At.UTC().Truncate(time.Millisecond)
 	e.V, e.Store, e.Till = journal.FormatVersion, l.store, l.till
-	var res Result
-	err := l.update("append", func(c *commit) error {
-		meta := c.tx.Bucket(bucketMeta)
-		e.Seq = getU64(meta, keyLastSeq) + 1
-		e.Prev = string(meta.Get(keyLastHash))
-		e.Receipt = ""
-		if e.Kind.Document() {
-			e.Receipt = journal.ReceiptNumber(l.prefix, e.Seq)
-		}
-		e.Hash = ""
-		canon, err := json.Marshal(&e)
-		if err != nil {
-			return fmt.Errorf("%w: encode: %v", ErrInvalid, err)
-		}
-		e.Hash = sha256Hex(canon)
-		e.Sig = ""
-		if l.opts.Sign != nil {
-			sig, err := l.opts.Sign(journal.SigMessage(e.Hash))
-			if err != nil {
-				return fmt.Errorf("%w: sign: %v", ErrInvalid, err)
-			}
-			e.Sig = base64.RawURLEncoding.EncodeToString(sig)
-		}
-		raw := withHash(canon, e.Hash, e.Sig)
-		if len(raw) > l.opts.MaxEntryBytes {
-			return fmt.Errorf("%w: entry is %d bytes, limit %d", ErrInvalid, len(raw), l.opts.MaxEntryBytes)
-		}
-		key := u64(e.Seq)
-		if err := c.tx.Bucket(bucketEntries).Put(key, raw); err != nil {
-			return err
-		}
-		if e.Receipt != "" {
-			if err := c.tx.Bucket(bucketReceipts).Put([]byte(e.Receipt), key); err != nil {
-				return err
-			}
-		}
-		if err := meta.Put(keyLastSeq, key); err != nil {
-			return err
-		}
-		if err := meta.Put(keyLastHash, []byte(e.Hash)); err != nil {
-			return err
-		}
-		c.seq = e.Seq
-		for _, s := range sides {
-			if err := s.apply(c); err != nil {
-				return err
-			}
-		}
-		res = Result{Entry: e, Jobs: c.jobs, Raw: raw}
-		return nil
-	})
+	meta := c.tx.Bucket(bucketMeta)
+	e.Seq = getU64(meta, keyLastSeq) + 1
+	e.Prev = string(meta.Get(keyLastHash))
+	e.Receipt = ""
+	if e.Kind.Document() {
+		e.Receipt = journal.ReceiptNumber(l.prefix, e.Seq)
+	}
+	e.Hash = ""
+	canon, err := json.Marshal(&e)
 	if err != nil {
+		return Result{}, fmt.Errorf("%w: encode: %v", ErrInvalid, err)
+	}
+	e.Hash = sha256Hex(canon)
+	e.Sig = ""
+	if l.opts.Sign != nil {
+		sig, err := l.opts.Sign(journal.SigMessage(e.Hash))
+		if err != nil {
+			return Result{}, fmt.Errorf("%w: sign: %v", ErrInvalid, err)
+		}
+		e.Sig = base64.RawURLEncoding.EncodeToString(sig)
+	}
+	raw := withHash(canon, e.Hash, e.Sig)
+	if len(raw) > l.opts.MaxEntryBytes {
+		return Result{}, fmt.Errorf("%w: entry is %d bytes, limit %d", ErrInvalid, len(raw), l.opts.MaxEntryBytes)
+	}
+	key := u64(e.Seq)
+	if err := c.tx.Bucket(bucketEntries).Put(key, raw); err != nil {
 		return Result{}, err
 	}
-	l.writeHead(headRecord{Seq: res.Entry.Seq, Hash: res.Entry.Hash})
-	return res, nil
+	if e.Receipt != "" {
+		if err := c.tx.Bucket(bucketReceipts).Put([]byte(e.Receipt), key); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := meta.Put(keyLastSeq, key); err != nil {
+		return Result{}, err
+	}
+	if err := meta.Put(keyLastHash, []byte(e.Hash)); err != nil {
+		return Result{}, err
+	}
+	c.seq = e.Seq
+	for _, s := range sides {
+		if err := s.apply(c); err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{Entry: e, Jobs: c.jobs, Raw: raw}, nil
 }
 
 // writeHead records the committed entry in the head record. A failure to write it does not
@@ -617,7 +622,7 @@ func withHash(canon []byte, hash, sig string) []byte {
 // Update commits side records without an entry (a job started or done, a parked sale).
 func (l *Ledger) Update(sides ...Side) error {
 	if l.closed.Load() {
-		return fmt.Errorf("ledger: update: %w", ErrClosed)
+		return fmt.Errorf("ledger: update %s: %w", l.path, ErrClosed)
 	}
 	return l.update("update", func(c *commit) error {
 		for _, s := range sides {
@@ -631,7 +636,7 @@ func (l *Ledger) Update(sides ...Side) error {
 
 func (l *Ledger) update(op string, fn func(c *commit) error) error {
 	if l.opts.ReadOnly {
-		return fmt.Errorf("ledger: %s: %w: opened read-only", op, ErrInvalid)
+		return fmt.Errorf("ledger: %s %s: %w: opened read-only", op, l.path, ErrInvalid)
 	}
 	l.dbMu.RLock()
 	err := l.db.Update(func(tx *bolt.Tx) error {
@@ -783,7 +788,7 @@ func (l *Ledger) After(seq uint64, limit int, fn func(e *journal.Entry, raw []by
 		return fn(&e, raw)
 	})
 	if err == nil && derr != nil {
-		err = fmt.Errorf("ledger: after: %w", derr)
+		err = fmt.Errorf("ledger: after %s: %w", l.path, derr)
 	}
 	return err
 }
@@ -932,7 +937,7 @@ func (l *Ledger) Records(bucket string, fn func(key string, value []byte) error)
 
 func (l *Ledger) view(op string, fn func(tx *bolt.Tx) error) error {
 	if l.closed.Load() {
-		return fmt.Errorf("ledger: %s: %w", op, ErrClosed)
+		return fmt.Errorf("ledger: %s %s: %w", op, l.path, ErrClosed)
 	}
 	if err := l.viewDB(fn); err != nil {
 		return fmt.Errorf("ledger: %s %s: %w", op, l.path, err)
