@@ -194,9 +194,6 @@ func Open(path string, opts *Options) (*Ledger, error) {
 	case fi.Size() > maxSize:
 		return nil, tooLarge(path, fi.Size(), maxSize)
 	}
-	if !o.ReadOnly {
-		removeStaleCompaction(path)
-	}
 
 	// Check the file read-only first, so that a damaged file is never opened for writing.
 	if !o.ReadOnly {
@@ -218,6 +215,9 @@ func Open(path string, opts *Options) (*Ledger, error) {
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	if !o.ReadOnly {
+		removeStaleCompaction(path) // under the lock: no other process is compacting
 	}
 	l := &Ledger{db: db, path: path, opts: o, store: store, till: till, prefix: prefix, maxSize: maxSize}
 	if err := l.openHead(); err != nil {
