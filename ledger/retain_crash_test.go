@@ -50,14 +50,27 @@ func TestCrashKill9DuringRetentionAndCompaction(t *testing.T) {
 			t.Fatal(err)
 		}
 		done := make(chan []string, 1)
+		ready := make(chan struct{})
 		go func() {
 			var got []string
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
+				if sc.Text() == "ready" {
+					close(ready)
+					continue
+				}
 				got = append(got, sc.Text())
 			}
 			done <- got
 		}()
+		if rng.IntN(10) > 0 { // one cycle in ten is killed while opening
+			select {
+			case <-ready:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("cycle %d: child never became ready", cycle)
+			}
+		}
 		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
@@ -155,6 +168,7 @@ func retainChild(path string) {
 	if err != nil {
 		fail(err)
 	}
+	os.Stdout.WriteString("ready\n")
 	for {
 		e := realisticSale(int(last))
 		e.At = retainT0.Add(time.Duration(last+1) * time.Second)
