@@ -22,7 +22,8 @@
 //     last verified checkpoint (seq and hash kept in meta, moved inside a commit);
 //     Verify walks everything on demand, and VerifyInBackground does so in short read
 //     transactions beside the till's commits. Each holds one entry at a time.
-//   - A head record beside the file (path + ".head", fsync'd after each Append) witnesses
+//   - A head record beside the file (path + ".head", written before Append returns and
+//     fdatasync'd right after, or before with Options.SyncHead) witnesses
 //     the last commit. A file that opens behind it (bbolt falls back to the older meta page
 //     when the newest is damaged) is reported as ErrRolledBack with the lost range; the
 //     writable open records the gap so that no seq or receipt number is ever reused.

@@ -9,12 +9,14 @@ import (
 	"hash/crc32"
 	"os"
 	"strconv"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // The head record beside the ledger (path + ".head") witnesses the last committed entry:
-// its seq and hash, written and fdatasync'd after each Append's commit returned. bbolt
+// its seq and hash, written after each Append's commit, before Append returns, and
+// fdatasync'd just after (see headFile). bbolt
 // keeps two meta pages and opens at the older one, without a word, when the newer fails
 // its checksum, so damage to the newest meta page after its fsync makes the file open one
 // commit back: an entry that was printed would be gone and its seq and receipt number
@@ -76,10 +78,19 @@ func readHead(path string) (h headRecord, ok bool, err error) {
 	return h, ok, nil
 }
 
-// headFile is the writer's handle on the head record.
+// headFile is the writer's handle on the head record. Its fdatasync runs in a goroutine
+// of its own (unless the ledger asks for SyncHead), so a sale does not wait for a second
+// fsync: Append writes the record into the page cache and wakes the syncer, which makes it
+// durable about one fsync later, long before the receipt of that sale has printed. A cut in
+// between leaves the record one commit behind, which Open accepts (the file is ahead).
 type headFile struct {
 	f    *os.File
 	last uint64 // the seq last written
+
+	kick chan struct{} // wakes the syncer; buffered, so writes coalesce
+	done chan struct{} // closed when the syncer has stopped
+	mu   sync.Mutex
+	err  error // the syncer's last failure; nil after a sync that worked
 }
 
 func openHead(path string) (*headFile, error) {
@@ -87,26 +98,61 @@ func openHead(path string) (*headFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: head record: %w", path, err)
 	}
-	return &headFile{f: f}, nil
+	hf := &headFile{f: f, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	go hf.syncer()
+	return hf, nil
 }
 
-// write records h in its slot and fdatasyncs it (unless sync is false: a ledger whose
-// bbolt file is not synced either, in tests and bulk builds). Seqs only move up: an older
-// one is ignored.
-func (hf *headFile) write(h headRecord, sync bool) error {
+func (hf *headFile) syncer() {
+	defer close(hf.done)
+	for range hf.kick {
+		err := fdatasync(hf.f)
+		hf.mu.Lock()
+		hf.err = err
+		hf.mu.Unlock()
+	}
+}
+
+// write records h in its slot. With sync it fdatasyncs before returning; otherwise it
+// hands the fdatasync to the syncer (none at all with noSync: a ledger whose bbolt file is
+// not synced either, in tests and bulk builds). Seqs only move up: an older one is ignored.
+func (hf *headFile) write(h headRecord, sync, noSync bool) error {
 	if h.Seq < hf.last {
 		return nil
 	}
 	if _, err := hf.f.WriteAt(encodeHead(h), int64(h.Seq%2)*headSlot); err != nil {
 		return err
 	}
-	if sync {
-		if err := fdatasync(hf.f); err != nil {
-			return err
+	hf.last = h.Seq
+	switch {
+	case noSync:
+	case sync:
+		return fdatasync(hf.f)
+	default:
+		select {
+		case hf.kick <- struct{}{}:
+		default: // a sync is already due; it will cover this write
 		}
 	}
-	hf.last = h.Seq
 	return nil
+}
+
+// syncErr is the syncer's last failure.
+func (hf *headFile) syncErr() error {
+	hf.mu.Lock()
+	defer hf.mu.Unlock()
+	return hf.err
+}
+
+// close stops the syncer, syncs what it had not, and closes the file.
+func (hf *headFile) close() error {
+	close(hf.kick)
+	<-hf.done
+	err := fdatasync(hf.f)
+	if cerr := hf.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Gap is a range of seqs lost to a rolled-back commit and recorded so that they are never

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -145,12 +146,36 @@ func TestHeadRecordDivergedIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hf.write(headRecord{Seq: 1, Hash: strings.Repeat("ab", 32)}, true)
-	hf.f.Close()
+	hf.write(headRecord{Seq: 1, Hash: strings.Repeat("ab", 32)}, true, false)
+	hf.close()
 	_, err = Open(path, testOpts())
 	var rb *RollbackError
 	if !errors.As(err, &rb) || !rb.Diverged {
 		t.Fatalf("open with another entry at the witnessed seq: %v, want a diverged rollback", err)
 	}
 	wantErrContains(t, err, path, "reused")
+}
+
+// TestHeadRecordIsWrittenBeforeAppendReturns: in both modes the record holds the entry when
+// Append returns (the async mode leaves only its fdatasync for later), so a kill -9 right
+// after a sale cannot leave the record behind a printed receipt.
+func TestHeadRecordIsWrittenBeforeAppendReturns(t *testing.T) {
+	for _, syncHead := range []bool{false, true} {
+		o := *testOpts()
+		o.SyncHead = syncHead
+		l, err := Open(filepath.Join(t.TempDir(), "till.ledger"), &o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 5; i++ {
+			r := mustAppend(t, l, realisticSale(i))
+			if h, ok, err := readHead(l.Path()); err != nil || !ok || h.Seq != r.Entry.Seq || h.Hash != r.Entry.Hash {
+				t.Fatalf("sync=%v: head %+v %v %v after seq %d", syncHead, h, ok, err, r.Entry.Seq)
+			}
+		}
+		if err := l.HeadError(); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+	}
 }
