@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"tillbox/ledger/journal"
 )
@@ -20,6 +21,15 @@ func TestVerifyRecentWalksOnlySinceTheCheckpoint(t *testing.T) {
 	rep, err := l.VerifyRecent()
 	if err != nil || rep.From != 0 || rep.Entries != 20 || rep.LastSeq != 20 {
 		t.Fatalf("first VerifyRecent: %+v, %v; want 20 entries from 0", rep, err)
+	}
+	if at, err := l.LastFullVerify(); err != nil || !at.IsZero() {
+		t.Fatalf("VerifyRecent counted as a full pass: %v %v", at, err)
+	}
+	if _, err := l.VerifyInBackground(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := l.LastFullVerify(); err != nil || at.IsZero() || time.Since(at) > time.Minute {
+		t.Fatalf("last full verify after a background pass: %v %v", at, err)
 	}
 	for i := 0; i < 5; i++ {
 		mustAppend(t, l, realisticSale(i))

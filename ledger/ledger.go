@@ -43,9 +43,10 @@ var (
 	keyBaseSeq   = []byte("base-seq")  // last pruned seq: entries start after it
 	keyBaseHash  = []byte("base-hash") // hash of the last pruned entry: the chain's anchor
 	keyNextJob   = []byte("last-job")
-	keyCheckSeq  = []byte("verified-seq")  // the last entry a verify pass reached
-	keyCheckHash = []byte("verified-hash") // its hash
-	keyGaps      = []byte("gaps")          // JSON []Gap: seqs lost to a rollback, never reused
+	keyCheckSeq  = []byte("verified-seq")     // the last entry a verify pass reached
+	keyCheckHash = []byte("verified-hash")    // its hash
+	keyGaps      = []byte("gaps")             // JSON []Gap: seqs lost to a rollback, never reused
+	keyFullAt    = []byte("full-verified-at") // unix ms of the last full verify that passed
 )
 
 const fileFormat = "tillbox-ledger/1"

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"tillbox/ledger/journal"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -77,7 +78,7 @@ func (l *Ledger) Verify() (Report, error) {
 	if l.rollback != nil && l.opts.ReadOnly {
 		return rep, l.rollback
 	}
-	return rep, l.moveCheckpoint(rep)
+	return rep, l.moveCheckpoint(rep, true)
 }
 
 // VerifyRecent verifies what was written since the last verified checkpoint: each entry
@@ -104,7 +105,7 @@ func (l *Ledger) VerifyRecent() (Report, error) {
 	if l.rollback != nil && l.opts.ReadOnly {
 		return rep, l.rollback
 	}
-	return rep, l.moveCheckpoint(rep)
+	return rep, l.moveCheckpoint(rep, false)
 }
 
 // backgroundChunk bounds the entries one read transaction of VerifyInBackground walks.
@@ -153,9 +154,22 @@ func (l *Ledger) VerifyInBackground(ctx context.Context) (Report, error) {
 		total.LastSeq, total.LastHash, total.Gaps = rep.LastSeq, rep.LastHash, rep.Gaps
 		from, prev = rep.LastSeq, rep.LastHash
 		if done {
-			return total, l.moveCheckpoint(total)
+			return total, l.moveCheckpoint(total, true)
 		}
 	}
+}
+
+// LastFullVerify is when a full pass (Verify or VerifyInBackground) last passed on this
+// ledger opened writable; zero when none ever did.
+func (l *Ledger) LastFullVerify() (time.Time, error) {
+	var at time.Time
+	err := l.view("last full verify", func(tx *bolt.Tx) error {
+		if ms := getU64(tx.Bucket(bucketMeta), keyFullAt); ms > 0 {
+			at = time.UnixMilli(int64(ms)).UTC()
+		}
+		return nil
+	})
+	return at, err
 }
 
 // checkpoint is where VerifyRecent starts: the verified checkpoint, or the pruned base when
@@ -268,13 +282,18 @@ func checkTail(meta *bolt.Bucket, rep Report) error {
 }
 
 // moveCheckpoint records rep's end as verified, inside a commit, when it is beyond the
-// current checkpoint. A read-only ledger keeps its checkpoint.
-func (l *Ledger) moveCheckpoint(rep Report) error {
+// current checkpoint, and the time of a full pass. A read-only ledger keeps its checkpoint.
+func (l *Ledger) moveCheckpoint(rep Report, full bool) error {
 	if l.opts.ReadOnly {
 		return nil
 	}
 	return l.update("verify", func(c *commit) error {
 		meta := c.tx.Bucket(bucketMeta)
+		if full {
+			if err := meta.Put(keyFullAt, u64(uint64(l.opts.Clock().UnixMilli()))); err != nil {
+				return err
+			}
+		}
 		if rep.LastSeq <= getU64(meta, keyCheckSeq) || rep.LastSeq <= getU64(meta, keyBaseSeq) {
 			return nil
 		}
