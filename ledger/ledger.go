@@ -152,6 +152,7 @@ type Ledger struct {
 	headErr  error          // the last head write's failure, under headMu
 	dbMu     sync.RWMutex   // held exclusively only while Compact replaces db
 	maxSize  int64          // the size limit: Options.MaxBytes or PlatformMaxBytes
+	lastApp  atomic.Int64   // unix ns of this process's last Append; 0 before the first
 }
 
 // Open opens the ledger at path, creating it when it does not exist (unless ReadOnly).
@@ -225,6 +226,7 @@ func Open(path string, opts *Options) (*Ledger, error) {
 		removeStaleCompaction(path) // under the lock: no other process is compacting
 	}
 	l := &Ledger{db: db, path: path, opts: o, store: store, till: till, prefix: prefix, maxSize: maxSize}
+	l.lastApp.Store(time.Now().UnixNano())
 	if err := l.openHead(); err != nil {
 		db.Close()
 		return nil, err
@@ -527,7 +529,14 @@ func (l *Ledger) Append(e journal.Entry, sides ...Side) (Result, error) {
 		return Result{}, err
 	}
 	l.writeHead(headRecord{Seq: res.Entry.Seq, Hash: res.Entry.Hash})
+	l.lastApp.Store(time.Now().UnixNano())
 	return res, nil
+}
+
+// Idle is the time since this process's last Append (since Open before the first): the
+// measure of a quiet moment for Compact, which holds the ledger while it copies.
+func (l *Ledger) Idle() time.Duration {
+	return time.Since(time.Unix(0, l.lastApp.Load()))
 }
 
 // appendTx writes e and its sides in the commit c: the body of Append, which commits it.

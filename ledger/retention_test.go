@@ -242,3 +242,15 @@ func TestSizeLimitIsReportedNeverAsCorruption(t *testing.T) {
 		t.Logf("%s: %v", runtime.GOARCH, err)
 	}
 }
+
+func TestIdleCountsFromTheLastAppend(t *testing.T) {
+	l := newLedger(t)
+	time.Sleep(60 * time.Millisecond)
+	if idle := l.Idle(); idle < 50*time.Millisecond {
+		t.Fatalf("idle %v, 60 ms after open", idle)
+	}
+	mustAppend(t, l, realisticSale(1))
+	if idle := l.Idle(); idle >= 50*time.Millisecond {
+		t.Fatalf("idle %v right after an append", idle)
+	}
+}
