@@ -3,10 +3,10 @@
 // What it guarantees:
 //
 //   - Append assigns the till's next seq (gapless, from 1) inside one fsync'd bbolt
-//     transaction that also writes the receipt-number index, the hash chain link and the
-//     caller's side records (stock deltas, a print job, named records). If Append returns
-//     nil the entry survives kill -9 and power loss; if it returns an error nothing of it is
-//     visible.
+//     transaction that also writes the hash chain link and the caller's side records
+//     (stock deltas, a print job, named records). The receipt number is the prefix and the
+//     seq, and ByReceipt looks it up by seq. If Append returns nil the entry survives
+//     kill -9 and power loss; if it returns an error nothing of it is visible.
 //   - Every entry carries prev and hash: SHA-256 over its canonical bytes (CanonicalBytes),
 //     prev included. The stored bytes of an entry are exactly the wire payload the uplink
 //     publishes, so HQ checks the same hash the till computed.

@@ -28,7 +28,7 @@ import (
 var (
 	bucketMeta     = []byte("meta")
 	bucketEntries  = []byte("entries")  // seq (8 bytes, big-endian) -> entry JSON
-	bucketReceipts = []byte("receipts") // receipt number -> seq
+	bucketReceipts = []byte("receipts") // receipt number -> seq: written by older versions only
 	bucketStock    = []byte("stock")    // item -> level (int64 thousandths, big-endian)
 	bucketJobs     = []byte("jobs")     // job id -> Job JSON
 	bucketUser     = []byte("records")  // caller's named buckets
@@ -52,12 +52,12 @@ var (
 const fileFormat = "tillbox-ledger/1"
 
 // Layout of the file on disk. The ledger's big buckets are keyed by increasing numbers
-// (entries by seq, print jobs by id) and the receipt index by prefix-seq, so nearly every
-// write lands at the right edge of its B+tree. bbolt's default fill (50%) leaves every page
+// (entries by seq, print jobs by id), so nearly every write lands at the right edge of its
+// B+tree. A receipt number is derived from its entry's seq and looked up by it, so there is
+// no receipt index to write (a commit at 1M entries writes three B+tree pages fewer). bbolt's default fill (50%) leaves every page
 // it splits half empty for ever, which on append-only data doubles the file; the writer
 // sets appendFill on those buckets in every write transaction, so split pages are left
-// full. Receipt numbers with seven or more digits sort inside the six-digit range and
-// split pages there; the index is small (about 40 bytes per entry) beside the entries.
+// full.
 //
 // newPageSize is the page size of a file this package creates (bbolt keeps it in the meta
 // page; an older file keeps its own). When a commit's last leaf overflows, bbolt splits it
@@ -510,8 +510,8 @@ type Result struct {
 }
 
 // Append journals e and its sides in one fsync'd transaction. It assigns the next seq
-// (gapless, from 1), the receipt number (for document kinds), prev and hash, and writes the
-// receipt index. If Append returns nil, the entry and its sides survive kill -9 and power
+// (gapless, from 1), the receipt number (for document kinds: the prefix and the seq), prev
+// and hash. If Append returns nil, the entry and its sides survive kill -9 and power
 // loss; if it returns an error, nothing of them is visible.
 func (l *Ledger) Append(e journal.Entry, sides ...Side) (Result, error) {
 	if l.closed.Load() {
@@ -576,11 +576,6 @@ func (l *Ledger) appendTx(c *commit, e journal.Entry, sides []Side) (Result, err
 	key := u64(e.Seq)
 	if err := c.tx.Bucket(bucketEntries).Put(key, raw); err != nil {
 		return Result{}, err
-	}
-	if e.Receipt != "" {
-		if err := c.tx.Bucket(bucketReceipts).Put([]byte(e.Receipt), key); err != nil {
-			return Result{}, err
-		}
 	}
 	if err := meta.Put(keyLastSeq, key); err != nil {
 		return Result{}, err
@@ -779,21 +774,48 @@ func (l *Ledger) Get(seq uint64) (journal.Entry, error) {
 }
 
 // ByReceipt returns the entry printed with receipt number r, including receipts issued
-// while the till was offline.
+// while the till was offline. A receipt number is the ledger's prefix and the entry's seq
+// (journal.ReceiptNumber), so the lookup is one Get by seq; the entry found must carry r.
+// Files written before that rule held an index of receipt numbers, still consulted for a
+// number that does not parse.
 func (l *Ledger) ByReceipt(r string) (journal.Entry, error) {
 	var e journal.Entry
 	err := l.view("by receipt", func(tx *bolt.Tx) error {
-		k := tx.Bucket(bucketReceipts).Get([]byte(r))
-		if k == nil {
-			return fmt.Errorf("receipt %q: %w", r, ErrNotFound)
+		seq, ok := l.receiptSeq(r)
+		if !ok {
+			k := tx.Bucket(bucketReceipts).Get([]byte(r))
+			if len(k) != 8 {
+				return fmt.Errorf("receipt %q: %w", r, ErrNotFound)
+			}
+			seq = binary.BigEndian.Uint64(k)
 		}
-		v := tx.Bucket(bucketEntries).Get(k)
+		v := tx.Bucket(bucketEntries).Get(u64(seq))
 		if v == nil {
-			return fmt.Errorf("receipt %q (seq %d): %w", r, binary.BigEndian.Uint64(k), ErrNotFound)
+			return fmt.Errorf("receipt %q (seq %d): %w", r, seq, ErrNotFound)
 		}
-		return decode(binary.BigEndian.Uint64(k), v, &e)
+		if err := decode(seq, v, &e); err != nil {
+			return err
+		}
+		if e.Receipt != r {
+			e = journal.Entry{}
+			return fmt.Errorf("receipt %q (seq %d is not a document): %w", r, seq, ErrNotFound)
+		}
+		return nil
 	})
 	return e, err
+}
+
+// receiptSeq is the seq of receipt number r of this ledger, when r is one in canonical form.
+func (l *Ledger) receiptSeq(r string) (uint64, bool) {
+	digits, ok := strings.CutPrefix(r, l.prefix+"-")
+	if !ok || digits == "" {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil || seq == 0 || journal.ReceiptNumber(l.prefix, seq) != r {
+		return 0, false
+	}
+	return seq, true
 }
 
 // After calls fn with each entry above seq, in seq order, with its stored bytes (the wire

@@ -633,3 +633,32 @@ func TestNewLedgerIsNeverLeftHalfMade(t *testing.T) {
 		t.Fatal("u64 is not big-endian")
 	}
 }
+
+func TestReceiptNumbersAreLookedUpBySeq(t *testing.T) {
+	l := newLedger(t)
+	for i := 0; i < 3; i++ {
+		mustAppend(t, l, realisticSale(i))
+	}
+	if e, err := l.ByReceipt("S042-T03-000002"); err != nil || e.Seq != 2 {
+		t.Fatalf("by receipt: %+v %v", e, err)
+	}
+	for _, r := range []string{"S042-T03-2", "S042-T03-0000002", "S042-T04-000002", "S042-T03-", "S042-T03-00000x", "S042-T03-000000"} {
+		if _, err := l.ByReceipt(r); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("by receipt %q: %v, want ErrNotFound", r, err)
+		}
+	}
+	// A file from before: its index is still used for a number that does not parse.
+	path := l.Path()
+	l.Close()
+	rawEdit(t, path, func(tx *bolt.Tx) error { return tx.Bucket(bucketReceipts).Put([]byte("S042-T03-000003"), u64(3)) })
+	editEntry(t, path, 2, func(e *journal.Entry) { e.Receipt = "S042-T03-000009"; e.Hash, _ = e.ComputeHash() })
+	l = reopen(t, path)
+	if e, err := l.ByReceipt("S042-T03-000003"); err != nil || e.Seq != 3 {
+		t.Fatalf("by receipt with an old index entry: %+v %v", e, err)
+	}
+	_, err := l.Verify()
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.Seq != 2 || !strings.Contains(ve.Reason, "not this entry's number") {
+		t.Fatalf("verify of a receipt number that is not the seq's: %v", err)
+	}
+}

@@ -29,7 +29,8 @@ type Report struct {
 
 // Verify walks the whole file: bbolt's page structure, then every entry in seq order
 // (gapless, key equal to seq, identity, prev equal to the previous hash, hash equal to the
-// content), the receipt index both ways, and the meta records. It reports the first broken
+// content, receipt number derived from the seq), the receipt index of older files both
+// ways, and the meta records. It reports the first broken
 // link as a *VerifyError (which matches ErrCorrupt) and changes nothing but the verified
 // checkpoint, which it moves to the last entry when the ledger is writable.
 //
@@ -245,7 +246,12 @@ func (l *Ledger) walk(tx *bolt.Tx, from uint64, prev string, limit int) (Report,
 			return rep, &VerifyError{Seq: seq, Reason: err.Error()}
 		}
 		if e.Receipt != "" {
-			if r := receipts.Get([]byte(e.Receipt)); len(r) != 8 || binary.BigEndian.Uint64(r) != seq {
+			// The receipt number is derived from the seq (ByReceipt relies on it); an
+			// index written by an older version must agree with it.
+			if want := journal.ReceiptNumber(l.prefix, seq); e.Receipt != want {
+				return rep, &VerifyError{Seq: seq, Reason: fmt.Sprintf("receipt %s is not this entry's number %s", e.Receipt, want)}
+			}
+			if r := receipts.Get([]byte(e.Receipt)); r != nil && (len(r) != 8 || binary.BigEndian.Uint64(r) != seq) {
 				return rep, &VerifyError{Seq: seq, Reason: fmt.Sprintf("receipt %s is not indexed to this entry", e.Receipt)}
 			}
 		}
