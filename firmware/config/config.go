@@ -33,6 +33,15 @@ type Config struct {
 	DrawerLeftOpen Duration `json:"drawer_left_open"` // alert after the drawer stays open this long
 	NoSaleReasons  []string `json:"no_sale_reasons"`
 	Catalog        string   `json:"catalog"` // "demo" or a file with the catalog as HQ publishes it
+
+	Retention Retention `json:"retention"`
+}
+
+// Retention is how long the till keeps entries HQ has acknowledged (HQ keeps everything).
+type Retention struct {
+	Keep         Duration `json:"keep"`          // acknowledged entries older than this are pruned; 0 keeps all
+	RefundWindow Duration `json:"refund_window"` // receipts younger than this stay at the till, even on a low disk
+	LowDiskMB    int      `json:"low_disk_mb"`   // below this much free space, prune every acknowledged entry outside the refund window
 }
 
 // Receipt is the printed receipt's fixed text.
