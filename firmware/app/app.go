@@ -129,9 +129,13 @@ func start(o Options) (*App, error) {
 		return nil, err
 	}
 	a.led = led
-	if _, err := led.Verify(); err != nil {
+	if _, err := led.VerifyRecent(); err != nil {
 		led.Close()
 		return nil, fmt.Errorf("the ledger does not verify; run `tillbox ledger verify` and call a technician: %w", err)
+	}
+	if err := a.ledgerAtStart(); err != nil {
+		led.Close()
+		return nil, err
 	}
 	if _, err := led.Append(journal.Entry{Kind: journal.KindPowerUp, Reason: "tillbox " + o.Version + " on board " + cfg.Board}); err != nil {
 		led.Close()
@@ -249,9 +253,10 @@ func (a *App) loop(ctx context.Context, o Options) error {
 		cancel()
 		wg.Wait()
 	}()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.printLoop(ctx) }()
 	go func() { defer wg.Done(); a.runUplink(ctx) }()
+	go func() { defer wg.Done(); a.ledgerUpkeep(ctx) }()
 	a.wakePrinter()
 	sync := time.NewTicker(500 * time.Millisecond)
 	defer sync.Stop()

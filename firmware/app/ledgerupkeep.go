@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"tillbox/ledger"
+	"tillbox/ledger/journal"
+)
+
+// upkeepEvery is how often the till applies its retention and checks the ledger's size.
+const upkeepEvery = time.Hour
+
+// ledgerAtStart acts on what the ledger found when it opened: a rolled-back file is
+// journaled (its lost numbers are never reused: the ledger recorded the gap) and alerted
+// for a technician; a file near its size limit is alerted.
+func (a *App) ledgerAtStart() error {
+	if rb := a.led.Rollback(); rb != nil {
+		a.log.Error("ledger rolled back", "err", rb, "lost_from", rb.FileSeq+1, "lost_to", rb.HeadSeq)
+		if _, err := a.led.Append(journal.Entry{Kind: journal.KindIntegrityError, Reason: rb.Error()}); err != nil {
+			return err
+		}
+		a.emit("warning", map[string]any{"text": rb.Error() + "; call a technician"})
+	}
+	a.checkLedgerLimit()
+	return nil
+}
+
+func (a *App) checkLedgerLimit() {
+	if _, err := a.led.Limit(); errors.Is(err, ledger.ErrNearLimit) {
+		a.log.Error("ledger size", "err", err)
+		a.emit("warning", map[string]any{"text": err.Error() + "; call a technician"})
+	}
+}
+
+// ledgerUpkeep runs the full chain verify once in the background (selling goes on), then
+// every upkeepEvery prunes what the retention settings allow and compacts a file that is
+// mostly free space. Each step is logged; a failure is also shown as a warning.
+func (a *App) ledgerUpkeep(ctx context.Context) {
+	if rep, err := a.led.VerifyInBackground(ctx); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Error("ledger verify", "err", err)
+		a.emit("warning", map[string]any{"text": "the ledger does not verify; call a technician: " + err.Error()})
+	} else {
+		a.log.Info("ledger verify", "entries", rep.Entries, "last_seq", rep.LastSeq)
+	}
+	t := time.NewTicker(upkeepEvery)
+	defer t.Stop()
+	for {
+		a.retain(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *App) retain(ctx context.Context) {
+	r := a.cfg.Retention
+	rep, err := a.led.Retain(ctx, time.Now(), ledger.Retention{Keep: r.Keep.Duration, RefundWindow: r.RefundWindow.Duration,
+		LowDiskBytes: uint64(max(r.LowDiskMB, 0)) << 20})
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Error("ledger retention", "err", err)
+		}
+		return
+	}
+	if rep.LowDisk {
+		a.log.Warn("ledger retention: low disk", "free", rep.FreeDisk, "pruned", rep.Pruned)
+		a.emit("warning", map[string]any{"text": "the data partition is nearly full; acknowledged sales were pruned"})
+	} else if rep.Pruned > 0 {
+		a.log.Info("ledger retention", "pruned", rep.Pruned, "anchor", rep.Base)
+	}
+	if need, _, err := a.led.NeedsCompaction(ledger.CompactPolicy{}); err == nil && need {
+		before, after, err := a.led.Compact()
+		if err != nil {
+			a.log.Error("ledger compaction", "err", err)
+		} else {
+			a.log.Info("ledger compaction", "before", before.FileBytes, "after", after.FileBytes)
+		}
+	}
+	a.checkLedgerLimit()
+}
