@@ -45,6 +45,10 @@ func ledgerCmd(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "ledger %s: OK: %d entries, seq %d..%d, chain intact (last hash %.16s)\n",
 			path, rep.Entries, rep.FirstSeq, rep.LastSeq, rep.LastHash)
+		for _, g := range rep.Gaps {
+			fmt.Fprintf(stdout, "ledger %s: WARNING: seq %d..%d were lost to a rolled-back commit (the chain continues from the witnessed hash %.16s); HQ may hold them\n",
+				path, g.From, g.To, g.Hash)
+		}
 		return nil
 	case "stats":
 		s, err := l.Stats()
