@@ -9,8 +9,13 @@ import (
 	"tillbox/ledger/journal"
 )
 
-// upkeepEvery is how often the till applies its retention and checks the ledger's size.
-const upkeepEvery = time.Hour
+// The ledger's upkeep: first upkeepAfter the start, then every upkeepEvery (retention,
+// compaction, size), with a full chain verify at most every fullVerifyEvery.
+const (
+	upkeepAfter     = 2 * time.Minute
+	upkeepEvery     = time.Hour
+	fullVerifyEvery = 24 * time.Hour
+)
 
 // ledgerAtStart acts on what the ledger found when it opened: a rolled-back file is
 // journaled (its lost numbers are never reused: the ledger recorded the gap) and alerted
@@ -34,28 +39,38 @@ func (a *App) checkLedgerLimit() {
 	}
 }
 
-// ledgerUpkeep runs the full chain verify once in the background (selling goes on), then
-// every upkeepEvery prunes what the retention settings allow and compacts a file that is
-// mostly free space. Each step is logged; a failure is also shown as a warning.
+// ledgerUpkeep starts upkeepAfter the till is ready (not during an update's health check),
+// then every upkeepEvery: it prunes what the retention settings allow, compacts a file
+// that is mostly free space, and runs the full chain verify in the background (selling
+// goes on) when the last full pass is older than fullVerifyEvery. Each step is logged; a
+// failure is also shown as a warning.
 func (a *App) ledgerUpkeep(ctx context.Context) {
-	if rep, err := a.led.VerifyInBackground(ctx); err != nil {
-		if ctx.Err() != nil {
-			return
-		}
-		a.log.Error("ledger verify", "err", err)
-		a.emit("warning", map[string]any{"text": "the ledger does not verify; call a technician: " + err.Error()})
-	} else {
-		a.log.Info("ledger verify", "entries", rep.Entries, "last_seq", rep.LastSeq)
-	}
-	t := time.NewTicker(upkeepEvery)
-	defer t.Stop()
+	next := time.NewTimer(upkeepAfter)
+	defer next.Stop()
 	for {
-		a.retain(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-next.C:
 		}
+		a.retain(ctx)
+		a.fullVerify(ctx)
+		next.Reset(upkeepEvery)
+	}
+}
+
+func (a *App) fullVerify(ctx context.Context) {
+	if at, err := a.led.LastFullVerify(); err != nil || time.Since(at) < fullVerifyEvery {
+		return
+	}
+	rep, err := a.led.VerifyInBackground(ctx)
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		a.log.Error("ledger verify", "err", err)
+		a.emit("warning", map[string]any{"text": "the ledger does not verify; call a technician: " + err.Error()})
+	default:
+		a.log.Info("ledger verify", "entries", rep.Entries, "last_seq", rep.LastSeq)
 	}
 }
 
