@@ -15,6 +15,7 @@ const (
 	upkeepAfter     = 2 * time.Minute
 	upkeepEvery     = time.Hour
 	fullVerifyEvery = 24 * time.Hour
+	compactIdle     = 10 * time.Minute
 )
 
 // ledgerAtStart acts on what the ledger found when it opened: a rolled-back file is
@@ -90,7 +91,8 @@ func (a *App) retain(ctx context.Context) {
 	} else if rep.Pruned > 0 {
 		a.log.Info("ledger retention", "pruned", rep.Pruned, "anchor", rep.Base)
 	}
-	if need, _, err := a.led.NeedsCompaction(ledger.CompactPolicy{}); err == nil && need {
+	// Compaction holds the ledger while it copies: only after compactIdle without a sale.
+	if need, _, err := a.led.NeedsCompaction(ledger.CompactPolicy{}); err == nil && need && a.led.Idle() >= compactIdle {
 		before, after, err := a.led.Compact()
 		if err != nil {
 			a.log.Error("ledger compaction", "err", err)
