@@ -191,6 +191,10 @@ func printVerify(w io.Writer, path, via string, rep ledger.Report, verr error, a
 	}
 	fmt.Fprintf(w, "ledger %s: OK: %d entries, seq %d..%d, chain intact (last hash %.16s)\n",
 		path, rep.Entries, rep.FirstSeq, rep.LastSeq, rep.LastHash)
+	for _, g := range rep.Gaps {
+		fmt.Fprintf(w, "ledger %s: WARNING: seq %d..%d were lost to a rolled-back commit (the chain continues from the witnessed hash %.16s); HQ may hold them\n",
+			path, g.From, g.To, g.Hash)
+	}
 	if via != "" {
 		fmt.Fprintf(w, "answered by %s\n", via)
 	}

@@ -26,21 +26,34 @@ var (
 	// ErrAckBeyondEnd: HQ acknowledged a seq this ledger never wrote (a restored backup or
 	// another box answering to the same till id). The watermark does not move.
 	ErrAckBeyondEnd = errors.New("acknowledgement beyond the ledger's last entry")
+	// ErrRolledBack: the file ends before the last commit its head record witnessed (see
+	// RollbackError): committed entries are gone from it.
+	ErrRolledBack = errors.New("ledger rolled back: committed entries are missing from the file")
+	// ErrTooLarge: the file is beyond what this platform can map (armv7: 2 GiB) or beyond
+	// Options.MaxBytes. An open that fails for that reason says so; it is not damage.
+	ErrTooLarge = errors.New("ledger too large for this platform")
+	// ErrNearLimit: the file has reached NearLimitFraction of its size limit (Limit).
+	ErrNearLimit = errors.New("ledger near its size limit")
 	// ErrClosed: the ledger was closed.
 	ErrClosed = errors.New("ledger closed")
 )
 
 // VerifyError locates the first broken link found by Verify.
 type VerifyError struct {
+	Path   string // the ledger file
 	Seq    uint64 // the entry at fault; 0 when the fault is in the file's metadata
 	Reason string
 }
 
 func (e *VerifyError) Error() string {
-	if e.Seq == 0 {
-		return "ledger: verify: " + e.Reason
+	s := "ledger: verify"
+	if e.Path != "" {
+		s += " " + e.Path
 	}
-	return "ledger: verify: seq " + strconv.FormatUint(e.Seq, 10) + ": " + e.Reason
+	if e.Seq == 0 {
+		return s + ": " + e.Reason
+	}
+	return s + ": seq " + strconv.FormatUint(e.Seq, 10) + ": " + e.Reason
 }
 
 // Is makes every VerifyError match ErrCorrupt.

@@ -2,10 +2,7 @@ package ledger
 
 import (
 	"bufio"
-	"encoding/binary"
 	"io"
-	"tillbox/ledger/journal"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -32,65 +29,4 @@ func (l *Ledger) Export(w io.Writer) (int, error) {
 		return bw.Flush()
 	})
 	return n, err
-}
-
-// pruneBatch bounds one prune transaction so that the till's own commits are not held up.
-const pruneBatch = 1000
-
-// Prune deletes entries that HQ has acknowledged and that are older than before, oldest
-// first, stopping at the first entry that is not both. It never deletes an unacknowledged
-// entry. The hash of the last deleted entry becomes the chain's anchor, so Verify still
-// checks every kept entry from the first one on. Receipt index records of deleted entries
-// go with them. It returns how many entries were deleted.
-func (l *Ledger) Prune(before time.Time) (int, error) {
-	total := 0
-	for {
-		n := 0
-		err := l.update("prune", func(c *commit) error {
-			meta := c.tx.Bucket(bucketMeta)
-			ack := getU64(meta, keyAck)
-			entries, receipts := c.tx.Bucket(bucketEntries), c.tx.Bucket(bucketReceipts)
-			cur := entries.Cursor()
-			var lastSeq uint64
-			var lastHash string
-			var doomed [][]byte
-			for k, v := cur.First(); k != nil && n < pruneBatch; k, v = cur.Next() {
-				seq := binary.BigEndian.Uint64(k)
-				if seq > ack {
-					break
-				}
-				var e journal.Entry
-				if err := decode(seq, v, &e); err != nil {
-					return err
-				}
-				if !e.At.Before(before) {
-					break
-				}
-				if e.Receipt != "" {
-					if err := receipts.Delete([]byte(e.Receipt)); err != nil {
-						return err
-					}
-				}
-				doomed = append(doomed, k)
-				lastSeq, lastHash = seq, e.Hash
-				n++
-			}
-			for _, k := range doomed {
-				if err := entries.Delete(k); err != nil {
-					return err
-				}
-			}
-			if n == 0 {
-				return nil
-			}
-			if err := meta.Put(keyBaseSeq, u64(lastSeq)); err != nil {
-				return err
-			}
-			return meta.Put(keyBaseHash, []byte(lastHash))
-		})
-		total += n
-		if err != nil || n < pruneBatch {
-			return total, err
-		}
-	}
 }

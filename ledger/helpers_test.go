@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,8 @@ func TestMain(m *testing.M) {
 		holdChild(os.Getenv("LEDGER_TEST_PATH"))
 	case "diskfull":
 		diskFullChild(os.Getenv("LEDGER_TEST_PATH"))
+	case "retain":
+		retainChild(os.Getenv("LEDGER_TEST_PATH"))
 	default:
 		os.Exit(m.Run())
 	}
@@ -116,3 +119,54 @@ func wantErrContains(t *testing.T, err error, parts ...string) {
 		}
 	}
 }
+
+var shopItems = []journal.Line{
+	{Item: "1001", Name: "Chleb żytni 500g", Barcode: "5901234123457", Price: 549, Tax: "B"},
+	{Item: "2002", Name: "Woda mineralna 0,5l", Barcode: "5900552012345", Price: 250, Tax: "A"},
+	{Item: "3115", Name: "Mleko 3,2% 1l", Barcode: "5900820000011", Price: 389, Tax: "B"},
+	{Item: "4420", Name: "Masło extra 200g", Barcode: "5900512300014", Price: 799, Tax: "B"},
+	{Item: "5071", Name: "Jabłka luz", Price: 459, Tax: "B"},
+	{Item: "6230", Name: "Kawa mielona 250g", Barcode: "5900649061234", Price: 1699, Tax: "A"},
+	{Item: "7004", Name: "Ser żółty plastry 150g", Barcode: "5901939006012", Price: 679, Tax: "B"},
+}
+
+// realisticSale is sale number n of a small shop: 3 to 5 lines, two tax rates, cash or card.
+func realisticSale(n int) journal.Entry {
+	lines := make([]journal.Line, 0, 5)
+	var gross int64
+	rates := map[string]int64{"A": 2300, "B": 500}
+	byCode := map[string]int64{}
+	for i := 0; i < 3+n%3; i++ {
+		l := shopItems[(n+i*3)%len(shopItems)]
+		l.Qty = int64(1000 * (1 + (n+i)%3))
+		if l.Barcode == "" {
+			l.Qty = int64(350 + (n*37+i)%900) // weighed
+		}
+		l.Amount = l.Qty * l.Price / 1000
+		gross += l.Amount
+		byCode[l.Tax] += l.Amount
+		lines = append(lines, l)
+	}
+	var taxes []journal.TaxTotal
+	for _, code := range []string{"A", "B"} {
+		g := byCode[code]
+		if g == 0 {
+			continue
+		}
+		net := g * 10000 / (10000 + rates[code])
+		taxes = append(taxes, journal.TaxTotal{Code: code, Rate: rates[code], Net: net, Tax: g - net, Gross: g})
+	}
+	e := journal.Entry{Kind: journal.KindSale, Cashier: "anna", Currency: "PLN", Lines: lines,
+		Totals: &journal.Totals{Gross: gross, Taxes: taxes}}
+	if n%2 == 0 {
+		paid := (gross/1000 + 1) * 1000
+		e.Totals.Change = paid - gross
+		e.Tenders = []journal.Tender{{Kind: "cash", Amount: paid}}
+	} else {
+		e.Tenders = []journal.Tender{{Kind: "card", Amount: gross, Ref: fmt.Sprintf("AUTH%08d", n*7919%100000000)}}
+	}
+	return e
+}
+
+// farFuture is after every entry a test writes: Prune(farFuture) removes all acknowledged.
+var farFuture = time.Now().Add(100 * 24 * time.Hour)

@@ -330,7 +330,7 @@ var corruptions = []struct {
 	{"truncated to one page", func(t *testing.T, p string) { os.Truncate(p, 4096) }, "damaged"},
 	{"both meta pages scribbled", func(t *testing.T, p string) {
 		b := readFile(t, p)
-		ps := os.Getpagesize()
+		ps := newPageSize // the page size of a file the ledger creates: meta pages are pages 0 and 1
 		for _, off := range []int{64, ps + 64} {
 			copy(b[off:], "scribble")
 		}
@@ -449,9 +449,9 @@ func TestVerifyReportsTheFirstBrokenLink(t *testing.T) {
 				return b.Put(u64(8), v2)
 			})
 		}, 2, "stored under seq 2 but says seq 8"},
-		{"receipt index points elsewhere", func(t *testing.T, p string) {
+		{"document index points elsewhere", func(t *testing.T, p string) {
 			rawEdit(t, p, func(tx *bolt.Tx) error {
-				return tx.Bucket(bucketReceipts).Put([]byte("S042-T03-000003"), u64(4))
+				return tx.Bucket(bucketDocs).Put(u64(3), u64(4))
 			})
 		}, 3, "not indexed"},
 		{"not JSON", func(t *testing.T, p string) {
@@ -631,5 +631,60 @@ func TestNewLedgerIsNeverLeftHalfMade(t *testing.T) {
 	binary.BigEndian.PutUint64(k[:], 256)
 	if !bytes.Equal(u64(256), k[:]) {
 		t.Fatal("u64 is not big-endian")
+	}
+}
+
+func TestReceiptNumbersAreLookedUpThroughTheDocumentIndex(t *testing.T) {
+	l := newLedger(t)
+	for i := 0; i < 3; i++ {
+		mustAppend(t, l, realisticSale(i))
+	}
+	if e, err := l.ByReceipt("S042-T03-000002"); err != nil || e.Seq != 2 {
+		t.Fatalf("by receipt: %+v %v", e, err)
+	}
+	for _, r := range []string{"S042-T03-2", "S042-T03-0000002", "S042-T04-000002", "S042-T03-", "S042-T03-00000x", "S042-T03-000000", "S042-T03-000004"} {
+		if _, err := l.ByReceipt(r); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("by receipt %q: %v, want ErrNotFound", r, err)
+		}
+	}
+	// A file from before the document counter: no docs index, receipt numbers by seq in
+	// the receipt index. It is still read, verified, and continued without reusing a number.
+	path := l.Path()
+	l.Close()
+	rawEdit(t, path, func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketDocs); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMeta).Delete(keyLastDoc); err != nil {
+			return err
+		}
+		for seq := uint64(1); seq <= 3; seq++ {
+			if err := tx.Bucket(bucketReceipts).Put([]byte(journal.ReceiptNumber("S042-T03", seq)), u64(seq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	l = reopen(t, path)
+	if e, err := l.ByReceipt("S042-T03-000003"); err != nil || e.Seq != 3 {
+		t.Fatalf("by receipt with an old index: %+v %v", e, err)
+	}
+	if _, err := l.Verify(); err != nil {
+		t.Fatalf("verify of an old file: %v", err)
+	}
+	mustAppend(t, l, journal.Entry{Kind: journal.KindPowerUp})
+	if r := mustAppend(t, l, realisticSale(4)).Entry.Receipt; r != "S042-T03-000004" {
+		t.Fatalf("the next document of an old file is %s, want S042-T03-000004", r)
+	}
+	if _, err := l.Verify(); err != nil {
+		t.Fatalf("verify after continuing an old file: %v", err)
+	}
+	l.Close()
+	editEntry(t, path, 2, func(e *journal.Entry) { e.Receipt = "S042-T03-000009"; e.Hash, _ = e.ComputeHash() })
+	l = reopen(t, path)
+	_, err := l.Verify()
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.Seq != 2 || !strings.Contains(ve.Reason, "not indexed") {
+		t.Fatalf("verify of a receipt number that no index leads to: %v", err)
 	}
 }

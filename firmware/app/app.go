@@ -152,9 +152,13 @@ func start(o Options) (*App, error) {
 		return nil, err
 	}
 	a.led = led
-	if _, err := led.Verify(); err != nil {
+	if _, err := led.VerifyRecent(); err != nil {
 		led.Close()
 		return nil, fmt.Errorf("the ledger does not verify; run `tillbox ledger verify` and call a technician: %w", err)
+	}
+	if err := a.ledgerAtStart(); err != nil {
+		led.Close()
+		return nil, err
 	}
 	if _, err := led.Append(journal.Entry{Kind: journal.KindPowerUp, Reason: "tillbox " + o.Version + " on board " + cfg.Board}); err != nil {
 		led.Close()
@@ -343,6 +347,8 @@ func (a *App) loop(ctx context.Context, o Options) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); a.prints.Run(ctx) }()
 	go func() { defer wg.Done(); a.runUplink(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.ledgerUpkeep(ctx) }()
 	if sim := a.set.Sim; sim != nil && sim.Printer != nil {
 		roll := &simRoll{prn: sim.Printer, path: filepath.Join(a.cfg.Data, SimRollFile), log: a.log}
 		wg.Add(1)

@@ -60,6 +60,7 @@ type Config struct {
 	USBExport string `json:"usb_export,omitempty"`
 
 	Technician Technician `json:"technician"`
+	Retention  Retention  `json:"retention"`
 }
 
 // Location is the configured time zone (UTC when none is set). Validate has checked it.
@@ -116,6 +117,13 @@ func (t Technician) check() string {
 		return fmt.Sprintf("technician.listen %q is off the loopback: set technician.allow_remote to serve the page to the network", t.Listen)
 	}
 	return ""
+}
+
+// Retention is how long the till keeps entries HQ has acknowledged (HQ keeps everything).
+type Retention struct {
+	Keep         Duration `json:"keep"`          // acknowledged entries older than this are pruned; 0 keeps all
+	RefundWindow Duration `json:"refund_window"` // receipts younger than this stay at the till, even on a low disk
+	LowDiskMB    int      `json:"low_disk_mb"`   // below this much free space, prune every acknowledged entry outside the refund window
 }
 
 // Receipt is the printed receipt's fixed text.
