@@ -176,7 +176,7 @@ type RollbackError struct {
 	HeadSeq  uint64 // last seq the head record witnessed
 	HeadHash string
 	HeadDoc  uint64 // last document number the head record witnessed
-	Diverged bool // the file holds HeadSeq with another hash: the number was reused
+	Diverged bool   // the file holds HeadSeq with another hash: the number was reused
 }
 
 func (e *RollbackError) Error() string {
