@@ -22,6 +22,11 @@ func serve(ctx context.Context, e *env, args []string) error {
 	clientID := c.fs.String("client-id", "", "MQTT client id (default tillhq-HOST-PID)")
 	batch := c.fs.Int("batch", 1000, "most messages stored per transaction")
 	verbose := c.fs.Bool("v", false, "log every quarantine and session change")
+	jsURLs := c.fs.String("jetstream", "", "NATS URLs (nats://host:4222,...): take the tills' tx from the cluster's JetStream stream; --broker lists its MQTT URLs, for the acks")
+	jsStream := c.fs.String("stream", "TILLBOX_TX", "with --jetstream: the stream, created when missing")
+	jsDurable := c.fs.String("durable", "tillhq", "with --jetstream: the durable consumer every tillhq shares")
+	jsReplicas := c.fs.Int("replicas", 3, "with --jetstream: replicas of a stream created")
+	jsAckWait := c.fs.Duration("ack-wait", 30*time.Second, "with --jetstream: a message not acknowledged this long is delivered again")
 	httpAddr := c.fs.String("http", "", "serve the fleet dashboard and /metrics on this address, e.g. 127.0.0.1:8080")
 	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
 		return err
@@ -41,6 +46,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 	broker := c.broker
+	if *jsURLs != "" && broker == "" {
+		return usageError{"serve: --jetstream needs --broker, the cluster's MQTT URLs"}
+	}
 	if broker == "" {
 		b, err := hq.StartBroker(*listen, nil)
 		if err != nil {
@@ -67,14 +75,27 @@ func serve(ctx context.Context, e *env, args []string) error {
 			}
 		}
 	}
-	cons, err := hq.NewConsumer(st, &o)
-	if err != nil {
+	var (
+		cons *hq.Consumer
+		run  func(context.Context) error
+	)
+	if *jsURLs != "" {
+		jc, err := hq.NewJetStreamConsumer(st, &o, hq.JetStream{URLs: *jsURLs, Stream: *jsStream, Durable: *jsDurable,
+			Replicas: *jsReplicas, AckWait: *jsAckWait})
+		if err != nil {
+			return err
+		}
+		cons, run = jc.Consumer, jc.Run
+	} else if cons, err = hq.NewConsumer(st, &o); err != nil {
 		return err
+	} else {
+		run = cons.Run
 	}
 	if *httpAddr != "" {
 		view := hq.NewFleetView(c.prefix)
 		vo := o
 		vo.ClientID = ""
+		vo.Broker = strings.Split(o.Broker, ",")[0]
 		go hq.WatchFleet(ctx, vo, view, nil)
 		ln, err := net.Listen("tcp", *httpAddr)
 		if err != nil {
@@ -86,7 +107,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "tillhq: dashboard on http://"+ln.Addr().String()+"/ and /metrics")
 	}
 	fmt.Fprintln(e.stderr, "tillhq: serving", broker, "store", redact(c.store))
-	err = cons.Run(ctx)
+	err = run(ctx)
 	s := cons.Stats()
 	fmt.Fprintf(e.stderr, "tillhq: stopped: stored %d, duplicates %d, quarantined %d\n", s.Stored, s.Duplicates, s.Quarantined)
 	return err
