@@ -9,6 +9,8 @@ have() { command -v "$1" >/dev/null 2>&1; }
 
 have mosquitto            || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 have mosquitto_pub        || need+=(mosquitto-clients)
+# The clustered broker: the NATS fault test and the fleet benchmark's cluster (scripts/nats/).
+have nats-server          || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 have socat                || need+=(socat)
 have qemu-aarch64-static  || need+=(qemu-user-static)
 have tmux                 || need+=(tmux)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,10 @@ type Client struct {
 	till   string
 
 	running atomic.Bool
+	// brokers are Options.Broker's URLs; each connection attempt after a failed one or a
+	// lost link uses the next (Run's goroutine only).
+	brokers []string
+	next    int
 	kick    chan struct{} // new entries, acks, events: wake the run loop
 	syncNow chan struct{} // the operator or HQ asked to sync now
 	catKick chan struct{} // a catalog arrived
@@ -85,15 +90,20 @@ func New(l *ledger.Ledger, opts *Options) (*Client, error) {
 	if o.Broker == "" {
 		return nil, fmt.Errorf("uplink: new: %w: no broker URL", ErrOptions)
 	}
-	if u, err := url.Parse(o.Broker); err != nil || u.Host == "" {
-		return nil, fmt.Errorf("uplink: new: %w: broker URL %q", ErrOptions, o.Broker)
+	var brokers []string
+	for _, b := range strings.Split(o.Broker, ",") {
+		b = strings.TrimSpace(b)
+		if u, err := url.Parse(b); err != nil || u.Host == "" {
+			return nil, fmt.Errorf("uplink: new: %w: broker URL %q", ErrOptions, b)
+		}
+		brokers = append(brokers, b)
 	}
 	o.defaults(l.Store(), l.Till())
 	if err := wire.CheckPrefix(o.Prefix); err != nil {
 		return nil, fmt.Errorf("uplink: new: %w: %w", ErrOptions, err)
 	}
 	c := &Client{
-		l: l, o: o, topics: wire.Topics{Prefix: o.Prefix}, store: l.Store(), till: l.Till(),
+		l: l, o: o, brokers: brokers, topics: wire.Topics{Prefix: o.Prefix}, store: l.Store(), till: l.Till(),
 		kick: make(chan struct{}, 1), syncNow: make(chan struct{}, 1), catKick: make(chan struct{}, 1),
 		cmds: make(chan wire.Cmd, 64), events: make(chan wire.Event, 64),
 		cmdDone: map[string]wire.CmdResult{}, since: o.Clock(),
@@ -245,6 +255,7 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		cli, err := c.connect()
 		lostLink := err == nil
+		c.next++ // the next attempt, after this one failed or its link is lost, on the next broker
 		if err == nil {
 			attempt = 0
 			serr := c.session(ctx, cli, downSince)
@@ -390,7 +401,8 @@ func (c *Client) connect() (*sessionClient, error) {
 	// Clean session: the broker keeps nothing for the till while it is away. The outbox is
 	// the ledger and the state is in retained messages (ack, catalog), so a persistent
 	// session would only let the broker queue stale commands for days.
-	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Till, Broker: c.o.Broker, ClientID: c.o.ClientID,
+	broker := c.brokers[c.next%len(c.brokers)]
+	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Till, Broker: broker, ClientID: c.o.ClientID,
 		Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, KeepAlive: c.o.KeepAlive, Timeout: c.o.WaitTimeout,
 		Will:   &mqttconn.Will{Topic: c.topics.Status(c.store, c.till), Payload: wire.LostWill(), Retained: true},
 		OnLost: s.markLost})
@@ -446,7 +458,7 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 		}
 	}
 	c.setOnline(true, c.o.Clock(), "")
-	c.o.Logger.Info("uplink: online", "broker", c.o.Broker)
+	c.o.Logger.Info("uplink: online", "broker", c.brokers[(c.next-1)%len(c.brokers)])
 	if err := c.journalOnline(downSince); err != nil {
 		return &fatalError{err}
 	}

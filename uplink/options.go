@@ -14,7 +14,11 @@ import (
 
 // Options configure a Client. Only Broker is required.
 type Options struct {
-	// Broker is the MQTT 3.1.1 broker's URL: tcp://host:1883 or ssl://host:8883.
+	// Broker is the MQTT 3.1.1 broker's URL: tcp://host:1883 or ssl://host:8883; or the
+	// URLs of a cluster's nodes, comma-separated: the first is tried first, and after a
+	// failed attempt or a lost link the next one (round the list), so a till moves to
+	// another node when its node dies. Its ledger stays the outbox: what a dead node had
+	// not passed on is resent from the watermark.
 	Broker string
 	// Prefix of every topic. Default wire.DefaultPrefix.
 	Prefix string

@@ -38,6 +38,10 @@ type storm struct {
 	pg                        *rig.Postgres
 	bin                       string // tillhq
 	run                       int    // numbers the database
+	// nats, when set, runs the storm on a 3-node NATS cluster instead of Mosquitto: the
+	// tills spread over the nodes' MQTT ports, the tillhq share the JetStream stream's
+	// durable consumer (tillhq serve --jetstream).
+	nats bool
 }
 
 // stormResult is what a storm measured.
@@ -198,6 +202,14 @@ func peakRSS(pid int) int64 {
 	return 0
 }
 
+// cpuOfAll is the processes' user and system time together.
+func cpuOfAll(pids []int) (d time.Duration) {
+	for _, pid := range pids {
+		d += cpuOf(pid)
+	}
+	return d
+}
+
 // cpuOf is a process's user and system time.
 func cpuOf(pid int) time.Duration {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -299,22 +311,43 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	tb.Helper()
 	s.run++
 	ctx := context.Background()
-	mq := rig.StartMosquitto(tb, &rig.MosquittoOptions{Extra: append(slices.Clone(s.broker), "sys_interval 1")})
-	defer mq.Stop()
-	mqPID := pidOf(mq.Dir())
+	var (
+		mqPIDs   []int
+		dropped  = func() int64 { return -1 }
+		brokerOf func(i int) string // the broker URL of till or tillhq i
+		hqArgs   func(i int) []string
+	)
+	if s.nats {
+		cl := rig.StartNATSCluster(tb, 3)
+		for _, nd := range cl.Nodes {
+			defer nd.Kill()
+			mqPIDs = append(mqPIDs, pidOf(nd.Conf))
+		}
+		brokerOf = cl.MQTTURLs
+		hqArgs = func(i int) []string { return []string{"--jetstream", cl.NATSURLs()} }
+	} else {
+		mq := rig.StartMosquitto(tb, &rig.MosquittoOptions{Extra: append(slices.Clone(s.broker), "sys_interval 1")})
+		defer mq.Stop()
+		mqPIDs = []int{pidOf(mq.Dir())}
+		var stopSys func()
+		dropped, stopSys = droppedWatch(tb, mq.URL())
+		defer stopSys()
+		brokerOf = func(int) string { return mq.URL() }
+		hqArgs = func(int) []string {
+			if s.consumers > 1 {
+				return []string{"--share", "storm"}
+			}
+			return nil
+		}
+	}
 	db := freshDatabase(tb, s.pg, fmt.Sprintf("storm%d_%d", s.run, time.Now().UnixNano()%1e6))
-	dropped, stopSys := droppedWatch(tb, mq.URL())
-	defer stopSys()
 
 	dir := tb.TempDir()
 	var procs []*rig.Proc
 	var pids []int
 	for i := range s.consumers {
 		id := fmt.Sprintf("storm-hq-%d-%d-%d", os.Getpid(), s.run, i)
-		args := []string{"serve", "--insecure", "--broker", mq.URL(), "--store", db, "--client-id", id, "-v"}
-		if s.consumers > 1 {
-			args = append(args, "--share", "storm")
-		}
+		args := append([]string{"serve", "--insecure", "--broker", brokerOf(i), "--store", db, "--client-id", id, "-v"}, hqArgs(i)...)
 		p := rig.StartProc(tb, fmt.Sprintf("tillhq%d", i), dir, exec.Command(s.bin, args...))
 		procs = append(procs, p)
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -344,7 +377,7 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 			tb.Fatal(err)
 		}
 		defer l.Close()
-		c, err := uplink.New(l, s.options(mq.URL()))
+		c, err := uplink.New(l, s.options(brokerOf(i)))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -353,7 +386,7 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	rctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
-	cpu0, mq0, pg0 := readCPU(), cpuOf(mqPID), pgCPU(s.pg.URL)
+	cpu0, mq0, pg0 := readCPU(), cpuOfAll(mqPIDs), pgCPU(s.pg.URL)
 	start := time.Now()
 	for _, c := range clients {
 		wg.Add(1)
@@ -395,8 +428,10 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 		res.hqPeak = append(res.hqPeak, peakRSS(pid))
 		res.hqCPU = append(res.hqCPU, cpuOf(pid))
 	}
-	res.mqPeak = peakRSS(mqPID)
-	res.tillsCPU, res.mqCPU, res.pgCPU = readCPU().sub(cpu0).self, cpuOf(mqPID)-mq0, pgCPU(s.pg.URL)-pg0
+	for _, pid := range mqPIDs {
+		res.mqPeak += peakRSS(pid)
+	}
+	res.tillsCPU, res.mqCPU, res.pgCPU = readCPU().sub(cpu0).self, cpuOfAll(mqPIDs)-mq0, pgCPU(s.pg.URL)-pg0
 	time.Sleep(1200 * time.Millisecond) // one more $SYS interval
 	res.dropped = dropped()
 	slices.Sort(toAck)
@@ -467,10 +502,14 @@ func (r stormResult) print(w io.Writer, s *storm) {
 		"CPU per entry: tillhq %.1f µs, PostgreSQL %.1f µs, broker %.1f µs, tills %.1f µs\n",
 		strings.Join(cpuCores(r.hqCPU, r.elapsed), " + "), cores(r.pgCPU), cores(r.mqCPU), cores(r.tillsCPU), runtime.NumCPU(),
 		per(hqAll), per(r.pgCPU), per(r.mqCPU), per(r.tillsCPU))
-	fmt.Fprintf(w, "%5d tills x %d, %d tillhq: all acknowledged in %6.1f s, %7.0f entries/s, time-to-ack p50 %5.1f s p99 %5.1f s, "+
-		"broker drops %d, resends %d, tillhq peak RSS %s, CPU %s, broker peak RSS %.0f MB, outage entries %d;%s\n",
-		s.tills, s.entries, s.consumers, r.elapsed.Seconds(), r.rate(), r.p(0.5).Seconds(), r.p(0.99).Seconds(),
-		r.dropped, r.resends, strings.Join(peaks, " + "), strings.Join(cpus, " + "), mb(r.mqPeak), r.extra, r.dups)
+	kind, drops := "mosquitto", strconv.FormatInt(r.dropped, 10)
+	if s.nats {
+		kind, drops = "nats x3", "-" // no $SYS: a message the stream refused is resent like a dropped one
+	}
+	fmt.Fprintf(w, "%-9s %5d tills x %d, %d tillhq: all acknowledged in %6.1f s, %7.0f entries/s, time-to-ack p50 %5.1f s p99 %5.1f s, "+
+		"broker drops %s, resends %d, tillhq peak RSS %s, CPU %s, broker peak RSS %.0f MB, outage entries %d;%s\n",
+		kind, s.tills, s.entries, s.consumers, r.elapsed.Seconds(), r.rate(), r.p(0.5).Seconds(), r.p(0.99).Seconds(),
+		drops, r.resends, strings.Join(peaks, " + "), strings.Join(cpus, " + "), mb(r.mqPeak), r.extra, r.dups)
 }
 
 // TestFleetStorm is a reconnect storm against a broker whose queue is smaller than the
@@ -501,8 +540,10 @@ func TestFleetStorm(t *testing.T) {
 // (default "100,1000") tills with TILLBOX_FLEET_ENTRIES (default 200) entries each, all
 // started at once with the shipped uplink options against Mosquitto with the shipped
 // limits, drained by TILLBOX_FLEET_HQ (default "1,2": one, then two) tillhq serve on
-// PostgreSQL. Run it with
-// -benchtime 1x.
+// PostgreSQL; each of them with TILLBOX_FLEET_BROKERS (default "mosquitto,nats"): on
+// that Mosquitto, then on a 3-node NATS cluster on loopback (the tills spread over its
+// MQTT ports, the tillhq sharing its JetStream stream), printed one beside the other.
+// Run it with -benchtime 1x.
 func BenchmarkFleet(b *testing.B) {
 	var sizes []int
 	for _, f := range strings.Split(envStr("TILLBOX_FLEET_TILLS", "100,1000"), ",") {
@@ -521,6 +562,17 @@ func BenchmarkFleet(b *testing.B) {
 		}
 		hqCounts = append(hqCounts, n)
 	}
+	var clusters []bool
+	for _, f := range strings.Split(envStr("TILLBOX_FLEET_BROKERS", "mosquitto,nats"), ",") {
+		switch strings.TrimSpace(f) {
+		case "mosquitto":
+			clusters = append(clusters, false)
+		case "nats":
+			clusters = append(clusters, true)
+		default:
+			b.Fatalf("TILLBOX_FLEET_BROKERS: %q (want mosquitto, nats)", f)
+		}
+	}
 	limits := shippedLimits(b)
 	pg := rig.StartPostgres(b)
 	bin := rig.Build(b, "tillbox/uplink/hq/cmd/tillhq", b.TempDir())
@@ -534,11 +586,17 @@ func BenchmarkFleet(b *testing.B) {
 			fmt.Printf("baseline: the broker delivering %d of the tills' payloads from one publisher to one QoS 1 consumer over mqttconn, "+
 				"at most 2000 not yet received (HQ's in-flight): %.0f msg/s\n", n*entries, float64(n*entries)/base.Seconds())
 			for _, consumers := range hqCounts {
-				s.consumers = consumers
-				res := s.runStorm(b, 20*time.Minute)
-				res.print(os.Stdout, s)
-				fmt.Printf("      storm / baseline = %.2f\n", base.Seconds()/res.elapsed.Seconds())
-				b.ReportMetric(res.rate(), fmt.Sprintf("entries/s-%dtills-%dhq", n, consumers))
+				for _, cluster := range clusters {
+					s.consumers, s.nats = consumers, cluster
+					res := s.runStorm(b, 20*time.Minute)
+					res.print(os.Stdout, s)
+					fmt.Printf("      storm / baseline = %.2f\n", base.Seconds()/res.elapsed.Seconds())
+					unit := fmt.Sprintf("entries/s-%dtills-%dhq", n, consumers)
+					if cluster {
+						unit += "-nats"
+					}
+					b.ReportMetric(res.rate(), unit)
+				}
 			}
 		}
 	}

@@ -69,8 +69,8 @@ type Consumer struct {
 
 	stored, dups, quarantined atomic.Uint64
 	acks                      atomic.Uint64
-	lagNanos                  atomic.Int64                      // of the last commit: see Stats.Lag
-	queue                     atomic.Pointer[chan mqtt.Message] // the current session's, for Stats.Pending
+	lagNanos                  atomic.Int64                  // of the last commit: see Stats.Lag
+	queue                     atomic.Pointer[chan delivery] // the current session's, for Stats.Pending
 
 	// acked is the highest through this process published per till. Workers commit
 	// concurrently and could otherwise publish a lower watermark after a higher one,
@@ -193,7 +193,7 @@ func (c *Consumer) wait(tok mqtt.Token, op string) error {
 
 func (c *Consumer) session(ctx context.Context) error {
 	lost := make(chan error, 1)
-	in := make(chan mqtt.Message, 4*c.o.BatchMax)
+	in := make(chan delivery, 4*c.o.BatchMax)
 	c.queue.Store(&in)
 	// A clean session: a consumer that dies must not leave a queue at the broker that a
 	// shared subscription keeps feeding. What it had not committed, tills resend.
@@ -267,7 +267,7 @@ func (c *Consumer) session(ctx context.Context) error {
 // memory stays bounded (by its queue, 4 x BatchMax, and the batches being stored)
 // whatever the backlog at the broker or its in-flight setting. The wait is short (a
 // commit), well within the keep-alive that paho's stalled reads would otherwise miss.
-func (c *Consumer) handOver(in chan<- mqtt.Message, ended <-chan struct{}) mqtt.MessageHandler {
+func (c *Consumer) handOver(in chan<- delivery, ended <-chan struct{}) mqtt.MessageHandler {
 	return func(_ mqtt.Client, m mqtt.Message) {
 		select {
 		case in <- m:
@@ -277,7 +277,7 @@ func (c *Consumer) handOver(in chan<- mqtt.Message, ended <-chan struct{}) mqtt.
 }
 
 // worker stores batches until ctx is done or the store fails.
-func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan mqtt.Message) error {
+func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delivery) error {
 	batch := make([]inbound, 0, c.o.BatchMax)
 	for {
 		select {
@@ -374,16 +374,27 @@ func (c *Consumer) republishAcks(ctx context.Context, cli mqtt.Client) error {
 	return nil
 }
 
+// delivery is one received tx message: an MQTT message of the consumer's subscription,
+// or a JetStream message of the stream that captures the tills' tx subjects. Ack is called
+// only after the message's commit (and its till's ack) and tells the broker or the stream
+// that the message is done with.
+type delivery interface {
+	Topic() string
+	Payload() []byte
+	Retained() bool
+	Ack()
+}
+
 // inbound is a received message with the outcome of its checks: either an entry to store
 // or a quarantine record.
 type inbound struct {
-	m  mqtt.Message
+	m  delivery
 	in *Incoming
 	q  *Quarantine
 }
 
 // check decodes and checks one message; it has no side effects.
-func (c *Consumer) check(m mqtt.Message) inbound {
+func (c *Consumer) check(m delivery) inbound {
 	if m.Retained() {
 		// A retained tx is left over from a misbehaving publisher; it is quarantined
 		// like anything else that is not a plain till message, and cleared after commit

@@ -50,4 +50,9 @@
 //     queue (4 x BatchMax; when that is full, paho stops reading the socket), so its memory
 //     stays bounded whatever the backlog at the broker. While a backlog waits, a till's
 //     acks go out at most once a second; the last one when the queue empties.
+//   - JetStreamConsumer takes the same path from a NATS cluster's replicated JetStream
+//     stream instead of an MQTT subscription: one durable pull consumer shared by every
+//     tillhq, a message acknowledged to the stream only after its commit (redelivered to
+//     any tillhq after AckWait otherwise), what a session received and did not commit
+//     handed back at its end; acks are published over MQTT to the cluster's gateway.
 package hq

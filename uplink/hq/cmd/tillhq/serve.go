@@ -34,6 +34,11 @@ func serve(ctx context.Context, e *env, args []string) error {
 	th := alertFlags(c.fs)
 	keep := c.fs.Duration("events-keep", 90*24*time.Hour, "keep the event history this long (0: for ever)")
 	eventRate := c.fs.Int("event-rate", hq.DefaultEventRate, "keep at most this many events of one till per minute; the rest are counted")
+	jsURLs := c.fs.String("jetstream", "", "NATS URLs (nats://host:4222,...): take the tills' tx from the cluster's JetStream stream; --broker lists its MQTT URLs, for the acks")
+	jsStream := c.fs.String("stream", "TILLBOX_TX", "with --jetstream: the stream, created when missing")
+	jsDurable := c.fs.String("durable", "tillhq", "with --jetstream: the durable consumer every tillhq shares")
+	jsReplicas := c.fs.Int("replicas", 3, "with --jetstream: replicas of a stream created")
+	jsAckWait := c.fs.Duration("ack-wait", 30*time.Second, "with --jetstream: a message not acknowledged this long is delivered again")
 	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
 		return err
 	}
@@ -81,6 +86,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 	broker := c.broker
+	if *jsURLs != "" && broker == "" {
+		return usageError{"serve: --jetstream needs --broker, the cluster's MQTT URLs"}
+	}
 	if broker == "" {
 		b, err := hq.StartBroker(*listen, nil)
 		if err != nil {
@@ -156,6 +164,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	vo := o
 	vo.ClientID, vo.Share = "", ""
+	vo.Broker = strings.Split(o.Broker, ",")[0]
 	go hq.WatchFleet(ctx, vo, view, nil)
 	if *caDir != "" {
 		// With the CA key at hand, HQ answers the tills' certificate renewals.
@@ -170,9 +179,21 @@ func serve(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintln(e.stderr, "tillhq: answering certificate renewals with the CA in", *caDir)
 		}
 	}
-	cons, err := hq.NewConsumer(st, &o)
-	if err != nil {
+	var (
+		cons *hq.Consumer
+		run  func(context.Context) error
+	)
+	if *jsURLs != "" {
+		jc, err := hq.NewJetStreamConsumer(st, &o, hq.JetStream{URLs: *jsURLs, Stream: *jsStream, Durable: *jsDurable,
+			Replicas: *jsReplicas, AckWait: *jsAckWait})
+		if err != nil {
+			return err
+		}
+		cons, run = jc.Consumer, jc.Run
+	} else if cons, err = hq.NewConsumer(st, &o); err != nil {
 		return err
+	} else {
+		run = cons.Run
 	}
 	if *httpAddr != "" {
 		addr := *httpAddr
@@ -202,7 +223,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	fmt.Fprintln(e.stderr, "tillhq: serving", broker, "store", redact(c.store))
-	err = cons.Run(ctx)
+	err = run(ctx)
 	s := cons.Stats()
 	fmt.Fprintf(e.stderr, "tillhq: stopped: stored %d, duplicates %d, quarantined %d\n", s.Stored, s.Duplicates, s.Quarantined)
 	return err

@@ -1,0 +1,207 @@
+package hq_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tillbox/ledger"
+	"tillbox/uplink"
+	"tillbox/uplink/hq"
+	"tillbox/uplink/rig"
+)
+
+func soakOr(short, long int) int {
+	if os.Getenv("TILLBOX_SOAK") == "1" {
+		return long
+	}
+	return short
+}
+
+func TestNewJetStreamConsumerRefuses(t *testing.T) {
+	st, err := hq.Open(context.Background(), filepath.Join(t.TempDir(), "hq.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, c := range []struct {
+		name string
+		o    hq.Options
+		js   hq.JetStream
+	}{
+		{"no NATS URL", hq.Options{Broker: "tcp://127.0.0.1:1883"}, hq.JetStream{}},
+		{"a broker of the list without host", hq.Options{Broker: "tcp://127.0.0.1:1883,tcp://"}, hq.JetStream{URLs: "nats://127.0.0.1:4222"}},
+		{"an empty broker list", hq.Options{}, hq.JetStream{URLs: "nats://127.0.0.1:4222"}},
+		{"a shared subscription too", hq.Options{Broker: "tcp://127.0.0.1:1883", Share: "g"}, hq.JetStream{URLs: "nats://127.0.0.1:4222"}},
+		{"a prefix no subject can carry", hq.Options{Broker: "tcp://127.0.0.1:1883", Prefix: "tillbox/v1.5"}, hq.JetStream{URLs: "nats://127.0.0.1:4222"}},
+	} {
+		if _, err := hq.NewJetStreamConsumer(st, &c.o, c.js); !errors.Is(err, hq.ErrOptions) {
+			t.Errorf("%s: %v, want ErrOptions", c.name, err)
+		}
+	}
+	j, err := hq.NewJetStreamConsumer(st, &hq.Options{Broker: "tcp://127.0.0.1:1, tcp://127.0.0.1:2"}, hq.JetStream{URLs: "nats://127.0.0.1:4222"})
+	if err != nil || j.Consumer == nil {
+		t.Fatalf("two brokers: %v", err)
+	}
+}
+
+// TestClusterNodeAndTillhqKilledMidDrain: a 3-node NATS cluster (MQTT on, the tx stream
+// with 3 replicas), three tillhq on one PostgreSQL sharing one durable consumer, and tills
+// spread over the nodes, each with a backlog. Mid-drain one node and one tillhq are killed
+// with SIGKILL, the tills go on selling, and both are started again later. Every entry is
+// stored once, every chain verifies (tillhq check), every till's watermark is at its last
+// seq and HQ's at the same. TILLBOX_SOAK=1 runs more tills, entries and rounds.
+func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
+	tills, backlog, rounds := soakOr(6, 24), soakOr(400, 3000), soakOr(1, 4)
+	cl := rig.StartNATSCluster(t, 3)
+	pg := rig.StartPostgres(t)
+	bin := rig.Build(t, "tillbox/uplink/hq/cmd/tillhq", t.TempDir())
+	if out, err := exec.Command(bin, "migrate", "--store", pg.URL).CombinedOutput(); err != nil {
+		t.Fatalf("tillhq migrate: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	var hqs []*rig.Proc
+	for i := range 3 {
+		name := fmt.Sprintf("tillhq-%d", i)
+		p := rig.StartProc(t, name, dir, exec.Command(bin, "serve", "--broker", cl.MQTTURLs(i), "--jetstream", cl.NATSURLs(),
+			"--store", pg.URL, "--client-id", name, "--ack-wait", "3s", "--batch", "200", "-v"))
+		waitLog(t, p, "hq: consuming", 0)
+		hqs = append(hqs, p)
+	}
+
+	ledgers := make([]*ledger.Ledger, tills)
+	clients := make([]*uplink.Client, tills)
+	for i := range tills {
+		l, err := ledger.Open(filepath.Join(t.TempDir(), "till.ledger"), &ledger.Options{Store: fmt.Sprintf("s%02d", i/3), Till: fmt.Sprintf("t%02d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		sell(t, l, nil, backlog)
+		ledgers[i] = l
+		// Each till starts on a node of its own and moves on round the list.
+		clients[i], _ = rig.RunTill(t, l, rig.TillOptions(cl.MQTTURLs(i)))
+	}
+	total := func() (n uint64) {
+		for _, l := range ledgers {
+			last, _ := l.LastSeq()
+			n += last
+		}
+		return n
+	}
+	conn, err := pgx.Connect(context.Background(), pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	stored := func() (n uint64) {
+		if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM hq_entries`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	for r := range rounds {
+		node, victim := cl.Nodes[r%3], hqs[(r+1)%3]
+		// Mid-drain: some stored, most still to come.
+		start := stored()
+		want := start + (total()-start)/10
+		waitUntil(t, "a tenth of the backlog stored", func() bool { return stored() >= want })
+		sessions := logCount(victim, "hq: consuming")
+		node.Kill()
+		victim.Kill()
+		at := stored()
+		t.Logf("round %d: killed %s and %s with %d of %d entries stored", r, node.Name, victim.Name, at, total())
+		for i, l := range ledgers {
+			sell(t, l, clients[i], 50)
+		}
+		// The rest of the cluster and of the tillhq go on draining without them.
+		waitUntil(t, "progress without the dead node and tillhq", func() bool { return stored() > at+uint64(tills)*20 })
+		node.Restart()
+		victim.Restart()
+		waitLog(t, victim, "hq: consuming", sessions)
+		for i, l := range ledgers {
+			sell(t, l, clients[i], backlog)
+		}
+	}
+	for i, l := range ledgers {
+		rig.WaitSynced(t, l, clients[i])
+	}
+	if n, want := stored(), total(); n != want {
+		t.Fatalf("HQ holds %d entries, the tills journaled %d", n, want)
+	}
+	st, err := hq.Open(context.Background(), pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts, err := st.Tills(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != tills {
+		t.Fatalf("HQ knows %d tills, want %d", len(ts), tills)
+	}
+	for i, l := range ledgers {
+		last, _ := l.LastSeq()
+		k := hq.TillKey{Store: l.Store(), Till: l.Till()}
+		th, err := st.Through(context.Background(), k)
+		if err != nil || th != last {
+			t.Errorf("till %d %v: HQ through %d (%v), last seq %d", i, k, th, err, last)
+		}
+	}
+	var quarantined int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM hq_quarantine`).Scan(&quarantined); err != nil || quarantined != 0 {
+		t.Errorf("quarantine holds %d (%v), want 0", quarantined, err)
+	}
+	if out, err := exec.Command(bin, "check", "--store", pg.URL).CombinedOutput(); err != nil {
+		t.Fatalf("tillhq check: %v\n%s", err, out)
+	}
+	for _, p := range hqs {
+		p.Stop(10 * time.Second)
+		b, _ := os.ReadFile(p.Log)
+		if i := strings.LastIndex(string(b), "tillhq: stopped: "); i >= 0 {
+			line, _, _ := strings.Cut(string(b[i:]), "\n")
+			t.Logf("%s: %s", p.Name, line)
+		}
+	}
+}
+
+// sell journals n sales on l and tells its uplink, when it runs.
+func sell(t *testing.T, l *ledger.Ledger, c *uplink.Client, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := l.Append(rig.Sale(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c != nil {
+		c.Notify()
+	}
+}
+
+func logCount(p *rig.Proc, what string) int {
+	b, _ := os.ReadFile(p.Log)
+	return strings.Count(string(b), what)
+}
+
+// waitLog waits until p's log holds what more than before times.
+func waitLog(t *testing.T, p *rig.Proc, what string, before int) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if logCount(p, what) > before && !p.Exited() {
+			return
+		}
+		if time.Now().After(deadline) || p.Exited() {
+			t.Fatalf("%s did not log %q\n%s", p.Name, what, rig.Tail(p.Log, 30))
+		}
+	}
+}
