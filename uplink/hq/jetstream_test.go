@@ -71,7 +71,7 @@ func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
 	var hqs []*rig.Proc
 	for i := range 3 {
 		name := fmt.Sprintf("tillhq-%d", i)
-		p := rig.StartProc(t, name, dir, exec.Command(bin, "serve", "--broker", cl.MQTTURLs(i), "--jetstream", cl.NATSURLs(),
+		p := rig.StartProc(t, name, dir, exec.Command(bin, "serve", "--insecure", "--broker", cl.MQTTURLs(i), "--jetstream", cl.NATSURLs(),
 			"--store", pg.URL, "--client-id", name, "--ack-wait", "3s", "--batch", "200", "-v"))
 		waitLog(t, p, "hq: consuming", 0)
 		hqs = append(hqs, p)
