@@ -48,6 +48,9 @@ type Options struct {
 	// Layout is the box's slot layout file, as the stage-1 init wrote it, for the fleet's
 	// update command. Default update.LayoutFile.
 	Layout string
+	// Slot is the A/B slot this boot runs from ("A", "B"; "" off an A/B image), as the
+	// layout names it: the status tells head office's inventory.
+	Slot string
 	// Events receives a JSON line for each thing the till did (display changes, commits,
 	// prints, drawer moves, refusals): the record tests and technicians read.
 	Events io.Writer
@@ -81,6 +84,7 @@ type App struct {
 	up      *uplink.Client     // nil: no uplink configured
 	id      *identity.Identity // nil: not provisioned (tillbox provision)
 	version string
+	slot    string             // the A/B slot this boot runs from, "" when not known
 	slots   string             // the slot layout file (updates)
 	updates chan updateRequest // the fleet's update command, handed to the run loop
 
@@ -140,7 +144,7 @@ func start(o Options) (*App, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	a := &App{cfg: cfg, log: log, evW: o.Events, screen: newScreenState(), version: o.Version,
-		slots: o.Layout, updates: make(chan updateRequest), afterCommit: o.AfterCommit}
+		slot: o.Slot, slots: o.Layout, updates: make(chan updateRequest), afterCommit: o.AfterCommit}
 	if a.slots == "" {
 		a.slots = update.LayoutFile
 	}
