@@ -82,6 +82,7 @@ type App struct {
 	prints  *printQueue
 	screen  *screenState
 	up      *uplink.Client     // nil: no uplink configured
+	upOpts  *uplink.Options    // the uplink's options, for certificate renewals
 	id      *identity.Identity // nil: not provisioned (tillbox provision)
 	version string
 	slot    string             // the A/B slot this boot runs from, "" when not known
@@ -344,9 +345,10 @@ func (a *App) loop(ctx context.Context, o Options) error {
 		cancel()
 		wg.Wait()
 	}()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.prints.Run(ctx) }()
 	go func() { defer wg.Done(); a.runUplink(ctx) }()
+	go func() { defer wg.Done(); a.runRenewals(ctx) }()
 	if sim := a.set.Sim; sim != nil && sim.Printer != nil {
 		roll := &simRoll{prn: sim.Printer, path: filepath.Join(a.cfg.Data, SimRollFile), log: a.log}
 		wg.Add(1)

@@ -48,7 +48,7 @@ func (a *App) startUplink(o Options) error {
 	if err != nil {
 		return err
 	}
-	a.up = up
+	a.up, a.upOpts = up, uo
 	return nil
 }
 
