@@ -68,6 +68,9 @@ type Options struct {
 	// answers; the stop it returns is called before the devices close. kick opens the drawer
 	// as the till does, with reason as the journaled cause of the opening.
 	Technician func(set *board.Set, kick func(reason string)) (stop func())
+	// TechnicianPage gives the technician page's address and its token as the operator
+	// display shows it (MENU 15, a supervisor's). Nil: the box serves no page.
+	TechnicianPage func() (addr, token string, err error)
 }
 
 // App is a running till: the loop that feeds device input to the sale engine and carries
@@ -176,7 +179,7 @@ func start(o Options) (*App, error) {
 		DiscountLimit: int64(cfg.DiscountLimit * 100), DiscountReasons: cfg.DiscountReasons,
 		CashInReasons: cfg.CashInReasons, CashOutReasons: cfg.CashOutReasons, CashRounding: cfg.CashRounding,
 		Location: a.loc, Warehouse: cfg.Warehouse, Warehouses: cfg.Warehouses, TransferReasons: cfg.TransferReasons,
-		ReleaseReasons: cfg.ReleaseReasons}, cat, ledgerJournal{l: led, a: a})
+		ReleaseReasons: cfg.ReleaseReasons, TechnicianPage: o.TechnicianPage}, cat, ledgerJournal{l: led, a: a})
 	// The uplink is made (not run) before anything is restored, so that the catalog head
 	// office sent last is in force from the first key: a cashier HQ removed cannot sign on.
 	if err := a.startUplink(o); err != nil {
