@@ -16,6 +16,7 @@ import (
 
 	"tillbox/firmware/app"
 	"tillbox/firmware/config"
+	"tillbox/firmware/techpage"
 	"tillbox/ledger/journal"
 )
 
@@ -43,7 +44,8 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if *boardName != "" {
 		cfg.Board = *boardName
 	}
-	o := app.Options{Config: cfg, Version: version, Layout: *layout, ScriptOut: stdout}
+	o := app.Options{Config: cfg, Version: version, Layout: *layout, ScriptOut: stdout,
+		Slot: techpage.ReadBoot(*layout).Booted}
 	if n, _ := strconv.Atoi(os.Getenv("TILLBOX_FAULT_KILL_AFTER_COMMIT")); n > 0 {
 		// Fault injection for the tests: die by SIGKILL after the n-th committed document,
 		// before it is printed, the drawer opens or the display changes.

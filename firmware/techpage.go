@@ -68,10 +68,11 @@ func techpageCmd(args []string, stdout io.Writer) error {
 
 // startTechpage prepares the technician page for `tillbox run`: it keeps the log's last
 // lines, taps the events stream, binds the listen address and sets o.Technician, which
-// serves the page once the devices are open. A page that cannot start (a taken port, a
+// serves the page once the devices are open, and o.TechnicianPage, which gives the operator
+// display the address and the token (read at each call). A page that cannot start (a taken port, a
 // damaged token file) is logged and reported as an event, and the till runs without it.
 // The events stream gets a "techpage" line with the address; in scripted mode it carries
-// the token too, as the operator display would show it to a technician. close releases
+// the token too, as the operator display shows it to a supervisor. close releases
 // the address.
 func startTechpage(cfg *config.Config, o *app.Options) (close func()) {
 	close = func() {}
@@ -110,6 +111,10 @@ func startTechpage(cfg *config.Config, o *app.Options) (close func()) {
 		ev["token"] = tok
 	}
 	event(ev)
+	o.TechnicianPage = func() (string, string, error) {
+		tok, err := techpage.LoadToken(cfg.Data)
+		return addr, techpage.FormatToken(tok), err
+	}
 	o.Logger.Info("technician page", "url", "http://"+addr+"/", "remote", cfg.Technician.AllowRemote)
 	tap := techpage.NewEventTap(o.Events)
 	o.Events = tap

@@ -48,6 +48,9 @@ type Options struct {
 	// Layout is the box's slot layout file, as the stage-1 init wrote it, for the fleet's
 	// update command. Default update.LayoutFile.
 	Layout string
+	// Slot is the A/B slot this boot runs from ("A", "B"; "" off an A/B image), as the
+	// layout names it: the status tells head office's inventory.
+	Slot string
 	// Events receives a JSON line for each thing the till did (display changes, commits,
 	// prints, drawer moves, refusals): the record tests and technicians read.
 	Events io.Writer
@@ -65,6 +68,9 @@ type Options struct {
 	// answers; the stop it returns is called before the devices close. kick opens the drawer
 	// as the till does, with reason as the journaled cause of the opening.
 	Technician func(set *board.Set, kick func(reason string)) (stop func())
+	// TechnicianPage gives the technician page's address and its token as the operator
+	// display shows it (MENU 15, a supervisor's). Nil: the box serves no page.
+	TechnicianPage func() (addr, token string, err error)
 }
 
 // App is a running till: the loop that feeds device input to the sale engine and carries
@@ -79,8 +85,10 @@ type App struct {
 	prints  *printQueue
 	screen  *screenState
 	up      *uplink.Client     // nil: no uplink configured
+	upOpts  *uplink.Options    // the uplink's options, for certificate renewals
 	id      *identity.Identity // nil: not provisioned (tillbox provision)
 	version string
+	slot    string             // the A/B slot this boot runs from, "" when not known
 	slots   string             // the slot layout file (updates)
 	updates chan updateRequest // the fleet's update command, handed to the run loop
 
@@ -140,7 +148,7 @@ func start(o Options) (*App, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	a := &App{cfg: cfg, log: log, evW: o.Events, screen: newScreenState(), version: o.Version,
-		slots: o.Layout, updates: make(chan updateRequest), afterCommit: o.AfterCommit}
+		slot: o.Slot, slots: o.Layout, updates: make(chan updateRequest), afterCommit: o.AfterCommit}
 	if a.slots == "" {
 		a.slots = update.LayoutFile
 	}
@@ -175,7 +183,7 @@ func start(o Options) (*App, error) {
 		DiscountLimit: int64(cfg.DiscountLimit * 100), DiscountReasons: cfg.DiscountReasons,
 		CashInReasons: cfg.CashInReasons, CashOutReasons: cfg.CashOutReasons, CashRounding: cfg.CashRounding,
 		Location: a.loc, Warehouse: cfg.Warehouse, Warehouses: cfg.Warehouses, TransferReasons: cfg.TransferReasons,
-		ReleaseReasons: cfg.ReleaseReasons}, cat, ledgerJournal{l: led, a: a})
+		ReleaseReasons: cfg.ReleaseReasons, TechnicianPage: o.TechnicianPage}, cat, ledgerJournal{l: led, a: a})
 	// The uplink is made (not run) before anything is restored, so that the catalog head
 	// office sent last is in force from the first key: a cashier HQ removed cannot sign on.
 	if err := a.startUplink(o); err != nil {
@@ -344,10 +352,10 @@ func (a *App) loop(ctx context.Context, o Options) error {
 		cancel()
 		wg.Wait()
 	}()
-	wg.Add(2)
+	wg.Add(4)
 	go func() { defer wg.Done(); a.prints.Run(ctx) }()
 	go func() { defer wg.Done(); a.runUplink(ctx) }()
-	wg.Add(1)
+	go func() { defer wg.Done(); a.runRenewals(ctx) }()
 	go func() { defer wg.Done(); a.ledgerUpkeep(ctx) }()
 	if sim := a.set.Sim; sim != nil && sim.Printer != nil {
 		roll := &simRoll{prn: sim.Printer, path: filepath.Join(a.cfg.Data, SimRollFile), log: a.log}

@@ -65,5 +65,12 @@ func fromWire(c *wire.Catalog) *till.Catalog {
 		}
 		out.Cashiers[p.ID] = till.Cashier{ID: p.ID, Name: p.Name, Role: role, PINHash: p.PINHash}
 	}
+	for _, o := range c.Orders {
+		lines := make(map[string]int64, len(o.Lines))
+		for _, l := range o.Lines {
+			lines[l.Item] = l.Qty
+		}
+		out.Orders[o.Number] = till.Order{Number: o.Number, To: o.To, Lines: lines}
+	}
 	return out
 }

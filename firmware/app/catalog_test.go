@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tillbox/uplink/wire"
 )
 
 func TestACatalogInAnotherCurrencyIsRefused(t *testing.T) {
@@ -33,5 +35,16 @@ func TestLongNoticesGoOnOnTheSecondLine(t *testing.T) {
 	}
 	if l := [2]string{"short", "two"}; fitOperator(l, 40) != l {
 		t.Fatal("a line that fits was changed")
+	}
+}
+
+func TestOrdersReachTheEngineWithTheCatalog(t *testing.T) {
+	c := &wire.Catalog{Orders: []wire.Order{{Number: "77", To: "w2", Lines: []wire.OrderLine{{Item: "1", Qty: 5000}, {Item: "2", Qty: 2000}}}}}
+	got := fromWire(c).Orders["77"]
+	if got.Number != "77" || got.To != "w2" || len(got.Lines) != 2 || got.Lines["1"] != 5000 || got.Lines["2"] != 2000 {
+		t.Fatalf("order 77 in the engine's catalog: %+v", got)
+	}
+	if n := len(fromWire(&wire.Catalog{}).Orders); n != 0 {
+		t.Fatalf("%d orders from a catalog without any", n)
 	}
 }

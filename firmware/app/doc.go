@@ -17,7 +17,8 @@
 // (screenState) and the sim printer's roll file (simRoll, written as the paper comes out)
 // are their own types. While it runs, the till answers the technician's ledger stats and
 // verify and the recent receipts (tillbox receipts) on DATA/tillbox.sock (control.go), and
-// exports the unsynced entries from the menu (export.go).
+// exports the unsynced entries from the menu (export.go). A provisioned till renews its
+// certificate with head office when it is due, on its own goroutine (renew.go).
 //
 // A copy of a receipt is a technical reprint entry naming its original; the print queue
 // renders the original from the ledger under a COPY n mark, so a copy is never a second

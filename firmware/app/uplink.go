@@ -48,7 +48,7 @@ func (a *App) startUplink(o Options) error {
 	if err != nil {
 		return err
 	}
-	a.up = up
+	a.up, a.upOpts = up, uo
 	return nil
 }
 
@@ -95,7 +95,7 @@ func (a *App) signer() func([]byte) ([]byte, error) {
 
 // uplinkInfo is what the fleet sees of this box.
 func (a *App) uplinkInfo() uplink.Info {
-	info := uplink.Info{Version: a.version, Board: a.cfg.Board}
+	info := uplink.Info{Version: a.version, Slot: strings.ToLower(a.slot), Board: a.cfg.Board}
 	for _, h := range a.set.Health() {
 		info.Devices = append(info.Devices, wire.Device{Name: h.Name, State: h.State, Detail: h.Detail})
 	}

@@ -17,9 +17,9 @@
 //   - The page only reads: the ledger's figures, the boot state and NetFile are read, never
 //     written; the tests are the caller's (Options.Tests).
 //
-// The token reaches a technician through `tillbox techpage token` on the console and, on a
-// scripted till, the events stream's "techpage" line. The operator display does not show it
-// yet: that takes a technician entry in the sale engine's MENU (package till) open to a
-// supervisor, whose output puts the page's address and FormatToken's 19 characters on the
-// display's two lines, and the token handed to the run loop beside app.Options.Technician.
+// The token reaches a technician through `tillbox techpage token` on the console, on a
+// scripted till the events stream's "techpage" line, and on the operator display: MENU 15
+// of the sale engine (package till), a supervisor's, puts the page's address and
+// FormatToken's 19 characters on the display's two lines (app.Options.TechnicianPage, read
+// from the token file each time).
 package techpage

@@ -16,7 +16,7 @@ type snapshot struct {
 	LedgerErr                   string        `json:",omitempty"`
 	Uplink                      uplinkView
 	Net                         netStatus
-	Boot                        bootStatus
+	Boot                        BootStatus
 	Tests                       []testView
 	Logs                        []string
 	Events                      []Event
@@ -39,7 +39,7 @@ type testView struct {
 func (s *Server) snapshot() snapshot {
 	o := s.o
 	snap := snapshot{Store: o.Store, Till: o.Till, Board: o.Board, Version: o.Version, Now: o.Now(),
-		Net: readNet(o.Data), Boot: readBoot(o.Layout), CSRF: csrf(s.token())}
+		Net: readNet(o.Data), Boot: ReadBoot(o.Layout), CSRF: csrf(s.token())}
 	if o.Devices != nil {
 		snap.Devices = o.Devices()
 	}

@@ -93,8 +93,8 @@ func flatten(prefix string, m map[string]any, out *[]kv) {
 	}
 }
 
-// bootStatus is the A/B state as the page shows it.
-type bootStatus struct {
+// BootStatus is the A/B state as the page shows it.
+type BootStatus struct {
 	Image         bool   // an A/B image's layout file is there
 	Booted        string // the slot this boot runs from
 	Trying        bool   // this boot is an update's try
@@ -108,17 +108,21 @@ type bootStatus struct {
 	Err           string
 }
 
-// readBoot reads the layout the stage-1 init wrote and the boot state it names. It only
-// reads: nothing here changes the boot state.
-func readBoot(layoutPath string) bootStatus {
+// ReadBoot reads the layout the stage-1 init wrote ("": update.LayoutFile) and the boot
+// state it names. It only reads: nothing here changes the boot state. Booted is set
+// whenever the layout reads, even when the boot state does not.
+func ReadBoot(layoutPath string) BootStatus {
+	if layoutPath == "" {
+		layoutPath = update.LayoutFile
+	}
 	l, err := update.ReadLayout(layoutPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return bootStatus{}
+		return BootStatus{}
 	}
 	if err != nil {
-		return bootStatus{Image: true, Err: err.Error()}
+		return BootStatus{Image: true, Err: err.Error()}
 	}
-	b := bootStatus{Image: true, Booted: l.Booted, Trying: l.Trying, Version: l.Version, Board: l.Board}
+	b := BootStatus{Image: true, Booted: l.Booted, Trying: l.Trying, Version: l.Version, Board: l.Board}
 	st, err := l.Slots.State()
 	if err != nil {
 		b.Err = err.Error()

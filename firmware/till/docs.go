@@ -170,8 +170,27 @@ func (e *Engine) menuChoice(now time.Time) Output {
 		out := e.show("USB export: writing the unsynced entries…", "")
 		out.Export = true
 		return out
+	case "15":
+		return e.needSupervisor("TECHNICIAN PAGE", now, func(*Cashier, time.Time) Output { return e.technicianPage() })
 	}
 	return e.refuse("no function " + in)
+}
+
+// technicianPage shows the page's address on the first line and its token on the second,
+// until the next key.
+func (e *Engine) technicianPage() Output {
+	if e.cfg.TechnicianPage == nil {
+		return e.refuse("no technician page on this till")
+	}
+	addr, token, err := e.cfg.TechnicianPage()
+	if err != nil {
+		return e.refuse("technician page: " + err.Error())
+	}
+	line := "page http://" + addr + "/"
+	if len([]rune(line)) > e.cfg.PromptWidth {
+		line = addr
+	}
+	return e.show(line, token)
 }
 
 func (e *Engine) cashMove(now time.Time) Output {

@@ -134,6 +134,9 @@ type Config struct {
 	Warehouses      []string
 	TransferReasons []string
 	ReleaseReasons  []string
+	// TechnicianPage gives the technician page's address (host:port) and its token as the
+	// display shows it, for MENU 15 (a supervisor's): nil when the box serves no page.
+	TechnicianPage func() (addr, token string, err error)
 }
 
 func (c *Config) defaults() {
@@ -654,7 +657,7 @@ func (e *Engine) prompt() string {
 const (
 	idleMenu = "MENU: 1 X report, 2 Z report, 3 cash in, 4 cash out, 5 transfer, 6 release, " +
 		"7 receipts, 8 copy of the last receipt, 9 price check, 10 find item, 11 shift open, " +
-		"12 shift close, 13 X of this cashier, 14 USB export"
+		"12 shift close, 13 X of this cashier, 14 USB export, 15 technician page"
 	saleMenu = "MENU: 1 void sale, 2 line discount, 3 sale discount, 4 price override, " +
 		"5 price check, 6 find item, 7 cancel card payment"
 )

@@ -23,6 +23,10 @@ type Catalog struct {
 	Taxes    []Tax     `json:"taxes"`
 	Items    []Item    `json:"items"`
 	Cashiers []Cashier `json:"cashiers"`
+	// Orders are the open stock orders the store's tills issue transfers and releases
+	// against: a document beyond its order is flagged for review at HQ. Absent from a
+	// catalog without any, so such a catalog's bytes are what they were before orders.
+	Orders []Order `json:"orders,omitempty"`
 	// Sig is HQ's signature (SignCatalog). A till that knows HQ's key applies only
 	// catalogs that carry a valid one.
 	Sig string `json:"sig,omitempty"`
@@ -67,12 +71,28 @@ type Cashier struct {
 	Role    string `json:"role"`
 }
 
+// Order is a stock order: what may leave the store's warehouse under its number.
+type Order struct {
+	Number string      `json:"number"`       // 1-64 printable ASCII characters, as typed at the till
+	To     string      `json:"to,omitempty"` // the destination warehouse; "" the till asks
+	Lines  []OrderLine `json:"lines"`
+}
+
+// OrderLine is one item of an order.
+type OrderLine struct {
+	Item string `json:"item"` // an Item.Code of this catalog
+	Qty  int64  `json:"qty"`  // thousandths, 1 to MaxQty
+}
+
 // Catalog limits. A price is bounded so that a line total of a large quantity still fits
 // an int64 with room to spare.
 const (
 	MaxPrice    = 1_000_000_000 // minor units: ten million in a two-decimal currency
 	MaxItems    = 200_000
 	MaxCashiers = 10_000
+	MaxOrders   = 10_000
+	// MaxOrderLines bounds one order's lines.
+	MaxOrderLines = 1_000
 )
 
 // EncodeCatalog encodes c with v set.
@@ -181,6 +201,45 @@ func (c *Catalog) Validate() error {
 			return invalid(what, "cashier %q: %v", clip(ca.ID), err)
 		}
 		ids[ca.ID] = true
+	}
+	return c.validateOrders(codes)
+}
+
+// validateOrders checks the orders against the catalog's items.
+func (c *Catalog) validateOrders(codes map[string]bool) error {
+	const what = "catalog"
+	if len(c.Orders) > MaxOrders {
+		return invalid(what, "%d orders, limit %d", len(c.Orders), MaxOrders)
+	}
+	numbers := map[string]bool{}
+	for i, o := range c.Orders {
+		switch {
+		case o.Number == "":
+			return missing(what, fmt.Sprintf("orders[%d].number", i))
+		case len(o.Number) > 64 || !printable(o.Number):
+			return invalid(what, "orders[%d].number: want 1-64 printable ASCII characters", i)
+		case numbers[o.Number]:
+			return invalid(what, "order %q defined twice", clip(o.Number))
+		case len(o.To) > 64 || !printable(o.To):
+			return invalid(what, "order %q: to: want up to 64 printable ASCII characters", clip(o.Number))
+		case len(o.Lines) == 0:
+			return missing(what, fmt.Sprintf("order %q: lines", clip(o.Number)))
+		case len(o.Lines) > MaxOrderLines:
+			return invalid(what, "order %q: %d lines, limit %d", clip(o.Number), len(o.Lines), MaxOrderLines)
+		}
+		numbers[o.Number] = true
+		items := map[string]bool{}
+		for _, l := range o.Lines {
+			switch {
+			case !codes[l.Item]:
+				return invalid(what, "order %q: unknown item %q", clip(o.Number), clip(l.Item))
+			case items[l.Item]:
+				return invalid(what, "order %q: item %q twice", clip(o.Number), clip(l.Item))
+			case l.Qty < 1 || l.Qty > MaxQty:
+				return invalid(what, "order %q: item %q: quantity %d outside 1-%d thousandths", clip(o.Number), clip(l.Item), l.Qty, MaxQty)
+			}
+			items[l.Item] = true
+		}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@
 //	tillhq quarantine [--store LOC] [--json]
 //	tillhq fleet      (--broker URL [--inventory LOC] | --hq URL) [--store S] [--state S] [--attention] [--watch]
 //	tillhq events     [--store LOC] [--till S/T] [--kind K] [--since T] [--until T] [--json]
+//	tillhq review     [--store LOC] [list | resolve [--note TEXT] RECEIPT]   (stock documents beyond their order)
 //	tillhq serve      ... --http ADDR --dashboard-auth FILE [--http-cert F --http-key F] (dashboard and /metrics)
 //	tillhq serve      ... --ca DIR [--alert-* ...]   (certificate serials and renewals; alert thresholds)
 //	tillhq passwd     [--generate] NAME   (a credentials line for --dashboard-auth)

@@ -35,6 +35,7 @@ var commands = map[string]command{
 	"quarantine": quarantine,
 	"fleet":      fleet,
 	"events":     events,
+	"review":     review,
 	"passwd":     passwd,
 	"ca":         caCmd,
 	"register":   register,
@@ -106,6 +107,7 @@ func usage(w io.Writer) {
   quarantine  list what was not stored, and why (--json)
   fleet       list every till's retained status from the broker (--store, --state, --attention, --watch, --inventory)
   events      the event history HQ keeps (--till, --kind, --since, --until, --json)
+  review      the stock documents beyond their order, to verify (list, resolve RECEIPT)
   passwd      print a credentials line for the dashboard (serve --dashboard-auth)
   ca          the fleet CA: init, sign a till's request, account, server, revoke, crl
   register    record a till's device key (entries must be signed with it)
