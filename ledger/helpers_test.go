@@ -64,8 +64,21 @@ func newLedger(t testing.TB) *Ledger {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { verifyAndClose(t, l) })
 	return l
+}
+
+// verifyAndClose checks the whole file once the test is done with it, as bbolt's test
+// helpers check theirs, then closes it. A ledger the test closed itself (to damage the
+// file, say) is left to the test.
+func verifyAndClose(t testing.TB, l *Ledger) {
+	t.Helper()
+	if !t.Failed() && !l.closed.Load() {
+		if _, err := l.Verify(); err != nil {
+			t.Errorf("the ledger the test leaves behind fails its verify: %v", err)
+		}
+	}
+	l.Close()
 }
 
 // sale builds a realistic sale entry of the given total, paid in cash.
