@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"tillbox/image/grubenv"
@@ -68,6 +69,10 @@ func Initrd(o Options, out string) error {
 	if sp.Modules, err = km.resolve(sp.Modules); err != nil {
 		return err
 	}
+	if sp.LateModules, err = km.resolve(sp.LateModules); err != nil {
+		return err
+	}
+	sp.LateModules = slices.DeleteFunc(sp.LateModules, func(m string) bool { return slices.Contains(sp.Modules, m) })
 	specJSON, err := json.MarshalIndent(sp, "", "  ")
 	if err != nil {
 		return fmt.Errorf("build: initrd: %w", err)
@@ -85,7 +90,7 @@ func Initrd(o Options, out string) error {
 	c.chr("dev/console", 5, 1)
 	c.file("init", 0o755, initBin)
 	c.file("etc/tillbox/image.json", 0o644, append(specJSON, '\n'))
-	for _, m := range sp.Modules {
+	for _, m := range append(slices.Clone(sp.Modules), sp.LateModules...) {
 		b, err := os.ReadFile(km.files[m])
 		if err != nil {
 			return fmt.Errorf("build: initrd: %w", err)
@@ -101,7 +106,9 @@ func Initrd(o Options, out string) error {
 	return f.Close()
 }
 
-// Rootfs writes a slot's squashfs image to out.
+// Rootfs writes a slot's squashfs image to out, LZO-compressed: of the codecs GRUB's
+// squashfs reader has (zlib, LZO, xz), LZO reads the 33 MB kernel in a third of zlib's
+// time under qemu (0.8-0.9 s against 2.3-3.4 s), for a tenth more bytes.
 func Rootfs(o Options, out string) error {
 	dir := filepath.Join(o.Work, "rootfs")
 	os.RemoveAll(dir)
@@ -127,7 +134,7 @@ func Rootfs(o Options, out string) error {
 		return fmt.Errorf("build: rootfs: %w", err)
 	}
 	os.Remove(out)
-	return run("mksquashfs", dir, out, "-noappend", "-all-root", "-comp", "gzip", "-no-progress", "-quiet")
+	return run("mksquashfs", dir, out, "-noappend", "-all-root", "-comp", "lzo", "-no-progress", "-quiet")
 }
 
 func copyFile(src, dst string) error {
@@ -148,7 +155,9 @@ func copyFile(src, dst string) error {
 }
 
 // grubCfg is GRUB's boot logic; it mirrors update.Slots.Choose: consume a pending try and
-// boot the slot on try, else the active slot.
+// boot the slot on try, else the active slot. It reads the boot state from /grubenv, or
+// from its spare /grubenv.new when a power cut left /grubenv unreadable (the init then
+// rewrites /grubenv from the spare).
 const grubCfg = `set timeout=0
 insmod part_gpt
 insmod fat
@@ -157,13 +166,15 @@ insmod loadenv
 insmod linux
 insmod gzio
 insmod test
-load_env -f /grubenv tillbox_active tillbox_next tillbox_try
+set envfile=/grubenv.new
+if load_env -f /grubenv tillbox_active tillbox_next tillbox_try; then set envfile=/grubenv; fi
+if [ "$envfile" = "/grubenv.new" ]; then load_env -f /grubenv.new tillbox_active tillbox_next tillbox_try; fi
 set slot="$tillbox_active"
 set trying=0
 if [ "$tillbox_try" = "1" ]; then
   if [ -n "$tillbox_next" ]; then
     set tillbox_try=0
-    save_env -f /grubenv tillbox_try
+    save_env -f $envfile tillbox_try
     set slot="$tillbox_next"
     set trying=1
   fi
@@ -191,6 +202,7 @@ func grubBoot(o Options, sp spec.Spec, boot string) error {
 	}
 	env := filepath.Join(w, "grubenv")
 	os.Remove(env)
+	os.Remove(env + grubenv.SpareSuffix)
 	if err := (&update.Slots{Env: env}).Init(o.Version); err != nil {
 		return err
 	}
@@ -203,7 +215,8 @@ func grubBoot(o Options, sp spec.Spec, boot string) error {
 	if err := run("mmd", "-i", boot, "::/EFI", "::/EFI/BOOT"); err != nil {
 		return err
 	}
-	for src, dst := range map[string]string{efi: "::/EFI/BOOT/BOOTAA64.EFI", cfg: "::/EFI/BOOT/grub.cfg", env: "::/grubenv"} {
+	for src, dst := range map[string]string{efi: "::/EFI/BOOT/BOOTAA64.EFI", cfg: "::/EFI/BOOT/grub.cfg", env: "::/grubenv",
+		env + grubenv.SpareSuffix: "::/grubenv" + grubenv.SpareSuffix} {
 		if err := run("mcopy", "-i", boot, src, dst); err != nil {
 			return err
 		}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -26,7 +28,7 @@ var (
 type Env map[string]string
 
 // Encode returns the 1024-byte block for e, keys sorted so that the same variables give
-// the same bytes.
+// the same bytes, SealKey (when set) last.
 func Encode(e Env) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(header)
@@ -35,6 +37,10 @@ func Encode(e Env) ([]byte, error) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	// The seal goes last: a write cut off before its end leaves no seal that matches.
+	if i := slices.Index(keys, SealKey); i >= 0 {
+		keys = append(append(keys[:i:i], keys[i+1:]...), SealKey)
+	}
 	for _, k := range keys {
 		v := e[k]
 		if k == "" || strings.ContainsAny(k, "=\n") || strings.Contains(v, "\n") {
@@ -124,4 +130,101 @@ func Write(path string, e Env) error {
 		return fmt.Errorf("grubenv: write: sync: %w", err)
 	}
 	return f.Close()
+}
+
+// SealKey is the variable WriteSafe adds, the block's last: a CRC-32 (IEEE, eight hex
+// digits) of the other variables; of those named in unsealed (what the boot loader
+// rewrites itself, one byte in place) only the name counts.
+const SealKey = "grubenv_seal"
+
+// SpareSuffix names the spare block beside a block: path+SpareSuffix.
+const SpareSuffix = ".new"
+
+func seal(e Env, unsealed []string) string {
+	keys := make([]string, 0, len(e))
+	for k := range e {
+		if k != SealKey {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	h := crc32.NewIEEE()
+	for _, k := range keys {
+		if slices.Contains(unsealed, k) {
+			fmt.Fprintf(h, "%s\n", k)
+		} else {
+			fmt.Fprintf(h, "%s=%s\n", k, e[k])
+		}
+	}
+	return fmt.Sprintf("%08x", h.Sum32())
+}
+
+// sealed decodes a block and checks its seal.
+func sealed(path string, unsealed []string) (Env, error) {
+	e, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := e[SealKey]; !ok || s != seal(e, unsealed) {
+		return nil, fmt.Errorf("grubenv: read %s: %w: the seal does not match (a torn write)", path, ErrFormat)
+	}
+	delete(e, SealKey)
+	return e, nil
+}
+
+// CreateSafe writes a new sealed block and its spare (the image builder).
+func CreateSafe(path string, e Env, unsealed ...string) error {
+	s := maps.Clone(e)
+	s[SealKey] = seal(e, unsealed)
+	if err := Create(path+SpareSuffix, s); err != nil {
+		return err
+	}
+	return Create(path, s)
+}
+
+// ReadSafe reads the sealed block in path or, when a power cut tore it, its spare; torn
+// reports that the block itself was torn (RepairSafe rewrites it). A block without a spare
+// beside it is read as a plain block (Read).
+func ReadSafe(path string, unsealed ...string) (e Env, torn bool, err error) {
+	if _, serr := os.Stat(path + SpareSuffix); serr != nil {
+		e, err = Read(path)
+		return e, false, err
+	}
+	e, err = sealed(path, unsealed)
+	if err == nil {
+		return e, false, nil
+	}
+	e, serr := sealed(path+SpareSuffix, unsealed)
+	if serr != nil {
+		return nil, true, fmt.Errorf("%w; spare: %w", err, serr)
+	}
+	return e, true, nil
+}
+
+// WriteSafe rewrites a sealed block so that a power cut at any moment leaves the old
+// variables or the new ones for ReadSafe: the new block goes to the spare first, synced,
+// then over the block in place (Write), synced. A torn spare leaves the block as it was; a
+// torn block leaves the spare with the new variables. A block without a spare is written
+// in place (Write).
+func WriteSafe(path string, e Env, unsealed ...string) error {
+	if _, err := os.Stat(path + SpareSuffix); err != nil {
+		return Write(path, e)
+	}
+	s := maps.Clone(e)
+	s[SealKey] = seal(e, unsealed)
+	if err := Write(path+SpareSuffix, s); err != nil {
+		return err
+	}
+	return Write(path, s)
+}
+
+// RepairSafe rewrites a torn block from its spare, and reports whether it did.
+func RepairSafe(path string, unsealed ...string) (bool, error) {
+	e, torn, err := ReadSafe(path, unsealed...)
+	if err != nil || !torn {
+		return false, err
+	}
+	s := maps.Clone(e)
+	s[SealKey] = seal(e, unsealed)
+	return true, Write(path, s)
 }

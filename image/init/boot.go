@@ -46,9 +46,16 @@ func (grub) booted(cmd map[string]string) (string, bool) {
 func (grub) slots(sp spec.Spec) update.Slots {
 	return update.Slots{A: sp.SlotA, B: sp.SlotB, Env: bootDir + "/grubenv"}
 }
-func (grub) prepare(spec.Spec, string, bool) {}
-func (grub) takeTry(*update.Slots)           {}
-func (grub) tryArg() string                  { return "" }
+func (g grub) prepare(sp spec.Spec, _ string, _ bool) {
+	slots := g.slots(sp)
+	if fixed, err := slots.Repair(); err != nil {
+		logf("boot state: %v", err)
+	} else if fixed {
+		logf("boot state: %s was torn; rewritten from its spare", slots.Env)
+	}
+}
+func (grub) takeTry(*update.Slots) {}
+func (grub) tryArg() string        { return "" }
 
 // tryboot: the Pi's firmware reads tryboot.txt once after a reboot with its flag set, and
 // says so in the device tree.

@@ -63,7 +63,10 @@ func run() error {
 	loader := loaderFor(sp)
 	booted, trying := loader.booted(cmd)
 	logf("tillbox %s on %s, slot %s%s, kernel up %.2fs", sp.Version, sp.Board, booted, map[bool]string{true: " (try)"}[trying], uptime())
-	loadModules(sp.Modules)
+	loadModules("", sp.Modules)
+	// What selling does not need loads while the disk is mounted and the till starts.
+	late := make(chan struct{})
+	go func() { loadModules("late ", sp.LateModules); close(late) }()
 
 	slotDev := sp.SlotA
 	if booted == update.SlotB {
@@ -100,7 +103,7 @@ func run() error {
 		shutdown("rebooting into the update's try", loader.tryArg())
 		return nil
 	}
-	netUp := startNetClock(sp)
+	startNetClock(sp, late)
 	if !trying && sp.Stick != "" {
 		if installFromStick(sp.Stick) {
 			wd.stop()
@@ -112,11 +115,8 @@ func run() error {
 	if !trying {
 		reportStatus(sp.Version)
 	}
-	// The uplink connects sooner with an address; the till does not wait long for one.
-	select {
-	case <-netUp:
-	case <-time.After(time.Second):
-	}
+	// The till starts at once: it sells without the network, and its uplink connects
+	// once the network is up.
 	return supervise(sp, &slots, loader, booted, trying, wd)
 }
 

@@ -71,13 +71,12 @@ func rtcFor(name string) clock.RTC {
 }
 
 // startNetClock sets the clock from the RTC or the last trusted time, then configures the
-// network and keeps NTP running on it, in the background. The channel closes once the
-// interface has an address (or at once without a network).
-func startNetClock(sp spec.Spec) <-chan struct{} {
+// network, once late closes (its driver is loaded), and keeps NTP running on it, in the
+// background.
+func startNetClock(sp spec.Spec, late <-chan struct{}) {
 	// DHCP transaction ids need to be unique, not secret: the DHCP library takes them
 	// from /dev/urandom instead of spinning on getrandom until the CRNG is seeded.
 	os.Setenv("UROOT_NOHWRNG", "1")
-	ready := make(chan struct{})
 	st := &netStatus{}
 	var st0 site
 	if b, err := os.ReadFile(siteFile); err == nil {
@@ -115,8 +114,7 @@ func startNetClock(sp spec.Spec) <-chan struct{} {
 		time.Now().UTC().Format(time.RFC3339), map[bool]string{true: ", " + t.Error}[t.Error != ""])
 
 	if sp.Net == nil {
-		close(ready)
-		return ready
+		return
 	}
 	cfg := netconf.Config{Iface: sp.Net.Iface, DHCP: sp.Net.DHCP, LeaseTimeout: time.Duration(sp.Net.LeaseTimeout) * time.Second}
 	if sp.Net.Addr != "" {
@@ -157,14 +155,13 @@ func startNetClock(sp spec.Spec) <-chan struct{} {
 		last = n
 		if n.Mode != netconf.ModeNone && n.Addr != "" {
 			once.Do(func() {
-				close(ready)
 				go k.Run(context.Background(), kick)
 			})
 		}
 	}
 	go func() {
+		<-late
 		err := netconf.Run(context.Background(), cfg, &netconf.Linux{Iface: sp.Net.Iface, Resolv: "/etc/resolv.conf"}, report)
 		logf("network: %v", err)
 	}()
-	return ready
 }

@@ -32,11 +32,14 @@ func mountEarly() error {
 	return nil
 }
 
-// loadModules loads the spec's modules, all at once: a module whose dependency is not in
+// loadModules loads modules (what names them in the log: "" or "late "), all at once: a module whose dependency is not in
 // yet fails with ENOENT (an unknown symbol) and is tried again once the others of its
 // round are in, for as long as a round loads something. One already loaded or built in
 // is fine.
-func loadModules(names []string) {
+func loadModules(what string, names []string) {
+	if len(names) == 0 {
+		return
+	}
 	start := time.Now()
 	pending := names
 	rounds := 0
@@ -69,7 +72,7 @@ func loadModules(names []string) {
 		}
 		pending = again
 	}
-	logf("%d modules loaded in %s (%d rounds)", len(names), time.Since(start).Round(time.Millisecond), rounds)
+	logf("%d %smodules loaded in %s (%d rounds)", len(names), what, time.Since(start).Round(time.Millisecond), rounds)
 }
 
 // modOpenError marks a module file that is not in the initrd.

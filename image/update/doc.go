@@ -23,7 +23,9 @@
 //   - Install never switches while a sale is open (the caller's OpenSale tells), checked
 //     before the first write and again just before the switch.
 //   - The inactive slot's pending try is withdrawn before its first byte is overwritten,
-//     and the switch (one rewrite of the block) happens only after the slot was written,
+//     and the switch (one sealed rewrite of the block, through its spare: a power cut that
+//     tears either leaves the old state or the new one, and the init's Repair rewrites a
+//     torn block before anything reads it) happens only after the slot was written,
 //     synced, read back from the device and found identical: a power cut at any point boots
 //     the active slot or the complete new one.
 //   - A try is one boot: the boot loader consumes it before the kernel starts, so a slot

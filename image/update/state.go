@@ -95,7 +95,7 @@ func (s *Slots) Init(version string) error {
 		}
 		return nil
 	}
-	if err := grubenv.Create(s.Env, State{Active: SlotA, ActiveVersion: version}.env()); err != nil {
+	if err := grubenv.CreateSafe(s.Env, State{Active: SlotA, ActiveVersion: version}.env(), kTry); err != nil {
 		return fmt.Errorf("update: init: %w", err)
 	}
 	return nil
@@ -111,7 +111,7 @@ func (s *Slots) State() (State, error) {
 		return State{Active: r.Active, ActiveVersion: r.ActiveVersion, Next: r.Next,
 			NextVersion: r.NextVersion, Try: r.Pending, Failed: r.Failed}, nil
 	}
-	e, err := grubenv.Read(s.Env)
+	e, _, err := grubenv.ReadSafe(s.Env, kTry)
 	if err != nil {
 		return State{}, fmt.Errorf("update: %w", err)
 	}
@@ -127,10 +127,25 @@ func (s *Slots) write(st State) error {
 		}
 		return nil
 	}
-	if err := grubenv.Write(s.Env, st.env()); err != nil {
+	if err := grubenv.WriteSafe(s.Env, st.env(), kTry); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	return nil
+}
+
+// Repair rewrites a boot state block that a power cut tore from its spare (GRUB boards;
+// grubenv.WriteSafe), and reports whether it did. The boot loader reads the block, and
+// the spare only when the block is unreadable: the init repairs it before anything else
+// reads or writes the boot state.
+func (s *Slots) Repair() (bool, error) {
+	if s.Env == "" {
+		return false, nil
+	}
+	fixed, err := grubenv.RepairSafe(s.Env, kTry)
+	if err != nil {
+		return false, fmt.Errorf("update: repair: %w", err)
+	}
+	return fixed, nil
 }
 
 // Choose is what the boot loader does: it consumes a pending try and returns the slot to
