@@ -114,7 +114,7 @@ func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
 		// Mid-drain: some stored, most still to come.
 		start := stored()
 		want := start + (total()-start)/10
-		waitUntil(t, "a tenth of the backlog stored", func() bool { return stored() >= want })
+		waitUntilWithin(t, 2*time.Minute, "a tenth of the backlog stored", func() bool { return stored() >= want })
 		sessions := logCount(victim, "hq: consuming")
 		node.Kill()
 		victim.Kill()
@@ -124,7 +124,7 @@ func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
 			sell(t, l, clients[i], 50)
 		}
 		// The rest of the cluster and of the tillhq go on draining without them.
-		waitUntil(t, "progress without the dead node and tillhq", func() bool { return stored() > at+uint64(tills)*20 })
+		waitUntilWithin(t, 2*time.Minute, "progress without the dead node and tillhq", func() bool { return stored() > at+uint64(tills)*20 })
 		node.Restart()
 		victim.Restart()
 		waitLog(t, victim, "hq: consuming", sessions)
