@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/user"
@@ -22,10 +23,11 @@ func quarantine(ctx context.Context, e *env, args []string) error {
 	c := e.flags("quarantine")
 	asJSON := c.fs.Bool("json", false, "list and show: one JSON object per line")
 	by := c.fs.String("by", operator(), "who acts, as the event history records it")
-	if err := c.parse(args, 0, 3, quarantineUsage); err != nil {
+	rest, err := parseAnywhere(c.fs, args)
+	if err != nil {
 		return err
 	}
-	op, rest := "list", c.fs.Args()
+	op := "list"
 	if len(rest) > 0 {
 		op, rest = rest[0], rest[1:]
 	}
@@ -140,6 +142,20 @@ func quarantine(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// parseAnywhere parses flags before, between and after the arguments, which it returns.
+func parseAnywhere(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parse(fs, args); err != nil {
+			return nil, err
+		}
+		if args = fs.Args(); len(args) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
 }
 
 // replayIDs is the quarantined entry arg names, or all of a till's, oldest first.
