@@ -311,7 +311,7 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	var pids []int
 	for i := range s.consumers {
 		id := fmt.Sprintf("storm-hq-%d-%d-%d", os.Getpid(), s.run, i)
-		args := []string{"serve", "--broker", mq.URL(), "--store", db, "--client-id", id, "-v"}
+		args := []string{"serve", "--insecure", "--broker", mq.URL(), "--store", db, "--client-id", id, "-v"}
 		if s.consumers > 1 {
 			args = append(args, "--share", "storm")
 		}
