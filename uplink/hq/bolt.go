@@ -137,13 +137,10 @@ func (t *boltTxn) insert(_ context.Context, items []*item) error {
 			it.existing = h.Hash
 			continue
 		}
+		// The receipt index is written when the entry is verified (assignCentral): an
+		// entry above a gap must not take over the number of one already verified.
 		if err := e.Put(k, it.raw); err != nil {
 			return err
-		}
-		if it.receipt != "" {
-			if err := t.tx.Bucket(bReceipts).Put([]byte(it.receipt), ref(it.key, it.seq)); err != nil {
-				return err
-			}
 		}
 		it.inserted = true
 	}
@@ -322,6 +319,9 @@ func (t *boltTxn) assignCentralOne(store string, refs []centralRef) error {
 		if err := of.Put(rv, []byte(num)); err != nil {
 			return err
 		}
+		if err := t.indexReceipt(TillKey{store, r.till}, r.seq); err != nil {
+			return err
+		}
 	}
 	return cnt.Put([]byte(store), u64b(n))
 }
@@ -356,9 +356,26 @@ func (s *boltStore) Through(ctx context.Context, k TillKey) (uint64, error) {
 	return n, err
 }
 
+// indexReceipt points the receipt index at the verified entry k/seq.
+func (t *boltTxn) indexReceipt(k TillKey, seq uint64) error {
+	e, _, err := t.till(k, false)
+	if err != nil || e == nil {
+		return err
+	}
+	var r struct {
+		Receipt string `json:"receipt"`
+	}
+	_ = json.Unmarshal(e.Get(u64b(seq)), &r)
+	if r.Receipt == "" {
+		return nil
+	}
+	return t.tx.Bucket(bReceipts).Put([]byte(r.Receipt), ref(k, seq))
+}
+
+// record reads the stored entry k/seq if it is in the till's verified prefix.
 func (s *boltStore) record(tx *bolt.Tx, k TillKey, seq uint64) (Record, bool) {
 	b := tx.Bucket(bTills).Bucket(tillName(k))
-	if b == nil {
+	if b == nil || seq > binary.BigEndian.Uint64(b.Bucket(bMeta).Get(kThrough)) {
 		return Record{}, false
 	}
 	v := b.Bucket(bEntries).Get(u64b(seq))
@@ -387,7 +404,10 @@ func (s *boltStore) Entries(ctx context.Context, k TillKey, after uint64, fn fun
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			r, _ := s.record(tx, k, binary.BigEndian.Uint64(key))
+			r, ok := s.record(tx, k, binary.BigEndian.Uint64(key))
+			if !ok {
+				return nil // above the watermark
+			}
 			if err := fn(r); err != nil {
 				return err
 			}

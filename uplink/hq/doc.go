@@ -16,8 +16,18 @@
 //   - Anything that cannot be stored (not JSON, oversized, another version, an identity
 //     differing from its topic, a hash that does not match, a broken chain, a conflict)
 //     goes to the quarantine with its reason and payload. Nothing is silently dropped.
+//   - Only the verified prefix counts as stored: Entries and Lookup never return an entry
+//     above its till's watermark. Entries above a gap are held as pending and promoted by
+//     the watermark's advance once the gap closes; one that does not link is quarantined.
 //   - Each document entry gets a central receipt number per store, in the order HQ
 //     verified them; a receipt is found by its till number or its central number.
+//   - The quarantine is resolved by an operator (quarantine.go): Accept stores a
+//     quarantined entry in place of the held one only when the till's registered device
+//     key signs it and not the held one; Evict moves what is held of a till from a seq on
+//     to the quarantine, lowering its watermark and retiring those central numbers (never
+//     given again); Replay ingests a quarantined entry again and removes it from the
+//     quarantine only once exactly it is held. RecordResolution writes each action to the
+//     event history with who did it.
 //   - Two stores implement this: bbolt (embedded, one process) and PostgreSQL (several
 //     consumers on a shared subscription). Both run the same ingest logic (ingest.go).
 //     PostgreSQL's schema is versioned: OpenPostgres refuses an older one and Migrate

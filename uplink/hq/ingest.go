@@ -54,31 +54,38 @@ const scanSpan = 2000
 func Ingest(ctx context.Context, st Store, b Batch) (Result, error) {
 	var res Result
 	err := st.run(ctx, func(t txn) error {
-		res = Result{Through: map[TillKey]uint64{}, Moved: map[TillKey]bool{}, Resent: map[TillKey]bool{}}
-		now := time.Now().UTC()
-		p := planBatch(b.Entries)
-		if len(p.items) > 0 {
-			if err := t.insert(ctx, p.items); err != nil {
-				return err
-			}
-		}
-		qs := append(unfit(b.Quarantine, now), classify(p, &res, now)...)
-		if len(qs) > 0 {
-			if err := t.quarantine(ctx, qs); err != nil {
-				return err
-			}
-			res.Quarantined += len(qs)
-		}
-		docs, err := advanceWatermarks(ctx, t, p, &res)
-		if err != nil {
-			return err
-		}
-		return numberReceipts(ctx, t, docs)
+		var err error
+		res, err = ingestIn(ctx, t, b)
+		return err
 	})
 	if err != nil {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// ingestIn is Ingest's work inside the transaction t.
+func ingestIn(ctx context.Context, t txn, b Batch) (Result, error) {
+	res := Result{Through: map[TillKey]uint64{}, Moved: map[TillKey]bool{}, Resent: map[TillKey]bool{}}
+	now := time.Now().UTC()
+	p := planBatch(b.Entries)
+	if len(p.items) > 0 {
+		if err := t.insert(ctx, p.items); err != nil {
+			return res, err
+		}
+	}
+	qs := append(unfit(b.Quarantine, now), classify(p, &res, now)...)
+	if len(qs) > 0 {
+		if err := t.quarantine(ctx, qs); err != nil {
+			return res, err
+		}
+		res.Quarantined += len(qs)
+	}
+	docs, err := advanceWatermarks(ctx, t, p, &res)
+	if err != nil {
+		return res, err
+	}
+	return res, numberReceipts(ctx, t, docs)
 }
 
 // plan is a batch sorted for the store: the first occurrence of each key (to insert), the

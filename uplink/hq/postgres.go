@@ -590,10 +590,13 @@ func (s *pgStore) Through(ctx context.Context, k TillKey) (uint64, error) {
 const recordCols = `e.store, e.till, e.seq, e.hash, coalesce(e.receipt, ''), c.n, e.source, e.raw`
 
 // recordFrom finds an entry's central number in the till's last run that starts at or
-// before it (runs of a till never overlap).
-const recordFrom = ` FROM hq_entries e LEFT JOIN LATERAL (
+// before it (runs of a till never overlap). Every query over it selects with visible:
+// only the verified prefix of a till's chain (seq <= its watermark) is ever read as stored.
+const recordFrom = ` FROM hq_entries e JOIN hq_tills h ON h.store = e.store AND h.till = e.till LEFT JOIN LATERAL (
 	SELECT r.first + array_position(r.seqs, e.seq) - 1 AS n FROM hq_central_runs r
 	WHERE r.store = e.store AND r.till = e.till AND r.lo <= e.seq ORDER BY r.lo DESC LIMIT 1) c ON true `
+
+const visible = `e.seq <= h.through AND `
 
 func scanRecord(row pgx.Row) (Record, error) {
 	var r Record
@@ -609,7 +612,7 @@ func scanRecord(row pgx.Row) (Record, error) {
 
 func (s *pgStore) Entries(ctx context.Context, k TillKey, after uint64, fn func(Record) error) error {
 	for {
-		rows, err := s.pool.Query(ctx, `SELECT `+recordCols+recordFrom+`WHERE e.store = $1 AND e.till = $2 AND e.seq > $3 ORDER BY e.seq LIMIT 5000`,
+		rows, err := s.pool.Query(ctx, `SELECT `+recordCols+recordFrom+`WHERE `+visible+`e.store = $1 AND e.till = $2 AND e.seq > $3 ORDER BY e.seq LIMIT 5000`,
 			k.Store, k.Till, int64(after))
 		if err != nil {
 			return fmt.Errorf("hq: entries %s: %w", k, err)
@@ -651,12 +654,12 @@ WHERE store = $1 AND first <= $2 ORDER BY first DESC LIMIT 1`, store, int64(n)).
 			err = pgx.ErrNoRows // beyond the run: not assigned yet
 		}
 		if err == nil {
-			r, err = scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordCols+recordFrom+`WHERE e.store = $1 AND e.till = $2 AND e.seq = $3`,
+			r, err = scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordCols+recordFrom+`WHERE `+visible+`e.store = $1 AND e.till = $2 AND e.seq = $3`,
 				store, till, *seq))
 		}
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		r, err = scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordCols+recordFrom+`WHERE e.receipt = $1 ORDER BY e.store, e.till LIMIT 1`, number))
+		r, err = scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordCols+recordFrom+`WHERE `+visible+`e.receipt = $1 ORDER BY e.store, e.till LIMIT 1`, number))
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Record{}, fmt.Errorf("hq: lookup %q: %w", number, ErrNotFound)

@@ -9,7 +9,8 @@
 //	tillhq receipt    [--store LOC] NUMBER
 //	tillhq tills      [--store LOC] [--json]
 //	tillhq check      [--store LOC] [--json]
-//	tillhq quarantine [--store LOC] [--json]
+//	tillhq quarantine [--store LOC] [--json] [list [S/T]] | show ID
+//	tillhq quarantine [--store LOC] [--by WHO] accept ID --keys DIR | evict S/T SEQ | replay ID|S/T
 //	tillhq fleet      (--broker URL [--inventory LOC] | --hq URL) [--store S] [--state S] [--attention] [--watch]
 //	tillhq events     [--store LOC] [--till S/T] [--kind K] [--since T] [--until T] [--json]
 //	tillhq review     [--store LOC] [list | resolve [--note TEXT] RECEIPT]   (stock documents beyond their order)

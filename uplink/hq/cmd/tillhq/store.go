@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
-	"time"
 
 	"tillbox/uplink/hq"
 )
@@ -164,20 +163,5 @@ func check(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("check: %d tills failed", bad)
 		}
 		return nil
-	})
-}
-
-func quarantine(ctx context.Context, e *env, args []string) error {
-	c := e.flags("quarantine")
-	asJSON := c.fs.Bool("json", false, "one JSON object per line")
-	return c.onStore(ctx, args, 0, 0, "takes no arguments", func(st hq.Store) error {
-		enc := json.NewEncoder(e.stdout)
-		return st.Quarantined(ctx, func(q hq.Quarantine) error {
-			if *asJSON {
-				return enc.Encode(q)
-			}
-			fmt.Fprintf(e.stdout, "%d %s %s %s/%s seq %d: %s\n", q.ID, q.At.Format(time.RFC3339), q.Source, q.Store, q.Till, q.Seq, q.Reason)
-			return nil
-		})
 	})
 }
