@@ -77,6 +77,7 @@ type App struct {
 	version string
 	slots   string             // the slot layout file (updates)
 	updates chan updateRequest // the fleet's update command, handed to the run loop
+	fleet   *fleetUpdater      // the desired firmware from HQ; nil without an uplink
 
 	afterCommit func(journal.Entry)
 
@@ -238,6 +239,10 @@ func (a *App) loop(ctx context.Context, o Options) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); a.prints.Run(ctx) }()
 	go func() { defer wg.Done(); a.runUplink(ctx) }()
+	if a.fleet != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.fleet.run(ctx) }()
+	}
 	if sim := a.set.Sim; sim != nil && sim.Printer != nil {
 		roll := &simRoll{prn: sim.Printer, path: filepath.Join(a.cfg.Data, SimRollFile), log: a.log}
 		wg.Add(1)
@@ -298,7 +303,7 @@ func (a *App) loop(ctx context.Context, o Options) error {
 		case <-sync.C:
 			a.syncState()
 		case req := <-a.updates:
-			res, err := a.installUpdate(req.file)
+			res, err := a.handleUpdate(req)
 			req.reply <- updateReply{res: res, err: err}
 			if err == nil {
 				reboot = time.After(rebootDelay)

@@ -24,8 +24,9 @@ type updateArgs struct {
 }
 
 type updateRequest struct {
-	file  string
-	reply chan updateReply
+	file       string
+	background bool // from the desired firmware: an open sale defers it (fleetupdate.go)
+	reply      chan updateReply
 }
 
 type updateReply struct {
