@@ -23,6 +23,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	batch := c.fs.Int("batch", 1000, "most messages stored per transaction")
 	verbose := c.fs.Bool("v", false, "log every quarantine and session change")
 	httpAddr := c.fs.String("http", "", "serve the fleet dashboard and /metrics on this address, e.g. 127.0.0.1:8080")
+	rf := releaseFlags(c)
 	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
 		return err
 	}
@@ -80,10 +81,13 @@ func serve(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("serve: http: %w", err)
 		}
-		srv := &http.Server{Handler: &hq.Dashboard{View: view, Consumer: cons, Store: st}, ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: rf.withReleases(&hq.Dashboard{View: view, Consumer: cons, Store: st}), ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
 		fmt.Fprintln(e.stderr, "tillhq: dashboard on http://"+ln.Addr().String()+"/ and /metrics")
+	}
+	if err := rf.start(ctx, e, c, st, o); err != nil {
+		return err
 	}
 	fmt.Fprintln(e.stderr, "tillhq: serving", broker, "store", redact(c.store))
 	err = cons.Run(ctx)
