@@ -221,6 +221,9 @@ func (b *fleetBox) boot(ctx context.Context) {
 		if trying {
 			select {
 			case err := <-exited:
+				if ctx.Err() != nil {
+					return
+				}
 				b.t.Errorf("%s: the tried firmware exited at once: %v\n%s", b.till, err, rig.Tail(b.log, 20))
 				return
 			case <-time.After(1500 * time.Millisecond):

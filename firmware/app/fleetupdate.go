@@ -45,7 +45,7 @@ type fleetUpdater struct {
 	settled  string              // key of the desired bundle last installed or refused
 	verified string              // key of the desired bundle last checked
 	waiting  string              // key of the desired bundle last reported waiting
-	boot     []wire.UpdateReport // reports of the boot itself, sent once run starts
+	boot     []wire.UpdateReport // a try's boot, reported once run starts
 }
 
 func newFleetUpdater(a *App) *fleetUpdater {
@@ -56,19 +56,19 @@ func newFleetUpdater(a *App) *fleetUpdater {
 			TLSHandshakeTimeout:   15 * time.Second,
 			ResponseHeaderTimeout: 30 * time.Second,
 		}}}
-	// What the stage-1 init decided about the last try, before reportUpdate marks it
-	// reported (the journal entry carries it too).
 	if lay, err := update.ReadLayout(a.slots); err == nil && lay.Trying {
 		f.boot = append(f.boot, wire.UpdateReport{Version: a.version, Step: wire.StepTried})
 	}
-	if st, err := update.ReadStatus(filepath.Join(a.cfg.Data, update.StatusFile)); err == nil && !st.Reported {
-		r := wire.UpdateReport{Version: st.Version, Step: wire.StepConfirmed}
-		if st.State != update.StatusConfirmed {
-			r.Step, r.Error = wire.StepRolledBack, st.Note(a.version)
-		}
-		f.boot = append(f.boot, r)
-	}
 	return f
+}
+
+// outcome reports the stage-1 init's decision on a try, as reportUpdate journals it.
+func (f *fleetUpdater) outcome(st update.Status) {
+	r := wire.UpdateReport{Version: st.Version, Step: wire.StepConfirmed}
+	if st.State != update.StatusConfirmed {
+		r.Step, r.Error = wire.StepRolledBack, st.Note(f.a.version)
+	}
+	f.report(r)
 }
 
 // desired is the uplink's hand-over of the retained desired firmware.

@@ -107,6 +107,9 @@ func (a *App) reportUpdate() {
 		a.log.Error("journal update", "err", err)
 		return
 	}
+	if a.fleet != nil {
+		a.fleet.outcome(st)
+	}
 	st.Reported = true
 	if err := update.WriteStatus(path, st); err != nil {
 		a.log.Error("update status", "err", err)

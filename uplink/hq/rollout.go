@@ -33,10 +33,12 @@ import (
 //     Soak, once Soak has passed since the stage began, and completes after the last;
 //   - on abort, withdraws the desired firmware of every till that does not run it yet.
 //
-// What it knows of a till comes from three sources, so that a report lost while HQ was
-// down is made good: the till's update-progress events, its retained status (the version
-// it runs), and the update entries of its journal in HQ's store (installed, confirmed,
-// rolled back, as the till journals them).
+// What it knows of a till comes from its update-progress events and, so that a report
+// lost while HQ was down is made good, from the update entries of its journal in HQ's
+// store (installed, confirmed, rolled back, as the till journals them). A till is
+// confirmed only by its confirmation, never by the version its status shows: a till on
+// its try runs the new version before it is confirmed. Its status counts only for a till
+// that runs the release already when its stage begins.
 
 // Rollout states.
 const (
@@ -539,9 +541,6 @@ func (c *RolloutController) advance(ctx context.Context, cli mqtt.Client, r *Rol
 		if err := c.readJournal(ctx, t, v, now); err != nil {
 			return err
 		}
-		if running[t.TillKey] == v {
-			c.apply(t, wire.StepConfirmed, "", now)
-		}
 	}
 	switch r.State {
 	case RolloutAborted:
@@ -585,7 +584,8 @@ func (c *RolloutController) advance(ctx context.Context, cli mqtt.Client, r *Rol
 			continue
 		}
 		if running[t.TillKey] == v {
-			c.apply(t, wire.StepConfirmed, "", now)
+			// It ran the release before its stage began: nothing to try.
+			c.apply(t, wire.StepConfirmed, "already running it", now)
 			continue
 		}
 		d := wire.Desired{Rollout: r.ID, Version: v, URL: r.URL, SHA256: r.Release.SHA256, Size: r.Release.Size, Window: r.Window}
