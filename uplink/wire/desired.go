@@ -92,7 +92,7 @@ func EncodeDesired(d Desired) ([]byte, error) {
 func DecodeDesired(p []byte) (Desired, error) {
 	var d Desired
 	if len(p) == 0 {
-		return d, nil
+		return Desired{V: Version}, nil
 	}
 	if err := decodeStrict("desired", p, MaxSmallBytes, &d, func() int { return d.V }); err != nil {
 		return Desired{}, err
