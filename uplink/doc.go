@@ -26,6 +26,9 @@
 //     again. A catalog is applied only when valid as a whole and newer than the one in use,
 //     persisted in the ledger and swapped atomically; otherwise it is rejected with an
 //     event and the old one kept.
+//   - With Options.Desired, the retained desired firmware HQ publishes for this till is
+//     handed to the firmware once it decoded and, with HQKey, verified as HQ's for this
+//     till; anything else is refused with a refused update report.
 //
 // The firmware calls New, Run, Notify after each Append, State, SyncNow, Catalog, Alert
 // and Events. The package never imports drivers or firmware: what it publishes about the

@@ -18,6 +18,11 @@
 // are their own types. While it runs, the till answers the technician's ledger stats and
 // verify on DATA/tillbox.sock (control.go).
 //
+// The desired firmware HQ publishes (fleetupdate.go) is downloaded, resumably, into
+// DATA/updates, checked as an install would check it before the slot is written, and
+// installed through the same path as the fleet's update command, only when no sale is
+// open and inside its quiet window; each step is reported to HQ and in the events stream.
+//
 // The events stream (Options.Events) has a JSON line per thing the till did; a commit's
 // line carries its seq, kind, receipt number, total and lines.
 package app
