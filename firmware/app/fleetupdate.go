@@ -14,6 +14,7 @@ import (
 	"tillbox/image/bundle"
 	"tillbox/image/fetch"
 	"tillbox/image/update"
+	"tillbox/ledger/journal"
 	"tillbox/uplink/wire"
 )
 
@@ -132,6 +133,12 @@ func (f *fleetUpdater) step(ctx context.Context, d wire.Desired) (again, transie
 		r := base
 		r.Step, r.Error = wire.StepRefused, err.Error()
 		f.report(r)
+		// Journaled too, so that HQ learns of it with the next sync even when the event
+		// is lost (HQ was down, the till restarted before it was sent).
+		if _, jerr := f.a.led.Append(journal.Entry{Kind: journal.KindUpdate, Reason: "update " + d.Version + " refused: " + err.Error(), Offline: !f.a.online.Load()}); jerr != nil {
+			f.a.log.Error("journal update", "err", jerr)
+		}
+		f.a.notifyUplink()
 		f.settled = key
 		return false, false
 	}
@@ -157,7 +164,9 @@ func (f *fleetUpdater) step(ctx context.Context, d wire.Desired) (again, transie
 			next = done + total/4
 		}
 	}
-	progress(partSize(f.dir, d.SHA256), d.Size)
+	if _, err := os.Stat(fetch.Path(f.dir, d.SHA256)); err != nil {
+		progress(partSize(f.dir, d.SHA256), d.Size)
+	}
 	path, err := fetch.Fetch(ctx, f.hc, f.dir, fetch.Request{URL: d.URL, SHA256: d.SHA256, Size: d.Size, Progress: progress})
 	if err != nil {
 		if ctx.Err() != nil {

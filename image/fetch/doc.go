@@ -11,6 +11,7 @@
 //     whose digest does not match (a partial file damaged by the power loss, or content
 //     that changed on the server) is discarded and fetched once more from the start; a
 //     fresh download that does not match is refused with ErrDigest and removed.
+//   - A download on which nothing arrives for Request.Idle ends with what arrived kept.
 //   - A server that sends more than the expected size is cut off at that size and
 //     refused with ErrSize: it cannot fill the disk.
 //

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Errors callers tell apart (wrapped; test with errors.Is).
@@ -35,7 +36,13 @@ type Request struct {
 	// Progress, when set, is called as bytes arrive with the bytes on disk so far, the
 	// resumed part included.
 	Progress func(done, total int64)
+	// Idle ends a download on which no byte arrived for this long (a link that went
+	// quiet), keeping what arrived for the next call. Default DefaultIdle.
+	Idle time.Duration
 }
+
+// DefaultIdle is Request.Idle's default.
+const DefaultIdle = time.Minute
 
 var hexDigest = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
@@ -106,7 +113,15 @@ func download(ctx context.Context, c *http.Client, part string, r Request) (bool
 	if have == r.Size {
 		return true, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL, nil)
+	idle := r.Idle
+	if idle <= 0 {
+		idle = DefaultIdle
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	quiet := time.AfterFunc(idle, cancel)
+	defer quiet.Stop()
+	req, err := http.NewRequestWithContext(dctx, http.MethodGet, r.URL, nil)
 	if err != nil {
 		return false, fmt.Errorf("fetch: %w: %v", ErrRequest, err)
 	}
@@ -146,6 +161,7 @@ func download(ctx context.Context, c *http.Client, part string, r Request) (bool
 	sinceSync := int64(0)
 	for {
 		n, rerr := body.Read(buf)
+		quiet.Reset(idle)
 		if n > 0 {
 			if have+int64(n) > r.Size {
 				f.Truncate(0)
@@ -169,6 +185,9 @@ func download(ctx context.Context, c *http.Client, part string, r Request) (bool
 		}
 		if rerr != nil {
 			f.Sync()
+			if dctx.Err() != nil && ctx.Err() == nil {
+				rerr = fmt.Errorf("no data for %s: %w", idle, rerr)
+			}
 			return resumed, fmt.Errorf("fetch: %s: cut at byte %d of %d (resumed at the next try): %w", r.URL, have, r.Size, rerr)
 		}
 	}

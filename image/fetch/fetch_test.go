@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -142,5 +143,45 @@ func TestDamagedPartStartsOver(t *testing.T) {
 	got, _ := os.ReadFile(p)
 	if !bytes.Equal(got, body) || len(s.ranges) != 2 || s.ranges[0] != "bytes=4096-" || s.ranges[1] != "" {
 		t.Fatalf("equal %v, ranges %q", bytes.Equal(got, body), s.ranges)
+	}
+}
+
+// TestQuietLinkEnds: a server that stops sending ends the download after Idle, with what
+// arrived kept and resumed by the next call.
+func TestQuietLinkEnds(t *testing.T) {
+	body, sum := content(256 << 10)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var ranges []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ranges = append(ranges, r.Header.Get("Range"))
+		first := len(ranges) == 1
+		mu.Unlock()
+		if !first {
+			http.ServeContent(w, r, "b.tbx", time.Time{}, bytes.NewReader(body))
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.Write(body[:1000])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	dir := t.TempDir()
+	r := Request{URL: srv.URL, SHA256: sum, Size: int64(len(body)), Idle: 300 * time.Millisecond}
+	_, err := Fetch(context.Background(), nil, dir, r)
+	if err == nil || !strings.Contains(err.Error(), "no data for 300ms") {
+		t.Fatalf("a quiet link: %v", err)
+	}
+	if _, err := Fetch(context.Background(), nil, dir, r); err != nil {
+		t.Fatal(err)
+	}
+	if len(ranges) != 2 || ranges[1] != "bytes=1000-" {
+		t.Fatalf("ranges %q", ranges)
 	}
 }

@@ -35,7 +35,7 @@ import (
 //
 // What it knows of a till comes from its update-progress events and, so that a report
 // lost while HQ was down is made good, from the update entries of its journal in HQ's
-// store (installed, confirmed, rolled back, as the till journals them). A till is
+// store (installed, confirmed, rolled back, refused, as the till journals them). A till is
 // confirmed only by its confirmation, never by the version its status shows: a till on
 // its try runs the new version before it is confirmed. Its status counts only for a till
 // that runs the release already when its stage begins.
@@ -620,6 +620,8 @@ func (c *RolloutController) readJournal(ctx context.Context, t *RolloutTill, v s
 			c.apply(t, wire.StepConfirmed, "", now)
 		case strings.HasPrefix(note, "update failed: "+v+" rolled back"):
 			c.apply(t, wire.StepRolledBack, note, now)
+		case strings.HasPrefix(note, "update "+v+" refused: "):
+			c.apply(t, wire.StepRefused, strings.TrimPrefix(note, "update "+v+" refused: "), now)
 		case strings.HasPrefix(note, "update "+v+" installed into slot"):
 			if t.Step != wire.StepTried {
 				c.apply(t, wire.StepInstalled, "", now)
