@@ -26,6 +26,7 @@ import (
 	"tillbox/image/bundle"
 	"tillbox/image/update"
 	"tillbox/uplink/hq"
+	"tillbox/uplink/identity"
 	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
@@ -628,8 +629,15 @@ func TestStagedRollout(t *testing.T) {
 		t.Fatalf("release add of a bundle signed by an unknown key: %v\n%s", err, b)
 	}
 
+	// Head office signs what it sends, the desired firmware included; the tills are
+	// provisioned with its key and take nothing else.
+	ca, err := identity.InitCA(filepath.Join(work, "ca"), "rollout test CA", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	relAddr := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
-	srv := rig.StartProc(t, "tillhq", work, exec.Command(hqBin, "serve", "--broker", mq.URL(), "--store", pg.URL, "--releases", releases, "--release-listen", relAddr))
+	srv := rig.StartProc(t, "tillhq", work, exec.Command(hqBin, "serve", "--broker", mq.URL(), "--store", pg.URL, "--releases", releases,
+		"--release-listen", relAddr, "--sign-key", filepath.Join(work, "ca", identity.SigningKeyFile)))
 	defer srv.Stop(10 * time.Second)
 	if err := rig.WaitListening(relAddr, 15*time.Second); err != nil {
 		t.Fatal(err)
@@ -640,6 +648,11 @@ func TestStagedRollout(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		b := newFleetBox(t, bins, keys, mq.URL(), "s001", fmt.Sprintf("t%02d", i), "1.0.0")
 		b.failTry = i == 2
+		for _, args := range [][]string{{"provision", "--config", b.cfg}, {"provision", "--config", b.cfg, "--hq-key", ca.SigningPublicKey()}} {
+			if out, err := exec.Command(bins["1.0.0"], args...).CombinedOutput(); err != nil {
+				t.Fatalf("%s: tillbox %s: %v\n%s", b.till, strings.Join(args, " "), err, out)
+			}
+		}
 		boxes = append(boxes, b)
 		tillhq("group", "set", "s001/"+b.till, "pilot")
 		b.start()
