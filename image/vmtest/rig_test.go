@@ -47,6 +47,7 @@ type box struct {
 	scanMu  sync.Mutex
 	scan    *scannertest.Serial
 	store   hq.Store
+	broker  string // head office's broker, as the host reaches it
 
 	con  *console
 	qemu *exec.Cmd
@@ -87,7 +88,7 @@ func newBox(t *testing.T) *box {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.store = st
+	r.store, r.broker = st, m.URL()
 	c, err := hq.NewConsumer(st, &hq.Options{Broker: m.URL(), Prefix: "tillbox/v1", ClientID: "vmtest-hq"})
 	if err != nil {
 		t.Fatal(err)
