@@ -53,7 +53,8 @@ image:
 	BOARD=$(BOARD) bash scripts/image.sh
 
 ## vmtest: the image booted under qemu-system-aarch64 with host-side fakes and HQ: first boot
-## and a sale, updates confirmed, rolled back (health, watchdog) and refused, power cuts mid-sale.
+## and a sale, updates confirmed, rolled back (health, watchdog) and refused, power cuts mid-sale;
+## and a rollout from head office fetched over the network, tried and confirmed.
 vmtest:
 	MODE=full bash scripts/vmtest.sh
 

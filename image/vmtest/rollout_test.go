@@ -19,8 +19,8 @@ import (
 // the guest), installs it, reboots into its try, confirms it, and head office shows the
 // rollout complete.
 func TestVMRollout(t *testing.T) {
-	if os.Getenv("TILLBOX_VMTEST") == "" {
-		t.Skip("set TILLBOX_VMTEST=short or full (make vmtest)")
+	if os.Getenv("TILLBOX_VMTEST") != "full" {
+		t.Skip("set TILLBOX_VMTEST=full (make vmtest)")
 	}
 	r := newBox(t)
 	ctx, cancel := context.WithCancel(context.Background())
