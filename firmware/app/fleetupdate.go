@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,9 +126,14 @@ func (f *fleetUpdater) run(ctx context.Context) {
 // growing pause, otherwise soon).
 func (f *fleetUpdater) step(ctx context.Context, d wire.Desired) (again, transient bool) {
 	key := d.Version + " " + d.SHA256
-	if d.Version == "" || key == f.settled {
+	if d.Version == "" {
+		f.tidy("")
 		return false, false
 	}
+	if key == f.settled {
+		return false, false
+	}
+	f.tidy(d.SHA256)
 	base := wire.UpdateReport{Rollout: d.Rollout, Version: d.Version}
 	refuse := func(err error) (bool, bool) {
 		r := base
@@ -207,6 +213,9 @@ func (f *fleetUpdater) step(ctx context.Context, d wire.Desired) (again, transie
 		}
 		return true, false
 	}
+	if !f.still(key) {
+		return true, false // HQ changed its mind meanwhile: take the new one
+	}
 	if !inWindow(d.Window, f.now()) {
 		return wait("outside the quiet window " + d.Window)
 	}
@@ -234,6 +243,27 @@ func (f *fleetUpdater) step(ctx context.Context, d wire.Desired) (again, transie
 	f.report(r)
 	f.settled = key
 	return false, false
+}
+
+// still reports whether key is still what HQ desires.
+func (f *fleetUpdater) still(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.want.Version+" "+f.want.SHA256 == key
+}
+
+// tidy removes every download but keep's (a digest, or "" for all): one HQ no longer
+// desires only takes space on the data partition.
+func (f *fleetUpdater) tidy(keep string) {
+	ents, err := os.ReadDir(f.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if keep == "" || !strings.HasPrefix(e.Name(), keep+".") {
+			os.Remove(filepath.Join(f.dir, e.Name()))
+		}
+	}
 }
 
 // partSize is how much of digest's download is on disk.
