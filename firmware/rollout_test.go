@@ -636,8 +636,9 @@ func TestStagedRollout(t *testing.T) {
 		t.Fatal(err)
 	}
 	relAddr := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
+	web := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
 	srv := rig.StartProc(t, "tillhq", work, exec.Command(hqBin, "serve", "--broker", mq.URL(), "--store", pg.URL, "--releases", releases,
-		"--release-listen", relAddr, "--sign-key", filepath.Join(work, "ca", identity.SigningKeyFile)))
+		"--release-listen", relAddr, "--http", web, "--sign-key", filepath.Join(work, "ca", identity.SigningKeyFile)))
 	defer srv.Stop(10 * time.Second)
 	if err := rig.WaitListening(relAddr, 15*time.Second); err != nil {
 		t.Fatal(err)
@@ -742,6 +743,17 @@ func TestStagedRollout(t *testing.T) {
 		if !sawDownload {
 			t.Fatalf("%s never verified a download: %v", b.till, b.updateEvents())
 		}
+	}
+	// The dashboard's server shows it too.
+	resp, err := http.Get("http://" + web + "/api/rollouts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var views []hq.RolloutView
+	json.NewDecoder(resp.Body).Decode(&views)
+	resp.Body.Close()
+	if len(views) != 1 || views[0].State != hq.RolloutComplete || views[0].Summary[2].Confirmed != 2 || views[0].Summary[1].Failed != 1 {
+		t.Fatalf("/api/rollouts: %+v", views)
 	}
 	if out := tillhq("rollout", "status"); !strings.Contains(out, "rollout r1  release 1.1.0 (qemu-virt)  group pilot  stage 3 of 3  complete") {
 		t.Fatalf("rollout status:\n%s", out)

@@ -252,6 +252,29 @@ func TestReleasesAndRollouts(t *testing.T) {
 		if _, err := hq.ResumeRollout(ctx, docs, "r1"); !errors.Is(err, hq.ErrRollout) {
 			t.Fatalf("resume an aborted rollout: %v", err)
 		}
+		page := httptest.NewServer(hq.RolloutPage{Docs: docs})
+		defer page.Close()
+		var views []hq.RolloutView
+		if resp, err := http.Get(page.URL + "/api/rollouts"); err != nil {
+			t.Fatal(err)
+		} else {
+			json.NewDecoder(resp.Body).Decode(&views)
+			resp.Body.Close()
+		}
+		if len(views) != 1 || views[0].ID != "r1" || views[0].State != hq.RolloutAborted || len(views[0].Summary) != 3 || views[0].Summary[1].Failed != 1 {
+			t.Fatalf("/api/rollouts: %+v", views)
+		}
+		resp, err = http.Get(page.URL + "/rollouts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		html, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{"r1: release 1.1.0 (qemu-virt), group g", "aborted: aborted by hand, stage 3 of 3", "<td>t03</td><td>2</td><td>refused</td>"} {
+			if !strings.Contains(string(html), want) {
+				t.Fatalf("/rollouts lacks %q:\n%s", want, html)
+			}
+		}
 		fleet.clear(t)
 	})
 }

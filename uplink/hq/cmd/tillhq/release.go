@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -270,6 +271,7 @@ func rolloutTable(out io.Writer, r hq.Rollout, tills bool) {
 type serveReleases struct {
 	dir, listen *string
 	c           *common
+	docs        atomic.Pointer[hq.Docs] // set by start, which runs after the dashboard started
 }
 
 func releaseFlags(c *common) *serveReleases {
@@ -279,14 +281,18 @@ func releaseFlags(c *common) *serveReleases {
 	}
 }
 
-// withReleases serves /releases/ from the release directory and the rest with h.
+// withReleases serves /releases/ from the release directory, the rollouts' page and API,
+// and the rest with h.
 func (s *serveReleases) withReleases(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/releases/") {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/releases/"):
 			hq.ReleaseServer{Dir: releasesDir(*s.dir, s.c.store)}.ServeHTTP(w, r)
-			return
+		case (r.URL.Path == "/rollouts" || r.URL.Path == "/api/rollouts") && s.docs.Load() != nil:
+			hq.RolloutPage{Docs: *s.docs.Load()}.ServeHTTP(w, r)
+		default:
+			h.ServeHTTP(w, r)
 		}
-		h.ServeHTTP(w, r)
 	})
 }
 
@@ -297,6 +303,7 @@ func (s *serveReleases) start(ctx context.Context, e *env, c *common, st hq.Stor
 	if err != nil {
 		return err
 	}
+	s.docs.Store(&docs)
 	if *s.listen != "" {
 		ln, err := net.Listen("tcp", *s.listen)
 		if err != nil {
