@@ -1,6 +1,7 @@
 package hq
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -285,7 +286,8 @@ func Rollouts(ctx context.Context, docs Docs) ([]Rollout, error) {
 	return out, err
 }
 
-// changeRollout applies fn to the stored rollout id in one transaction.
+// changeRollout applies fn to the stored rollout id in one transaction; a rollout fn
+// leaves as it was is not written.
 func changeRollout(ctx context.Context, docs Docs, id string, fn func(r *Rollout) error) (Rollout, error) {
 	var r Rollout
 	err := docs.Update(ctx, DocRollout, id, func(old []byte) ([]byte, error) {
@@ -295,8 +297,12 @@ func changeRollout(ctx context.Context, docs Docs, id string, fn func(r *Rollout
 		if err := json.Unmarshal(old, &r); err != nil {
 			return nil, err
 		}
+		before, _ := json.Marshal(r)
 		if err := fn(&r); err != nil {
 			return nil, err
+		}
+		if after, _ := json.Marshal(r); bytes.Equal(before, after) {
+			return nil, nil
 		}
 		r.Updated = time.Now().UTC().Truncate(time.Second)
 		return json.Marshal(r)
@@ -526,8 +532,8 @@ func (c *RolloutController) advance(ctx context.Context, cli mqtt.Client, r *Rol
 	v := r.Release.Version
 	for i := range r.Tills {
 		t := &r.Tills[i]
-		if t.Step == StepPending {
-			continue
+		if t.Step == StepPending || t.Step == wire.StepConfirmed || t.Step == wire.StepRolledBack {
+			continue // not asked yet, or final
 		}
 		for _, rep := range reports[t.TillKey] {
 			if rep.Version != v || (rep.Rollout != "" && rep.Rollout != r.ID) {
