@@ -21,7 +21,16 @@ const pgDocsTable = `CREATE TABLE IF NOT EXISTS hq_docs (
 )`
 
 func openPgDocs(ctx context.Context, s *pgStore) (Docs, error) {
-	if _, err := s.pool.Exec(ctx, pgDocsTable); err != nil {
+	// Two tillhq starting at once would race in CREATE TABLE IF NOT EXISTS (PostgreSQL
+	// does not make it atomic): one at a time, under the migrations' lock.
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7411042)`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, pgDocsTable)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("hq: documents: %w", err)
 	}
 	return &pgDocs{s: s}, nil
