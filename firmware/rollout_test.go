@@ -460,10 +460,11 @@ func TestDesiredFirmwareBadInputAndResume(t *testing.T) {
 	tamper := makeBundle(t, dir, key, "qemu-virt", "1.2.0", 64<<10)
 	unsigned := makeBundle(t, dir, other, "qemu-virt", "1.3.0", 64<<10)
 	good := makeBundle(t, dir, key, "qemu-virt", "1.4.0", size)
+	slow := makeBundle(t, dir, key, "qemu-virt", "1.3.5", size)
 	tampered := append([]byte(nil), tamper.body...)
 	tampered[len(tampered)-10] ^= 0x40
 	srv.files["board.tbx"], srv.files["older.tbx"], srv.files["tamper.tbx"] = board.body, older.body, tampered
-	srv.files["unsigned.tbx"], srv.files["good.tbx"] = unsigned.body, good.body
+	srv.files["unsigned.tbx"], srv.files["good.tbx"], srv.files["slow.tbx"] = unsigned.body, good.body, slow.body
 	desired := func(b testBundle, name string) wire.Desired {
 		return wire.Desired{Version: b.version, URL: srv.url(name), SHA256: b.sha, Size: int64(len(b.body))}
 	}
@@ -506,6 +507,35 @@ func TestDesiredFirmwareBadInputAndResume(t *testing.T) {
 	if reqs := srv.requests("older.tbx"); len(reqs) != 0 {
 		t.Fatalf("an older desired version was downloaded: %q", reqs)
 	}
+
+	// Withdrawn while it downloads: the download stops and is removed, nothing installed.
+	srv.mu.Lock()
+	srv.stall["slow.tbx"] = int64(len(slow.body) / 2)
+	srv.mu.Unlock()
+	w.desire(t, "s001", "t01", desired(slow, "slow.tbx"))
+	slowPart := filepath.Join(box.data, "updates", slow.sha+".tbx.part")
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if fi, err := os.Stat(slowPart); err == nil && fi.Size() == int64(len(slow.body)/2) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow download never reached its middle")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if tok := w.cli.Publish(wire.Topics{}.Desired("s001", "t01"), 1, true, []byte{}); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if _, err := os.Stat(slowPart); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a withdrawn download was kept")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	untouched("a withdrawn download")
 
 	// The good bundle: the first response is cut halfway (the connection drops), the
 	// second stalls at three quarters and the power fails; the box boots again and the

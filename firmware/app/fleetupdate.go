@@ -41,8 +41,10 @@ type fleetUpdater struct {
 	kick chan struct{}
 	now  func() time.Time
 
-	mu   sync.Mutex
-	want wire.Desired
+	mu        sync.Mutex
+	want      wire.Desired
+	fetching  string             // key of the download under way
+	stopFetch context.CancelFunc // ends it
 
 	settled  string              // key of the desired bundle last installed or refused
 	verified string              // key of the desired bundle last checked
@@ -77,6 +79,9 @@ func (f *fleetUpdater) outcome(st update.Status) {
 func (f *fleetUpdater) desired(d wire.Desired) {
 	f.mu.Lock()
 	f.want = d
+	if f.stopFetch != nil && f.fetching != d.Version+" "+d.SHA256 {
+		f.stopFetch() // a download HQ no longer desires
+	}
 	f.mu.Unlock()
 	select {
 	case f.kick <- struct{}{}:
@@ -173,10 +178,22 @@ func (f *fleetUpdater) step(ctx context.Context, d wire.Desired) (again, transie
 	if _, err := os.Stat(fetch.Path(f.dir, d.SHA256)); err != nil {
 		progress(partSize(f.dir, d.SHA256), d.Size)
 	}
-	path, err := fetch.Fetch(ctx, f.hc, f.dir, fetch.Request{URL: d.URL, SHA256: d.SHA256, Size: d.Size, Progress: progress})
+	fctx, stop := context.WithCancel(ctx)
+	f.mu.Lock()
+	f.fetching, f.stopFetch = key, stop
+	f.mu.Unlock()
+	path, err := fetch.Fetch(fctx, f.hc, f.dir, fetch.Request{URL: d.URL, SHA256: d.SHA256, Size: d.Size, Progress: progress})
+	f.mu.Lock()
+	superseded := fctx.Err() != nil && ctx.Err() == nil
+	f.fetching, f.stopFetch = "", nil
+	f.mu.Unlock()
+	stop()
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, false
+		}
+		if superseded {
+			return true, false // the next desired is taken at once
 		}
 		if errors.Is(err, fetch.ErrDigest) || errors.Is(err, fetch.ErrRequest) {
 			return refuse(err)
