@@ -507,6 +507,16 @@ func TestDesiredFirmwareBadInputAndResume(t *testing.T) {
 	if reqs := srv.requests("older.tbx"); len(reqs) != 0 {
 		t.Fatalf("an older desired version was downloaded: %q", reqs)
 	}
+	// A refused bundle stays refused across a restart: not fetched or journaled again.
+	w.mu.Lock()
+	delete(w.running, "s001/t01")
+	w.mu.Unlock()
+	box.powerCut()
+	w.waitRunning(t, "s001/t01", "1.0.0", 30*time.Second)
+	time.Sleep(3 * time.Second)
+	if reqs := srv.requests("unsigned.tbx"); len(reqs) != 1 {
+		t.Fatalf("a refused bundle was fetched again after a restart: %q", reqs)
+	}
 
 	// Withdrawn while it downloads: the download stops and is removed, nothing installed.
 	srv.mu.Lock()
@@ -620,6 +630,9 @@ func TestDesiredFirmwareBadInputAndResume(t *testing.T) {
 		if !strings.Contains(notes, want) {
 			t.Fatalf("no %q among the update entries journaled:\n%s", want, notes)
 		}
+	}
+	if n := strings.Count(notes, "update 1.3.0 refused"); n != 1 {
+		t.Fatalf("the refusal of 1.3.0 journaled %d times:\n%s", n, notes)
 	}
 }
 

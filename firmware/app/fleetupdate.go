@@ -31,8 +31,8 @@ var errSaleOpenLater = errors.New("a sale is open")
 // through the run loop only while no sale is open and inside the desired quiet window,
 // and reports every step to HQ as an update-progress event.
 //
-// A desired bundle that was installed or refused is not tried again until HQ publishes
-// another one (or the till restarts); a download that failed for a passing reason (the
+// A desired bundle that was installed or refused is not tried again, across restarts,
+// until HQ publishes another one; a download that failed for a passing reason (the
 // network, a server that cut the body) is retried with a growing pause.
 type fleetUpdater struct {
 	a    *App
@@ -60,6 +60,9 @@ func newFleetUpdater(a *App) *fleetUpdater {
 			TLSHandshakeTimeout:   15 * time.Second,
 			ResponseHeaderTimeout: 30 * time.Second,
 		}}}
+	if b, err := os.ReadFile(filepath.Join(f.dir, settledFile)); err == nil {
+		f.settled = strings.TrimSpace(string(b))
+	}
 	if lay, err := update.ReadLayout(a.slots); err == nil && lay.Trying {
 		f.boot = append(f.boot, wire.UpdateReport{Version: a.version, Step: wire.StepTried})
 	}
@@ -150,12 +153,12 @@ func (f *fleetUpdater) step(ctx context.Context, d wire.Desired) (again, transie
 			f.a.log.Error("journal update", "err", jerr)
 		}
 		f.a.notifyUplink()
-		f.settled = key
+		f.settle(key)
 		return false, false
 	}
 	if c, err := bundle.CompareVersions(d.Version, f.a.version); err == nil {
 		if c == 0 {
-			f.settled = key // already running it
+			f.settle(key) // already running it
 			return false, false
 		}
 		if c < 0 {
@@ -258,8 +261,19 @@ func (f *fleetUpdater) step(ctx context.Context, d wire.Desired) (again, transie
 	r := base
 	r.Step = wire.StepInstalled
 	f.report(r)
-	f.settled = key
+	f.settle(key)
 	return false, false
+}
+
+// settledFile keeps, in UpdatesDir, the desired bundle last installed or refused, so that
+// a restart does not download and refuse it again.
+const settledFile = "settled"
+
+func (f *fleetUpdater) settle(key string) {
+	f.settled = key
+	if err := os.MkdirAll(f.dir, 0o700); err == nil {
+		os.WriteFile(filepath.Join(f.dir, settledFile), []byte(key+"\n"), 0o600)
+	}
 }
 
 // still reports whether key is still what HQ desires.
@@ -277,7 +291,7 @@ func (f *fleetUpdater) tidy(keep string) {
 		return
 	}
 	for _, e := range ents {
-		if keep == "" || !strings.HasPrefix(e.Name(), keep+".") {
+		if e.Name() != settledFile && (keep == "" || !strings.HasPrefix(e.Name(), keep+".")) {
 			os.Remove(filepath.Join(f.dir, e.Name()))
 		}
 	}
