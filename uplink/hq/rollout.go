@@ -21,7 +21,7 @@ import (
 )
 
 // A rollout brings a release to a set of tills in stages. Its tills are fixed when it is
-// created (a group, a store, or every till HQ knows), sorted, and cut into stages by
+// created (a group, a tag, a store, or every till HQ knows), sorted, and cut into stages by
 // cumulative percentages: with 5%,25%,100% the first 5% are stage 1, up to 25% stage 2,
 // the rest stage 3; every stage has at least one till.
 //
@@ -104,7 +104,8 @@ type RolloutSpec struct {
 	ID              string // "" : RELEASE-YYYYMMDDhhmmss
 	Release         string // version
 	Group           string // tills of this group (tillhq group set), or
-	Store           string // every known till of this store, or (both empty) every known till
+	Tag             string // tills with this tag (tillhq group tag), or
+	Store           string // every known till of this store, or (all empty) every known till
 	Stages          []int
 	PauseOnFailures int
 	Soak            time.Duration
@@ -149,28 +150,63 @@ func stageOf(stages []int, n int) []int {
 	return out
 }
 
-// SetGroup puts a till in group g ("" takes it out of any).
-func SetGroup(ctx context.Context, docs Docs, k TillKey, g string) error {
-	if !journal.ValidID(k.Store) || !journal.ValidID(k.Till) || (g != "" && !journal.ValidID(g)) {
-		return fmt.Errorf("hq: group %q for %s: %w: ids are 1-32 of [a-z0-9-]", g, k, ErrRollout)
-	}
-	if g == "" {
-		return docs.Delete(ctx, DocGroup, k.String())
-	}
-	b, _ := json.Marshal(map[string]string{"group": g})
-	return docs.Put(ctx, DocGroup, k.String(), b)
+// Membership is what a till belongs to for rollouts: one group and any tags.
+type Membership struct {
+	Group string   `json:"group,omitempty"`
+	Tags  []string `json:"tags,omitempty"`
 }
 
-// Groups maps each till in a group to its group.
-func Groups(ctx context.Context, docs Docs) (map[TillKey]string, error) {
-	out := map[TillKey]string{}
+// HasTag reports whether m carries tag.
+func (m Membership) HasTag(tag string) bool {
+	for _, t := range m.Tags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// SetGroup puts a till in group g ("" takes it out of any); its tags stay.
+func SetGroup(ctx context.Context, docs Docs, k TillKey, g string) error {
+	return setMembership(ctx, docs, k, []string{g}, func(m *Membership) { m.Group = g })
+}
+
+// SetTags gives a till the tags (none: no tags); its group stays.
+func SetTags(ctx context.Context, docs Docs, k TillKey, tags []string) error {
+	tags = append([]string(nil), tags...)
+	sort.Strings(tags)
+	return setMembership(ctx, docs, k, tags, func(m *Membership) { m.Tags = tags })
+}
+
+func setMembership(ctx context.Context, docs Docs, k TillKey, names []string, fn func(*Membership)) error {
+	if !journal.ValidID(k.Store) || !journal.ValidID(k.Till) {
+		return fmt.Errorf("hq: membership of %s: %w: ids are 1-32 of [a-z0-9-]", k, ErrRollout)
+	}
+	for _, n := range names {
+		if n != "" && !journal.ValidID(n) {
+			return fmt.Errorf("hq: membership of %s: %w: group or tag %q: 1-32 of [a-z0-9-]", k, ErrRollout, n)
+		}
+	}
+	return docs.Update(ctx, DocGroup, k.String(), func(old []byte) ([]byte, error) {
+		var m Membership
+		if old != nil {
+			json.Unmarshal(old, &m)
+		}
+		fn(&m)
+		return json.Marshal(m)
+	})
+}
+
+// Memberships maps each till in a group or with a tag to its membership.
+func Memberships(ctx context.Context, docs Docs) (map[TillKey]Membership, error) {
+	out := map[TillKey]Membership{}
 	err := docs.List(ctx, DocGroup, func(key string, doc []byte) error {
-		var g struct{ Group string }
+		var m Membership
 		s, t, ok := strings.Cut(key, "/")
-		if !ok || json.Unmarshal(doc, &g) != nil {
+		if !ok || json.Unmarshal(doc, &m) != nil || (m.Group == "" && len(m.Tags) == 0) {
 			return nil
 		}
-		out[TillKey{s, t}] = g.Group
+		out[TillKey{s, t}] = m
 		return nil
 	})
 	return out, err
@@ -188,18 +224,24 @@ func CreateRollout(ctx context.Context, docs Docs, st Store, sp RolloutSpec) (Ro
 	if len(sp.Stages) == 0 {
 		sp.Stages = []int{100}
 	}
-	if sp.Group != "" && sp.Store != "" {
-		return Rollout{}, fmt.Errorf("hq: rollout: %w: a group or a store, not both", ErrRollout)
+	target, n := "all", 0
+	for _, c := range []struct{ what, v string }{{"group", sp.Group}, {"tag", sp.Tag}, {"store", sp.Store}} {
+		if c.v != "" {
+			target, n = c.what+" "+c.v, n+1
+		}
 	}
-	groups, err := Groups(ctx, docs)
+	if n > 1 {
+		return Rollout{}, fmt.Errorf("hq: rollout: %w: a group, a tag or a store, only one", ErrRollout)
+	}
+	members, err := Memberships(ctx, docs)
 	if err != nil {
 		return Rollout{}, err
 	}
 	known := map[TillKey]bool{}
-	for k := range groups {
+	for k := range members {
 		known[k] = true
 	}
-	if sp.Group == "" {
+	if sp.Group == "" && sp.Tag == "" {
 		tills, err := st.Tills(ctx)
 		if err != nil {
 			return Rollout{}, err
@@ -209,19 +251,12 @@ func CreateRollout(ctx context.Context, docs Docs, st Store, sp RolloutSpec) (Ro
 		}
 	}
 	var keys []TillKey
-	target := "all"
 	for k := range known {
 		switch {
-		case sp.Group != "":
-			target = "group " + sp.Group
-			if groups[k] != sp.Group {
-				continue
-			}
-		case sp.Store != "":
-			target = "store " + sp.Store
-			if k.Store != sp.Store {
-				continue
-			}
+		case sp.Group != "" && members[k].Group != sp.Group,
+			sp.Tag != "" && !members[k].HasTag(sp.Tag),
+			sp.Store != "" && k.Store != sp.Store:
+			continue
 		}
 		keys = append(keys, k)
 	}

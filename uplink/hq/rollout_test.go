@@ -174,6 +174,33 @@ func TestReleasesAndRollouts(t *testing.T) {
 			}
 		}
 		hq.SetGroup(ctx, docs, hq.TillKey{Store: "s042", Till: "t09"}, "other")
+		// Tags beside groups: setting one keeps the other.
+		for _, till := range []string{"t01", "t03", "t09"} {
+			if err := hq.SetTags(ctx, docs, hq.TillKey{Store: "s042", Till: till}, []string{"bakery", "lane-1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hq.SetGroup(ctx, docs, hq.TillKey{Store: "s042", Till: "t03"}, "g")
+		if err := hq.SetTags(ctx, docs, hq.TillKey{Store: "s042", Till: "t05"}, []string{"Bad Tag"}); !errors.Is(err, hq.ErrRollout) {
+			t.Fatalf("a bad tag: %v", err)
+		}
+		ms, err := hq.Memberships(ctx, docs)
+		if err != nil || ms[hq.TillKey{Store: "s042", Till: "t09"}].Group != "other" || !ms[hq.TillKey{Store: "s042", Till: "t03"}].HasTag("lane-1") {
+			t.Fatalf("memberships %+v, %v", ms, err)
+		}
+		tagged, err := hq.CreateRollout(ctx, docs, st, hq.RolloutSpec{ID: "by-tag", Release: "1.1.0", Tag: "bakery", BaseURL: srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := stagesOf(tagged); got != "t01:1 t03:1 t09:1" || tagged.Target != "tag bakery" {
+			t.Fatalf("by tag: %s (%s)", got, tagged.Target)
+		}
+		if _, err := hq.CreateRollout(ctx, docs, st, hq.RolloutSpec{Release: "1.1.0", Tag: "bakery", Group: "g", BaseURL: srv.URL}); !errors.Is(err, hq.ErrRollout) {
+			t.Fatalf("a tag and a group: %v", err)
+		}
+		if _, err := hq.AbortRollout(ctx, docs, "by-tag"); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := hq.CreateRollout(ctx, docs, st, hq.RolloutSpec{Release: "1.1.0", Group: "g"}); !errors.Is(err, hq.ErrRollout) {
 			t.Fatalf("a rollout of a head office release without its address: %v", err)
 		}
@@ -274,7 +301,7 @@ func TestReleasesAndRollouts(t *testing.T) {
 			json.NewDecoder(resp.Body).Decode(&views)
 			resp.Body.Close()
 		}
-		if len(views) != 1 || views[0].ID != "r1" || views[0].State != hq.RolloutAborted || len(views[0].Summary) != 3 || views[0].Summary[1].Failed != 1 {
+		if len(views) != 2 || views[0].ID != "r1" || views[0].State != hq.RolloutAborted || len(views[0].Summary) != 3 || views[0].Summary[1].Failed != 1 {
 			t.Fatalf("/api/rollouts: %+v", views)
 		}
 		resp, err = http.Get(page.URL + "/rollouts")

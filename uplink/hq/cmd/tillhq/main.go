@@ -112,7 +112,7 @@ func usage(w io.Writer) {
   cmd         send a signed command to a till and print its result
   catalog     publish a store's catalog, signed and retained
   release     add a signed firmware bundle for the fleet, list the releases
-  group       put a till in a group (set STORE/TILL GROUP), list them
+  group       put a till in a group (set STORE/TILL GROUP), tag it (tag STORE/TILL TAG...), list them
   rollout     create a staged rollout of a release; status, pause, resume, abort
   version     print the version
 tillhq COMMAND --help lists the command's flags.`)

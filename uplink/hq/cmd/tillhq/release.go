@@ -102,7 +102,7 @@ func releaseCmd(ctx context.Context, e *env, args []string) error {
 
 func groupCmd(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageError{"group: set STORE/TILL GROUP | list"}
+		return usageError{"group: set STORE/TILL [GROUP] | tag STORE/TILL [TAG...] | list"}
 	}
 	c := e.flags("group " + args[0])
 	switch args[0] {
@@ -118,24 +118,42 @@ func groupCmd(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "%s/%s: group %q\n", s, t, c.fs.Arg(1))
 			return nil
 		})
+	case "tag":
+		return c.onDocs(ctx, args[1:], 1, 1<<10, "give STORE/TILL and its tags (none: no tags)", func(_ hq.Store, docs hq.Docs) error {
+			s, t, ok := strings.Cut(c.fs.Arg(0), "/")
+			if !ok {
+				return usageError{"group tag: want STORE/TILL"}
+			}
+			if err := hq.SetTags(ctx, docs, hq.TillKey{Store: s, Till: t}, c.fs.Args()[1:]); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s/%s: tags %s\n", s, t, strings.Join(c.fs.Args()[1:], ","))
+			return nil
+		})
 	case "list":
 		return c.onDocs(ctx, args[1:], 0, 0, "takes no arguments", func(_ hq.Store, docs hq.Docs) error {
-			gs, err := hq.Groups(ctx, docs)
+			ms, err := hq.Memberships(ctx, docs)
 			if err != nil {
 				return err
 			}
 			var keys []hq.TillKey
-			for k := range gs {
+			for k := range ms {
 				keys = append(keys, k)
 			}
 			sortKeys(keys)
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "TILL\tGROUP\tTAGS")
 			for _, k := range keys {
-				fmt.Fprintf(e.stdout, "%s\t%s\n", k, gs[k])
+				g := ms[k].Group
+				if g == "" {
+					g = "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\n", k, g, strings.Join(ms[k].Tags, ","))
 			}
-			return nil
+			return w.Flush()
 		})
 	}
-	return usageError{fmt.Sprintf("group: unknown subcommand %q: set or list", args[0])}
+	return usageError{fmt.Sprintf("group: unknown subcommand %q: set, tag or list", args[0])}
 }
 
 func sortKeys(ks []hq.TillKey) {
@@ -157,6 +175,7 @@ func rolloutCmd(ctx context.Context, e *env, args []string) error {
 		c.fs.StringVar(&sp.ID, "id", "", "the rollout's name (default: RELEASE-TIMESTAMP)")
 		c.fs.StringVar(&sp.Release, "release", "", "the release's version (tillhq release add)")
 		c.fs.StringVar(&sp.Group, "group", "", "the tills of this group (tillhq group set)")
+		c.fs.StringVar(&sp.Tag, "tag", "", "the tills with this tag (tillhq group tag)")
 		c.fs.StringVar(&sp.Store, "target-store", "", "every known till of this store")
 		stages := c.fs.String("stages", "100%", "cumulative percentages of the tills per stage, e.g. 5%,25%,100%")
 		c.fs.IntVar(&sp.PauseOnFailures, "pause-on-failures", 1, "pause once this many tills failed (refused or rolled back) since the last resume; 0 never")
