@@ -30,15 +30,27 @@ func releasesDir(flag, store string) string {
 	return filepath.Join(filepath.Dir(strings.TrimPrefix(store, "bolt:")), "releases")
 }
 
-// onDocs runs f with the store's fleet-update documents.
-func (c *common) onDocs(ctx context.Context, args []string, lo, hi int, want string, f func(hq.Store, hq.Docs) error) error {
-	return c.onStore(ctx, args, lo, hi, want, func(st hq.Store) error {
-		docs, err := hq.OpenDocs(ctx, st)
-		if err != nil {
+// onDocs runs f with the store's fleet-update documents, once check (when not nil) has
+// accepted the parsed flags.
+func (c *common) onDocs(ctx context.Context, args []string, lo, hi int, want string, check func() error, f func(hq.Store, hq.Docs) error) error {
+	if err := c.parse(args, lo, hi, want); err != nil {
+		return err
+	}
+	if check != nil {
+		if err := check(); err != nil {
 			return err
 		}
-		return f(st, docs)
-	})
+	}
+	st, err := hq.Open(ctx, c.store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	docs, err := hq.OpenDocs(ctx, st)
+	if err != nil {
+		return err
+	}
+	return f(st, docs)
 }
 
 func releaseCmd(ctx context.Context, e *env, args []string) error {
@@ -51,10 +63,12 @@ func releaseCmd(ctx context.Context, e *env, args []string) error {
 	case "add":
 		keys := c.fs.String("release-keys", os.Getenv("TILLHQ_RELEASE_KEYS"), "public key file of the keys that sign firmware bundles (required)")
 		url := c.fs.String("url", "", "tills fetch the bundle from this http(s) address instead of head office")
-		return c.onDocs(ctx, args[1:], 1, 1, "give one bundle file", func(_ hq.Store, docs hq.Docs) error {
+		return c.onDocs(ctx, args[1:], 1, 1, "give one bundle file", func() error {
 			if *keys == "" {
 				return usageError{"release add: --release-keys is required"}
 			}
+			return nil
+		}, func(_ hq.Store, docs hq.Docs) error {
 			trusted, err := bundle.ReadPublic(*keys)
 			if err != nil {
 				return err
@@ -73,7 +87,7 @@ func releaseCmd(ctx context.Context, e *env, args []string) error {
 		})
 	case "list":
 		asJSON := c.fs.Bool("json", false, "one JSON object per release")
-		return c.onDocs(ctx, args[1:], 0, 0, "takes no arguments", func(_ hq.Store, docs hq.Docs) error {
+		return c.onDocs(ctx, args[1:], 0, 0, "takes no arguments", nil, func(_ hq.Store, docs hq.Docs) error {
 			rs, err := hq.Releases(ctx, docs)
 			if err != nil {
 				return err
@@ -107,7 +121,7 @@ func groupCmd(ctx context.Context, e *env, args []string) error {
 	c := e.flags("group " + args[0])
 	switch args[0] {
 	case "set":
-		return c.onDocs(ctx, args[1:], 1, 2, "give STORE/TILL and a group (none: out of its group)", func(_ hq.Store, docs hq.Docs) error {
+		return c.onDocs(ctx, args[1:], 1, 2, "give STORE/TILL and a group (none: out of its group)", nil, func(_ hq.Store, docs hq.Docs) error {
 			s, t, ok := strings.Cut(c.fs.Arg(0), "/")
 			if !ok {
 				return usageError{"group set: want STORE/TILL"}
@@ -119,7 +133,7 @@ func groupCmd(ctx context.Context, e *env, args []string) error {
 			return nil
 		})
 	case "tag":
-		return c.onDocs(ctx, args[1:], 1, 1<<10, "give STORE/TILL and its tags (none: no tags)", func(_ hq.Store, docs hq.Docs) error {
+		return c.onDocs(ctx, args[1:], 1, 1<<10, "give STORE/TILL and its tags (none: no tags)", nil, func(_ hq.Store, docs hq.Docs) error {
 			s, t, ok := strings.Cut(c.fs.Arg(0), "/")
 			if !ok {
 				return usageError{"group tag: want STORE/TILL"}
@@ -131,7 +145,7 @@ func groupCmd(ctx context.Context, e *env, args []string) error {
 			return nil
 		})
 	case "list":
-		return c.onDocs(ctx, args[1:], 0, 0, "takes no arguments", func(_ hq.Store, docs hq.Docs) error {
+		return c.onDocs(ctx, args[1:], 0, 0, "takes no arguments", nil, func(_ hq.Store, docs hq.Docs) error {
 			ms, err := hq.Memberships(ctx, docs)
 			if err != nil {
 				return err
@@ -182,14 +196,16 @@ func rolloutCmd(ctx context.Context, e *env, args []string) error {
 		c.fs.DurationVar(&sp.Soak, "soak", 0, "advance a stage this long after it began even if some of its tills have not settled; 0 waits for all")
 		c.fs.StringVar(&sp.Window, "window", "", "install only in this daily window of the till's time, HH:MM-HH:MM")
 		c.fs.StringVar(&sp.BaseURL, "release-url", os.Getenv("TILLHQ_RELEASE_URL"), "head office's release server as the tills reach it, e.g. https://hq.example:8443")
-		return c.onDocs(ctx, args[1:], 0, 0, "takes no arguments", func(st hq.Store, docs hq.Docs) error {
+		return c.onDocs(ctx, args[1:], 0, 0, "takes no arguments", func() error {
 			if sp.Release == "" {
 				return usageError{"rollout create: --release is required"}
 			}
 			var err error
 			if sp.Stages, err = hq.ParseStages(*stages); err != nil {
-				return err
+				return usageError{err.Error()}
 			}
+			return nil
+		}, func(st hq.Store, docs hq.Docs) error {
 			r, err := hq.CreateRollout(ctx, docs, st, sp)
 			if err != nil {
 				return err
@@ -199,7 +215,7 @@ func rolloutCmd(ctx context.Context, e *env, args []string) error {
 		})
 	case "status":
 		asJSON := c.fs.Bool("json", false, "the rollout (or every rollout) as JSON")
-		return c.onDocs(ctx, args[1:], 0, 1, "give at most one rollout id", func(_ hq.Store, docs hq.Docs) error {
+		return c.onDocs(ctx, args[1:], 0, 1, "give at most one rollout id", nil, func(_ hq.Store, docs hq.Docs) error {
 			var rs []hq.Rollout
 			if id := c.fs.Arg(0); id != "" {
 				r, err := hq.GetRollout(ctx, docs, id)
@@ -237,7 +253,7 @@ func rolloutCmd(ctx context.Context, e *env, args []string) error {
 	case "pause", "resume", "abort":
 		fn := map[string]func(context.Context, hq.Docs, string) (hq.Rollout, error){
 			"pause": hq.PauseRollout, "resume": hq.ResumeRollout, "abort": hq.AbortRollout}[args[0]]
-		return c.onDocs(ctx, args[1:], 1, 1, "give the rollout id", func(_ hq.Store, docs hq.Docs) error {
+		return c.onDocs(ctx, args[1:], 1, 1, "give the rollout id", nil, func(_ hq.Store, docs hq.Docs) error {
 			r, err := fn(ctx, docs, c.fs.Arg(0))
 			if err != nil {
 				return err
