@@ -62,7 +62,8 @@ image:
 	BOARD=$(BOARD) bash scripts/image.sh
 
 ## vmtest: the image booted under qemu-system-aarch64 with host-side fakes and HQ: first boot
-## and a sale, updates confirmed, rolled back (health, watchdog) and refused, power cuts mid-sale.
+## and a sale, updates confirmed, rolled back (health, watchdog) and refused, power cuts mid-sale;
+## and a rollout from head office fetched over the network, tried and confirmed.
 vmtest:
 	MODE=full bash scripts/vmtest.sh
 
@@ -85,6 +86,7 @@ bench:
 	$(GO) test -count=1 -run '^$$' -bench ReceiptOverPty -benchtime 20x ./drivers/printer/
 	$(GO) test -count=1 -run '^$$' -bench DecodeTx ./uplink/wire/
 	$(GO) test -count=1 -run '^$$' -bench IngestPostgres -benchtime 100x ./uplink/hq/
+	$(GO) test -count=1 -run '^$$' -bench RolloutTick -benchtime 20x ./uplink/hq/
 	bash scripts/bench-drain.sh
 
 ## bench-fleet: a reconnect storm of 100 and 1,000 simulated tills (FLEET5000=1: and 5,000) with

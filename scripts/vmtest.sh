@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vmtest.sh boots the image under qemu-system-aarch64 and drives the box from the host
 # (image/vmtest). MODE=full (default: make vmtest) runs every scenario; MODE=short the first
-# boot, a sale to HQ and an update confirmed (make test). Skips when qemu is missing.
+# boot, a sale to HQ and an update confirmed (make test); full adds a staged rollout from
+# head office over the network (TestVMRollout). Skips when qemu is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${MODE:-full}
@@ -10,6 +11,6 @@ if ! command -v qemu-system-aarch64 >/dev/null 2>&1; then
   exit 0
 fi
 bash scripts/image-fetch.sh .cache/image
-TILLBOX_VMTEST=$MODE go test -count=1 -v -run '^TestVM$' -timeout 15m ./image/vmtest/ 2>&1 |
+TILLBOX_VMTEST=$MODE go test -count=1 -v -run '^TestVM(Rollout)?$' -timeout 20m ./image/vmtest/ 2>&1 |
   grep -v '^=== RUN'
 exit "${PIPESTATUS[0]}"

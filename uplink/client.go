@@ -452,6 +452,12 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 		{c.topics.Cmd(c.store, c.till), c.onCmd},
 		{c.topics.Catalog(c.store), c.onCatalog},
 	}
+	if c.o.Desired != nil {
+		subs = append(subs, struct {
+			topic string
+			h     mqtt.MessageHandler
+		}{c.topics.Desired(c.store, c.till), c.onDesired})
+	}
 	for _, sub := range subs {
 		if err := c.wait(s.cli.Subscribe(sub.topic, 1, sub.h), "subscribe "+sub.topic); err != nil {
 			return err

@@ -33,6 +33,9 @@
 //   - RenewCertificate renews the till's TLS certificate with HQ on a session of its own
 //     (the uplink keeps running): it installs only a certificate HQ signed for the key it
 //     made, and the identity's TLS uses it from the next connection on.
+//   - With Options.Desired, the retained desired firmware HQ publishes for this till is
+//     handed to the firmware once it decoded and, with HQKey, verified as HQ's for this
+//     till; anything else is refused with a refused update report.
 //
 // The firmware calls New, Run, Notify after each Append, State, SyncNow, Catalog, Alert
 // and Events, and RenewCertificate when the identity's RenewDue says so. The package never imports drivers or firmware: what it publishes about the

@@ -79,6 +79,10 @@ type Options struct {
 	// Commands are extra commands the firmware carries out (for example wire.CmdUpdate).
 	// Each is called with a context bounded by WaitTimeout*6 and must not block beyond it.
 	Commands map[string]CommandFunc
+	// Desired, when set, receives the till's retained desired firmware each time HQ
+	// publishes it (on connect too), once it decoded and, with HQKey, verified; a
+	// withdrawn one has no Version. It is called on a paho goroutine and must not block.
+	Desired func(wire.Desired)
 
 	// Logger receives connection changes and rejected input. Default: discard.
 	Logger *slog.Logger

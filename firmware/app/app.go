@@ -91,6 +91,7 @@ type App struct {
 	slot    string             // the A/B slot this boot runs from, "" when not known
 	slots   string             // the slot layout file (updates)
 	updates chan updateRequest // the fleet's update command, handed to the run loop
+	fleet   *fleetUpdater      // the desired firmware from HQ; nil without an uplink
 
 	afterCommit func(journal.Entry)
 
@@ -357,6 +358,10 @@ func (a *App) loop(ctx context.Context, o Options) error {
 	go func() { defer wg.Done(); a.runUplink(ctx) }()
 	go func() { defer wg.Done(); a.runRenewals(ctx) }()
 	go func() { defer wg.Done(); a.ledgerUpkeep(ctx) }()
+	if a.fleet != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.fleet.run(ctx) }()
+	}
 	if sim := a.set.Sim; sim != nil && sim.Printer != nil {
 		roll := &simRoll{prn: sim.Printer, path: filepath.Join(a.cfg.Data, SimRollFile), log: a.log}
 		wg.Add(1)
@@ -420,7 +425,7 @@ func (a *App) loop(ctx context.Context, o Options) error {
 		case <-sync.C:
 			a.syncState()
 		case req := <-a.updates:
-			res, err := a.installUpdate(req.file)
+			res, err := a.handleUpdate(req)
 			req.reply <- updateReply{res: res, err: err}
 			if err == nil {
 				reboot = time.After(rebootDelay)

@@ -24,6 +24,11 @@
 // renders the original from the ledger under a COPY n mark, so a copy is never a second
 // original. The engine is given local time (the configured zone); the ledger stores UTC.
 //
+// The desired firmware HQ publishes (fleetupdate.go) is downloaded, resumably, into
+// DATA/updates, checked as an install would check it before the slot is written, and
+// installed through the same path as the fleet's update command, only when no sale is
+// open and inside its quiet window; each step is reported to HQ and in the events stream.
+//
 // The events stream (Options.Events) has a JSON line per thing the till did; a commit's
 // line carries its seq, kind, receipt number, total and lines.
 package app

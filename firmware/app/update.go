@@ -24,8 +24,9 @@ type updateArgs struct {
 }
 
 type updateRequest struct {
-	file  string
-	reply chan updateReply
+	file       string
+	background bool // from the desired firmware: an open sale defers it (fleetupdate.go)
+	reply      chan updateReply
 }
 
 type updateReply struct {
@@ -105,6 +106,9 @@ func (a *App) reportUpdate() {
 	if _, err := a.led.Append(journal.Entry{Kind: journal.KindUpdate, Reason: note, Offline: !a.online.Load()}); err != nil {
 		a.log.Error("journal update", "err", err)
 		return
+	}
+	if a.fleet != nil {
+		a.fleet.outcome(st)
 	}
 	st.Reported = true
 	if err := update.WriteStatus(path, st); err != nil {

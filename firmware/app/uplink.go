@@ -26,6 +26,8 @@ func (a *App) startUplink(o Options) error {
 	uo := uplinkOptions(u, broker)
 	uo.Info, uo.Logger = a.uplinkInfo, a.log.With("part", "uplink")
 	uo.Commands = map[string]uplink.CommandFunc{wire.CmdUpdate: a.updateCommand}
+	a.fleet = newFleetUpdater(a)
+	uo.Desired = a.fleet.desired
 	if a.id != nil {
 		// A provisioned till trusts only HQ's signed catalogs, commands and acks, and shows the
 		// broker its own certificate: its name is what the broker's ACL confines it by.

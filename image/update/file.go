@@ -16,13 +16,37 @@ const ExitRebootForTry = 75
 // layoutPath. The layout gives the slots, the booted slot, the trusted keys (unless
 // o.Trusted is set) and the board (o.Board is used only when the layout has none).
 func InstallFile(layoutPath, file string, o Options) (Result, error) {
-	lay, err := ReadLayout(layoutPath)
+	lay, f, err := openFile(layoutPath, file, &o)
 	if err != nil {
 		return Result{}, err
 	}
+	defer f.Close()
+	return lay.Slots.Install(f, o)
+}
+
+// CheckFile checks the bundle in file as InstallFile would, without writing anything, and
+// returns its manifest.
+func CheckFile(layoutPath, file string, o Options) (bundle.Manifest, error) {
+	lay, f, err := openFile(layoutPath, file, &o)
+	if err != nil {
+		return bundle.Manifest{}, err
+	}
+	defer f.Close()
+	b, _, err := lay.Slots.Check(f, o)
+	if err != nil {
+		return bundle.Manifest{}, err
+	}
+	return b.Manifest, nil
+}
+
+func openFile(layoutPath, file string, o *Options) (Layout, *os.File, error) {
+	lay, err := ReadLayout(layoutPath)
+	if err != nil {
+		return lay, nil, err
+	}
 	if o.Trusted == nil {
 		if o.Trusted, err = bundle.ReadPublic(lay.Keys); err != nil {
-			return Result{}, err
+			return lay, nil, err
 		}
 	}
 	if lay.Board != "" {
@@ -31,8 +55,7 @@ func InstallFile(layoutPath, file string, o Options) (Result, error) {
 	o.Booted = lay.Booted
 	f, err := os.Open(file)
 	if err != nil {
-		return Result{}, fmt.Errorf("update: %w", err)
+		return lay, nil, fmt.Errorf("update: %w", err)
 	}
-	defer f.Close()
-	return lay.Slots.Install(f, o)
+	return lay, f, nil
 }

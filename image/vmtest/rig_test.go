@@ -48,6 +48,7 @@ type box struct {
 	scanMu  sync.Mutex
 	scan    *scannertest.Serial
 	store   hq.Store
+	broker  string // head office's broker, as the host reaches it
 
 	ntp    *ntptest.Server // the host's NTP server, 10.0.2.2:port from the guest
 	con    *console
@@ -90,7 +91,7 @@ func newBox(t *testing.T) *box {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.store = st
+	r.store, r.broker = st, m.URL()
 	c, err := hq.NewConsumer(st, &hq.Options{Broker: m.URL(), Prefix: "tillbox/v1", ClientID: "vmtest-hq"})
 	if err != nil {
 		t.Fatal(err)

@@ -52,6 +52,14 @@
 //     what it last said. Thresholds decide its alerts; WebAuth guards the Dashboard with
 //     PBKDF2-SHA256 hashed credentials. ServeRenewals answers the tills' certificate
 //     renewals with the CA.
+//   - Fleet updates (release.go, rollout.go): a release is a bundle checked with the
+//     release keys and stored under its content's SHA-256 (or pointing to another HTTP(S)
+//     address); ReleaseServer serves them with ranges. A rollout cuts a fixed set of tills
+//     into stages; RolloutController publishes each till's signed desired firmware,
+//     retained, stage by stage, follows the tills' reports and journals, pauses itself at
+//     the failure threshold, and withdraws the desired firmware on abort. Their records
+//     are JSON documents (Docs) in the same store: hq_docs in PostgreSQL, created when
+//     missing, or bbolt buckets; every change of a rollout is one transaction.
 //   - The consumer never relies on MQTT ordering or on the broker's persistence: it acks
 //     (PUBACKs) a message only after its commit, republishes every till's ack on each
 //     connect, and answers a till's resends with its ack again.

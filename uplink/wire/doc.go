@@ -24,6 +24,8 @@
 //     the hash field (the ledger stores it so); catalogs, commands and acks may carry HQ's. This
 //     package encodes, checks and verifies them; whether one is required is the receiver's
 //     policy (HQ with registered device keys, a till that knows HQ's key).
+//   - The desired firmware (desired.go) is HQ's, signed for one till like a command; a till
+//     reports its update's steps as UpdateReports in update-progress events.
 //   - A catalog is validated as a whole (prices in minor units, known tax codes, unique
 //     codes and barcodes, PIN hashes only), so a till applies it all or not at all.
 //

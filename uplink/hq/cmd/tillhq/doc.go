@@ -22,6 +22,13 @@
 //	tillhq acl        --keys DIR --base scripts/mosquitto/acl
 //	tillhq cmd        --broker URL --sign-key FILE STORE TILL NAME [ARGS]
 //	tillhq catalog    --broker URL --sign-key FILE CATALOG.json
+//	tillhq release    add --release-keys FILE [--url URL] [--releases DIR] BUNDLE.tbx | list [--json]
+//	tillhq group      set STORE/TILL [GROUP] | tag STORE/TILL [TAG...] | list
+//	tillhq rollout    create --release V [--group G | --tag T | --target-store S] [--stages 5%,25%,100%]
+//	                  [--pause-on-failures N] [--soak D] [--window HH:MM-HH:MM] [--release-url URL]
+//	tillhq rollout    status [ID] [--json] | pause ID | resume ID | abort ID
+//	tillhq serve      ... --releases DIR --release-listen ADDR   (releases with ranges; runs the rollouts)
+//	                  (--http adds /releases/, /rollouts and /api/rollouts to the dashboard)
 //
 // LOC is a postgres:// URL or a bbolt file path (default tillhq.db); for fleet, --store
 // names a shop to show. Every command that talks to the broker takes --tls-ca, --tls-cert

@@ -42,6 +42,9 @@ var commands = map[string]command{
 	"acl":        acl,
 	"cmd":        cmdCmd,
 	"catalog":    catalogCmd,
+	"release":    releaseCmd,
+	"rollout":    rolloutCmd,
+	"group":      groupCmd,
 }
 
 // env is where a command writes.
@@ -114,6 +117,9 @@ func usage(w io.Writer) {
   acl         print the broker's ACL: the shipped one and each till's catalog grant
   cmd         send a signed command to a till and print its result
   catalog     publish a store's catalog, signed and retained
+  release     add a signed firmware bundle for the fleet, list the releases
+  group       put a till in a group (set STORE/TILL GROUP), tag it (tag STORE/TILL TAG...), list them
+  rollout     create a staged rollout of a release; status, pause, resume, abort
   version     print the version
 tillhq COMMAND --help lists the command's flags.`)
 }

@@ -39,6 +39,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	jsDurable := c.fs.String("durable", "tillhq", "with --jetstream: the durable consumer every tillhq shares")
 	jsReplicas := c.fs.Int("replicas", 3, "with --jetstream: replicas of a stream created")
 	jsAckWait := c.fs.Duration("ack-wait", 30*time.Second, "with --jetstream: a message not acknowledged this long is delivered again")
+	rf := releaseFlags(c)
 	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
 		return err
 	}
@@ -204,10 +205,11 @@ func serve(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("serve: http: %w", err)
 		}
-		var h http.Handler = &hq.Dashboard{View: view, Consumer: cons, Store: st, Thresholds: th}
+		protect := func(h http.Handler) http.Handler { return h }
 		if guard != nil {
-			h = guard.Wrap(h)
+			protect = guard.Wrap
 		}
+		h := rf.withReleases(&hq.Dashboard{View: view, Consumer: cons, Store: st, Thresholds: th}, protect)
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		scheme := "http"
 		if *webCert != "" {
@@ -221,6 +223,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && scheme == "http" && guard != nil {
 			fmt.Fprintln(e.stderr, "tillhq: the dashboard's credentials cross the network in clear: give --http-cert and --http-key")
 		}
+	}
+	if err := rf.start(ctx, e, c, st, o); err != nil {
+		return err
 	}
 	fmt.Fprintln(e.stderr, "tillhq: serving", broker, "store", redact(c.store))
 	err = run(ctx)
