@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"tillbox/uplink/wire"
@@ -34,6 +35,38 @@ type Dashboard struct {
 	Thresholds *Thresholds
 	// Now is the clock for ages and "needs attention". Default time.Now.
 	Now func() time.Time
+	// Reviews, when set, lists the stock documents to verify (ToVerify over the store).
+	// It reads every stored entry, so the page asks at most once a ReviewsEvery (default
+	// a minute) and shows what it last found in between.
+	Reviews      func(context.Context) ([]Review, error)
+	ReviewsEvery time.Duration
+
+	reviewsMu   sync.Mutex
+	reviewsAt   time.Time
+	reviewsLast []Review
+	reviewsErr  string
+}
+
+// toVerify is Reviews' answer, asked again only when the last one is older than
+// ReviewsEvery.
+func (d *Dashboard) toVerify(ctx context.Context, now time.Time) ([]Review, string) {
+	if d.Reviews == nil {
+		return nil, ""
+	}
+	every := d.ReviewsEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	d.reviewsMu.Lock()
+	defer d.reviewsMu.Unlock()
+	if d.reviewsAt.IsZero() || now.Sub(d.reviewsAt) >= every {
+		list, err := d.Reviews(ctx)
+		d.reviewsAt, d.reviewsLast, d.reviewsErr = now, list, ""
+		if err != nil {
+			d.reviewsErr = err.Error()
+		}
+	}
+	return d.reviewsLast, d.reviewsErr
 }
 
 func (d *Dashboard) now() time.Time {
@@ -103,6 +136,10 @@ type dashModel struct {
 	Stores    []StoreSummary
 	Alerts    []Alert
 	Events    []Alert
+	// ToVerify are the stock documents beyond their order, until tillhq review resolves
+	// them; ReviewErr says why the list could not be read.
+	ToVerify  []Review `json:",omitempty"`
+	ReviewErr string   `json:",omitempty"`
 }
 
 func (d *Dashboard) model(r *http.Request) dashModel {
@@ -111,6 +148,7 @@ func (d *Dashboard) model(r *http.Request) dashModel {
 		Thresholds: d.Thresholds}
 	all := d.View.Tills()
 	m := dashModel{Generated: now.UTC().Format(time.RFC3339), Filter: f}
+	m.ToVerify, m.ReviewErr = d.toVerify(r.Context(), now)
 	stores := map[string]*StoreSummary{}
 	for _, t := range all {
 		ss := stores[t.Store]
@@ -237,6 +275,11 @@ setInterval(function(){
 <table id="tills"><tr><th>store</th><th>till</th><th>state</th><th>unsynced</th><th>oldest unsynced</th><th>last sale</th><th>devices</th><th>version</th><th>slot</th><th>catalog</th><th>status</th><th>lost for</th><th>attention</th></tr>
 {{range .Tills}}<tr id="till-{{.Store}}-{{.Till}}"{{if .Attention}} class="attention"{{end}}><td>{{.Store}}</td><td>{{.Till}}</td><td class="state-{{.State}}">{{.State}}</td><td class="num">{{.Backlog}}</td><td>{{.OldestUnsynced}}</td><td>{{.LastSale}}</td><td>{{.Devices}}</td><td>{{.Version}}</td><td>{{.Slot}}</td><td class="num">{{.Catalog}}</td><td>{{.StatusAge}}</td><td class="lost-since">{{.LostSince}}</td><td>{{range $i, $a := .Attention}}{{if $i}}, {{end}}{{$a}}{{end}}</td></tr>
 {{end}}</table>
+{{if or .ToVerify .ReviewErr}}<h2>To verify</h2>
+{{if .ReviewErr}}<p class="alerts">the documents to verify could not be read: {{.ReviewErr}}</p>{{end}}
+{{if .ToVerify}}<table id="to-verify"><tr><th>store</th><th>till</th><th>receipt</th><th>central</th><th>kind</th><th>at</th><th>order</th><th>beyond the order</th></tr>
+{{range .ToVerify}}<tr><td>{{.Store}}</td><td>{{.Till}}</td><td>{{.Receipt}}</td><td>{{.Central}}</td><td>{{.Kind}}</td><td>{{.At.UTC.Format "2006-01-02 15:04"}}</td><td>{{.Order}}</td><td>{{range $i, $o := .Over}}{{if $i}}, {{end}}{{$o}}{{end}}</td></tr>
+{{end}}</table>{{end}}{{end}}
 <h2>Recent events</h2>
 {{if .Events}}<ul id="events">{{range .Events}}<li>{{.At}} <b>{{.Store}}/{{.Till}}</b> {{.Severity}}: {{.What}}</li>{{end}}</ul>
 {{else}}<p id="events" class="muted">none</p>{{end}}{{end}}`))

@@ -209,7 +209,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 		if guard != nil {
 			protect = guard.Wrap
 		}
-		h := rf.withReleases(&hq.Dashboard{View: view, Consumer: cons, Store: st, Thresholds: th}, protect)
+		dash := &hq.Dashboard{View: view, Consumer: cons, Store: st, Thresholds: th,
+			Reviews: func(ctx context.Context) ([]hq.Review, error) { return hq.ToVerify(ctx, st, fleetStore) }}
+		h := rf.withReleases(dash, protect)
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		scheme := "http"
 		if *webCert != "" {
