@@ -673,14 +673,15 @@ func TestStagedRollout(t *testing.T) {
 	}
 
 	// Head office signs what it sends, the desired firmware included; the tills are
-	// provisioned with its key and take nothing else.
+	// provisioned with its key and take nothing else. Their entries are unsigned (no device
+	// keys registered), which serve takes only with --insecure.
 	ca, err := identity.InitCA(filepath.Join(work, "ca"), "rollout test CA", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	relAddr := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
 	web := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
-	srv := rig.StartProc(t, "tillhq", work, exec.Command(hqBin, "serve", "--broker", mq.URL(), "--store", pg.URL, "--releases", releases,
+	srv := rig.StartProc(t, "tillhq", work, exec.Command(hqBin, "serve", "--insecure", "--broker", mq.URL(), "--store", pg.URL, "--releases", releases,
 		"--release-listen", relAddr, "--http", web, "--sign-key", filepath.Join(work, "ca", identity.SigningKeyFile)))
 	defer srv.Stop(10 * time.Second)
 	if err := rig.WaitListening(relAddr, 15*time.Second); err != nil {
