@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +68,39 @@ func TestSimulatorInTmux(t *testing.T) {
 	}
 	keys("D")
 	waitFor("drawer: ok")
+
+	// Every function can be found from the screen alone: MENU shows the menu in pages of
+	// the operator display, each entry whole, and MENU again turns the page.
+	menu := func(entries ...string) {
+		t.Helper()
+		keys("m")
+		first := waitFor("(1/")
+		pages := first[strings.Index(first, "(1/")+3:]
+		n, err := strconv.Atoi(pages[:strings.IndexByte(pages, ',')])
+		if err != nil {
+			t.Fatalf("no page count on the operator display:\n%s", first)
+		}
+		seen := first
+		for i := 2; i <= n; i++ {
+			keys("m")
+			seen += waitFor(fmt.Sprintf("(%d/%d", i, n))
+		}
+		for _, e := range entries {
+			if !strings.Contains(seen, e) {
+				t.Errorf("the menu's %d pages never show %q", n, e)
+			}
+		}
+		keys("Escape")
+	}
+	menu("1 X report", "2 Z report", "3 cash in", "4 cash out", "5 transfer", "6 release", "7 receipts",
+		"8 copy of the last receipt", "9 price check", "10 find item", "11 shift open", "12 shift close",
+		"13 X of this cashier", "14 USB export", "15 technician page")
+	keys("b")
+	waitFor("scan> _")
+	keys("5901234123457", "Enter")
+	waitFor("Brot (Roggen) 1 x 3,49")
+	menu("1 void sale", "2 line discount", "3 sale discount", "4 price override", "5 price check",
+		"6 find item", "7 cancel card payment")
 	keys("C-c")
 	deadline := time.Now().Add(10 * time.Second)
 	for exec.Command("tmux", "-S", sock, "has-session", "-t", "till").Run() == nil {
