@@ -143,7 +143,9 @@ type Uplink struct {
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty"`
 
-	// The uplink's timings; a zero or absent field takes the uplink's default.
+	// The uplink's timings. An absent or zero field keeps the default configuration's
+	// value (default.json), or, where that has none either, the uplink's own default:
+	// zero never means "no wait", so a configuration means the same once written back.
 	// ResendAfter: entries not acknowledged by HQ for this long are sent again (default 15s).
 	ResendAfter Duration `json:"resend_after,omitzero"`
 	// BackoffMin and BackoffMax bound the jittered wait between connection attempts
@@ -215,6 +217,16 @@ func parse(b []byte, base *Config) (*Config, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("trailing data after the configuration object")
+	}
+	if base != nil {
+		for _, d := range []struct{ got, def *Duration }{
+			{&c.Uplink.ResendAfter, &base.Uplink.ResendAfter}, {&c.Uplink.BackoffMin, &base.Uplink.BackoffMin},
+			{&c.Uplink.BackoffMax, &base.Uplink.BackoffMax}, {&c.Uplink.OfflineAfter, &base.Uplink.OfflineAfter},
+		} {
+			if d.got.Duration == 0 {
+				*d.got = *d.def
+			}
+		}
 	}
 	return c, c.Validate()
 }
