@@ -34,6 +34,13 @@
 //     brings it up step by step, keeping what is stored. A batch of new entries goes in
 //     with COPY (falling back to an INSERT that sorts new keys from held ones when any
 //     key is held), and central numbers are kept as one run per till per commit.
+//   - PostgreSQL also keeps a relational projection of the documents (hq_receipts with
+//     the payload as jsonb, hq_lines, hq_tenders, hq_taxes, hq_cash_moves,
+//     hq_stock_moves; views hq_takings_daily, hq_item_sales, hq_vat_daily), written in
+//     the transaction that verifies them, beside their central numbers, one statement
+//     per table per batch: pending entries and forgeries never reach it, an evict
+//     removes what it evicts, and RebuildProjection writes it again from the entries.
+//     queries.sql holds the first queries a back office runs; a test checks them.
 //   - What HQ sends is signed with Options.SignKey when that is set: a command names its
 //     till and expires (SendCommand subscribes to the result before it publishes, so an
 //     answer is never missed), a catalog is validated as a whole before it is published,

@@ -16,7 +16,7 @@ import (
 )
 
 // schemaVersion is the PostgreSQL schema this build needs; Migrate brings a database to it.
-const schemaVersion = 2
+const schemaVersion = 3
 
 var migrations = []string{`
 CREATE TABLE IF NOT EXISTS hq_schema (version int PRIMARY KEY);
@@ -84,6 +84,8 @@ INSERT INTO hq_central_runs (store, first, till, seqs, lo)
 	SELECT store, substring(central from '-C([0-9]+)$')::bigint, till, ARRAY[seq], seq FROM hq_central;
 DROP TABLE hq_central;
 INSERT INTO hq_schema (version) VALUES (2);
+`, projectionSchema + strings.Join(projectStatements(allKeys), ";\n") + `;
+INSERT INTO hq_schema (version) VALUES (3);
 `}
 
 // pgStore keeps entries in PostgreSQL; several consumers may share one database.
@@ -550,6 +552,7 @@ INSERT INTO hq_central_runs (store, first, till, seqs, lo)
 SELECT r.s, c.base + r.off + 1, r.t, r.q::bigint[], (r.q::bigint[])[1]
 FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) AS r(s, t, off, q) JOIN c ON c.store = r.s`,
 		stores, counts, rs, rt, roff, rq)
+	t.queueProjection(stores, refs)
 	if err := t.flush(ctx); err != nil {
 		return fmt.Errorf("central numbers: %w", err)
 	}

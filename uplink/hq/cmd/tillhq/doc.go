@@ -22,6 +22,7 @@
 //	tillhq acl        --keys DIR --base scripts/mosquitto/acl
 //	tillhq cmd        --broker URL --sign-key FILE STORE TILL NAME [ARGS]
 //	tillhq catalog    --broker URL --sign-key FILE CATALOG.json
+//	tillhq projection --store postgres://... rebuild   (the relational projection, again from the entries)
 //
 // LOC is a postgres:// URL or a bbolt file path (default tillhq.db); for fleet, --store
 // names a shop to show. Every command that talks to the broker takes --tls-ca, --tls-cert

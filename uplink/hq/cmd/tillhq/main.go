@@ -42,6 +42,7 @@ var commands = map[string]command{
 	"acl":        acl,
 	"cmd":        cmdCmd,
 	"catalog":    catalogCmd,
+	"projection": projection,
 }
 
 // env is where a command writes.
@@ -114,6 +115,7 @@ func usage(w io.Writer) {
   acl         print the broker's ACL: the shipped one and each till's catalog grant
   cmd         send a signed command to a till and print its result
   catalog     publish a store's catalog, signed and retained
+  projection  rebuild the PostgreSQL relational projection from the stored entries
   version     print the version
 tillhq COMMAND --help lists the command's flags.`)
 }
