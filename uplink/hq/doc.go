@@ -9,12 +9,14 @@
 //     is a duplicate and changes nothing; the same key with another hash is a conflict,
 //     quarantined with the reason and never written over what is stored.
 //   - A till's acknowledgement watermark (through) is the highest seq such that every
-//     entry from 1 to it is stored and the chain links from the genesis prev to it. It is
+//     entry from 1 to it is stored, the chain links from the genesis prev to it and each
+//     document's receipt number is one more than its till's previous document's. It is
 //     advanced inside the same store transaction that stores the entries, and the retained
 //     ack is published only after that transaction committed. With Options.SignKey the
 //     ack names its till and carries HQ's signature, which a provisioned till requires.
 //   - Anything that cannot be stored (not JSON, oversized, another version, an identity
-//     differing from its topic, a hash that does not match, a broken chain, a conflict)
+//     differing from its topic, a hash that does not match, a broken chain, a receipt
+//     number repeated or skipped, a conflict)
 //     goes to the quarantine with its reason and payload. Nothing is silently dropped.
 //   - Only the verified prefix counts as stored: Entries and Lookup never return an entry
 //     above its till's watermark. Entries above a gap are held as pending and promoted by
