@@ -84,7 +84,7 @@ INSERT INTO hq_central_runs (store, first, till, seqs, lo)
 	SELECT store, substring(central from '-C([0-9]+)$')::bigint, till, ARRAY[seq], seq FROM hq_central;
 DROP TABLE hq_central;
 INSERT INTO hq_schema (version) VALUES (2);
-`, projectionSchema + strings.Join(projectStatements(allKeys), ";\n") + `;
+`, projectionSchema + projectStatements(allKeys) + `;
 INSERT INTO hq_schema (version) VALUES (3);
 `}
 

@@ -110,35 +110,43 @@ var projectionEvict = func() []string {
 	return out
 }()
 
-// batchKeys are the documents one ingest verified: (s, t, q) from three arrays.
-const batchKeys = `unnest($1::text[], $2::text[], $3::bigint[]) AS u(s, t, q)`
+// batchKeys are the documents one ingest verified, (s, t, q) and their central number n:
+// each is the k-th (from 0) of the run that starts at seq lo, found by the run index
+// (store, till, lo) without reading the run's seqs.
+const batchKeys = `(SELECT u.s, u.t, u.q, c.first + u.k
+	FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(s, t, q, lo, k)
+	LEFT JOIN LATERAL (SELECT r.first FROM hq_central_runs r WHERE r.store = u.s AND r.till = u.t AND r.lo = u.lo
+		ORDER BY r.first DESC LIMIT 1) c ON true) AS u(s, t, q, n)`
 
-// allKeys are every document of the verified prefix.
-const allKeys = `(SELECT e.store, e.till, e.seq FROM hq_entries e JOIN hq_tills h ON h.store = e.store AND h.till = e.till
-	WHERE e.seq <= h.through AND e.receipt IS NOT NULL) AS u(s, t, q)`
+// allKeys are every document of the verified prefix, with its central number n.
+const allKeys = `(SELECT e.store, e.till, e.seq, c.n FROM hq_entries e JOIN hq_tills h ON h.store = e.store AND h.till = e.till
+	LEFT JOIN (SELECT r.store, r.till, x.seq, r.first + x.o - 1 AS n FROM hq_central_runs r
+		CROSS JOIN LATERAL unnest(r.seqs) WITH ORDINALITY AS x(seq, o)) c ON c.store = e.store AND c.till = e.till AND c.seq = e.seq
+	WHERE e.seq <= h.through AND e.receipt IS NOT NULL) AS u(s, t, q, n)`
 
-// projectStatements are the projection's statements over the documents keys names (a
-// FROM item with columns s, t, q), one per table, in the order they must run: each
-// later one reads the hq_receipts rows the first wrote. A document whose receipt number
-// its till already used is not projected (a chain with such a repeat is refused before
-// it is verified, so this never happens to a till's own documents).
-func projectStatements(keys string) []string {
-	central := `upper(e.store) || '-C' || CASE WHEN c.n >= 1000000000 THEN c.n::text ELSE lpad(c.n::text, 9, '0') END`
+// projectStatements is the projection of the documents keys names (a FROM item with
+// columns s, t, q and the central number n) as one statement: one INSERT per table,
+// the later ones over the rows the first wrote to hq_receipts. It returns the number of
+// documents projected. A document whose receipt number its till already used is not
+// projected (ingest refuses a repeat before it verifies it, so this never happens to a
+// till's own documents).
+func projectStatements(keys string) string {
+	central := `upper(e.store) || '-C' || CASE WHEN u.n >= 1000000000 THEN u.n::text ELSE lpad(u.n::text, 9, '0') END`
 	receipts := `INSERT INTO hq_receipts (store, till, seq, receipt, central, kind, at, cashier, currency, gross, payload)
 SELECT e.store, e.till, e.seq, e.receipt, ` + central + `, e.kind, e.at, j.p->>'cashier', j.p->>'currency',
 	coalesce((j.p->'totals'->>'gross')::bigint, 0), j.p
 FROM ` + keys + ` JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq = u.q
 CROSS JOIN LATERAL (SELECT convert_from(e.raw, 'UTF8')::jsonb AS p) j
-LEFT JOIN LATERAL (
-	SELECT r.first + array_position(r.seqs, e.seq) - 1 AS n FROM hq_central_runs r
-	WHERE r.store = e.store AND r.till = e.till AND r.lo <= e.seq ORDER BY r.lo DESC LIMIT 1) c ON true
 WHERE e.receipt IS NOT NULL
-ON CONFLICT DO NOTHING`
-	from := ` FROM ` + keys + ` JOIN hq_receipts r ON r.store = u.s AND r.till = u.t AND r.seq = u.q`
+ON CONFLICT DO NOTHING
+RETURNING store, till, seq, kind, gross, payload`
+	// The later tables read the rows the first statement returned: no join with a
+	// table whose statistics do not know what this transaction wrote.
+	from := ` FROM r`
 	elems := func(field string) string {
 		return ` CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(r.payload->'` + field + `') = 'array' THEN r.payload->'` + field + `' ELSE '[]' END) WITH ORDINALITY AS x(v, n)`
 	}
-	return []string{
+	parts := []string{
 		receipts,
 		`INSERT INTO hq_lines (store, till, seq, line, item, name, qty, price, amount, tax)
 SELECT r.store, r.till, r.seq, x.n, x.v->>'item', x.v->>'name', (x.v->>'qty')::bigint, coalesce((x.v->>'price')::bigint, 0),
@@ -155,6 +163,15 @@ SELECT r.store, r.till, r.seq, r.kind, r.gross, r.payload->>'reason'` + from + `
 SELECT r.store, r.till, r.seq, x.n, r.kind, x.v->>'item', (x.v->>'qty')::bigint, r.payload->'data'->>'from',
 	r.payload->'data'->>'to', r.payload->>'ref'` + from + elems("lines") + ` WHERE r.kind IN ('stock-transfer', 'internal-release')`,
 	}
+	// One statement: each table's rows are written by its own INSERT, all from the
+	// documents the first one projected.
+	var b strings.Builder
+	b.WriteString("WITH r AS (" + parts[0] + ")")
+	for i, q := range parts[1:] {
+		fmt.Fprintf(&b, ", p%d AS (%s RETURNING 1)", i, q)
+	}
+	b.WriteString(" SELECT count(*) FROM r")
+	return b.String()
 }
 
 var projectBatch = projectStatements(batchKeys)
@@ -163,18 +180,21 @@ var projectBatch = projectStatements(batchKeys)
 // central numbers.
 func (t *pgTxn) queueProjection(stores []string, refs map[string][]centralRef) {
 	var ss, ts []string
-	var qs []int64
+	var qs, los, ks []int64
 	for _, st := range stores {
-		for _, r := range refs[st] {
+		start := 0 // the run's first ref: runs are as assignCentral writes them
+		for j, r := range refs[st] {
+			if j > 0 && refs[st][j-1].till != r.till {
+				start = j
+			}
 			ss, ts, qs = append(ss, st), append(ts, r.till), append(qs, int64(r.seq))
+			los, ks = append(los, int64(refs[st][start].seq)), append(ks, int64(j-start))
 		}
 	}
 	if len(qs) == 0 {
 		return
 	}
-	for _, q := range projectBatch {
-		t.queue(q, ss, ts, qs)
-	}
+	t.queue(projectBatch, ss, ts, qs, los, ks)
 }
 
 // ErrNoProjection is returned by RebuildProjection for a store that keeps none (bbolt).
@@ -193,16 +213,7 @@ func RebuildProjection(ctx context.Context, st Store) (int64, error) {
 		if _, err := tx.Exec(ctx, `TRUNCATE `+strings.Join(projectionTables, ", ")); err != nil {
 			return err
 		}
-		for i, q := range projectStatements(allKeys) {
-			tag, err := tx.Exec(ctx, q)
-			if err != nil {
-				return fmt.Errorf("%s: %w", projectionTables[i], err)
-			}
-			if i == 0 {
-				n = tag.RowsAffected()
-			}
-		}
-		return nil
+		return tx.QueryRow(ctx, projectStatements(allKeys)).Scan(&n)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("hq: rebuild projection: %w", err)
