@@ -190,6 +190,9 @@ func (t *boltTxn) lockTills(_ context.Context, keys []TillKey, ours map[TillKey]
 			return nil, nil, err
 		}
 		h := TillState{TillKey: k, Through: binary.BigEndian.Uint64(m.Get(kThrough)), Hash: string(m.Get(kHash))}
+		if h.lastDoc, err = t.lastDoc(k, h.Through); err != nil {
+			return nil, nil, err
+		}
 		out = append(out, h)
 		from, to := h.Through+1, h.Through+scanSpan
 		parts := [][2]uint64{{from, to}}
@@ -208,6 +211,34 @@ func (t *boltTxn) lockTills(_ context.Context, keys []TillKey, ours map[TillKey]
 		}
 	}
 	return out, read, nil
+}
+
+// lastDoc is the receipt of k's last document at or below seq through ("" for none).
+func (t *boltTxn) lastDoc(k TillKey, through uint64) (string, error) {
+	e, _, err := t.till(k, false)
+	if err != nil || e == nil || through == 0 {
+		return "", err
+	}
+	c := e.Cursor()
+	key, v := c.Seek(u64b(through))
+	switch {
+	case key == nil:
+		key, v = c.Last()
+	case binary.BigEndian.Uint64(key) > through:
+		key, v = c.Prev()
+	}
+	for ; key != nil; key, v = c.Prev() {
+		var l struct {
+			Receipt string `json:"receipt"`
+		}
+		if err := json.Unmarshal(v, &l); err != nil {
+			return "", fmt.Errorf("stored %s seq %x does not decode: %w", k, key, err)
+		}
+		if l.Receipt != "" {
+			return l.Receipt, nil
+		}
+	}
+	return "", nil
 }
 
 func (t *boltTxn) scan(_ context.Context, spans []span) (map[TillKey][]link, error) {

@@ -9,12 +9,14 @@
 //     is a duplicate and changes nothing; the same key with another hash is a conflict,
 //     quarantined with the reason and never written over what is stored.
 //   - A till's acknowledgement watermark (through) is the highest seq such that every
-//     entry from 1 to it is stored and the chain links from the genesis prev to it. It is
+//     entry from 1 to it is stored, the chain links from the genesis prev to it and each
+//     document's receipt number is above its till's previous document's. It is
 //     advanced inside the same store transaction that stores the entries, and the retained
 //     ack is published only after that transaction committed. With Options.SignKey the
 //     ack names its till and carries HQ's signature, which a provisioned till requires.
 //   - Anything that cannot be stored (not JSON, oversized, another version, an identity
-//     differing from its topic, a hash that does not match, a broken chain, a conflict)
+//     differing from its topic, a hash that does not match, a broken chain, a receipt
+//     number repeated or skipped, a conflict)
 //     goes to the quarantine with its reason and payload. Nothing is silently dropped.
 //   - Only the verified prefix counts as stored: Entries and Lookup never return an entry
 //     above its till's watermark. Entries above a gap are held as pending and promoted by
@@ -34,6 +36,13 @@
 //     brings it up step by step, keeping what is stored. A batch of new entries goes in
 //     with COPY (falling back to an INSERT that sorts new keys from held ones when any
 //     key is held), and central numbers are kept as one run per till per commit.
+//   - PostgreSQL also keeps a relational projection of the documents (hq_receipts with
+//     the payload as jsonb, hq_lines, hq_tenders, hq_taxes, hq_cash_moves,
+//     hq_stock_moves; views hq_takings_daily, hq_item_sales, hq_vat_daily), written in
+//     the transaction that verifies them, beside their central numbers, one statement
+//     per table per batch: pending entries and forgeries never reach it, an evict
+//     removes what it evicts, and RebuildProjection writes it again from the entries.
+//     queries.sql holds the first queries a back office runs; a test checks them.
 //   - What HQ sends is signed with Options.SignKey when that is set: a command names its
 //     till and expires (SendCommand subscribes to the result before it publishes, so an
 //     answer is never missed), a catalog is validated as a whole before it is published,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"tillbox/ledger/journal"
@@ -45,7 +47,8 @@ const scanSpan = 2000
 
 // Ingest stores a batch in one transaction: it inserts new keys, quarantines conflicts
 // and unfit messages, advances each touched till's watermark over the contiguous,
-// chain-verified entries (moving an entry whose prev does not link to the quarantine),
+// chain-verified entries (moving to the quarantine an entry whose prev does not link, or
+// a document whose receipt number is not above its till's previous document's),
 // and numbers the newly verified receipts. Nothing of it is visible unless it all commits.
 //
 // Its cost per entry does not depend on how many tills the batch spans: each phase is
@@ -192,7 +195,8 @@ type chain struct {
 }
 
 // walk advances c over the known links. It returns the eviction of a link that does not
-// chain, or reports that the next link must be read first.
+// chain (or a document that repeats or skips a receipt number), or reports that the next
+// link must be read first.
 func (c *chain) walk(docs map[string][]centralRef) (ev *eviction, needScan bool) {
 	for {
 		l, ok := c.known[c.head.Through+1]
@@ -207,6 +211,19 @@ func (c *chain) walk(docs map[string][]centralRef) (ev *eviction, needScan bool)
 			c.done = true
 			return &eviction{key: c.head.TillKey, seq: l.seq, reason: fmt.Sprintf("broken chain: seq %d has prev %s, but seq %d has hash %s",
 				l.seq, short(l.prev), c.head.Through, short(c.head.Hash))}, false
+		}
+		if l.receipt != "" {
+			// Numbers only ever rise: a repeat or a step back is refused. A step of more
+			// than one is accepted, because a till's ledger written before the document
+			// counter numbered its documents by seq (technical entries in between took
+			// numbers too), and those entries still arrive from a backlog; the wire decoder
+			// has already checked that no number exceeds its seq.
+			if got, last := docNumber(l.receipt), docNumber(c.head.lastDoc); got <= last {
+				c.done = true
+				return &eviction{key: c.head.TillKey, seq: l.seq, reason: fmt.Sprintf("receipt numbering: seq %d has receipt %s, but the document before it is %s (want a number above %d)",
+					l.seq, l.receipt, orNone(c.head.lastDoc), last)}, false
+			}
+			c.head.lastDoc = l.receipt
 		}
 		c.head.Through, c.head.Hash = l.seq, l.hash
 		if l.receipt != "" {
@@ -366,6 +383,20 @@ func Check(ctx context.Context, st Store, k TillKey) (int, error) {
 		return n, fmt.Errorf("hq: check %s: %d entries held up to the watermark %d", k, n, through)
 	}
 	return n, nil
+}
+
+// docNumber is the document number a receipt ends with (wire checks the form
+// PREFIX-NNNNNN before an entry is stored), 0 for none.
+func docNumber(receipt string) uint64 {
+	n, _ := strconv.ParseUint(receipt[strings.LastIndexByte(receipt, '-')+1:], 10, 64)
+	return n
+}
+
+func orNone(receipt string) string {
+	if receipt == "" {
+		return "none"
+	}
+	return receipt
 }
 
 func short(h string) string {

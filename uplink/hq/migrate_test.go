@@ -76,6 +76,28 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'mqtt')`, e.Store, e.Till, int64(e.S
 	if n, err := hq.Check(ctx, st, k); err != nil || n != 6 {
 		t.Fatalf("check: %d, %v", n, err)
 	}
+	// The projection holds what version 1 stored (projected by the migration) and what
+	// came after, each with its central number.
+	rows, err := conn.Query(ctx, `SELECT seq, receipt, central FROM hq_receipts ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seq := uint64(0)
+	for rows.Next() {
+		var q int64
+		var receipt, central string
+		if err := rows.Scan(&q, &receipt, &central); err != nil {
+			t.Fatal(err)
+		}
+		seq++
+		if uint64(q) != seq || receipt != journal.ReceiptNumber("S042-T01", seq) || central != hq.CentralNumber("s042", seq) {
+			t.Fatalf("projected receipt %d: seq %d, %s, %s", seq, q, receipt, central)
+		}
+	}
+	if rows.Err() != nil || seq != 6 {
+		t.Fatalf("%d receipts projected, want 6 (%v)", seq, rows.Err())
+	}
 }
 
 // TestCentralNumbersAcrossTills: the store's numbers follow the order HQ verified the

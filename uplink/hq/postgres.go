@@ -16,7 +16,7 @@ import (
 )
 
 // schemaVersion is the PostgreSQL schema this build needs; Migrate brings a database to it.
-const schemaVersion = 2
+const schemaVersion = 3
 
 var migrations = []string{`
 CREATE TABLE IF NOT EXISTS hq_schema (version int PRIMARY KEY);
@@ -84,6 +84,8 @@ INSERT INTO hq_central_runs (store, first, till, seqs, lo)
 	SELECT store, substring(central from '-C([0-9]+)$')::bigint, till, ARRAY[seq], seq FROM hq_central;
 DROP TABLE hq_central;
 INSERT INTO hq_schema (version) VALUES (2);
+`, projectionSchema + projectStatements(allKeys) + `;
+INSERT INTO hq_schema (version) VALUES (3);
 `}
 
 // pgStore keeps entries in PostgreSQL; several consumers may share one database.
@@ -386,6 +388,11 @@ JOIN LATERAL (
 	SELECT seq, prev, hash, receipt FROM hq_entries
 	WHERE store = u.s AND till = u.t AND seq > greatest(h.through, u.hi) AND seq <= h.through + $5) e ON true`,
 		stores, tills, los, his, scanSpan)
+	// Each till's last verified document, under the lock too: its receipt number is the
+	// one the next document's must follow.
+	b.Queue(`SELECT u.s, u.t, coalesce((SELECT e.receipt FROM hq_entries e
+	WHERE e.store = u.s AND e.till = u.t AND e.seq <= h.through AND e.receipt IS NOT NULL ORDER BY e.seq DESC LIMIT 1), '')
+FROM unnest($1::text[], $2::text[]) AS u(s, t) JOIN hq_tills h ON h.store = u.s AND h.till = u.t`, stores, tills)
 	br := t.tx.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
@@ -403,7 +410,34 @@ JOIN LATERAL (
 	if err != nil {
 		return nil, nil, fmt.Errorf("lock tills: read links: %w", err)
 	}
+	if err := readLastDocs(br, heads); err != nil {
+		return nil, nil, fmt.Errorf("lock tills: last documents: %w", err)
+	}
 	return heads, links, nil
+}
+
+// readLastDocs sets each head's lastDoc from rows of (store, till, receipt).
+func readLastDocs(br pgx.BatchResults, heads []TillState) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	idx := make(map[TillKey]int, len(heads))
+	for i, h := range heads {
+		idx[h.TillKey] = i
+	}
+	for rows.Next() {
+		var k TillKey
+		var r string
+		if err := rows.Scan(&k.Store, &k.Till, &r); err != nil {
+			return err
+		}
+		if i, ok := idx[k]; ok {
+			heads[i].lastDoc = r
+		}
+	}
+	return rows.Err()
 }
 
 func (t *pgTxn) readHeads(br pgx.BatchResults, keys []TillKey) ([]TillState, error) {
@@ -550,6 +584,7 @@ INSERT INTO hq_central_runs (store, first, till, seqs, lo)
 SELECT r.s, c.base + r.off + 1, r.t, r.q::bigint[], (r.q::bigint[])[1]
 FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) AS r(s, t, off, q) JOIN c ON c.store = r.s`,
 		stores, counts, rs, rt, roff, rq)
+	t.queueProjection(stores, refs)
 	if err := t.flush(ctx); err != nil {
 		return fmt.Errorf("central numbers: %w", err)
 	}

@@ -20,6 +20,9 @@ type TillState struct {
 	TillKey
 	Through uint64 // every seq <= Through is stored and chain verified
 	Hash    string // hash of the entry at Through
+	// lastDoc is the receipt of the last document at or below Through ("" for none), as
+	// the ingest reads it under the till's lock.
+	lastDoc string
 }
 
 // Record is one stored entry.

@@ -29,6 +29,7 @@
 //	tillhq rollout    status [ID] [--json] | pause ID | resume ID | abort ID
 //	tillhq serve      ... --releases DIR --release-listen ADDR   (releases with ranges; runs the rollouts)
 //	                  (--http adds /releases/, /rollouts and /api/rollouts to the dashboard)
+//	tillhq projection --store postgres://... rebuild   (the relational projection, again from the entries)
 //
 // LOC is a postgres:// URL or a bbolt file path (default tillhq.db); for fleet, --store
 // names a shop to show. Every command that talks to the broker takes --tls-ca, --tls-cert

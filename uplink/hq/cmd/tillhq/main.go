@@ -45,6 +45,7 @@ var commands = map[string]command{
 	"release":    releaseCmd,
 	"rollout":    rolloutCmd,
 	"group":      groupCmd,
+	"projection": projection,
 }
 
 // env is where a command writes.
@@ -120,6 +121,7 @@ func usage(w io.Writer) {
   release     add a signed firmware bundle for the fleet, list the releases
   group       put a till in a group (set STORE/TILL GROUP), tag it (tag STORE/TILL TAG...), list them
   rollout     create a staged rollout of a release; status, pause, resume, abort
+  projection  rebuild the PostgreSQL relational projection from the stored entries
   version     print the version
 tillhq COMMAND --help lists the command's flags.`)
 }

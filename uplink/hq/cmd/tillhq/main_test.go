@@ -42,6 +42,8 @@ func TestRunCommandLines(t *testing.T) {
 		{[]string{"receipt"}, 2, "", "give one receipt or central number", false},
 		{[]string{"import"}, 2, "", "give the exported files", false},
 		{[]string{"tills", "extra"}, 2, "", "takes no arguments", false},
+		{[]string{"projection"}, 2, "", "usage: tillhq projection rebuild", false},
+		{[]string{"projection", "redo"}, 2, "", "usage: tillhq projection rebuild", false},
 		{[]string{"ca"}, 2, "", "ca: want init", false},
 		{[]string{"ca", "mint"}, 2, "", `unknown subcommand "mint"`, false},
 		{[]string{"register", "s042"}, 2, "", "give STORE TILL KEY", false},
