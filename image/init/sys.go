@@ -32,10 +32,12 @@ func mountEarly() error {
 	return nil
 }
 
-// loadModules loads modules (what names them in the log: "" or "late "), all at once: a module whose dependency is not in
-// yet fails with ENOENT (an unknown symbol) and is tried again once the others of its
-// round are in, for as long as a round loads something. One already loaded or built in
-// is fine.
+// loadModules loads modules (what names them in the log: "" or "late ") one after another
+// in the order given, which the image builder made dependencies first. They are not loaded
+// at once: the kernel lets a module whose dependency is still initialising wait up to 30 s
+// for its symbols, and a boot whose modules were loaded together once stalled there. A module that
+// still fails with ENOENT (an unknown symbol) is tried again once the others of its round
+// are in, for as long as a round loads something. One already loaded or built in is fine.
 func loadModules(what string, names []string) {
 	if len(names) == 0 {
 		return
@@ -46,15 +48,9 @@ func loadModules(what string, names []string) {
 	for len(pending) > 0 {
 		rounds++
 		errs := make([]error, len(pending))
-		var wg sync.WaitGroup
 		for i, n := range pending {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = loadModule(n)
-			}()
+			errs[i] = loadModule(n)
 		}
-		wg.Wait()
 		var again []string
 		for i, err := range errs {
 			var missing modOpenError
