@@ -121,9 +121,9 @@ func TestVM(t *testing.T) {
 	// next scenario boots the box again).
 	step := func(name string, f func(t *testing.T)) bool {
 		return t.Run(name, func(st *testing.T) {
-			parent := r.t
-			r.t = st
-			defer func() { r.t = parent }()
+			parent, parentCon := r.t, r.con.t
+			r.t, r.con.t = st, st
+			defer func() { r.t, r.con.t = parent, parentCon }()
 			f(st)
 		})
 	}
