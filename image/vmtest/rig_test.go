@@ -35,8 +35,9 @@ const firmware = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd"
 
 // box is one box under qemu with its host-side world.
 type box struct {
-	t       *testing.T
-	root    string // the repository
+	t       *testing.T // the running test or step: failures and per-boot cleanups go to it
+	top     *testing.T // the whole test: what outlives a step (the console log)
+	root    string     // the repository
 	dir     string
 	cache   string
 	key     ed25519.PrivateKey
@@ -70,7 +71,7 @@ func newBox(t *testing.T) *box {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &box{t: t, root: root, dir: t.TempDir(), cache: filepath.Join(root, ".cache", "image")}
+	r := &box{t: t, top: t, root: root, dir: t.TempDir(), cache: filepath.Join(root, ".cache", "image")}
 	fetch := exec.Command("bash", filepath.Join(root, "scripts", "image-fetch.sh"), r.cache)
 	if out, err := fetch.CombinedOutput(); err != nil {
 		t.Skipf("kernel cache not available: %v\n%s", err, out)
@@ -287,7 +288,7 @@ func (r *box) boot(stick string) time.Time {
 		// The console is kept after the test, for reading where a boot's time went.
 		log := filepath.Join(r.root, ".cache", "vmtest", "console.log")
 		os.MkdirAll(filepath.Dir(log), 0o755)
-		r.con = newConsole(r.t, log)
+		r.con = newConsole(r.top, log)
 		r.t.Logf("console: %s", log)
 	}
 	r.booted = r.con.mark()

@@ -121,9 +121,13 @@ func TestVM(t *testing.T) {
 	// next scenario boots the box again).
 	step := func(name string, f func(t *testing.T)) bool {
 		return t.Run(name, func(st *testing.T) {
-			parent, parentCon := r.t, r.con.t
-			r.t, r.con.t = st, st
-			defer func() { r.t, r.con.t = parent, parentCon }()
+			// The console is made at the first boot, with the t of that step.
+			parent := r.t
+			r.t = st
+			if r.con != nil {
+				r.con.t = st
+			}
+			defer func() { r.t = parent }()
 			f(st)
 		})
 	}
