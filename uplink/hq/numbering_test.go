@@ -17,12 +17,18 @@ import (
 // receipt given, or a power-up when receipt is empty.
 func linkedEntry(t *testing.T, till string, seq uint64, receipt, prev string) wire.Tx {
 	t.Helper()
-	e := rig.Sale(int(seq))
+	return entryTx(t, till, seq, receipt, prev, time.Date(2026, 3, 2, 10, 0, int(seq), 0, time.UTC))
+}
+
+// entryTx is the entry of s042/till at seq, linked to prev and dated at, as HQ decodes it
+// from the wire: a sale with the receipt given, or a power-up when receipt is empty.
+func entryTx(t *testing.T, till string, seq uint64, receipt, prev string, at time.Time) wire.Tx {
+	t.Helper()
+	e := rig.Sale(int(seq % 1000))
 	if receipt == "" {
 		e = journal.Entry{Kind: journal.KindPowerUp}
 	}
-	e.V, e.Store, e.Till, e.Seq, e.Receipt, e.Prev = 1, "s042", till, seq, receipt, prev
-	e.At = time.Date(2026, 3, 2, 10, 0, int(seq), 0, time.UTC)
+	e.V, e.Store, e.Till, e.Seq, e.Receipt, e.Prev, e.At = 1, "s042", till, seq, receipt, prev, at
 	h, err := e.ComputeHash()
 	if err != nil {
 		t.Fatal(err)

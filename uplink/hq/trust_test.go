@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -28,24 +27,7 @@ func forgeTx(t *testing.T, till string, seq uint64, receipt string) wire.Tx {
 // forgeLinked is forgeTx with the prev given: a forgery that links to the chain HQ holds.
 func forgeLinked(t *testing.T, till string, seq uint64, receipt, prev string) wire.Tx {
 	t.Helper()
-	e := rig.Sale(int(seq % 1000))
-	e.V, e.Store, e.Till, e.Seq, e.Receipt = 1, "s042", till, seq, receipt
-	e.At = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	e.Prev = prev
-	h, err := e.ComputeHash()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Hash = h
-	b, err := json.Marshal(&e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := wire.DecodeTx(wire.Topic{Store: "s042", Till: till, Kind: wire.KindTx}, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tx
+	return entryTx(t, till, seq, receipt, prev, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 // TestOnlyTheVerifiedPrefixIsShown: an entry far above the watermark, and the entries
