@@ -62,11 +62,17 @@ const (
 	AlertDevice     = "device"
 	AlertDiskLow    = "disk-low"
 	AlertConflict   = "conflict"
+	// AlertRefused: messages of the till refused (not decoding, not signed by its key) and
+	// quarantined, the last within ConflictWindow.
+	AlertRefused = "refused"
+	// AlertQuarantineFull: the till passed the quarantine's bound (QuarantineLimits) and
+	// HQ dropped some of its quarantine, the last within ConflictWindow.
+	AlertQuarantineFull = "quarantine-full"
 )
 
 // AlertKinds lists every alert kind, in a fixed order.
 var AlertKinds = []string{AlertBadStatus, AlertLost, AlertStopped, AlertSilent, AlertUnsynced, AlertPaperOut,
-	AlertDrawerOpen, AlertDevice, AlertDiskLow, AlertConflict}
+	AlertDrawerOpen, AlertDevice, AlertDiskLow, AlertConflict, AlertRefused, AlertQuarantineFull}
 
 // TillAlert is one reason a till needs someone.
 type TillAlert struct {
@@ -126,6 +132,16 @@ func (th *Thresholds) Alerts(ts TillStatus, now time.Time) []TillAlert {
 	if t.Conflicts > 0 && ts.Conflicts >= t.Conflicts && ts.LastConflict != nil &&
 		(t.ConflictWindow <= 0 || now.Sub(*ts.LastConflict) <= t.ConflictWindow) {
 		add(AlertConflict, "%d chain conflicts, last %s ago", ts.Conflicts, roundAge(now.Sub(*ts.LastConflict)))
+	}
+	// Integrity findings too, under the conflicts' switch and window.
+	recent := func(at *time.Time) bool {
+		return t.Conflicts > 0 && at != nil && (t.ConflictWindow <= 0 || now.Sub(*at) <= t.ConflictWindow)
+	}
+	if ts.Refused > 0 && recent(ts.LastRefused) {
+		add(AlertRefused, "%d messages refused, last %s ago", ts.Refused, roundAge(now.Sub(*ts.LastRefused)))
+	}
+	if ts.QuarantineDropped > 0 && recent(ts.LastDropped) {
+		add(AlertQuarantineFull, "quarantine full: %d messages dropped, last %s ago", ts.QuarantineDropped, roundAge(now.Sub(*ts.LastDropped)))
 	}
 	return out
 }

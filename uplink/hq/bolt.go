@@ -277,14 +277,14 @@ func (t *boltTxn) scanOne(k TillKey, from, to uint64) ([]link, error) {
 
 func (t *boltTxn) evict(_ context.Context, evs []eviction) error {
 	for _, ev := range evs {
-		if err := t.evictOne(ev.key, ev.seq, ev.reason); err != nil {
+		if err := t.evictOne(ev.key, ev.seq, ev.reason, ev.drop); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (t *boltTxn) evictOne(k TillKey, seq uint64, reason string) error {
+func (t *boltTxn) evictOne(k TillKey, seq uint64, reason string, drop bool) error {
 	e, _, err := t.till(k, false)
 	if err != nil || e == nil {
 		return err
@@ -302,7 +302,7 @@ func (t *boltTxn) evictOne(k TillKey, seq uint64, reason string) error {
 			}
 		}
 	}
-	if err := e.Delete(u64b(seq)); err != nil {
+	if err := e.Delete(u64b(seq)); err != nil || drop {
 		return err
 	}
 	return t.quarantineOne(Quarantine{At: time.Now().UTC(), Source: "chain", Store: k.Store, Till: k.Till, Seq: seq, Reason: reason, Payload: clipPayload(raw)})

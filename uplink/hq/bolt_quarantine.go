@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"tillbox/ledger/journal"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func (t *boltTxn) quarantineItem(_ context.Context, id uint64) (Quarantine, bool, error) {
@@ -95,4 +97,71 @@ func (t *boltTxn) evictFrom(ctx context.Context, k TillKey, seq uint64, reason s
 		hash = h.Hash
 	}
 	return n, t.setThrough(ctx, []TillState{{TillKey: k, Through: seq - 1, Hash: hash}})
+}
+
+// bQuarantineBounds holds the quarantine's bound: "store/till" 0x00 kind -> boundState
+// (JSON).
+var bQuarantineBounds = []byte("quarantine-bounds")
+
+func boundName(k boundKey) []byte { return append(append(tillName(k.TillKey), 0), k.kind...) }
+
+// bounds reads the states; bbolt's one writer at a time is the lock.
+func (t *boltTxn) bounds(_ context.Context, keys []boundKey) (map[boundKey]boundState, error) {
+	b, err := t.tx.CreateBucketIfNotExists(bQuarantineBounds)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[boundKey]boundState, len(keys))
+	for _, k := range keys {
+		var s boundState
+		if v := b.Get(boundName(k)); v != nil {
+			if err := json.Unmarshal(v, &s); err != nil {
+				return nil, fmt.Errorf("%s %s does not decode: %w", k.TillKey, k.kind, err)
+			}
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+func (t *boltTxn) setBounds(_ context.Context, states map[boundKey]boundState) error {
+	b, err := t.tx.CreateBucketIfNotExists(bQuarantineBounds)
+	if err != nil {
+		return err
+	}
+	for k, s := range states {
+		v, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(boundName(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *boltStore) quarantineBounds(_ context.Context) ([]QuarantineBound, error) {
+	var out []QuarantineBound
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bQuarantineBounds)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(name, v []byte) error {
+			i := bytes.IndexByte(name, 0)
+			j := bytes.IndexByte(name, '/')
+			if i < 0 || j < 0 || j > i {
+				return fmt.Errorf("bound %q: not store/till and kind", name)
+			}
+			var st boundState
+			if err := json.Unmarshal(v, &st); err != nil {
+				return fmt.Errorf("bound %q does not decode: %w", name, err)
+			}
+			k := boundKey{TillKey{string(name[:j]), string(name[j+1 : i])}, string(name[i+1:])}
+			out = append(out, st.public(k))
+			return nil
+		})
+	})
+	return out, err
 }

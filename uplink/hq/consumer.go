@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,9 @@ type Options struct {
 	BackoffMin, BackoffMax time.Duration
 	// Logger receives quarantines and connection changes. Default: discard.
 	Logger *slog.Logger
+	// Quarantine bounds what is kept of each till's quarantine per kind of reason. Nil:
+	// DefaultQuarantineLimits.
+	Quarantine *QuarantineLimits
 	// AfterCommit, when set, is called after each commit and before its acks are
 	// published: fault tests use it to kill the process in exactly that gap.
 	AfterCommit func(Result)
@@ -83,6 +87,25 @@ type Consumer struct {
 	// would cost the broker and every till as much as the entries themselves.
 	deferred map[TillKey]uint64
 	ackedAt  map[TillKey]time.Time
+
+	// dropped counts, per till and kind, what the quarantine's bound did not keep.
+	dropMu  sync.Mutex
+	dropped map[boundKey]uint64
+}
+
+// QuarantineDropped returns what this process dropped over the quarantine's bound, per
+// till and kind, sorted by till and kind (Store, Till, Kind and Dropped are set).
+func (c *Consumer) QuarantineDropped() []QuarantineBound {
+	c.dropMu.Lock()
+	out := make([]QuarantineBound, 0, len(c.dropped))
+	for k, n := range c.dropped {
+		out = append(out, QuarantineBound{Store: k.Store, Till: k.Till, Kind: k.kind, Dropped: n})
+	}
+	c.dropMu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		return boundLess(boundKey{TillKey{out[i].Store, out[i].Till}, out[i].Kind}, boundKey{TillKey{out[j].Store, out[j].Till}, out[j].Kind})
+	})
+	return out
 }
 
 // hqPingTimeout is the least time HQ waits for the broker's answer to its ping.
@@ -399,7 +422,11 @@ func (c *Consumer) check(m delivery) inbound {
 		// A retained tx is left over from a misbehaving publisher; it is quarantined
 		// like anything else that is not a plain till message, and cleared after commit
 		// so that it does not come back on every connect.
-		return inbound{m: m, q: &Quarantine{Source: "mqtt", Topic: m.Topic(), Reason: "retained tx message", Payload: m.Payload()}}
+		q := &Quarantine{Source: "mqtt", Topic: m.Topic(), Reason: reasonRetained, Payload: m.Payload()}
+		if t, err := c.topics.Parse(m.Topic()); err == nil {
+			q.Store, q.Till = t.Store, t.Till
+		}
+		return inbound{m: m, q: q}
 	}
 	t, err := c.topics.Parse(m.Topic())
 	var tx wire.Tx
@@ -416,7 +443,7 @@ func (c *Consumer) check(m delivery) inbound {
 
 // process stores and acknowledges one batch.
 func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound) error {
-	b := Batch{}
+	b := Batch{Limits: c.o.Quarantine}
 	for _, im := range msgs {
 		if im.in != nil {
 			b.Entries = append(b.Entries, *im.in)
@@ -443,6 +470,21 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 	c.quarantined.Add(uint64(res.Quarantined))
 	for _, a := range res.Alerts {
 		c.o.Logger.Error("hq: integrity alert, quarantined", "detail", a)
+	}
+	if len(res.Dropped) > 0 {
+		c.dropMu.Lock()
+		if c.dropped == nil {
+			c.dropped = map[boundKey]uint64{}
+		}
+		for _, d := range res.Dropped {
+			c.dropped[boundKey{d.TillKey, d.Kind}] += uint64(d.Dropped)
+		}
+		c.dropMu.Unlock()
+		for _, d := range res.Dropped {
+			if d.First {
+				c.o.Logger.Error("hq: quarantine full: dropping and counting", "till", d.TillKey.String(), "kind", d.Kind, "until", d.Until)
+			}
+		}
 	}
 	if c.o.AfterCommit != nil {
 		c.o.AfterCommit(res)

@@ -421,6 +421,10 @@ func (d *Dashboard) metrics(ctx context.Context) []byte {
 		sample("tillhq_duplicates_total", float64(st.Duplicates))
 		family("tillhq_quarantined_total", "counter", "Messages this process quarantined (forged, altered, malformed, conflicting).")
 		sample("tillhq_quarantined_total", float64(st.Quarantined))
+		family("tillhq_quarantine_dropped_total", "counter", "Messages of the till this process did not keep, over the quarantine's bound for the reason.")
+		for _, q := range d.Consumer.QuarantineDropped() {
+			sample("tillhq_quarantine_dropped_total", float64(q.Dropped), "store", q.Store, "till", q.Till, "reason", q.Kind)
+		}
 		family("tillhq_acks_published_total", "counter", "Acks this process published.")
 		sample("tillhq_acks_published_total", float64(st.Acks))
 		family("tillhq_consumer_pending_messages", "gauge", "Messages received and waiting for the store.")

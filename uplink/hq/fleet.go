@@ -23,6 +23,10 @@ type TillStatus struct {
 	DeviceSince         map[string]time.Time `json:",omitempty"` // when each device entered its state
 	Conflicts           int                  `json:",omitempty"` // chain conflicts and broken chains recorded
 	LastConflict        *time.Time           `json:",omitempty"`
+	Refused             int                  `json:",omitempty"` // messages refused and quarantined (quarantine_bound.go)
+	LastRefused         *time.Time           `json:",omitempty"`
+	QuarantineDropped   uint64               `json:",omitempty"` // over the quarantine's bound, not kept
+	LastDropped         *time.Time           `json:",omitempty"`
 	CertSerial          string               `json:",omitempty"` // of the certificate HQ's CA issued it
 }
 

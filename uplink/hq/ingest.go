@@ -17,6 +17,8 @@ import (
 type Batch struct {
 	Entries    []Incoming
 	Quarantine []Quarantine
+	// Limits bound the quarantine per till and kind (nil: DefaultQuarantineLimits).
+	Limits *QuarantineLimits
 }
 
 // Incoming is one checked entry and where it came from.
@@ -29,11 +31,17 @@ type Incoming struct {
 type Result struct {
 	Stored      int
 	Duplicates  int
-	Quarantined int
+	Quarantined int // kept in the quarantine
+	// Dropped is what the quarantine's bound did not keep, per till and kind.
+	Dropped []Drop
+	// Refused are the messages found unfit (not decoding, unsigned, retained) that the
+	// quarantine kept, for the fleet's events.
+	Refused []Finding
 	// Through holds the watermark after commit of every till the batch touched.
 	Through map[TillKey]uint64
-	// Alerts are the conflicts and broken chains this batch found, for the operator: they
-	// mean two boxes answer to one till id, or a till's ledger was replaced.
+	// Alerts are the conflicts and broken chains this batch found and the quarantine
+	// kept, for the operator: they mean two boxes answer to one till id, or a till's
+	// ledger was replaced.
 	Alerts []string
 	// Moved marks the tills whose watermark this batch advanced.
 	Moved map[TillKey]bool
@@ -77,14 +85,38 @@ func ingestIn(ctx context.Context, t txn, b Batch) (Result, error) {
 			return res, err
 		}
 	}
-	qs := append(unfit(b.Quarantine, now), classify(p, &res, now)...)
-	if len(qs) > 0 {
-		if err := t.quarantine(ctx, qs); err != nil {
+	lim := b.Limits.get()
+	unfitQs := unfit(b.Quarantine, now)
+	if qs := append(unfitQs, classify(p, &res, now)...); len(qs) > 0 {
+		reqs := make([]boundReq, len(qs))
+		for i, q := range qs {
+			reqs[i] = boundReq{key: boundKey{TillKey{q.Store, q.Till}, QuarantineKind(q)}, size: quarantineSize(q)}
+		}
+		keep, err := admitQuarantine(ctx, t, reqs, lim, now, &res)
+		if err != nil {
 			return res, err
 		}
-		res.Quarantined += len(qs)
+		kept := qs[:0:0]
+		for i, q := range qs {
+			if !keep[i] {
+				continue
+			}
+			kept = append(kept, q)
+			switch {
+			case i >= len(unfitQs):
+				res.Alerts = append(res.Alerts, TillKey{q.Store, q.Till}.String()+": "+q.Reason)
+			case q.Source != "operator":
+				res.Refused = append(res.Refused, Finding{TillKey: TillKey{q.Store, q.Till}, Kind: reqs[i].key.kind, Detail: q.Reason})
+			}
+		}
+		if len(kept) > 0 {
+			if err := t.quarantine(ctx, kept); err != nil {
+				return res, err
+			}
+			res.Quarantined += len(kept)
+		}
 	}
-	docs, err := advanceWatermarks(ctx, t, p, &res)
+	docs, err := advanceWatermarks(ctx, t, p, &res, lim, now)
 	if err != nil {
 		return res, err
 	}
@@ -149,12 +181,12 @@ func unfit(qs []Quarantine, now time.Time) []Quarantine {
 }
 
 // classify counts what the insert did and returns the conflicts to quarantine: a key
-// held (or first seen in this batch) with another hash.
+// held (or first seen in this batch) with another hash. The caller raises the alerts of
+// those the quarantine's bound keeps.
 func classify(p *plan, res *Result, now time.Time) []Quarantine {
 	var qs []Quarantine
 	conflict := func(it *item, other string) {
 		reason := fmt.Sprintf("conflict: seq %d is held with hash %s, this one has %s", it.seq, short(other), short(it.hash))
-		res.Alerts = append(res.Alerts, it.key.String()+": "+reason)
 		qs = append(qs, Quarantine{At: now, Source: it.source, Store: it.key.Store, Till: it.key.Till, Seq: it.seq,
 			Reason: reason, Payload: clipPayload(it.raw)})
 	}
@@ -236,7 +268,7 @@ func (c *chain) walk(docs map[string][]centralRef) (ev *eviction, needScan bool)
 // after all till locks, for the same reason), moves each watermark over the contiguous,
 // chain-verified entries, evicts a link that breaks the chain, and writes the heads that
 // moved. It returns the newly verified receipts by store, in till and chain order.
-func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result) (map[string][]centralRef, error) {
+func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim QuarantineLimits, now time.Time) (map[string][]centralRef, error) {
 	docs := map[string][]centralRef{}
 	if len(p.keys) == 0 {
 		return docs, nil
@@ -312,12 +344,33 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result) (map[st
 		}
 	}
 	if len(evs) > 0 {
+		// The entry leaves what is held either way; the bound decides whether its record
+		// is kept in the quarantine. Its payload is at hand when this batch brought it;
+		// otherwise it is counted at the most a record keeps.
+		reqs := make([]boundReq, len(evs))
+		for i, ev := range evs {
+			size := int64(MaxQuarantinePayload)
+			if it := p.first[ev.key][ev.seq]; it != nil && it.inserted {
+				size = int64(len(clipPayload(it.raw)))
+			}
+			q := Quarantine{Source: "chain", Reason: ev.reason}
+			reqs[i] = boundReq{key: boundKey{ev.key, QuarantineKind(q)}, size: size + int64(len(ev.reason)) + quarantineOverhead}
+		}
+		keep, err := admitQuarantine(ctx, t, reqs, lim, now, res)
+		if err != nil {
+			return nil, err
+		}
+		for i := range evs {
+			evs[i].drop = !keep[i]
+		}
 		if err := t.evict(ctx, evs); err != nil {
 			return nil, err
 		}
 		for _, ev := range evs {
-			res.Quarantined++
-			res.Alerts = append(res.Alerts, ev.key.String()+": "+ev.reason)
+			if !ev.drop {
+				res.Quarantined++
+				res.Alerts = append(res.Alerts, ev.key.String()+": "+ev.reason)
+			}
 		}
 	}
 	var moved []TillState

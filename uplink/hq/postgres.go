@@ -152,6 +152,10 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 		}
 		return nil, fmt.Errorf("hq: open postgres: %w (run tillhq migrate): %v", ErrSchema, err)
 	}
+	if err := createQuarantineBounds(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("hq: open postgres: %w", err)
+	}
 	return &pgStore{pool: pool}, nil
 }
 
@@ -514,16 +518,17 @@ func readLinks(rows pgx.Rows) (map[TillKey][]link, error) {
 func (t *pgTxn) evict(ctx context.Context, evs []eviction) error {
 	n := len(evs)
 	stores, tills, seqs, reasons := make([]string, n), make([]string, n), make([]int64, n), make([]string, n)
+	keep := make([]bool, n)
 	for i, ev := range evs {
-		stores[i], tills[i], seqs[i], reasons[i] = ev.key.Store, ev.key.Till, int64(ev.seq), ev.reason
+		stores[i], tills[i], seqs[i], reasons[i], keep[i] = ev.key.Store, ev.key.Till, int64(ev.seq), ev.reason, !ev.drop
 	}
 	_, err := t.tx.Exec(ctx, `WITH d AS (
-	DELETE FROM hq_entries e USING unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(s, t, q, r)
+	DELETE FROM hq_entries e USING unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $6::bool[]) AS u(s, t, q, r, k)
 	WHERE e.store = u.s AND e.till = u.t AND e.seq = u.q
-	RETURNING e.store, e.till, e.seq, u.r, e.raw)
+	RETURNING e.store, e.till, e.seq, u.r, u.k, e.raw)
 INSERT INTO hq_quarantine (at, source, store, till, seq, reason, payload)
-SELECT now(), 'chain', store, till, seq, r, substring(raw from 1 for $5) FROM d ORDER BY store, till, seq`,
-		stores, tills, seqs, reasons, MaxQuarantinePayload)
+SELECT now(), 'chain', store, till, seq, r, substring(raw from 1 for $5) FROM d WHERE k ORDER BY store, till, seq`,
+		stores, tills, seqs, reasons, MaxQuarantinePayload, keep)
 	if err != nil {
 		return fmt.Errorf("evict: %w", err)
 	}

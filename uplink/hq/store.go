@@ -88,7 +88,8 @@ type txn interface {
 	lockTills(ctx context.Context, keys []TillKey, ours map[TillKey]span) ([]TillState, map[TillKey][]link, error)
 	// scan returns, for each span, the stored links with from <= seq <= to of its till.
 	scan(ctx context.Context, spans []span) (map[TillKey][]link, error)
-	// evict moves stored entries to the quarantine.
+	// evict moves stored entries to the quarantine (removes them only, for those marked
+	// drop).
 	evict(ctx context.Context, evs []eviction) error
 	// setThrough writes the watermarks of tills locked by lockTills.
 	setThrough(ctx context.Context, heads []TillState) error
@@ -106,6 +107,7 @@ type eviction struct {
 	key    TillKey
 	seq    uint64
 	reason string
+	drop   bool // over the quarantine's bound: the entry leaves what is held, unrecorded
 }
 
 type item struct {

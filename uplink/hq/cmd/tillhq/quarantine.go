@@ -50,7 +50,7 @@ func quarantine(ctx context.Context, e *env, args []string) error {
 				return err
 			}
 		}
-		return st.Quarantined(ctx, func(q hq.Quarantine) error {
+		err := st.Quarantined(ctx, func(q hq.Quarantine) error {
 			if k.Store != "" && (q.Store != k.Store || q.Till != k.Till) {
 				return nil
 			}
@@ -60,6 +60,10 @@ func quarantine(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "%d %s %s %s/%s seq %d: %s\n", q.ID, q.At.Format(time.RFC3339), q.Source, q.Store, q.Till, q.Seq, q.Reason)
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		return listDropped(ctx, e, st, k, *asJSON)
 	case "show":
 		id, err := parseID(rest[0])
 		if err != nil {
@@ -140,6 +144,31 @@ func quarantine(ctx context.Context, e *env, args []string) error {
 		if err := hq.RecordResolution(ctx, fs, r, *by, time.Now().UTC()); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// listDropped prints, after the quarantine, what HQ dropped over its bound per till and
+// kind (of till k, or every till): a line "dropped STORE/TILL KIND: N over the bound, last
+// AT", or with asJSON the hq.QuarantineBound (its Dropped field tells it from a
+// quarantined message).
+func listDropped(ctx context.Context, e *env, st hq.Store, k hq.TillKey, asJSON bool) error {
+	bounds, err := hq.QuarantineBounds(ctx, st)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(e.stdout)
+	for _, b := range bounds {
+		if b.Dropped == 0 || k.Store != "" && (b.Store != k.Store || b.Till != k.Till) {
+			continue
+		}
+		if asJSON {
+			if err := enc.Encode(b); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(e.stdout, "dropped %s/%s %s: %d over the bound, last %s\n", b.Store, b.Till, b.Kind, b.Dropped, b.LastDropped.Format(time.RFC3339))
 	}
 	return nil
 }

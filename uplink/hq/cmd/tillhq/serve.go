@@ -32,6 +32,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	insecure := c.fs.Bool("insecure", false, "run unsigned: store entries no device key signed, send unsigned acks, serve the dashboard without authentication")
 	caDir := c.fs.String("ca", os.Getenv("TILLHQ_CA"), "the CA directory: the inventory shows the serial of each till's certificate; with the CA key there, HQ answers the tills' certificate renewals")
 	th := alertFlags(c.fs)
+	ql := quarantineFlags(c.fs)
 	keep := c.fs.Duration("events-keep", 90*24*time.Hour, "keep the event history this long (0: for ever)")
 	eventRate := c.fs.Int("event-rate", hq.DefaultEventRate, "keep at most this many events of one till per minute; the rest are counted")
 	jsURLs := c.fs.String("jetstream", "", "NATS URLs (nats://host:4222,...): take the tills' tx from the cluster's JetStream stream; --broker lists its MQTT URLs, for the acks")
@@ -100,6 +101,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "tillhq: in-process broker on", b.Addr())
 	}
 	o.Broker, o.ClientID, o.Share, o.BatchMax, o.Logger = broker, *clientID, *share, *batch, logger
+	o.Quarantine = ql
 	if o.SignKey == nil && (o.Keys != nil || o.TLS != nil) {
 		fmt.Fprintln(e.stderr, "tillhq: acks are unsigned (no --sign-key): tills provisioned with HQ's key will refuse them")
 	}
@@ -158,6 +160,12 @@ func serve(ctx context.Context, e *env, args []string) error {
 				}
 				view.RecordConflict(k, kind, reason)
 			}
+		}
+		for _, f := range r.Refused {
+			view.RecordRefused(f)
+		}
+		for _, d := range r.Dropped {
+			view.RecordQuarantineFull(d)
 		}
 		if inject != nil {
 			inject(r)
@@ -244,6 +252,19 @@ func parseAlert(a string) (hq.TillKey, string, bool) {
 		return hq.TillKey{}, "", false
 	}
 	return hq.TillKey{Store: store, Till: till}, reason, true
+}
+
+// quarantineFlags are the quarantine's bound per till and kind of reason.
+func quarantineFlags(fs *flag.FlagSet) *hq.QuarantineLimits {
+	l := hq.DefaultQuarantineLimits()
+	fs.DurationVar(&l.Window, "quarantine-window", l.Window, "the quarantine's bound counts over this period, per till and kind of reason")
+	fs.IntVar(&l.Records, "quarantine-records", l.Records, "keep at most this many quarantined messages of one till and kind per window; the rest are counted (0: no limit)")
+	fs.Func("quarantine-bytes", "keep at most this many bytes of one till and kind's quarantine per window, e.g. 1MB (0: no limit) (default 1MB)", func(v string) error {
+		n, err := parseBytes(v)
+		l.Bytes = n
+		return err
+	})
+	return &l
 }
 
 // alertFlags are the thresholds of tillhq serve's alerts.
