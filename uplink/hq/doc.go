@@ -17,7 +17,13 @@
 //   - Anything that cannot be stored (not JSON, oversized, another version, an identity
 //     differing from its topic, a hash that does not match, a broken chain, a receipt
 //     number repeated or skipped, a conflict)
-//     goes to the quarantine with its reason and payload. Nothing is silently dropped.
+//     goes to the quarantine with its reason and payload, within its bound (below), and
+//     what the bound does not keep is counted. Nothing is silently dropped.
+//   - The quarantine is bounded per till and kind of reason (QuarantineLimits: records and
+//     bytes per window), in the same transaction in both stores: past the bound a record
+//     is not kept but counted (QuarantineBounds), the first drop of a window is reported
+//     (Result.Dropped) for an event and an alert, and a conflict over the bound raises no
+//     alert of its own. Stored entries and operator moves are never bounded.
 //   - Only the verified prefix counts as stored: Entries and Lookup never return an entry
 //     above its till's watermark. Entries above a gap are held as pending and promoted by
 //     the watermark's advance once the gap closes; one that does not link is quarantined.
