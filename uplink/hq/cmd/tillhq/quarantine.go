@@ -187,7 +187,8 @@ func parseAnywhere(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// replayIDs is the quarantined entry arg names, or all of a till's, oldest first.
+// replayIDs is the quarantined entry arg names, or all of a till's, oldest first, except
+// those an operator moved there (an evicted forgery is replayed only by its id).
 func replayIDs(ctx context.Context, st hq.Store, arg string) ([]uint64, error) {
 	if !strings.Contains(arg, "/") {
 		id, err := parseID(arg)
@@ -199,7 +200,7 @@ func replayIDs(ctx context.Context, st hq.Store, arg string) ([]uint64, error) {
 	}
 	var ids []uint64
 	err = st.Quarantined(ctx, func(q hq.Quarantine) error {
-		if q.Store == k.Store && q.Till == k.Till && q.Seq > 0 {
+		if q.Store == k.Store && q.Till == k.Till && q.Seq > 0 && q.Source != "operator" {
 			ids = append(ids, q.ID)
 		}
 		return nil
