@@ -450,7 +450,6 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 			continue
 		}
 		b.Quarantine = append(b.Quarantine, *im.q)
-		c.o.Logger.Warn("hq: quarantined", "topic", im.m.Topic(), "reason", im.q.Reason)
 	}
 	res, err := Ingest(ctx, c.st, b)
 	if err != nil {
@@ -468,6 +467,11 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 	c.stored.Add(uint64(res.Stored))
 	c.dups.Add(uint64(res.Duplicates))
 	c.quarantined.Add(uint64(res.Quarantined))
+	// What the quarantine kept is logged; what its bound dropped, once per window: a
+	// flood does not flood the log either.
+	for _, f := range res.Refused {
+		c.o.Logger.Warn("hq: quarantined", "till", f.TillKey.String(), "kind", f.Kind, "reason", f.Detail)
+	}
 	for _, a := range res.Alerts {
 		c.o.Logger.Error("hq: integrity alert, quarantined", "detail", a)
 	}

@@ -16,6 +16,7 @@
 //	tillhq review     [--store LOC] [list | resolve [--note TEXT] RECEIPT]   (stock documents beyond their order)
 //	tillhq serve      ... --http ADDR --dashboard-auth FILE [--http-cert F --http-key F] (dashboard and /metrics)
 //	tillhq serve      ... --ca DIR [--alert-* ...]   (certificate serials and renewals; alert thresholds)
+//	tillhq serve      ... [--quarantine-window 1h] [--quarantine-records 500] [--quarantine-bytes 1MB]   (the quarantine's bound per till and reason)
 //	tillhq passwd     [--generate] NAME   (a credentials line for --dashboard-auth)
 //	tillhq ca         init|sign [--replace]|account|server|revoke [--till S/T]|crl|list --ca DIR [--days N]
 //	tillhq register   --keys DIR STORE TILL KEY
@@ -40,7 +41,9 @@
 //
 // The work is package hq's; this command parses flags and prints. --json prints one JSON
 // object per line: tills gives store, till, through and hash; check gives store, till,
-// through, entries and error (absent when the chain verified).
+// through, entries and error (absent when the chain verified); quarantine list gives each
+// quarantined message, then for each till and kind of reason with messages dropped over
+// the quarantine's bound an object with Store, Till, Kind and Dropped.
 //
 // serve refuses to run without --keys and --sign-key unless given --insecure, and serves
 // the dashboard only behind --dashboard-auth (or --insecure); a bare :PORT is loopback's.
