@@ -205,7 +205,10 @@ func admitQuarantine(ctx context.Context, t txn, reqs []boundReq, lim Quarantine
 			continue
 		}
 		s := states[r.key]
-		if s.WindowStart.IsZero() || now.Sub(s.WindowStart) >= lim.Window || now.Before(s.WindowStart) {
+		// A transaction that waited for the lock may come with a time a little before the
+		// window's start, set by one that took the lock first: still that window. Only a
+		// clock set back by a window or more starts another.
+		if s.WindowStart.IsZero() || now.Sub(s.WindowStart) >= lim.Window || s.WindowStart.Sub(now) >= lim.Window {
 			s.WindowStart, s.Records, s.Bytes, s.WindowDropped = now, 0, 0, 0
 		}
 		over := s.WindowDropped > 0 || lim.Records > 0 && s.Records+1 > lim.Records || lim.Bytes > 0 && s.Bytes+r.size > lim.Bytes
