@@ -86,6 +86,7 @@ bench:
 	$(GO) test -count=1 -run '^$$' -bench ReceiptOverPty -benchtime 20x ./drivers/printer/
 	$(GO) test -count=1 -run '^$$' -bench DecodeTx ./uplink/wire/
 	$(GO) test -count=1 -run '^$$' -bench IngestPostgres -benchtime 100x ./uplink/hq/
+	$(GO) test -count=1 -run '^$$' -bench QuarantineFlood -benchtime 20x ./uplink/hq/
 	$(GO) test -count=1 -run '^$$' -bench RolloutTick -benchtime 20x ./uplink/hq/
 	bash scripts/bench-drain.sh
 

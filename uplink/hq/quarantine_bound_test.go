@@ -3,12 +3,14 @@ package hq_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"tillbox/ledger/journal"
 	"tillbox/uplink/hq"
+	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
 
@@ -175,4 +177,92 @@ func TestQuarantineBoundedPerTillAndKind(t *testing.T) {
 			t.Fatalf("t04 held %v", held)
 		}
 	})
+}
+
+// floodOf is n entries of store/till at seqs 1 to 3, each with its own content: against a
+// till HQ holds those seqs of, every one is a conflict.
+func floodOf(b *testing.B, store, till string, n, round int) hq.Batch {
+	b.Helper()
+	var in hq.Batch
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(round*n) * time.Second)
+	for i := range n {
+		e := rig.Sale(i)
+		e.V, e.Store, e.Till, e.Seq = journal.FormatVersion, store, till, uint64(i%3+1)
+		e.Receipt, e.At, e.Prev = journal.ReceiptNumber(journal.DefaultPrefix(store, till), e.Seq), at.Add(time.Duration(i)*time.Second), strings.Repeat("ab", 32)
+		if e.Seq == 1 {
+			e.Prev = journal.GenesisPrev
+		}
+		h, err := e.ComputeHash()
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.Hash = h
+		raw, err := json.Marshal(&e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tx, err := wire.DecodeEntry(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in.Entries = append(in.Entries, hq.Incoming{Tx: tx, Source: "mqtt"})
+	}
+	return in
+}
+
+// BenchmarkQuarantineFlood is what one hostile till's flood costs HQ's PostgreSQL store:
+// one op is one batch of 1000 entries conflicting with what HQ holds of the till, in one
+// transaction, once with no bound (every one quarantined: the baseline, as before the
+// bound) and once under the default bound (its first 500 kept, the rest counted), in the
+// same run, alternating. It reports both times per batch and their ratio.
+func BenchmarkQuarantineFlood(b *testing.B) {
+	pg := rig.StartPostgres(b)
+	ctx := context.Background()
+	if err := hq.Migrate(ctx, pg.URL); err != nil {
+		b.Fatal(err)
+	}
+	st, err := hq.OpenPostgres(ctx, pg.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	cases := []struct {
+		till string
+		lim  *hq.QuarantineLimits
+	}{{"t01", &hq.QuarantineLimits{}}, {"t02", nil}}
+	for _, c := range cases {
+		if _, err := hq.Ingest(ctx, st, hq.Batch{Entries: func() (in []hq.Incoming) {
+			for _, tx := range chainedSales(b, "s042", c.till, 3) {
+				in = append(in, hq.Incoming{Tx: tx, Source: "mqtt"})
+			}
+			return in
+		}()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const batch = 1000
+	floods := make([][]hq.Batch, len(cases))
+	for i, c := range cases {
+		for r := range b.N {
+			f := floodOf(b, "s042", c.till, batch, r)
+			f.Limits = c.lim
+			floods[i] = append(floods[i], f)
+		}
+	}
+	b.ResetTimer()
+	spent := make([]time.Duration, len(cases))
+	for r := range b.N {
+		for i := range cases {
+			start := time.Now()
+			if _, err := hq.Ingest(ctx, st, floods[i][r]); err != nil {
+				b.Fatal(err)
+			}
+			spent[i] += time.Since(start)
+		}
+	}
+	b.StopTimer()
+	unbounded, bounded := spent[0]/time.Duration(b.N), spent[1]/time.Duration(b.N)
+	b.ReportMetric(float64(unbounded.Microseconds())/1000, "ms/batch-unbounded")
+	b.ReportMetric(float64(bounded.Microseconds())/1000, "ms/batch-bounded")
+	b.ReportMetric(float64(bounded)/float64(unbounded), "bounded/unbounded")
 }
