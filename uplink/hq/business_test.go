@@ -191,7 +191,7 @@ func TestBusinessViewTakingsByTradingDay(t *testing.T) {
 		for _, want := range []string{"Trading day <b>2026-03-02</b> (Europe/Warsaw: 2026-03-01 23:00:00 to 2026-03-02 23:00:00 UTC)",
 			`<tr id="till-s042-t01-PLN"><td>s042</td><td>t01</td><td>PLN</td><td class="num">4</td><td class="num">3</td><td class="num">1</td><td class="num">40.98</td><td>card 13.00, cash 27.98</td><td>23:59</td></tr>`,
 			`<tr id="till-s043-t04"><td>s043</td><td>t04</td>`, `<td>1.5.0</td><td class="num">2</td><td>s043</td>`,
-			"conflict: seq 1 held with another hash", "1 messages in the quarantine"} {
+			"conflict: seq 1 held with another hash", "Held in the quarantine: 1"} {
 			if !strings.Contains(page, want) {
 				t.Errorf("the page lacks %s", want)
 			}

@@ -167,7 +167,7 @@ func integrityAlerts(tills []TillStatus, events []FleetEvent) []IntegrityAlert {
 		}
 		a := IntegrityAlert{Store: t.Store, Till: t.Till, Conflicts: t.Conflicts, Last: t.LastConflict}
 		if e, ok := last[t.TillKey]; ok {
-			a.Kind, a.Detail = e.Event.Kind, e.Event.Detail
+			a.Kind, a.Detail = e.Event.Kind, strings.TrimPrefix(e.Event.Detail, e.Event.Kind+": ")
 		}
 		out = append(out, a)
 	}
@@ -257,6 +257,7 @@ th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums
 </style></head><body>
 <h1>tillbox business</h1>
 <p><a href="/">fleet</a> · <a href="/rollouts">rollouts</a></p>
+<p class="muted">Times of day are the trading zone's; money in units of its currency.</p>
 <p id="day">Trading day <b>{{.Day.Date}}</b> ({{.Day.Zone}}: {{stamp .Day.From}} to {{stamp .Day.To}} UTC); sales and refunds HQ holds verified. <span class="muted">updated {{stamp .Generated}} UTC</span></p>
 {{if .TakingsErr}}<p class="alerts" id="takings-error">the takings could not be read: {{.TakingsErr}}</p>{{end}}
 <h2>Fleet</h2>
@@ -264,11 +265,11 @@ th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums
 {{range .Fleet}}<tr><td>{{.Currency}}</td><td class="num">{{.Receipts}}</td><td class="num">{{.Sales}}</td><td class="num">{{.Refunds}}</td><td class="num big">{{money .Gross .Currency}}</td><td>{{tenders .}}</td></tr>
 {{end}}</table>{{else}}<p id="fleet" class="muted">No sales yet on this day.</p>{{end}}
 <h2>Takings per store</h2>
-<table id="store-takings"><tr><th>store</th><th>currency</th><th>receipts</th><th>sales</th><th>refunds</th><th>gross</th><th>tenders</th><th>last</th></tr>
+<table id="store-takings"><tr><th>store</th><th>currency</th><th>receipts</th><th>sales</th><th>refunds</th><th>gross</th><th>tenders</th><th>last sale</th></tr>
 {{range .Stores}}<tr id="store-{{.Store}}-{{.Currency}}"><td>{{.Store}}</td><td>{{.Currency}}</td><td class="num">{{.Receipts}}</td><td class="num">{{.Sales}}</td><td class="num">{{.Refunds}}</td><td class="num">{{money .Gross .Currency}}</td><td>{{tenders .}}</td><td>{{hhmm .Last $.Day.Zone}}</td></tr>
 {{end}}</table>
 <h2>Takings per till</h2>
-<table id="till-takings"><tr><th>store</th><th>till</th><th>currency</th><th>receipts</th><th>sales</th><th>refunds</th><th>gross</th><th>tenders</th><th>last</th></tr>
+<table id="till-takings"><tr><th>store</th><th>till</th><th>currency</th><th>receipts</th><th>sales</th><th>refunds</th><th>gross</th><th>tenders</th><th>last sale</th></tr>
 {{range .Tills}}<tr id="till-{{.Store}}-{{.Till}}{{if .Currency}}-{{.Currency}}{{end}}"><td>{{.Store}}</td><td>{{.Till}}</td><td>{{.Currency}}</td><td class="num">{{.Receipts}}</td><td class="num">{{.Sales}}</td><td class="num">{{.Refunds}}</td><td class="num">{{if .Currency}}{{money .Gross .Currency}}{{else}}0{{end}}</td><td>{{tenders .}}</td><td>{{hhmm .Last $.Day.Zone}}</td></tr>
 {{end}}</table>
 <h2>Firmware in the fleet</h2>
@@ -280,12 +281,12 @@ th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums
 {{range .Catalogs}}<tr><td>{{.Store}}</td><td class="num">{{if .Version}}{{.Version}}{{else}}none yet{{end}}</td><td class="num">{{.Tills}}</td></tr>
 {{end}}</table>
 <h2>Integrity</h2>
-{{if .Integrity}}<table id="integrity"><tr><th>store</th><th>till</th><th>conflicts and broken chains</th><th>last</th><th>what</th></tr>
+{{if .Integrity}}<table id="integrity"><tr><th>store</th><th>till</th><th>conflicts and broken chains</th><th>last (UTC)</th><th>what</th></tr>
 {{range .Integrity}}<tr class="alerts"><td>{{.Store}}</td><td>{{.Till}}</td><td class="num">{{.Conflicts}}</td><td>{{with .Last}}{{stamp .}}{{end}}</td><td>{{.Kind}}{{if .Detail}}: {{.Detail}}{{end}}</td></tr>
 {{end}}</table>{{else}}<p id="integrity">No conflicts or broken chains recorded.</p>{{end}}
 {{if .QuarantineErr}}<p class="alerts">the quarantine could not be read: {{.QuarantineErr}}</p>{{end}}
-{{if .Quarantine}}<p class="alerts" id="quarantine-total">{{.QuarantineTotal}} messages in the quarantine (tillhq quarantine)</p>
-<table id="quarantine"><tr><th>store</th><th>till</th><th>reason</th><th>messages</th><th>newest</th></tr>
+{{if .Quarantine}}<p class="alerts" id="quarantine-total">Held in the quarantine: {{.QuarantineTotal}} (tillhq quarantine list)</p>
+<table id="quarantine"><tr><th>store</th><th>till</th><th>reason</th><th>messages</th><th>newest (UTC)</th></tr>
 {{range .Quarantine}}<tr><td>{{.Store}}</td><td>{{.Till}}</td><td>{{.Reason}}</td><td class="num">{{.Count}}</td><td>{{stamp .Newest}}</td></tr>
 {{end}}</table>{{else}}<p id="quarantine-total">The quarantine is empty.</p>{{end}}
 </body></html>

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -337,6 +338,92 @@ FROM hq_receipts r WHERE at >= $1 AND at < $2 AND kind IN ('sale', 'refund')`, d
 		}
 	})
 
+	t.Run("Grafana's takings panels give the same figures", func(t *testing.T) {
+		raw, err := os.ReadFile("../../../../scripts/monitoring/tillbox-fleet.grafana.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dash struct {
+			Panels []struct {
+				Title   string
+				Targets []struct{ RawSQL string }
+			}
+		}
+		if err := json.Unmarshal(raw, &dash); err != nil {
+			t.Fatal(err)
+		}
+		// Grafana's variables and macros as Grafana expands them for "All" stores and the
+		// last two days.
+		expand := strings.NewReplacer("${store:regex}", ".*", "${trading_tz}", zone.String(),
+			"$__timeFilter(r.at)", fmt.Sprintf("r.at BETWEEN '%s' AND '%s'", day.From.Add(-24*time.Hour).Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339)))
+		conn, err := pgx.Connect(context.Background(), pg.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), `SET TIME ZONE 'UTC'`); err != nil {
+			t.Fatal(err)
+		}
+		rowsOf := func(sql string) [][]string {
+			rows, err := conn.Query(context.Background(), expand.Replace(sql), pgx.QueryResultFormats{pgx.TextFormatCode})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, expand.Replace(sql))
+			}
+			defer rows.Close()
+			var out [][]string
+			for rows.Next() {
+				var row []string
+				for _, v := range rows.RawValues() {
+					row = append(row, string(v))
+				}
+				out = append(out, row)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		ran := 0
+		for _, p := range dash.Panels {
+			for _, tg := range p.Targets {
+				if tg.RawSQL == "" {
+					continue
+				}
+				ran++
+				got := mustJSON(t, rowsOf(tg.RawSQL))
+				var want [][]string
+				switch p.Title {
+				case "Takings per store today":
+					for _, s := range bv.Stores {
+						want = append(want, []string{s.Store, s.Currency, fmt.Sprint(s.Sales), fmt.Sprint(s.Refunds), hq.FormatMoney(s.Gross, s.Currency)})
+					}
+				case "Takings per till today":
+					for _, s := range bv.Tills {
+						if s.Receipts() > 0 {
+							want = append(want, []string{s.Store, s.Till, s.Currency, fmt.Sprint(s.Sales), fmt.Sprint(s.Refunds), hq.FormatMoney(s.Gross, s.Currency)})
+						}
+					}
+				case "Takings per store and day":
+					// Yesterday's one sale of s042/t01, then today's takings per store.
+					yesterday := hq.DayOf(day.From.Add(-time.Hour), zone)
+					want = append(want, []string{yesterday.From.In(time.UTC).Format("2006-01-02 15:04:05+00"), "s042 PLN", "50.00"})
+					for _, s := range bv.Stores {
+						want = append(want, []string{day.From.Format("2006-01-02 15:04:05+00"), s.Store + " " + s.Currency, hq.FormatMoney(s.Gross, s.Currency)})
+					}
+				default:
+					t.Errorf("a PostgreSQL panel this test does not know: %q", p.Title)
+					continue
+				}
+				if w := mustJSON(t, want); !numbersEqual(got, w) {
+					t.Errorf("panel %q:\n got %s\nwant %s", p.Title, got, w)
+				}
+			}
+		}
+		if ran != 3 {
+			t.Errorf("%d PostgreSQL panels, want 3", ran)
+		}
+	})
+
 	tokenFile := filepath.Join(dir, "token")
 	os.WriteFile(tokenFile, []byte(webToken+"\n"), 0o600)
 	t.Run("tillhq fleet shows each till's rollout step and the stages", func(t *testing.T) {
@@ -440,4 +527,17 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// numbersEqual compares two JSON rows of text, a decimal written with more zeros (what
+// PostgreSQL's numeric division prints) equal to the same number with fewer.
+func numbersEqual(a, b string) bool {
+	trim := regexp.MustCompile(`(\.\d*?[1-9])0+"|\.0+"`)
+	norm := func(s string) string {
+		return trim.ReplaceAllStringFunc(s, func(m string) string {
+			m = strings.TrimRight(strings.TrimSuffix(m, `"`), "0")
+			return strings.TrimSuffix(m, ".") + `"`
+		})
+	}
+	return norm(a) == norm(b)
 }
