@@ -15,6 +15,7 @@
 //	tillhq events     [--store LOC] [--till S/T] [--kind K] [--since T] [--until T] [--json]
 //	tillhq review     [--store LOC] [list | resolve [--note TEXT] RECEIPT]   (stock documents beyond their order)
 //	tillhq serve      ... --http ADDR --dashboard-auth FILE [--http-cert F --http-key F] (dashboard and /metrics)
+//	tillhq serve      ... --http ADDR --trading-tz ZONE   (the business view's trading days; default UTC)
 //	tillhq serve      ... --ca DIR [--alert-* ...]   (certificate serials and renewals; alert thresholds)
 //	tillhq passwd     [--generate] NAME   (a credentials line for --dashboard-auth)
 //	tillhq ca         init|sign [--replace]|account|server|revoke [--till S/T]|crl|list --ca DIR [--days N]
