@@ -218,6 +218,22 @@ func FormatMoney(minor int64, currency string) string {
 	return s
 }
 
+// zones caches the locations the page names (time.LoadLocation reads the zone database
+// each time); a name that does not load is UTC.
+var zones sync.Map
+
+func zoneNamed(name string) *time.Location {
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		l = time.UTC
+	}
+	zones.Store(name, l)
+	return l
+}
+
 var businessTmpl = template.Must(template.New("business").Funcs(template.FuncMap{
 	"money": FormatMoney,
 	"tenders": func(t Takings) string {
@@ -236,11 +252,7 @@ var businessTmpl = template.Must(template.New("business").Funcs(template.FuncMap
 		if t == nil {
 			return ""
 		}
-		loc, err := time.LoadLocation(zone)
-		if err != nil {
-			loc = time.UTC
-		}
-		return t.In(loc).Format("15:04")
+		return t.In(zoneNamed(zone)).Format("15:04")
 	},
 	"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"join":  func(s []string) string { return strings.Join(s, ", ") },

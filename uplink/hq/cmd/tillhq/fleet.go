@@ -70,19 +70,31 @@ func fleet(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		defer st.Close()
 		fst, err := hq.OpenFleetStore(ctx, st)
 		if err == nil {
 			inv, err = fst.Devices(ctx)
 		}
+		var docs hq.Docs
+		if err == nil {
+			docs, err = hq.OpenDocs(ctx, st)
+		}
 		if err != nil {
+			st.Close()
 			return err
 		}
-		docs, err := hq.OpenDocs(ctx, st)
-		if err != nil {
-			return err
+		if strings.Contains(*invLoc, "://") {
+			// PostgreSQL: --watch reads the rollouts again on every redraw.
+			defer st.Close()
+			rollouts = func() ([]hq.Rollout, error) { return hq.Rollouts(ctx, docs) }
+		} else {
+			// A bbolt file is locked while open: read once, and let tillhq serve have it.
+			rs, err := hq.Rollouts(ctx, docs)
+			st.Close()
+			if err != nil {
+				return err
+			}
+			rollouts = func() ([]hq.Rollout, error) { return rs, nil }
 		}
-		rollouts = func() ([]hq.Rollout, error) { return hq.Rollouts(ctx, docs) }
 	}
 	if !*watch {
 		ts := inv
