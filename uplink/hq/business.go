@@ -120,88 +120,63 @@ func DayTakings(ctx context.Context, st Store, day TradingDay) ([]Takings, error
 	return out, nil
 }
 
-// The takings from the projection: two statements, one over hq_receipts and one over
-// hq_tenders joined to it, each for the day's range of hq_receipts_at (store, at) of
-// every store HQ holds a till of.
-const (
-	pgTakingsReceipts = `SELECT r.store, r.till, coalesce(r.currency, ''),
-	count(*) FILTER (WHERE r.kind = 'sale'), count(*) FILTER (WHERE r.kind = 'refund'),
-	coalesce(sum(r.gross), 0)::bigint,
-	coalesce(sum(CASE WHEN jsonb_typeof(r.payload->'totals'->'change') = 'number' THEN (r.payload->'totals'->>'change')::bigint ELSE 0 END), 0)::bigint,
-	max(r.at)
-FROM (SELECT DISTINCT store FROM hq_tills) s
-JOIN hq_receipts r ON r.store = s.store AND r.at >= $1 AND r.at < $2
-WHERE r.kind IN ('sale', 'refund')
-GROUP BY 1, 2, 3`
-	pgTakingsTenders = `SELECT r.store, r.till, coalesce(r.currency, ''), t.kind, coalesce(sum(t.amount), 0)::bigint
-FROM (SELECT DISTINCT store FROM hq_tills) s
-JOIN hq_receipts r ON r.store = s.store AND r.at >= $1 AND r.at < $2
-JOIN hq_tenders t ON t.store = r.store AND t.till = r.till AND t.seq = r.seq
-WHERE r.kind IN ('sale', 'refund')
+// pgTakings are the takings from the projection in one statement: the day's sales and
+// refunds, found by hq_receipts_at (store, at) for every store HQ holds a till of, read
+// once; one row per till and currency (tender NULL), and one per tender kind from the
+// receipts' payload (the tenders hq_tenders holds of them). Its cost is the day's
+// receipts, not the history's.
+const pgTakings = `WITH d AS MATERIALIZED (
+	SELECT r.store, r.till, coalesce(r.currency, '') AS currency, r.kind, r.gross, r.at, r.payload
+	FROM (SELECT DISTINCT store FROM hq_tills) s
+	JOIN hq_receipts r ON r.store = s.store AND r.at >= $1 AND r.at < $2
+	WHERE r.kind IN ('sale', 'refund'))
+SELECT store, till, currency, NULL::text,
+	count(*) FILTER (WHERE kind = 'sale'), count(*) FILTER (WHERE kind = 'refund'), coalesce(sum(gross), 0)::bigint,
+	coalesce(sum(CASE WHEN jsonb_typeof(payload->'totals'->'change') = 'number' THEN (payload->'totals'->>'change')::bigint ELSE 0 END), 0)::bigint,
+	max(at)
+FROM d GROUP BY 1, 2, 3
+UNION ALL
+SELECT d.store, d.till, d.currency, coalesce(x->>'kind', ''), 0, 0, coalesce(sum((x->>'amount')::bigint), 0)::bigint, 0, max(d.at)
+FROM d CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(d.payload->'tenders') = 'array' THEN d.payload->'tenders' ELSE '[]' END) x
 GROUP BY 1, 2, 3, 4`
-)
 
 type takingsKey struct{ store, till, currency string }
 
 func (s *pgStore) dayTakings(ctx context.Context, day TradingDay) ([]Takings, error) {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback(ctx)
-	// One snapshot for both statements: the tenders belong to the receipts counted.
-	if _, err := tx.Exec(ctx, `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY`); err != nil {
-		return nil, err
-	}
 	by := map[takingsKey]*Takings{}
 	change := map[takingsKey]int64{}
-	rows, err := tx.Query(ctx, pgTakingsReceipts, day.From, day.To)
+	tenders := map[takingsKey]map[string]int64{}
+	rows, err := s.pool.Query(ctx, pgTakings, day.From, day.To)
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var t Takings
+		var tender *string
 		var ch int64
 		var last time.Time
-		if err := rows.Scan(&t.Store, &t.Till, &t.Currency, &t.Sales, &t.Refunds, &t.Gross, &ch, &last); err != nil {
-			rows.Close()
+		if err := rows.Scan(&t.Store, &t.Till, &t.Currency, &tender, &t.Sales, &t.Refunds, &t.Gross, &ch, &last); err != nil {
 			return nil, err
+		}
+		k := takingsKey{t.Store, t.Till, t.Currency}
+		if tender != nil {
+			if tenders[k] == nil {
+				tenders[k] = map[string]int64{}
+			}
+			tenders[k][*tender] += t.Gross
+			continue
 		}
 		last = last.UTC()
 		t.Last = &last
-		k := takingsKey{t.Store, t.Till, t.Currency}
 		by[k], change[k] = &t, ch
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = tx.Query(ctx, pgTakingsTenders, day.From, day.To)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var k takingsKey
-		var kind string
-		var amount int64
-		if err := rows.Scan(&k.store, &k.till, &k.currency, &kind, &amount); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if t := by[k]; t != nil {
-			if t.Tenders == nil {
-				t.Tenders = map[string]int64{}
-			}
-			t.Tenders[kind] += amount
-		}
-	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	out := make([]Takings, 0, len(by))
 	for k, t := range by {
-		t.Tenders = lessChange(t.Tenders, change[k])
+		t.Tenders = lessChange(tenders[k], change[k])
 		out = append(out, *t)
 	}
 	return out, nil
