@@ -143,7 +143,7 @@ func BenchmarkDayTakings(b *testing.B) {
 	run("postgres", func() error { _, err := hq.DayTakings(ctx, pst, day); return err })
 	run("bolt", func() error { _, err := hq.DayTakings(ctx, bst, day); return err })
 	if base := per["postgres-view-baseline"]; base > 0 && per["postgres"] > 0 {
-		b.Logf("%d receipts on %s of %d: DayTakings postgres %.0f µs, bolt %.0f µs; hq_takings_daily for the day %.0f µs (baseline); postgres/baseline %.2f",
+		fmt.Printf("BenchmarkDayTakings: %d receipts on %s of %d: DayTakings postgres %.0f µs, bolt %.0f µs; hq_takings_daily for the day %.0f µs (baseline); postgres/baseline %.2f\n",
 			receipts, day.Date, stores*tillsPer*perTill, per["postgres"], per["bolt"], base, per["postgres"]/base)
 	}
 }
