@@ -253,10 +253,14 @@ func (d *Dashboard) model(r *http.Request) dashModel {
 	return m
 }
 
-// eventText is "kind: detail", or the kind alone.
+// eventText is "kind: detail", or the kind alone; a detail that starts with its kind
+// already (HQ's "conflict: seq 4 is held ...") is not prefixed again.
 func eventText(e wire.Event) string {
 	if e.Detail == "" {
 		return e.Kind
+	}
+	if strings.HasPrefix(e.Detail, e.Kind+": ") {
+		return e.Detail
 	}
 	return e.Kind + ": " + e.Detail
 }

@@ -509,14 +509,16 @@ FROM hq_receipts r WHERE at >= $1 AND at < $2 AND kind IN ('sale', 'refund')`, d
 				t.Errorf("the dashboard does not show %s:\n%s", w, main)
 			}
 		}
-		shot := filepath.Join(t.ArtifactDir(), "business.png")
-		browse("/business", true, "--screenshot="+shot)
-		if fi, err := os.Stat(shot); err != nil || fi.Size() < 1000 {
-			t.Fatalf("screenshot %s: %v", shot, err)
+		for _, p := range []struct{ path, file string }{{"/business", "business.png"}, {"/", "dashboard-rollout.png"}} {
+			shot := filepath.Join(t.ArtifactDir(), p.file)
+			browse(p.path, true, "--screenshot="+shot)
+			if fi, err := os.Stat(shot); err != nil || fi.Size() < 1000 {
+				t.Fatalf("screenshot %s: %v", shot, err)
+			}
+			keepArtifact(t, shot)
+			fmt.Printf("screenshot of %s: %s\n", p.path, shot)
+			t.Logf("screenshot of %s: %s (kept with go test -artifacts, or in $TILLBOX_ARTIFACTS)", p.path, shot)
 		}
-		keepArtifact(t, shot)
-		fmt.Printf("business view screenshot: %s\n", shot)
-		t.Logf("business view screenshot: %s (kept with go test -artifacts, or in $TILLBOX_ARTIFACTS)", shot)
 	})
 }
 
