@@ -3,6 +3,3 @@ package hq
 // MigrateTo brings the schema at url to version v only, so that a test can build a
 // database as an older tillhq left it and then migrate it.
 var MigrateTo = migrateTo
-
-// PgTakings is the business view's statement, for the benchmark's plan.
-const PgTakings = pgTakings
