@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata"
 
 	"tillbox/ledger"
 	"tillbox/ledger/journal"

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // --trading-tz works on a host without a zoneinfo database
 
 	"tillbox/uplink/hq"
 	"tillbox/uplink/identity"
