@@ -543,3 +543,13 @@ func numbersEqual(a, b string) bool {
 	}
 	return norm(a) == norm(b)
 }
+
+// tillhq serve refuses a trading zone it cannot load, before it opens anything.
+func TestServeRefusesABadTradingZone(t *testing.T) {
+	for _, zone := range []string{"Mars/Olympus", "Local", ""} {
+		code, _, errs := tillhq("serve", "--insecure", "--store", filepath.Join(t.TempDir(), "hq.db"), "--trading-tz", zone)
+		if code != 2 || !strings.Contains(errs, "--trading-tz") || !strings.Contains(errs, "want an IANA time zone") {
+			t.Errorf("--trading-tz %q: status %d, stderr %q", zone, code, errs)
+		}
+	}
+}
