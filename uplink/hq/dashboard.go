@@ -22,6 +22,9 @@ import (
 //	             the page itself every few seconds (it works without JavaScript too)
 //	/api/fleet   the same as JSON
 //	/api/tills   every till as the fleet view knows it ([]TillStatus), for tillhq fleet --hq
+//	/business    the business view: a trading day's takings per store and till, the
+//	             catalog and firmware versions in the fleet, HQ's integrity findings
+//	/api/business  the same as JSON (BusinessView); ?day=YYYY-MM-DD for another day
 //	/metrics     Prometheus text format: per-till and consumer figures
 //
 // It authenticates nobody itself: serve it behind WebAuth.Wrap.
@@ -40,6 +43,17 @@ type Dashboard struct {
 	// a minute) and shows what it last found in between.
 	Reviews      func(context.Context) ([]Review, error)
 	ReviewsEvery time.Duration
+	// Rollouts, when set, lists the fleet updates (Rollouts over the store's Docs): the
+	// page shows the current ones per stage and each till's step in its rollout.
+	Rollouts func(context.Context) ([]Rollout, error)
+	// TradingZone is the time zone of the business view's trading days; nil is UTC, the
+	// projection's days.
+	TradingZone *time.Location
+	// BusinessEvery bounds how often the business view reads the takings and the
+	// quarantine from Store (default 10s); in between it shows what it last read.
+	BusinessEvery time.Duration
+
+	business businessCache
 
 	reviewsMu   sync.Mutex
 	reviewsAt   time.Time
@@ -87,6 +101,16 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/api/tills":
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(d.View.Tills())
+	case "/business":
+		d.businessPage(w, r)
+	case "/api/business":
+		bv, err := d.businessModel(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(bv)
 	case "/metrics":
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		w.Write(d.metrics(r.Context()))
@@ -112,6 +136,8 @@ type TillRow struct {
 	Attention        []string
 	StatusAge        string
 	LedgerMB, FreeMB int64
+	// Rollout is the till's place in the newest rollout that includes it; nil: none.
+	Rollout *TillRollout `json:",omitempty"`
 }
 
 // StoreSummary is one store's line.
@@ -140,6 +166,10 @@ type dashModel struct {
 	// them; ReviewErr says why the list could not be read.
 	ToVerify  []Review `json:",omitempty"`
 	ReviewErr string   `json:",omitempty"`
+	// Rollouts are the current fleet updates (CurrentRollouts), each with its stages'
+	// counts; RolloutErr says why they could not be read.
+	Rollouts   []RolloutView `json:",omitempty"`
+	RolloutErr string        `json:",omitempty"`
 }
 
 func (d *Dashboard) model(r *http.Request) dashModel {
@@ -149,6 +179,17 @@ func (d *Dashboard) model(r *http.Request) dashModel {
 	all := d.View.Tills()
 	m := dashModel{Generated: now.UTC().Format(time.RFC3339), Filter: f}
 	m.ToVerify, m.ReviewErr = d.toVerify(r.Context(), now)
+	var steps map[TillKey]TillRollout
+	if d.Rollouts != nil {
+		rs, err := d.Rollouts(r.Context())
+		if err != nil {
+			m.RolloutErr = err.Error()
+		}
+		steps = RolloutSteps(rs)
+		for _, ro := range CurrentRollouts(rs, now) {
+			m.Rollouts = append(m.Rollouts, RolloutView{ro, ro.Summary()})
+		}
+	}
 	stores := map[string]*StoreSummary{}
 	for _, t := range all {
 		ss := stores[t.Store]
@@ -175,6 +216,9 @@ func (d *Dashboard) model(r *http.Request) dashModel {
 		row := TillRow{Store: t.Store, Till: t.Till, State: s.State, Backlog: s.Backlog, Version: s.Version, Catalog: s.Catalog, Slot: s.Slot,
 			Devices: DevicesText(s.Devices), Attention: d.Thresholds.Attention(t, now), LedgerMB: s.LedgerBytes >> 20,
 			FreeMB: s.FreeDiskBytes >> 20, CertSerial: t.CertSerial}
+		if tr, ok := steps[t.TillKey]; ok {
+			row.Rollout = &tr
+		}
 		if t.LostSince != nil {
 			row.LostSince = roundAge(now.Sub(*t.LostSince))
 		}
@@ -209,10 +253,14 @@ func (d *Dashboard) model(r *http.Request) dashModel {
 	return m
 }
 
-// eventText is "kind: detail", or the kind alone.
+// eventText is "kind: detail", or the kind alone; a detail that starts with its kind
+// already (HQ's "conflict: seq 4 is held ...") is not prefixed again.
 func eventText(e wire.Event) string {
 	if e.Detail == "" {
 		return e.Kind
+	}
+	if strings.HasPrefix(e.Detail, e.Kind+": ") {
+		return e.Detail
 	}
 	return e.Kind + ": " + e.Detail
 }
@@ -241,7 +289,7 @@ func (d *Dashboard) page(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf.Bytes())
 }
 
-var dashTmpl = template.Must(template.New("page").Parse(`{{define "page"}}<!doctype html>
+var dashTmpl = template.Must(template.New("page").Funcs(template.FuncMap{"inc": func(i int) int { return i + 1 }}).Parse(`{{define "page"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tillbox fleet</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
@@ -254,6 +302,7 @@ tr.attention td{background:#fff1f0} .state-online{color:#1a7f37;font-weight:600}
 ul.alerts li{color:#cf222e;margin:.2em 0} .muted{color:#777}
 </style></head><body>
 <h1>tillbox fleet</h1>
+<p><a href="/business">business view</a> · <a href="/rollouts">rollouts</a></p>
 <div id="live">{{template "body" .}}</div>
 <script>
 // Live updates: the server renders the same fragment again; no second copy of the layout.
@@ -272,14 +321,21 @@ setInterval(function(){
 {{range .Stores}}<tr><td>{{.Store}}</td><td class="num">{{.Tills}}</td><td class="num">{{.Online}}</td><td class="num">{{.Lost}}</td><td class="num">{{.Attention}}</td><td class="num">{{.Backlog}}</td></tr>
 {{end}}</table>
 <h2>Tills</h2>
-<table id="tills"><tr><th>store</th><th>till</th><th>state</th><th>unsynced</th><th>oldest unsynced</th><th>last sale</th><th>devices</th><th>version</th><th>slot</th><th>catalog</th><th>status</th><th>lost for</th><th>attention</th></tr>
-{{range .Tills}}<tr id="till-{{.Store}}-{{.Till}}"{{if .Attention}} class="attention"{{end}}><td>{{.Store}}</td><td>{{.Till}}</td><td class="state-{{.State}}">{{.State}}</td><td class="num">{{.Backlog}}</td><td>{{.OldestUnsynced}}</td><td>{{.LastSale}}</td><td>{{.Devices}}</td><td>{{.Version}}</td><td>{{.Slot}}</td><td class="num">{{.Catalog}}</td><td>{{.StatusAge}}</td><td class="lost-since">{{.LostSince}}</td><td>{{range $i, $a := .Attention}}{{if $i}}, {{end}}{{$a}}{{end}}</td></tr>
+<table id="tills"><tr><th>store</th><th>till</th><th>state</th><th>unsynced</th><th>oldest unsynced</th><th>last sale</th><th>devices</th><th>version</th><th>slot</th><th>catalog</th><th>update</th><th>status</th><th>lost for</th><th>attention</th></tr>
+{{range .Tills}}<tr id="till-{{.Store}}-{{.Till}}"{{if .Attention}} class="attention"{{end}}><td>{{.Store}}</td><td>{{.Till}}</td><td class="state-{{.State}}">{{.State}}</td><td class="num">{{.Backlog}}</td><td>{{.OldestUnsynced}}</td><td>{{.LastSale}}</td><td>{{.Devices}}</td><td>{{.Version}}</td><td>{{.Slot}}</td><td class="num">{{.Catalog}}</td><td class="update">{{with .Rollout}}{{.String}}{{end}}</td><td>{{.StatusAge}}</td><td class="lost-since">{{.LostSince}}</td><td>{{range $i, $a := .Attention}}{{if $i}}, {{end}}{{$a}}{{end}}</td></tr>
 {{end}}</table>
 {{if or .ToVerify .ReviewErr}}<h2>To verify</h2>
 {{if .ReviewErr}}<p class="alerts">the documents to verify could not be read: {{.ReviewErr}}</p>{{end}}
 {{if .ToVerify}}<table id="to-verify"><tr><th>store</th><th>till</th><th>receipt</th><th>central</th><th>kind</th><th>at</th><th>order</th><th>beyond the order</th></tr>
 {{range .ToVerify}}<tr><td>{{.Store}}</td><td>{{.Till}}</td><td>{{.Receipt}}</td><td>{{.Central}}</td><td>{{.Kind}}</td><td>{{.At.UTC.Format "2006-01-02 15:04"}}</td><td>{{.Order}}</td><td>{{range $i, $o := .Over}}{{if $i}}, {{end}}{{$o}}{{end}}</td></tr>
 {{end}}</table>{{end}}{{end}}
+{{if or .Rollouts .RolloutErr}}<h2>Rollouts</h2>
+{{if .RolloutErr}}<p class="alerts">the rollouts could not be read: {{.RolloutErr}}</p>{{end}}
+{{range .Rollouts}}<p id="rollout-{{.ID}}"><b>{{.ID}}</b>: release {{.Release.Version}} ({{.Release.Board}}) to {{.Target}}, <span class="rollout-state">{{.State}}</span>{{if .Reason}}: {{.Reason}}{{end}}, stage {{inc .Stage}} of {{len .Stages}}</p>
+<table class="rollout-stages" id="stages-{{.ID}}"><tr><th>stage</th><th>%</th><th>tills</th><th>pending</th><th>active</th><th>confirmed</th><th>failed</th></tr>
+{{range .Summary}}<tr><td>{{.Stage}}</td><td class="num">{{.Percent}}</td><td class="num">{{.Tills}}</td><td class="num">{{.Pending}}</td><td class="num">{{.Active}}</td><td class="num">{{.Confirmed}}</td><td class="num">{{.Failed}}</td></tr>
+{{end}}</table>
+{{end}}<p class="muted">each till's step is in the update column above; <a href="/rollouts">every rollout</a></p>{{end}}
 <h2>Recent events</h2>
 {{if .Events}}<ul id="events">{{range .Events}}<li>{{.At}} <b>{{.Store}}/{{.Till}}</b> {{.Severity}}: {{.What}}</li>{{end}}</ul>
 {{else}}<p id="events" class="muted">none</p>{{end}}{{end}}`))

@@ -67,6 +67,10 @@
 //     what it last said. Thresholds decide its alerts; WebAuth guards the Dashboard with
 //     PBKDF2-SHA256 hashed credentials. ServeRenewals answers the tills' certificate
 //     renewals with the CA.
+//   - The dashboard's business view (business.go) counts a trading day, a calendar day in
+//     one stated zone (UTC by default, the projection's days), from verified documents
+//     only: the projection in PostgreSQL, each till's verified prefix read back from its
+//     watermark in bbolt. Takings are sales and refunds; cash is net of change given.
 //   - Fleet updates (release.go, rollout.go): a release is a bundle checked with the
 //     release keys and stored under its content's SHA-256 (or pointing to another HTTP(S)
 //     address); ReleaseServer serves them with ranges. A rollout cuts a fixed set of tills

@@ -2,9 +2,14 @@ package hq
 
 import (
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
+	"sort"
 	"strconv"
+	"time"
+
+	"tillbox/uplink/wire"
 )
 
 // RolloutPage serves the rollouts beside the dashboard:
@@ -65,3 +70,61 @@ var rolloutTmpl = template.Must(template.New("rollouts").Funcs(template.FuncMap{
 {{else}}<p>No rollouts.</p>{{end}}
 </body></html>
 `))
+
+// TillRollout is where one till stands in the newest rollout that includes it, for the
+// fleet views' update column.
+type TillRollout struct {
+	Rollout string `json:"rollout"`
+	Release string `json:"release"` // the release's version
+	State   string `json:"state"`   // the rollout's: running, paused, aborted, complete
+	Stage   int    `json:"stage"`   // the till's stage, from 1
+	Stages  int    `json:"stages"`
+	Step    string `json:"step"`              // StepPending, StepAsked or one of wire's Step*
+	Percent int    `json:"percent,omitempty"` // of the download, while there is one (-1: none)
+	Error   string `json:"error,omitempty"`
+}
+
+// String is the till's rollout in a table cell: "ID VERSION stage 2/3 downloading 40%",
+// with the rollout's state when it is not running.
+func (t TillRollout) String() string {
+	s := fmt.Sprintf("%s %s stage %d/%d %s", t.Rollout, t.Release, t.Stage, t.Stages, t.Step)
+	if t.Percent >= 0 {
+		s += fmt.Sprintf(" %d%%", t.Percent)
+	}
+	if t.State != RolloutRunning {
+		s += " (" + t.State + ")"
+	}
+	return s
+}
+
+// RolloutSteps returns, for every till of rs, its place in the newest rollout (by
+// creation) that includes it.
+func RolloutSteps(rs []Rollout) map[TillKey]TillRollout {
+	sorted := append([]Rollout(nil), rs...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Created.Before(sorted[j].Created) })
+	out := map[TillKey]TillRollout{}
+	for _, r := range sorted {
+		for _, t := range r.Tills {
+			tr := TillRollout{Rollout: r.ID, Release: r.Release.Version, State: r.State, Stage: t.Stage + 1, Stages: len(r.Stages),
+				Step: t.Step, Error: t.Error, Percent: -1}
+			if t.Total > 0 && t.Step == wire.StepDownloading {
+				tr.Percent = int(t.Bytes * 100 / t.Total)
+			}
+			out[t.TillKey] = tr
+		}
+	}
+	return out
+}
+
+// CurrentRollouts are the rollouts of rs a fleet manager watches now, newest first: every
+// running or paused one, and those that completed or were aborted within the last day.
+func CurrentRollouts(rs []Rollout, now time.Time) []Rollout {
+	var out []Rollout
+	for _, r := range rs {
+		if r.State == RolloutRunning || r.State == RolloutPaused || now.Sub(r.Updated) < 24*time.Hour {
+			out = append(out, r)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out
+}

@@ -158,7 +158,7 @@ func TestFleetDashboardMetricsAndTable(t *testing.T) {
 			r.SetBasicAuth(u, p)
 			return r.Header.Get("Authorization")
 		}
-		for _, path := range []string{"/", "/api/fleet", "/metrics"} {
+		for _, path := range []string{"/", "/api/fleet", "/metrics", "/business", "/api/business"} {
 			for _, c := range []struct {
 				auth string
 				want int

@@ -15,6 +15,7 @@
 //	tillhq events     [--store LOC] [--till S/T] [--kind K] [--since T] [--until T] [--json]
 //	tillhq review     [--store LOC] [list | resolve [--note TEXT] RECEIPT]   (stock documents beyond their order)
 //	tillhq serve      ... --http ADDR --dashboard-auth FILE [--http-cert F --http-key F] (dashboard and /metrics)
+//	tillhq serve      ... --http ADDR --trading-tz ZONE   (the business view's trading days; default UTC)
 //	tillhq serve      ... --ca DIR [--alert-* ...]   (certificate serials and renewals; alert thresholds)
 //	tillhq serve      ... [--quarantine-window 1h] [--quarantine-records 500] [--quarantine-bytes 1MB]   (the quarantine's bound per till and reason)
 //	tillhq passwd     [--generate] NAME   (a credentials line for --dashboard-auth)

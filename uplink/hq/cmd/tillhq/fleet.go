@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,8 +34,13 @@ func fleet(ctx context.Context, e *env, args []string) error {
 		if *watch || *invLoc != "" || c.broker != "" {
 			return usageError{"fleet: --hq goes without --watch, --inventory and --broker"}
 		}
-		ts, err := fleetFromHQ(ctx, *hqURL, *hqToken)
-		if err != nil {
+		var ts []hq.TillStatus
+		if err := getFromHQ(ctx, *hqURL, "/api/tills", *hqToken, &ts); err != nil {
+			return err
+		}
+		// A tillhq without its rollouts' documents yet answers 404: no rollouts.
+		var rs []hq.Rollout
+		if err := getFromHQ(ctx, *hqURL, "/api/rollouts", *hqToken, &rs); err != nil && !errors.Is(err, errNotServed) {
 			return err
 		}
 		f := hq.FleetFilter{State: *state, Attention: *attention, Thresholds: th}
@@ -43,7 +49,7 @@ func fleet(ctx context.Context, e *env, args []string) error {
 				f.Store = c.store
 			}
 		})
-		return fleetTable(e.stdout, f.Filter(ts, time.Now()), time.Now(), th)
+		return fleetTable(e.stdout, f.Filter(ts, time.Now()), time.Now(), th, rs)
 	}
 	o, err := c.options(*invLoc == "" || *watch)
 	if err != nil {
@@ -57,6 +63,8 @@ func fleet(ctx context.Context, e *env, args []string) error {
 		}
 	})
 	var inv []hq.TillStatus
+	// rollouts reads the rollouts from HQ's store, when there is one (--inventory).
+	rollouts := func() ([]hq.Rollout, error) { return nil, nil }
 	if *invLoc != "" {
 		st, err := hq.Open(ctx, *invLoc)
 		if err != nil {
@@ -66,9 +74,26 @@ func fleet(ctx context.Context, e *env, args []string) error {
 		if err == nil {
 			inv, err = fst.Devices(ctx)
 		}
-		st.Close()
+		var docs hq.Docs
+		if err == nil {
+			docs, err = hq.OpenDocs(ctx, st)
+		}
 		if err != nil {
+			st.Close()
 			return err
+		}
+		if strings.Contains(*invLoc, "://") {
+			// PostgreSQL: --watch reads the rollouts again on every redraw.
+			defer st.Close()
+			rollouts = func() ([]hq.Rollout, error) { return hq.Rollouts(ctx, docs) }
+		} else {
+			// A bbolt file is locked while open: read once, and let tillhq serve have it.
+			rs, err := hq.Rollouts(ctx, docs)
+			st.Close()
+			if err != nil {
+				return err
+			}
+			rollouts = func() ([]hq.Rollout, error) { return rs, nil }
 		}
 	}
 	if !*watch {
@@ -80,7 +105,11 @@ func fleet(ctx context.Context, e *env, args []string) error {
 			}
 			ts = hq.MergeInventory(live, inv)
 		}
-		return fleetTable(e.stdout, f.Filter(ts, time.Now()), time.Now(), th)
+		rs, err := rollouts()
+		if err != nil {
+			return err
+		}
+		return fleetTable(e.stdout, f.Filter(ts, time.Now()), time.Now(), th, rs)
 	}
 	view := hq.NewFleetView(c.prefix)
 	view.Seed(inv)
@@ -92,7 +121,11 @@ func fleet(ctx context.Context, e *env, args []string) error {
 		b.WriteString("\x1b[H\x1b[2J") // home and clear: a live view on a terminal
 		now := time.Now()
 		fmt.Fprintf(&b, "tillbox fleet  %s  (Ctrl-C to stop)\n\n", now.Format("15:04:05"))
-		fleetTable(&b, f.Filter(view.Tills(), now), now, th)
+		rs, err := rollouts()
+		if err != nil {
+			fmt.Fprintf(&b, "(rollouts: %v)\n", err)
+		}
+		fleetTable(&b, f.Filter(view.Tills(), now), now, th, rs)
 		io.WriteString(e.stdout, b.String())
 		select {
 		case <-ctx.Done():
@@ -102,38 +135,45 @@ func fleet(ctx context.Context, e *env, args []string) error {
 	}
 }
 
-// fleetFromHQ reads every till's status from a running tillhq serve's dashboard.
-func fleetFromHQ(ctx context.Context, base, tokenFile string) ([]hq.TillStatus, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(base, "/")+"/api/tills", nil)
+// errNotServed: the running tillhq does not serve that path (yet).
+var errNotServed = errors.New("not served")
+
+// getFromHQ reads path of a running tillhq serve's dashboard as JSON into v.
+func getFromHQ(ctx context.Context, base, path, tokenFile string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(base, "/")+path, nil)
 	if err != nil {
-		return nil, usageError{"fleet: --hq: " + err.Error()}
+		return usageError{"fleet: --hq: " + err.Error()}
 	}
 	if tokenFile != "" {
 		b, err := os.ReadFile(tokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("fleet: --hq-token: %w", err)
+			return fmt.Errorf("fleet: --hq-token: %w", err)
 		}
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(b)))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fleet: %w", err)
+		return fmt.Errorf("fleet: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("fleet: %s: %w", req.URL.Redacted(), errNotServed)
+	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fleet: %s: %s", req.URL.Redacted(), resp.Status)
+		return fmt.Errorf("fleet: %s: %s", req.URL.Redacted(), resp.Status)
 	}
-	var ts []hq.TillStatus
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&ts); err != nil {
-		return nil, fmt.Errorf("fleet: %s: %w", req.URL.Redacted(), err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v); err != nil {
+		return fmt.Errorf("fleet: %s: %w", req.URL.Redacted(), err)
 	}
-	return ts, nil
+	return nil
 }
 
-// fleetTable prints tills as the fleet manager reads them.
-func fleetTable(out io.Writer, ts []hq.TillStatus, now time.Time, th *hq.Thresholds) error {
+// fleetTable prints tills as the fleet manager reads them: each till with its step in
+// the newest rollout of rs that includes it (UPDATE), then the current rollouts' stages.
+func fleetTable(out io.Writer, ts []hq.TillStatus, now time.Time, th *hq.Thresholds, rs []hq.Rollout) error {
+	steps := hq.RolloutSteps(rs)
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "STORE\tTILL\tSTATE\tBACKLOG\tOLDEST UNSYNCED\tLAST SALE\tLOST SINCE\tVERSION\tSLOT\tCATALOG\tDEVICES\tATTENTION")
+	fmt.Fprintln(w, "STORE\tTILL\tSTATE\tBACKLOG\tOLDEST UNSYNCED\tLAST SALE\tLOST SINCE\tVERSION\tSLOT\tCATALOG\tUPDATE\tDEVICES\tATTENTION")
 	age := func(t *time.Time) string {
 		if t == nil {
 			return "-"
@@ -162,10 +202,21 @@ func fleetTable(out io.Writer, ts []hq.TillStatus, now time.Time, th *hq.Thresho
 		if slot == "" {
 			slot = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.Store, t.Till, s.State, s.Backlog, oldest, age(s.LastSale),
-			lost, s.Version, slot, s.Catalog, hq.DevicesText(s.Devices), why)
+		update := "-"
+		if tr, ok := steps[t.TillKey]; ok {
+			update = tr.String()
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", t.Store, t.Till, s.State, s.Backlog, oldest, age(s.LastSale),
+			lost, s.Version, slot, s.Catalog, update, hq.DevicesText(s.Devices), why)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for _, r := range hq.CurrentRollouts(rs, now) {
+		fmt.Fprintln(out)
+		rolloutTable(out, r, false)
+	}
+	return nil
 }
 
 // cmdCmd sends one command to a till and prints its result:

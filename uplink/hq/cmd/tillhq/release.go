@@ -342,6 +342,14 @@ func (s *serveReleases) withReleases(h http.Handler, protect func(http.Handler) 
 	})
 }
 
+// rollouts lists the rollouts once start has opened their documents (none before).
+func (s *serveReleases) rollouts(ctx context.Context) ([]hq.Rollout, error) {
+	if docs := s.docs.Load(); docs != nil {
+		return hq.Rollouts(ctx, *docs)
+	}
+	return nil, nil
+}
+
 // start serves the releases on --release-listen and runs the rollout controller until ctx
 // is done.
 func (s *serveReleases) start(ctx context.Context, e *env, c *common, st hq.Store, o hq.Options) error {

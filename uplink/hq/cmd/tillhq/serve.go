@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // --trading-tz works on a host without a zoneinfo database
 
 	"tillbox/uplink/hq"
 	"tillbox/uplink/identity"
@@ -30,6 +31,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	webCert := c.fs.String("http-cert", "", "serve the dashboard over HTTPS with this certificate (PEM)")
 	webKey := c.fs.String("http-key", "", "its key")
 	insecure := c.fs.Bool("insecure", false, "run unsigned: store entries no device key signed, send unsigned acks, serve the dashboard without authentication")
+	tradingTZ := c.fs.String("trading-tz", "UTC", "the business view's trading days are calendar days in this IANA time zone, e.g. Europe/Warsaw (UTC: the projection's days)")
 	caDir := c.fs.String("ca", os.Getenv("TILLHQ_CA"), "the CA directory: the inventory shows the serial of each till's certificate; with the CA key there, HQ answers the tills' certificate renewals")
 	th := alertFlags(c.fs)
 	ql := quarantineFlags(c.fs)
@@ -53,6 +55,10 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	if *httpAddr != "" && *webAuth == "" && !*insecure {
 		return usageError{"serve: --http needs --dashboard-auth FILE (tillhq passwd), or --insecure for a dashboard anyone on the address can read"}
+	}
+	tradingZone, err := time.LoadLocation(*tradingTZ)
+	if err != nil || *tradingTZ == "" || *tradingTZ == "Local" {
+		return usageError{fmt.Sprintf("serve: --trading-tz %q: want an IANA time zone such as Europe/Warsaw", *tradingTZ)}
 	}
 	if (*webCert == "") != (*webKey == "") {
 		return usageError{"serve: --http-cert and --http-key go together"}
@@ -218,7 +224,8 @@ func serve(ctx context.Context, e *env, args []string) error {
 			protect = guard.Wrap
 		}
 		dash := &hq.Dashboard{View: view, Consumer: cons, Store: st, Thresholds: th,
-			Reviews: func(ctx context.Context) ([]hq.Review, error) { return hq.ToVerify(ctx, st, fleetStore) }}
+			Reviews:  func(ctx context.Context) ([]hq.Review, error) { return hq.ToVerify(ctx, st, fleetStore) },
+			Rollouts: rf.rollouts, TradingZone: tradingZone}
 		h := rf.withReleases(dash, protect)
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		scheme := "http"
