@@ -91,6 +91,9 @@ INSERT INTO hq_schema (version) VALUES (3);
 // pgStore keeps entries in PostgreSQL; several consumers may share one database.
 type pgStore struct {
 	pool *pgxpool.Pool
+	// unprojected leaves the relational projection unwritten: only the ingest benchmark
+	// sets it, for its baseline.
+	unprojected bool
 }
 
 // Migrate creates or upgrades the schema at url. It is idempotent.
@@ -159,7 +162,7 @@ func (s *pgStore) Close() error { s.pool.Close(); return nil }
 
 func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		t := &pgTxn{tx: tx}
+		t := &pgTxn{tx: tx, unprojected: s.unprojected}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -175,8 +178,9 @@ func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
 // queued and go to the server with the next statements that must be sent anyway (the
 // central numbers), or before the commit: one round trip less while the tills are locked.
 type pgTxn struct {
-	tx      pgx.Tx
-	pending *pgx.Batch
+	tx          pgx.Tx
+	pending     *pgx.Batch
+	unprojected bool
 }
 
 func (t *pgTxn) queue(sql string, args ...any) {
@@ -584,7 +588,9 @@ INSERT INTO hq_central_runs (store, first, till, seqs, lo)
 SELECT r.s, c.base + r.off + 1, r.t, r.q::bigint[], (r.q::bigint[])[1]
 FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) AS r(s, t, off, q) JOIN c ON c.store = r.s`,
 		stores, counts, rs, rt, roff, rq)
-	t.queueProjection(stores, refs)
+	if !t.unprojected {
+		t.queueProjection(stores, refs)
+	}
 	if err := t.flush(ctx); err != nil {
 		return fmt.Errorf("central numbers: %w", err)
 	}
