@@ -181,6 +181,9 @@ type pgTxn struct {
 	tx          pgx.Tx
 	pending     *pgx.Batch
 	unprojected bool
+	// ours are the entries this transaction inserted (or read back for the projection),
+	// decoded.
+	ours map[docKey]*item
 }
 
 func (t *pgTxn) queue(sql string, args ...any) {
@@ -218,6 +221,7 @@ func (t *pgTxn) insert(ctx context.Context, items []*item) error {
 	case copied:
 		for _, it := range items {
 			it.inserted = true
+			t.remember(it)
 		}
 		return nil
 	}
@@ -255,6 +259,7 @@ RETURNING store, till, seq`, stores, tills, seqs, hashes, prevs, kinds, receipts
 		}
 		if it := idx[k]; it != nil {
 			it.inserted = true
+			t.remember(it)
 		}
 	}
 	rows.Close()
@@ -589,7 +594,9 @@ SELECT r.s, c.base + r.off + 1, r.t, r.q::bigint[], (r.q::bigint[])[1]
 FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) AS r(s, t, off, q) JOIN c ON c.store = r.s`,
 		stores, counts, rs, rt, roff, rq)
 	if !t.unprojected {
-		t.queueProjection(stores, refs)
+		if err := t.queueProjection(ctx, stores, refs); err != nil {
+			return err
+		}
 	}
 	if err := t.flush(ctx); err != nil {
 		return fmt.Errorf("central numbers: %w", err)

@@ -2,11 +2,16 @@ package hq
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"tillbox/ledger/journal"
+	"tillbox/uplink/wire"
 )
 
 // The projection is the documents of the verified prefix as relational rows, for a back
@@ -136,7 +141,7 @@ func projectStatements(keys string) string {
 SELECT e.store, e.till, e.seq, e.receipt, ` + central + `, e.kind, e.at, j.p->>'cashier', j.p->>'currency',
 	coalesce((j.p->'totals'->>'gross')::bigint, 0), j.p
 FROM ` + keys + ` JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq = u.q
-CROSS JOIN LATERAL (SELECT convert_from(e.raw, 'UTF8')::jsonb AS p) j
+CROSS JOIN LATERAL (SELECT convert_from(e.raw, 'UTF8')::jsonb AS p OFFSET 0) j
 WHERE e.receipt IS NOT NULL
 ON CONFLICT DO NOTHING
 RETURNING store, till, seq, kind, gross, payload`
@@ -174,27 +179,226 @@ SELECT r.store, r.till, r.seq, x.n, r.kind, x.v->>'item', (x.v->>'qty')::bigint,
 	return b.String()
 }
 
-var projectBatch = projectStatements(batchKeys)
+// projectedRows are the projection's rows of a batch's newly verified documents, built in
+// Go from the entries as decoded, column by column: each table is then one INSERT over
+// unnest'ed arrays, queued with the central numbers, so the projection costs no round
+// trip of its own and no JSON is parsed by the server except the payload, once.
+type projectedRows struct {
+	// hq_receipts; j is the document's place among its store's documents of the batch
+	// (from 0) and n their count: its central number is the store's next one after the
+	// batch's, less n, plus j.
+	rStore, rTill, rReceipt, rKind, rCashier, rCurrency, rPayload []string
+	rSeq, rJ, rN, rGross                                          []int64
+	rAt                                                           []time.Time
+	// hq_lines
+	lStore, lTill, lItem, lName, lTax []string
+	lSeq, lQty, lPrice, lAmount       []int64
+	lLine                             []int32
+	// hq_tenders
+	tStore, tTill, tKind, tRef []string
+	tSeq, tAmount              []int64
+	tN                         []int32
+	// hq_taxes
+	xStore, xTill, xCode            []string
+	xSeq, xRate, xNet, xTax, xGross []int64
+	xN                              []int32
+	// hq_cash_moves
+	cStore, cTill, cKind, cReason []string
+	cSeq, cAmount                 []int64
+	// hq_stock_moves
+	sStore, sTill, sKind, sItem, sWarehouse, sDest, sOrderRef []string
+	sSeq, sQty                                                []int64
+	sLine                                                     []int32
+	sNull                                                     []bool // warehouse, dest absent
+}
 
-// queueProjection queues the projection of the documents refs (by store) behind their
-// central numbers.
-func (t *pgTxn) queueProjection(stores []string, refs map[string][]centralRef) {
-	var ss, ts []string
-	var qs, los, ks []int64
-	for _, st := range stores {
-		start := 0 // the run's first ref: runs are as assignCentral writes them
-		for j, r := range refs[st] {
-			if j > 0 && refs[st][j-1].till != r.till {
-				start = j
-			}
-			ss, ts, qs = append(ss, st), append(ts, r.till), append(qs, int64(r.seq))
-			los, ks = append(los, int64(refs[st][start].seq)), append(ks, int64(j-start))
+// add adds the rows of document e (stored as raw), the j-th of n of its store.
+func (p *projectedRows) add(e *journal.Entry, raw []byte, j, n int) {
+	st, tl, seq := e.Store, e.Till, int64(e.Seq)
+	var gross int64
+	var taxes []journal.TaxTotal
+	if e.Totals != nil {
+		gross, taxes = e.Totals.Gross, e.Totals.Taxes
+	}
+	p.rStore, p.rTill, p.rSeq, p.rReceipt = append(p.rStore, st), append(p.rTill, tl), append(p.rSeq, seq), append(p.rReceipt, e.Receipt)
+	p.rJ, p.rN, p.rKind, p.rAt = append(p.rJ, int64(j)), append(p.rN, int64(n)), append(p.rKind, string(e.Kind)), append(p.rAt, e.At)
+	p.rCashier, p.rCurrency, p.rGross = append(p.rCashier, e.Cashier), append(p.rCurrency, e.Currency), append(p.rGross, gross)
+	p.rPayload = append(p.rPayload, string(raw))
+	for i, l := range e.Lines {
+		p.lStore, p.lTill, p.lSeq, p.lLine = append(p.lStore, st), append(p.lTill, tl), append(p.lSeq, seq), append(p.lLine, int32(i+1))
+		p.lItem, p.lName, p.lQty = append(p.lItem, l.Item), append(p.lName, l.Name), append(p.lQty, l.Qty)
+		p.lPrice, p.lAmount, p.lTax = append(p.lPrice, l.Price), append(p.lAmount, l.Amount), append(p.lTax, l.Tax)
+	}
+	for i, x := range e.Tenders {
+		p.tStore, p.tTill, p.tSeq, p.tN = append(p.tStore, st), append(p.tTill, tl), append(p.tSeq, seq), append(p.tN, int32(i+1))
+		p.tKind, p.tAmount, p.tRef = append(p.tKind, x.Kind), append(p.tAmount, x.Amount), append(p.tRef, x.Ref)
+	}
+	for i, x := range taxes {
+		p.xStore, p.xTill, p.xSeq, p.xN = append(p.xStore, st), append(p.xTill, tl), append(p.xSeq, seq), append(p.xN, int32(i+1))
+		p.xCode, p.xRate, p.xNet = append(p.xCode, x.Code), append(p.xRate, x.Rate), append(p.xNet, x.Net)
+		p.xTax, p.xGross = append(p.xTax, x.Tax), append(p.xGross, x.Gross)
+	}
+	switch e.Kind {
+	case journal.KindCashIn, journal.KindCashOut:
+		p.cStore, p.cTill, p.cSeq = append(p.cStore, st), append(p.cTill, tl), append(p.cSeq, seq)
+		p.cKind, p.cAmount, p.cReason = append(p.cKind, string(e.Kind)), append(p.cAmount, gross), append(p.cReason, e.Reason)
+	case journal.KindStockTransfer, journal.KindInternalRelease:
+		from, hasFrom := dataText(e.Data, "from")
+		to, hasTo := dataText(e.Data, "to")
+		for i, l := range e.Lines {
+			p.sStore, p.sTill, p.sSeq, p.sLine = append(p.sStore, st), append(p.sTill, tl), append(p.sSeq, seq), append(p.sLine, int32(i+1))
+			p.sKind, p.sItem, p.sQty = append(p.sKind, string(e.Kind)), append(p.sItem, l.Item), append(p.sQty, l.Qty)
+			p.sWarehouse, p.sDest, p.sOrderRef = append(p.sWarehouse, from), append(p.sDest, to), append(p.sOrderRef, e.Ref)
+			p.sNull = append(p.sNull, !hasFrom, !hasTo)
 		}
 	}
-	if len(qs) == 0 {
-		return
+}
+
+// dataText is what PostgreSQL's data->>key gives for a document's data: a string's
+// value, another value's JSON text, and false for a null or absent key (or data that is
+// not an object).
+func dataText(data json.RawMessage, key string) (string, bool) {
+	var m map[string]json.RawMessage
+	if len(data) == 0 || json.Unmarshal(data, &m) != nil {
+		return "", false
 	}
-	t.queue(projectBatch, ss, ts, qs, los, ks)
+	v, ok := m[key]
+	if !ok || string(v) == "null" {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s, true
+	}
+	return string(v), true
+}
+
+// The projection's statements, one per table; $1... are the columns of projectedRows in
+// order. ” stands for an absent optional field (NULL in the table), as in the payload
+// encoder's omitempty.
+const (
+	projectReceipts = `INSERT INTO hq_receipts (store, till, seq, receipt, central, kind, at, cashier, currency, gross, payload)
+SELECT u.s, u.t, u.q, u.r, upper(u.s) || '-C' || CASE WHEN c.n >= 1000000000 THEN c.n::text ELSE lpad(c.n::text, 9, '0') END,
+	u.k, u.a, NULLIF(u.c, ''), NULLIF(u.cur, ''), u.g, u.p::jsonb
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::bigint[], $12::text[])
+	AS u(s, t, q, r, j, n, k, a, c, cur, g, p)
+JOIN hq_stores h ON h.store = u.s
+CROSS JOIN LATERAL (SELECT h.central_next - u.n + u.j + 1 AS n) c`
+	projectLines = `INSERT INTO hq_lines (store, till, seq, line, item, name, qty, price, amount, tax)
+SELECT s, t, q, n, i, NULLIF(nm, ''), qty, pr, am, NULLIF(tx, '')
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[])
+	AS u(s, t, q, n, i, nm, qty, pr, am, tx)`
+	projectTenders = `INSERT INTO hq_tenders (store, till, seq, n, kind, amount, ref)
+SELECT s, t, q, n, k, a, NULLIF(r, '')
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $7::text[]) AS u(s, t, q, n, k, a, r)`
+	projectTaxes = `INSERT INTO hq_taxes (store, till, seq, n, code, rate, net, tax, gross)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])`
+	projectCash = `INSERT INTO hq_cash_moves (store, till, seq, kind, amount, reason)
+SELECT s, t, q, k, a, NULLIF(r, '') FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS u(s, t, q, k, a, r)`
+	projectStock = `INSERT INTO hq_stock_moves (store, till, seq, line, kind, item, qty, warehouse, dest, order_ref)
+SELECT s, t, q, n, k, i, qty, CASE WHEN NOT wn THEN w END, CASE WHEN NOT dn THEN d END, NULLIF(o, '')
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::bool[])
+	AS u(s, t, q, n, k, i, qty, w, d, o, wn, dn)`
+)
+
+// queueProjection queues the projection of the documents refs (by store, as
+// assignCentral numbers them, after it) behind their central numbers. A document this
+// transaction inserted is projected from its decoded entry; one stored before (pending
+// until this batch closed its gap) is read back and decoded first.
+func (t *pgTxn) queueProjection(ctx context.Context, stores []string, refs map[string][]centralRef) error {
+	var missing []docKey
+	for _, st := range stores {
+		for _, r := range refs[st] {
+			if k := (docKey{TillKey{st, r.till}, r.seq}); t.ours[k] == nil {
+				missing = append(missing, k)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		if err := t.readStored(ctx, missing); err != nil {
+			return fmt.Errorf("projection: %w", err)
+		}
+	}
+	var p projectedRows
+	for _, st := range stores {
+		for j, r := range refs[st] {
+			it := t.ours[docKey{TillKey{st, r.till}, r.seq}]
+			p.add(it.entry, it.raw, j, len(refs[st]))
+		}
+	}
+	if len(p.rSeq) == 0 {
+		return nil
+	}
+	t.queue(projectReceipts, p.rStore, p.rTill, p.rSeq, p.rReceipt, p.rJ, p.rN, p.rKind, p.rAt, p.rCashier, p.rCurrency, p.rGross, p.rPayload)
+	if len(p.lSeq) > 0 {
+		t.queue(projectLines, p.lStore, p.lTill, p.lSeq, p.lLine, p.lItem, p.lName, p.lQty, p.lPrice, p.lAmount, p.lTax)
+	}
+	if len(p.tSeq) > 0 {
+		t.queue(projectTenders, p.tStore, p.tTill, p.tSeq, p.tN, p.tKind, p.tAmount, p.tRef)
+	}
+	if len(p.xSeq) > 0 {
+		t.queue(projectTaxes, p.xStore, p.xTill, p.xSeq, p.xN, p.xCode, p.xRate, p.xNet, p.xTax, p.xGross)
+	}
+	if len(p.cSeq) > 0 {
+		t.queue(projectCash, p.cStore, p.cTill, p.cSeq, p.cKind, p.cAmount, p.cReason)
+	}
+	if len(p.sSeq) > 0 {
+		wn, dn := make([]bool, len(p.sSeq)), make([]bool, len(p.sSeq))
+		for i := range p.sSeq {
+			wn[i], dn[i] = p.sNull[2*i], p.sNull[2*i+1]
+		}
+		t.queue(projectStock, p.sStore, p.sTill, p.sSeq, p.sLine, p.sKind, p.sItem, p.sQty, p.sWarehouse, p.sDest, p.sOrderRef, wn, dn)
+	}
+	return nil
+}
+
+// readStored reads and decodes the stored entries keys names into t.ours, in one round
+// trip.
+func (t *pgTxn) readStored(ctx context.Context, keys []docKey) error {
+	ss, ts, qs := make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		ss[i], ts[i], qs[i] = k.till.Store, k.till.Till, int64(k.seq)
+	}
+	rows, err := t.tx.Query(ctx, `SELECT e.raw FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(s, t, q)
+JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq = u.q`, ss, ts, qs)
+	if err != nil {
+		return fmt.Errorf("read stored documents: %w", err)
+	}
+	defer rows.Close()
+	got := 0
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			return fmt.Errorf("read stored documents: %w", err)
+		}
+		tx, err := wire.DecodeEntry(raw)
+		if err != nil {
+			return fmt.Errorf("read stored documents: %w", err)
+		}
+		t.remember(&item{raw: tx.Raw, entry: &tx.Entry})
+		got++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read stored documents: %w", err)
+	}
+	if got != len(keys) {
+		return fmt.Errorf("read stored documents: %d of %d found", got, len(keys))
+	}
+	return nil
+}
+
+// docKey names one entry.
+type docKey struct {
+	till TillKey
+	seq  uint64
+}
+
+// remember keeps an entry this transaction holds decoded, for the projection.
+func (t *pgTxn) remember(it *item) {
+	if t.ours == nil {
+		t.ours = map[docKey]*item{}
+	}
+	t.ours[docKey{TillKey{it.entry.Store, it.entry.Till}, it.entry.Seq}] = it
 }
 
 // ErrNoProjection is returned by RebuildProjection for a store that keeps none (bbolt).
