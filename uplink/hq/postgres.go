@@ -16,7 +16,7 @@ import (
 )
 
 // schemaVersion is the PostgreSQL schema this build needs; Migrate brings a database to it.
-const schemaVersion = 3
+const schemaVersion = 4
 
 var migrations = []string{`
 CREATE TABLE IF NOT EXISTS hq_schema (version int PRIMARY KEY);
@@ -86,7 +86,7 @@ DROP TABLE hq_central;
 INSERT INTO hq_schema (version) VALUES (2);
 `, projectionSchema + projectStatements(allKeys) + `;
 INSERT INTO hq_schema (version) VALUES (3);
-`}
+`, migrateToDocuments}
 
 // pgStore keeps entries in PostgreSQL; several consumers may share one database.
 type pgStore struct {
@@ -586,22 +586,72 @@ func (t *pgTxn) assignCentral(ctx context.Context, stores []string, refs map[str
 	t.queue(`INSERT INTO hq_stores (store) SELECT s FROM unnest($1::text[]) WITH ORDINALITY AS u(s, ord) ORDER BY ord
 ON CONFLICT DO NOTHING`, stores)
 	t.queue(`SELECT store FROM hq_stores WHERE store = ANY($1::text[]) ORDER BY store FOR UPDATE`, stores)
+	// The last statement returns each store's base: its numbers of this batch are
+	// base+1, base+2, ...
 	t.queue(`WITH c AS (
 	UPDATE hq_stores h SET central_next = h.central_next + u.n FROM unnest($1::text[], $2::bigint[]) AS u(s, n)
-	WHERE h.store = u.s RETURNING h.store, h.central_next - u.n AS base)
-INSERT INTO hq_central_runs (store, first, till, seqs, lo)
-SELECT r.s, c.base + r.off + 1, r.t, r.q::bigint[], (r.q::bigint[])[1]
-FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) AS r(s, t, off, q) JOIN c ON c.store = r.s`,
+	WHERE h.store = u.s RETURNING h.store, h.central_next - u.n AS base),
+w AS (INSERT INTO hq_central_runs (store, first, till, seqs, lo)
+	SELECT r.s, c.base + r.off + 1, r.t, r.q::bigint[], (r.q::bigint[])[1]
+	FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) AS r(s, t, off, q) JOIN c ON c.store = r.s)
+SELECT store, base FROM c`,
 		stores, counts, rs, rt, roff, rq)
+	// The projection is written once the numbers are known, from the entries this
+	// transaction inserted; those it did not (pending until this batch closed their gap)
+	// are read back first.
+	var missing []docKey
 	if !t.unprojected {
-		if err := t.queueProjection(ctx, stores, refs); err != nil {
-			return err
-		}
+		missing = t.unknownDocs(stores, refs)
 	}
-	if err := t.flush(ctx); err != nil {
+	bases, err := t.flushBases(ctx)
+	if err != nil {
 		return fmt.Errorf("central numbers: %w", err)
 	}
+	if t.unprojected {
+		return nil
+	}
+	if len(missing) > 0 {
+		if err := t.readStored(ctx, missing); err != nil {
+			return fmt.Errorf("projection: %w", err)
+		}
+	}
+	if err := t.project(ctx, stores, refs, bases); err != nil {
+		return fmt.Errorf("projection: %w", err)
+	}
 	return nil
+}
+
+// flushBases flushes what is queued, the last statement being the central numbers',
+// and returns the stores' bases it read.
+func (t *pgTxn) flushBases(ctx context.Context) (map[string]int64, error) {
+	b := t.pending
+	t.pending = nil
+	br := t.tx.SendBatch(ctx, b)
+	defer br.Close()
+	for range b.Len() - 1 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	bases := map[string]int64{}
+	for rows.Next() {
+		var st string
+		var base int64
+		if err := rows.Scan(&st, &base); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		bases[st] = base
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return bases, br.Close()
 }
 
 func (s *pgStore) Tills(ctx context.Context) ([]TillState, error) {

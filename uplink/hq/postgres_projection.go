@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -102,26 +101,132 @@ FROM hq_taxes x JOIN hq_receipts r USING (store, till, seq)
 WHERE r.kind IN ('sale', 'refund') GROUP BY r.store, day, x.code, x.rate;
 `
 
-// projectionTables are the projection's tables, hq_receipts first.
+// documentsSchema is the projection from schema 4 on: one row per document in
+// hq_documents, its lines, tenders and taxes as arrays in that row (index i of each
+// line_ array is line i+1), and the relations a back office queries as views over it,
+// with schema 3's names and columns: hq_receipts (whose payload is the stored entry as
+// jsonb, read from hq_entries when selected), hq_lines, hq_tenders, hq_taxes,
+// hq_cash_moves, hq_stock_moves, and the daily views. One row and one index entry per
+// document is what ingest writes; reason, ref, warehouse and dest are the document's
+// (warehouse and dest, its data's from and to, only for stock documents).
+const documentsSchema = `
+CREATE TABLE hq_documents (
+	store     text COLLATE "C" NOT NULL,
+	till      text COLLATE "C" NOT NULL,
+	seq       bigint NOT NULL,
+	receipt   text COLLATE "C" NOT NULL,
+	central   text COLLATE "C",
+	kind      text NOT NULL,
+	at        timestamptz NOT NULL,
+	cashier   text,
+	currency  text,
+	gross     bigint NOT NULL,
+	reason    text,
+	ref       text,
+	warehouse text,
+	dest      text,
+	line_items     text[] NOT NULL,
+	line_names     text[] NOT NULL,
+	line_qtys      bigint[] NOT NULL,
+	line_prices    bigint[] NOT NULL,
+	line_amounts   bigint[] NOT NULL,
+	line_taxes     text[] NOT NULL,
+	tender_kinds   text[] NOT NULL,
+	tender_amounts bigint[] NOT NULL,
+	tender_refs    text[] NOT NULL,
+	tax_codes      text[] NOT NULL,
+	tax_rates      bigint[] NOT NULL,
+	tax_nets       bigint[] NOT NULL,
+	tax_taxes      bigint[] NOT NULL,
+	tax_grosses    bigint[] NOT NULL,
+	PRIMARY KEY (store, till, seq));
+-- A till's receipts of a day (the back office's "receipts of one till on a day").
+CREATE INDEX hq_documents_at ON hq_documents (store, till, at);
+-- The payload is the entry's stored bytes as jsonb, parsed only when selected; the left
+-- join to hq_entries' primary key is left out by the planner when it is not.
+CREATE VIEW hq_receipts AS
+SELECT d.store, d.till, d.seq, d.receipt, d.central, d.kind, d.at, d.cashier, d.currency, d.gross,
+	convert_from(e.raw, 'UTF8')::jsonb AS payload
+FROM hq_documents d LEFT JOIN hq_entries e ON e.store = d.store AND e.till = d.till AND e.seq = d.seq;
+CREATE VIEW hq_lines AS
+SELECT d.store, d.till, d.seq, l.n::int AS line, l.item, l.name, l.qty, l.price, l.amount, l.tax
+FROM hq_documents d CROSS JOIN LATERAL unnest(d.line_items, d.line_names, d.line_qtys, d.line_prices, d.line_amounts, d.line_taxes)
+	WITH ORDINALITY AS l(item, name, qty, price, amount, tax, n);
+CREATE VIEW hq_tenders AS
+SELECT d.store, d.till, d.seq, x.n::int AS n, x.kind, x.amount, x.ref
+FROM hq_documents d CROSS JOIN LATERAL unnest(d.tender_kinds, d.tender_amounts, d.tender_refs) WITH ORDINALITY AS x(kind, amount, ref, n);
+CREATE VIEW hq_taxes AS
+SELECT d.store, d.till, d.seq, x.n::int AS n, x.code, x.rate, x.net, x.tax, x.gross
+FROM hq_documents d CROSS JOIN LATERAL unnest(d.tax_codes, d.tax_rates, d.tax_nets, d.tax_taxes, d.tax_grosses)
+	WITH ORDINALITY AS x(code, rate, net, tax, gross, n);
+CREATE VIEW hq_cash_moves AS
+SELECT store, till, seq, kind, gross AS amount, reason FROM hq_documents WHERE kind IN ('cash-in', 'cash-out');
+CREATE VIEW hq_stock_moves AS
+SELECT d.store, d.till, d.seq, l.n::int AS line, d.kind, l.item, l.qty, d.warehouse, d.dest, d.ref AS order_ref
+FROM hq_documents d CROSS JOIN LATERAL unnest(d.line_items, d.line_qtys) WITH ORDINALITY AS l(item, qty, n)
+WHERE d.kind IN ('stock-transfer', 'internal-release');
+-- Takings are what sales and refunds brought in (a refund's gross is what it paid back).
+CREATE VIEW hq_takings_daily AS
+SELECT store, (at AT TIME ZONE 'UTC')::date AS day, currency, count(*) AS receipts, sum(gross) AS gross
+FROM hq_documents WHERE kind IN ('sale', 'refund') GROUP BY store, day, currency;
+CREATE VIEW hq_item_sales AS
+SELECT d.store, (d.at AT TIME ZONE 'UTC')::date AS day, l.item, min(l.name) AS name, sum(l.qty) AS qty, sum(l.amount) AS amount
+FROM hq_documents d CROSS JOIN LATERAL unnest(d.line_items, d.line_names, d.line_qtys, d.line_amounts) AS l(item, name, qty, amount)
+WHERE d.kind IN ('sale', 'refund') GROUP BY d.store, day, l.item;
+CREATE VIEW hq_vat_daily AS
+SELECT d.store, (d.at AT TIME ZONE 'UTC')::date AS day, x.code, x.rate, sum(x.net) AS net, sum(x.tax) AS tax, sum(x.gross) AS gross
+FROM hq_documents d CROSS JOIN LATERAL unnest(d.tax_codes, d.tax_rates, d.tax_nets, d.tax_taxes, d.tax_grosses) AS x(code, rate, net, tax, gross)
+WHERE d.kind IN ('sale', 'refund') GROUP BY d.store, day, x.code, x.rate;
+`
+
+// migrateToDocuments is the step to schema 4: schema 3's projection tables give way to
+// hq_documents and the views, projected again from the entries.
+const migrateToDocuments = `DROP VIEW hq_takings_daily, hq_item_sales, hq_vat_daily;
+DROP TABLE hq_receipts, hq_lines, hq_tenders, hq_taxes, hq_cash_moves, hq_stock_moves;
+` + documentsSchema + projectDocuments + `;
+INSERT INTO hq_schema (version) VALUES (4);
+`
+
+// projectionViews are the relations the projection offers, hq_receipts first.
+var projectionViews = []string{"hq_receipts", "hq_lines", "hq_tenders", "hq_taxes", "hq_cash_moves", "hq_stock_moves"}
+
+// projectDocuments writes hq_documents from the verified prefix of every till (allKeys),
+// on the server, each payload parsed once: the same rows as ingest writes from the
+// entries it decoded (RebuildProjection and the migration to schema 4).
+const projectDocuments = `INSERT INTO hq_documents (store, till, seq, receipt, central, kind, at, cashier, currency, gross, reason, ref,
+	warehouse, dest, line_items, line_names, line_qtys, line_prices, line_amounts, line_taxes, tender_kinds, tender_amounts,
+	tender_refs, tax_codes, tax_rates, tax_nets, tax_taxes, tax_grosses)
+SELECT e.store, e.till, e.seq, e.receipt, upper(e.store) || '-C' || CASE WHEN u.n >= 1000000000 THEN u.n::text ELSE lpad(u.n::text, 9, '0') END,
+	e.kind, e.at, j.p->>'cashier', j.p->>'currency', coalesce((j.p->'totals'->>'gross')::bigint, 0), j.p->>'reason', j.p->>'ref',
+	CASE WHEN e.kind IN ('stock-transfer', 'internal-release') THEN j.p->'data'->>'from' END,
+	CASE WHEN e.kind IN ('stock-transfer', 'internal-release') THEN j.p->'data'->>'to' END,
+	ARRAY(SELECT x->>'item' FROM jsonb_array_elements(j.lines) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT x->>'name' FROM jsonb_array_elements(j.lines) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT (x->>'qty')::bigint FROM jsonb_array_elements(j.lines) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT coalesce((x->>'price')::bigint, 0) FROM jsonb_array_elements(j.lines) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT coalesce((x->>'amount')::bigint, 0) FROM jsonb_array_elements(j.lines) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT x->>'tax' FROM jsonb_array_elements(j.lines) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT x->>'kind' FROM jsonb_array_elements(j.tenders) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT (x->>'amount')::bigint FROM jsonb_array_elements(j.tenders) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT x->>'ref' FROM jsonb_array_elements(j.tenders) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT x->>'code' FROM jsonb_array_elements(j.taxes) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT coalesce((x->>'rate')::bigint, 0) FROM jsonb_array_elements(j.taxes) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT coalesce((x->>'net')::bigint, 0) FROM jsonb_array_elements(j.taxes) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT coalesce((x->>'tax')::bigint, 0) FROM jsonb_array_elements(j.taxes) WITH ORDINALITY AS a(x, o) ORDER BY o),
+	ARRAY(SELECT coalesce((x->>'gross')::bigint, 0) FROM jsonb_array_elements(j.taxes) WITH ORDINALITY AS a(x, o) ORDER BY o)
+FROM ` + allKeys + ` JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq = u.q
+CROSS JOIN LATERAL (SELECT p,
+		CASE WHEN jsonb_typeof(p->'lines') = 'array' THEN p->'lines' ELSE '[]' END AS lines,
+		CASE WHEN jsonb_typeof(p->'tenders') = 'array' THEN p->'tenders' ELSE '[]' END AS tenders,
+		CASE WHEN jsonb_typeof(p->'totals'->'taxes') = 'array' THEN p->'totals'->'taxes' ELSE '[]' END AS taxes
+	FROM (SELECT convert_from(e.raw, 'UTF8')::jsonb AS p OFFSET 0) p OFFSET 0) j`
+
+// projectionTables are schema 3's projection tables, hq_receipts first.
 var projectionTables = []string{"hq_receipts", "hq_lines", "hq_tenders", "hq_taxes", "hq_cash_moves", "hq_stock_moves"}
 
 // projectionEvict removes the projection of a till's entries from a seq on ($1 store,
 // $2 till, $3 seq).
-var projectionEvict = func() []string {
-	out := make([]string, len(projectionTables))
-	for i, t := range projectionTables {
-		out[i] = `DELETE FROM ` + t + ` WHERE store = $1 AND till = $2 AND seq >= $3`
-	}
-	return out
-}()
-
-// batchKeys are the documents one ingest verified, (s, t, q) and their central number n:
-// each is the k-th (from 0) of the run that starts at seq lo, found by the run index
-// (store, till, lo) without reading the run's seqs.
-const batchKeys = `(SELECT u.s, u.t, u.q, c.first + u.k
-	FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(s, t, q, lo, k)
-	LEFT JOIN LATERAL (SELECT r.first FROM hq_central_runs r WHERE r.store = u.s AND r.till = u.t AND r.lo = u.lo
-		ORDER BY r.first DESC LIMIT 1) c ON true) AS u(s, t, q, n)`
+var projectionEvict = []string{`DELETE FROM hq_documents WHERE store = $1 AND till = $2 AND seq >= $3`}
 
 // allKeys are every document of the verified prefix, with its central number n.
 const allKeys = `(SELECT e.store, e.till, e.seq, c.n FROM hq_entries e JOIN hq_tills h ON h.store = e.store AND h.till = e.till
@@ -179,175 +284,103 @@ SELECT r.store, r.till, r.seq, x.n, r.kind, x.v->>'item', (x.v->>'qty')::bigint,
 	return b.String()
 }
 
-// projectedRows are the projection's rows of a batch's newly verified documents, built in
-// Go from the entries as decoded, column by column: each table is then one INSERT over
-// unnest'ed arrays, queued with the central numbers, so the projection costs no round
-// trip of its own and no JSON is parsed by the server except the payload, once.
-type projectedRows struct {
-	// hq_receipts; j is the document's place among its store's documents of the batch
-	// (from 0) and n their count: its central number is the store's next one after the
-	// batch's, less n, plus j.
-	rStore, rTill, rReceipt, rKind, rCashier, rCurrency, rPayload []string
-	rSeq, rJ, rN, rGross                                          []int64
-	rAt                                                           []time.Time
-	// hq_lines
-	lStore, lTill, lItem, lName, lTax []string
-	lSeq, lQty, lPrice, lAmount       []int64
-	lLine                             []int32
-	// hq_tenders
-	tStore, tTill, tKind, tRef []string
-	tSeq, tAmount              []int64
-	tN                         []int32
-	// hq_taxes
-	xStore, xTill, xCode            []string
-	xSeq, xRate, xNet, xTax, xGross []int64
-	xN                              []int32
-	// hq_cash_moves
-	cStore, cTill, cKind, cReason []string
-	cSeq, cAmount                 []int64
-	// hq_stock_moves
-	sStore, sTill, sKind, sItem, sWarehouse, sDest, sOrderRef []string
-	sSeq, sQty                                                []int64
-	sLine                                                     []int32
-	sNull                                                     []bool // warehouse, dest absent
+// documentColumns are hq_documents' columns as documentRow gives them.
+var documentColumns = []string{"store", "till", "seq", "receipt", "central", "kind", "at", "cashier", "currency", "gross",
+	"reason", "ref", "warehouse", "dest", "line_items", "line_names", "line_qtys", "line_prices", "line_amounts", "line_taxes",
+	"tender_kinds", "tender_amounts", "tender_refs", "tax_codes", "tax_rates", "tax_nets", "tax_taxes", "tax_grosses"}
+
+// orNull is s, or NULL for "": what a field the payload's encoder omits when empty
+// (omitempty) gives as data->>field.
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
-// add adds the rows of document e (stored as raw), the j-th of n of its store.
-func (p *projectedRows) add(e *journal.Entry, raw []byte, j, n int) {
-	st, tl, seq := e.Store, e.Till, int64(e.Seq)
+// documentRow is the hq_documents row of document e with central number central, built
+// from the entry as decoded: the same row projectDocuments builds from its payload.
+func documentRow(e *journal.Entry, central string) []any {
 	var gross int64
 	var taxes []journal.TaxTotal
 	if e.Totals != nil {
 		gross, taxes = e.Totals.Gross, e.Totals.Taxes
 	}
-	p.rStore, p.rTill, p.rSeq, p.rReceipt = append(p.rStore, st), append(p.rTill, tl), append(p.rSeq, seq), append(p.rReceipt, e.Receipt)
-	p.rJ, p.rN, p.rKind, p.rAt = append(p.rJ, int64(j)), append(p.rN, int64(n)), append(p.rKind, string(e.Kind)), append(p.rAt, e.At)
-	p.rCashier, p.rCurrency, p.rGross = append(p.rCashier, e.Cashier), append(p.rCurrency, e.Currency), append(p.rGross, gross)
-	p.rPayload = append(p.rPayload, string(raw))
+	var warehouse, dest *string
+	if e.Kind == journal.KindStockTransfer || e.Kind == journal.KindInternalRelease {
+		warehouse, dest = dataText(e.Data, "from"), dataText(e.Data, "to")
+	}
+	n := len(e.Lines)
+	items, names, qtys, prices, amounts, lineTaxes := make([]string, n), make([]*string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]*string, n)
 	for i, l := range e.Lines {
-		p.lStore, p.lTill, p.lSeq, p.lLine = append(p.lStore, st), append(p.lTill, tl), append(p.lSeq, seq), append(p.lLine, int32(i+1))
-		p.lItem, p.lName, p.lQty = append(p.lItem, l.Item), append(p.lName, l.Name), append(p.lQty, l.Qty)
-		p.lPrice, p.lAmount, p.lTax = append(p.lPrice, l.Price), append(p.lAmount, l.Amount), append(p.lTax, l.Tax)
+		items[i], names[i], qtys[i], prices[i], amounts[i], lineTaxes[i] = l.Item, orNull(l.Name), l.Qty, l.Price, l.Amount, orNull(l.Tax)
 	}
+	n = len(e.Tenders)
+	kinds, tenderAmounts, refs := make([]string, n), make([]int64, n), make([]*string, n)
 	for i, x := range e.Tenders {
-		p.tStore, p.tTill, p.tSeq, p.tN = append(p.tStore, st), append(p.tTill, tl), append(p.tSeq, seq), append(p.tN, int32(i+1))
-		p.tKind, p.tAmount, p.tRef = append(p.tKind, x.Kind), append(p.tAmount, x.Amount), append(p.tRef, x.Ref)
+		kinds[i], tenderAmounts[i], refs[i] = x.Kind, x.Amount, orNull(x.Ref)
 	}
+	n = len(taxes)
+	codes, rates, nets, taxAmounts, grosses := make([]string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i, x := range taxes {
-		p.xStore, p.xTill, p.xSeq, p.xN = append(p.xStore, st), append(p.xTill, tl), append(p.xSeq, seq), append(p.xN, int32(i+1))
-		p.xCode, p.xRate, p.xNet = append(p.xCode, x.Code), append(p.xRate, x.Rate), append(p.xNet, x.Net)
-		p.xTax, p.xGross = append(p.xTax, x.Tax), append(p.xGross, x.Gross)
+		codes[i], rates[i], nets[i], taxAmounts[i], grosses[i] = x.Code, x.Rate, x.Net, x.Tax, x.Gross
 	}
-	switch e.Kind {
-	case journal.KindCashIn, journal.KindCashOut:
-		p.cStore, p.cTill, p.cSeq = append(p.cStore, st), append(p.cTill, tl), append(p.cSeq, seq)
-		p.cKind, p.cAmount, p.cReason = append(p.cKind, string(e.Kind)), append(p.cAmount, gross), append(p.cReason, e.Reason)
-	case journal.KindStockTransfer, journal.KindInternalRelease:
-		from, hasFrom := dataText(e.Data, "from")
-		to, hasTo := dataText(e.Data, "to")
-		for i, l := range e.Lines {
-			p.sStore, p.sTill, p.sSeq, p.sLine = append(p.sStore, st), append(p.sTill, tl), append(p.sSeq, seq), append(p.sLine, int32(i+1))
-			p.sKind, p.sItem, p.sQty = append(p.sKind, string(e.Kind)), append(p.sItem, l.Item), append(p.sQty, l.Qty)
-			p.sWarehouse, p.sDest, p.sOrderRef = append(p.sWarehouse, from), append(p.sDest, to), append(p.sOrderRef, e.Ref)
-			p.sNull = append(p.sNull, !hasFrom, !hasTo)
-		}
-	}
+	return []any{e.Store, e.Till, int64(e.Seq), e.Receipt, central, string(e.Kind), e.At, orNull(e.Cashier), orNull(e.Currency), gross,
+		orNull(e.Reason), orNull(e.Ref), warehouse, dest, items, names, qtys, prices, amounts, lineTaxes,
+		kinds, tenderAmounts, refs, codes, rates, nets, taxAmounts, grosses}
 }
 
 // dataText is what PostgreSQL's data->>key gives for a document's data: a string's
-// value, another value's JSON text, and false for a null or absent key (or data that is
-// not an object).
-func dataText(data json.RawMessage, key string) (string, bool) {
+// value, another value's JSON text, NULL (nil) for a null or absent key or data that is
+// not an object.
+func dataText(data json.RawMessage, key string) *string {
 	var m map[string]json.RawMessage
 	if len(data) == 0 || json.Unmarshal(data, &m) != nil {
-		return "", false
+		return nil
 	}
 	v, ok := m[key]
 	if !ok || string(v) == "null" {
-		return "", false
+		return nil
 	}
 	var s string
-	if json.Unmarshal(v, &s) == nil {
-		return s, true
+	if json.Unmarshal(v, &s) != nil {
+		s = string(v)
 	}
-	return string(v), true
+	return &s
 }
 
-// The projection's statements, one per table; $1... are the columns of projectedRows in
-// order. ” stands for an absent optional field (NULL in the table), as in the payload
-// encoder's omitempty.
-const (
-	projectReceipts = `INSERT INTO hq_receipts (store, till, seq, receipt, central, kind, at, cashier, currency, gross, payload)
-SELECT u.s, u.t, u.q, u.r, upper(u.s) || '-C' || CASE WHEN c.n >= 1000000000 THEN c.n::text ELSE lpad(c.n::text, 9, '0') END,
-	u.k, u.a, NULLIF(u.c, ''), NULLIF(u.cur, ''), u.g, u.p::jsonb
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::timestamptz[], $9::text[], $10::text[], $11::bigint[], $12::text[])
-	AS u(s, t, q, r, j, n, k, a, c, cur, g, p)
-JOIN hq_stores h ON h.store = u.s
-CROSS JOIN LATERAL (SELECT h.central_next - u.n + u.j + 1 AS n) c`
-	projectLines = `INSERT INTO hq_lines (store, till, seq, line, item, name, qty, price, amount, tax)
-SELECT s, t, q, n, i, NULLIF(nm, ''), qty, pr, am, NULLIF(tx, '')
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[])
-	AS u(s, t, q, n, i, nm, qty, pr, am, tx)`
-	projectTenders = `INSERT INTO hq_tenders (store, till, seq, n, kind, amount, ref)
-SELECT s, t, q, n, k, a, NULLIF(r, '')
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $7::text[]) AS u(s, t, q, n, k, a, r)`
-	projectTaxes = `INSERT INTO hq_taxes (store, till, seq, n, code, rate, net, tax, gross)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])`
-	projectCash = `INSERT INTO hq_cash_moves (store, till, seq, kind, amount, reason)
-SELECT s, t, q, k, a, NULLIF(r, '') FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS u(s, t, q, k, a, r)`
-	projectStock = `INSERT INTO hq_stock_moves (store, till, seq, line, kind, item, qty, warehouse, dest, order_ref)
-SELECT s, t, q, n, k, i, qty, CASE WHEN NOT wn THEN w END, CASE WHEN NOT dn THEN d END, NULLIF(o, '')
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::bool[])
-	AS u(s, t, q, n, k, i, qty, w, d, o, wn, dn)`
-)
-
-// queueProjection queues the projection of the documents refs (by store, as
-// assignCentral numbers them, after it) behind their central numbers. A document this
-// transaction inserted is projected from its decoded entry; one stored before (pending
-// until this batch closed its gap) is read back and decoded first.
-func (t *pgTxn) queueProjection(ctx context.Context, stores []string, refs map[string][]centralRef) error {
-	var missing []docKey
+// unknownDocs are the documents of refs this transaction did not insert.
+func (t *pgTxn) unknownDocs(stores []string, refs map[string][]centralRef) []docKey {
+	var out []docKey
 	for _, st := range stores {
 		for _, r := range refs[st] {
 			if k := (docKey{TillKey{st, r.till}, r.seq}); t.ours[k] == nil {
-				missing = append(missing, k)
+				out = append(out, k)
 			}
 		}
 	}
-	if len(missing) > 0 {
-		if err := t.readStored(ctx, missing); err != nil {
-			return fmt.Errorf("projection: %w", err)
-		}
-	}
-	var p projectedRows
+	return out
+}
+
+// project writes the projection of the documents refs (by store, as assignCentral
+// numbered them from bases), all of which t knows decoded: one COPY into hq_documents.
+func (t *pgTxn) project(ctx context.Context, stores []string, refs map[string][]centralRef, bases map[string]int64) error {
+	var rows [][]any
 	for _, st := range stores {
+		base, ok := bases[st]
+		if !ok && len(refs[st]) > 0 {
+			return fmt.Errorf("no central numbers for store %s", st)
+		}
 		for j, r := range refs[st] {
 			it := t.ours[docKey{TillKey{st, r.till}, r.seq}]
-			p.add(it.entry, it.raw, j, len(refs[st]))
+			rows = append(rows, documentRow(it.entry, CentralNumber(st, uint64(base)+uint64(j)+1)))
 		}
 	}
-	if len(p.rSeq) == 0 {
+	if len(rows) == 0 {
 		return nil
 	}
-	t.queue(projectReceipts, p.rStore, p.rTill, p.rSeq, p.rReceipt, p.rJ, p.rN, p.rKind, p.rAt, p.rCashier, p.rCurrency, p.rGross, p.rPayload)
-	if len(p.lSeq) > 0 {
-		t.queue(projectLines, p.lStore, p.lTill, p.lSeq, p.lLine, p.lItem, p.lName, p.lQty, p.lPrice, p.lAmount, p.lTax)
-	}
-	if len(p.tSeq) > 0 {
-		t.queue(projectTenders, p.tStore, p.tTill, p.tSeq, p.tN, p.tKind, p.tAmount, p.tRef)
-	}
-	if len(p.xSeq) > 0 {
-		t.queue(projectTaxes, p.xStore, p.xTill, p.xSeq, p.xN, p.xCode, p.xRate, p.xNet, p.xTax, p.xGross)
-	}
-	if len(p.cSeq) > 0 {
-		t.queue(projectCash, p.cStore, p.cTill, p.cSeq, p.cKind, p.cAmount, p.cReason)
-	}
-	if len(p.sSeq) > 0 {
-		wn, dn := make([]bool, len(p.sSeq)), make([]bool, len(p.sSeq))
-		for i := range p.sSeq {
-			wn[i], dn[i] = p.sNull[2*i], p.sNull[2*i+1]
-		}
-		t.queue(projectStock, p.sStore, p.sTill, p.sSeq, p.sLine, p.sKind, p.sItem, p.sQty, p.sWarehouse, p.sDest, p.sOrderRef, wn, dn)
+	if _, err := t.tx.CopyFrom(ctx, pgx.Identifier{"hq_documents"}, documentColumns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("hq_documents: %w", err)
 	}
 	return nil
 }
@@ -414,10 +447,12 @@ func RebuildProjection(ctx context.Context, st Store) (int64, error) {
 	}
 	var n int64
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `TRUNCATE `+strings.Join(projectionTables, ", ")); err != nil {
+		if _, err := tx.Exec(ctx, `TRUNCATE hq_documents`); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, projectStatements(allKeys)).Scan(&n)
+		tag, err := tx.Exec(ctx, projectDocuments)
+		n = tag.RowsAffected()
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("hq: rebuild projection: %w", err)
