@@ -19,6 +19,12 @@ import (
 // the transaction that verifies the entries (beside their central numbers), so an entry
 // above a watermark, a forgery or a conflict never reaches it, and it is rebuilt from
 // hq_entries by RebuildProjection. Days are UTC days.
+//
+// projectionSchema is schema 3's projection, as tables, kept for the migration steps
+// through it: written row by row from the payloads on the server, it cost ingest more
+// than the entries themselves (the payload parsed into jsonb once per field read, then
+// five rows and seven index entries per two-line sale). Schema 4 (documentsSchema)
+// replaces it.
 const projectionSchema = `
 CREATE TABLE hq_receipts (
 	store    text COLLATE "C" NOT NULL,
@@ -187,9 +193,6 @@ DROP TABLE hq_receipts, hq_lines, hq_tenders, hq_taxes, hq_cash_moves, hq_stock_
 INSERT INTO hq_schema (version) VALUES (4);
 `
 
-// projectionViews are the relations the projection offers, hq_receipts first.
-var projectionViews = []string{"hq_receipts", "hq_lines", "hq_tenders", "hq_taxes", "hq_cash_moves", "hq_stock_moves"}
-
 // projectDocuments writes hq_documents from the verified prefix of every till (allKeys),
 // on the server, each payload parsed once: the same rows as ingest writes from the
 // entries it decoded (RebuildProjection and the migration to schema 4).
@@ -221,9 +224,6 @@ CROSS JOIN LATERAL (SELECT p,
 		CASE WHEN jsonb_typeof(p->'totals'->'taxes') = 'array' THEN p->'totals'->'taxes' ELSE '[]' END AS taxes
 	FROM (SELECT convert_from(e.raw, 'UTF8')::jsonb AS p OFFSET 0) p OFFSET 0) j`
 
-// projectionTables are schema 3's projection tables, hq_receipts first.
-var projectionTables = []string{"hq_receipts", "hq_lines", "hq_tenders", "hq_taxes", "hq_cash_moves", "hq_stock_moves"}
-
 // projectionEvict removes the projection of a till's entries from a seq on ($1 store,
 // $2 till, $3 seq).
 var projectionEvict = []string{`DELETE FROM hq_documents WHERE store = $1 AND till = $2 AND seq >= $3`}
@@ -234,8 +234,9 @@ const allKeys = `(SELECT e.store, e.till, e.seq, c.n FROM hq_entries e JOIN hq_t
 		CROSS JOIN LATERAL unnest(r.seqs) WITH ORDINALITY AS x(seq, o)) c ON c.store = e.store AND c.till = e.till AND c.seq = e.seq
 	WHERE e.seq <= h.through AND e.receipt IS NOT NULL) AS u(s, t, q, n)`
 
-// projectStatements is the projection of the documents keys names (a FROM item with
-// columns s, t, q and the central number n) as one statement: one INSERT per table,
+// projectStatements is schema 3's projection (the migration to it only) of the documents
+// keys names (a FROM item with columns s, t, q and the central number n) as one
+// statement, each payload parsed once: one INSERT per table,
 // the later ones over the rows the first wrote to hq_receipts. It returns the number of
 // documents projected. A document whose receipt number its till already used is not
 // projected (ingest refuses a repeat before it verifies it, so this never happens to a
