@@ -145,9 +145,10 @@ CREATE TABLE hq_documents (
 	tax_nets       bigint[] NOT NULL,
 	tax_taxes      bigint[] NOT NULL,
 	tax_grosses    bigint[] NOT NULL,
-	PRIMARY KEY (store, till, seq));
--- A till's receipts of a day (the back office's "receipts of one till on a day").
-CREATE INDEX hq_documents_at ON hq_documents (store, till, at);
+	-- The one index: a document is projected once (an entry's at never changes), and a
+	-- till's documents of a day are a range of it (the back office's "receipts of one
+	-- till on a day"); an evict's delete reads its till's range.
+	PRIMARY KEY (store, till, at, seq));
 -- The payload is the entry's stored bytes as jsonb, parsed only when selected; the left
 -- join to hq_entries' primary key is left out by the planner when it is not.
 CREATE VIEW hq_receipts AS
