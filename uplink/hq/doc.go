@@ -45,9 +45,12 @@
 //   - PostgreSQL also keeps a relational projection of the documents (hq_receipts with
 //     the payload as jsonb, hq_lines, hq_tenders, hq_taxes, hq_cash_moves,
 //     hq_stock_moves; views hq_takings_daily, hq_item_sales, hq_vat_daily), written in
-//     the transaction that verifies them, beside their central numbers, one statement
-//     per table per batch: pending entries and forgeries never reach it, an evict
-//     removes what it evicts, and RebuildProjection writes it again from the entries.
+//     the transaction that verifies them, beside their central numbers: pending entries
+//     and forgeries never reach it, each verified document is projected exactly once (its
+//     primary key refuses a second), an evict removes what it evicts, and
+//     RebuildProjection writes it again from the entries. From schema 4 these relations
+//     are views over hq_documents, one row per document (lines, tenders and taxes as
+//     arrays), which ingest writes from the entries it decoded with one COPY per batch.
 //     queries.sql holds the first queries a back office runs; a test checks them.
 //   - What HQ sends is signed with Options.SignKey when that is set: a command names its
 //     till and expires (SendCommand subscribes to the result before it publishes, so an

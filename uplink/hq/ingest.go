@@ -142,7 +142,7 @@ func planBatch(in []Incoming) *plan {
 	for _, in := range in {
 		e := &in.Tx.Entry
 		it := &item{key: TillKey{e.Store, e.Till}, seq: e.Seq, hash: e.Hash, prev: e.Prev, kind: string(e.Kind),
-			receipt: e.Receipt, at: e.At, raw: in.Tx.Raw, source: in.Source}
+			receipt: e.Receipt, at: e.At, raw: in.Tx.Raw, entry: e, source: in.Source}
 		m := p.first[it.key]
 		if m == nil {
 			m = map[uint64]*item{}

@@ -16,7 +16,7 @@ import (
 )
 
 // schemaVersion is the PostgreSQL schema this build needs; Migrate brings a database to it.
-const schemaVersion = 3
+const schemaVersion = 4
 
 var migrations = []string{`
 CREATE TABLE IF NOT EXISTS hq_schema (version int PRIMARY KEY);
@@ -86,11 +86,14 @@ DROP TABLE hq_central;
 INSERT INTO hq_schema (version) VALUES (2);
 `, projectionSchema + projectStatements(allKeys) + `;
 INSERT INTO hq_schema (version) VALUES (3);
-`}
+`, migrateToDocuments}
 
 // pgStore keeps entries in PostgreSQL; several consumers may share one database.
 type pgStore struct {
 	pool *pgxpool.Pool
+	// unprojected leaves the relational projection unwritten: only the ingest benchmark
+	// sets it, for its baseline.
+	unprojected bool
 }
 
 // Migrate creates or upgrades the schema at url. It is idempotent.
@@ -163,7 +166,7 @@ func (s *pgStore) Close() error { s.pool.Close(); return nil }
 
 func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		t := &pgTxn{tx: tx}
+		t := &pgTxn{tx: tx, unprojected: s.unprojected}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -179,8 +182,12 @@ func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
 // queued and go to the server with the next statements that must be sent anyway (the
 // central numbers), or before the commit: one round trip less while the tills are locked.
 type pgTxn struct {
-	tx      pgx.Tx
-	pending *pgx.Batch
+	tx          pgx.Tx
+	pending     *pgx.Batch
+	unprojected bool
+	// ours are the entries this transaction inserted (or read back for the projection),
+	// decoded.
+	ours map[docKey]*item
 }
 
 func (t *pgTxn) queue(sql string, args ...any) {
@@ -218,6 +225,7 @@ func (t *pgTxn) insert(ctx context.Context, items []*item) error {
 	case copied:
 		for _, it := range items {
 			it.inserted = true
+			t.remember(it)
 		}
 		return nil
 	}
@@ -255,6 +263,7 @@ RETURNING store, till, seq`, stores, tills, seqs, hashes, prevs, kinds, receipts
 		}
 		if it := idx[k]; it != nil {
 			it.inserted = true
+			t.remember(it)
 		}
 	}
 	rows.Close()
@@ -582,18 +591,72 @@ func (t *pgTxn) assignCentral(ctx context.Context, stores []string, refs map[str
 	t.queue(`INSERT INTO hq_stores (store) SELECT s FROM unnest($1::text[]) WITH ORDINALITY AS u(s, ord) ORDER BY ord
 ON CONFLICT DO NOTHING`, stores)
 	t.queue(`SELECT store FROM hq_stores WHERE store = ANY($1::text[]) ORDER BY store FOR UPDATE`, stores)
+	// The last statement returns each store's base: its numbers of this batch are
+	// base+1, base+2, ...
 	t.queue(`WITH c AS (
 	UPDATE hq_stores h SET central_next = h.central_next + u.n FROM unnest($1::text[], $2::bigint[]) AS u(s, n)
-	WHERE h.store = u.s RETURNING h.store, h.central_next - u.n AS base)
-INSERT INTO hq_central_runs (store, first, till, seqs, lo)
-SELECT r.s, c.base + r.off + 1, r.t, r.q::bigint[], (r.q::bigint[])[1]
-FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) AS r(s, t, off, q) JOIN c ON c.store = r.s`,
+	WHERE h.store = u.s RETURNING h.store, h.central_next - u.n AS base),
+w AS (INSERT INTO hq_central_runs (store, first, till, seqs, lo)
+	SELECT r.s, c.base + r.off + 1, r.t, r.q::bigint[], (r.q::bigint[])[1]
+	FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) AS r(s, t, off, q) JOIN c ON c.store = r.s)
+SELECT store, base FROM c`,
 		stores, counts, rs, rt, roff, rq)
-	t.queueProjection(stores, refs)
-	if err := t.flush(ctx); err != nil {
+	// The projection is written once the numbers are known, from the entries this
+	// transaction inserted; those it did not (pending until this batch closed their gap)
+	// are read back first.
+	var missing []docKey
+	if !t.unprojected {
+		missing = t.unknownDocs(stores, refs)
+	}
+	bases, err := t.flushBases(ctx)
+	if err != nil {
 		return fmt.Errorf("central numbers: %w", err)
 	}
+	if t.unprojected {
+		return nil
+	}
+	if len(missing) > 0 {
+		if err := t.readStored(ctx, missing); err != nil {
+			return fmt.Errorf("projection: %w", err)
+		}
+	}
+	if err := t.project(ctx, stores, refs, bases); err != nil {
+		return fmt.Errorf("projection: %w", err)
+	}
 	return nil
+}
+
+// flushBases flushes what is queued, the last statement being the central numbers',
+// and returns the stores' bases it read.
+func (t *pgTxn) flushBases(ctx context.Context) (map[string]int64, error) {
+	b := t.pending
+	t.pending = nil
+	br := t.tx.SendBatch(ctx, b)
+	defer br.Close()
+	for range b.Len() - 1 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	bases := map[string]int64{}
+	for rows.Next() {
+		var st string
+		var base int64
+		if err := rows.Scan(&st, &base); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		bases[st] = base
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return bases, br.Close()
 }
 
 func (s *pgStore) Tills(ctx context.Context) ([]TillState, error) {

@@ -412,6 +412,14 @@ func TestProjection(t *testing.T) {
 		t.Fatalf("%d pending or forged documents projected (%v)", pending, err)
 	}
 
+	// The payload is each document's stored entry, as jsonb.
+	var unlike, docs int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE r.payload IS DISTINCT FROM convert_from(e.raw, 'UTF8')::jsonb
+	OR r.payload->>'receipt' IS DISTINCT FROM r.receipt), count(*)
+FROM hq_receipts r JOIN hq_entries e USING (store, till, seq)`).Scan(&unlike, &docs); err != nil || unlike != 0 || docs == 0 {
+		t.Fatalf("%d of %d projected payloads differ from their entries (%v)", unlike, docs, err)
+	}
+
 	qs := readQueries(t)
 	checkQueries(t, conn, st, qs, "s043", "t02", "2026-03-03")
 	checkRebuild(t, conn, st)

@@ -119,6 +119,7 @@ type item struct {
 	receipt  string
 	at       time.Time
 	raw      []byte
+	entry    *journal.Entry // as decoded from raw
 	source   string
 	inserted bool
 	existing string
