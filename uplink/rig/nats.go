@@ -114,6 +114,12 @@ func StartNATSClusterWith(t testing.TB, n int, o *NATSOptions) *NATSCluster {
 			}, "\n")
 		}
 		text += "\n" + strings.Join(o.Extra, "\n") + "\n"
+		if os.Getenv("TILLBOX_NATS_PROF") == "1" {
+			// Go's profiles of each node, for `go tool pprof http://ADDR/debug/pprof/profile`.
+			port := FreePort(t)
+			text += fmt.Sprintf("prof_port: %d\n", port)
+			fmt.Fprintf(os.Stderr, "rig: nats %s: profiles on 127.0.0.1:%d\n", nd.Name, port)
+		}
 		if err := os.WriteFile(nd.Conf, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
