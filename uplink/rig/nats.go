@@ -65,6 +65,9 @@ type NATSOptions struct {
 	// template's users know) the rig uses for its own readiness checks on the NATS port;
 	// MQTTURL and NATSURLs then name tls:// and ssl:// URLs.
 	TLS *tls.Config
+	// MQTT lines are added to the mqtt block of the rig's own configuration (not to a
+	// Template's): the MQTT side's settings a test or benchmark runs with.
+	MQTT []string
 	// Extra lines appended to every node's configuration.
 	Extra []string
 }
@@ -109,7 +112,7 @@ func StartNATSClusterWith(t testing.TB, n int, o *NATSOptions) *NATSCluster {
 				"listen: " + nd.Client,
 				fmt.Sprintf("jetstream { store_dir: %q, max_memory_store: 64MB, max_file_store: 2GB }", store),
 				fmt.Sprintf("cluster { name: tillbox, listen: %s, routes: [%s] }", nd.Route, strings.Join(routes, ", ")),
-				fmt.Sprintf("mqtt { listen: %s }", nd.MQTT),
+				fmt.Sprintf("mqtt { listen: %s\n%s\n}", nd.MQTT, strings.Join(o.MQTT, "\n")),
 				"max_payload: 8MB",
 			}, "\n")
 		}
