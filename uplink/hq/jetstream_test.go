@@ -55,15 +55,15 @@ func TestNewJetStreamConsumerRefuses(t *testing.T) {
 	}
 }
 
-// TestClusterNodeAndTillhqKilledMidDrain: a 3-node NATS cluster (MQTT on, the tx stream
-// with 3 replicas), three tillhq on one PostgreSQL sharing one durable consumer, and tills
+// TestClusterNodeAndTillhqKilledMidDrain: a 3-node NATS cluster (MQTT on with the shipped
+// mqtt settings, the tx stream with 3 replicas), three tillhq on one PostgreSQL sharing one durable consumer, and tills
 // spread over the nodes, each with a backlog. Mid-drain one node and one tillhq are killed
 // with SIGKILL, the tills go on selling, and both are started again later. Every entry is
 // stored once, every chain verifies (tillhq check), every till's watermark is at its last
 // seq and HQ's at the same. TILLBOX_SOAK=1 runs more tills, entries and rounds.
 func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
 	tills, backlog, rounds := soakOr(6, 24), soakOr(400, 3000), soakOr(1, 4)
-	cl := rig.StartNATSCluster(t, 3)
+	cl := rig.StartNATSClusterWith(t, 3, &rig.NATSOptions{MQTT: rig.MQTTSettings(t, "../../scripts/nats/tillbox.conf")})
 	pg := rig.StartPostgres(t)
 	bin := rig.Build(t, "tillbox/uplink/hq/cmd/tillhq", t.TempDir())
 	if out, err := exec.Command(bin, "migrate", "--store", pg.URL).CombinedOutput(); err != nil {
@@ -213,7 +213,7 @@ func waitLog(t *testing.T, p *rig.Proc, what string, before int) {
 // and cleared from the cluster, so a later subscriber gets no retained tx; the tills'
 // plain tx still arrive through the stream.
 func TestJetStreamRetainedTxQuarantined(t *testing.T) {
-	cl := rig.StartNATSCluster(t, 3)
+	cl := rig.StartNATSClusterWith(t, 3, &rig.NATSOptions{MQTT: rig.MQTTSettings(t, "../../scripts/nats/tillbox.conf")})
 	_, txs := tillEntries(t, "t01", 3)
 	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(cl.Nodes[1].MQTTURL()).SetClientID("misbehaving").SetAutoReconnect(false))
 	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {

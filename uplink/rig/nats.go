@@ -232,3 +232,38 @@ func (nd *NATSNode) Restart() {
 
 // Log is the node's log file.
 func (nd *NATSNode) Log() string { return nd.proc.Log }
+
+// MQTTSettings are the "key: value" lines of the mqtt block of the NATS configuration at
+// path (the shipped scripts/nats/tillbox.conf) but its listen address and its TLS block:
+// what NATSOptions.MQTT takes to run the rig's cluster with the shipped MQTT settings.
+func MQTTSettings(tb testing.TB, path string) []string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	in, depth := false, 0
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") || line == "" {
+			continue
+		}
+		switch {
+		case !in && strings.HasPrefix(line, "mqtt {"):
+			in, depth = true, 1
+		case in && strings.HasSuffix(line, "{"):
+			depth++
+		case in && line == "}":
+			if depth--; depth == 0 {
+				in = false
+			}
+		case in && depth == 1 && !strings.HasPrefix(line, "listen:"):
+			out = append(out, line)
+		}
+	}
+	if len(out) == 0 {
+		tb.Fatalf("rig: %s: no mqtt settings found", path)
+	}
+	return out
+}
