@@ -73,11 +73,14 @@ const (
 // answers with the PUBACK, and by default stores it in $MQTT_msgs, an interest stream
 // that checks each message against every MQTT subscription's consumer (a few per till)
 // and removes it when none wants it, while a stream capturing the tx subjects stores it a
-// second time, three replicas each. Measured on the fleet benchmark, that is where the
-// cluster's time went. So the tx stream captures the tx subjects of the MQTT store itself
-// ($MQTT.msgs.tillbox.v1.*.*.tx): each tx is written once, into TILLBOX_TX, and the PUBACK
-// a till receives means that the replicated stream holds it. $MQTT_msgs keeps every other
+// second time, three replicas each: in profiles of the fleet benchmark's cluster, the
+// interest checks alone took nearly a third of each node's CPU. So the tx stream
+// captures the tx subjects of the MQTT store itself ($MQTT.msgs.tillbox.v1.*.*.tx): each
+// tx is written once, into TILLBOX_TX, and the PUBACK a till receives means that the
+// replicated stream holds it. $MQTT_msgs keeps every other
 // subject (mqttMsgsSubjects); tillhq narrows it when it finds it capturing everything.
+// One consequence: on the cluster a tx topic cannot be subscribed to with QoS 1 over MQTT
+// (NATS finds no stream for its consumer and refuses it); QoS 0 works.
 
 // mqttKinds are the last levels of the per-till topics other than tx at the depth of a
 // tx topic: what $MQTT_msgs must still capture there. A new per-till topic kind is added
