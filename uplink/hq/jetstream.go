@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -45,6 +46,12 @@ type JetStream struct {
 	// MaxAckPending is the most messages delivered to all tillhq together and not yet
 	// acknowledged: the group's backpressure. Default 20000.
 	MaxAckPending int
+	// AckSessions is how many MQTT sessions publish the tills' acks, each till's always on
+	// the same one. NATS handles one QoS 1 publish of a session at a time, and a retained
+	// one waits for two replicated stores (the retained message and the QoS 1 copy), so
+	// one session carries only a few hundred acks a second on an idle cluster and a few on
+	// a loaded one. Default 8.
+	AckSessions int
 }
 
 // JetStreamConsumer is a Consumer that takes the tx messages from a JetStream stream
@@ -147,6 +154,9 @@ func NewJetStreamConsumer(st Store, opts *Options, js JetStream) (*JetStreamCons
 	if js.MaxAckPending <= 0 {
 		js.MaxAckPending = 20000
 	}
+	if js.AckSessions <= 0 {
+		js.AckSessions = 8
+	}
 	np := strings.ReplaceAll(strings.TrimSuffix(p, "/"), "/", ".") + "."
 	return &JetStreamConsumer{Consumer: c, js: js, brokers: brokers, subject: mqttStore + np + "*.*.tx", prefix: np}, nil
 }
@@ -224,6 +234,17 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 		return fmt.Errorf("hq: jetstream: %w", err)
 	}
 	defer cli.Disconnect(250)
+	acks := ackSessions{Client: cli}
+	for i := 1; i < j.js.AckSessions; i++ {
+		c, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: broker, ClientID: fmt.Sprintf("%s-ack%d", j.o.ClientID, i),
+			Username: j.o.Username, Password: j.o.Password, TLS: j.o.TLS, Timeout: j.o.WaitTimeout,
+			PingTimeout: max(j.o.WaitTimeout, hqPingTimeout), OnLost: report})
+		if err != nil {
+			return fmt.Errorf("hq: jetstream: ack session %d: %w", i, err)
+		}
+		defer c.Disconnect(250)
+		acks.more = append(acks.more, c)
+	}
 
 	nopts := []nats.Option{nats.Name(j.o.ClientID), nats.Timeout(j.o.WaitTimeout), nats.MaxReconnects(-1),
 		nats.ReconnectWait(j.o.BackoffMin), nats.ClosedHandler(func(*nats.Conn) { report(nats.ErrConnectionClosed) })}
@@ -252,7 +273,7 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 	}
 	j.watchRetainedTx(ctx, cli)
 	j.o.Logger.Info("hq: consuming", "stream", j.js.Stream, "durable", j.js.Durable, "broker", broker)
-	if err := j.republishAcks(ctx, cli); err != nil {
+	if err := j.republishAcks(ctx, acks); err != nil {
 		it.Stop()
 		return err
 	}
@@ -288,7 +309,7 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			if err := j.worker(wctx, cli, in); err != nil {
+			if err := j.worker(wctx, acks, in); err != nil {
 				failed <- err
 			}
 		}()
@@ -317,6 +338,25 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 	case err := <-failed:
 		return fmt.Errorf("%w (%w)", err, errConnected)
 	}
+}
+
+// ackSessions is the session's MQTT client whose publishes are spread over more sessions
+// by topic, so that one till's acks always go out on one session, in order.
+type ackSessions struct {
+	mqtt.Client
+	more []mqtt.Client
+}
+
+func (a ackSessions) Publish(topic string, qos byte, retained bool, payload any) mqtt.Token {
+	if len(a.more) == 0 {
+		return a.Client.Publish(topic, qos, retained, payload)
+	}
+	h := fnv.New32a()
+	h.Write([]byte(topic))
+	if i := int(h.Sum32() % uint32(len(a.more)+1)); i > 0 {
+		return a.more[i-1].Publish(topic, qos, retained, payload)
+	}
+	return a.Client.Publish(topic, qos, retained, payload)
 }
 
 // RetainedTxWatch is how long each session of a JetStreamConsumer listens, over MQTT, to
