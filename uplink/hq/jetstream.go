@@ -48,9 +48,9 @@ type JetStream struct {
 	MaxAckPending int
 	// AckSessions is how many MQTT sessions publish the tills' acks, each till's always on
 	// the same one. NATS handles one QoS 1 publish of a session at a time, and a retained
-	// one waits for two replicated stores (the retained message and the QoS 1 copy), so
-	// one session carries only a few hundred acks a second on an idle cluster and a few on
-	// a loaded one. Default 8.
+	// one waits for two replicated stores (the retained message and the QoS 1 copy): on
+	// one session every till's ack waits behind every other's. Default 8; a session that
+	// cannot connect leaves the acks to the others.
 	AckSessions int
 }
 
@@ -240,7 +240,10 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 			Username: j.o.Username, Password: j.o.Password, TLS: j.o.TLS, Timeout: j.o.WaitTimeout,
 			PingTimeout: max(j.o.WaitTimeout, hqPingTimeout), OnLost: report})
 		if err != nil {
-			return fmt.Errorf("hq: jetstream: ack session %d: %w", i, err)
+			// Fewer sessions carry the acks: a broker too busy to take one more
+			// connection does not stop the draining.
+			j.o.Logger.Warn("hq: jetstream: ack session", "n", i, "err", err)
+			break
 		}
 		defer c.Disconnect(250)
 		acks.more = append(acks.more, c)
