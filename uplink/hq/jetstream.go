@@ -226,6 +226,29 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 	}
 	in := make(chan delivery, 4*j.o.BatchMax)
 	j.queue.Store(&in)
+	nopts := []nats.Option{nats.Name(j.o.ClientID), nats.Timeout(j.o.WaitTimeout), nats.MaxReconnects(-1),
+		nats.ReconnectWait(j.o.BackoffMin), nats.ClosedHandler(func(*nats.Conn) { report(nats.ErrConnectionClosed) })}
+	if j.o.Username != "" {
+		nopts = append(nopts, nats.UserInfo(j.o.Username, j.o.Password))
+	}
+	if j.o.TLS != nil {
+		nopts = append(nopts, nats.Secure(j.o.TLS))
+	}
+	// The streams first: laid out before this session's MQTT connection, which may be
+	// the cluster's first, so that NATS finds $MQTT_msgs made as it is to be.
+	nc, err := nats.Connect(j.js.URLs, nopts...)
+	if err != nil {
+		return fmt.Errorf("hq: jetstream: connect %s: %w", j.js.URLs, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("hq: jetstream: %w", err)
+	}
+	cons, err := j.ensure(ctx, js)
+	if err != nil {
+		return err
+	}
 	// The MQTT session only publishes (acks): nothing arrives on it to acknowledge.
 	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: broker, ClientID: j.o.ClientID,
 		Username: j.o.Username, Password: j.o.Password, TLS: j.o.TLS, Timeout: j.o.WaitTimeout,
@@ -249,27 +272,6 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 		acks.more = append(acks.more, c)
 	}
 
-	nopts := []nats.Option{nats.Name(j.o.ClientID), nats.Timeout(j.o.WaitTimeout), nats.MaxReconnects(-1),
-		nats.ReconnectWait(j.o.BackoffMin), nats.ClosedHandler(func(*nats.Conn) { report(nats.ErrConnectionClosed) })}
-	if j.o.Username != "" {
-		nopts = append(nopts, nats.UserInfo(j.o.Username, j.o.Password))
-	}
-	if j.o.TLS != nil {
-		nopts = append(nopts, nats.Secure(j.o.TLS))
-	}
-	nc, err := nats.Connect(j.js.URLs, nopts...)
-	if err != nil {
-		return fmt.Errorf("hq: jetstream: connect %s: %w", j.js.URLs, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("hq: jetstream: %w", err)
-	}
-	cons, err := j.ensure(ctx, js)
-	if err != nil {
-		return err
-	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(j.o.BatchMax))
 	if err != nil {
 		return fmt.Errorf("hq: jetstream: messages: %w", err)
