@@ -460,7 +460,13 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 	}
 	for _, sub := range subs {
 		if err := c.wait(s.cli.Subscribe(sub.topic, 1, sub.h), "subscribe "+sub.topic); err != nil {
-			return err
+			// A refused ack, command or desired subscription ends the session (nothing
+			// would arrive on it); a refused catalog one does not: a till the broker's
+			// ACL does not name yet still syncs.
+			if !errors.Is(err, mqttconn.ErrSubscribeRefused) || sub.topic != c.topics.Catalog(c.store) {
+				return err
+			}
+			c.o.Logger.Warn("uplink: catalog subscription refused", "err", err)
 		}
 	}
 	c.setOnline(true, c.o.Clock(), "")

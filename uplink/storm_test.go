@@ -318,7 +318,7 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 		hqArgs   func(i int) []string
 	)
 	if s.nats {
-		cl := rig.StartNATSCluster(tb, 3)
+		cl := natsStormCluster(tb)
 		for _, nd := range cl.Nodes {
 			defer nd.Kill()
 			mqPIDs = append(mqPIDs, pidOf(nd.Conf))

@@ -95,4 +95,7 @@
 //     tillhq, a message acknowledged to the stream only after its commit (redelivered to
 //     any tillhq after AckWait otherwise), what a session received and did not commit
 //     handed back at its end; acks are published over MQTT to the cluster's gateway.
+//     The tx stream is where NATS's MQTT side stores each tx before its PUBACK (each tx
+//     is written once), and each session looks for retained tx over MQTT and quarantines
+//     them as the MQTT consumer does.
 package hq

@@ -1,19 +1,24 @@
 package hq
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"tillbox/uplink/mqttconn"
+	"tillbox/uplink/wire"
 )
 
 // JetStream says where a JetStreamConsumer reads the tills' tx messages: a NATS cluster
@@ -41,6 +46,12 @@ type JetStream struct {
 	// MaxAckPending is the most messages delivered to all tillhq together and not yet
 	// acknowledged: the group's backpressure. Default 20000.
 	MaxAckPending int
+	// AckSessions is how many MQTT sessions publish the tills' acks, each till's always on
+	// the same one. NATS handles one QoS 1 publish of a session at a time, and a retained
+	// one waits for two replicated stores (the retained message and the QoS 1 copy): on
+	// one session every till's ack waits behind every other's. Default 8; a session that
+	// cannot connect leaves the acks to the others.
+	AckSessions int
 }
 
 // JetStreamConsumer is a Consumer that takes the tx messages from a JetStream stream
@@ -52,8 +63,51 @@ type JetStreamConsumer struct {
 	*Consumer
 	js      JetStream
 	brokers []string
-	subject string // the stream's subject filter
+	subject string // the tx stream's subjects: where NATS's MQTT side stores each QoS 1 tx
 	prefix  string // the NATS form of the topic prefix, with its trailing dot
+}
+
+// mqttStore is the subject prefix under which NATS's MQTT side stores every QoS 1 message
+// it receives, by a request it waits on before its PUBACK (nats-server 2.9 to 2.11: a
+// message for the MQTT topic a/b is stored on $MQTT.msgs.a.b, in whichever stream
+// captures that subject, by default its own $MQTT_msgs); mqttMsgs is that stream.
+const (
+	mqttStore = "$MQTT.msgs."
+	mqttMsgs  = "$MQTT_msgs"
+)
+
+// The stream layout. NATS stores each QoS 1 message an MQTT client publishes before it
+// answers with the PUBACK, and by default stores it in $MQTT_msgs, an interest stream
+// that checks each message against every MQTT subscription's consumer (a few per till)
+// and removes it when none wants it, while a stream capturing the tx subjects stores it a
+// second time, three replicas each: in profiles of the fleet benchmark's cluster, the
+// interest checks alone took nearly a third of each node's CPU. So the tx stream
+// captures the tx subjects of the MQTT store itself ($MQTT.msgs.tillbox.v1.*.*.tx): each
+// tx is written once, into TILLBOX_TX, and the PUBACK a till receives means that the
+// replicated stream holds it. $MQTT_msgs keeps every other
+// subject (mqttMsgsSubjects); tillhq narrows it when it finds it capturing everything.
+// One consequence: on the cluster a tx topic cannot be subscribed to with QoS 1 over MQTT
+// (NATS finds no stream for its consumer and refuses it); QoS 0 works.
+
+// mqttKinds are the last levels of the per-till topics other than tx at the depth of a
+// tx topic: what $MQTT_msgs must still capture there. A new per-till topic kind is added
+// here, or NATS cannot store its QoS 1 messages (the cluster test publishes each).
+var mqttKinds = []string{"ack", "status", "event", "cmd", "desired", "renew", "cert"}
+
+// mqttMsgsSubjects is what $MQTT_msgs captures beside the tx stream: every subject of
+// the MQTT store with fewer or more levels than a tx subject (catalogs, cmd.result,
+// anything else) and, at a tx subject's depth, the other kinds.
+func mqttMsgsSubjects(prefix string) []string {
+	depth := strings.Count(prefix, ".") + 3 // prefix, store, till, kind
+	var out []string
+	for d := 1; d < depth; d++ {
+		out = append(out, mqttStore+strings.Repeat("*.", d-1)+"*")
+	}
+	out = append(out, mqttStore+strings.Repeat("*.", depth)+">")
+	for _, k := range mqttKinds {
+		out = append(out, mqttStore+strings.Repeat("*.", depth-1)+k)
+	}
+	return out
 }
 
 // NewJetStreamConsumer makes a JetStreamConsumer over st. opts.Broker may list several
@@ -100,8 +154,11 @@ func NewJetStreamConsumer(st Store, opts *Options, js JetStream) (*JetStreamCons
 	if js.MaxAckPending <= 0 {
 		js.MaxAckPending = 20000
 	}
+	if js.AckSessions <= 0 {
+		js.AckSessions = 8
+	}
 	np := strings.ReplaceAll(strings.TrimSuffix(p, "/"), "/", ".") + "."
-	return &JetStreamConsumer{Consumer: c, js: js, brokers: brokers, subject: np + "*.*.tx", prefix: np}, nil
+	return &JetStreamConsumer{Consumer: c, js: js, brokers: brokers, subject: mqttStore + np + "*.*.tx", prefix: np}, nil
 }
 
 // SplitBrokers parses a comma-separated list of broker URLs; each must have a host.
@@ -169,15 +226,6 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 	}
 	in := make(chan delivery, 4*j.o.BatchMax)
 	j.queue.Store(&in)
-	// The MQTT session only publishes (acks): nothing arrives on it to acknowledge.
-	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: broker, ClientID: j.o.ClientID,
-		Username: j.o.Username, Password: j.o.Password, TLS: j.o.TLS, Timeout: j.o.WaitTimeout,
-		PingTimeout: max(j.o.WaitTimeout, hqPingTimeout), OnLost: report})
-	if err != nil {
-		return fmt.Errorf("hq: jetstream: %w", err)
-	}
-	defer cli.Disconnect(250)
-
 	nopts := []nats.Option{nats.Name(j.o.ClientID), nats.Timeout(j.o.WaitTimeout), nats.MaxReconnects(-1),
 		nats.ReconnectWait(j.o.BackoffMin), nats.ClosedHandler(func(*nats.Conn) { report(nats.ErrConnectionClosed) })}
 	if j.o.Username != "" {
@@ -186,6 +234,8 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 	if j.o.TLS != nil {
 		nopts = append(nopts, nats.Secure(j.o.TLS))
 	}
+	// The streams first: laid out before this session's MQTT connection, which may be
+	// the cluster's first, so that NATS finds $MQTT_msgs made as it is to be.
 	nc, err := nats.Connect(j.js.URLs, nopts...)
 	if err != nil {
 		return fmt.Errorf("hq: jetstream: connect %s: %w", j.js.URLs, err)
@@ -199,12 +249,36 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 	if err != nil {
 		return err
 	}
+	// The MQTT session only publishes (acks): nothing arrives on it to acknowledge.
+	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: broker, ClientID: j.o.ClientID,
+		Username: j.o.Username, Password: j.o.Password, TLS: j.o.TLS, Timeout: j.o.WaitTimeout,
+		PingTimeout: max(j.o.WaitTimeout, hqPingTimeout), OnLost: report})
+	if err != nil {
+		return fmt.Errorf("hq: jetstream: %w", err)
+	}
+	defer cli.Disconnect(250)
+	acks := ackSessions{Client: cli}
+	for i := 1; i < j.js.AckSessions; i++ {
+		c, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: broker, ClientID: fmt.Sprintf("%s-ack%d", j.o.ClientID, i),
+			Username: j.o.Username, Password: j.o.Password, TLS: j.o.TLS, Timeout: j.o.WaitTimeout,
+			PingTimeout: max(j.o.WaitTimeout, hqPingTimeout), OnLost: report})
+		if err != nil {
+			// Fewer sessions carry the acks: a broker too busy to take one more
+			// connection does not stop the draining.
+			j.o.Logger.Warn("hq: jetstream: ack session", "n", i, "err", err)
+			break
+		}
+		defer c.Disconnect(250)
+		acks.more = append(acks.more, c)
+	}
+
 	it, err := cons.Messages(jetstream.PullMaxMessages(j.o.BatchMax))
 	if err != nil {
 		return fmt.Errorf("hq: jetstream: messages: %w", err)
 	}
+	j.watchRetainedTx(ctx, cli)
 	j.o.Logger.Info("hq: consuming", "stream", j.js.Stream, "durable", j.js.Durable, "broker", broker)
-	if err := j.republishAcks(ctx, cli); err != nil {
+	if err := j.republishAcks(ctx, acks); err != nil {
 		it.Stop()
 		return err
 	}
@@ -240,7 +314,7 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			if err := j.worker(wctx, cli, in); err != nil {
+			if err := j.worker(wctx, acks, in); err != nil {
 				failed <- err
 			}
 		}()
@@ -271,18 +345,103 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 	}
 }
 
-// topic is the MQTT topic of a tx subject of the stream.
-func (j *JetStreamConsumer) topic(subject string) string {
-	return strings.ReplaceAll(subject, ".", "/")
+// ackSessions is the session's MQTT client whose publishes are spread over more sessions
+// by topic, so that one till's acks always go out on one session, in order.
+type ackSessions struct {
+	mqtt.Client
+	more []mqtt.Client
 }
 
-// ensure finds or creates the stream and the shared durable consumer. A stream that
-// exists is used as it is (an operator may have sized it); the consumer is created, or
-// updated to this consumer's settings.
+func (a ackSessions) Publish(topic string, qos byte, retained bool, payload any) mqtt.Token {
+	if len(a.more) == 0 {
+		return a.Client.Publish(topic, qos, retained, payload)
+	}
+	h := fnv.New32a()
+	h.Write([]byte(topic))
+	if i := int(h.Sum32() % uint32(len(a.more)+1)); i > 0 {
+		return a.more[i-1].Publish(topic, qos, retained, payload)
+	}
+	return a.Client.Publish(topic, qos, retained, payload)
+}
+
+// RetainedTxWatch is how long each session of a JetStreamConsumer listens, over MQTT, to
+// the tills' tx topics for retained messages (see watchRetainedTx).
+const RetainedTxWatch = 10 * time.Second
+
+// watchRetainedTx finds retained tx messages: a till must never publish one, and on
+// Mosquitto HQ's subscription receives each with its retain flag when it subscribes. In
+// JetStream mode the stream's copy of a tx carries no retain flag, so each session
+// subscribes to the tx topics over MQTT with QoS 0 for RetainedTxWatch: the broker sends
+// every retained one, flagged, at once (the live ones that come meanwhile are ignored:
+// they are the stream's), and each is quarantined ("retained tx message") and cleared
+// with an empty retained message of QoS 0 (where HQ may publish on tx topics: the
+// shipped permissions, like the Mosquitto ACL, do not let it, and an operator clears
+// it). Nothing here blocks the MQTT client or the session.
+func (j *JetStreamConsumer) watchRetainedTx(ctx context.Context, cli mqtt.Client) {
+	filter := j.topics.AllTills(wire.KindTx)
+	tok := cli.Subscribe(filter, 0, func(_ mqtt.Client, m mqtt.Message) {
+		if !m.Retained() || len(m.Payload()) == 0 {
+			return
+		}
+		go j.quarantineRetained(ctx, cli, m.Topic(), bytes.Clone(m.Payload()))
+	})
+	go func() {
+		if err := mqttconn.Wait(tok, j.o.WaitTimeout, "hq: jetstream: subscribe "+filter); err != nil {
+			j.o.Logger.Warn("hq: jetstream: no watch for retained tx", "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(RetainedTxWatch):
+		}
+		if cli.IsConnected() {
+			cli.Unsubscribe(filter)
+		}
+	}()
+}
+
+// quarantineRetained stores a retained tx message as quarantined and clears it.
+func (j *JetStreamConsumer) quarantineRetained(ctx context.Context, cli mqtt.Client, topic string, payload []byte) {
+	im := j.check(retainedTx{topic: topic, payload: payload})
+	res, err := Ingest(ctx, j.st, Batch{Quarantine: []Quarantine{*im.q}})
+	if err != nil {
+		j.o.Logger.Error("hq: jetstream: retained tx not quarantined", "topic", topic, "err", err)
+		return
+	}
+	j.quarantined.Add(uint64(res.Quarantined))
+	j.o.Logger.Warn("hq: quarantined", "topic", topic, "reason", im.q.Reason)
+	cli.Publish(topic, 0, true, []byte{})
+}
+
+// retainedTx is a retained tx message received over MQTT.
+type retainedTx struct {
+	topic   string
+	payload []byte
+}
+
+func (m retainedTx) Topic() string   { return m.topic }
+func (m retainedTx) Payload() []byte { return m.payload }
+func (m retainedTx) Retained() bool  { return true }
+func (m retainedTx) Ack()            {}
+
+// topic is the MQTT topic of a tx subject of the stream (a stream made before the MQTT
+// store's subjects were captured holds the plain subjects).
+func (j *JetStreamConsumer) topic(subject string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(subject, mqttStore), ".", "/")
+}
+
+// ensure lays out the streams (see mqttMsgs) and finds or creates the shared durable
+// consumer. A tx stream that exists is used as it is (an operator may have sized it) but
+// for its subjects, which are set to the MQTT store's tx subjects; the consumer is
+// created, or updated to this consumer's settings (it reads the whole stream: a stream
+// of an older layout still holds plain tx subjects).
 func (j *JetStreamConsumer) ensure(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*j.o.WaitTimeout)
 	defer cancel()
-	if _, err := js.Stream(ctx, j.js.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
+	if err := j.narrowMQTTMsgs(ctx, js); err != nil {
+		return nil, err
+	}
+	if st, err := js.Stream(ctx, j.js.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
 		_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: j.js.Stream, Subjects: []string{j.subject},
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: j.js.Replicas,
 			MaxBytes: j.js.MaxBytes, Discard: jetstream.DiscardNew})
@@ -291,12 +450,63 @@ func (j *JetStreamConsumer) ensure(ctx context.Context, js jetstream.JetStream) 
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("hq: jetstream: stream %s: %w", j.js.Stream, err)
+	} else if cfg := st.CachedInfo().Config; !slices.Equal(cfg.Subjects, []string{j.subject}) {
+		cfg.Subjects = []string{j.subject}
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("hq: jetstream: stream %s: capture %s: %w", j.js.Stream, j.subject, err)
+		}
+		j.o.Logger.Info("hq: jetstream: the tx stream captures the MQTT store's tx subjects", "stream", j.js.Stream, "subject", j.subject)
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, j.js.Stream, jetstream.ConsumerConfig{Durable: j.js.Durable,
+	cfg := jetstream.ConsumerConfig{Durable: j.js.Durable,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: j.js.AckWait, MaxAckPending: j.js.MaxAckPending,
-		MaxDeliver: -1, DeliverPolicy: jetstream.DeliverAllPolicy, FilterSubject: j.subject})
+		MaxDeliver: -1, DeliverPolicy: jetstream.DeliverAllPolicy}
+	cons, err := js.CreateOrUpdateConsumer(ctx, j.js.Stream, cfg)
+	if err != nil {
+		// A consumer of the older layout filtered the plain tx subjects, and a server
+		// before 2.10 does not change a filter: it is made again. What it had delivered
+		// and not had acknowledged stays in the work queue for the new one.
+		if old, ierr := js.Consumer(ctx, j.js.Stream, j.js.Durable); ierr == nil && old.CachedInfo().Config.FilterSubject != "" {
+			if derr := js.DeleteConsumer(ctx, j.js.Stream, j.js.Durable); derr == nil || errors.Is(derr, jetstream.ErrConsumerNotFound) {
+				cons, err = js.CreateOrUpdateConsumer(ctx, j.js.Stream, cfg)
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("hq: jetstream: consumer %s: %w", j.js.Durable, err)
 	}
 	return cons, nil
+}
+
+// narrowMQTTMsgs makes $MQTT_msgs capture every subject of the MQTT store but the tx
+// ones: it creates it so when it is missing (as NATS would, file storage, interest
+// retention, with the tx stream's replicas) and narrows it when it captures everything
+// (NATS made it at its first MQTT client). Until both streams are laid out a till's tx
+// finds no stream: NATS closes its connection, and it sends again.
+func (j *JetStreamConsumer) narrowMQTTMsgs(ctx context.Context, js jetstream.JetStream) error {
+	want := mqttMsgsSubjects(j.prefix)
+	st, err := js.Stream(ctx, mqttMsgs)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: mqttMsgs, Subjects: want,
+			Retention: jetstream.InterestPolicy, Storage: jetstream.FileStorage, Replicas: j.js.Replicas})
+		if err == nil || !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			if err != nil {
+				return fmt.Errorf("hq: jetstream: create stream %s: %w", mqttMsgs, err)
+			}
+			return nil
+		}
+		st, err = js.Stream(ctx, mqttMsgs) // NATS made it meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("hq: jetstream: stream %s: %w", mqttMsgs, err)
+	}
+	cfg := st.CachedInfo().Config
+	if slices.Equal(cfg.Subjects, want) {
+		return nil
+	}
+	cfg.Subjects = want
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("hq: jetstream: stream %s: leave the tx subjects to %s: %w", mqttMsgs, j.js.Stream, err)
+	}
+	j.o.Logger.Info("hq: jetstream: MQTT's message stream leaves the tx subjects to the tx stream", "stream", mqttMsgs)
+	return nil
 }

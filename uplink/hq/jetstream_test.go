@@ -11,12 +11,14 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jackc/pgx/v5"
 
 	"tillbox/ledger"
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
 	"tillbox/uplink/rig"
+	"tillbox/uplink/wire"
 )
 
 func soakOr(short, long int) int {
@@ -53,15 +55,15 @@ func TestNewJetStreamConsumerRefuses(t *testing.T) {
 	}
 }
 
-// TestClusterNodeAndTillhqKilledMidDrain: a 3-node NATS cluster (MQTT on, the tx stream
-// with 3 replicas), three tillhq on one PostgreSQL sharing one durable consumer, and tills
+// TestClusterNodeAndTillhqKilledMidDrain: a 3-node NATS cluster (MQTT on with the shipped
+// mqtt settings, the tx stream with 3 replicas), three tillhq on one PostgreSQL sharing one durable consumer, and tills
 // spread over the nodes, each with a backlog. Mid-drain one node and one tillhq are killed
 // with SIGKILL, the tills go on selling, and both are started again later. Every entry is
 // stored once, every chain verifies (tillhq check), every till's watermark is at its last
 // seq and HQ's at the same. TILLBOX_SOAK=1 runs more tills, entries and rounds.
 func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
 	tills, backlog, rounds := soakOr(6, 24), soakOr(400, 3000), soakOr(1, 4)
-	cl := rig.StartNATSCluster(t, 3)
+	cl := rig.StartNATSClusterWith(t, 3, &rig.NATSOptions{MQTT: rig.MQTTSettings(t, "../../scripts/nats/tillbox.conf")})
 	pg := rig.StartPostgres(t)
 	bin := rig.Build(t, "tillbox/uplink/hq/cmd/tillhq", t.TempDir())
 	if out, err := exec.Command(bin, "migrate", "--store", pg.URL).CombinedOutput(); err != nil {
@@ -203,5 +205,77 @@ func waitLog(t *testing.T, p *rig.Proc, what string, before int) {
 		if time.Now().After(deadline) || p.Exited() {
 			t.Fatalf("%s did not log %q\n%s", p.Name, what, rig.Tail(p.Log, 30))
 		}
+	}
+}
+
+// TestJetStreamRetainedTxQuarantined: a tx published retained (a till must never do it)
+// is found by a JetStream consumer as by the Mosquitto one: quarantined with its reason
+// and cleared from the cluster, so a later subscriber gets no retained tx; the tills'
+// plain tx still arrive through the stream.
+func TestJetStreamRetainedTxQuarantined(t *testing.T) {
+	cl := rig.StartNATSClusterWith(t, 3, &rig.NATSOptions{MQTT: rig.MQTTSettings(t, "../../scripts/nats/tillbox.conf")})
+	_, txs := tillEntries(t, "t01", 3)
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(cl.Nodes[1].MQTTURL()).SetClientID("misbehaving").SetAutoReconnect(false))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer pub.Disconnect(100)
+	topic := wire.Topics{}.Tx("s042", "t01")
+	if tok := pub.Publish(topic, 1, true, txs[0].Raw); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish retained: %v", tok.Error())
+	}
+
+	st, err := hq.OpenBolt(filepath.Join(t.TempDir(), "hq.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	j, err := hq.NewJetStreamConsumer(st, &hq.Options{Broker: cl.MQTTURLs(0), ClientID: "tillhq-retained", WaitTimeout: 5 * time.Second},
+		hq.JetStream{URLs: cl.NATSURLs(), AckWait: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); j.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitUntilWithin(t, 30*time.Second, "the retained tx quarantined", func() bool {
+		found := false
+		st.Quarantined(ctx, func(q hq.Quarantine) error {
+			found = found || (q.Topic == topic && q.Reason == "retained tx message")
+			return nil
+		})
+		return found
+	})
+	// Plain tx go on through the stream.
+	for _, tx := range txs {
+		if tok := pub.Publish(topic, 1, false, tx.Raw); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	k := hq.TillKey{Store: "s042", Till: "t01"}
+	waitUntilWithin(t, 30*time.Second, "the plain tx stored", func() bool { th, _ := st.Through(ctx, k); return th == 3 })
+	// Cleared: a new subscriber on another node receives no retained tx.
+	got := make(chan []byte, 1)
+	sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(cl.Nodes[2].MQTTURL()).SetClientID("late").SetAutoReconnect(false))
+	if tok := sub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer sub.Disconnect(100)
+	if tok := sub.Subscribe(topic, 0, func(_ mqtt.Client, m mqtt.Message) {
+		if m.Retained() {
+			select {
+			case got <- m.Payload():
+			default:
+			}
+		}
+	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	select {
+	case p := <-got:
+		t.Errorf("a retained tx is still on the cluster: %.60s", p)
+	case <-time.After(3 * time.Second):
 	}
 }

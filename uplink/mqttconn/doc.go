@@ -33,8 +33,9 @@
 //     Brief one must have a lost handler. A session that lacks what its kind needs is
 //     refused with ErrSession before anything is dialled.
 //   - Connect returns a connected client or an error naming the broker, within the
-//     session's timeout. Wait bounds every token wait and wraps ErrTimeout, or paho's
-//     error, with the operation. DefaultTimeout and DefaultKeepAlive are the defaults of
+//     session's timeout. Wait bounds every token wait and wraps ErrTimeout, paho's
+//     error, or ErrSubscribeRefused for a subscription the broker answered with failure
+//     (which paho itself does not count as an error), with the operation. DefaultTimeout and DefaultKeepAlive are the defaults of
 //     every session and wait.
 //   - Proxies from the environment are not used: a till talks to its broker directly.
 package mqttconn

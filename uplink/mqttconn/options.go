@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -26,6 +27,10 @@ var (
 	ErrTimeout = errors.New("broker did not answer in time")
 	// ErrSession: a session was described in a way Connect cannot work with.
 	ErrSession = errors.New("invalid session")
+	// ErrSubscribeRefused: the broker answered a subscription with failure (SUBACK 0x80):
+	// a denial, or, on NATS, a subscription whose JetStream consumer it could not make in
+	// time. Nothing will arrive on it; the session is to be ended and made again.
+	ErrSubscribeRefused = errors.New("broker refused the subscription")
 )
 
 // Kind is what a session is for. It settles what differs between the clients of the till
@@ -71,7 +76,9 @@ type Will struct {
 // Session describes one session of a client whose outbox is elsewhere (the till's
 // ledger; for HQ, the tills' ledgers).
 type Session struct {
-	Kind               Kind
+	Kind Kind
+	// Broker is the broker's URL, or several (a clustered broker's nodes), comma-separated:
+	// the connect tries each in turn until one answers.
 	Broker, ClientID   string
 	Username, Password string
 	TLS                *tls.Config   // nil: none
@@ -122,9 +129,14 @@ func clientOptions(s Session) *mqtt.ClientOptions {
 	if keepAlive <= 0 {
 		keepAlive = DefaultKeepAlive
 	}
-	o := mqtt.NewClientOptions().
-		AddBroker(s.Broker).
-		SetClientID(s.ClientID).
+	o := mqtt.NewClientOptions()
+	// A list (a clustered broker's nodes, comma-separated) is tried in order at connect.
+	for _, b := range strings.Split(s.Broker, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			o.AddBroker(b)
+		}
+	}
+	o.SetClientID(s.ClientID).
 		SetUsername(s.Username).
 		SetPassword(s.Password).
 		SetCleanSession(true).
@@ -167,8 +179,8 @@ func Connect(s Session) (mqtt.Client, error) {
 }
 
 // Wait waits for tok at most d (DefaultTimeout when d is not positive). The error reads
-// "op: reason" and wraps ErrTimeout when the broker did not answer in time, paho's error
-// otherwise.
+// "op: reason" and wraps ErrTimeout when the broker did not answer in time,
+// ErrSubscribeRefused when it refused a filter of a subscription, paho's error otherwise.
 func Wait(tok mqtt.Token, d time.Duration, op string) error {
 	if d <= 0 {
 		d = DefaultTimeout
@@ -178,6 +190,13 @@ func Wait(tok mqtt.Token, d time.Duration, op string) error {
 	}
 	if err := tok.Error(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
+	}
+	if st, ok := tok.(*mqtt.SubscribeToken); ok {
+		for filter, code := range st.Result() {
+			if code >= 0x80 {
+				return fmt.Errorf("%s: %s: %w", op, filter, ErrSubscribeRefused)
+			}
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package rig
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,12 +22,14 @@ const NATSPath = "/usr/sbin/nats-server"
 type NATSNode struct {
 	Name string
 	// Client is the NATS client address, MQTT the MQTT 3.1.1 listener's, Route the
-	// cluster route's; all on 127.0.0.1.
-	Client, MQTT, Route string
+	// cluster route's, HTTP the monitoring port's (when the configuration has one); all
+	// on 127.0.0.1.
+	Client, MQTT, Route, HTTP string
 	// Conf is the node's configuration file; its JetStream store is beside it.
 	Conf string
 	proc *Proc
 	t    testing.TB
+	tls  *tls.Config
 }
 
 // NATSCluster is a cluster of nats-server nodes on loopback, each with JetStream (its own
@@ -34,6 +37,7 @@ type NATSNode struct {
 type NATSCluster struct {
 	Nodes []*NATSNode
 	t     testing.TB
+	tls   *tls.Config
 }
 
 // StartNATSCluster starts n nodes (3 for replicas of 3) in a temp dir and waits until the
@@ -42,6 +46,38 @@ type NATSCluster struct {
 // configuration.
 func StartNATSCluster(t testing.TB, n int, extra ...string) *NATSCluster {
 	t.Helper()
+	return StartNATSClusterWith(t, n, &NATSOptions{Extra: extra})
+}
+
+// NATSOptions shape a NATSCluster's configuration.
+type NATSOptions struct {
+	// Template, when set, is every node's whole configuration (the shipped
+	// scripts/nats/tillbox.conf, its addresses and paths replaced by the test) with these
+	// placeholders, replaced per node: {{NAME}} the node's name, {{CLIENT}} {{ROUTE}}
+	// {{MQTT}} {{HTTP}} its listen addresses (host:port), {{ROUTES}} every node's route
+	// URL, comma-separated, {{STORE}} its JetStream directory, {{DIR}} the directory the
+	// configurations are written to (put certificates and users.conf there first: see
+	// Dir). Without it, the rig's own minimal configuration (no TLS, no users) is used.
+	Template string
+	// Dir is where the configurations and stores are written. Default a temp dir.
+	Dir string
+	// TLS, when set, is the client configuration (CA and a client certificate the
+	// template's users know) the rig uses for its own readiness checks on the NATS port;
+	// MQTTURL and NATSURLs then name tls:// and ssl:// URLs.
+	TLS *tls.Config
+	// MQTT lines are added to the mqtt block of the rig's own configuration (not to a
+	// Template's): the MQTT side's settings a test or benchmark runs with.
+	MQTT []string
+	// Extra lines appended to every node's configuration.
+	Extra []string
+}
+
+// StartNATSClusterWith starts n nodes configured by o (see StartNATSCluster).
+func StartNATSClusterWith(t testing.TB, n int, o *NATSOptions) *NATSCluster {
+	t.Helper()
+	if o == nil {
+		o = &NATSOptions{}
+	}
 	bin, err := exec.LookPath("nats-server")
 	if err != nil {
 		bin = NATSPath
@@ -49,12 +85,15 @@ func StartNATSCluster(t testing.TB, n int, extra ...string) *NATSCluster {
 	if _, err := os.Stat(bin); err != nil {
 		t.Skip("rig: nats-server not installed (run scripts/deps.sh)")
 	}
-	dir := t.TempDir()
-	c := &NATSCluster{t: t}
+	dir := o.Dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	c := &NATSCluster{t: t, tls: o.TLS}
 	for i := range n {
-		c.Nodes = append(c.Nodes, &NATSNode{Name: fmt.Sprintf("n%d", i+1), t: t,
+		c.Nodes = append(c.Nodes, &NATSNode{Name: fmt.Sprintf("n%d", i+1), t: t, tls: o.TLS,
 			Client: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), MQTT: fmt.Sprintf("127.0.0.1:%d", FreePort(t)),
-			Route: fmt.Sprintf("127.0.0.1:%d", FreePort(t))})
+			Route: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), HTTP: fmt.Sprintf("127.0.0.1:%d", FreePort(t))})
 	}
 	var routes []string
 	for _, nd := range c.Nodes {
@@ -62,16 +101,29 @@ func StartNATSCluster(t testing.TB, n int, extra ...string) *NATSCluster {
 	}
 	for _, nd := range c.Nodes {
 		nd.Conf = filepath.Join(dir, nd.Name+".conf")
-		conf := []string{
-			"server_name: " + nd.Name,
-			"listen: " + nd.Client,
-			fmt.Sprintf("jetstream { store_dir: %q, max_memory_store: 64MB, max_file_store: 2GB }", filepath.Join(dir, nd.Name+"-js")),
-			fmt.Sprintf("cluster { name: tillbox, listen: %s, routes: [%s] }", nd.Route, strings.Join(routes, ", ")),
-			fmt.Sprintf("mqtt { listen: %s }", nd.MQTT),
-			"max_payload: 8MB",
+		store := filepath.Join(dir, nd.Name+"-js")
+		var text string
+		if o.Template != "" {
+			text = strings.NewReplacer("{{NAME}}", nd.Name, "{{CLIENT}}", nd.Client, "{{ROUTE}}", nd.Route, "{{MQTT}}", nd.MQTT,
+				"{{HTTP}}", nd.HTTP, "{{ROUTES}}", strings.Join(routes, ", "), "{{STORE}}", store, "{{DIR}}", dir).Replace(o.Template)
+		} else {
+			text = strings.Join([]string{
+				"server_name: " + nd.Name,
+				"listen: " + nd.Client,
+				fmt.Sprintf("jetstream { store_dir: %q, max_memory_store: 64MB, max_file_store: 2GB }", store),
+				fmt.Sprintf("cluster { name: tillbox, listen: %s, routes: [%s] }", nd.Route, strings.Join(routes, ", ")),
+				fmt.Sprintf("mqtt { listen: %s\n%s\n}", nd.MQTT, strings.Join(o.MQTT, "\n")),
+				"max_payload: 8MB",
+			}, "\n")
 		}
-		conf = append(conf, extra...)
-		if err := os.WriteFile(nd.Conf, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
+		text += "\n" + strings.Join(o.Extra, "\n") + "\n"
+		if os.Getenv("TILLBOX_NATS_PROF") == "1" {
+			// Go's profiles of each node, for `go tool pprof http://ADDR/debug/pprof/profile`.
+			port := FreePort(t)
+			text += fmt.Sprintf("prof_port: %d\n", port)
+			fmt.Fprintf(os.Stderr, "rig: nats %s: profiles on 127.0.0.1:%d\n", nd.Name, port)
+		}
+		if err := os.WriteFile(nd.Conf, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		nd.proc = StartProc(t, "nats-"+nd.Name, dir, exec.Command(bin, "-c", nd.Conf))
@@ -102,7 +154,7 @@ func (c *NATSCluster) WaitJetStream(d time.Duration) {
 			continue
 		}
 		for {
-			err := jsReady(nd.Client)
+			err := jsReady(nd.Client, c.tls)
 			if err == nil {
 				break
 			}
@@ -114,8 +166,13 @@ func (c *NATSCluster) WaitJetStream(d time.Duration) {
 	}
 }
 
-func jsReady(addr string) error {
-	nc, err := nats.Connect("nats://"+addr, nats.Timeout(2*time.Second), nats.NoReconnect())
+func jsReady(addr string, cfg *tls.Config) error {
+	opts := []nats.Option{nats.Timeout(2 * time.Second), nats.NoReconnect()}
+	scheme := "nats://"
+	if cfg != nil {
+		opts, scheme = append(opts, nats.Secure(cfg)), "tls://"
+	}
+	nc, err := nats.Connect(scheme+addr, opts...)
 	if err != nil {
 		return err
 	}
@@ -133,8 +190,12 @@ func jsReady(addr string) error {
 // NATSURLs is every node's client URL, comma-separated, as nats.Connect takes them.
 func (c *NATSCluster) NATSURLs() string {
 	var u []string
+	scheme := "nats://"
+	if c.tls != nil {
+		scheme = "tls://"
+	}
 	for _, nd := range c.Nodes {
-		u = append(u, "nats://"+nd.Client)
+		u = append(u, scheme+nd.Client)
 	}
 	return strings.Join(u, ",")
 }
@@ -149,8 +210,13 @@ func (c *NATSCluster) MQTTURLs(first int) string {
 	return strings.Join(u, ",")
 }
 
-// MQTTURL is the node's MQTT client URL.
-func (nd *NATSNode) MQTTURL() string { return "tcp://" + nd.MQTT }
+// MQTTURL is the node's MQTT client URL (ssl:// when the cluster has TLS).
+func (nd *NATSNode) MQTTURL() string {
+	if nd.tls != nil {
+		return "ssl://" + nd.MQTT
+	}
+	return "tcp://" + nd.MQTT
+}
 
 // Kill stops the node with SIGKILL (kill -9: what JetStream had not synced is the
 // replicas' to restore).
@@ -166,3 +232,38 @@ func (nd *NATSNode) Restart() {
 
 // Log is the node's log file.
 func (nd *NATSNode) Log() string { return nd.proc.Log }
+
+// MQTTSettings are the "key: value" lines of the mqtt block of the NATS configuration at
+// path (the shipped scripts/nats/tillbox.conf) but its listen address and its TLS block:
+// what NATSOptions.MQTT takes to run the rig's cluster with the shipped MQTT settings.
+func MQTTSettings(tb testing.TB, path string) []string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	in, depth := false, 0
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") || line == "" {
+			continue
+		}
+		switch {
+		case !in && strings.HasPrefix(line, "mqtt {"):
+			in, depth = true, 1
+		case in && strings.HasSuffix(line, "{"):
+			depth++
+		case in && line == "}":
+			if depth--; depth == 0 {
+				in = false
+			}
+		case in && depth == 1 && !strings.HasPrefix(line, "listen:"):
+			out = append(out, line)
+		}
+	}
+	if len(out) == 0 {
+		tb.Fatalf("rig: %s: no mqtt settings found", path)
+	}
+	return out
+}

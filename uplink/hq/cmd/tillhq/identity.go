@@ -35,6 +35,7 @@ func caCmd(_ context.Context, e *env, args []string) error {
 	name := fs.String("name", "tillbox fleet CA", "init: the CA's name")
 	out := fs.String("out", "", "account, server: write NAME.crt and NAME.key in this directory (default: the CA directory)")
 	hosts := fs.String("host", "", "server: the broker's host names and addresses, comma separated")
+	node := fs.Bool("cluster-node", false, "server: for a node of a NATS cluster (its routes verify each other): also a client certificate; writes server.crt and server.key")
 	replace := fs.Bool("replace", false, "sign: give the till a new identity, revoking every certificate it holds")
 	till := fs.String("till", "", "revoke: revoke every certificate of this till (STORE/TILL) instead of a certificate file")
 	days := fs.Int("days", int(identity.CertValidity/(24*time.Hour)), "sign, account, server: the certificate's lifetime in days")
@@ -153,6 +154,13 @@ func caCmd(_ context.Context, e *env, args []string) error {
 	case "server":
 		if *hosts == "" {
 			return usageError{"ca server: --host is required"}
+		}
+		if *node {
+			cert, key, err := ca.IssueClusterNode(strings.Split(*hosts, ","), now)
+			if err != nil {
+				return err
+			}
+			return writePair("server", cert, key)
 		}
 		cert, key, err := ca.IssueServer(strings.Split(*hosts, ","), now)
 		if err != nil {

@@ -179,7 +179,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	vo := o
 	vo.ClientID, vo.Share = "", ""
-	vo.Broker = strings.Split(o.Broker, ",")[0]
+	// The fleet view, renewals and rollouts connect to the first broker of a list that answers (mqttconn).
 	go hq.WatchFleet(ctx, vo, view, nil)
 	if *caDir != "" {
 		// With the CA key at hand, HQ answers the tills' certificate renewals.
