@@ -83,7 +83,12 @@ func loadModule(n string) error {
 		return modOpenError{err}
 	}
 	defer f.Close()
-	if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil && err != unix.EEXIST {
+	// async_probe: the module's devices are probed in the background and finit_module
+	// returns once its init did, instead of also waiting for every asynchronous job in the
+	// kernel (do_init_module's async_synchronize_full). The module's symbols are in when it returns, so the next module
+	// in dependency order loads as before; the devices it probes are waited for where they
+	// are used (waitFor, linkInputs). Modules without devices ignore it.
+	if err := unix.FinitModule(int(f.Fd()), "async_probe", 0); err != nil && err != unix.EEXIST {
 		return err
 	}
 	return nil
