@@ -2,10 +2,9 @@
 // the boot loader loaded from the booted root slot. It
 //
 //   - mounts /proc, /sys, /dev (devtmpfs), /run; loads the kernel modules the image's spec
-//     lists (finit_module; the groups that dependencies link load side by side, each one
-//     module after another in dependency order; a module whose dependency is not in yet is
-//     tried again in a later round; the initrd's modules carry no signature, see
-//     image/build); waits for the disk;
+//     lists (finit_module, one after another in dependency order; a module whose
+//     dependency is not in yet is tried again in the next round; the initrd's modules carry
+//     no signature, see image/build); waits for the disk;
 //   - mounts the booted slot's squashfs read-only at /slot, the boot partition at /boot and
 //     the data partition at /data, the three at once; settles the boot state (a try that never got confirmed
 //     is recorded as failed, and reported) through the board's boot loader: GRUB's

@@ -3,11 +3,9 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -34,82 +32,38 @@ func mountEarly() error {
 	return nil
 }
 
-// loadModules loads modules (what names them in the log: "" or "late "), which the image
-// builder ordered dependencies first. The modules fall into groups linked by their
-// dependencies (each module's "depends=" in its .modinfo): the ext4 chain, the virtio PCI
-// transport, the FAT chain, and single drivers. A group is loaded one module after
-// another in the order given, so that no module is loaded while a dependency of it is still
-// initialising (the kernel lets such a module wait up to 30 s for its symbols, and a boot
-// whose modules were all loaded together once stalled there); groups share no symbol and
-// load side by side, up to one per CPU, as udev would load them. A module that still fails
-// with ENOENT (an unknown symbol) is tried again once the others are in, in rounds, for as
-// long as a round loads something. One already loaded or built in is fine.
+// loadModules loads modules (what names them in the log: "" or "late ") one after another
+// in the order given, which the image builder made dependencies first. They are not loaded
+// at once: the kernel lets a module whose dependency is still initialising wait up to 30 s
+// for its symbols, and a boot whose modules were loaded together once stalled there. A module that
+// still fails with ENOENT (an unknown symbol) is tried again once the others of its round
+// are in, for as long as a round loads something. One already loaded or built in is fine.
 func loadModules(what string, names []string) {
 	if len(names) == 0 {
 		return
 	}
 	start := time.Now()
-	groups := moduleGroups(names)
-	var mu sync.Mutex
+	pending := names
+	rounds := 0
 	var slowest string
 	var slowestTook time.Duration
-	failed := map[string]bool{}
-	load := func(n string) error {
-		t := time.Now()
-		err := loadModule(n)
-		mu.Lock()
-		if took := time.Since(t); took > slowestTook {
-			slowest, slowestTook = n, took
-		}
-		mu.Unlock()
-		return err
-	}
-	// retry logs err unless it is an unknown symbol, and says whether it was (try n again).
-	retry := func(n string, err error) bool {
-		var missing modOpenError
-		if errors.Is(err, unix.ENOENT) && !errors.As(err, &missing) {
-			return true
-		}
-		if err != nil {
-			logf("module %s: %v", n, err)
-		}
-		return false
-	}
-	work := make(chan []string)
-	var wg sync.WaitGroup
-	for range min(runtime.NumCPU(), len(groups)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for g := range work {
-				for _, n := range g {
-					if retry(n, load(n)) {
-						mu.Lock()
-						failed[n] = true
-						mu.Unlock()
-					}
-				}
-			}
-		}()
-	}
-	for _, g := range groups {
-		work <- g
-	}
-	close(work)
-	wg.Wait()
-	var pending []string
-	for _, n := range names {
-		if failed[n] {
-			pending = append(pending, n)
-		}
-	}
-	rounds := 1
 	for len(pending) > 0 {
 		rounds++
+		errs := make([]error, len(pending))
+		for i, n := range pending {
+			t := time.Now()
+			errs[i] = loadModule(n)
+			if took := time.Since(t); took > slowestTook {
+				slowest, slowestTook = n, took
+			}
+		}
 		var again []string
-		for _, n := range pending {
-			if retry(n, load(n)) {
-				again = append(again, n)
+		for i, err := range errs {
+			var missing modOpenError
+			if errors.Is(err, unix.ENOENT) && !errors.As(err, &missing) {
+				again = append(again, pending[i])
+			} else if err != nil {
+				logf("module %s: %v", pending[i], err)
 			}
 		}
 		if len(again) == len(pending) {
@@ -120,76 +74,8 @@ func loadModules(what string, names []string) {
 		}
 		pending = again
 	}
-	logf("%d %smodules loaded in %s (%d groups, %d rounds; slowest %s, %s)", len(names), what, time.Since(start).Round(time.Millisecond),
-		len(groups), rounds, slowest, slowestTook.Round(time.Millisecond))
-}
-
-// moduleGroups splits names into the groups their dependencies link (see loadModules),
-// each in the order of names, the groups in the order of their first module. A module
-// whose file cannot be read is a group of its own (its load then reports why).
-func moduleGroups(names []string) [][]string {
-	return groupModules(names, func(n string) []string {
-		b, err := os.ReadFile("/lib/modules/" + n + ".ko")
-		if err != nil {
-			return nil
-		}
-		return moduleDepends(b)
-	})
-}
-
-func groupModules(names []string, depends func(string) []string) [][]string {
-	parent := map[string]string{}
-	var find func(string) string
-	find = func(n string) string {
-		if parent[n] != n {
-			parent[n] = find(parent[n])
-		}
-		return parent[n]
-	}
-	for _, n := range names {
-		parent[n] = n
-	}
-	for _, n := range names {
-		for _, d := range depends(n) {
-			if _, ok := parent[d]; ok {
-				parent[find(d)] = find(n)
-			}
-		}
-	}
-	var groups [][]string
-	at := map[string]int{}
-	for _, n := range names {
-		r := find(n)
-		i, ok := at[r]
-		if !ok {
-			i = len(groups)
-			at[r] = i
-			groups = append(groups, nil)
-		}
-		groups[i] = append(groups[i], n)
-	}
-	return groups
-}
-
-// moduleDepends is a module's "depends=" from its .modinfo: the modules it needs symbols
-// from, with '-' read as '_' as the kernel does.
-func moduleDepends(mod []byte) []string {
-	const key = "\x00depends="
-	i := bytes.Index(mod, []byte(key))
-	if i < 0 {
-		return nil
-	}
-	v := mod[i+len(key):]
-	if end := bytes.IndexByte(v, 0); end >= 0 {
-		v = v[:end]
-	}
-	var deps []string
-	for _, d := range strings.Split(string(v), ",") {
-		if d != "" {
-			deps = append(deps, strings.ReplaceAll(d, "-", "_"))
-		}
-	}
-	return deps
+	logf("%d %smodules loaded in %s (%d rounds; slowest %s, %s)", len(names), what, time.Since(start).Round(time.Millisecond), rounds,
+		slowest, slowestTook.Round(time.Millisecond))
 }
 
 // modOpenError marks a module file that is not in the initrd.
