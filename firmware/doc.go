@@ -15,6 +15,13 @@
 // techpage.go) beside the run loop, through app.Options.Technician, unless the
 // configuration's technician.listen is "off".
 //
+// The box's image builds tillbox with the tag noembeddedhq (embedhq_none.go): without the
+// embedded head office, whose broker and PostgreSQL and NATS clients a box never runs; a
+// configuration that asks for it is then refused with a message saying so.
+//
+// TILLBOX_TRACE=1 (or =/path/to/file) prints how long each phase of `tillbox run`'s start
+// took, from the exec to the first operator prompt (package starttrace).
+//
 // TILLBOX_FAULT_KILL_AFTER_COMMIT=N, for fault tests, makes `tillbox run` kill itself with
 // SIGKILL right after its N-th document is committed, before its receipt is printed.
 package main

@@ -1,3 +1,5 @@
+//go:build !noembeddedhq
+
 package main
 
 import (

@@ -9,6 +9,7 @@ import (
 	_ "time/tzdata" // the configured timezone works on a box without a zoneinfo database
 
 	"tillbox/firmware/app"
+	"tillbox/firmware/starttrace"
 	"tillbox/image/update"
 )
 
@@ -19,6 +20,7 @@ var version = "dev"
 var errUsage = errors.New("usage")
 
 func main() {
+	starttrace.Mark("runtime and package initialisers")
 	os.Exit(mainExit(os.Args[1:], os.Stdout, os.Stderr))
 }
 

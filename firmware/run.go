@@ -16,6 +16,7 @@ import (
 
 	"tillbox/firmware/app"
 	"tillbox/firmware/config"
+	"tillbox/firmware/starttrace"
 	"tillbox/firmware/techpage"
 	"tillbox/ledger/journal"
 )
@@ -38,6 +39,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	starttrace.Mark("config loaded")
 	if *data != "" {
 		cfg.Data = *data
 	}
@@ -99,7 +101,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		logW = f
 	}
 	o.Logger = slog.New(slog.NewTextHandler(logW, nil))
+	starttrace.Mark("options, log and events opened")
 	defer startTechpage(cfg, &o)()
+	starttrace.Mark("technician page prepared")
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

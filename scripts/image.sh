@@ -23,7 +23,9 @@ bin="$CACHE/bin/$VERSION"
 mkdir -p "$bin"
 export CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 go build -trimpath -ldflags "-s -w" -o "$bin/init" ./image/init
-go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$bin/tillbox" ./firmware
+# The box talks to a real head office: the embedded one (make run's) is left out of its
+# binary, which makes it a sixth smaller and its start faster (firmware/embedhq_none.go).
+go build -trimpath -tags noembeddedhq -ldflags "-s -w -X main.version=$VERSION" -o "$bin/tillbox" ./firmware
 unset GOOS GOARCH
 go run ./image/cmd/mkimage -board "$BOARD" -version "$VERSION" -cache "$CACHE" \
   -init "$bin/init" -tillbox "$bin/tillbox" -key "$SIGNING_KEY" -config "$CONFIG" -out "$OUT" ${RAW:+-raw}

@@ -21,6 +21,7 @@ import (
 	"tillbox/drivers/scanner"
 	"tillbox/firmware/config"
 	"tillbox/firmware/receipt"
+	"tillbox/firmware/starttrace"
 	"tillbox/firmware/till"
 	"tillbox/image/update"
 	"tillbox/ledger"
@@ -153,31 +154,44 @@ func start(o Options) (*App, error) {
 	if a.slots == "" {
 		a.slots = update.LayoutFile
 	}
-	if err := a.loadIdentity(); err != nil {
+	// The devices open and the catalog loads while the ledger opens and verifies: neither
+	// needs the other, and on a slow board each is a good part of the start. The devices
+	// are only opened here (no key is read, nothing printed) until the run loop starts.
+	early := openEarly(cfg, log)
+	fail := func(err error) (*App, error) {
+		if a.led != nil {
+			a.led.Close()
+		}
+		early.close()
 		return nil, err
 	}
+	if err := a.loadIdentity(); err != nil {
+		return fail(err)
+	}
+	starttrace.Mark("identity loaded")
 	led, err := ledger.Open(ledgerFile(cfg.Data), &ledger.Options{Store: cfg.Store, Till: cfg.Till, Sign: a.signer()})
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	a.led = led
+	starttrace.Mark("ledger opened")
 	if _, err := led.VerifyRecent(); err != nil {
-		led.Close()
-		return nil, fmt.Errorf("the ledger does not verify; run `tillbox ledger verify` and call a technician: %w", err)
+		return fail(fmt.Errorf("the ledger does not verify; run `tillbox ledger verify` and call a technician: %w", err))
 	}
+	starttrace.Mark("ledger's recent entries verified")
 	if err := a.ledgerAtStart(); err != nil {
-		led.Close()
-		return nil, err
+		return fail(err)
 	}
+	starttrace.Mark("ledger's start checks")
 	if _, err := led.Append(journal.Entry{Kind: journal.KindPowerUp, Reason: "tillbox " + o.Version + " on board " + cfg.Board}); err != nil {
-		led.Close()
-		return nil, err
+		return fail(err)
 	}
-	cat, err := loadCatalog(cfg.Catalog, cfg.Store, cfg.Currency)
+	starttrace.Mark("power-up journaled")
+	cat, err := early.catalog()
 	if err != nil {
-		led.Close()
-		return nil, err
+		return fail(err)
 	}
+	starttrace.Mark("catalog loaded")
 	a.loc = cfg.Location()
 	a.eng = till.New(till.Config{Store: cfg.Store, Till: cfg.Till, ReceiptPrefix: led.Prefix(), Currency: cfg.Currency,
 		DecimalSep: cfg.Decimal, NoSaleReasons: cfg.NoSaleReasons, PromptWidth: operatorWidth,
@@ -185,40 +199,101 @@ func start(o Options) (*App, error) {
 		CashInReasons: cfg.CashInReasons, CashOutReasons: cfg.CashOutReasons, CashRounding: cfg.CashRounding,
 		Location: a.loc, Warehouse: cfg.Warehouse, Warehouses: cfg.Warehouses, TransferReasons: cfg.TransferReasons,
 		ReleaseReasons: cfg.ReleaseReasons, TechnicianPage: o.TechnicianPage}, cat, ledgerJournal{l: led, a: a})
+	starttrace.Mark("sale engine made")
 	// The uplink is made (not run) before anything is restored, so that the catalog head
 	// office sent last is in force from the first key: a cashier HQ removed cannot sign on.
 	if err := a.startUplink(o); err != nil {
-		led.Close()
-		return nil, err
+		return fail(err)
 	}
+	starttrace.Mark("uplink made")
 	a.syncState()
 	if err := a.restore(); err != nil {
 		a.log.Warn("restore", "err", err)
 		a.emit("warning", map[string]any{"text": err.Error()})
 	}
+	starttrace.Mark("open and parked sales restored")
 	names := map[string]string{}
 	for id, c := range a.eng.Catalog().Cashiers {
 		names[id] = c.Name
 	}
 	layout := receipt.Layout{Header: cfg.Receipt.Header, Footer: cfg.Receipt.Footer, Decimal: cfg.Decimal, Cashiers: names, Location: a.loc}
 
-	prof, err := board.Lookup(cfg.Board)
-	if err == nil {
-		err = prof.Override(cfg.Devices)
-	}
+	set, err := early.devices()
 	if err != nil {
-		led.Close()
-		return nil, err
-	}
-	set, err := board.Open(prof, &board.Options{Logger: log, DrawerLeftOpen: cfg.DrawerLeftOpen.Duration})
-	if err != nil {
-		led.Close()
-		return nil, err
+		return fail(err)
 	}
 	a.set = set
+	starttrace.Mark("devices opened")
 	a.prints = newPrintQueue(led, set.Printer, layout, log, a.emit)
 	a.setOperator(a.eng.Prompt())
+	starttrace.Mark("READY (first operator prompt)")
 	return a, nil
+}
+
+// earlyStart is what start opens beside the ledger: the board's devices and the catalog,
+// each on its own goroutine.
+type earlyStart struct {
+	set    chan openedDevices
+	cat    chan loadedCatalog
+	gotSet *openedDevices // once devices was called
+}
+
+type openedDevices struct {
+	set *board.Set
+	err error
+}
+
+type loadedCatalog struct {
+	cat *till.Catalog
+	err error
+}
+
+func openEarly(cfg *config.Config, log *slog.Logger) *earlyStart {
+	e := &earlyStart{set: make(chan openedDevices, 1), cat: make(chan loadedCatalog, 1)}
+	go func() {
+		done := starttrace.Span("devices")
+		defer done()
+		prof, err := board.Lookup(cfg.Board)
+		if err == nil {
+			err = prof.Override(cfg.Devices)
+		}
+		if err != nil {
+			e.set <- openedDevices{err: err}
+			return
+		}
+		set, err := board.Open(prof, &board.Options{Logger: log, DrawerLeftOpen: cfg.DrawerLeftOpen.Duration})
+		e.set <- openedDevices{set, err}
+	}()
+	go func() {
+		done := starttrace.Span("catalog")
+		defer done()
+		cat, err := loadCatalog(cfg.Catalog, cfg.Store, cfg.Currency)
+		e.cat <- loadedCatalog{cat, err}
+	}()
+	return e
+}
+
+// devices waits for the board's devices to be open.
+func (e *earlyStart) devices() (*board.Set, error) {
+	if e.gotSet == nil {
+		d := <-e.set
+		e.gotSet = &d
+	}
+	return e.gotSet.set, e.gotSet.err
+}
+
+// catalog waits for the catalog.
+func (e *earlyStart) catalog() (*till.Catalog, error) {
+	c := <-e.cat
+	e.cat <- c
+	return c.cat, c.err
+}
+
+// close closes the devices of a start that failed, once they are open.
+func (e *earlyStart) close() {
+	if set, err := e.devices(); err == nil && set != nil {
+		set.Close()
+	}
 }
 
 // restore brings back the sale that was open at the last stop and the parked sales.

@@ -25,14 +25,19 @@ import (
 //go:embed templates/*.html
 var templates embed.FS
 
-var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return t.Local().Format("2006-01-02 15:04:05 MST")
-	},
-}).ParseFS(templates, "templates/*.html"))
+// pages are the page's templates, parsed at the first page served rather than at the
+// till's start, which the box's boot waits for. They are compiled in: a template that
+// does not parse fails the package's tests (TestTemplatesParse).
+var pages = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(template.FuncMap{
+		"when": func(t time.Time) string {
+			if t.IsZero() {
+				return "never"
+			}
+			return t.Local().Format("2006-01-02 15:04:05 MST")
+		},
+	}).ParseFS(templates, "templates/*.html"))
+})
 
 // CookieName is the page's session cookie.
 const CookieName = "tillbox_tech"
@@ -246,7 +251,7 @@ func (s *Server) signinForm(w http.ResponseWriter, msg string) {
 
 func (s *Server) render(w http.ResponseWriter, code int, name string, data any) {
 	var b strings.Builder
-	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
+	if err := pages().ExecuteTemplate(&b, name, data); err != nil {
 		http.Error(w, "technician page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}

@@ -127,3 +127,14 @@ func TestTheEventTapPassesEventsOnAndKeepsTheUplinkState(t *testing.T) {
 		t.Fatalf("recent %d, first %+v", len(r), r[0])
 	}
 }
+
+// The templates are parsed at the first page served; they must parse, and the two the
+// handlers render must be there by name.
+func TestTemplatesParse(t *testing.T) {
+	p := pages()
+	for _, name := range []string{"page.html", "signin.html"} {
+		if p.Lookup(name) == nil {
+			t.Errorf("template %s missing: %s", name, p.DefinedTemplates())
+		}
+	}
+}

@@ -95,6 +95,9 @@ func Initrd(o Options, out string) error {
 		if err != nil {
 			return fmt.Errorf("build: initrd: %w", err)
 		}
+		if b, err = stripSignature(b); err != nil {
+			return fmt.Errorf("build: initrd: %s: %w", m, err)
+		}
 		c.file("lib/modules/"+m+".ko", 0o644, b)
 	}
 	if err := c.close(); err != nil {

@@ -2,10 +2,11 @@
 // the boot loader loaded from the booted root slot. It
 //
 //   - mounts /proc, /sys, /dev (devtmpfs), /run; loads the kernel modules the image's spec
-//     lists (finit_module, all at once; a module whose dependency is not in yet is tried
-//     again in the next round); waits for the disk;
+//     lists (finit_module, one after another in dependency order; a module whose
+//     dependency is not in yet is tried again in the next round; the initrd's modules carry
+//     no signature, see image/build); waits for the disk;
 //   - mounts the booted slot's squashfs read-only at /slot, the boot partition at /boot and
-//     the data partition at /data; settles the boot state (a try that never got confirmed
+//     the data partition at /data, the three at once; settles the boot state (a try that never got confirmed
 //     is recorded as failed, and reported) through the board's boot loader: GRUB's
 //     environment block (qemu-virt) or the Pi firmware's config.txt and tryboot.txt (rpi4:
 //     the try is told by the device tree's chosen/bootloader/tryboot, torn boot files are
@@ -18,8 +19,8 @@
 //     configures the network interface by DHCP with the spec's static address as fallback
 //     (image/netconf; /data/tillbox/network.json may replace the static setup and the NTP
 //     servers), keeps NTP running, and writes the network and time state to
-//     /data/tillbox/net.json; the till starts once the interface has an address, or after
-//     a second without one;
+//     /data/tillbox/net.json, all in the background: the till does not wait for the
+//     network;
 //   - installs an update bundle from the update stick when one is there (tillbox update,
 //     before the till runs: no sale can be open), and reboots into its try;
 //   - runs `tillbox run` from the slot with the image's board, copies its event lines to
@@ -27,7 +28,9 @@
 //     the slot after the health check (and signals the running till, SIGUSR1, to journal
 //     the confirmation at once) or rolls back and reboots.
 //
-// Console lines start with "tillbox-init: "; "tillbox-init: READY" is the sentinel the VM
+// Console lines start with "tillbox-init: "; just before READY the init prints how long
+// each phase of its boot took ("boot phases: start 0.05s, modules 0.30s, ..."; till to
+// ready is from the till's exec to its first prompt). "tillbox-init: READY" is the sentinel the VM
 // test waits for: the till's first operator prompt, in a try too (the confirmation
 // follows the health check). The init writes to the data partition only the last
 // update's outcome (update.WriteStatus), net.json and the last trusted time (time.json);

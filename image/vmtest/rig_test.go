@@ -140,10 +140,11 @@ func (r *box) listen(name string, serve func(net.Conn)) {
 	}()
 }
 
-// goBuild cross-compiles a main package of the module for the box.
+// goBuild cross-compiles a main package of the module for the box, as scripts/image.sh
+// does (the tag noembeddedhq leaves the embedded head office out of tillbox).
 func (r *box) goBuild(pkg, out, ldflags string) string {
 	r.t.Helper()
-	c := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w "+ldflags, "-o", out, pkg)
+	c := exec.Command("go", "build", "-trimpath", "-tags", "noembeddedhq", "-ldflags", "-s -w "+ldflags, "-o", out, pkg)
 	c.Dir = r.root
 	c.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
 	if b, err := c.CombinedOutput(); err != nil {
