@@ -89,6 +89,31 @@ func StartNATSClusterWith(t testing.TB, n int, o *NATSOptions) *NATSCluster {
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	// A port the rig picked free can be taken before the node binds it (by any process's
+	// outgoing connection, whose local port comes from the same range): the cluster is then
+	// started again on new ports, at most three times.
+	for attempt := 1; ; attempt++ {
+		c, err := startNATSNodes(t, bin, dir, n, o)
+		if err == nil {
+			c.WaitJetStream(60 * time.Second)
+			return c
+		}
+		if attempt < 3 && c.portTaken() {
+			for _, nd := range c.Nodes {
+				nd.proc.Kill()
+				os.RemoveAll(filepath.Join(dir, nd.Name+"-js"))
+				os.Remove(nd.proc.Log)
+			}
+			continue
+		}
+		t.Fatal(err)
+	}
+}
+
+// startNATSNodes writes each node's configuration on newly picked ports, starts the nodes
+// and waits until each listens.
+func startNATSNodes(t testing.TB, bin, dir string, n int, o *NATSOptions) (*NATSCluster, error) {
+	t.Helper()
 	c := &NATSCluster{t: t, tls: o.TLS}
 	for i := range n {
 		c.Nodes = append(c.Nodes, &NATSNode{Name: fmt.Sprintf("n%d", i+1), t: t, tls: o.TLS,
@@ -129,19 +154,38 @@ func StartNATSClusterWith(t testing.TB, n int, o *NATSOptions) *NATSCluster {
 		nd.proc = StartProc(t, "nats-"+nd.Name, dir, exec.Command(bin, "-c", nd.Conf))
 	}
 	for _, nd := range c.Nodes {
-		nd.waitUp()
+		if err := nd.listening(); err != nil {
+			return c, err
+		}
 	}
-	c.WaitJetStream(60 * time.Second)
-	return c
+	return c, nil
+}
+
+// portTaken says whether a node of c could not bind one of its ports.
+func (c *NATSCluster) portTaken() bool {
+	for _, nd := range c.Nodes {
+		if b, err := os.ReadFile(nd.proc.Log); err == nil && strings.Contains(string(b), "address already in use") {
+			return true
+		}
+	}
+	return false
 }
 
 func (nd *NATSNode) waitUp() {
 	nd.t.Helper()
+	if err := nd.listening(); err != nil {
+		nd.t.Fatal(err)
+	}
+}
+
+// listening waits until the node listens on its client and MQTT ports, at most 15 s each.
+func (nd *NATSNode) listening() error {
 	for _, a := range []string{nd.Client, nd.MQTT} {
 		if err := WaitListening(a, 15*time.Second); err != nil {
-			nd.t.Fatalf("%v\n%s", err, Tail(nd.proc.Log, 20))
+			return fmt.Errorf("%v\n%s", err, Tail(nd.proc.Log, 20))
 		}
 	}
+	return nil
 }
 
 // WaitJetStream waits, at most d, until every running node answers a JetStream account
