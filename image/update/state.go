@@ -213,6 +213,9 @@ func (s *Slots) Confirm(booted string) error {
 	if st.Failed == st.ActiveVersion {
 		st.Failed = ""
 	}
+	if held, err := s.tornSwitch("confirm", st); held {
+		return err
+	}
 	return s.write(st)
 }
 
