@@ -141,7 +141,7 @@ func (s *Slots) Install(r io.ReaderAt, o Options) (Result, error) {
 
 	// Withdraw any earlier try of the target before its first byte changes.
 	if st.Next != "" || st.Try {
-		st.Next, st.NextVersion, st.Try = "", "", false
+		st.Next, st.NextVersion, st.Try, st.Taken = "", "", false, false
 		if err := s.write(st); err != nil {
 			return res, err
 		}
