@@ -203,7 +203,7 @@ func (s *soak) recoverBox(cycleFrom int) string {
 			r.t.Fatalf("the box came up on %s %s, neither the version it ran (%s) nor the update (%q): %s", slot, version, s.cur.version, s.pending, line)
 		}
 		r.t.Logf("up after %d boots: %s", boots+1, upLine(started, line))
-		outcome := "no update pending"
+		outcome := "sales only"
 		switch {
 		case s.pending != "" && version == s.pending:
 			r.hqHas(fmt.Sprintf("update %s confirmed", s.pending), 90*time.Second)
@@ -216,10 +216,10 @@ func (s *soak) recoverBox(cycleFrom int) string {
 			s.pending = ""
 			s.failed++
 		case s.pending != "":
-			if slot != s.cur.slot {
-				r.t.Fatalf("the box runs %s on slot %s, it ran it on %s", version, slot, s.cur.slot)
-			}
 			outcome = "update " + s.pending + " not applied (installed again next)"
+		}
+		if version == s.cur.version && slot != s.cur.slot {
+			r.t.Fatalf("the box runs %s on slot %s, it ran it on %s", version, slot, s.cur.slot)
 		}
 		return outcome
 	}
