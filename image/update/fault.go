@@ -11,7 +11,9 @@ import (
 
 // FaultEnv names, for the power-cut tests, a moment of an update at which the updater
 // stops with what it wrote so far on the disk and waits for the power to go (the VM test
-// kills the machine). Unset, or any other value, changes nothing.
+// kills the machine). Unset, or any other value, changes nothing. The torn moments tear the
+// GRUB block (Slots.Env); on a Raspberry Pi (Slots.Tryboot) only FaultWrite acts, and the
+// boot files' torn writes are tested over a directory (packages rpiboot, update).
 const FaultEnv = "TILLBOX_FAULT_UPDATE"
 
 // The moments FaultEnv may name.
