@@ -180,6 +180,7 @@ func (s *soak) recoverBox(cycleFrom int) string {
 			r.t.Fatalf("the box did not settle in %d boots\n%s", boots, r.con.tail(40))
 		}
 		started := r.boot("")
+		s.n = r.booted // what the boots before (the cut one too) printed is behind us
 		line, n, up := r.readyOrOff(s.n, 180*time.Second)
 		s.n = n
 		if !up {
