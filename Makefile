@@ -62,7 +62,8 @@ image:
 	BOARD=$(BOARD) bash scripts/image.sh
 
 ## vmtest: the image booted under qemu-system-aarch64 with host-side fakes and HQ: first boot
-## and a sale, updates confirmed, rolled back (health, watchdog) and refused, power cuts mid-sale;
+## and a sale, updates confirmed, rolled back (health, watchdog) and refused, power cuts mid-sale
+## and at each moment of an update (slot write, switch, try, confirmation; torn boot blocks);
 ## and a rollout from head office fetched over the network, tried and confirmed.
 vmtest:
 	MODE=full bash scripts/vmtest.sh
@@ -95,10 +96,12 @@ bench:
 bench-fleet:
 	bash scripts/bench-fleet.sh
 
-## soak: the long fault loops (thousands of cycles).
+## soak: the long fault loops (thousands of cycles), and 100 power cuts of the box under qemu
+## at random moments of sales and updates (TestVMSoak, an hour or more).
 soak:
 	TILLBOX_SOAK=1 $(GO) test -count=1 -timeout 6h -run 'Crash|Soak|Kill' -v ./ledger/... ./firmware/...
 	TILLBOX_SOAK=1 $(GO) test -count=1 -timeout 6h -v ./uplink/...
+	MODE=soak bash scripts/vmtest.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

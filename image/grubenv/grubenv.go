@@ -172,6 +172,14 @@ func sealed(path string, unsealed []string) (Env, error) {
 	return e, nil
 }
 
+// EncodeSafe returns the sealed block that WriteSafe writes for e (the fault hooks of the
+// update tests write a part of it, as a power cut would).
+func EncodeSafe(e Env, unsealed ...string) ([]byte, error) {
+	s := maps.Clone(e)
+	s[SealKey] = seal(e, unsealed)
+	return Encode(s)
+}
+
 // CreateSafe writes a new sealed block and its spare (the image builder).
 func CreateSafe(path string, e Env, unsealed ...string) error {
 	s := maps.Clone(e)

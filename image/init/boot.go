@@ -61,11 +61,11 @@ func (grub) tryArg() string        { return "" }
 // says so in the device tree.
 type tryboot struct{}
 
+// booted: a try is told by its command line (config.txt boots it once with the try's
+// cmdline-try.txt, with or without the firmware's flag) or by the firmware's flag.
 func (tryboot) booted(cmd map[string]string) (string, bool) {
-	if t, known := rpiboot.Trying("/proc/device-tree"); known {
-		return cmdSlot(cmd), t
-	}
-	return cmdSlot(cmd), cmd["tillbox.trying"] == "1"
+	t, _ := rpiboot.Trying("/proc/device-tree")
+	return cmdSlot(cmd), t || cmd["tillbox.trying"] == "1"
 }
 func (tryboot) slots(sp spec.Spec) update.Slots {
 	return update.Slots{A: sp.SlotA, B: sp.SlotB, Tryboot: bootDir, Cmdline: sp.Cmdline}
@@ -78,10 +78,18 @@ func (tryboot) prepare(sp spec.Spec, booted string, trying bool) {
 	for _, f := range fixed {
 		logf("boot files: %s was torn; rewritten", f)
 	}
+	// A taken try booted from config.txt: give config.txt back to the confirmed slot
+	// first, so that a hang, crash or power cut from here on boots that slot.
+	if taken, err := rpiboot.Consume(bootDir); err != nil {
+		logf("boot files: %v", err)
+	} else if taken {
+		logf("boot files: the try is consumed; %s names the confirmed slot again", rpiboot.ConfigFile)
+	}
 }
 
-// takeTry consumes the pending try: from here a reset, or a reboot without the flag,
-// boots config.txt's slot and the next boot records the try as failed.
+// takeTry takes the pending try: config.txt names the slot on try for one boot (the
+// firmware's tryboot flag, which the reboot argument asks for, is not needed: Debian's
+// kernel never passes it on), and the try's init gives config.txt back at once.
 func (tryboot) takeTry(slots *update.Slots) {
 	if _, _, err := slots.Choose(); err != nil {
 		logf("take the try: %v", err)

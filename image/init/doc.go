@@ -9,8 +9,12 @@
 //     the data partition at /data, the three at once; settles the boot state (a try that never got confirmed
 //     is recorded as failed, and reported) through the board's boot loader: GRUB's
 //     environment block (qemu-virt) or the Pi firmware's config.txt and tryboot.txt (rpi4:
-//     the try is told by the device tree's chosen/bootloader/tryboot, torn boot files are
-//     rewritten, and the reboot into a try is reboot(2) RESTART2 with "0 tryboot");
+//     the try is told by its command line or the device tree's chosen/bootloader/tryboot,
+//     torn boot files are rewritten, a taken try is consumed at once so that config.txt
+//     names the confirmed slot again, and the reboot into a try is reboot(2) RESTART2 with
+//     "0 tryboot" after config.txt was set to boot it once);
+//   - takes TILLBOX_FAULT_* hooks for the power-cut tests from /data/tillbox/fault.env into
+//     its environment (the till and tillbox update inherit them) and removes the file;
 //   - makes the spec's stable device links (by USB vendor, product, serial) for what is
 //     plugged in, and keeps them as devices come and go, from the kernel's uevents;
 //   - arms the watchdog and feeds it while it is itself alive, and during a try only until
@@ -32,7 +36,8 @@
 // each phase of its boot took ("boot phases: start 0.05s, modules 0.30s, ..."; till to
 // ready is from the till's exec to its first prompt). "tillbox-init: READY" is the sentinel the VM
 // test waits for: the till's first operator prompt, in a try too (the confirmation
-// follows the health check). The init writes to the data partition only the last
+// follows the health check). A try's outcome is written before the boot state changes, so
+// a power cut during a confirmation or a rollback still has it reported. The init writes to the data partition only the last
 // update's outcome (update.WriteStatus), net.json and the last trusted time (time.json);
 // everything else goes through tillbox. It never confirms a slot
 // that did not pass the health check.

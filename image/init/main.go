@@ -85,6 +85,7 @@ func run() error {
 		return err
 	}
 	phases.done("mounts")
+	applyFaults()
 	go readAhead(tillboxBin)
 	wd := armWatchdog(sp)
 	linkInputs(sp.InputLinks)
@@ -174,15 +175,53 @@ func installFromStick(dev string) bool {
 		return false
 	}
 	logf("update stick %s: installing", dev)
-	out, err := exec.Command(tillboxBin, "update", "--config", configFile, dev).CombinedOutput()
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		logf("  %s", l)
+	// Its lines go to the console as they come (a power cut mid-install leaves them there).
+	c := exec.Command(tillboxBin, "update", "--config", configFile, dev)
+	r, w, err := os.Pipe()
+	if err != nil {
+		logf("update: %v", err)
+		return false
 	}
+	c.Stdout, c.Stderr = w, w
+	err = c.Start()
+	w.Close()
+	if err == nil {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			logf("  %s", sc.Text())
+		}
+		err = c.Wait()
+	}
+	r.Close()
 	if err != nil {
 		logf("update refused: %v", err)
 		return false
 	}
 	return true
+}
+
+// faultFile holds TILLBOX_FAULT_* hooks for the power-cut tests, one VAR=value a line; the
+// init takes them into its environment (the till and tillbox update inherit them) and
+// removes the file, so a hook acts on one boot only.
+const faultFile = tillData + "/fault.env"
+
+func applyFaults() {
+	b, err := os.ReadFile(faultFile)
+	if err != nil {
+		return
+	}
+	os.Remove(faultFile)
+	if d, err := os.Open(tillData); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
+		if ok && strings.HasPrefix(k, "TILLBOX_FAULT_") {
+			os.Setenv(k, v)
+			logf("fault hook %s=%s (from %s, removed)", k, v, faultFile)
+		}
+	}
 }
 
 // supervise runs the till, feeds the watchdog, and decides a try.
@@ -217,20 +256,26 @@ func supervise(sp spec.Spec, slots *update.Slots, loader bootLoader, booted stri
 			if err != nil {
 				cancel()
 				logf("slot %s failed its health check: %v", booted, err)
+				// The outcome first: a power cut before the rollback's write boots the
+				// active slot all the same, and Settle records the failure again.
+				writeStatus(update.StatusFailed, sp.Version, err.Error())
 				if rerr := slots.Rollback(booted); rerr != nil {
 					logf("roll back: %v", rerr)
 				}
-				writeStatus(update.StatusFailed, sp.Version, err.Error())
 				stopTill(c, done)
 				wd.stop()
 				shutdown("rolling back", "")
 				return nil
 			}
+			// The outcome first, reported once the boot state says so: a power cut during
+			// the confirmation boots either the confirmed slot, whose init reports it, or
+			// the old one, whose Settle records the try as failed over it.
+			writeStatus(update.StatusConfirmed, sp.Version, "")
 			if err := slots.Confirm(booted); err != nil {
 				logf("confirm: %v", err)
+				writeStatus(update.StatusFailed, sp.Version, "confirm: "+err.Error())
 			} else {
 				logf("slot %s confirmed: version %s", booted, sp.Version)
-				writeStatus(update.StatusConfirmed, sp.Version, "")
 				// The running till journals it now, not at the next boot. It handles
 				// SIGUSR1 from its start, and it passed the health check, so it has started.
 				if err := c.Process.Signal(unix.SIGUSR1); err != nil {

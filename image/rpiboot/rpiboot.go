@@ -52,6 +52,11 @@ type State struct {
 	Next, NextVersion string
 	// Pending: the try waits for its reboot (the init asks for it with RebootArg).
 	Pending bool
+	// Taken: the try is taken: config.txt itself boots the slot on try, once, so that the
+	// try does not depend on the firmware's tryboot flag (which mainline kernels never
+	// set). The try's init gives config.txt back to the confirmed slot (Consume) before
+	// anything else it does on the boot partition.
+	Taken bool
 	// Failed is the last version whose try failed.
 	Failed string
 }
@@ -89,6 +94,14 @@ func stateLine(kv ...string) string {
 func ConfigText(slot, version string) []byte {
 	return []byte("# The confirmed slot; rewritten whole (a temporary file and a rename) to switch.\n" +
 		stateLine("slot", slot, "version", version) + body(slot, false) + endTag + "\n")
+}
+
+// OneShotText is config.txt while a try is taken: it boots st.Next with the try's command
+// line and keeps the confirmed slot and version for Consume.
+func OneShotText(st State) []byte {
+	return []byte("# The slot on try, booted once: its init gives this file back to the confirmed slot.\n" +
+		stateLine("slot", st.Next, "version", st.NextVersion, "try", "1", "confirmed", st.Active, "confirmed_version", st.ActiveVersion) +
+		body(st.Next, true) + endTag + "\n")
 }
 
 // TrybootText is tryboot.txt for st: the slot on try, or the confirmed slot when there is
@@ -146,6 +159,12 @@ func Read(dir string) (State, error) {
 		return State{}, err
 	}
 	st := State{Active: c["slot"], ActiveVersion: c["version"]}
+	if c["try"] == "1" {
+		if !validSlot(c["confirmed"]) || c["confirmed"] == c["slot"] {
+			return State{}, fmt.Errorf("rpiboot: %s: %w: a try of %s with confirmed slot %q", ConfigFile, ErrTorn, c["slot"], c["confirmed"])
+		}
+		st = State{Active: c["confirmed"], ActiveVersion: c["confirmed_version"], Next: c["slot"], NextVersion: c["version"], Taken: true}
+	}
 	tb, err := os.ReadFile(filepath.Join(dir, TrybootFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return st, nil
@@ -158,6 +177,10 @@ func Read(dir string) (State, error) {
 		return st, err
 	}
 	st.Failed = t["failed"]
+	if st.Taken {
+		// config.txt says it all; tryboot.txt names the same try, pending or not.
+		return st, nil
+	}
 	// A try of the confirmed slot is one whose Confirm stopped between the two files.
 	if t["try"] == "1" && t["slot"] != st.Active {
 		st.Next, st.NextVersion, st.Pending = t["slot"], t["version"], t["pending"] == "1"
@@ -176,10 +199,27 @@ func Write(dir string, st State) error {
 	if !validSlot(st.Active) || (st.Next != "" && (!validSlot(st.Next) || st.Next == st.Active)) {
 		return fmt.Errorf("rpiboot: write: %w: active %q next %q", ErrSlot, st.Active, st.Next)
 	}
-	if err := writeIfChanged(filepath.Join(dir, ConfigFile), ConfigText(st.Active, st.ActiveVersion)); err != nil {
+	config := ConfigText(st.Active, st.ActiveVersion)
+	if st.Taken && st.Next != "" {
+		config = OneShotText(st)
+		st.Pending = false
+	}
+	if err := writeIfChanged(filepath.Join(dir, ConfigFile), config); err != nil {
 		return err
 	}
 	return writeIfChanged(filepath.Join(dir, TrybootFile), TrybootText(st))
+}
+
+// Consume gives config.txt back to the confirmed slot when a taken try booted (the try's
+// init calls it first): from then on a reset, a crash or a power cut boots the confirmed
+// slot, and only Confirm names the tried one. It reports whether it rewrote config.txt.
+func Consume(dir string) (bool, error) {
+	st, err := Read(dir)
+	if err != nil || !st.Taken {
+		return false, err
+	}
+	st.Taken = false
+	return true, Write(dir, st)
 }
 
 func writeIfChanged(path string, b []byte) error {

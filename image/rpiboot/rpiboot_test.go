@@ -233,3 +233,45 @@ func TestTryingFromDeviceTree(t *testing.T) {
 		}
 	}
 }
+
+// TestTakenTryBootsOnceFromConfig: a taken try is booted by config.txt itself, with or
+// without the firmware's flag, until Consume gives config.txt back to the confirmed slot.
+func TestTakenTryBootsOnceFromConfig(t *testing.T) {
+	dir := newBoot(t)
+	offer := State{Active: "A", ActiveVersion: "1.0.0", Next: "B", NextVersion: "1.1.0", Pending: true, Failed: "0.9.0"}
+	if err := Write(dir, offer); err != nil {
+		t.Fatal(err)
+	}
+	taken := offer
+	taken.Pending, taken.Taken = false, true
+	if err := Write(dir, taken); err != nil {
+		t.Fatal(err)
+	}
+	if st := read(t, dir); st != taken {
+		t.Fatalf("taken state read as %+v", st)
+	}
+	for _, flag := range []bool{false, true} {
+		if s, try := boots(t, dir, flag); s != "B" || !try {
+			t.Fatalf("taken try, tryboot=%v: boots %s try=%v", flag, s, try)
+		}
+	}
+	if ok, err := Consume(dir); err != nil || !ok {
+		t.Fatalf("consume: %v %v", ok, err)
+	}
+	consumed := taken
+	consumed.Taken = false
+	if st := read(t, dir); st != consumed {
+		t.Fatalf("consumed state read as %+v", st)
+	}
+	if s, try := boots(t, dir, false); s != "A" || try {
+		t.Fatalf("a reset after the consume boots %s try=%v", s, try)
+	}
+	if ok, err := Consume(dir); err != nil || ok {
+		t.Fatalf("second consume: %v %v", ok, err)
+	}
+	// A config.txt naming a try without a valid confirmed slot is not trusted.
+	os.WriteFile(filepath.Join(dir, ConfigFile), bytes.Replace(OneShotText(taken), []byte("confirmed=A"), []byte("confirmed=B"), 1), 0o644)
+	if _, err := Read(dir); !errors.Is(err, ErrTorn) {
+		t.Fatalf("a try of B confirming B: %v, want ErrTorn", err)
+	}
+}

@@ -5,9 +5,10 @@
 // The boot state lives in a GRUB environment block (package grubenv), which the boot loader
 // reads and, to consume a try, rewrites; on a Raspberry Pi (Slots.Tryboot) in the firmware's
 // config.txt and tryboot.txt (package rpiboot): the confirmed slot in config.txt, the try
-// in tryboot.txt, consumed by the init (Choose) as it reboots with the firmware's one-shot
-// tryboot flag, and the written slot's kernel and initrd copied onto the boot partition
-// before the switch. The GRUB variables:
+// offered in tryboot.txt, taken by the init (Choose) as it reboots (config.txt then boots
+// it once, so the firmware's tryboot flag, which Debian's kernel never passes on, is not
+// needed) and consumed by the try's init, and the written slot's kernel and initrd copied
+// onto the boot partition before the switch. The GRUB variables:
 //
 //	tillbox_active=A            the confirmed slot
 //	tillbox_active_version=1.4.2
@@ -32,6 +33,9 @@
 //     that hangs or crashes boots the active slot next time (the watchdog resets a hang).
 //     Only Confirm, after a health check on the tried slot, makes it active; Settle on the
 //     next boot of the old slot records the failed version.
+//   - FaultEnv (TILLBOX_FAULT_UPDATE), for the power-cut tests only, stops an install or a
+//     confirmation at a named moment (mid-write, a torn spare or block) and holds there
+//     until the power is cut; unset, nothing changes.
 //   - Nothing here opens the ledger. The one file it writes on the data partition is the
 //     last update's outcome (WriteStatus: a synced temporary file and a rename), which
 //     the stage-1 init writes and the till journals once (Status.Reported).

@@ -141,7 +141,7 @@ func (s *Slots) Install(r io.ReaderAt, o Options) (Result, error) {
 
 	// Withdraw any earlier try of the target before its first byte changes.
 	if st.Next != "" || st.Try {
-		st.Next, st.NextVersion, st.Try = "", "", false
+		st.Next, st.NextVersion, st.Try, st.Taken = "", "", false, false
 		if err := s.write(st); err != nil {
 			return res, err
 		}
@@ -161,6 +161,9 @@ func (s *Slots) Install(r io.ReaderAt, o Options) (Result, error) {
 		return res, err
 	}
 	st.Next, st.NextVersion, st.Try = target, b.Manifest.Version, true
+	if held, err := s.tornSwitch("switch", st); held {
+		return res, err
+	}
 	if err := s.write(st); err != nil {
 		return res, err
 	}
@@ -176,7 +179,19 @@ func writeSlot(path string, b *bundle.Bundle) error {
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(f, h), b.Payload(), make([]byte, 1<<20))
+	payload, buf := b.Payload(), make([]byte, 1<<20)
+	if faultAt(FaultWrite) {
+		// Half the slot written and on the disk when the power goes.
+		if _, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(payload, b.Manifest.Rootfs.Size/2), buf); err != nil {
+			return fmt.Errorf("update: write slot %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("update: write slot: sync: %w", err)
+		}
+		Hold(FaultWrite)
+		return fmt.Errorf("update: write slot: %w", errFault)
+	}
+	n, err := io.CopyBuffer(io.MultiWriter(f, h), payload, buf)
 	if err != nil {
 		return fmt.Errorf("update: write slot %s: %w", path, err)
 	}

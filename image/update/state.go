@@ -32,6 +32,9 @@ type State struct {
 	NextVersion   string
 	Try           bool
 	Failed        string
+	// Taken (Raspberry Pi only): the try is taken and config.txt boots it once, until the
+	// try's init gives config.txt back to the active slot (rpiboot.Take, rpiboot.Consume).
+	Taken bool
 }
 
 const (
@@ -109,7 +112,7 @@ func (s *Slots) State() (State, error) {
 			return State{}, fmt.Errorf("update: %w: %w", ErrState, err)
 		}
 		return State{Active: r.Active, ActiveVersion: r.ActiveVersion, Next: r.Next,
-			NextVersion: r.NextVersion, Try: r.Pending, Failed: r.Failed}, nil
+			NextVersion: r.NextVersion, Try: r.Pending, Failed: r.Failed, Taken: r.Taken}, nil
 	}
 	e, _, err := grubenv.ReadSafe(s.Env, kTry)
 	if err != nil {
@@ -122,7 +125,8 @@ func (s *Slots) write(st State) error {
 	if s.Tryboot != "" {
 		// Try, on a Pi, is the try still waiting for its tryboot reboot.
 		if err := rpiboot.Write(s.Tryboot, rpiboot.State{Active: st.Active, ActiveVersion: st.ActiveVersion,
-			Next: st.Next, NextVersion: st.NextVersion, Pending: st.Try && st.Next != "", Failed: st.Failed}); err != nil {
+			Next: st.Next, NextVersion: st.NextVersion, Pending: st.Try && st.Next != "", Taken: st.Taken && st.Next != "",
+			Failed: st.Failed}); err != nil {
 			return fmt.Errorf("update: %w", err)
 		}
 		return nil
@@ -159,7 +163,9 @@ func (s *Slots) Choose() (slot string, trying bool, err error) {
 		return "", false, err
 	}
 	if st.Try && st.Next != "" {
-		st.Try = false
+		// On a Pi, config.txt itself boots the try once: the firmware's tryboot flag
+		// needs a kernel that passes it, which mainline's does not.
+		st.Try, st.Taken = false, s.Tryboot != ""
 		if err := s.write(st); err != nil {
 			return "", false, err
 		}
@@ -185,10 +191,11 @@ func (s *Slots) Settle(booted string, trying bool) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if trying && st.Try {
-		// A boot loader that could not consume the try (its save_env failed): do it here,
-		// so that a hang still ends on the active slot.
-		st.Try = false
+	if trying && (st.Try || st.Taken) {
+		// A boot loader that could not consume the try (its save_env failed), or a Pi's
+		// config.txt still naming the try: consume it here, so that a hang still ends on
+		// the active slot.
+		st.Try, st.Taken = false, false
 		return Outcome{}, s.write(st)
 	}
 	if trying || booted != st.Active || st.Next == "" || st.Try {
@@ -209,9 +216,12 @@ func (s *Slots) Confirm(booted string) error {
 		return fmt.Errorf("update: confirm %s: %w: the slot on try is %q", booted, ErrState, st.Next)
 	}
 	st.Active, st.ActiveVersion = st.Next, st.NextVersion
-	st.Next, st.NextVersion, st.Try = "", "", false
+	st.Next, st.NextVersion, st.Try, st.Taken = "", "", false, false
 	if st.Failed == st.ActiveVersion {
 		st.Failed = ""
+	}
+	if held, err := s.tornSwitch("confirm", st); held {
+		return err
 	}
 	return s.write(st)
 }
@@ -226,6 +236,6 @@ func (s *Slots) Rollback(booted string) error {
 	if st.Next != booted {
 		return fmt.Errorf("update: roll back %s: %w: the slot on try is %q", booted, ErrState, st.Next)
 	}
-	st.Failed, st.Next, st.NextVersion, st.Try = st.NextVersion, "", "", false
+	st.Failed, st.Next, st.NextVersion, st.Try, st.Taken = st.NextVersion, "", "", false, false
 	return s.write(st)
 }

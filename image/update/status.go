@@ -52,8 +52,9 @@ func ReadStatus(path string) (Status, error) {
 	return s, nil
 }
 
-// WriteStatus replaces the status file at path through a synced temporary file and a
-// rename, so a power cut leaves the old status or the new one.
+// WriteStatus replaces the status file at path through a synced temporary file, a rename
+// and a sync of the directory, so a power cut leaves the old status or the new one, and the
+// new one once WriteStatus returned.
 func WriteStatus(path string, s Status) error {
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -77,6 +78,15 @@ func WriteStatus(path string, s Status) error {
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("update: status: %w", err)
+	}
+	// The rename is on the disk before the caller changes the boot state after it.
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("update: status: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("update: status: sync %s: %w", filepath.Dir(path), err)
 	}
 	return nil
 }

@@ -9,7 +9,10 @@
 //
 // The test runs only with TILLBOX_VMTEST set ("short": first boot, a sale delivered to HQ,
 // an update installed and confirmed; "full": also a bad and a hung update rolled back, a
-// tampered bundle and a downgrade refused, and qemu killed in the middle of sales), and
+// tampered bundle and a downgrade refused, qemu killed in the middle of sales, and at
+// each moment of an update: mid-write, in the switch with its spare or its block torn,
+// during the try's boot, in the confirmation with its spare or its block torn; "soak",
+// TestVMSoak, behind make soak: 100 power cuts at random moments of sales and updates), and
 // skips without qemu-system-aarch64 or the kernel cache (scripts/image-fetch.sh).
 // `make vmtest` runs the full one. It prints boot-to-ready times in phases (firmware and
 // GRUB, loading the kernel, the kernel, the init to READY); it asserts none.

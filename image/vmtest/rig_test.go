@@ -197,6 +197,13 @@ func (r *box) dataFile(name, content string) {
 		r.t.Fatal(err)
 	}
 	os.WriteFile(src, []byte(content), 0o644)
+	// After a power cut the journal holds what the box committed last: replay it first,
+	// as the box's kernel would at its next mount.
+	if out, err := exec.Command("e2fsck", "-fy", part).CombinedOutput(); err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() >= 4 {
+			r.t.Fatalf("e2fsck of the data partition: %v\n%s", err, out)
+		}
+	}
 	dir, base := filepath.Split(name)
 	cmd := fmt.Sprintf("cd /%s\nwrite %s %s\n", dir, src, base)
 	c := exec.Command("debugfs", "-w", "-f", "-", part)
@@ -433,6 +440,23 @@ func (c *console) wait(from int, limit time.Duration, what string, match func(st
 func (c *console) waitText(from int, limit time.Duration, s string) (string, int) {
 	c.t.Helper()
 	return c.wait(from, limit, fmt.Sprintf("%q", s), func(l string) bool { return strings.Contains(l, s) })
+}
+
+// waitAny waits for a line containing one of texts and returns which one and the position
+// after it.
+func (c *console) waitAny(from int, limit time.Duration, texts ...string) (string, int) {
+	c.t.Helper()
+	var found string
+	_, n := c.wait(from, limit, fmt.Sprintf("any of %q", texts), func(l string) bool {
+		for _, s := range texts {
+			if strings.Contains(l, s) {
+				found = s
+				return true
+			}
+		}
+		return false
+	})
+	return found, n
 }
 
 // waitEvent waits for a till event of kind t for which ok (may be nil) holds.

@@ -66,8 +66,9 @@ func TestVMRollout(t *testing.T) {
 	r.waitOff(300 * time.Second)
 	started = r.boot("")
 	_, n = r.con.waitText(n, 60*time.Second, "tillbox: booting slot B (try 1)")
+	// READY (the till's first prompt) comes before the try's health check confirms it.
+	n = r.ready(n, started, "rollout 1.1.0 tried")
 	_, n = r.con.waitText(n, 150*time.Second, "slot B confirmed: version 1.1.0")
-	r.ready(n, started, "rollout 1.1.0 tried")
 	r.hqHas("update 1.1.0 confirmed", 60*time.Second)
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		ro, err := hq.GetRollout(ctx, docs, "vm")
