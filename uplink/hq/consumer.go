@@ -27,6 +27,16 @@ type Options struct {
 	// Prefix of every topic. Default wire.DefaultPrefix.
 	Prefix string
 	// ClientID must differ between consumers. Default "tillhq-{hostname}-{pid}".
+	//
+	// A consumer given its ClientID keeps a persistent session at the broker under it:
+	// while the connection is down (a broker starved by a storm, a network cut, a restart
+	// of this process under the same id) the broker keeps the subscription and queues the
+	// tills' messages for it, and delivers them, with those it had sent and not had
+	// acknowledged, when the consumer connects again; nothing waits for the tills'
+	// resends. Give each consumer of a fleet its own stable id (tillhq serve --client-id).
+	// With the default id, which changes with every process, the session is clean: a
+	// persistent one would be left at the broker by every process that ended, queuing the
+	// fleet's messages for nobody.
 	ClientID           string
 	Username, Password string
 	// TLS is HQ's own identity at the broker (a client certificate of the fleet CA, named
@@ -66,6 +76,8 @@ type Consumer struct {
 	st     Store
 	o      Options
 	topics wire.Topics
+	// persistent: the session at the broker outlives a connection (Options.ClientID).
+	persistent bool
 
 	stored, dups, quarantined atomic.Uint64
 	acks                      atomic.Uint64
@@ -120,6 +132,7 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 	if err := wire.CheckPrefix(o.Prefix); err != nil {
 		return nil, fmt.Errorf("hq: consumer: %w: %w", ErrOptions, err)
 	}
+	persistent := o.ClientID != ""
 	if o.ClientID == "" {
 		h, _ := os.Hostname()
 		o.ClientID = fmt.Sprintf("tillhq-%s-%d", h, os.Getpid())
@@ -142,7 +155,7 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}, acked: map[TillKey]uint64{},
+	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}, persistent: persistent, acked: map[TillKey]uint64{},
 		deferred: map[TillKey]uint64{}, ackedAt: map[TillKey]time.Time{}}, nil
 }
 
@@ -195,8 +208,9 @@ func (c *Consumer) session(ctx context.Context) error {
 	lost := make(chan error, 1)
 	in := make(chan delivery, 4*c.o.BatchMax)
 	c.queue.Store(&in)
-	// A clean session: a consumer that dies must not leave a queue at the broker that a
-	// shared subscription keeps feeding. What it had not committed, tills resend.
+	ended := make(chan struct{})
+	defer close(ended)
+	handler := c.handOver(in, ended)
 	// PUBACK only after commit (a Consumer session): the broker keeps at most its
 	// in-flight limit of uncommitted messages with this consumer, which is also the
 	// backpressure. A Consumer's handler runs on paho's router, in the broker's order: a
@@ -204,9 +218,16 @@ func (c *Consumer) session(ctx context.Context) error {
 	// stops paho reading the socket, so what HQ holds is bounded by its own queue whatever
 	// the broker sends. A broker serving a reconnecting fleet reads each client's socket in
 	// turn, so HQ's ping can wait behind its PUBACKs for far longer than a till's would.
+	//
+	// With a stable client id the session is persistent: what the broker queued for this
+	// consumer while the connection was down, and what it had sent without a PUBACK, comes
+	// to the handler as soon as the connection is accepted. With a per-process id it is
+	// clean: a consumer that dies must not leave a queue at the broker that nobody reads
+	// (or that a shared subscription keeps feeding); what it had not committed, tills
+	// resend.
 	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: c.o.Broker, ClientID: c.o.ClientID,
 		Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, Timeout: c.o.WaitTimeout,
-		PingTimeout: max(c.o.WaitTimeout, hqPingTimeout),
+		PingTimeout: max(c.o.WaitTimeout, hqPingTimeout), Persistent: c.persistent, OnMessage: handler,
 		OnLost: func(err error) {
 			select {
 			case lost <- err:
@@ -217,12 +238,20 @@ func (c *Consumer) session(ctx context.Context) error {
 		return fmt.Errorf("hq: %w", err)
 	}
 	defer cli.Disconnect(250)
-	ended := make(chan struct{})
-	defer close(ended)
-	handler := c.handOver(in, ended)
 	filter := wire.Shared(c.o.Share, c.topics.AllTills(wire.KindTx))
-	if err := c.wait(cli.Subscribe(filter, 1, handler), "subscribe "+filter); err != nil {
+	// No handler of the subscription's own: every message goes to OnMessage, whether it
+	// comes from this subscription or from the broker's queue of a persistent session.
+	if err := c.wait(cli.Subscribe(filter, 1, nil), "subscribe "+filter); err != nil {
 		return err
+	}
+	if c.persistent && c.o.Share != "" {
+		// Leaving for good: a member of a shared group that is away keeps its session, and
+		// the broker would go on handing it its share of the tills' messages.
+		defer func() {
+			if ctx.Err() != nil {
+				_ = c.wait(cli.Unsubscribe(filter), "unsubscribe "+filter)
+			}
+		}()
 	}
 	c.o.Logger.Info("hq: consuming", "broker", c.o.Broker, "filter", filter)
 	// Acks are retained, but a broker without persistence forgets them: publish every
