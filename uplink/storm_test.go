@@ -348,7 +348,12 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	for i := range s.consumers {
 		id := fmt.Sprintf("storm-hq-%d-%d-%d", os.Getpid(), s.run, i)
 		args := append([]string{"serve", "--insecure", "--broker", brokerOf(i), "--store", db, "--client-id", id, "-v"}, hqArgs(i)...)
-		p := rig.StartProc(tb, fmt.Sprintf("tillhq%d", i), dir, exec.Command(s.bin, args...))
+		cmd := exec.Command(s.bin, args...)
+		if prof := os.Getenv("TILLBOX_FLEET_HQPROFILE"); prof != "" {
+			// A CPU profile of each tillhq serve, written when it stops.
+			cmd.Env = append(os.Environ(), fmt.Sprintf("TILLHQ_CPUPROFILE=%s/tillhq-%dtills-%dhq-%d.pprof", prof, s.tills, s.consumers, i))
+		}
+		p := rig.StartProc(tb, fmt.Sprintf("tillhq%d", i), dir, cmd)
 		procs = append(procs, p)
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			if b, _ := os.ReadFile(p.Log); strings.Contains(string(b), "hq: consuming") {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -102,6 +103,18 @@ func serve(ctx context.Context, e *env, args []string) error {
 	o.Broker, o.ClientID, o.Share, o.BatchMax, o.Logger = broker, *clientID, *share, *batch, logger
 	if o.SignKey == nil && (o.Keys != nil || o.TLS != nil) {
 		fmt.Fprintln(e.stderr, "tillhq: acks are unsigned (no --sign-key): tills provisioned with HQ's key will refuse them")
+	}
+	if path := os.Getenv("TILLHQ_CPUPROFILE"); path != "" {
+		// For the fleet benchmark: where serve's time goes, until it stops.
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("serve: TILLHQ_CPUPROFILE: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("serve: TILLHQ_CPUPROFILE: %w", err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	if n, _ := strconv.Atoi(os.Getenv("TILLHQ_FAULT_KILL_AFTER_COMMIT")); n > 0 {
 		// Fault injection for the tests: die by SIGKILL after the n-th commit that moved a
