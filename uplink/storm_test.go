@@ -348,6 +348,9 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	for i := range s.consumers {
 		id := fmt.Sprintf("storm-hq-%d-%d-%d", os.Getpid(), s.run, i)
 		args := append([]string{"serve", "--insecure", "--broker", brokerOf(i), "--store", db, "--client-id", id, "-v"}, hqArgs(i)...)
+		if n := os.Getenv("TILLBOX_FLEET_CONNECTIONS"); n != "" && !s.nats {
+			args = append(args, "--connections", n)
+		}
 		cmd := exec.Command(s.bin, args...)
 		if prof := os.Getenv("TILLBOX_FLEET_HQPROFILE"); prof != "" {
 			// A CPU profile of each tillhq serve, written when it stops.

@@ -6,10 +6,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +60,14 @@ type Options struct {
 	BatchMax int
 	// Workers is how many batches are stored concurrently. Default 2.
 	Workers int
+	// Connections is how many connections the consumer keeps to the broker, each a member
+	// of one shared subscription (the group Share, or one named after ClientID), so that
+	// a broker that reads a client's socket one packet per round of its loop, as
+	// Mosquitto does, takes that many of its PUBACKs per round. Each holds up to the
+	// broker's in-flight limit. The broker then spreads a till's messages over them, so
+	// they reach the workers nearly, not exactly, in order (entries above a gap wait for
+	// it at no loss). Default 1.
+	Connections int
 	// WaitTimeout bounds every wait on the broker. Default 10s.
 	WaitTimeout time.Duration
 	// BackoffMin and BackoffMax bound the wait between connection attempts. Defaults
@@ -143,6 +153,9 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 	if o.Workers <= 0 {
 		o.Workers = 2
 	}
+	if o.Connections <= 0 {
+		o.Connections = 1
+	}
 	if o.WaitTimeout <= 0 {
 		o.WaitTimeout = 10 * time.Second
 	}
@@ -213,11 +226,12 @@ func (c *Consumer) session(ctx context.Context) error {
 	handler := c.handOver(in, ended)
 	// PUBACK only after commit (a Consumer session): the broker keeps at most its
 	// in-flight limit of uncommitted messages with this consumer, which is also the
-	// backpressure. A Consumer's handler runs on paho's router, in the broker's order: a
-	// till's entries reach the workers in seq order, and a handler waiting for a worker
-	// stops paho reading the socket, so what HQ holds is bounded by its own queue whatever
-	// the broker sends. A broker serving a reconnecting fleet reads each client's socket in
-	// turn, so HQ's ping can wait behind its PUBACKs for far longer than a till's would.
+	// backpressure. A Consumer's handler runs on paho's router, in the broker's order: over
+	// one connection a till's entries reach the workers in seq order, and a handler
+	// waiting for a worker stops paho reading the socket, so what HQ holds is bounded by
+	// its own queue whatever the broker sends. A broker serving a reconnecting fleet reads
+	// each client's socket in turn, so HQ's ping can wait behind its PUBACKs for far longer
+	// than a till's would (the session is lost only when nothing arrives at all).
 	//
 	// With a stable client id the session is persistent: what the broker queued for this
 	// consumer while the connection was down, and what it had sent without a PUBACK, comes
@@ -225,35 +239,52 @@ func (c *Consumer) session(ctx context.Context) error {
 	// clean: a consumer that dies must not leave a queue at the broker that nobody reads
 	// (or that a shared subscription keeps feeding); what it had not committed, tills
 	// resend.
-	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: c.o.Broker, ClientID: c.o.ClientID,
-		Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, Timeout: c.o.WaitTimeout,
-		PingTimeout: max(c.o.WaitTimeout, hqPingTimeout), Persistent: c.persistent, OnMessage: handler,
-		OnLost: func(err error) {
-			select {
-			case lost <- err:
-			default:
-			}
-		}})
-	if err != nil {
-		return fmt.Errorf("hq: %w", err)
+	//
+	// With several connections (Options.Connections) each is a member of one shared
+	// subscription: the broker reads a client's socket once per round of its loop, one
+	// packet at a time, so each connection adds a PUBACK per round.
+	n := c.o.Connections
+	group := c.o.Share
+	if group == "" && n > 1 {
+		group = shareGroupOf(c.o.ClientID)
 	}
-	defer cli.Disconnect(250)
-	filter := wire.Shared(c.o.Share, c.topics.AllTills(wire.KindTx))
-	// No handler of the subscription's own: every message goes to OnMessage, whether it
-	// comes from this subscription or from the broker's queue of a persistent session.
-	if err := c.wait(cli.Subscribe(filter, 1, nil), "subscribe "+filter); err != nil {
-		return err
+	filter := wire.Shared(group, c.topics.AllTills(wire.KindTx))
+	report := func(err error) {
+		select {
+		case lost <- err:
+		default:
+		}
 	}
-	if c.persistent && c.o.Share != "" {
-		// Leaving for good: a member of a shared group that is away keeps its session, and
-		// the broker would go on handing it its share of the tills' messages.
-		defer func() {
-			if ctx.Err() != nil {
+	var clients []mqtt.Client
+	defer func() {
+		for _, cli := range clients {
+			if c.persistent && c.o.Share != "" && ctx.Err() != nil {
+				// Leaving for good: a member of a group shared with other consumers that
+				// is away keeps its session, and the broker would go on handing it its
+				// share of the tills' messages. (A group of this consumer's own keeps
+				// its subscription: the broker queues for it until it is back.)
 				_ = c.wait(cli.Unsubscribe(filter), "unsubscribe "+filter)
 			}
-		}()
+			cli.Disconnect(250)
+		}
+	}()
+	for i := range n {
+		cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: c.o.Broker, ClientID: c.connectionID(i),
+			Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, Timeout: c.o.WaitTimeout,
+			PingTimeout: max(c.o.WaitTimeout, hqPingTimeout), Persistent: c.persistent, OnMessage: handler, OnLost: report})
+		if err != nil {
+			return fmt.Errorf("hq: %w", err)
+		}
+		clients = append(clients, cli)
+		// No handler of the subscription's own: every message goes to OnMessage, whether
+		// it comes from this subscription or from the broker's queue of a persistent
+		// session.
+		if err := c.wait(cli.Subscribe(filter, 1, nil), "subscribe "+filter); err != nil {
+			return err
+		}
 	}
-	c.o.Logger.Info("hq: consuming", "broker", c.o.Broker, "filter", filter)
+	cli := spread{Client: clients[0], all: clients}
+	c.o.Logger.Info("hq: consuming", "broker", c.o.Broker, "filter", filter, "connections", n)
 	// Acks are retained, but a broker without persistence forgets them: publish every
 	// till's watermark again on each connect.
 	if err := c.republishAcks(ctx, cli); err != nil {
@@ -284,6 +315,40 @@ func (c *Consumer) session(ctx context.Context) error {
 	case err := <-failed:
 		return fmt.Errorf("%w (%w)", err, errConnected)
 	}
+}
+
+// connectionID is the client id of the consumer's connection i: ClientID for the first,
+// ClientID-i for the others.
+func (c *Consumer) connectionID(i int) string {
+	if i == 0 {
+		return c.o.ClientID
+	}
+	return fmt.Sprintf("%s-%d", c.o.ClientID, i)
+}
+
+// shareGroupOf is the shared subscription group of one consumer's connections: its client
+// id with what a group name may not hold replaced.
+func shareGroupOf(clientID string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '+' || r == '#' {
+			return '_'
+		}
+		return r
+	}, clientID)
+}
+
+// spread publishes over the consumer's connections: every publish to one topic over the
+// same one, so that a till's acks reach the broker in the order they were published and
+// the retained one is the last. Everything but Publish is the first connection's.
+type spread struct {
+	mqtt.Client
+	all []mqtt.Client
+}
+
+func (s spread) Publish(topic string, qos byte, retained bool, payload interface{}) mqtt.Token {
+	h := fnv.New32a()
+	h.Write([]byte(topic))
+	return s.all[h.Sum32()%uint32(len(s.all))].Publish(topic, qos, retained, payload)
 }
 
 // handOver is the subscription's handler. It runs on paho's router goroutine, one message

@@ -2,6 +2,7 @@ package hq_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,7 +18,14 @@ import (
 // while it is away (no till resends them), and once the path is back every one of them
 // is stored and the till's watermark reaches the last: the broker kept them for the
 // consumer's session. A clean session would have lost them to the till's resend timer.
+// The same with two connections on one shared subscription.
 func TestConsumerSessionKeepsTheBrokersQueue(t *testing.T) {
+	for _, conns := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d connections", conns), func(t *testing.T) { keepsTheQueue(t, conns) })
+	}
+}
+
+func keepsTheQueue(t *testing.T, conns int) {
 	const n = 300
 	_, txs := tillEntries(t, "t01", n)
 	mq := rig.StartMosquitto(t, nil)
@@ -28,7 +36,7 @@ func TestConsumerSessionKeepsTheBrokersQueue(t *testing.T) {
 	}
 	defer st.Close()
 	cons, err := hq.NewConsumer(st, &hq.Options{Broker: px.URL(), ClientID: "tillhq-test", WaitTimeout: 2 * time.Second,
-		BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond})
+		BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond, Connections: conns})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	share := c.fs.String("share", "", "shared subscription group: several tillhq share the tills")
 	clientID := c.fs.String("client-id", "", "MQTT client id (default tillhq-HOST-PID)")
 	batch := c.fs.Int("batch", 1000, "most messages stored per transaction")
+	conns := c.fs.Int("connections", 2, "connections to the broker, members of one shared subscription (a broker reading each socket a packet per round takes this many PUBACKs per round)")
 	verbose := c.fs.Bool("v", false, "log every quarantine and session change")
 	httpAddr := c.fs.String("http", "", "serve the fleet dashboard and /metrics on this address; a bare :PORT is loopback's (127.0.0.1:PORT)")
 	webAuth := c.fs.String("dashboard-auth", os.Getenv("TILLHQ_DASHBOARD_AUTH"), "credentials file guarding the dashboard and /metrics (tillhq passwd writes its lines)")
@@ -43,6 +44,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 	rf := releaseFlags(c)
 	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
 		return err
+	}
+	if *conns < 1 || *conns > 64 {
+		return usageError{"serve: --connections must be 1 to 64"}
 	}
 	if *keep < 0 || *eventRate < 1 {
 		return usageError{"serve: --events-keep must be 0 or more and --event-rate 1 or more"}
@@ -101,6 +105,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr, "tillhq: in-process broker on", b.Addr())
 	}
 	o.Broker, o.ClientID, o.Share, o.BatchMax, o.Logger = broker, *clientID, *share, *batch, logger
+	if *jsURLs == "" {
+		o.Connections = *conns
+	}
 	if o.SignKey == nil && (o.Keys != nil || o.TLS != nil) {
 		fmt.Fprintln(e.stderr, "tillhq: acks are unsigned (no --sign-key): tills provisioned with HQ's key will refuse them")
 	}
