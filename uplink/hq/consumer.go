@@ -105,6 +105,9 @@ type Consumer struct {
 	// would cost the broker and every till as much as the entries themselves.
 	deferred map[TillKey]uint64
 	ackedAt  map[TillKey]time.Time
+	// published is the through of each till's last ack that went out: one that has moved
+	// ackStride beyond it is not held back (see ackStride).
+	published map[TillKey]uint64
 }
 
 // hqPingTimeout is the least time HQ waits for the broker's answer to its ping.
@@ -113,6 +116,14 @@ const hqPingTimeout = 2 * time.Minute
 // ackEvery is the shortest interval between two acks of one till while a backlog waits.
 // Without one, every ack goes out at once.
 const ackEvery = time.Second
+
+// ackStride is how far a till's watermark may move before its ack goes out even within
+// ackEvery: a fifth of the till's shipped window (uplink Options.Window, 500). A till
+// draining a backlog of its own alone waits for HQ's ack before it sends beyond its
+// window; an ack every ackStride entries keeps it sending while HQ stores the rest of the
+// window. In a fleet's storm a batch holds an entry or two of each till, and no till
+// gets near it within a second.
+const ackStride = 100
 
 // Stats are a consumer's counts since it started.
 type Stats struct {
@@ -169,7 +180,7 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}, persistent: persistent, acked: map[TillKey]uint64{},
-		deferred: map[TillKey]uint64{}, ackedAt: map[TillKey]time.Time{}}, nil
+		deferred: map[TillKey]uint64{}, ackedAt: map[TillKey]time.Time{}, published: map[TillKey]uint64{}}, nil
 }
 
 // Stats reads the counts.
@@ -401,7 +412,8 @@ func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delive
 // acksDue returns the acks to publish after a commit whose watermarks are through: a
 // till's is due when it is higher than what this process published, or the till resent
 // entries (it has not seen the ack). While busy (a backlog waits for the workers) a due
-// ack within ackEvery of the till's last one is deferred; each call also returns the
+// ack within ackEvery of the till's last one and less than ackStride beyond it is
+// deferred; each call also returns the
 // deferred acks whose time has come, and all of them once the backlog is gone, so the
 // last ack of a storm goes out with the batch that empties the queue.
 func (c *Consumer) acksDue(through map[TillKey]uint64, resent map[TillKey]bool, busy bool) map[TillKey]uint64 {
@@ -417,20 +429,21 @@ func (c *Consumer) acksDue(through map[TillKey]uint64, resent map[TillKey]bool, 
 		if t > prev {
 			c.acked[k] = t
 		}
-		if busy && now.Sub(c.ackedAt[k]) < ackEvery {
+		if busy && now.Sub(c.ackedAt[k]) < ackEvery && t < c.published[k]+ackStride {
 			c.deferred[k] = max(c.deferred[k], t)
 			continue
 		}
 		due[k] = t
 	}
 	for k, t := range c.deferred {
-		if !busy || now.Sub(c.ackedAt[k]) >= ackEvery {
+		if !busy || now.Sub(c.ackedAt[k]) >= ackEvery || t >= c.published[k]+ackStride {
 			due[k] = max(due[k], t)
 		}
 	}
-	for k := range due {
+	for k, t := range due {
 		delete(c.deferred, k)
 		c.ackedAt[k] = now
+		c.published[k] = max(c.published[k], t)
 	}
 	return due
 }

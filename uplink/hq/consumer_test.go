@@ -87,3 +87,32 @@ func keepsTheQueue(t *testing.T, conns int) {
 		t.Fatalf("watermarks %+v, want s042/t01 through %d", tills, n)
 	}
 }
+
+// TestAcksWhileBusy: while a backlog waits, a till's ack within a second of its last one
+// is held back, unless its watermark moved AckStride beyond the last one published (a
+// till draining its own backlog must not wait for its window to empty); once the backlog
+// is gone every held ack goes out.
+func TestAcksWhileBusy(t *testing.T) {
+	cons, err := hq.NewConsumer(nil, &hq.Options{Broker: "tcp://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := hq.TillKey{Store: "s1", Till: "a"}, hq.TillKey{Store: "s1", Till: "b"}
+	steps := []struct {
+		through map[hq.TillKey]uint64
+		busy    bool
+		want    map[hq.TillKey]uint64
+	}{
+		{map[hq.TillKey]uint64{a: 10, b: 3}, true, map[hq.TillKey]uint64{a: 10, b: 3}}, // the first of each goes out
+		{map[hq.TillKey]uint64{a: 50, b: 4}, true, map[hq.TillKey]uint64{}},            // held back
+		{map[hq.TillKey]uint64{a: 10 + hq.AckStride}, true, map[hq.TillKey]uint64{a: 10 + hq.AckStride}},
+		{map[hq.TillKey]uint64{a: 20 + hq.AckStride}, true, map[hq.TillKey]uint64{}},
+		{map[hq.TillKey]uint64{}, false, map[hq.TillKey]uint64{a: 20 + hq.AckStride, b: 4}}, // the backlog is gone
+	}
+	for i, s := range steps {
+		got := cons.AcksDue(s.through, s.busy)
+		if fmt.Sprint(got) != fmt.Sprint(s.want) {
+			t.Fatalf("step %d: acks %v, want %v", i, got, s.want)
+		}
+	}
+}
