@@ -121,7 +121,10 @@ func serve(ctx context.Context, e *env, args []string) error {
 			f.Close()
 			return fmt.Errorf("serve: TILLHQ_CPUPROFILE: %w", err)
 		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+		// Written as soon as serve is told to stop, whatever its shutdown then takes.
+		stopped := make(chan struct{})
+		go func() { <-ctx.Done(); pprof.StopCPUProfile(); f.Close(); close(stopped) }()
+		defer func() { <-stopped }()
 	}
 	if n, _ := strconv.Atoi(os.Getenv("TILLHQ_FAULT_KILL_AFTER_COMMIT")); n > 0 {
 		// Fault injection for the tests: die by SIGKILL after the n-th commit that moved a
