@@ -30,15 +30,17 @@ type Options struct {
 	Prefix string
 	// ClientID must differ between consumers. Default "tillhq-{hostname}-{pid}".
 	//
-	// A consumer given its ClientID keeps a persistent session at the broker under it:
-	// while the connection is down (a broker starved by a storm, a network cut, a restart
-	// of this process under the same id) the broker keeps the subscription and queues the
-	// tills' messages for it, and delivers them, with those it had sent and not had
-	// acknowledged, when the consumer connects again; nothing waits for the tills'
-	// resends. Give each consumer of a fleet its own stable id (tillhq serve --client-id).
-	// With the default id, which changes with every process, the session is clean: a
-	// persistent one would be left at the broker by every process that ended, queuing the
-	// fleet's messages for nobody.
+	// A consumer given its ClientID, and not sharing the tills with other consumers
+	// (Share), keeps a persistent session at the broker under it: while the connection is
+	// down (a broker starved by a storm, a network cut, a restart of this process under
+	// the same id) the broker keeps the subscription and queues the tills' messages for
+	// it, and delivers them, with those it had sent and not had acknowledged, when the
+	// consumer connects again; nothing waits for the tills' resends. With the default id,
+	// which changes with every process, the session is clean: a persistent one would be
+	// left at the broker by every process that ended, queuing the fleet's messages for
+	// nobody. With Share it is clean too: the broker goes on handing a member of a shared
+	// group that is away its share of every message, resends included, so a consumer
+	// killed for good would hold some of each till's entries until its session expired.
 	ClientID           string
 	Username, Password string
 	// TLS is HQ's own identity at the broker (a client certificate of the fleet CA, named
@@ -153,7 +155,7 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 	if err := wire.CheckPrefix(o.Prefix); err != nil {
 		return nil, fmt.Errorf("hq: consumer: %w: %w", ErrOptions, err)
 	}
-	persistent := o.ClientID != ""
+	persistent := o.ClientID != "" && o.Share == ""
 	if o.ClientID == "" {
 		h, _ := os.Hostname()
 		o.ClientID = fmt.Sprintf("tillhq-%s-%d", h, os.Getpid())
@@ -244,12 +246,12 @@ func (c *Consumer) session(ctx context.Context) error {
 	// each client's socket in turn, so HQ's ping can wait behind its PUBACKs for far longer
 	// than a till's would (the session is lost only when nothing arrives at all).
 	//
-	// With a stable client id the session is persistent: what the broker queued for this
-	// consumer while the connection was down, and what it had sent without a PUBACK, comes
-	// to the handler as soon as the connection is accepted. With a per-process id it is
-	// clean: a consumer that dies must not leave a queue at the broker that nobody reads
-	// (or that a shared subscription keeps feeding); what it had not committed, tills
-	// resend.
+	// With a stable client id and no group shared with other consumers the session is
+	// persistent: what the broker queued for this consumer while the connection was down,
+	// and what it had sent without a PUBACK, comes to the handler as soon as the
+	// connection is accepted. Otherwise it is clean: a consumer that dies must not leave a
+	// queue at the broker that nobody reads, or that a shared subscription keeps feeding;
+	// what it had not committed, tills resend.
 	//
 	// With several connections (Options.Connections) each is a member of one shared
 	// subscription: the broker reads a client's socket once per round of its loop, one
@@ -257,7 +259,7 @@ func (c *Consumer) session(ctx context.Context) error {
 	n := c.o.Connections
 	group := c.o.Share
 	if group == "" && n > 1 {
-		group = shareGroupOf(c.o.ClientID)
+		group = shareGroupOf(fmt.Sprintf("%s-of%d", c.o.ClientID, n))
 	}
 	filter := wire.Shared(group, c.topics.AllTills(wire.KindTx))
 	report := func(err error) {
@@ -269,13 +271,6 @@ func (c *Consumer) session(ctx context.Context) error {
 	var clients []mqtt.Client
 	defer func() {
 		for _, cli := range clients {
-			if c.persistent && c.o.Share != "" && ctx.Err() != nil {
-				// Leaving for good: a member of a group shared with other consumers that
-				// is away keeps its session, and the broker would go on handing it its
-				// share of the tills' messages. (A group of this consumer's own keeps
-				// its subscription: the broker queues for it until it is back.)
-				_ = c.wait(cli.Unsubscribe(filter), "unsubscribe "+filter)
-			}
 			cli.Disconnect(250)
 		}
 	}()
@@ -328,13 +323,17 @@ func (c *Consumer) session(ctx context.Context) error {
 	}
 }
 
-// connectionID is the client id of the consumer's connection i: ClientID for the first,
-// ClientID-i for the others.
+// connectionID is the client id of the consumer's connection i: ClientID when it has one
+// connection, ClientID-{i+1}of{n} of n. A persistent session of one count is never
+// resumed under another: it would keep the subscription it had (its own share group, or
+// none) beside the new one, and a session of the old count left behind would take its
+// share of the new group's messages; such a session only waits at the broker, taking a
+// copy of the tills' messages, until it expires (persistent_client_expiration).
 func (c *Consumer) connectionID(i int) string {
-	if i == 0 {
+	if c.o.Connections == 1 {
 		return c.o.ClientID
 	}
-	return fmt.Sprintf("%s-%d", c.o.ClientID, i)
+	return fmt.Sprintf("%s-%dof%d", c.o.ClientID, i+1, c.o.Connections)
 }
 
 // shareGroupOf is the shared subscription group of one consumer's connections: its client
