@@ -15,7 +15,7 @@
 #   FLEET5000=1 scripts/bench-fleet.sh     # and 5,000
 #   TILLS=300,3000 ENTRIES=100 HQ=1,2,3 scripts/bench-fleet.sh
 #   BROKERS=mosquitto scripts/bench-fleet.sh   # only Mosquitto (BROKERS=nats: only the cluster)
-#   HQPROFILE=/tmp/prof scripts/bench-fleet.sh # a CPU profile of each tillhq serve in that directory
+#   HQPROFILE=/tmp/prof scripts/bench-fleet.sh # a CPU and a heap profile of each tillhq serve there
 #   CONNECTIONS=1 scripts/bench-fleet.sh       # tillhq serve --connections 1 (default: serve's own)
 #
 # Targets on a 2-core machine: 1,000 tills at 15,000 entries/s or more, 0 drops, 0 resends,

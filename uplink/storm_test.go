@@ -368,7 +368,8 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 		cmd := exec.Command(s.bin, args...)
 		if prof := os.Getenv("TILLBOX_FLEET_HQPROFILE"); prof != "" {
 			// A CPU profile of each tillhq serve, written when it stops.
-			cmd.Env = append(os.Environ(), fmt.Sprintf("TILLHQ_CPUPROFILE=%s/tillhq-%dtills-%dhq-%d.pprof", prof, s.tills, s.consumers, i))
+			name := fmt.Sprintf("%s/tillhq-%dtills-%dhq-%d", prof, s.tills, s.consumers, i)
+			cmd.Env = append(os.Environ(), "TILLHQ_CPUPROFILE="+name+".pprof", "TILLHQ_MEMPROFILE="+name+".heap")
 		}
 		p := rig.StartProc(tb, fmt.Sprintf("tillhq%d", i), dir, cmd)
 		procs = append(procs, p)

@@ -126,6 +126,19 @@ func serve(ctx context.Context, e *env, args []string) error {
 		go func() { <-ctx.Done(); pprof.StopCPUProfile(); f.Close(); close(stopped) }()
 		defer func() { <-stopped }()
 	}
+	if path := os.Getenv("TILLHQ_MEMPROFILE"); path != "" {
+		// For the fleet benchmark: what serve holds on the heap when it is told to stop.
+		heapDone := make(chan struct{})
+		go func() {
+			defer close(heapDone)
+			<-ctx.Done()
+			if f, err := os.Create(path); err == nil {
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+		defer func() { <-heapDone }()
+	}
 	if n, _ := strconv.Atoi(os.Getenv("TILLHQ_FAULT_KILL_AFTER_COMMIT")); n > 0 {
 		// Fault injection for the tests: die by SIGKILL after the n-th commit that moved a
 		// watermark, before its acks go out.
