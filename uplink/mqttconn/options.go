@@ -43,7 +43,11 @@ const (
 	// caller acks them, after its commit, so the broker's in-flight limit is its
 	// backpressure. It must have a lost handler.
 	Consumer
-	// Watch is a long-lived observer (the fleet view). It must have a lost handler.
+	// Watch is a long-lived observer (the fleet view). It must have a lost handler. Its
+	// handlers, like a Consumer's, run one at a time in the broker's order: one that is slow
+	// (a store under load) holds the next message in the socket, where a goroutine per
+	// message would hold every message of a fleet's storm in memory. A handler of either
+	// kind must not wait for one of its own session's tokens.
 	Watch
 	// Brief is one short exchange: a command and its result, a catalog, acks after an
 	// import, a look at the fleet's retained statuses.
@@ -153,9 +157,9 @@ func (s *Session) timeout() time.Duration {
 // the next session), the connection Open makes, and DiscardStore, which is right because
 // paho never resumes a session of its own: a persistent Consumer's broker keeps and
 // resends what it sends the consumer, and the consumer's own publishes (acks) are made
-// again by the consumer on every connect. Handlers run on
-// goroutines of their own (order does not matter), except a Consumer's, which run in the
-// broker's order on paho's router so that a handler that waits stops the reads.
+// again by the consumer on every connect. Handlers run on goroutines of their own (order
+// does not matter), except a Consumer's and a Watch's, which run in the broker's order on
+// paho's router so that a handler that waits stops the reads.
 func clientOptions(s Session) *mqtt.ClientOptions {
 	keepAlive := s.KeepAlive
 	if keepAlive <= 0 {
@@ -177,7 +181,7 @@ func clientOptions(s Session) *mqtt.ClientOptions {
 		SetCleanSession(!s.Persistent).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
-		SetOrderMatters(s.Kind == Consumer).
+		SetOrderMatters(s.Kind == Consumer || s.Kind == Watch).
 		SetStore(DiscardStore{}).
 		SetKeepAlive(keepAlive).
 		SetPingTimeout(pingTimeout).
