@@ -26,10 +26,11 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 tills="${TILLS:-100,1000}"
 if [ "${FLEET5000:-0}" = 1 ]; then tills="$tills,5000"; fi
-# Two descriptors per till in this process (its ledger and its socket) and one per
-# connection in the broker, which inherits this limit.
+# Three descriptors per till in this process (its ledger, the ledger's head record and its
+# socket, and another socket while a lost link reconnects) and one per connection in the
+# broker, which inherits this limit.
 max=$(ulimit -Hn)
-want=$((2 * ${tills##*,} + 4096))
+want=$((3 * ${tills##*,} + 4096))
 if [ "$max" != unlimited ] && [ "$max" -lt "$want" ]; then want=$max; fi
 ulimit -n "$want" || echo "bench-fleet: could not raise the file limit to $want (ulimit -n is $(ulimit -n))" >&2
 TILLBOX_FLEET_TILLS="$tills" TILLBOX_FLEET_ENTRIES="${ENTRIES:-200}" TILLBOX_FLEET_HQ="${HQ:-1,2}" \
