@@ -29,8 +29,10 @@
 //     right only for such clients: paho's in-memory store would only copy every message
 //     in flight, since the outbox is elsewhere (the ledger). The session's Kind settles
 //     the rest: a Till session must have a will, a Consumer session acknowledges a
-//     message only when the caller does (after its commit), and every session but a
-//     Brief one must have a lost handler. A Consumer session may be Persistent (the
+//     message only when the caller does (after its commit), a Consumer's and a Watch's
+//     handlers run one at a time in the broker's order (a slow one holds the next message
+//     in the socket, not in a goroutine of its own), and every session but a Brief one
+//     must have a lost handler. A Consumer session may be Persistent (the
 //     broker keeps its subscription and the messages it has not acknowledged across a
 //     lost connection, and delivers them to the next session of the same client id, to
 //     its OnMessage handler, before anything is subscribed again). A session that lacks
