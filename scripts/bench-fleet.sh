@@ -15,6 +15,8 @@
 #   FLEET5000=1 scripts/bench-fleet.sh     # and 5,000
 #   TILLS=300,3000 ENTRIES=100 HQ=1,2,3 scripts/bench-fleet.sh
 #   BROKERS=mosquitto scripts/bench-fleet.sh   # only Mosquitto (BROKERS=nats: only the cluster)
+#   HQPROFILE=/tmp/prof scripts/bench-fleet.sh # a CPU and a heap profile of each tillhq serve there
+#   CONNECTIONS=1 scripts/bench-fleet.sh       # tillhq serve --connections 1 (default: serve's own)
 #
 # Targets on a 2-core machine: 1,000 tills at 15,000 entries/s or more, 0 drops, 0 resends,
 # tillhq at most 250 MB; 5,000 tills complete with nothing lost. Needs mosquitto and
@@ -24,12 +26,14 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 tills="${TILLS:-100,1000}"
 if [ "${FLEET5000:-0}" = 1 ]; then tills="$tills,5000"; fi
-# Two descriptors per till in this process (its ledger and its socket) and one per
-# connection in the broker, which inherits this limit.
+# Three descriptors per till in this process (its ledger, the ledger's head record and its
+# socket, and another socket while a lost link reconnects) and one per connection in the
+# broker, which inherits this limit.
 max=$(ulimit -Hn)
-want=$((2 * ${tills##*,} + 4096))
+want=$((3 * ${tills##*,} + 4096))
 if [ "$max" != unlimited ] && [ "$max" -lt "$want" ]; then want=$max; fi
 ulimit -n "$want" || echo "bench-fleet: could not raise the file limit to $want (ulimit -n is $(ulimit -n))" >&2
 TILLBOX_FLEET_TILLS="$tills" TILLBOX_FLEET_ENTRIES="${ENTRIES:-200}" TILLBOX_FLEET_HQ="${HQ:-1,2}" \
-  TILLBOX_FLEET_BROKERS="${BROKERS:-mosquitto,nats}" \
+  TILLBOX_FLEET_BROKERS="${BROKERS:-mosquitto,nats}" TILLBOX_FLEET_HQPROFILE="${HQPROFILE:-}" \
+  TILLBOX_FLEET_CONNECTIONS="${CONNECTIONS:-}" \
   go test -count=1 -run '^$' -bench '^BenchmarkFleet$' -benchtime 1x -timeout 120m ./uplink/

@@ -40,8 +40,9 @@ type Options struct {
 
 	// Window is the most entries sent and not yet acknowledged by HQ. It bounds paho's
 	// in-flight messages too (MQTT allows 65,535). The broker's queue toward HQ must hold
-	// every till's window (Mosquitto's max_queued_messages >= tills x Window, as in
-	// scripts/mosquitto/tillbox.conf) so that a slow HQ never makes it drop messages.
+	// every till's window (Mosquitto's max_queued_messages >= tills x Window / HQ's
+	// connections, as in scripts/mosquitto/tillbox.conf) so that a slow HQ never makes it
+	// drop messages.
 	// Default 500.
 	Window int
 	// ResendAfter: when HQ's watermark has not moved for this long while entries are

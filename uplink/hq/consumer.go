@@ -6,11 +6,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +30,18 @@ type Options struct {
 	// Prefix of every topic. Default wire.DefaultPrefix.
 	Prefix string
 	// ClientID must differ between consumers. Default "tillhq-{hostname}-{pid}".
+	//
+	// A consumer given its ClientID, and not sharing the tills with other consumers
+	// (Share), keeps a persistent session at the broker under it: while the connection is
+	// down (a broker starved by a storm, a network cut, a restart of this process under
+	// the same id) the broker keeps the subscription and queues the tills' messages for
+	// it, and delivers them, with those it had sent and not had acknowledged, when the
+	// consumer connects again; nothing waits for the tills' resends. With the default id,
+	// which changes with every process, the session is clean: a persistent one would be
+	// left at the broker by every process that ended, queuing the fleet's messages for
+	// nobody. With Share it is clean too: the broker goes on handing a member of a shared
+	// group that is away its share of every message, resends included, so a consumer
+	// killed for good would hold some of each till's entries until its session expired.
 	ClientID           string
 	Username, Password string
 	// TLS is HQ's own identity at the broker (a client certificate of the fleet CA, named
@@ -49,6 +63,14 @@ type Options struct {
 	BatchMax int
 	// Workers is how many batches are stored concurrently. Default 2.
 	Workers int
+	// Connections is how many connections the consumer keeps to the broker, each a member
+	// of one shared subscription (the group Share, or one named after ClientID), so that
+	// a broker that reads a client's socket one packet per round of its loop, as
+	// Mosquitto does, takes that many of its PUBACKs per round. Each holds up to the
+	// broker's in-flight limit. The broker then spreads a till's messages over them, so
+	// they reach the workers nearly, not exactly, in order (entries above a gap wait for
+	// it at no loss). Default 1.
+	Connections int
 	// WaitTimeout bounds every wait on the broker. Default 10s.
 	WaitTimeout time.Duration
 	// BackoffMin and BackoffMax bound the wait between connection attempts. Defaults
@@ -70,6 +92,8 @@ type Consumer struct {
 	st     Store
 	o      Options
 	topics wire.Topics
+	// persistent: the session at the broker outlives a connection (Options.ClientID).
+	persistent bool
 
 	stored, dups, quarantined atomic.Uint64
 	acks                      atomic.Uint64
@@ -87,6 +111,9 @@ type Consumer struct {
 	// would cost the broker and every till as much as the entries themselves.
 	deferred map[TillKey]uint64
 	ackedAt  map[TillKey]time.Time
+	// published is the through of each till's last ack that went out: one that has moved
+	// ackStride beyond it is not held back (see ackStride).
+	published map[TillKey]uint64
 
 	// dropped counts, per till and kind, what the quarantine's bound did not keep.
 	dropMu  sync.Mutex
@@ -114,6 +141,14 @@ const hqPingTimeout = 2 * time.Minute
 // ackEvery is the shortest interval between two acks of one till while a backlog waits.
 // Without one, every ack goes out at once.
 const ackEvery = time.Second
+
+// ackStride is how far a till's watermark may move before its ack goes out even within
+// ackEvery: a fifth of the till's shipped window (uplink Options.Window, 500). A till
+// draining a backlog of its own alone waits for HQ's ack before it sends beyond its
+// window; an ack every ackStride entries keeps it sending while HQ stores the rest of the
+// window. In a fleet's storm a batch holds an entry or two of each till, and no till
+// gets near it within a second.
+const ackStride = 100
 
 // Stats are a consumer's counts since it started.
 type Stats struct {
@@ -143,6 +178,7 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 	if err := wire.CheckPrefix(o.Prefix); err != nil {
 		return nil, fmt.Errorf("hq: consumer: %w: %w", ErrOptions, err)
 	}
+	persistent := o.ClientID != "" && o.Share == ""
 	if o.ClientID == "" {
 		h, _ := os.Hostname()
 		o.ClientID = fmt.Sprintf("tillhq-%s-%d", h, os.Getpid())
@@ -152,6 +188,9 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 2
+	}
+	if o.Connections <= 0 {
+		o.Connections = 1
 	}
 	if o.WaitTimeout <= 0 {
 		o.WaitTimeout = 10 * time.Second
@@ -165,8 +204,8 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}, acked: map[TillKey]uint64{},
-		deferred: map[TillKey]uint64{}, ackedAt: map[TillKey]time.Time{}}, nil
+	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}, persistent: persistent, acked: map[TillKey]uint64{},
+		deferred: map[TillKey]uint64{}, ackedAt: map[TillKey]time.Time{}, published: map[TillKey]uint64{}}, nil
 }
 
 // Stats reads the counts.
@@ -218,36 +257,63 @@ func (c *Consumer) session(ctx context.Context) error {
 	lost := make(chan error, 1)
 	in := make(chan delivery, 4*c.o.BatchMax)
 	c.queue.Store(&in)
-	// A clean session: a consumer that dies must not leave a queue at the broker that a
-	// shared subscription keeps feeding. What it had not committed, tills resend.
-	// PUBACK only after commit (a Consumer session): the broker keeps at most its
-	// in-flight limit of uncommitted messages with this consumer, which is also the
-	// backpressure. A Consumer's handler runs on paho's router, in the broker's order: a
-	// till's entries reach the workers in seq order, and a handler waiting for a worker
-	// stops paho reading the socket, so what HQ holds is bounded by its own queue whatever
-	// the broker sends. A broker serving a reconnecting fleet reads each client's socket in
-	// turn, so HQ's ping can wait behind its PUBACKs for far longer than a till's would.
-	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: c.o.Broker, ClientID: c.o.ClientID,
-		Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, Timeout: c.o.WaitTimeout,
-		PingTimeout: max(c.o.WaitTimeout, hqPingTimeout),
-		OnLost: func(err error) {
-			select {
-			case lost <- err:
-			default:
-			}
-		}})
-	if err != nil {
-		return fmt.Errorf("hq: %w", err)
-	}
-	defer cli.Disconnect(250)
 	ended := make(chan struct{})
 	defer close(ended)
 	handler := c.handOver(in, ended)
-	filter := wire.Shared(c.o.Share, c.topics.AllTills(wire.KindTx))
-	if err := c.wait(cli.Subscribe(filter, 1, handler), "subscribe "+filter); err != nil {
-		return err
+	// PUBACK only after commit (a Consumer session): the broker keeps at most its
+	// in-flight limit of uncommitted messages with this consumer, which is also the
+	// backpressure. A Consumer's handler runs on paho's router, in the broker's order: over
+	// one connection a till's entries reach the workers in seq order, and a handler
+	// waiting for a worker stops paho reading the socket, so what HQ holds is bounded by
+	// its own queue whatever the broker sends. A broker serving a reconnecting fleet reads
+	// each client's socket in turn, so HQ's ping can wait behind its PUBACKs for far longer
+	// than a till's would (the session is lost only when nothing arrives at all).
+	//
+	// With a stable client id and no group shared with other consumers the session is
+	// persistent: what the broker queued for this consumer while the connection was down,
+	// and what it had sent without a PUBACK, comes to the handler as soon as the
+	// connection is accepted. Otherwise it is clean: a consumer that dies must not leave a
+	// queue at the broker that nobody reads, or that a shared subscription keeps feeding;
+	// what it had not committed, tills resend.
+	//
+	// With several connections (Options.Connections) each is a member of one shared
+	// subscription: the broker reads a client's socket once per round of its loop, one
+	// packet at a time, so each connection adds a PUBACK per round.
+	n := c.o.Connections
+	group := c.o.Share
+	if group == "" && n > 1 {
+		group = shareGroupOf(fmt.Sprintf("%s-of%d", c.o.ClientID, n))
 	}
-	c.o.Logger.Info("hq: consuming", "broker", c.o.Broker, "filter", filter)
+	filter := wire.Shared(group, c.topics.AllTills(wire.KindTx))
+	report := func(err error) {
+		select {
+		case lost <- err:
+		default:
+		}
+	}
+	var clients []mqtt.Client
+	defer func() {
+		for _, cli := range clients {
+			cli.Disconnect(250)
+		}
+	}()
+	for i := range n {
+		cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: c.o.Broker, ClientID: c.connectionID(i),
+			Username: c.o.Username, Password: c.o.Password, TLS: c.o.TLS, Timeout: c.o.WaitTimeout,
+			PingTimeout: max(c.o.WaitTimeout, hqPingTimeout), Persistent: c.persistent, OnMessage: handler, OnLost: report})
+		if err != nil {
+			return fmt.Errorf("hq: %w", err)
+		}
+		clients = append(clients, cli)
+		// No handler of the subscription's own: every message goes to OnMessage, whether
+		// it comes from this subscription or from the broker's queue of a persistent
+		// session.
+		if err := c.wait(cli.Subscribe(filter, 1, nil), "subscribe "+filter); err != nil {
+			return err
+		}
+	}
+	cli := spread{Client: clients[0], all: clients}
+	c.o.Logger.Info("hq: consuming", "broker", c.o.Broker, "filter", filter, "connections", n)
 	// Acks are retained, but a broker without persistence forgets them: publish every
 	// till's watermark again on each connect.
 	if err := c.republishAcks(ctx, cli); err != nil {
@@ -278,6 +344,44 @@ func (c *Consumer) session(ctx context.Context) error {
 	case err := <-failed:
 		return fmt.Errorf("%w (%w)", err, errConnected)
 	}
+}
+
+// connectionID is the client id of the consumer's connection i: ClientID when it has one
+// connection, ClientID-{i+1}of{n} of n. A persistent session of one count is never
+// resumed under another: it would keep the subscription it had (its own share group, or
+// none) beside the new one, and a session of the old count left behind would take its
+// share of the new group's messages; such a session only waits at the broker, taking a
+// copy of the tills' messages, until it expires (persistent_client_expiration).
+func (c *Consumer) connectionID(i int) string {
+	if c.o.Connections == 1 {
+		return c.o.ClientID
+	}
+	return fmt.Sprintf("%s-%dof%d", c.o.ClientID, i+1, c.o.Connections)
+}
+
+// shareGroupOf is the shared subscription group of one consumer's connections: its client
+// id with what a group name may not hold replaced.
+func shareGroupOf(clientID string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '+' || r == '#' {
+			return '_'
+		}
+		return r
+	}, clientID)
+}
+
+// spread publishes over the consumer's connections: every publish to one topic over the
+// same one, so that a till's acks reach the broker in the order they were published and
+// the retained one is the last. Everything but Publish is the first connection's.
+type spread struct {
+	mqtt.Client
+	all []mqtt.Client
+}
+
+func (s spread) Publish(topic string, qos byte, retained bool, payload interface{}) mqtt.Token {
+	h := fnv.New32a()
+	h.Write([]byte(topic))
+	return s.all[h.Sum32()%uint32(len(s.all))].Publish(topic, qos, retained, payload)
 }
 
 // handOver is the subscription's handler. It runs on paho's router goroutine, one message
@@ -330,7 +434,8 @@ func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delive
 // acksDue returns the acks to publish after a commit whose watermarks are through: a
 // till's is due when it is higher than what this process published, or the till resent
 // entries (it has not seen the ack). While busy (a backlog waits for the workers) a due
-// ack within ackEvery of the till's last one is deferred; each call also returns the
+// ack within ackEvery of the till's last one and less than ackStride beyond it is
+// deferred; each call also returns the
 // deferred acks whose time has come, and all of them once the backlog is gone, so the
 // last ack of a storm goes out with the batch that empties the queue.
 func (c *Consumer) acksDue(through map[TillKey]uint64, resent map[TillKey]bool, busy bool) map[TillKey]uint64 {
@@ -346,20 +451,21 @@ func (c *Consumer) acksDue(through map[TillKey]uint64, resent map[TillKey]bool, 
 		if t > prev {
 			c.acked[k] = t
 		}
-		if busy && now.Sub(c.ackedAt[k]) < ackEvery {
+		if busy && now.Sub(c.ackedAt[k]) < ackEvery && t < c.published[k]+ackStride {
 			c.deferred[k] = max(c.deferred[k], t)
 			continue
 		}
 		due[k] = t
 	}
 	for k, t := range c.deferred {
-		if !busy || now.Sub(c.ackedAt[k]) >= ackEvery {
+		if !busy || now.Sub(c.ackedAt[k]) >= ackEvery || t >= c.published[k]+ackStride {
 			due[k] = max(due[k], t)
 		}
 	}
-	for k := range due {
+	for k, t := range due {
 		delete(c.deferred, k)
 		c.ackedAt[k] = now
+		c.published[k] = max(c.published[k], t)
 	}
 	return due
 }

@@ -86,10 +86,16 @@
 //     (PUBACKs) a message only after its commit, republishes every till's ack on each
 //     connect, and answers a till's resends with its ack again.
 //   - Backpressure, not drops: the consumer never drops a message it received. What it
-//     holds uncommitted is bounded by the broker's in-flight limit toward it and by its own
-//     queue (4 x BatchMax; when that is full, paho stops reading the socket), so its memory
-//     stays bounded whatever the backlog at the broker. While a backlog waits, a till's
-//     acks go out at most once a second; the last one when the queue empties.
+//     holds uncommitted is bounded by the broker's in-flight limit toward each of its
+//     connections (Options.Connections) and by its own queue (4 x BatchMax; when that is
+//     full, paho stops reading the sockets), so its memory stays bounded whatever the
+//     backlog at the broker. While a backlog waits, a till's acks go out at most once a
+//     second or once its watermark moved ackStride (100); the last one when the queue
+//     empties.
+//   - The consumer's session survives a broker that serves it slowly: it is lost only when
+//     nothing at all arrives for its keep-alive plus two minutes. Given its own ClientID
+//     and no Share, the session is persistent: a lost connection, or a restart under the
+//     same id, comes back to what the broker queued and had in flight for it.
 //   - JetStreamConsumer takes the same path from a NATS cluster's replicated JetStream
 //     stream instead of an MQTT subscription: one durable pull consumer shared by every
 //     tillhq, a message acknowledged to the stream only after its commit (redelivered to

@@ -7,3 +7,11 @@ var MigrateTo = migrateTo
 // Unprojected makes st, a PostgreSQL store, leave the relational projection unwritten:
 // the ingest benchmark's baseline.
 func Unprojected(st Store) Store { st.(*pgStore).unprojected = true; return st }
+
+// AcksDue is the consumer's choice of acks to publish after a commit (see acksDue).
+func (c *Consumer) AcksDue(through map[TillKey]uint64, busy bool) map[TillKey]uint64 {
+	return c.acksDue(through, nil, busy)
+}
+
+// AckStride is how far a till's watermark moves before its ack is due while busy.
+const AckStride = ackStride

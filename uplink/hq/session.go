@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
@@ -19,8 +20,14 @@ func (o Options) connect(kind mqttconn.Kind, role string, onLost func(error)) (m
 	if id == "" {
 		id = sessionID(role)
 	}
+	var pingTimeout time.Duration
+	if kind == mqttconn.Watch {
+		// A watch's handler may wait on the store while the broker serves a storm: its
+		// session, like the consumer's, is lost only when nothing arrives at all.
+		pingTimeout = max(o.WaitTimeout, hqPingTimeout)
+	}
 	cli, err := mqttconn.Connect(mqttconn.Session{Kind: kind, Broker: o.Broker, ClientID: id,
-		Username: o.Username, Password: o.Password, TLS: o.TLS, Timeout: o.WaitTimeout, OnLost: onLost})
+		Username: o.Username, Password: o.Password, TLS: o.TLS, Timeout: o.WaitTimeout, PingTimeout: pingTimeout, OnLost: onLost})
 	if err != nil {
 		return nil, fmt.Errorf("hq: %s: %w", role, err)
 	}

@@ -29,9 +29,18 @@
 //     right only for such clients: paho's in-memory store would only copy every message
 //     in flight, since the outbox is elsewhere (the ledger). The session's Kind settles
 //     the rest: a Till session must have a will, a Consumer session acknowledges a
-//     message only when the caller does (after its commit), and every session but a
-//     Brief one must have a lost handler. A session that lacks what its kind needs is
-//     refused with ErrSession before anything is dialled.
+//     message only when the caller does (after its commit), a Consumer's and a Watch's
+//     handlers run one at a time in the broker's order (a slow one holds the next message
+//     in the socket, not in a goroutine of its own), and every session but a Brief one
+//     must have a lost handler. A Consumer session may be Persistent (the
+//     broker keeps its subscription and the messages it has not acknowledged across a
+//     lost connection, and delivers them to the next session of the same client id, to
+//     its OnMessage handler, before anything is subscribed again). A session that lacks
+//     what its kind needs is refused with ErrSession before anything is dialled.
+//   - A session with a PingTimeout longer than its Timeout (HQ's consumer) is lost only
+//     when nothing at all arrives from the broker for KeepAlive plus PingTimeout, not when
+//     a ping's answer is late behind everything sent before it; its writes may wait as
+//     long for the broker to read them.
 //   - Connect returns a connected client or an error naming the broker, within the
 //     session's timeout. Wait bounds every token wait and wraps ErrTimeout, paho's
 //     error, or ErrSubscribeRefused for a subscription the broker answered with failure

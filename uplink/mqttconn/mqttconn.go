@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
@@ -31,7 +32,11 @@ const (
 
 // Open dials the broker at uri as o says (TLS configuration, connect timeout, dialer,
 // write timeout) and returns the connection with buffered reads and coalesced writes.
-func Open(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
+func Open(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) { return openConn(uri, o, 0) }
+
+// openConn is Open whose connection fails a read when nothing arrives for idle (when
+// positive).
+func openConn(uri *url.URL, o mqtt.ClientOptions, idle time.Duration) (net.Conn, error) {
 	d := net.Dialer{Timeout: 30 * time.Second}
 	if o.Dialer != nil {
 		d = *o.Dialer
@@ -64,7 +69,7 @@ func Open(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 	if timeout <= 0 {
 		timeout = defaultWriteTimeout
 	}
-	return newConn(nc, timeout), nil
+	return newConn(nc, timeout, idle), nil
 }
 
 // conn is a net.Conn whose reads go through a buffer and whose writes are queued and
@@ -85,8 +90,12 @@ type conn struct {
 	flushed chan struct{}
 }
 
-func newConn(nc net.Conn, timeout time.Duration) *conn {
-	c := &conn{Conn: nc, r: bufio.NewReaderSize(quickAcker(nc), readBuffer), timeout: timeout, flushed: make(chan struct{})}
+func newConn(nc net.Conn, timeout, idle time.Duration) *conn {
+	r := quickAcker(nc)
+	if idle > 0 {
+		r = &idleReader{nc: nc, r: r, idle: idle}
+	}
+	c := &conn{Conn: nc, r: bufio.NewReaderSize(r, readBuffer), timeout: timeout, flushed: make(chan struct{})}
 	c.wake.L, c.room.L = &c.mu, &c.mu
 	go c.flush()
 	return c
@@ -185,6 +194,25 @@ func (c *conn) drain() {
 		return
 	}
 	_, _ = io.Copy(io.Discard, c.Conn)
+}
+
+// idleReader fails a read from the socket that waits longer than idle: a session that
+// hears nothing at all from its broker for that long is lost.
+type idleReader struct {
+	nc   net.Conn
+	r    io.Reader
+	idle time.Duration
+}
+
+func (d *idleReader) Read(p []byte) (int, error) {
+	if err := d.nc.SetReadDeadline(time.Now().Add(d.idle)); err != nil {
+		return 0, err
+	}
+	n, err := d.r.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("mqttconn: nothing received from the broker for %v: %w", d.idle, err)
+	}
+	return n, err
 }
 
 // SetDeadline sets the read deadline; write deadlines are the per-write timeout's.

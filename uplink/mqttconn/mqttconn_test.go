@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,4 +320,79 @@ func TestWaitWrapsTimeout(t *testing.T) {
 		t.Fatalf("Wait = %v, want demo: connect: wrapping ErrTimeout", err)
 	}
 	cli.Disconnect(0)
+}
+
+// TestBusyBrokerSessionLivesWhileMessagesArrive: a consumer's session (PingTimeout longer
+// than Timeout) at a broker that never answers its pings, as a broker serving a fleet's
+// sockets in turn answers them late, stays up as long as messages keep arriving, for
+// twice the bound that would end it otherwise; once nothing arrives for KeepAlive plus PingTimeout it
+// is lost, and says why.
+func TestBusyBrokerSessionLivesWhileMessagesArrive(t *testing.T) {
+	ln := listen(t)
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		t.Cleanup(func() { c.Close() })
+		buf := make([]byte, 512)
+		if _, err := c.Read(buf); err != nil { // CONNECT
+			return
+		}
+		c.Write([]byte{0x20, 0x02, 0x00, 0x00}) // CONNACK, accepted
+		go io.Copy(io.Discard, c)               // pings (never answered) and anything else
+		accepted <- c
+	}()
+	var got atomic.Int64
+	lost := make(chan error, 1)
+	const keepAlive, pingTimeout = time.Second, 1500 * time.Millisecond
+	cli, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Consumer, Broker: "tcp://" + ln.Addr().String(), ClientID: "hq",
+		KeepAlive: keepAlive, Timeout: 500 * time.Millisecond, PingTimeout: pingTimeout,
+		OnMessage: func(mqtt.Client, mqtt.Message) { got.Add(1) },
+		OnLost:    func(err error) { lost <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Disconnect(0)
+	peer := <-accepted
+	topic := "tillbox/v1/s1/t1/tx"
+	publish := append([]byte{0x30, byte(2 + len(topic) + 4), 0, byte(len(topic))}, append([]byte(topic), "sale"...)...)
+	for end := time.Now().Add(2 * (keepAlive + pingTimeout)); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if _, err := peer.Write(publish); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-lost:
+			t.Fatalf("lost after %d messages while they kept arriving: %v", got.Load(), err)
+		default:
+		}
+	}
+	if got.Load() == 0 {
+		t.Fatal("no message reached the handler")
+	}
+	select {
+	case err := <-lost:
+		if !strings.Contains(err.Error(), "nothing received from the broker") {
+			t.Fatalf("lost with %v, want it to say nothing was received", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a broker silent for good never ended the session")
+	}
+}
+
+// TestPersistentSessionOnlyForConsumers: a persistent session is refused for any kind but
+// a consumer, and for a consumer without a handler for what the broker kept.
+func TestPersistentSessionOnlyForConsumers(t *testing.T) {
+	lost := func(error) {}
+	h := func(mqtt.Client, mqtt.Message) {}
+	for name, s := range map[string]mqttconn.Session{
+		"persistent watch":           {Kind: mqttconn.Watch, Broker: "tcp://127.0.0.1:1", ClientID: "a", OnLost: lost, Persistent: true, OnMessage: h},
+		"persistent without handler": {Kind: mqttconn.Consumer, Broker: "tcp://127.0.0.1:1", ClientID: "a", OnLost: lost, Persistent: true},
+		"brief with handler":         {Kind: mqttconn.Brief, Broker: "tcp://127.0.0.1:1", ClientID: "a", OnMessage: h},
+	} {
+		if _, err := mqttconn.Connect(s); !errors.Is(err, mqttconn.ErrSession) {
+			t.Errorf("%s: %v, want ErrSession", name, err)
+		}
+	}
 }

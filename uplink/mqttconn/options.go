@@ -4,6 +4,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -45,7 +48,11 @@ const (
 	// caller acks them, after its commit, so the broker's in-flight limit is its
 	// backpressure. It must have a lost handler.
 	Consumer
-	// Watch is a long-lived observer (the fleet view). It must have a lost handler.
+	// Watch is a long-lived observer (the fleet view). It must have a lost handler. Its
+	// handlers, like a Consumer's, run one at a time in the broker's order: one that is slow
+	// (a store under load) holds the next message in the socket, where a goroutine per
+	// message would hold every message of a fleet's storm in memory. A handler of either
+	// kind must not wait for one of its own session's tokens.
 	Watch
 	// Brief is one short exchange: a command and its result, a catalog, acks after an
 	// import, a look at the fleet's retained statuses.
@@ -85,11 +92,29 @@ type Session struct {
 	KeepAlive          time.Duration // zero: DefaultKeepAlive
 	// Timeout bounds connecting, each ping and each socket write. Zero: DefaultTimeout.
 	Timeout time.Duration
-	// PingTimeout, when longer than Timeout, bounds the wait for a ping's answer instead
-	// (HQ's consumer, whose pings queue behind its PUBACKs at a busy broker).
+	// PingTimeout, when longer than Timeout, makes the session one that a busy broker
+	// serves slowly (HQ's consumer, whose packets a broker reading a whole fleet's sockets
+	// in turn reads one per round): it is lost only when nothing at all has arrived from
+	// the broker for KeepAlive plus PingTimeout, rather than when a ping's answer is late
+	// (a ping waits behind every PUBACK sent before it, while the messages that keep
+	// arriving show the broker alive), and a socket write may wait as long for the broker
+	// to read. A session of a broker that vanished is still lost within that bound: after
+	// KeepAlive of silence the session pings, and an answer is all it waits for.
 	PingTimeout time.Duration
 	// Will is published, QoS 1, by the broker when the session is lost. Required for Till.
 	Will *Will
+	// Persistent asks the broker to keep the session (MQTT's CleanSession false): its
+	// subscriptions, and the QoS 1 messages for it that it has not acknowledged, are kept
+	// while it is away and delivered when a session with the same ClientID connects
+	// again. Only a Consumer session may be persistent: its client id must be stable, and
+	// it must have OnMessage, since the broker delivers what it kept as soon as it
+	// accepts the connection, before any subscription is made again.
+	Persistent bool
+	// OnMessage, for a Consumer, receives every message no subscription's own handler
+	// takes, including those a persistent session's broker delivers right after the
+	// connection is accepted. It runs like a Consumer's subscription handlers, in the
+	// broker's order on paho's router.
+	OnMessage mqtt.MessageHandler
 	// OnLost is called once when an established session is lost. Required for every kind
 	// but Brief.
 	OnLost func(error)
@@ -108,8 +133,23 @@ func (s *Session) check() error {
 		return bad("a till's session needs a will")
 	case s.Kind != Brief && s.OnLost == nil:
 		return bad("a " + s.Kind.String() + " session needs a lost handler")
+	case s.Persistent && s.Kind != Consumer:
+		return bad("only a consumer's session may be persistent")
+	case s.Persistent && s.OnMessage == nil:
+		return bad("a persistent session needs a message handler for what the broker kept")
+	case s.OnMessage != nil && s.Kind != Consumer:
+		return bad("only a consumer's session takes messages outside its subscriptions")
 	}
 	return nil
+}
+
+// liveFor is how long a busy broker's session waits for anything to arrive before it
+// is lost; zero for every other session, which paho's ping timeout bounds instead.
+func (s *Session) liveFor(keepAlive time.Duration) time.Duration {
+	if s.PingTimeout <= s.timeout() {
+		return 0
+	}
+	return keepAlive + s.PingTimeout
 }
 
 func (s *Session) timeout() time.Duration {
@@ -119,15 +159,26 @@ func (s *Session) timeout() time.Duration {
 	return DefaultTimeout
 }
 
-// clientOptions are paho's options for s: a clean session, no automatic reconnect or
-// connect retry (the caller makes a new client for the next session), the connection Open
-// makes, and DiscardStore, which is right only because of the first two. Handlers run on
-// goroutines of their own (order does not matter), except a Consumer's, which run in the
-// broker's order on paho's router so that a handler that waits stops the reads.
+// clientOptions are paho's options for s: a clean session unless s is a persistent
+// Consumer's, no automatic reconnect or connect retry (the caller makes a new client for
+// the next session), the connection Open makes, and DiscardStore, which is right because
+// paho never resumes a session of its own: a persistent Consumer's broker keeps and
+// resends what it sends the consumer, and the consumer's own publishes (acks) are made
+// again by the consumer on every connect. Handlers run on goroutines of their own (order
+// does not matter), except a Consumer's and a Watch's, which run in the broker's order on
+// paho's router so that a handler that waits stops the reads.
 func clientOptions(s Session) *mqtt.ClientOptions {
 	keepAlive := s.KeepAlive
 	if keepAlive <= 0 {
 		keepAlive = DefaultKeepAlive
+	}
+	pingTimeout, writeTimeout := s.timeout(), s.timeout()
+	open := Open
+	if live := s.liveFor(keepAlive); live > 0 {
+		// paho's own ping timeout would end the session behind a late answer: the
+		// connection's reads bound the silence instead.
+		pingTimeout, writeTimeout = time.Duration(math.MaxInt64), live
+		open = func(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) { return openConn(uri, o, live) }
 	}
 	o := mqtt.NewClientOptions()
 	// A list (a clustered broker's nodes, comma-separated) is tried in order at connect.
@@ -139,22 +190,25 @@ func clientOptions(s Session) *mqtt.ClientOptions {
 	o.SetClientID(s.ClientID).
 		SetUsername(s.Username).
 		SetPassword(s.Password).
-		SetCleanSession(true).
+		SetCleanSession(!s.Persistent).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
-		SetOrderMatters(s.Kind == Consumer).
+		SetOrderMatters(s.Kind == Consumer || s.Kind == Watch).
 		SetStore(DiscardStore{}).
 		SetKeepAlive(keepAlive).
-		SetPingTimeout(max(s.timeout(), s.PingTimeout)).
+		SetPingTimeout(pingTimeout).
 		SetConnectTimeout(s.timeout()).
-		SetWriteTimeout(s.timeout()).
-		SetCustomOpenConnectionFn(Open).
+		SetWriteTimeout(writeTimeout).
+		SetCustomOpenConnectionFn(open).
 		SetAutoAckDisabled(s.Kind == Consumer)
 	if s.TLS != nil {
 		o.SetTLSConfig(s.TLS)
 	}
 	if s.Will != nil {
 		o.SetBinaryWill(s.Will.Topic, s.Will.Payload, 1, s.Will.Retained)
+	}
+	if s.OnMessage != nil {
+		o.SetDefaultPublishHandler(s.OnMessage)
 	}
 	if s.OnLost != nil {
 		lost := s.OnLost

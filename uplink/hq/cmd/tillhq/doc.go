@@ -3,7 +3,7 @@
 // them; it also migrates the PostgreSQL schema, imports USB-stick exports, looks up
 // receipts, lists the quarantine and shows the fleet.
 //
-//	tillhq serve      [--broker URL | --listen ADDR] [--store LOC] [--share GROUP | --jetstream NATS-URLS] (--keys DIR --sign-key FILE | --insecure)
+//	tillhq serve      [--broker URL | --listen ADDR] [--store LOC] [--client-id ID] [--connections N] [--share GROUP | --jetstream NATS-URLS] (--keys DIR --sign-key FILE | --insecure)
 //	tillhq migrate    --store postgres://...
 //	tillhq import     [--store LOC] [--broker URL] FILE.jsonl...
 //	tillhq receipt    [--store LOC] NUMBER

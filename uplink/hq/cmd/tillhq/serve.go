@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +26,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	share := c.fs.String("share", "", "shared subscription group: several tillhq share the tills")
 	clientID := c.fs.String("client-id", "", "MQTT client id (default tillhq-HOST-PID)")
 	batch := c.fs.Int("batch", 1000, "most messages stored per transaction")
+	conns := c.fs.Int("connections", 2, "connections to the broker, members of one shared subscription (a broker reading each socket a packet per round takes this many PUBACKs per round)")
 	verbose := c.fs.Bool("v", false, "log every quarantine and session change")
 	httpAddr := c.fs.String("http", "", "serve the fleet dashboard and /metrics on this address; a bare :PORT is loopback's (127.0.0.1:PORT)")
 	webAuth := c.fs.String("dashboard-auth", os.Getenv("TILLHQ_DASHBOARD_AUTH"), "credentials file guarding the dashboard and /metrics (tillhq passwd writes its lines)")
@@ -45,6 +47,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 	rf := releaseFlags(c)
 	if err := c.parse(args, 0, 0, "takes no arguments"); err != nil {
 		return err
+	}
+	if *conns < 1 || *conns > 64 {
+		return usageError{"serve: --connections must be 1 to 64"}
 	}
 	if *keep < 0 || *eventRate < 1 {
 		return usageError{"serve: --events-keep must be 0 or more and --event-rate 1 or more"}
@@ -108,8 +113,39 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	o.Broker, o.ClientID, o.Share, o.BatchMax, o.Logger = broker, *clientID, *share, *batch, logger
 	o.Quarantine = ql
+	if *jsURLs == "" {
+		o.Connections = *conns
+	}
 	if o.SignKey == nil && (o.Keys != nil || o.TLS != nil) {
 		fmt.Fprintln(e.stderr, "tillhq: acks are unsigned (no --sign-key): tills provisioned with HQ's key will refuse them")
+	}
+	if path := os.Getenv("TILLHQ_CPUPROFILE"); path != "" {
+		// For the fleet benchmark: where serve's time goes, until it stops.
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("serve: TILLHQ_CPUPROFILE: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("serve: TILLHQ_CPUPROFILE: %w", err)
+		}
+		// Written as soon as serve is told to stop, whatever its shutdown then takes.
+		stopped := make(chan struct{})
+		go func() { <-ctx.Done(); pprof.StopCPUProfile(); f.Close(); close(stopped) }()
+		defer func() { <-stopped }()
+	}
+	if path := os.Getenv("TILLHQ_MEMPROFILE"); path != "" {
+		// For the fleet benchmark: what serve holds on the heap when it is told to stop.
+		heapDone := make(chan struct{})
+		go func() {
+			defer close(heapDone)
+			<-ctx.Done()
+			if f, err := os.Create(path); err == nil {
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+		defer func() { <-heapDone }()
 	}
 	if n, _ := strconv.Atoi(os.Getenv("TILLHQ_FAULT_KILL_AFTER_COMMIT")); n > 0 {
 		// Fault injection for the tests: die by SIGKILL after the n-th commit that moved a
