@@ -21,17 +21,23 @@ import (
 	"tillbox/uplink/wire"
 )
 
-// chainedSales makes n sales of store/till chained from seq 1, as a ledger would write
-// them, without a ledger's fsync per entry.
+// chainedSales makes n sales of store/till chained from seq 1, a second apart, as a
+// ledger would write them, without a ledger's fsync per entry.
 func chainedSales(b testing.TB, store, till string, n int) []wire.Tx {
 	b.Helper()
-	prev, at := journal.GenesisPrev, time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	return chainedSalesAt(b, store, till, n, time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC), time.Second)
+}
+
+// chainedSalesAt is chainedSales with the first sale at first and each next one step later.
+func chainedSalesAt(b testing.TB, store, till string, n int, first time.Time, step time.Duration) []wire.Tx {
+	b.Helper()
+	prev := journal.GenesisPrev
 	out := make([]wire.Tx, 0, n)
 	for i := range n {
 		e := rig.Sale(i)
 		e.V, e.Store, e.Till, e.Seq, e.Prev = journal.FormatVersion, store, till, uint64(i+1), prev
 		e.Receipt = journal.ReceiptNumber(journal.DefaultPrefix(store, till), e.Seq)
-		e.At = at.Add(time.Duration(i) * time.Second)
+		e.At = first.Add(time.Duration(i) * step)
 		h, err := e.ComputeHash()
 		if err != nil {
 			b.Fatal(err)

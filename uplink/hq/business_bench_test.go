@@ -2,7 +2,6 @@ package hq_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"tillbox/ledger/journal"
 	"tillbox/uplink/hq"
 	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
@@ -20,30 +18,7 @@ import (
 // days before end.
 func monthOfSales(b *testing.B, store, till string, n int, end time.Time) []wire.Tx {
 	b.Helper()
-	prev, step := journal.GenesisPrev, 30*24*time.Hour/time.Duration(n)
-	out := make([]wire.Tx, 0, n)
-	for i := range n {
-		e := rig.Sale(i)
-		e.V, e.Store, e.Till, e.Seq, e.Prev = journal.FormatVersion, store, till, uint64(i+1), prev
-		e.Receipt = journal.ReceiptNumber(journal.DefaultPrefix(store, till), e.Seq)
-		e.At = end.Add(-30*24*time.Hour + time.Duration(i)*step)
-		h, err := e.ComputeHash()
-		if err != nil {
-			b.Fatal(err)
-		}
-		e.Hash = h
-		raw, err := json.Marshal(&e)
-		if err != nil {
-			b.Fatal(err)
-		}
-		tx, err := wire.DecodeEntry(raw)
-		if err != nil {
-			b.Fatal(err)
-		}
-		out = append(out, tx)
-		prev = h
-	}
-	return out
+	return chainedSalesAt(b, store, till, n, end.Add(-30*24*time.Hour), 30*24*time.Hour/time.Duration(n))
 }
 
 // BenchmarkDayTakings is what one refresh of the business view costs its store: one op
