@@ -120,24 +120,23 @@ func DayTakings(ctx context.Context, st Store, day TradingDay) ([]Takings, error
 	return out, nil
 }
 
-// pgTakings are the takings from the projection in one statement: the day's sales and
-// refunds, found by hq_receipts_at (store, at) for every store HQ holds a till of, read
-// once; one row per till and currency (tender NULL), and one per tender kind from the
-// receipts' payload (the tenders hq_tenders holds of them). Its cost is the day's
-// receipts, not the history's.
+// pgTakings are the takings from the projection in one statement: each till's sales and
+// refunds of the day, a range of hq_documents' primary key (store, till, at, seq) for
+// every till HQ holds; one row per till and currency (tender NULL) with the change given
+// back, and one per tender kind from the documents' tender arrays. No payload is read:
+// its cost is the day's documents, not the history's nor their size.
 const pgTakings = `WITH d AS MATERIALIZED (
-	SELECT r.store, r.till, coalesce(r.currency, '') AS currency, r.kind, r.gross, r.at, r.payload
-	FROM (SELECT DISTINCT store FROM hq_tills) s
-	JOIN hq_receipts r ON r.store = s.store AND r.at >= $1 AND r.at < $2
-	WHERE r.kind IN ('sale', 'refund'))
+	SELECT d.store, d.till, coalesce(d.currency, '') AS currency, d.kind, d.gross, d.change, d.at, d.tender_kinds, d.tender_amounts
+	FROM hq_tills t
+	JOIN hq_documents d ON d.store = t.store AND d.till = t.till AND d.at >= $1 AND d.at < $2
+	WHERE d.kind IN ('sale', 'refund'))
 SELECT store, till, currency, NULL::text,
 	count(*) FILTER (WHERE kind = 'sale'), count(*) FILTER (WHERE kind = 'refund'), coalesce(sum(gross), 0)::bigint,
-	coalesce(sum(CASE WHEN jsonb_typeof(payload->'totals'->'change') = 'number' THEN (payload->'totals'->>'change')::bigint ELSE 0 END), 0)::bigint,
-	max(at)
+	coalesce(sum(change), 0)::bigint, max(at)
 FROM d GROUP BY 1, 2, 3
 UNION ALL
-SELECT d.store, d.till, d.currency, coalesce(x->>'kind', ''), 0, 0, coalesce(sum((x->>'amount')::bigint), 0)::bigint, 0, max(d.at)
-FROM d CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(d.payload->'tenders') = 'array' THEN d.payload->'tenders' ELSE '[]' END) x
+SELECT d.store, d.till, d.currency, coalesce(x.kind, ''), 0, 0, coalesce(sum(x.amount), 0)::bigint, 0, max(d.at)
+FROM d CROSS JOIN LATERAL unnest(d.tender_kinds, d.tender_amounts) AS x(kind, amount)
 GROUP BY 1, 2, 3, 4`
 
 type takingsKey struct{ store, till, currency string }

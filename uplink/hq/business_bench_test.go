@@ -25,7 +25,9 @@ func monthOfSales(b *testing.B, store, till string, n int, end time.Time) []wire
 // is DayTakings for the last of 30 days of sales (100 tills in 10 stores, 500 sales each:
 // 50,000 receipts, 1,600 on the day). Beside it, measured in the same run on the same
 // data: the projection's own view for the same day (hq_takings_daily, by UTC day) as the
-// baseline for PostgreSQL, and the bbolt store's DayTakings. With -v it prints
+// baseline for PostgreSQL, and the bbolt store's DayTakings, the three in turn within
+// each op. It reports each one's wall and CPU time (this process's and the PostgreSQL
+// server's) per refresh and prints the ratio to the baseline. With -v it prints
 // PostgreSQL's plan of the statement.
 func BenchmarkDayTakings(b *testing.B) {
 	const stores, tillsPer, perTill = 10, 10, 500
@@ -95,30 +97,47 @@ func BenchmarkDayTakings(b *testing.B) {
 			rows.Close()
 		}
 	}
-	per := map[string]float64{}
-	run := func(name string, f func() error) {
-		b.Run(name, func(b *testing.B) {
-			for b.Loop() {
-				if err := f(); err != nil {
-					b.Fatal(err)
-				}
+	// The three are run in turn within each op, so that the machine's load falls on each
+	// alike; CPU is this process's and the PostgreSQL server's backends'.
+	postmaster := pg.Postmaster(b)
+	sides := []struct {
+		name      string
+		f         func() error
+		wall, cpu time.Duration
+	}{
+		{name: "baseline", f: func() error {
+			rows, err := conn.Query(ctx, `SELECT store, currency, receipts, gross FROM hq_takings_daily WHERE day = $1::date`, day.Date)
+			if err != nil {
+				return err
 			}
-			per[name] = float64(b.Elapsed().Microseconds()) / float64(b.N)
-			b.ReportMetric(float64(receipts), "receipts/day")
-		})
+			rows.Close()
+			return rows.Err()
+		}},
+		{name: "postgres", f: func() error { _, err := hq.DayTakings(ctx, pst, day); return err }},
+		{name: "bolt", f: func() error { _, err := hq.DayTakings(ctx, bst, day); return err }},
 	}
-	run("postgres-view-baseline", func() error {
-		rows, err := conn.Query(ctx, `SELECT store, currency, receipts, gross FROM hq_takings_daily WHERE day = $1::date`, day.Date)
-		if err != nil {
-			return err
+	n := 0
+	for b.Loop() {
+		for i := range sides {
+			s := &sides[i]
+			server0, self0, wall0 := serverCPU(postmaster), selfCPU(), time.Now()
+			if err := s.f(); err != nil {
+				b.Fatal(err)
+			}
+			s.wall += time.Since(wall0)
+			s.cpu += selfCPU() - self0 + serverCPU(postmaster) - server0
 		}
-		rows.Close()
-		return rows.Err()
-	})
-	run("postgres", func() error { _, err := hq.DayTakings(ctx, pst, day); return err })
-	run("bolt", func() error { _, err := hq.DayTakings(ctx, bst, day); return err })
-	if base := per["postgres-view-baseline"]; base > 0 && per["postgres"] > 0 {
-		fmt.Printf("BenchmarkDayTakings: %d receipts on %s of %d: DayTakings postgres %.0f µs, bolt %.0f µs; hq_takings_daily for the day %.0f µs (baseline); postgres/baseline %.2f\n",
-			receipts, day.Date, stores*tillsPer*perTill, per["postgres"], per["bolt"], base, per["postgres"]/base)
+		n++
 	}
+	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+	for _, s := range sides {
+		b.ReportMetric(us(s.wall), s.name+"-µs/op")
+		b.ReportMetric(us(s.cpu), s.name+"-cpu-µs/op")
+	}
+	b.ReportMetric(float64(receipts), "receipts/day")
+	base, pgs, bolt := sides[0], sides[1], sides[2]
+	fmt.Printf("BenchmarkDayTakings: %d receipts on %s of %d, %d rounds: DayTakings postgres %.0f µs wall %.0f µs CPU, bolt %.0f µs wall %.0f µs CPU; "+
+		"baseline hq_takings_daily for the day %.0f µs wall %.0f µs CPU; postgres/baseline wall %.2f CPU %.2f\n",
+		receipts, day.Date, stores*tillsPer*perTill, n, us(pgs.wall), us(pgs.cpu), us(bolt.wall), us(bolt.cpu),
+		us(base.wall), us(base.cpu), float64(pgs.wall)/float64(base.wall), float64(pgs.cpu)/float64(base.cpu))
 }

@@ -11,9 +11,12 @@ import (
 	"time"
 	_ "time/tzdata"
 
+	"github.com/jackc/pgx/v5"
+
 	"tillbox/ledger"
 	"tillbox/ledger/journal"
 	"tillbox/uplink/hq"
+	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
 
@@ -206,6 +209,69 @@ func TestBusinessViewTakingsByTradingDay(t *testing.T) {
 			t.Errorf("a bad day: %d %s", w.Code, w.Body)
 		}
 	})
+}
+
+// TestBusinessViewChangeInProjection: the change given back that the view takes off cash
+// is the projection's (hq_documents.change): written by ingest, by a rebuild, and by the
+// migration to schema 5 for a database whose documents were projected before it.
+func TestBusinessViewChangeInProjection(t *testing.T) {
+	pg := rig.StartPostgres(t)
+	ctx := context.Background()
+	if err := hq.Migrate(ctx, pg.URL); err != nil {
+		t.Fatal(err)
+	}
+	st, err := hq.Open(ctx, pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	txs := ledgerTxs(t, "s042", "t01", []journal.Entry{
+		tradingDoc(journal.KindSale, at, 1649, 0, 2000),                     // change 351
+		tradingDoc(journal.KindSale, at.Add(time.Minute), 2599, 1000, 2000), // change 401
+	})
+	if _, err := hq.Ingest(ctx, st, batchOf(txs...)); err != nil {
+		t.Fatal(err)
+	}
+	day := hq.DayOf(at, time.UTC)
+	cash := func(what string) int64 {
+		t.Helper()
+		ts, err := hq.DayTakings(ctx, st, day)
+		if err != nil || len(ts) != 1 {
+			t.Fatalf("%s: %+v, %v", what, ts, err)
+		}
+		return ts[0].Tenders["cash"]
+	}
+	const want = 2000 - 351 + 2000 - 401
+	if got := cash("ingested"); got != want {
+		t.Fatalf("cash after ingest %d, want %d", got, want)
+	}
+	if _, err := hq.RebuildProjection(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if got := cash("rebuilt"); got != want {
+		t.Fatalf("cash after rebuild %d, want %d", got, want)
+	}
+	// A schema 4 database: its documents have no change yet.
+	conn, err := pgx.Connect(ctx, pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{`UPDATE hq_documents SET change = 0`, `DELETE FROM hq_schema WHERE version = 5`} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := cash("schema 4"); got != 4000 {
+		t.Fatalf("cash without the change %d, want 4000 (the test sees no change column)", got)
+	}
+	if err := hq.Migrate(ctx, pg.URL); err != nil {
+		t.Fatal(err)
+	}
+	if got := cash("migrated"); got != want {
+		t.Fatalf("cash after the migration to schema 5 %d, want %d", got, want)
+	}
 }
 
 func jsonOf(t *testing.T, v any) string {

@@ -16,7 +16,7 @@ import (
 )
 
 // schemaVersion is the PostgreSQL schema this build needs; Migrate brings a database to it.
-const schemaVersion = 4
+const schemaVersion = 5
 
 var migrations = []string{`
 CREATE TABLE IF NOT EXISTS hq_schema (version int PRIMARY KEY);
@@ -86,7 +86,7 @@ DROP TABLE hq_central;
 INSERT INTO hq_schema (version) VALUES (2);
 `, projectionSchema + projectStatements(allKeys) + `;
 INSERT INTO hq_schema (version) VALUES (3);
-`, migrateToDocuments}
+`, migrateToDocuments, migrateToChange}
 
 // pgStore keeps entries in PostgreSQL; several consumers may share one database.
 type pgStore struct {

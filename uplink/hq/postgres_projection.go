@@ -127,6 +127,7 @@ CREATE TABLE hq_documents (
 	cashier   text,
 	currency  text,
 	gross     bigint NOT NULL,
+	change    bigint NOT NULL DEFAULT 0,
 	reason    text,
 	ref       text,
 	warehouse text,
@@ -194,14 +195,25 @@ DROP TABLE hq_receipts, hq_lines, hq_tenders, hq_taxes, hq_cash_moves, hq_stock_
 INSERT INTO hq_schema (version) VALUES (4);
 `
 
+// migrateToChange is the step to schema 5: a document's change given back in cash
+// (totals.change), which the business view takes off cash, read once from each stored
+// entry that has one instead of from its payload at every refresh.
+const migrateToChange = `ALTER TABLE hq_documents ADD COLUMN IF NOT EXISTS change bigint NOT NULL DEFAULT 0;
+UPDATE hq_documents d SET change = c.change
+FROM hq_entries e CROSS JOIN LATERAL (SELECT (convert_from(e.raw, 'UTF8')::jsonb->'totals'->>'change')::bigint AS change) c
+WHERE e.store = d.store AND e.till = d.till AND e.seq = d.seq AND c.change IS NOT NULL AND c.change <> 0;
+INSERT INTO hq_schema (version) VALUES (5);
+`
+
 // projectDocuments writes hq_documents from the verified prefix of every till (allKeys),
 // on the server, each payload parsed once: the same rows as ingest writes from the
 // entries it decoded (RebuildProjection and the migration to schema 4).
-const projectDocuments = `INSERT INTO hq_documents (store, till, seq, receipt, central, kind, at, cashier, currency, gross, reason, ref,
+const projectDocuments = `INSERT INTO hq_documents (store, till, seq, receipt, central, kind, at, cashier, currency, gross, change, reason, ref,
 	warehouse, dest, line_items, line_names, line_qtys, line_prices, line_amounts, line_taxes, tender_kinds, tender_amounts,
 	tender_refs, tax_codes, tax_rates, tax_nets, tax_taxes, tax_grosses)
 SELECT e.store, e.till, e.seq, e.receipt, upper(e.store) || '-C' || CASE WHEN u.n >= 1000000000 THEN u.n::text ELSE lpad(u.n::text, 9, '0') END,
-	e.kind, e.at, j.p->>'cashier', j.p->>'currency', coalesce((j.p->'totals'->>'gross')::bigint, 0), j.p->>'reason', j.p->>'ref',
+	e.kind, e.at, j.p->>'cashier', j.p->>'currency', coalesce((j.p->'totals'->>'gross')::bigint, 0),
+	coalesce((j.p->'totals'->>'change')::bigint, 0), j.p->>'reason', j.p->>'ref',
 	CASE WHEN e.kind IN ('stock-transfer', 'internal-release') THEN j.p->'data'->>'from' END,
 	CASE WHEN e.kind IN ('stock-transfer', 'internal-release') THEN j.p->'data'->>'to' END,
 	ARRAY(SELECT x->>'item' FROM jsonb_array_elements(j.lines) WITH ORDINALITY AS a(x, o) ORDER BY o),
@@ -287,7 +299,7 @@ SELECT r.store, r.till, r.seq, x.n, r.kind, x.v->>'item', (x.v->>'qty')::bigint,
 }
 
 // documentColumns are hq_documents' columns as documentRow gives them.
-var documentColumns = []string{"store", "till", "seq", "receipt", "central", "kind", "at", "cashier", "currency", "gross",
+var documentColumns = []string{"store", "till", "seq", "receipt", "central", "kind", "at", "cashier", "currency", "gross", "change",
 	"reason", "ref", "warehouse", "dest", "line_items", "line_names", "line_qtys", "line_prices", "line_amounts", "line_taxes",
 	"tender_kinds", "tender_amounts", "tender_refs", "tax_codes", "tax_rates", "tax_nets", "tax_taxes", "tax_grosses"}
 
@@ -303,10 +315,10 @@ func orNull(s string) *string {
 // documentRow is the hq_documents row of document e with central number central, built
 // from the entry as decoded: the same row projectDocuments builds from its payload.
 func documentRow(e *journal.Entry, central string) []any {
-	var gross int64
+	var gross, change int64
 	var taxes []journal.TaxTotal
 	if e.Totals != nil {
-		gross, taxes = e.Totals.Gross, e.Totals.Taxes
+		gross, change, taxes = e.Totals.Gross, e.Totals.Change, e.Totals.Taxes
 	}
 	var warehouse, dest *string
 	if e.Kind == journal.KindStockTransfer || e.Kind == journal.KindInternalRelease {
@@ -327,7 +339,7 @@ func documentRow(e *journal.Entry, central string) []any {
 	for i, x := range taxes {
 		codes[i], rates[i], nets[i], taxAmounts[i], grosses[i] = x.Code, x.Rate, x.Net, x.Tax, x.Gross
 	}
-	return []any{e.Store, e.Till, int64(e.Seq), e.Receipt, central, string(e.Kind), e.At, orNull(e.Cashier), orNull(e.Currency), gross,
+	return []any{e.Store, e.Till, int64(e.Seq), e.Receipt, central, string(e.Kind), e.At, orNull(e.Cashier), orNull(e.Currency), gross, change,
 		orNull(e.Reason), orNull(e.Ref), warehouse, dest, items, names, qtys, prices, amounts, lineTaxes,
 		kinds, tenderAmounts, refs, codes, rates, nets, taxAmounts, grosses}
 }

@@ -7,6 +7,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -74,4 +75,29 @@ func StartPostgres(t testing.TB) *Postgres {
 		t.Fatal(err)
 	}
 	return &Postgres{URL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), dir: dir}
+}
+
+// Postmaster is the pid of the server's postmaster (the parent of its backends).
+func (p *Postgres) Postmaster(t testing.TB) int {
+	t.Helper()
+	pid, err := postmasterPID(filepath.Join(p.dir, "data"))
+	if err != nil {
+		t.Fatalf("rig: %v", err)
+	}
+	return pid
+}
+
+// postmasterPID reads the pid of the postmaster of a data directory from its
+// postmaster.pid (absent when no server runs there).
+func postmasterPID(data string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("%s/postmaster.pid: no pid in %q", data, first)
+	}
+	return pid, nil
 }
