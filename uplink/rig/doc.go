@@ -5,7 +5,10 @@
 // configuration or a template of the shipped one with TLS and users; each node killed and
 // restarted at will), PostgreSQL (initdb in a temp dir, as the postgres user when running
 // as root), a TCP proxy that cuts and restores the path, and the tillbox and tillhq binaries
-// built from this module. It also makes realistic sale entries for tests and benchmarks,
+// built from this module. A server whose port, picked free, was taken before it bound it is
+// started again on new ports; what killed runs left (a PostgreSQL server and its directory,
+// a scratch directory) is reaped once its test process is gone, never what a running test
+// uses (reap.go). It also makes realistic sale entries for tests and benchmarks,
 // and runs real tills (a ledger's uplink, RunTill) and waits on them (WaitSynced, NextEvent).
 //
 // It lives beside the link because every one of its users tests something across it: the

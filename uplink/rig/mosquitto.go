@@ -1,10 +1,10 @@
 package rig
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -51,36 +51,42 @@ func StartMosquitto(t testing.TB, o *MosquittoOptions) *Mosquitto {
 		t.Skip("rig: mosquitto not installed (run scripts/deps.sh)")
 	}
 	dir := t.TempDir()
-	m := &Mosquitto{Addr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), dir: dir, t: t}
-	port := strings.Split(m.Addr, ":")[1]
-	conf := []string{"listener " + port + " 127.0.0.1", "allow_anonymous true"}
-	if o.Template != "" {
-		conf = []string{strings.NewReplacer("{{PORT}}", port, "{{DIR}}", dir).Replace(o.Template)}
-	}
-	conf = append(conf, "log_dest stderr", "log_type error", "log_type warning", "log_type notice", "log_type information")
-	if os.Geteuid() == 0 {
-		// Mosquitto drops privileges to its own user, which cannot write a test's dir.
-		conf = append(conf, "user root")
-	}
-	if o.Persistence {
-		conf = append(conf, "persistence true", "persistence_location "+dir+"/", "autosave_interval 1")
-	} else {
-		conf = append(conf, "persistence false")
-	}
-	conf = append(conf, o.Extra...)
-	path := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(path, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m.proc = StartProc(t, "mosquitto", dir, exec.Command(bin, "-c", path))
-	m.waitUp()
+	m := &Mosquitto{dir: dir, t: t}
+	startOnFreePorts(t, "mosquitto", func() ([]string, error) {
+		port := strconv.Itoa(FreePort(t))
+		m.Addr = "127.0.0.1:" + port
+		conf := []string{"listener " + port + " 127.0.0.1", "allow_anonymous true"}
+		if o.Template != "" {
+			conf = []string{strings.NewReplacer("{{PORT}}", port, "{{DIR}}", dir).Replace(o.Template)}
+		}
+		conf = append(conf, "log_dest stderr", "log_type error", "log_type warning", "log_type notice", "log_type information")
+		if os.Geteuid() == 0 {
+			// Mosquitto drops privileges to its own user, which cannot write a test's dir.
+			conf = append(conf, "user root")
+		}
+		if o.Persistence {
+			conf = append(conf, "persistence true", "persistence_location "+dir+"/", "autosave_interval 1")
+		} else {
+			conf = append(conf, "persistence false")
+		}
+		conf = append(conf, o.Extra...)
+		path := filepath.Join(dir, "mosquitto.conf")
+		if err := os.WriteFile(path, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m.proc = StartProc(t, "mosquitto", dir, exec.Command(bin, "-c", path))
+		return []string{m.proc.Log}, m.proc.WaitListening(m.Addr, 10*time.Second)
+	}, func() {
+		m.proc.Kill()
+		os.Remove(m.proc.Log)
+	})
 	return m
 }
 
 func (m *Mosquitto) waitUp() {
 	m.t.Helper()
-	if err := WaitListening(m.Addr, 10*time.Second); err != nil {
-		m.t.Fatalf("%v\n%s", err, Tail(m.proc.Log, 20))
+	if err := m.proc.WaitListening(m.Addr, 10*time.Second); err != nil {
+		m.t.Fatal(err)
 	}
 }
 

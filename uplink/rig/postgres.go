@@ -30,17 +30,23 @@ func pgBin(t testing.TB, name string) string {
 	return m[len(m)-1]
 }
 
-// StartPostgres runs initdb in a temp dir and starts the server; it is stopped (immediate
-// mode) and its directory removed by t.Cleanup. initdb refuses root, so as root the
-// server runs as the postgres system user.
+// StartPostgres runs initdb in a temp dir (/tmp/rig-pg-*, marked as this test process's)
+// and starts the server, on new ports again when its port was taken meanwhile; it is
+// stopped (immediate mode) and its directory removed by t.Cleanup, or reaped by a later
+// run when this one is killed. initdb refuses root, so as root the server runs as the
+// postgres system user.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
 	initdb, pgctl := pgBin(t, "initdb"), pgBin(t, "pg_ctl")
+	reapLeftovers(t)
 	dir, err := os.MkdirTemp("", "rig-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := markOwner(dir); err != nil {
+		t.Fatalf("rig: %v", err)
+	}
 	asUser := func(args ...string) *exec.Cmd { return exec.Command(args[0], args[1:]...) }
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
@@ -63,17 +69,19 @@ func StartPostgres(t testing.TB) *Postgres {
 	if out, err := asUser(initdb, "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8").CombinedOutput(); err != nil {
 		t.Fatalf("rig: initdb: %v\n%s", err, out)
 	}
-	port := FreePort(t)
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=50 -c shared_buffers=64MB", port, dir)
-	if out, err := asUser(pgctl, "-D", data, "-l", filepath.Join(dir, "server.log"), "-o", opts, "-w", "-t", "30", "start").CombinedOutput(); err != nil {
-		t.Fatalf("rig: pg_ctl start: %v\n%s\n%s", err, out, Tail(filepath.Join(dir, "server.log"), 20))
-	}
 	t.Cleanup(func() {
 		asUser(pgctl, "-D", data, "-m", "immediate", "-w", "-t", "20", "stop").Run()
 	})
-	if err := WaitListening(fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	log := filepath.Join(dir, "server.log")
+	var port int
+	startOnFreePorts(t, "postgres", func() ([]string, error) {
+		port = FreePort(t)
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=50 -c shared_buffers=64MB", port, dir)
+		if out, err := asUser(pgctl, "-D", data, "-l", log, "-o", opts, "-w", "-t", "30", "start").CombinedOutput(); err != nil {
+			return []string{log}, fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, Tail(log, 20))
+		}
+		return []string{log}, WaitListening(fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second)
+	}, func() { os.Remove(log) })
 	return &Postgres{URL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), dir: dir}
 }
 

@@ -17,12 +17,57 @@ import (
 // FreePort returns a loopback port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := pickPort()
 	if err != nil {
 		t.Fatalf("rig: free port: %v", err)
 	}
+	return port
+}
+
+// pickPort picks the ports FreePort returns; a test of the rig replaces it to hand out a
+// port that is taken.
+var pickPort = func() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// portAttempts is how many times a server is started on newly picked ports.
+const portAttempts = 3
+
+// startOnFreePorts runs start, which picks its ports with FreePort and starts a server on
+// them, again while it fails because one of them was taken before the server bound it
+// (a port picked free can be taken meanwhile by any process's listener or outgoing
+// connection, whose local port comes from the same range), portAttempts times at most.
+// start returns the server's logs, where a failed bind shows; undo removes what a failed
+// try left (its process stopped, its log gone).
+func startOnFreePorts(t testing.TB, what string, start func() (logs []string, err error), undo func()) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		logs, err := start()
+		if err == nil {
+			return
+		}
+		if attempt < portAttempts && portTaken(logs) {
+			t.Logf("rig: %s: a port was taken before the server bound it; starting it again on new ports", what)
+			undo()
+			continue
+		}
+		t.Fatalf("rig: %s: %v", what, err)
+	}
+}
+
+// portTaken says whether a log tells of a bind to a port in use.
+func portTaken(logs []string) bool {
+	for _, l := range logs {
+		if b, err := os.ReadFile(l); err == nil && bytes.Contains(bytes.ToLower(b), []byte("address already in use")) {
+			return true
+		}
+	}
+	return false
 }
 
 // WaitListening waits until addr accepts TCP connections, at most d.
@@ -38,6 +83,23 @@ func WaitListening(addr string, d time.Duration) error {
 			return fmt.Errorf("rig: %s not listening after %s: %w", addr, d, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// WaitListening waits until addr accepts TCP connections, at most d, and fails at once
+// when the process exits first (it could not bind its port, or its configuration is bad).
+func (p *Proc) WaitListening(addr string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := WaitListening(addr, 200*time.Millisecond)
+		switch {
+		case err == nil:
+			return nil
+		case p.Exited():
+			return fmt.Errorf("rig: %s exited before it listened on %s\n%s", p.Name, addr, Tail(p.Log, 20))
+		case time.Now().After(deadline):
+			return fmt.Errorf("%w\n%s", err, Tail(p.Log, 20))
+		}
 	}
 }
 
