@@ -534,6 +534,11 @@ func (c *Consumer) check(m delivery) inbound {
 		}
 		return inbound{m: m, q: q}
 	}
+	if len(m.Payload()) == 0 {
+		// An empty message is a retained one being cleared (HQ's own clear above,
+		// relayed to its subscription): nothing to store or keep.
+		return inbound{m: m}
+	}
 	t, err := c.topics.Parse(m.Topic())
 	var tx wire.Tx
 	if err == nil {
@@ -551,11 +556,12 @@ func (c *Consumer) check(m delivery) inbound {
 func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound) error {
 	b := Batch{Limits: c.o.Quarantine}
 	for _, im := range msgs {
-		if im.in != nil {
+		switch {
+		case im.in != nil:
 			b.Entries = append(b.Entries, *im.in)
-			continue
+		case im.q != nil:
+			b.Quarantine = append(b.Quarantine, *im.q)
 		}
-		b.Quarantine = append(b.Quarantine, *im.q)
 	}
 	res, err := Ingest(ctx, c.st, b)
 	if err != nil {
