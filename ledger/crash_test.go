@@ -1,26 +1,14 @@
 package ledger
 
 import (
-	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
-
-// crashCycles is 100 in the default run and 10,000 under `make soak` (TILLBOX_SOAK=1).
-func crashCycles() int {
-	if os.Getenv("TILLBOX_SOAK") != "" {
-		return 10000
-	}
-	return 100
-}
 
 // TestCrashKill9KeepsEveryReportedSeq runs a child that appends continuously (each sale with
 // a stock delta and a print job in the same commit) and reports each seq the moment Append
@@ -33,66 +21,22 @@ func TestCrashKill9KeepsEveryReportedSeq(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 0x7111))
 	t.Logf("seed %d", seed)
-	cycles := crashCycles()
+	cycles := soakOr(100, 10000)
 	var maxReported, maxAck uint64
 	reportedTotal := 0
 	for cycle := 0; cycle < cycles; cycle++ {
-		cmd := childCmd(t, "crash", path)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ready, appended := make(chan struct{}), make(chan struct{})
-		lines := make(chan []string, 1)
-		go func() {
-			var got []string
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if sc.Text() == "ready" {
-					close(ready)
-					continue
-				}
-				if len(got) == 0 {
-					close(appended)
-				}
-				got = append(got, sc.Text())
-			}
-			lines <- got
-		}()
+		c := startChild(t, cycle, "crash", path)
 		switch k := rng.IntN(10); {
 		case k == 0: // one cycle in ten is killed while opening or creating
 		case k < 5: // four in ten from ready on: before, during or after the first appends
-			waitChild(t, cycle, cmd, ready, "became ready")
+			c.wait(c.Ready, "became ready")
 		default: // half once an append was reported: a slow fsync (qemu, a busy disk) never
 			// lets every kill come before the first one
-			waitChild(t, cycle, cmd, appended, "reported an append")
+			c.wait(c.Reported, "reported an append")
 		}
-		time.Sleep(time.Duration(rng.IntN(30000)) * time.Microsecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		reported := <-lines
-
-		var seqs []uint64
-		for _, ln := range reported {
-			f := strings.Fields(ln)
-			if len(f) != 2 {
-				t.Fatalf("cycle %d: child said %q", cycle, ln)
-			}
-			n, err := strconv.ParseUint(f[1], 10, 64)
-			if err != nil {
-				t.Fatalf("cycle %d: child said %q", cycle, ln)
-			}
-			switch f[0] {
-			case "seq":
-				seqs = append(seqs, n)
-				maxReported = max(maxReported, n)
-			case "ack":
-				maxAck = max(maxAck, n)
-			}
-		}
+		nums, _ := c.killAfter(time.Duration(rng.IntN(30000)) * time.Microsecond)
+		seqs := nums["seq"]
+		maxReported, maxAck = maxOf(maxReported, seqs), maxOf(maxAck, nums["ack"])
 		reportedTotal += len(seqs)
 		if _, err := os.Stat(path); os.IsNotExist(err) {
 			if maxReported > 0 {
@@ -105,18 +49,6 @@ func TestCrashKill9KeepsEveryReportedSeq(t *testing.T) {
 	t.Logf("%d kill -9 cycles, %d appends reported, last seq %d", cycles, reportedTotal, maxReported)
 	if reportedTotal == 0 {
 		t.Fatal("no child ever reported an append: the test tested nothing")
-	}
-}
-
-// waitChild waits, at most 30 s, until ch is closed (the child did what says), or kills
-// the child and fails.
-func waitChild(t *testing.T, cycle int, cmd *exec.Cmd, ch <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("cycle %d: child never %s", cycle, what)
 	}
 }
 

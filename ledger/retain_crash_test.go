@@ -1,15 +1,12 @@
 package ledger
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -19,13 +16,6 @@ import (
 const retainKeep = 20
 
 var retainT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-func retainCycles() int {
-	if os.Getenv("TILLBOX_SOAK") != "" {
-		return 3000
-	}
-	return 25
-}
 
 // TestCrashKill9DuringRetentionAndCompaction runs a child that appends, lets HQ
 // acknowledge behind it, prunes and compacts, and kills it with SIGKILL at random points
@@ -40,68 +30,21 @@ func TestCrashKill9DuringRetentionAndCompaction(t *testing.T) {
 	t.Logf("seed %d", seed)
 	var maxSeq, maxAck, maxBase uint64
 	compactions := 0
-	for cycle := 0; cycle < retainCycles(); cycle++ {
-		cmd := childCmd(t, "retain", path)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan []string, 1)
-		ready := make(chan struct{})
-		go func() {
-			var got []string
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if sc.Text() == "ready" {
-					close(ready)
-					continue
-				}
-				got = append(got, sc.Text())
-			}
-			done <- got
-		}()
+	cycles := soakOr(25, 3000)
+	for cycle := 0; cycle < cycles; cycle++ {
+		c := startChild(t, cycle, "retain", path)
 		if rng.IntN(10) > 0 { // one cycle in ten is killed while opening
-			select {
-			case <-ready:
-			case <-time.After(30 * time.Second):
-				cmd.Process.Kill()
-				t.Fatalf("cycle %d: child never became ready", cycle)
-			}
+			c.wait(c.Ready, "became ready")
 		}
-		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		for _, ln := range <-done {
-			f := strings.Fields(ln)
-			if len(f) == 1 && f[0] == "compacted" {
-				compactions++
-				continue
-			}
-			if len(f) != 2 {
-				t.Fatalf("cycle %d: child said %q", cycle, ln)
-			}
-			n, err := strconv.ParseUint(f[1], 10, 64)
-			if err != nil {
-				t.Fatalf("cycle %d: child said %q", cycle, ln)
-			}
-			switch f[0] {
-			case "seq":
-				maxSeq = max(maxSeq, n)
-			case "ack":
-				maxAck = max(maxAck, n)
-			case "base":
-				maxBase = max(maxBase, n)
-			}
-		}
+		nums, words := c.killAfter(time.Duration(50+rng.IntN(400))*time.Millisecond, "compacted")
+		compactions += words["compacted"]
+		maxSeq, maxAck, maxBase = maxOf(maxSeq, nums["seq"]), maxOf(maxAck, nums["ack"]), maxOf(maxBase, nums["base"])
 		if _, err := os.Stat(path); os.IsNotExist(err) {
 			continue
 		}
 		checkAfterRetainCrash(t, cycle, path, maxSeq, maxAck, maxBase)
 	}
-	t.Logf("%d cycles: last seq %d, watermark %d, anchor %d, %d compactions", retainCycles(), maxSeq, maxAck, maxBase, compactions)
+	t.Logf("%d cycles: last seq %d, watermark %d, anchor %d, %d compactions", cycles, maxSeq, maxAck, maxBase, compactions)
 	if maxBase == 0 || compactions == 0 {
 		t.Fatalf("the children never pruned (anchor %d) or never compacted (%d): the test tested nothing", maxBase, compactions)
 	}
