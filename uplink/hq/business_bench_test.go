@@ -7,10 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"tillbox/uplink/hq"
-	"tillbox/uplink/rig"
 	"tillbox/uplink/wire"
 )
 
@@ -33,16 +30,8 @@ func BenchmarkDayTakings(b *testing.B) {
 	const stores, tillsPer, perTill = 10, 10, 500
 	end := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	day := hq.DayOf(end.Add(-time.Hour), time.UTC)
-	pg := rig.StartPostgres(b)
+	pg, pst, conn := migratedPostgres(b)
 	ctx := context.Background()
-	if err := hq.Migrate(ctx, pg.URL); err != nil {
-		b.Fatal(err)
-	}
-	pst, err := hq.Open(ctx, pg.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pst.Close()
 	bst, err := hq.OpenBolt(filepath.Join(b.TempDir(), "hq.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -60,11 +49,6 @@ func BenchmarkDayTakings(b *testing.B) {
 			}
 		}
 	}
-	conn, err := pgx.Connect(ctx, pg.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, `ANALYZE`); err != nil {
 		b.Fatal(err)
 	}

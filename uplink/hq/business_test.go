@@ -211,20 +211,34 @@ func TestBusinessViewTakingsByTradingDay(t *testing.T) {
 	})
 }
 
+// migratedPostgres is a store on a new, migrated PostgreSQL of the rig and a connection
+// to it for a test's own SQL, both closed by Cleanup.
+func migratedPostgres(tb testing.TB) (*rig.Postgres, hq.Store, *pgx.Conn) {
+	tb.Helper()
+	pg := rig.StartPostgres(tb)
+	ctx := context.Background()
+	if err := hq.Migrate(ctx, pg.URL); err != nil {
+		tb.Fatal(err)
+	}
+	st, err := hq.Open(ctx, pg.URL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	conn, err := pgx.Connect(ctx, pg.URL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close(ctx) })
+	return pg, st, conn
+}
+
 // TestBusinessViewChangeInProjection: the change given back that the view takes off cash
 // is the projection's (hq_documents.change): written by ingest, by a rebuild, and by the
 // migration to schema 5 for a database whose documents were projected before it.
 func TestBusinessViewChangeInProjection(t *testing.T) {
-	pg := rig.StartPostgres(t)
+	pg, st, conn := migratedPostgres(t)
 	ctx := context.Background()
-	if err := hq.Migrate(ctx, pg.URL); err != nil {
-		t.Fatal(err)
-	}
-	st, err := hq.Open(ctx, pg.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	txs := ledgerTxs(t, "s042", "t01", []journal.Entry{
 		tradingDoc(journal.KindSale, at, 1649, 0, 2000),                     // change 351
@@ -253,11 +267,6 @@ func TestBusinessViewChangeInProjection(t *testing.T) {
 		t.Fatalf("cash after rebuild %d, want %d", got, want)
 	}
 	// A schema 4 database: its documents have no change yet.
-	conn, err := pgx.Connect(ctx, pg.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	for _, q := range []string{`UPDATE hq_documents SET change = 0`, `DELETE FROM hq_schema WHERE version = 5`} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)

@@ -315,43 +315,58 @@ func sortTills(ts []TillStatus) {
 // till's status and events and reconnects with a backoff when the link drops. ready, when
 // not nil, is closed after the first subscription.
 func WatchFleet(ctx context.Context, o Options, v *FleetView, ready chan<- struct{}) error {
-	topics := wire.Topics{Prefix: o.Prefix}
 	if o.ClientID == "" {
 		o.ClientID = sessionID("view")
 	}
-	filters := map[string]byte{topics.AllTills(wire.KindStatus): 1, topics.AllTills(wire.KindEvent): 1}
-	// The handler only decodes and stores under a mutex: it never blocks paho.
-	h := func(_ mqtt.Client, m mqtt.Message) { v.Observe(m.Topic(), m.Payload()) }
 	var once sync.Once
+	// The handler only decodes and stores under a mutex: it never blocks paho.
+	return o.watchTills(ctx, "fleet view", func(_ mqtt.Client, m mqtt.Message) { v.Observe(m.Topic(), m.Payload()) },
+		func(_ mqtt.Client, lost <-chan error) error {
+			once.Do(func() {
+				if ready != nil {
+					close(ready)
+				}
+			})
+			select {
+			case <-ctx.Done():
+				return nil
+			case err := <-lost:
+				return err
+			}
+		}, func(err error) {
+			if o.Logger != nil {
+				o.Logger.Warn("hq: fleet view", "err", err)
+			}
+		})
+}
+
+// watchTills subscribes to every till's status and events with h and runs session on
+// the connection (lost says when the link drops); when the connection fails or session
+// returns, it logs the error with warn and connects again after a backoff (200 ms
+// doubling to 10 s, jittered; from the start again after a subscription), until ctx is
+// done. The fleet view and the rollout controller watch the fleet this way.
+func (o Options) watchTills(ctx context.Context, what string, h mqtt.MessageHandler, session func(cli mqtt.Client, lost <-chan error) error, warn func(error)) error {
+	topics := wire.Topics{Prefix: o.Prefix}
+	filters := map[string]byte{topics.AllTills(wire.KindStatus): 1, topics.AllTills(wire.KindEvent): 1}
 	for attempt := 0; ; attempt++ {
 		lost := make(chan error, 1)
-		cli, err := o.connect(mqttconn.Watch, "fleet view", func(err error) {
+		cli, err := o.connect(mqttconn.Watch, what, func(err error) {
 			select {
 			case lost <- err:
 			default:
 			}
 		})
 		if err == nil {
-			if err = o.wait(cli.SubscribeMultiple(filters, h), "fleet view", "subscribe"); err == nil {
+			if err = o.wait(cli.SubscribeMultiple(filters, h), what, "subscribe"); err == nil {
 				attempt = 0
-				once.Do(func() {
-					if ready != nil {
-						close(ready)
-					}
-				})
-				select {
-				case <-ctx.Done():
-				case err = <-lost:
-				}
+				err = session(cli, lost)
 			}
 			cli.Disconnect(100)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if o.Logger != nil {
-			o.Logger.Warn("hq: fleet view", "err", err)
-		}
+		warn(err)
 		d := min(200*time.Millisecond<<min(attempt, 6), 10*time.Second)
 		select {
 		case <-ctx.Done():

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"tillbox/ledger/journal"
-	"tillbox/uplink/mqttconn"
 	"tillbox/uplink/wire"
 )
 
@@ -457,34 +455,9 @@ func (c *RolloutController) Run(ctx context.Context) error {
 		o.ClientID = sessionID("rollout")
 	}
 	topics := wire.Topics{Prefix: o.Prefix}
-	filters := map[string]byte{topics.AllTills(wire.KindStatus): 1, topics.AllTills(wire.KindEvent): 1}
-	h := func(_ mqtt.Client, m mqtt.Message) { c.observe(topics, m.Topic(), m.Payload()) }
-	for attempt := 0; ; attempt++ {
-		lost := make(chan error, 1)
-		cli, err := o.connect(mqttconn.Watch, "rollout", func(err error) {
-			select {
-			case lost <- err:
-			default:
-			}
-		})
-		if err == nil {
-			if err = o.wait(cli.SubscribeMultiple(filters, h), "rollout", "subscribe"); err == nil {
-				attempt = 0
-				err = c.loop(ctx, cli, lost)
-			}
-			cli.Disconnect(100)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		c.Logger.Warn("hq: rollout controller", "err", err)
-		d := min(200*time.Millisecond<<min(attempt, 6), 10*time.Second)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d/2 + time.Duration(rand.Int64N(int64(d/2)+1))):
-		}
-	}
+	return o.watchTills(ctx, "rollout", func(_ mqtt.Client, m mqtt.Message) { c.observe(topics, m.Topic(), m.Payload()) },
+		func(cli mqtt.Client, lost <-chan error) error { return c.loop(ctx, cli, lost) },
+		func(err error) { c.Logger.Warn("hq: rollout controller", "err", err) })
 }
 
 func (c *RolloutController) loop(ctx context.Context, cli mqtt.Client, lost <-chan error) error {

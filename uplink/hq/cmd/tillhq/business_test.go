@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jackc/pgx/v5"
 
 	"tillbox/image/bundle"
@@ -81,33 +80,14 @@ type takingsRow struct {
 // (from the running tillhq and from the store) and on the dashboard. Headless Chromium,
 // signed on, sees the business view; its screenshot is an artifact.
 func TestBusinessViewOverPostgresInChromium(t *testing.T) {
-	bin := buildTillhq(t)
 	dir := t.TempDir()
 	mq := rig.StartMosquitto(t, nil)
-	pg := rig.StartPostgres(t)
-	run := func(args ...string) string {
-		t.Helper()
-		n := 1 // the command, and its subcommand where it has one
-		if args[0] == "release" || args[0] == "rollout" {
-			n = 2
-		}
-		out, err := exec.Command(bin, append(append(args[:n:n], "--store", pg.URL), args[n:]...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tillhq %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	run("migrate")
 	start := time.Now()
 	zone := noonZone(t, start)
 	day := hq.DayOf(start, zone)
-	web := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
 	releases := filepath.Join(dir, "releases")
-	rig.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--insecure", "--broker", mq.URL(), "--store", pg.URL,
-		"--http", web, "--dashboard-auth", webAuthFile(t, bin), "--trading-tz", zone.String(), "--releases", releases))
-	if err := rig.WaitListening(web, 15*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	hqs := startServe(t, mq, dir, "--trading-tz", zone.String(), "--releases", releases)
+	bin, pg, run, web := hqs.bin, hqs.pg, hqs.run, hqs.web
 
 	// The tills: what each journals, and what the day's takings must be (in Go, from the
 	// documents).
@@ -200,10 +180,7 @@ func TestBusinessViewOverPostgresInChromium(t *testing.T) {
 		first = res.Entry
 	}
 	forged, _ := json.Marshal(&first)
-	cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID("forger").SetAutoReconnect(false))
-	if tok := cli.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("connect: %v", tok.Error())
-	}
+	cli := dialBroker(t, mq.URL(), "forger")
 	if tok := cli.Publish(wire.Topics{}.Tx("s043", "t03"), 1, false, forged); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish: %v", tok.Error())
 	}

@@ -43,6 +43,55 @@ func quarantineOf(t *testing.T, out string) (held map[string]int, dropped map[st
 	return held, dropped
 }
 
+// serveRig is a tillhq serve on the rig's Mosquitto and a PostgreSQL of its own, its
+// dashboard on a loopback port behind webAuthFile's credentials.
+type serveRig struct {
+	t   *testing.T
+	bin string
+	pg  *rig.Postgres
+	web string // the dashboard's host:port
+}
+
+// startServe builds tillhq, migrates a new PostgreSQL, starts tillhq serve with its log
+// in dir on broker mq with the extra flags, and waits until its dashboard listens.
+func startServe(t *testing.T, mq *rig.Mosquitto, dir string, extra ...string) *serveRig {
+	t.Helper()
+	s := &serveRig{t: t, bin: buildTillhq(t), pg: rig.StartPostgres(t), web: fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))}
+	s.run("migrate")
+	rig.StartProc(t, "tillhq", dir, exec.Command(s.bin, append([]string{"serve", "--insecure", "--broker", mq.URL(), "--store", s.pg.URL,
+		"--http", s.web, "--dashboard-auth", webAuthFile(t, s.bin)}, extra...)...))
+	if err := rig.WaitListening(s.web, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// run runs a tillhq command on the server's store (--store after the command, and after
+// the subcommand of release and rollout) and returns its output; an error fails the test.
+func (s *serveRig) run(args ...string) string {
+	s.t.Helper()
+	n := 1
+	if args[0] == "release" || args[0] == "rollout" {
+		n = 2
+	}
+	out, err := exec.Command(s.bin, append(append(args[:n:n], "--store", s.pg.URL), args[n:]...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tillhq %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// dialBroker connects a plain MQTT client with id to broker (a forger, a flood).
+func dialBroker(t *testing.T, broker, id string) mqtt.Client {
+	t.Helper()
+	cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID(id).SetAutoReconnect(false))
+	if tok := cli.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect %s: %v", id, tok.Error())
+	}
+	t.Cleanup(func() { cli.Disconnect(100) })
+	return cli
+}
+
 // TestQuarantineFloodStaysBounded: a second box answering to s042/t01 floods HQ with
 // forged entries that conflict with what HQ holds, and with messages that do not decode.
 // HQ keeps exactly its bound of each kind, counts every other one as dropped (in tillhq
@@ -56,27 +105,11 @@ func TestQuarantineFloodStaysBounded(t *testing.T) {
 		forgeries, bound = 20_000, hq.DefaultQuarantineRecords
 	}
 	junk := forgeries / 2
-	bin := buildTillhq(t)
 	dir := t.TempDir()
 	// The broker queues all of the flood for HQ (its default would drop beyond 1,000).
 	mq := rig.StartMosquitto(t, &rig.MosquittoOptions{Extra: []string{"max_queued_messages 0"}})
-	pg := rig.StartPostgres(t)
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(bin, append([]string{args[0], "--store", pg.URL}, args[1:]...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tillhq %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	run("migrate")
-	web := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
-	rig.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--insecure", "--broker", mq.URL(), "--store", pg.URL,
-		"--http", web, "--dashboard-auth", webAuthFile(t, bin),
-		"--quarantine-records", fmt.Sprint(bound), "--quarantine-bytes", "0"))
-	if err := rig.WaitListening(web, 15*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	hqs := startServe(t, mq, dir, "--quarantine-records", fmt.Sprint(bound), "--quarantine-bytes", "0")
+	run, web := hqs.run, hqs.web
 	l1, l2 := openLedgerIn(t, "s042", "t01"), openLedgerIn(t, "s042", "t02")
 	c1, stop1 := runTill(t, l1, fastOptions(mq.URL()))
 	defer stop1()
@@ -89,11 +122,7 @@ func TestQuarantineFloodStaysBounded(t *testing.T) {
 
 	// The flood, all QoS 1 from one client: entries of t01 at seqs 1-3, each with its own
 	// content, and payloads that are not JSON.
-	cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID("s042-t01-clone").SetAutoReconnect(false))
-	if tok := cli.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("connect: %v", tok.Error())
-	}
-	defer cli.Disconnect(100)
+	cli := dialBroker(t, mq.URL(), "s042-t01-clone")
 	topic := wire.Topics{}.Tx("s042", "t01")
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var toks []mqtt.Token

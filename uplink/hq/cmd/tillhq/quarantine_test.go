@@ -2,13 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
-
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"tillbox/ledger/journal"
 	"tillbox/uplink/rig"
@@ -21,25 +17,9 @@ import (
 // tillhq quarantine evict and replay (recorded with who did it) store the till's own
 // entries: its watermark reaches its last seq and the receipt HQ shows is the till's.
 func TestForgedEntryEvictedTillSyncs(t *testing.T) {
-	bin := buildTillhq(t)
-	dir := t.TempDir()
 	mq := rig.StartMosquitto(t, nil)
-	pg := rig.StartPostgres(t)
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(bin, append([]string{args[0], "--store", pg.URL}, args[1:]...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tillhq %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	run("migrate")
-	web := fmt.Sprintf("127.0.0.1:%d", rig.FreePort(t))
-	rig.StartProc(t, "tillhq", dir, exec.Command(bin, "serve", "--insecure", "--broker", mq.URL(), "--store", pg.URL,
-		"--http", web, "--dashboard-auth", webAuthFile(t, bin)))
-	if err := rig.WaitListening(web, 15*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	hqs := startServe(t, mq, t.TempDir())
+	run, web := hqs.run, hqs.web
 	through := func() uint64 {
 		var tj tillJSON
 		for _, line := range strings.Split(strings.TrimSpace(run("tills", "--json")), "\n") {
@@ -67,10 +47,7 @@ func TestForgedEntryEvictedTillSyncs(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged, _ := json.Marshal(&e)
-	cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID("forger").SetAutoReconnect(false))
-	if tok := cli.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("connect: %v", tok.Error())
-	}
+	cli := dialBroker(t, mq.URL(), "forger")
 	if tok := cli.Publish(wire.Topics{}.Tx("s042", "t01"), 1, false, forged); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish: %v", tok.Error())
 	}
