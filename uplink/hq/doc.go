@@ -50,7 +50,8 @@
 //     primary key refuses a second), an evict removes what it evicts, and
 //     RebuildProjection writes it again from the entries. From schema 4 these relations
 //     are views over hq_documents, one row per document (lines, tenders and taxes as
-//     arrays), which ingest writes from the entries it decoded with one COPY per batch.
+//     arrays; from schema 5 also the change given back), which ingest writes from the
+//     entries it decoded with one COPY per batch.
 //     queries.sql holds the first queries a back office runs; a test checks them.
 //   - What HQ sends is signed with Options.SignKey when that is set: a command names its
 //     till and expires (SendCommand subscribes to the result before it publishes, so an
@@ -72,8 +73,10 @@
 //     renewals with the CA.
 //   - The dashboard's business view (business.go) counts a trading day, a calendar day in
 //     one stated zone (UTC by default, the projection's days), from verified documents
-//     only: the projection in PostgreSQL, each till's verified prefix read back from its
-//     watermark in bbolt. Takings are sales and refunds; cash is net of change given.
+//     only: in PostgreSQL hq_documents (each till's day a range of its primary key, the
+//     tenders from its arrays, never the payload), each till's verified prefix read back
+//     from its watermark in bbolt. Takings are sales and refunds; cash is net of change
+//     given.
 //   - Fleet updates (release.go, rollout.go): a release is a bundle checked with the
 //     release keys and stored under its content's SHA-256 (or pointing to another HTTP(S)
 //     address); ReleaseServer serves them with ranges. A rollout cuts a fixed set of tills
