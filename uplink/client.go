@@ -642,8 +642,12 @@ func (p *publisher) step() error {
 		return nil
 	}
 	p.caughtUp = false
+	qos := byte(1)
+	if c.o.TxQoS0 {
+		qos = 0
+	}
 	for i, raw := range p.buf {
-		tok := p.s.cli.Publish(p.topic, 1, false, raw)
+		tok := p.s.cli.Publish(p.topic, qos, false, raw)
 		// The token is not waited for: its completion only means the broker has the
 		// message. An immediate failure means the connection is gone.
 		select {

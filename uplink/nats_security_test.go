@@ -131,7 +131,7 @@ func TestNATSClusterPermissionsConfineEachTill(t *testing.T) {
 	// t01 on node 2: its entries reach HQ (reading node 1) and its acks come back.
 	l := signedLedger(t, f.tills["t01"], "t01")
 	o := fastOptions(f.cl.MQTTURLs(1))
-	o.TLS, o.HQKey = f.tills["t01"].TLS, f.tills["t01"].HQKey
+	o.TLS, o.HQKey, o.TxQoS0 = f.tills["t01"].TLS, f.tills["t01"].HQKey, true
 	c, _ := runTill(t, l, o)
 	appendSales(t, l, c, 30)
 	waitSynced(t, l, c)
@@ -432,7 +432,7 @@ func TestNATSClusterRetainedAckReachesTillThatWasOffline(t *testing.T) {
 	l := signedLedger(t, f.tills["t01"], "t01")
 	appendSales(t, l, nil, n)
 	o := fastOptions(f.cl.MQTTURLs(1))
-	o.TLS, o.HQKey = f.tills["t01"].TLS, f.tills["t01"].HQKey
+	o.TLS, o.HQKey, o.TxQoS0 = f.tills["t01"].TLS, f.tills["t01"].HQKey, true
 	_, stopTill := runTill(t, l, o)
 	waitFor(t, 60*time.Second, "t01's backlog in the tx stream", func() bool { return inStream() >= n })
 	stopTill()
@@ -461,7 +461,7 @@ func TestNATSClusterRetainedAckReachesTillThatWasOffline(t *testing.T) {
 
 	c, _ := runTill(t, l, &uplink.Options{Broker: f.cl.MQTTURLs(2), TLS: o.TLS, HQKey: o.HQKey, BackoffMin: o.BackoffMin,
 		BackoffMax: o.BackoffMax, WaitTimeout: o.WaitTimeout, PollInterval: o.PollInterval, KeepAlive: o.KeepAlive,
-		OfflineAfter: o.OfflineAfter, StatusInterval: o.StatusInterval, ResendAfter: time.Hour})
+		OfflineAfter: o.OfflineAfter, StatusInterval: o.StatusInterval, ResendAfter: time.Hour, TxQoS0: true})
 	waitFor(t, 60*time.Second, "t01's watermark at its last seq from the retained ack", func() bool {
 		w, _ := l.Watermark()
 		return w == n
