@@ -47,10 +47,11 @@ type JetStream struct {
 	// acknowledged: the group's backpressure. Default 20000.
 	MaxAckPending int
 	// AckSessions is how many MQTT sessions publish the tills' acks, each till's always on
-	// the same one. NATS handles one QoS 1 publish of a session at a time, and a retained
-	// one waits for two replicated stores (the retained message and the QoS 1 copy): on
-	// one session every till's ack waits behind every other's. Default 8; a session that
-	// cannot connect leaves the acks to the others.
+	// the same one. NATS handles one publish of a session at a time, and a retained one
+	// waits for a replicated store (acks go out with QoS 0, which spares the second store
+	// of a QoS 1 copy: see ackSessions.Publish): on one session every till's ack waits
+	// behind every other's. Default 32; a session that cannot connect leaves the acks to
+	// the others.
 	AckSessions int
 }
 
@@ -163,7 +164,7 @@ func NewJetStreamConsumer(st Store, opts *Options, js JetStream) (*JetStreamCons
 		js.MaxAckPending = 20000
 	}
 	if js.AckSessions <= 0 {
-		js.AckSessions = 8
+		js.AckSessions = 32
 	}
 	np := strings.ReplaceAll(strings.TrimSuffix(p, "/"), "/", ".") + "."
 	return &JetStreamConsumer{Consumer: c, js: js, brokers: brokers, subjects: []string{mqttStore + np + "*.*.tx", np + "*.*.tx"}, prefix: np}, nil
@@ -361,6 +362,13 @@ type ackSessions struct {
 }
 
 func (a ackSessions) Publish(topic string, qos byte, retained bool, payload any) mqtt.Token {
+	if retained && strings.HasSuffix(topic, "/"+string(wire.KindAck)) {
+		// An ack goes out with QoS 0: NATS stores a retained message of any QoS before it
+		// delivers it, and a QoS 1 one a second time in $MQTT_msgs for the PUBACK, which
+		// HQ never waits for (an ack lost with its session is healed by the till's resend,
+		// at either QoS: the session is clean). Half the replicated writes per ack.
+		qos = 0
+	}
 	if len(a.more) == 0 {
 		return a.Client.Publish(topic, qos, retained, payload)
 	}
