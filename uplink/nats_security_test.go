@@ -127,6 +127,9 @@ func TestNATSClusterPermissionsConfineEachTill(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); js.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	// The streams laid out first: a till connecting meanwhile may find NATS still making
+	// them, lose its connection and journal the outage.
+	waitTxStream(t, f)
 
 	// t01 on node 2: its entries reach HQ (reading node 1) and its acks come back.
 	l := signedLedger(t, f.tills["t01"], "t01")
@@ -420,12 +423,7 @@ func TestNATSClusterRetainedAckReachesTillThatWasOffline(t *testing.T) {
 	}
 	// HQ's first session lays the streams out; then no HQ runs.
 	stop := runHQ()
-	waitFor(t, 60*time.Second, "the tx stream", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, err := js.Stream(ctx, "TILLBOX_TX")
-		return err == nil
-	})
+	waitTxStream(t, f)
 	stop()
 
 	const n = 40
@@ -470,4 +468,25 @@ func TestNATSClusterRetainedAckReachesTillThatWasOffline(t *testing.T) {
 		t.Errorf("t01 resent %d times, want 0", r)
 	}
 	assertAllAtHQ(t, l, st)
+}
+
+// waitTxStream waits until HQ's JetStream consumer has laid out the cluster's streams
+// (the tx stream is the last it makes).
+func waitTxStream(t *testing.T, f *natsFleet) {
+	t.Helper()
+	nc, err := nats.Connect(f.cl.NATSURLs(), nats.Secure(f.hqTLS), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the tx stream", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := js.Stream(ctx, "TILLBOX_TX")
+		return err == nil
+	})
 }
