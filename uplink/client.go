@@ -440,6 +440,17 @@ func (c *Client) wait(tok mqtt.Token, op string) error {
 	return mqttconn.Wait(tok, c.o.WaitTimeout, "uplink: "+op)
 }
 
+// subscribeQoS is the QoS of the till's subscriptions (ack, cmd, catalog, desired): 0.
+// Its session is clean, so no broker keeps anything for it while it is away, at either
+// QoS; what it must find at a connect is retained (ack, catalog, desired) and is sent at
+// every subscribe; an ack lost with a dropped link is superseded by the retained one at
+// the next connect, and one lost otherwise by the next ack or the resend after
+// ResendAfter, which HQ acknowledges again. QoS 1 would add nothing and costs on a NATS
+// cluster a replicated JetStream consumer per subscription, made at every connect and
+// deleted at every disconnect: 1,000 tills connecting at once could not all get theirs
+// within NATS's 4 s (nats-server 2.9's MQTT side; a QoS 0 subscription is a plain one).
+const subscribeQoS = 0
+
 // session runs one connection until it is lost or ctx is done.
 func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.Time) error {
 	defer s.cli.Disconnect(250)
@@ -459,7 +470,7 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 		}{c.topics.Desired(c.store, c.till), c.onDesired})
 	}
 	for _, sub := range subs {
-		if err := c.wait(s.cli.Subscribe(sub.topic, 1, sub.h), "subscribe "+sub.topic); err != nil {
+		if err := c.wait(s.cli.Subscribe(sub.topic, subscribeQoS, sub.h), "subscribe "+sub.topic); err != nil {
 			// A refused ack, command or desired subscription ends the session (nothing
 			// would arrive on it); a refused catalog one does not: a till the broker's
 			// ACL does not name yet still syncs.
@@ -631,8 +642,12 @@ func (p *publisher) step() error {
 		return nil
 	}
 	p.caughtUp = false
+	qos := byte(1)
+	if c.o.TxQoS0 {
+		qos = 0
+	}
 	for i, raw := range p.buf {
-		tok := p.s.cli.Publish(p.topic, 1, false, raw)
+		tok := p.s.cli.Publish(p.topic, qos, false, raw)
 		// The token is not waited for: its completion only means the broker has the
 		// message. An immediate failure means the connection is gone.
 		select {

@@ -195,7 +195,7 @@ func (c *Client) execute(ctx context.Context, s *sessionClient, cmd wire.Cmd) (j
 		if err := c.wait(s.cli.Unsubscribe(topic), "unsubscribe catalog"); err != nil {
 			return nil, err
 		}
-		if err := c.wait(s.cli.Subscribe(topic, 1, c.onCatalog), "subscribe catalog"); err != nil {
+		if err := c.wait(s.cli.Subscribe(topic, subscribeQoS, c.onCatalog), "subscribe catalog"); err != nil {
 			return nil, err
 		}
 		var v uint64

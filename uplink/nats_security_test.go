@@ -16,6 +16,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
@@ -126,11 +127,14 @@ func TestNATSClusterPermissionsConfineEachTill(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); js.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	// The streams laid out first: a till connecting meanwhile may find NATS still making
+	// them, lose its connection and journal the outage.
+	waitTxStream(t, f)
 
 	// t01 on node 2: its entries reach HQ (reading node 1) and its acks come back.
 	l := signedLedger(t, f.tills["t01"], "t01")
 	o := fastOptions(f.cl.MQTTURLs(1))
-	o.TLS, o.HQKey = f.tills["t01"].TLS, f.tills["t01"].HQKey
+	o.TLS, o.HQKey, o.TxQoS0 = f.tills["t01"].TLS, f.tills["t01"].HQKey, true
 	c, _ := runTill(t, l, o)
 	appendSales(t, l, c, 30)
 	waitSynced(t, l, c)
@@ -371,4 +375,118 @@ func TestNATSUsersMatchMosquittoACL(t *testing.T) {
 			t.Errorf("users.sh has no user for the ACL's %s", u)
 		}
 	}
+}
+
+// TestNATSClusterRetainedAckReachesTillThatWasOffline: a till subscribes with QoS 0 (no
+// JetStream consumer keeps anything for it on the cluster while it is away), so what it
+// must find when it comes back is HQ's retained ack, replicated to every node. t01
+// publishes its backlog through node 1 while no HQ runs and goes offline unacknowledged;
+// HQ, on node 0, then stores the entries, publishes the ack and stops; t01 comes back on
+// node 2 with no HQ running anywhere, where only the retained ack can move its watermark:
+// it reaches the last seq.
+func TestNATSClusterRetainedAckReachesTillThatWasOffline(t *testing.T) {
+	f := newNATSFleet(t, "t01")
+	st := boltHQ(t)
+	runHQ := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		ho := hq.Options{Broker: f.cl.MQTTURLs(0), TLS: f.hqTLS, Keys: f.keys, SignKey: f.ca.SigningKey(), ClientID: "tillhq-js",
+			WaitTimeout: 5 * time.Second, BackoffMin: 50 * time.Millisecond, BackoffMax: 400 * time.Millisecond}
+		js, err := hq.NewJetStreamConsumer(st, &ho, hq.JetStream{URLs: f.cl.NATSURLs(), AckWait: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); js.Run(ctx) }()
+		return func() { cancel(); <-done }
+	}
+	nc, err := nats.Connect(f.cl.NATSURLs(), nats.Secure(f.hqTLS), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inStream := func() uint64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, "TILLBOX_TX")
+		if err != nil {
+			return 0
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return 0
+		}
+		return info.State.Msgs
+	}
+	// HQ's first session lays the streams out; then no HQ runs.
+	stop := runHQ()
+	waitTxStream(t, f)
+	stop()
+
+	const n = 40
+	l := signedLedger(t, f.tills["t01"], "t01")
+	appendSales(t, l, nil, n)
+	o := fastOptions(f.cl.MQTTURLs(1))
+	o.TLS, o.HQKey, o.TxQoS0 = f.tills["t01"].TLS, f.tills["t01"].HQKey, true
+	_, stopTill := runTill(t, l, o)
+	waitFor(t, 60*time.Second, "t01's backlog in the tx stream", func() bool { return inStream() >= n })
+	stopTill()
+	if w, _ := l.Watermark(); w != 0 {
+		t.Fatalf("t01's watermark %d with no HQ running, want 0", w)
+	}
+
+	// HQ stores them and acknowledges to a till that is not there.
+	k := hq.TillKey{Store: "s042", Till: "t01"}
+	stop = runHQ()
+	waitFor(t, 60*time.Second, "t01's entries at HQ", func() bool {
+		th, err := st.Through(context.Background(), k)
+		return err == nil && th == n
+	})
+	obs := f.dialNode(2, "t01-observer", f.tills["t01"].TLS)
+	acks := obs.collect(wire.Topics{}.Ack("s042", "t01"))
+	waitFor(t, 30*time.Second, "the retained ack of entry 40 on node 2", func() bool {
+		for _, a := range acks() {
+			if through, _ := wire.DecodeAck(a); through == n {
+				return true
+			}
+		}
+		return false
+	})
+	stop()
+
+	c, _ := runTill(t, l, &uplink.Options{Broker: f.cl.MQTTURLs(2), TLS: o.TLS, HQKey: o.HQKey, BackoffMin: o.BackoffMin,
+		BackoffMax: o.BackoffMax, WaitTimeout: o.WaitTimeout, PollInterval: o.PollInterval, KeepAlive: o.KeepAlive,
+		OfflineAfter: o.OfflineAfter, StatusInterval: o.StatusInterval, ResendAfter: time.Hour, TxQoS0: true})
+	waitFor(t, 60*time.Second, "t01's watermark at its last seq from the retained ack", func() bool {
+		w, _ := l.Watermark()
+		return w == n
+	})
+	if r := c.State().Resends; r != 0 {
+		t.Errorf("t01 resent %d times, want 0", r)
+	}
+	assertAllAtHQ(t, l, st)
+}
+
+// waitTxStream waits until HQ's JetStream consumer has laid out the cluster's streams
+// (the tx stream is the last it makes).
+func waitTxStream(t *testing.T, f *natsFleet) {
+	t.Helper()
+	nc, err := nats.Connect(f.cl.NATSURLs(), nats.Secure(f.hqTLS), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the tx stream", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := js.Stream(ctx, "TILLBOX_TX")
+		return err == nil
+	})
 }

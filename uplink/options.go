@@ -58,6 +58,17 @@ type Options struct {
 	// [0, ReconnectJitter] (at most BackoffMax): a fleet that lost the same broker comes
 	// back over this window, not all in the same instant. Default 5s.
 	ReconnectJitter time.Duration
+	// TxQoS0 publishes the entries with QoS 0 instead of 1: for a NATS cluster
+	// (scripts/nats/tillbox.conf), not for Mosquitto. The watermark moves only on HQ's
+	// ack, so an entry the broker loses is sent again after ResendAfter either way; what
+	// QoS 1 adds is the broker's PUBACK, which nothing here waits for. On NATS's MQTT side
+	// a QoS 1 publish is stored by a request the connection waits on, one at a time,
+	// which fails the connection when it takes over 4 s (a fleet reconnecting at once to
+	// a busy cluster): the tills reconnect and send it all again. A QoS 0 one is stored
+	// by the replicated stream that captures the tx subjects, with no request. Mosquitto
+	// keeps only QoS 1 messages for HQ's persistent session while HQ is away, so there a
+	// QoS 0 entry would be dropped at every HQ restart. Default false.
+	TxQoS0 bool
 	// WaitTimeout bounds every wait on the broker: connect, subscribe, a publish handed to
 	// the network. Default 10s.
 	WaitTimeout time.Duration

@@ -400,7 +400,11 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 			tb.Fatal(err)
 		}
 		defer l.Close()
-		c, err := uplink.New(l, s.options(brokerOf(i)))
+		o := s.options(brokerOf(i))
+		if s.nats {
+			o.TxQoS0 = true // the tills' setting for the cluster (see natsStormCluster)
+		}
+		c, err := uplink.New(l, o)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -60,7 +60,7 @@ func uplinkOptions(u config.Uplink, broker string) *uplink.Options {
 	return &uplink.Options{
 		Broker: broker, Prefix: u.Prefix, Username: u.Username, Password: u.Password,
 		ResendAfter: u.ResendAfter.Duration, BackoffMin: u.BackoffMin.Duration, BackoffMax: u.BackoffMax.Duration,
-		OfflineAfter: u.OfflineAfter.Duration,
+		OfflineAfter: u.OfflineAfter.Duration, TxQoS0: u.TxQoS0,
 	}
 }
 

@@ -154,6 +154,9 @@ type Uplink struct {
 	BackoffMax Duration `json:"backoff_max,omitzero"`
 	// OfflineAfter: a loss of the link shorter than this is not journaled (default 30s).
 	OfflineAfter Duration `json:"offline_after,omitzero"`
+	// TxQoS0 sends the sales with MQTT QoS 0: true where Broker lists the nodes of a NATS
+	// cluster, false for Mosquitto (uplink.Options.TxQoS0 says why).
+	TxQoS0 bool `json:"tx_qos0,omitempty"`
 }
 
 // Duration is a time.Duration written as "90s" in JSON.

@@ -47,10 +47,11 @@ type JetStream struct {
 	// acknowledged: the group's backpressure. Default 20000.
 	MaxAckPending int
 	// AckSessions is how many MQTT sessions publish the tills' acks, each till's always on
-	// the same one. NATS handles one QoS 1 publish of a session at a time, and a retained
-	// one waits for two replicated stores (the retained message and the QoS 1 copy): on
-	// one session every till's ack waits behind every other's. Default 8; a session that
-	// cannot connect leaves the acks to the others.
+	// the same one. NATS handles one publish of a session at a time, and a retained one
+	// waits for a replicated store (acks go out with QoS 0, which spares the second store
+	// of a QoS 1 copy: see ackSessions.Publish): on one session every till's ack waits
+	// behind every other's. Default 32; a session that cannot connect leaves the acks to
+	// the others.
 	AckSessions int
 }
 
@@ -63,8 +64,10 @@ type JetStreamConsumer struct {
 	*Consumer
 	js      JetStream
 	brokers []string
-	subject string // the tx stream's subjects: where NATS's MQTT side stores each QoS 1 tx
-	prefix  string // the NATS form of the topic prefix, with its trailing dot
+	// subjects are the tx stream's: where NATS's MQTT side stores each QoS 1 tx, and the
+	// plain tx subjects, where a QoS 0 tx is published (see the stream layout).
+	subjects []string
+	prefix   string // the NATS form of the topic prefix, with its trailing dot
 }
 
 // mqttStore is the subject prefix under which NATS's MQTT side stores every QoS 1 message
@@ -86,8 +89,14 @@ const (
 // tx is written once, into TILLBOX_TX, and the PUBACK a till receives means that the
 // replicated stream holds it. $MQTT_msgs keeps every other
 // subject (mqttMsgsSubjects); tillhq narrows it when it finds it capturing everything.
-// One consequence: on the cluster a tx topic cannot be subscribed to with QoS 1 over MQTT
-// (NATS finds no stream for its consumer and refuses it); QoS 0 works.
+// The tx stream captures the plain tx subjects (tillbox.v1.*.*.tx) too: a till that
+// publishes its entries with QoS 0 (uplink.Options.TxQoS0, the setting for the cluster)
+// has them stored there by the stream itself, with no request its connection waits on
+// (see TxQoS0). A till publishing with QoS 1 has each entry stored twice, once under
+// each subject (NATS publishes every message on its plain subject as well), and HQ
+// stores it once: it works, at twice the cost. One consequence: on the cluster a tx
+// topic cannot be subscribed to with QoS 1 over MQTT (NATS finds no stream for its
+// consumer and refuses it); QoS 0 works.
 
 // mqttKinds are the last levels of the per-till topics other than tx at the depth of a
 // tx topic: what $MQTT_msgs must still capture there. A new per-till topic kind is added
@@ -155,10 +164,10 @@ func NewJetStreamConsumer(st Store, opts *Options, js JetStream) (*JetStreamCons
 		js.MaxAckPending = 20000
 	}
 	if js.AckSessions <= 0 {
-		js.AckSessions = 8
+		js.AckSessions = 32
 	}
 	np := strings.ReplaceAll(strings.TrimSuffix(p, "/"), "/", ".") + "."
-	return &JetStreamConsumer{Consumer: c, js: js, brokers: brokers, subject: mqttStore + np + "*.*.tx", prefix: np}, nil
+	return &JetStreamConsumer{Consumer: c, js: js, brokers: brokers, subjects: []string{mqttStore + np + "*.*.tx", np + "*.*.tx"}, prefix: np}, nil
 }
 
 // SplitBrokers parses a comma-separated list of broker URLs; each must have a host.
@@ -353,6 +362,13 @@ type ackSessions struct {
 }
 
 func (a ackSessions) Publish(topic string, qos byte, retained bool, payload any) mqtt.Token {
+	if retained && strings.HasSuffix(topic, "/"+string(wire.KindAck)) {
+		// An ack goes out with QoS 0: NATS stores a retained message of any QoS before it
+		// delivers it, and a QoS 1 one a second time in $MQTT_msgs for the PUBACK, which
+		// HQ never waits for (an ack lost with its session is healed by the till's resend,
+		// at either QoS: the session is clean). Half the replicated writes per ack.
+		qos = 0
+	}
 	if len(a.more) == 0 {
 		return a.Client.Publish(topic, qos, retained, payload)
 	}
@@ -438,11 +454,14 @@ func (j *JetStreamConsumer) topic(subject string) string {
 func (j *JetStreamConsumer) ensure(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*j.o.WaitTimeout)
 	defer cancel()
+	if err := j.sessionsInMemory(ctx, js); err != nil {
+		return nil, err
+	}
 	if err := j.narrowMQTTMsgs(ctx, js); err != nil {
 		return nil, err
 	}
 	if st, err := js.Stream(ctx, j.js.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: j.js.Stream, Subjects: []string{j.subject},
+		_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: j.js.Stream, Subjects: j.subjects,
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: j.js.Replicas,
 			MaxBytes: j.js.MaxBytes, Discard: jetstream.DiscardNew})
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
@@ -450,12 +469,12 @@ func (j *JetStreamConsumer) ensure(ctx context.Context, js jetstream.JetStream) 
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("hq: jetstream: stream %s: %w", j.js.Stream, err)
-	} else if cfg := st.CachedInfo().Config; !slices.Equal(cfg.Subjects, []string{j.subject}) {
-		cfg.Subjects = []string{j.subject}
+	} else if cfg := st.CachedInfo().Config; !slices.Equal(cfg.Subjects, j.subjects) {
+		cfg.Subjects = j.subjects
 		if _, err := js.UpdateStream(ctx, cfg); err != nil {
-			return nil, fmt.Errorf("hq: jetstream: stream %s: capture %s: %w", j.js.Stream, j.subject, err)
+			return nil, fmt.Errorf("hq: jetstream: stream %s: capture %s: %w", j.js.Stream, strings.Join(j.subjects, " "), err)
 		}
-		j.o.Logger.Info("hq: jetstream: the tx stream captures the MQTT store's tx subjects", "stream", j.js.Stream, "subject", j.subject)
+		j.o.Logger.Info("hq: jetstream: the tx stream captures the MQTT store's and the plain tx subjects", "stream", j.js.Stream, "subjects", j.subjects)
 	}
 	cfg := jetstream.ConsumerConfig{Durable: j.js.Durable,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: j.js.AckWait, MaxAckPending: j.js.MaxAckPending,
@@ -477,9 +496,39 @@ func (j *JetStreamConsumer) ensure(ctx context.Context, js jetstream.JetStream) 
 	return cons, nil
 }
 
+// mqttSess is the stream of NATS's MQTT sessions: one record per client id, written
+// at every connect and every SUBSCRIBE, deleted at the disconnect of a clean session.
+const mqttSess = "$MQTT_sess"
+
+// sessionsInMemory creates $MQTT_sess when it is missing, as NATS would (one message per
+// subject, the tx stream's replicas) but in memory, and $MQTT_msgs likewise (see
+// narrowMQTTMsgs). Every MQTT session on the cluster is clean (the tills' and tillhq's):
+// a record or a queued QoS 1 message lives only as long as its connection, and what must
+// outlive a node (the retained acks, statuses, catalogs in $MQTT_rmsgs, the tx stream)
+// stays on file. A memory stream's replicas keep no file or log on disk; a till's
+// connect reads its record and writes it five times (the connect, each of its four
+// subscriptions), each a replicated write NATS waits for before it goes on with that
+// connection. NATS makes these streams at the first MQTT connection of the cluster, on
+// file: to have them in memory, tillhq serve --jetstream runs before the tills first
+// connect (an existing stream is used as it is: its storage cannot change).
+func (j *JetStreamConsumer) sessionsInMemory(ctx context.Context, js jetstream.JetStream) error {
+	if _, err := js.Stream(ctx, mqttSess); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		if err != nil {
+			return fmt.Errorf("hq: jetstream: stream %s: %w", mqttSess, err)
+		}
+		return nil
+	}
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: mqttSess, Subjects: []string{"$MQTT.sess.>"},
+		Retention: jetstream.LimitsPolicy, MaxMsgsPerSubject: 1, Storage: jetstream.MemoryStorage, Replicas: j.js.Replicas})
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return fmt.Errorf("hq: jetstream: create stream %s: %w", mqttSess, err)
+	}
+	return nil
+}
+
 // narrowMQTTMsgs makes $MQTT_msgs capture every subject of the MQTT store but the tx
-// ones: it creates it so when it is missing (as NATS would, file storage, interest
-// retention, with the tx stream's replicas) and narrows it when it captures everything
+// ones: it creates it so when it is missing (as NATS would, interest retention, with the
+// tx stream's replicas, but in memory: see sessionsInMemory) and narrows it when it captures everything
 // (NATS made it at its first MQTT client). Until both streams are laid out a till's tx
 // finds no stream: NATS closes its connection, and it sends again.
 func (j *JetStreamConsumer) narrowMQTTMsgs(ctx context.Context, js jetstream.JetStream) error {
@@ -487,7 +536,7 @@ func (j *JetStreamConsumer) narrowMQTTMsgs(ctx context.Context, js jetstream.Jet
 	st, err := js.Stream(ctx, mqttMsgs)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: mqttMsgs, Subjects: want,
-			Retention: jetstream.InterestPolicy, Storage: jetstream.FileStorage, Replicas: j.js.Replicas})
+			Retention: jetstream.InterestPolicy, Storage: jetstream.MemoryStorage, Replicas: j.js.Replicas})
 		if err == nil || !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			if err != nil {
 				return fmt.Errorf("hq: jetstream: create stream %s: %w", mqttMsgs, err)

@@ -56,8 +56,9 @@ func TestNewJetStreamConsumerRefuses(t *testing.T) {
 }
 
 // TestClusterNodeAndTillhqKilledMidDrain: a 3-node NATS cluster (MQTT on with the shipped
-// mqtt settings, the tx stream with 3 replicas), three tillhq on one PostgreSQL sharing one durable consumer, and tills
-// spread over the nodes, each with a backlog. Mid-drain one node and one tillhq are killed
+// mqtt settings, the tx stream with 3 replicas), three tillhq on one PostgreSQL sharing
+// one durable consumer, and tills spread over the nodes, each with a backlog, half
+// publishing with QoS 0 and half with QoS 1. Mid-drain one node and one tillhq are killed
 // with SIGKILL, the tills go on selling, and both are started again later. Every entry is
 // stored once, every chain verifies (tillhq check), every till's watermark is at its last
 // seq and HQ's at the same. TILLBOX_SOAK=1 runs more tills, entries and rounds.
@@ -89,8 +90,13 @@ func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
 		t.Cleanup(func() { l.Close() })
 		sell(t, l, nil, backlog)
 		ledgers[i] = l
-		// Each till starts on a node of its own and moves on round the list.
-		clients[i], _ = rig.RunTill(t, l, rig.TillOptions(cl.MQTTURLs(i)))
+		// Each till starts on a node of its own and moves on round the list. Half of them
+		// publish with QoS 0 (uplink.Options.TxQoS0, the cluster's setting), half with
+		// QoS 1 (a till still set up for Mosquitto), whose entries the tx stream holds
+		// twice: each kind loses nothing, and HQ stores each entry once.
+		o := rig.TillOptions(cl.MQTTURLs(i))
+		o.TxQoS0 = i%2 == 0
+		clients[i], _ = rig.RunTill(t, l, o)
 	}
 	total := func() (n uint64) {
 		for _, l := range ledgers {
