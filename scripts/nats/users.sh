@@ -32,7 +32,7 @@ users = [
   # JetStream), acks, statuses, events, commands and their results, catalogs, desired
   # firmware, certificate renewals.
   { user: "CN=tillhq,O=tillbox", allowed_connection_types: ["STANDARD", "MQTT"], permissions: {
-      publish:   ["$p.*.*.ack", "$p.*.*.cmd", "$p.*.*.desired", "$p.*.catalog", "$p.*.*.cert",
+      publish:   ["$p.*.*.tx", "$p.*.*.ack", "$p.*.*.cmd", "$p.*.*.desired", "$p.*.catalog", "$p.*.*.cert",
                   "\$JS.API.>", "\$JS.ACK.TILLBOX_TX.>"]
       subscribe: ["$p.*.*.tx", "$p.*.*.status", "$p.*.*.event", "$p.*.*.cmd.result", "$p.*.*.renew",
                   "\$MQTT.sub.>", "_INBOX.>"] } }

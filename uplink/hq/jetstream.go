@@ -390,9 +390,9 @@ const RetainedTxWatch = 10 * time.Second
 // subscribes to the tx topics over MQTT with QoS 0 for RetainedTxWatch: the broker sends
 // every retained one, flagged, at once (the live ones that come meanwhile are ignored:
 // they are the stream's), and each is quarantined ("retained tx message") and cleared
-// with an empty retained message of QoS 0 (where HQ may publish on tx topics: the
-// shipped permissions, like the Mosquitto ACL, do not let it, and an operator clears
-// it). Nothing here blocks the MQTT client or the session.
+// with an empty retained message of QoS 0 (the shipped permissions, like the Mosquitto
+// ACL, let HQ publish on tx topics for that; the stream's copy of the empty message is
+// dropped by the consumer's check). Nothing here blocks the MQTT client or the session.
 func (j *JetStreamConsumer) watchRetainedTx(ctx context.Context, cli mqtt.Client) {
 	filter := j.topics.AllTills(wire.KindTx)
 	tok := cli.Subscribe(filter, 0, func(_ mqtt.Client, m mqtt.Message) {
