@@ -63,6 +63,7 @@ func run() error {
 		return err
 	}
 	cmd := cmdline()
+	diagnostics(cmd)
 	loader := loaderFor(sp)
 	booted, trying := loader.booted(cmd)
 	logf("tillbox %s on %s, slot %s%s, kernel up %.2fs", sp.Version, sp.Board, booted, map[bool]string{true: " (try)"}[trying], uptime())
@@ -130,7 +131,7 @@ func run() error {
 	phases.done("stick and status")
 	// The till starts at once: it sells without the network, and its uplink connects
 	// once the network is up.
-	return supervise(sp, &slots, loader, booted, trying, wd)
+	return supervise(sp, &slots, loader, booted, trying, wd, cmd["tillbox.dmesg"] == "1")
 }
 
 // readAhead reads the file through once, so that it is in the page cache when it is run:
@@ -225,7 +226,7 @@ func applyFaults() {
 }
 
 // supervise runs the till, feeds the watchdog, and decides a try.
-func supervise(sp spec.Spec, slots *update.Slots, loader bootLoader, booted string, trying bool, wd *watchdog) error {
+func supervise(sp spec.Spec, slots *update.Slots, loader bootLoader, booted string, trying bool, wd *watchdog, dmesg bool) error {
 	decided := !trying
 	if trying {
 		// A try that does not decide within the limit stops feeding the watchdog.
@@ -240,6 +241,9 @@ func supervise(sp spec.Spec, slots *update.Slots, loader bootLoader, booted stri
 			phases.done("till to ready")
 			logf("boot phases: %s", phases)
 			logf("READY slot=%s version=%s uptime=%.2fs%s", booted, sp.Version, uptime(), map[bool]string{true: " (try)"}[trying])
+			if dmesg {
+				go printKernelLog()
+			}
 		})
 	}
 	for restarts := 0; ; restarts++ {
