@@ -7,8 +7,11 @@
 #
 # BASE is a commit (built from git archive into the cache) or "" for this tree alone.
 # Images are built with scripts/image.sh (versions 1.0.0 and, for the try, 1.1.0) into
-# .cache/boottime, with the same signing key. CMDLINE_new / CMDLINE_base add to that
-# image's kernel command line (no rebuild), to try a setting.
+# .cache/boottime, with the same signing key (NOBUILD=1 boots the last build of this tree
+# again). CMDLINE_new / CMDLINE_base add to that image's kernel command line (no rebuild),
+# to try a setting; VARIANTS="name:image:words;..." adds images booted in the same turns,
+# each a copy of image (new or base) with words added to its command line (normal boots
+# only), e.g. VARIANTS="readahead:new:tillbox.readahead=1".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -34,8 +37,15 @@ if [ -n "$BASE" ]; then
   [ -f "$out/base-1.1.0/tillbox-qemu-virt-1.1.0.tbx" ] || build "$src" base
   images="base=$out/base-1.0.0/tillbox-qemu-virt-1.0.0.img+$out/base-1.1.0/tillbox-qemu-virt-1.1.0.tbx"
 fi
-build "$root" new
+[ -n "${NOBUILD:-}" ] || build "$root" new
 images="$images new=$out/new-1.0.0/tillbox-qemu-virt-1.0.0.img+$out/new-1.1.0/tillbox-qemu-virt-1.1.0.tbx"
+
+IFS=';' read -ra vs <<<"${VARIANTS:-}"
+for v in "${vs[@]}"; do
+  IFS=: read -r name from words <<<"$v"
+  images="$images $name=$out/$from-1.0.0/tillbox-qemu-virt-1.0.0.img"
+  export "TILLBOX_BOOT_CMDLINE_$name=$words"
+done
 
 TILLBOX_VMTEST=boots TILLBOX_BOOT_IMAGES="$images" TILLBOX_BOOTS=$BOOTS TILLBOX_TRY_BOOTS=$TRIES \
   TILLBOX_BOOT_CMDLINE_new="${CMDLINE_new:-}" TILLBOX_BOOT_CMDLINE_base="${CMDLINE_base:-}" \

@@ -593,3 +593,7 @@ func (q *qmp) do(cmd string) error {
 func (q *qmp) sendKey(code string) error {
 	return q.do(fmt.Sprintf(`{"execute":"send-key","arguments":{"keys":[{"type":"qcode","data":%q}]}}`, code))
 }
+
+// readyLimit bounds the wait for READY from qemu's start (firmware and GRUB included: on a
+// loaded machine they alone have taken a minute).
+const readyLimit = 240 * time.Second
