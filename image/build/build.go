@@ -70,12 +70,6 @@ func Initrd(o Options, out string) error {
 	if err != nil {
 		return err
 	}
-	if sp.ModuleGroups, err = km.resolveGroups(sp.ModuleGroups); err != nil {
-		return err
-	}
-	for _, g := range sp.ModuleGroups {
-		sp.Modules = append(sp.Modules, g...)
-	}
 	if sp.Modules, err = km.resolve(sp.Modules); err != nil {
 		return err
 	}

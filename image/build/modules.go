@@ -120,28 +120,6 @@ func (km *kernelModules) resolve(want []string) ([]string, error) {
 	return order, nil
 }
 
-// resolveGroups resolves each group (spec.ModuleGroups) and checks that no module is in
-// two of them: the init loads the groups at once, and a module the other group is still
-// loading would not be there yet.
-func (km *kernelModules) resolveGroups(groups [][]string) ([][]string, error) {
-	in := map[string]int{}
-	var out [][]string
-	for i, g := range groups {
-		r, err := km.resolve(g)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range r {
-			if j, ok := in[m]; ok {
-				return nil, fmt.Errorf("build: module %s is needed by module groups %d and %d", m, j+1, i+1)
-			}
-			in[m] = i
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
 // moduleSigMarker ends a module that carries an appended signature (the kernel's
 // MODULE_SIG_STRING); the 12-byte struct module_signature before it ends with the
 // signature's length (big-endian), and the signature is just before that.

@@ -6,11 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
-
-	"tillbox/image/spec"
 )
 
 func signed(body, sig []byte) []byte {
@@ -69,36 +65,5 @@ func TestFetchedModulesStripToELF(t *testing.T) {
 		if f.Section(".modinfo") == nil {
 			t.Fatalf("%s stripped: no .modinfo", m)
 		}
-	}
-}
-
-// On the fetched kernel package: qemu-virt's module groups, which the init loads at once,
-// share no module once resolved; groups that would share one are refused.
-func TestModuleGroupsShareNothing(t *testing.T) {
-	root := filepath.Join("..", "..", ".cache", "image", "kernel", "modules")
-	if _, err := os.Stat(root); err != nil {
-		t.Skip("no kernel package fetched (scripts/image-fetch.sh)")
-	}
-	km, err := readModules(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, _ := spec.ForBoard("qemu-virt")
-	groups, err := km.resolveGroups(sp.ModuleGroups)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(groups) != len(sp.ModuleGroups) {
-		t.Fatalf("%d groups resolved from %d", len(groups), len(sp.ModuleGroups))
-	}
-	for i, g := range groups {
-		t.Logf("group %d: %v", i+1, g)
-		// Each group keeps its own order, dependencies first.
-		if !slices.Contains(g, sp.ModuleGroups[i][len(sp.ModuleGroups[i])-1]) {
-			t.Fatalf("group %d lost %s", i+1, sp.ModuleGroups[i][len(sp.ModuleGroups[i])-1])
-		}
-	}
-	if _, err := km.resolveGroups([][]string{{"ext4"}, {"jbd2"}}); err == nil || !strings.Contains(err.Error(), "jbd2") {
-		t.Fatalf("ext4 and jbd2 in two groups: %v, want the shared jbd2 refused", err)
 	}
 }

@@ -2,11 +2,10 @@
 // the boot loader loaded from the booted root slot. It
 //
 //   - mounts /proc, /sys, /dev (devtmpfs), /run; loads the kernel modules the image's spec
-//     lists (finit_module, one after another in dependency order, or the spec's module
-//     groups at once, each in that order; a module whose dependency is not in yet is tried
-//     again in the next round; the initrd's modules carry no signature, see image/build),
-//     and the late ones (the watchdog's, the network's) in the background; waits for the
-//     disk;
+//     lists (finit_module, one after another in dependency order; a module whose
+//     dependency is not in yet is tried again in the next round; the initrd's modules carry
+//     no signature, see image/build), and the late ones (the watchdog's, the network's) in
+//     the background; waits for the disk;
 //   - mounts the booted slot's squashfs read-only at /slot, the boot partition at /boot and
 //     the data partition at /data, the three at once; settles the boot state (a try that never got confirmed
 //     is recorded as failed, and reported) through the board's boot loader: GRUB's

@@ -68,11 +68,7 @@ func run() error {
 	booted, trying := loader.booted(cmd)
 	logf("tillbox %s on %s, slot %s%s, kernel up %.2fs", sp.Version, sp.Board, booted, map[bool]string{true: " (try)"}[trying], uptime())
 	phases.done("start")
-	if len(sp.ModuleGroups) > 1 && cmd["tillbox.modules"] != "serial" {
-		loadGroups(sp.ModuleGroups)
-	} else {
-		loadModules("", sp.Modules)
-	}
+	loadModules("", sp.Modules)
 	phases.done("modules")
 	// What selling does not need loads while the disk is mounted and the till starts; the
 	// watchdog is armed once its driver is in.

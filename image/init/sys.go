@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,34 +45,6 @@ func loadModules(what string, names []string) {
 	took, rounds, slowest, slowestTook := loadInOrder(names)
 	logf("%d %smodules loaded in %s (%d rounds; slowest %s, %s)", len(names), what, took.Round(time.Millisecond), rounds,
 		slowest, slowestTook.Round(time.Millisecond))
-}
-
-// loadGroups loads the spec's module groups at once, each group's modules one after another
-// (loadModules): the groups share no module (the image builder checks it), so no module
-// waits in the kernel for a symbol of another group's. The disk's chain then loads beside
-// the filesystems, on a second CPU.
-func loadGroups(groups [][]string) {
-	start := time.Now()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var n int
-	var report []string
-	for i, g := range groups {
-		n += len(g)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			took, _, slowest, slowestTook := loadInOrder(g)
-			mu.Lock()
-			report = append(report, fmt.Sprintf("group %d: %d in %s, slowest %s %s", i+1, len(g), took.Round(time.Millisecond),
-				slowest, slowestTook.Round(time.Millisecond)))
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	slices.Sort(report)
-	logf("%d modules loaded in %s (%d groups at once; %s)", n, time.Since(start).Round(time.Millisecond), len(groups),
-		strings.Join(report, "; "))
 }
 
 // loadInOrder is loadModules' work: how long it took, in how many rounds, and its slowest

@@ -25,11 +25,6 @@ type Spec struct {
 	// does not need (the network and its RNG). The builder resolves them as Modules and
 	// drops those Modules already load.
 	LateModules []string `json:"late_modules,omitempty"`
-	// ModuleGroups, when given, are Modules in groups that share no module: the init loads
-	// the groups at once, each group's modules one after another in order. The builder
-	// resolves each group as Modules (a dependency goes into the group that needs it; one
-	// needed by two groups is an error) and sets Modules to the groups one after another.
-	ModuleGroups [][]string `json:"module_groups,omitempty"`
 	// Partitions, as the kernel names them.
 	Boot  string `json:"boot"` // vfat: the boot loader and its environment block
 	SlotA string `json:"slot_a"`
@@ -118,12 +113,13 @@ func Boards() map[string]Spec {
 		"qemu-virt": {
 			Board:      "qemu-virt",
 			BootLoader: BootGRUB,
-			// The disk (slots, boot state, ledger) and the keypad, beside the filesystems:
-			// what the till needs to sell. Two groups that share no module load at once
-			// (the disk's virtio chain in its order, as before).
-			ModuleGroups: [][]string{
-				{"virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci", "virtio_blk", "virtio_input", "evdev"},
-				{"squashfs", "crc16", "mbcache", "jbd2", "crc32c_generic", "ext4", "fat", "vfat", "nls_cp437", "nls_ascii"},
+			Modules: []string{
+				// The disk (slots, boot state, ledger) and the keypad: what the till needs
+				// to sell.
+				"virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci", "virtio_blk",
+				"virtio_input", "evdev",
+				"squashfs", "crc16", "mbcache", "jbd2", "crc32c_generic", "ext4",
+				"fat", "vfat", "nls_cp437", "nls_ascii",
 			},
 			LateModules: []string{
 				// The watchdog that guards a try is armed once it is in (while the till
