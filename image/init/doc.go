@@ -4,7 +4,8 @@
 //   - mounts /proc, /sys, /dev (devtmpfs), /run; loads the kernel modules the image's spec
 //     lists (finit_module, one after another in dependency order; a module whose
 //     dependency is not in yet is tried again in the next round; the initrd's modules carry
-//     no signature, see image/build); waits for the disk;
+//     no signature, see image/build), and the late ones (the watchdog's, the network's) in
+//     the background; waits for the disk;
 //   - mounts the booted slot's squashfs read-only at /slot, the boot partition at /boot and
 //     the data partition at /data, the three at once; settles the boot state (a try that never got confirmed
 //     is recorded as failed, and reported) through the board's boot loader: GRUB's
@@ -17,8 +18,9 @@
 //     its environment (the till and tillbox update inherit them) and removes the file;
 //   - makes the spec's stable device links (by USB vendor, product, serial) for what is
 //     plugged in, and keeps them as devices come and go, from the kernel's uevents;
-//   - arms the watchdog and feeds it while it is itself alive, and during a try only until
-//     the health check's limit (a firmware that hangs is reset and rolled back);
+//   - arms the watchdog once its driver is in and feeds it while it is itself alive, and
+//     during a try only until the health check's limit (a firmware that hangs is reset and
+//     rolled back);
 //   - sets the clock from the RTC or carries the last trusted time forward (image/clock),
 //     configures the network interface by DHCP with the spec's static address as fallback
 //     (image/netconf; /data/tillbox/network.json may replace the static setup and the NTP
@@ -31,6 +33,9 @@
 //     the console ("tillbox-event: {...}"), restarts it if it stops, and on a try confirms
 //     the slot after the health check (and signals the running till, SIGUSR1, to journal
 //     the confirmation at once) or rolls back and reboots.
+//
+// The kernel command line's tillbox.trace=1, tillbox.dmesg=1 and tillbox.readahead=1 are
+// for timing a boot (diag.go, scripts/boottime.sh).
 //
 // Console lines start with "tillbox-init: "; just before READY the init prints how long
 // each phase of its boot took ("boot phases: start 0.05s, modules 0.30s, ..."; till to

@@ -42,11 +42,16 @@ func loadModules(what string, names []string) {
 	if len(names) == 0 {
 		return
 	}
+	took, rounds, slowest, slowestTook := loadInOrder(names)
+	logf("%d %smodules loaded in %s (%d rounds; slowest %s, %s)", len(names), what, took.Round(time.Millisecond), rounds,
+		slowest, slowestTook.Round(time.Millisecond))
+}
+
+// loadInOrder is loadModules' work: how long it took, in how many rounds, and its slowest
+// module.
+func loadInOrder(names []string) (took time.Duration, rounds int, slowest string, slowestTook time.Duration) {
 	start := time.Now()
 	pending := names
-	rounds := 0
-	var slowest string
-	var slowestTook time.Duration
 	for len(pending) > 0 {
 		rounds++
 		errs := make([]error, len(pending))
@@ -74,8 +79,7 @@ func loadModules(what string, names []string) {
 		}
 		pending = again
 	}
-	logf("%d %smodules loaded in %s (%d rounds; slowest %s, %s)", len(names), what, time.Since(start).Round(time.Millisecond), rounds,
-		slowest, slowestTook.Round(time.Millisecond))
+	return time.Since(start), rounds, slowest, slowestTook
 }
 
 // modOpenError marks a module file that is not in the initrd.
@@ -129,7 +133,9 @@ func mountBox(sp spec.Spec, slotDev string) error {
 }
 
 // watchdog feeds the hardware watchdog from its own goroutine as long as the init runs,
-// or until a deadline (a try that has not decided by then is left to the watchdog).
+// or until a deadline (a try that has not decided by then is left to the watchdog). It is
+// armed once the late modules are in (its driver is one of them on qemu-virt): until then
+// until and stop only record what they are told.
 type watchdog struct {
 	mu       sync.Mutex
 	f        *os.File
@@ -137,22 +143,30 @@ type watchdog struct {
 	stopped  bool
 }
 
-func armWatchdog(sp spec.Spec) *watchdog {
-	w := &watchdog{}
+// arm opens the spec's watchdog and feeds it from then on (nothing without one).
+func (w *watchdog) arm(sp spec.Spec) {
 	if sp.Watchdog == "" {
-		return w
+		return
+	}
+	w.mu.Lock()
+	stopped := w.stopped
+	w.mu.Unlock()
+	if stopped { // a reboot is under way: opening the device would start its timer
+		return
 	}
 	f, err := os.OpenFile(sp.Watchdog, os.O_WRONLY, 0)
 	if err != nil {
 		logf("watchdog: %v", err)
-		return w
+		return
 	}
 	if sp.WatchdogTimeout > 0 {
 		if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.WDIOC_SETTIMEOUT, sp.WatchdogTimeout); err != nil {
 			logf("watchdog timeout: %v", err)
 		}
 	}
+	w.mu.Lock()
 	w.f = f
+	w.mu.Unlock()
 	logf("watchdog %s armed, %ds", sp.Watchdog, sp.WatchdogTimeout)
 	go func() {
 		for {
@@ -165,7 +179,6 @@ func armWatchdog(sp spec.Spec) *watchdog {
 			time.Sleep(2 * time.Second)
 		}
 	}()
-	return w
 }
 
 // until stops feeding at t (zero: feed for as long as the init runs).

@@ -14,7 +14,8 @@
 // during the try's boot, in the confirmation with its spare or its block torn; "soak",
 // TestVMSoak, behind make soak: 100 power cuts at random moments of sales and updates), and
 // skips without qemu-system-aarch64 or the kernel cache (scripts/image-fetch.sh).
-// `make vmtest` runs the full one. It prints boot-to-ready times in phases (firmware and
+// `make vmtest` runs the full one. TILLBOX_VMTEST=boots (TestVMBoots, through
+// scripts/boottime.sh) times boots of built images against a baseline's, in turn. It prints boot-to-ready times in phases (firmware and
 // GRUB, loading the kernel, the kernel, the init to READY); it asserts none.
 //
 // internal/hang and internal/bad are stand-ins for broken firmware, built into bundles by

@@ -44,6 +44,8 @@ type box struct {
 	pubFile string
 	config  []byte
 	disk    string
+	// snapshot boots the disk with qemu's -snapshot: what the boot writes is not kept.
+	snapshot bool
 
 	printer *printertest.Printer
 	scanMu  sync.Mutex
@@ -276,6 +278,9 @@ func (r *box) boot(stick string) time.Time {
 	args := []string{"-M", "virt", "-cpu", "cortex-a53", "-m", "512", "-smp", "2",
 		"-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot", "-bios", firmware,
 		"-drive", "if=none,id=d0,format=raw,file=" + r.disk, "-device", "virtio-blk-pci,drive=d0"}
+	if r.snapshot {
+		args = append(args, "-snapshot")
+	}
 	if stick != "" {
 		args = append(args, "-drive", "if=none,id=d1,format=raw,readonly=on,file="+stick, "-device", "virtio-blk-pci,drive=d1")
 	}
@@ -511,6 +516,18 @@ func (c *console) phases(from, end int, started time.Time) (firmware, loader, ke
 	return grub.Sub(started), kstart.Sub(grub), sec(up0), sec(up1 - up0), true
 }
 
+// lastBefore is the last line in from..end that contains s, and its position.
+func (c *console) lastBefore(from, end int, s string) (string, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for n := min(end, len(c.lines)) - 1; n >= from; n-- {
+		if strings.Contains(c.lines[n], s) {
+			return c.lines[n], n
+		}
+	}
+	return "", -1
+}
+
 func (c *console) tail(n int) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -576,3 +593,7 @@ func (q *qmp) do(cmd string) error {
 func (q *qmp) sendKey(code string) error {
 	return q.do(fmt.Sprintf(`{"execute":"send-key","arguments":{"keys":[{"type":"qcode","data":%q}]}}`, code))
 }
+
+// readyLimit bounds the wait for READY from qemu's start (firmware and GRUB included: on a
+// loaded machine they alone have taken a minute).
+const readyLimit = 240 * time.Second

@@ -38,7 +38,7 @@ func (r *box) readyOn(from int, started time.Time, what, slot, version string) i
 
 func (r *box) readyLine(from int, started time.Time, what string) (string, int) {
 	r.t.Helper()
-	line, n := r.con.waitText(from, 120*time.Second, "tillbox-init: READY")
+	line, n := r.con.waitText(from, readyLimit, "tillbox-init: READY")
 	total := time.Since(started)
 	if fw, ld, k, in, ok := r.con.phases(r.booted, n, started); ok {
 		r.t.Logf("%s: boot-to-ready %.2fs from qemu start: firmware and GRUB %.2fs, loading kernel and initrd %.2fs, kernel %.2fs, init to ready %.2fs (%s)",
