@@ -54,6 +54,7 @@ type stormResult struct {
 	toAck                  []time.Duration // per till, sorted
 	dropped                int64           // $SYS/broker/publish/messages/dropped at the end
 	resends                uint64          // the tills' resends from the watermark (uplink State.Resends)
+	probes                 uint64          // the tills' probes (uplink State.Probes)
 	hqPeak                 []int64         // each tillhq's peak RSS in bytes (VmHWM)
 	hqCPU                  []time.Duration // each tillhq's CPU time (user and system)
 	mqPeak                 int64           // the broker's peak RSS
@@ -460,7 +461,9 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	}
 	res.extra = total - res.entriesN
 	for _, c := range clients {
-		res.resends += c.State().Resends
+		st := c.State()
+		res.resends += st.Resends
+		res.probes += st.Probes
 	}
 	for _, pid := range pids {
 		res.hqPeak = append(res.hqPeak, peakRSS(pid))
@@ -545,9 +548,9 @@ func (r stormResult) print(w io.Writer, s *storm) {
 		kind, drops = "nats x3", "-" // no $SYS: a message the stream refused is resent like a dropped one
 	}
 	fmt.Fprintf(w, "%-9s %5d tills x %d, %d tillhq: all acknowledged in %6.1f s, %7.0f entries/s, time-to-ack p50 %5.1f s p99 %5.1f s, "+
-		"broker drops %s, resends %d, tillhq peak RSS %s, CPU %s, broker peak RSS %.0f MB, outage entries %d;%s\n",
+		"broker drops %s, resends %d, probes %d, tillhq peak RSS %s, CPU %s, broker peak RSS %.0f MB, outage entries %d;%s\n",
 		kind, s.tills, s.entries, s.consumers, r.elapsed.Seconds(), r.rate(), r.p(0.5).Seconds(), r.p(0.99).Seconds(),
-		drops, r.resends, strings.Join(peaks, " + "), strings.Join(cpus, " + "), mb(r.mqPeak), r.extra, r.dups)
+		drops, r.resends, r.probes, strings.Join(peaks, " + "), strings.Join(cpus, " + "), mb(r.mqPeak), r.extra, r.dups)
 }
 
 // TestFleetStorm is a reconnect storm against a broker whose queue is smaller than the
@@ -615,7 +618,7 @@ func BenchmarkFleet(b *testing.B) {
 	limits := shippedLimits(b)
 	pg := rig.StartPostgres(b)
 	bin := rig.Build(b, "tillbox/uplink/hq/cmd/tillhq", b.TempDir())
-	fmt.Printf("broker: mosquitto with the shipped limits %v; tills: uplink defaults (window 500, resend after 15s)\n", limits)
+	fmt.Printf("broker: mosquitto with the shipped limits %v; tills: uplink defaults (window 500, probe after 15s)\n", limits)
 	for range b.N {
 		for _, n := range sizes {
 			fmt.Printf("building %d ledgers of %d entries...\n", n, entries)
