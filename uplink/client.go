@@ -51,7 +51,7 @@ type Client struct {
 	events  chan wire.Event // the uplink's own events, for the firmware
 
 	ackSeen    atomic.Uint64 // highest through received, not yet applied
-	ackRepeats atomic.Uint64 // acks received that did not raise ackSeen: HQ answering a resend
+	ackRepeats atomic.Uint64 // acks received equal to ackSeen: HQ answering a resend
 	resends    atomic.Uint64 // resends from the watermark, see State
 	probes     atomic.Uint64 // probes sent, see State
 	refusedMu  sync.Mutex    // guards refusedWhy and refusedAt: the last ack-refused alert
@@ -741,9 +741,21 @@ func (p *publisher) step() error {
 		p.progress = now // nothing outstanding: the resend clock starts with this send
 	}
 	p.buf, p.seqs = p.buf[:0], p.seqs[:0]
+	// raw is only valid during the call, and paho keeps the payload until PUBACK: the
+	// payloads are copied into one block per call, which lives until the last of them is
+	// acknowledged (one allocation for a window instead of one per entry).
+	// Blocks start at 4 KiB (a sale or two, as a till sells) and double up to 64 KiB (a
+	// hundred entries, as a backlog drains).
+	var block []byte
+	size := 4 << 10
 	err := c.l.AfterRaw(p.next-1, room, func(seq uint64, raw []byte) bool {
-		// raw is only valid during the call, and paho keeps the payload until PUBACK.
-		p.buf = append(p.buf, bytes.Clone(raw))
+		if cap(block)-len(block) < len(raw) {
+			block = make([]byte, 0, max(len(raw), size))
+			size = min(2*size, 64<<10)
+		}
+		off := len(block)
+		block = append(block, raw...)
+		p.buf = append(p.buf, block[off:len(block):len(block)])
 		p.seqs = append(p.seqs, seq)
 		return true
 	})
@@ -804,9 +816,13 @@ func (c *Client) onAck(_ mqtt.Client, m mqtt.Message) {
 	}
 	for {
 		cur := c.ackSeen.Load()
-		if through <= cur {
-			// Published again: HQ answers a resend (a probe) it already had.
+		if through == cur {
+			// Published again: HQ answers a resend (a probe) it already had. (A lower one
+			// is older: HQ's workers may publish their acks out of commit order.)
 			c.ackRepeats.Add(1)
+			break
+		}
+		if through < cur {
 			break
 		}
 		if c.ackSeen.CompareAndSwap(cur, through) {
