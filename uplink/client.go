@@ -549,8 +549,10 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 // already had the entry, or moved because it had not) only after it has taken in what was
 // still queued ahead of it. An answer that leaves entries unacknowledged means the broker
 // lost them (a full queue, a consumer's session that ended): they are sent again from the
-// watermark. A probe that brings no answer is followed by another after twice the wait, up
-// to 8 times; every fullEvery-th timeout without progress sends everything again from the
+// watermark (unless the watermark moved meanwhile: a consumer with several connections may
+// answer through one while the till's entries still wait on another, and the timer probes
+// again if it stops). A probe that brings no answer is followed by another after twice the
+// wait, up to 8 times; every fullEvery-th timeout without progress sends everything again from the
 // watermark, for an HQ that does not answer probes.
 type publisher struct {
 	c         *Client
@@ -563,6 +565,7 @@ type publisher struct {
 	idle      int       // resend timeouts since the watermark last moved
 	probing   bool      // a probe is out and HQ has not answered it
 	probeMark uint64    // c.ackRepeats when the probe went
+	probeWM   uint64    // the watermark when the probe went
 	caughtUp  bool      // nothing pending at the last step
 	announce  bool      // backlog just reached zero: publish a status
 	buf       [][]byte
@@ -655,7 +658,7 @@ func (p *publisher) probe() error {
 	if p.wm == 0 && last > 1 {
 		seqs = []uint64{1, last}
 	}
-	p.probing, p.probeMark = true, c.ackRepeats.Load()
+	p.probing, p.probeMark, p.probeWM = true, c.ackRepeats.Load(), p.wm
 	c.probes.Add(1)
 	for _, seq := range seqs {
 		var raw []byte
@@ -712,6 +715,11 @@ func (p *publisher) step() error {
 	now := c.o.Clock()
 	switch {
 	case p.next == p.wm+1:
+		p.probing = false
+	case p.probing && repeats != p.probeMark && p.wm != p.probeWM:
+		// Answered while the watermark moves: the answer may have come through one of
+		// HQ's connections while the till's entries still wait on another. The timer
+		// probes again if it stops.
 		p.probing = false
 	case p.probing && repeats != p.probeMark:
 		// HQ has taken in what was queued ahead of the probe, and still lacks some.

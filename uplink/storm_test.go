@@ -419,9 +419,9 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	toAck := make([]time.Duration, s.tills)
 	left := s.tills
 	cut := px == nil
-	// Polled every 50 ms, a till's watermark first: the poll runs in this process and its
-	// reads of a thousand ledgers would count as the tills' CPU.
-	for deadline := start.Add(timeout); left > 0; time.Sleep(50 * time.Millisecond) {
+	// Polled every 250 ms, a till's watermark first: the poll runs in this process, and its
+	// reads of thousands of ledgers count as the tills' CPU.
+	for deadline := start.Add(timeout); left > 0; time.Sleep(250 * time.Millisecond) {
 		if !cut {
 			var acked uint64
 			for _, l := range ledgers {
