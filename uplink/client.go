@@ -819,6 +819,11 @@ func (c *Client) onAck(_ mqtt.Client, m mqtt.Message) {
 		through, err = wire.DecodeAck(m.Payload())
 	}
 	if err != nil {
+		// Refused, but an answer all the same: an HQ whose acks this till cannot take
+		// still shows a probe that it has taken in what was queued ahead of it. At worst
+		// (a forger) it costs a resend of the window, never a watermark.
+		c.ackRepeats.Add(1)
+		poke(c.kick)
 		c.refuseAck(err)
 		return
 	}
