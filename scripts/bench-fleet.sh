@@ -8,8 +8,8 @@
 # spread over the nodes, the tillhq sharing the replicated JetStream stream's durable
 # consumer), printed beside Mosquitto's. For each run it prints the time until every till
 # is acknowledged, entries/s, time-to-ack p50/p99, the broker's dropped messages ($SYS,
-# Mosquitto only), the tills' resends, each tillhq's peak RSS and CPU, the broker's (the
-# three nodes' together for NATS).
+# Mosquitto only), the tills' resends and probes, each tillhq's peak RSS and CPU, the
+# broker's (the three nodes' together for NATS), and the CPU per entry of each process.
 #
 #   scripts/bench-fleet.sh                 # 100 and 1,000 tills
 #   FLEET5000=1 scripts/bench-fleet.sh     # and 5,000

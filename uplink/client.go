@@ -51,7 +51,9 @@ type Client struct {
 	events  chan wire.Event // the uplink's own events, for the firmware
 
 	ackSeen    atomic.Uint64 // highest through received, not yet applied
-	resends    atomic.Uint64 // resends from the watermark for want of an ack, see State
+	ackRepeats atomic.Uint64 // acks received equal to ackSeen: HQ answering a resend
+	resends    atomic.Uint64 // resends from the watermark, see State
+	probes     atomic.Uint64 // probes sent, see State
 	refusedMu  sync.Mutex    // guards refusedWhy and refusedAt: the last ack-refused alert
 	refusedWhy string
 	refusedAt  time.Time
@@ -69,6 +71,13 @@ type Client struct {
 	cmdOrder  []string
 	offlineJ  bool // an offline-start is journaled and not yet ended
 	beyondAck uint64
+
+	// What the broker acknowledged (PUBACK) of the last session: every seq up to
+	// pubacked, on brokers[pubBroker] (Run's goroutine only). A session on the same broker
+	// sends from there; what the broker lost of it (a restart without persistence, a full
+	// queue) a probe finds.
+	pubacked  uint64
+	pubBroker int
 
 	// The last sale for the status, found once and then kept up to date (lastSale).
 	saleMu      sync.Mutex
@@ -106,7 +115,7 @@ func New(l *ledger.Ledger, opts *Options) (*Client, error) {
 		l: l, o: o, brokers: brokers, topics: wire.Topics{Prefix: o.Prefix}, store: l.Store(), till: l.Till(),
 		kick: make(chan struct{}, 1), syncNow: make(chan struct{}, 1), catKick: make(chan struct{}, 1),
 		cmds: make(chan wire.Cmd, 64), events: make(chan wire.Event, 64),
-		cmdDone: map[string]wire.CmdResult{}, since: o.Clock(),
+		cmdDone: map[string]wire.CmdResult{}, since: o.Clock(), pubBroker: -1,
 	}
 	if v, err := l.Record(recBucket, recOffline); err == nil {
 		c.offlineJ = string(v) == "1"
@@ -202,8 +211,12 @@ type State struct {
 	Catalog   uint64 // version of the catalog in use, 0 for none
 	LastError string // why the last connection attempt or session ended
 	// Resends counts the times the outstanding entries were sent again from the
-	// watermark because no ack came within the resend timeout (Options.ResendAfter).
+	// watermark while a session was up: HQ answered a probe and lacked some of them, or
+	// the long fallback (see Options.ResendAfter). A reconnect's sending is not counted.
 	Resends uint64
+	// Probes counts the probes: the last entry sent, sent again because HQ's watermark
+	// had not moved for the resend timeout (Options.ResendAfter).
+	Probes uint64
 }
 
 // Progress of the current sync, counted from the watermark when it began (SyncNow, or the
@@ -218,7 +231,7 @@ func (c *Client) State() State {
 	wm, _ := c.l.Watermark()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := State{Online: c.online, Since: c.since, LastSeq: last, Watermark: wm, LastError: c.lastErr, Resends: c.resends.Load()}
+	s := State{Online: c.online, Since: c.since, LastSeq: last, Watermark: wm, LastError: c.lastErr, Resends: c.resends.Load(), Probes: c.probes.Load()}
 	if cat := c.catalog.Load(); cat != nil {
 		s.Catalog = cat.Version
 	}
@@ -492,10 +505,11 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 	go func() { defer wg.Done(); c.commandWorker(cmdCtx, s) }()
 	defer func() { stopCmds(); wg.Wait() }()
 
-	p := &publisher{c: c, s: s, topic: c.topics.Tx(c.store, c.till)}
+	p := &publisher{c: c, s: s, topic: c.topics.Tx(c.store, c.till), broker: (c.next - 1) % len(c.brokers)}
 	if err := p.start(); err != nil {
 		return &fatalError{err}
 	}
+	defer p.end()
 	if err := c.publishStatus(s, wire.StateOnline); err != nil {
 		return err
 	}
@@ -537,37 +551,106 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 }
 
 // publisher is the outbox drain of one session.
+//
+// While the session is up, what the till sent stays sent: in a fleet's storm a message may
+// wait minutes in the broker's queue toward HQ, and sending it again would queue a
+// duplicate behind it. When HQ's watermark has not moved for the resend timeout, the till
+// sends a probe instead: its last entry sent, once. The broker queues it behind
+// everything the till sent before, so HQ answers it (an ack, published again because HQ
+// already had the entry, or moved because it had not) only after it has taken in what was
+// still queued ahead of it. An answer that leaves entries unacknowledged means the broker
+// lost them (a full queue, a consumer's session that ended): they are sent again from the
+// watermark (unless the watermark moved meanwhile: a consumer with several connections may
+// answer through one while the till's entries still wait on another, and the timer probes
+// again if it stops). A probe that brings no answer is followed by another after twice the
+// wait, up to 8 times; every fullEvery-th timeout without progress sends everything again from the
+// watermark, for an HQ that does not answer probes.
 type publisher struct {
-	c        *Client
-	s        *sessionClient
-	topic    string
-	wm       uint64    // watermark as last read or confirmed
-	next     uint64    // next seq to send
-	progress time.Time // last time the watermark moved, or sending began from idle
-	idle     int       // resends since the watermark last moved
-	caughtUp bool      // nothing pending at the last step
-	announce bool      // backlog just reached zero: publish a status
-	buf      [][]byte
-	seqs     []uint64
+	c         *Client
+	s         *sessionClient
+	topic     string
+	broker    int       // the session's index in c.brokers
+	wm        uint64    // watermark as last read or confirmed
+	next      uint64    // next seq to send
+	progress  time.Time // last time the watermark moved, or sending began from idle, or a probe went
+	idle      int       // resend timeouts since the watermark last moved
+	probing   bool      // a probe is out and HQ has not answered it
+	probeMark uint64    // c.ackRepeats when the probe went
+	probeWM   uint64    // the watermark when the probe went
+	caughtUp  bool      // nothing pending at the last step
+	announce  bool      // backlog just reached zero: publish a status
+	buf       [][]byte
+	seqs      []uint64
+	// inflight are the publishes of this session the broker has not been seen to
+	// acknowledge yet, in seq order; pubacked is the highest seq up to which it has.
+	inflight []pubTok
+	pubacked uint64
 }
+
+type pubTok struct {
+	seq uint64
+	tok mqtt.Token
+}
+
+// fullEvery: every fullEvery-th resend timeout in a row without progress sends the
+// outstanding entries again from the watermark, rather than a probe.
+const fullEvery = 6
 
 func (p *publisher) start() error {
 	wm, err := p.c.l.Watermark()
 	if err != nil {
 		return err
 	}
-	// After a reconnect everything above the watermark is sent again: whatever the broker
-	// or HQ had of the last session may be gone.
+	// After a reconnect everything above the watermark is sent again, except what the
+	// same broker acknowledged in the last session: the broker still has it (queued for
+	// HQ's session), or lost it in a restart, which the first probe finds.
 	p.wm, p.next, p.progress = wm, wm+1, p.c.o.Clock()
+	if p.c.pubBroker == p.broker && p.c.pubacked > wm {
+		p.next = p.c.pubacked + 1
+	}
+	p.pubacked = p.next - 1
 	p.c.mu.Lock()
-	p.c.sentHigh = wm
+	p.c.sentHigh = p.next - 1
 	p.c.mu.Unlock()
 	return nil
 }
 
+// end keeps what the broker acknowledged of this session for the next one.
+func (p *publisher) end() {
+	p.brokerAcks()
+	p.c.pubacked, p.c.pubBroker = max(p.pubacked, p.wm), p.broker
+}
+
+// brokerAcks moves pubacked over the publishes the broker has acknowledged.
+func (p *publisher) brokerAcks() {
+	i := 0
+	for ; i < len(p.inflight); i++ {
+		f := p.inflight[i]
+		if f.seq > p.wm {
+			select {
+			case <-f.tok.Done():
+				if f.tok.Error() != nil {
+					// Not acknowledged: the connection is gone; the next session sends it.
+					p.inflight = p.inflight[:0]
+					return
+				}
+			default:
+				p.inflight = p.inflight[i:]
+				return
+			}
+		}
+		p.pubacked = max(p.pubacked, f.seq)
+	}
+	p.inflight = p.inflight[:0]
+}
+
+// resend sends everything outstanding again from the watermark.
 func (p *publisher) resend() {
 	p.next = p.wm + 1
 	p.progress = p.c.o.Clock()
+	p.probing = false
+	p.inflight = p.inflight[:0]
+	p.pubacked = p.wm
 }
 
 func (p *publisher) drained() bool {
@@ -576,9 +659,44 @@ func (p *publisher) drained() bool {
 	return a
 }
 
-// step applies HQ's acks, resends on timeout, and fills the window.
+// probe sends the last entry sent again; with a watermark of 0 the first entry too: HQ
+// publishes an ack only for a watermark above 0, and the first entry, when the broker
+// lost it, gives HQ one (and when it did not, HQ answers the duplicate).
+func (p *publisher) probe() error {
+	c := p.c
+	last := p.next - 1
+	seqs := []uint64{last}
+	if p.wm == 0 && last > 1 {
+		seqs = []uint64{1, last}
+	}
+	p.probing, p.probeMark, p.probeWM = true, c.ackRepeats.Load(), p.wm
+	c.probes.Add(1)
+	for _, seq := range seqs {
+		var raw []byte
+		err := c.l.AfterRaw(seq-1, 1, func(_ uint64, r []byte) bool { raw = bytes.Clone(r); return false })
+		if err != nil {
+			return &fatalError{fmt.Errorf("uplink: read outbox: %w", err)}
+		}
+		if raw == nil {
+			continue
+		}
+		tok := p.s.cli.Publish(p.topic, 1, false, raw)
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				return fmt.Errorf("uplink: publish probe seq %d: %w", seq, err)
+			}
+		default:
+		}
+	}
+	return nil
+}
+
+// step applies HQ's acks, probes or resends on timeout, and fills the window.
 func (p *publisher) step() error {
 	c := p.c
+	// The repeats before the ack: an answer read here comes with its watermark.
+	repeats := c.ackRepeats.Load()
 	if a := c.ackSeen.Load(); a > p.wm {
 		moved, err := c.l.Confirm(a)
 		switch {
@@ -604,12 +722,33 @@ func (p *publisher) step() error {
 	if p.next <= p.wm {
 		p.next = p.wm + 1
 	}
+	p.brokerAcks()
 	now := c.o.Clock()
-	if p.next > p.wm+1 && now.Sub(p.progress) >= c.o.ResendAfter<<min(p.idle, 3) {
-		c.o.Logger.Info("uplink: no ack in time; resending from the watermark", "watermark", p.wm, "next", p.next)
-		p.idle++
+	switch {
+	case p.next == p.wm+1:
+		p.probing = false
+	case p.probing && repeats != p.probeMark && p.wm != p.probeWM:
+		// Answered while the watermark moves: the answer may have come through one of
+		// HQ's connections while the till's entries still wait on another. The timer
+		// probes again if it stops.
+		p.probing = false
+	case p.probing && repeats != p.probeMark:
+		// HQ has taken in what was queued ahead of the probe, and still lacks some.
+		c.o.Logger.Info("uplink: HQ lacks entries the broker took; resending from the watermark", "watermark", p.wm, "next", p.next)
 		c.resends.Add(1)
 		p.resend()
+	case now.Sub(p.progress) >= c.o.ResendAfter<<min(p.idle, 3):
+		p.idle++
+		if p.idle%fullEvery == 0 {
+			c.o.Logger.Info("uplink: no ack for long; resending from the watermark", "watermark", p.wm, "next", p.next)
+			c.resends.Add(1)
+			p.resend()
+			break
+		}
+		p.progress = now
+		if err := p.probe(); err != nil {
+			return err
+		}
 	}
 	// Signed arithmetic: on 32-bit ARM an unsigned difference would not fit an int.
 	room64 := int64(p.wm) + int64(c.o.Window) + 1 - int64(p.next)
@@ -621,9 +760,21 @@ func (p *publisher) step() error {
 		p.progress = now // nothing outstanding: the resend clock starts with this send
 	}
 	p.buf, p.seqs = p.buf[:0], p.seqs[:0]
+	// raw is only valid during the call, and paho keeps the payload until PUBACK: the
+	// payloads are copied into one block per call, which lives until the last of them is
+	// acknowledged (one allocation for a window instead of one per entry).
+	// Blocks start at 4 KiB (a sale or two, as a till sells) and double up to 64 KiB (a
+	// hundred entries, as a backlog drains).
+	var block []byte
+	size := 4 << 10
 	err := c.l.AfterRaw(p.next-1, room, func(seq uint64, raw []byte) bool {
-		// raw is only valid during the call, and paho keeps the payload until PUBACK.
-		p.buf = append(p.buf, bytes.Clone(raw))
+		if cap(block)-len(block) < len(raw) {
+			block = make([]byte, 0, max(len(raw), size))
+			size = min(2*size, 64<<10)
+		}
+		off := len(block)
+		block = append(block, raw...)
+		p.buf = append(p.buf, block[off:len(block):len(block)])
 		p.seqs = append(p.seqs, seq)
 		return true
 	})
@@ -657,6 +808,7 @@ func (p *publisher) step() error {
 			}
 		default:
 		}
+		p.inflight = append(p.inflight, pubTok{p.seqs[i], tok})
 		p.next = p.seqs[i] + 1
 	}
 	c.mu.Lock()
@@ -682,12 +834,26 @@ func (c *Client) onAck(_ mqtt.Client, m mqtt.Message) {
 		through, err = wire.DecodeAck(m.Payload())
 	}
 	if err != nil {
+		// Refused, but an answer all the same: an HQ whose acks this till cannot take
+		// still shows a probe that it has taken in what was queued ahead of it. At worst
+		// (a forger) it costs a resend of the window, never a watermark.
+		c.ackRepeats.Add(1)
+		poke(c.kick)
 		c.refuseAck(err)
 		return
 	}
 	for {
 		cur := c.ackSeen.Load()
-		if through <= cur || c.ackSeen.CompareAndSwap(cur, through) {
+		if through == cur {
+			// Published again: HQ answers a resend (a probe) it already had. (A lower one
+			// is older: HQ's workers may publish their acks out of commit order.)
+			c.ackRepeats.Add(1)
+			break
+		}
+		if through < cur {
+			break
+		}
+		if c.ackSeen.CompareAndSwap(cur, through) {
 			break
 		}
 	}

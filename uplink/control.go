@@ -46,8 +46,10 @@ func (c *Client) status(state string) (wire.Status, error) {
 	return s, nil
 }
 
-// saleWindow is how many entries one backward step of the first last-sale search reads.
-const saleWindow = 512
+// saleWindow is how many entries one backward step of the first last-sale search reads
+// (and decodes): a till's last entries are mostly sales, so the first step finds one,
+// and a till with a backlog does not decode the whole of it to publish its first status.
+const saleWindow = 16
 
 // lastSale is the At of the last sale in the ledger up to seq last. The first call searches
 // backwards from the end in windows (a till that has sold today finds it in the first

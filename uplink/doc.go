@@ -8,9 +8,14 @@
 // What it guarantees:
 //
 //   - The ledger is the outbox. Entries above the watermark are published in seq order,
-//     QoS 1, at most Options.Window unacknowledged at a time, and published again from the
-//     watermark when HQ has not moved it for Options.ResendAfter (twice as long after each
-//     resend that brought no ack, up to 8 times) or after a reconnect.
+//     QoS 1, at most Options.Window unacknowledged at a time. While a session is up, an
+//     entry is published again only when HQ shows it lacks it: when HQ has not moved the
+//     watermark for Options.ResendAfter the till probes (its last entry, once), and
+//     publishes again from the watermark when HQ's answer to the probe still leaves
+//     entries unacknowledged (a broker that dropped them); a long fallback resends
+//     anyway. After a reconnect everything above the watermark is published again, except
+//     what the same broker acknowledged (PUBACK) in the last session, which the probe
+//     covers.
 //   - A fleet that lost its broker comes back spread out: the first attempt after a lost
 //     link waits a uniform random time up to Options.ReconnectJitter, later ones a
 //     jittered exponential backoff.

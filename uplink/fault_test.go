@@ -2,9 +2,11 @@ package uplink_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,5 +286,62 @@ func TestSharedSubscriptionOneConsumerKilled(t *testing.T) {
 	}
 	for _, l := range tills {
 		assertAllAtHQ(t, l, st)
+	}
+}
+
+// TestBrokerDropsTillHealsWithoutStorm: a small fleet's backlog reaches a broker whose
+// queue toward HQ holds half of it, and HQ takes it in slower than the tills' resend
+// timeout, so most tills' first ack comes later than that while their entries still wait
+// at the broker, and the broker drops what does not fit. The tills must heal every drop
+// (HQ holds every entry) without handing HQ their outstanding windows again while the
+// first copies still wait: a till probes with its last entry, and sends again from the
+// watermark only when HQ has answered a probe and still lacks entries. What HQ received
+// twice stays within a bound that a timer resending the window exceeds.
+func TestBrokerDropsTillHealsWithoutStorm(t *testing.T) {
+	tills, entries := loops(20, 100), loops(100, 200)
+	queue := tills * entries / 4 // per HQ connection, of 2
+	mq := rig.StartMosquitto(t, &rig.MosquittoOptions{Extra: []string{fmt.Sprintf("max_queued_messages %d", queue),
+		"max_inflight_messages 20", "sys_interval 1"}})
+	dropped, stopSys := droppedWatch(t, mq.URL())
+	defer stopSys()
+	st := boltHQ(t)
+	var dups atomic.Int64
+	runHQ(t, st, hq.Options{Broker: mq.URL(), ClientID: "hq-slow", AfterCommit: func(r hq.Result) {
+		dups.Add(int64(r.Duplicates))
+		time.Sleep(50 * time.Millisecond) // at most 20 in flight per connection: a few hundred entries a second
+	}})
+	dir := ledgerDir(t)
+	var ls []*ledger.Ledger
+	var cs []*uplink.Client
+	for i := range tills {
+		l := openLedger(t, dir, fmt.Sprintf("t%02d", i))
+		appendSales(t, l, nil, entries)
+		ls = append(ls, l)
+	}
+	for _, l := range ls {
+		o := fastOptions(mq.URL())
+		o.ResendAfter = 500 * time.Millisecond // shorter than a till's first entries wait at the broker
+		c, _ := runTill(t, l, o)
+		cs = append(cs, c)
+	}
+	var probes, resends uint64
+	for i, l := range ls {
+		waitSynced(t, l, cs[i])
+		assertAllAtHQ(t, l, st)
+		s := cs[i].State()
+		probes += s.Probes
+		resends += s.Resends
+	}
+	time.Sleep(1200 * time.Millisecond) // one more $SYS interval
+	total := int64(tills * entries)
+	t.Logf("broker dropped %d, HQ stored %d and received %d twice; the tills probed %d times and resent %d times",
+		dropped(), total, dups.Load(), probes, resends)
+	if dropped() == 0 || resends == 0 {
+		t.Fatalf("the broker dropped %d and the tills resent %d times: the test did not test healing", dropped(), resends)
+	}
+	// A resend after an answered probe repeats what HQ held beyond the drop; a resend
+	// timer repeats the window of every till whose ack is late.
+	if dups.Load() > total/5 {
+		t.Fatalf("HQ received %d entries twice for %d stored: a duplicate storm", dups.Load(), total)
 	}
 }
