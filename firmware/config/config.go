@@ -146,7 +146,9 @@ type Uplink struct {
 	// The uplink's timings. An absent or zero field keeps the default configuration's
 	// value (default.json), or, where that has none either, the uplink's own default:
 	// zero never means "no wait", so a configuration means the same once written back.
-	// ResendAfter: entries not acknowledged by HQ for this long are sent again (default 15s).
+	// ResendAfter: when HQ's acknowledgement has not moved for this long, the till probes
+	// (sends its last entry again) and resends from the watermark only if HQ's answer
+	// still lacks entries, or after six timeouts in a row (default 15s).
 	ResendAfter Duration `json:"resend_after,omitzero"`
 	// BackoffMin and BackoffMax bound the jittered wait between connection attempts
 	// (defaults 500ms and 60s).
