@@ -189,7 +189,7 @@ func (t *boltTxn) lockTills(_ context.Context, keys []TillKey, ours map[TillKey]
 		if err != nil {
 			return nil, nil, err
 		}
-		h := TillState{TillKey: k, Through: binary.BigEndian.Uint64(m.Get(kThrough)), Hash: string(m.Get(kHash))}
+		h := TillState{TillKey: k, Through: binary.BigEndian.Uint64(m.Get(kThrough)), Hash: string(m.Get(kHash)), top: noTop}
 		if h.lastDoc, err = t.lastDoc(k, h.Through); err != nil {
 			return nil, nil, err
 		}

@@ -43,6 +43,10 @@ type Result struct {
 	// kept, for the operator: they mean two boxes answer to one till id, or a till's
 	// ledger was replaced.
 	Alerts []string
+	// LetGo is how many of the batch's new entries were not held because they lay more
+	// than maxPending above their till's watermark: the till sends them again once HQ's
+	// ack has come near them (its window), so what waits above a gap stays bounded.
+	LetGo int
 	// Moved marks the tills whose watermark this batch advanced.
 	Moved map[TillKey]bool
 	// Resent marks the tills that sent something HQ already had: the till has not seen
@@ -52,6 +56,12 @@ type Result struct {
 
 // scanSpan bounds one read of candidate links per till while advancing a watermark.
 const scanSpan = 2000
+
+// maxPending bounds how far above its watermark a till's entry is held while it waits
+// for a gap to close: above the largest window a till may have (uplink Options.Window,
+// at most 60,000), so that a till that keeps to its window never has an entry let go.
+// What lies beyond is not stored (Result.LetGo), and the till's resend brings it again.
+const maxPending = 1 << 16
 
 // Ingest stores a batch in one transaction: it inserts new keys, quarantines conflicts
 // and unfit messages, advances each touched till's watermark over the contiguous,
@@ -220,9 +230,10 @@ func classify(p *plan, res *Result, now time.Time) []Quarantine {
 // chain is one till's watermark while it advances.
 type chain struct {
 	head      TillState
-	start     uint64
+	start     TillState
 	known     map[uint64]link // candidate links by seq: this batch's inserts, then what scans read
 	scannedTo uint64          // every stored seq up to here is in known
+	top       uint64          // nothing is stored above it (noTop: unknown)
 	done      bool
 }
 
@@ -233,7 +244,7 @@ func (c *chain) walk(docs map[string][]centralRef) (ev *eviction, needScan bool)
 	for {
 		l, ok := c.known[c.head.Through+1]
 		if !ok {
-			if c.scannedTo <= c.head.Through {
+			if c.scannedTo <= c.head.Through && c.head.Through < c.top {
 				return nil, true
 			}
 			c.done = true
@@ -257,6 +268,9 @@ func (c *chain) walk(docs map[string][]centralRef) (ev *eviction, needScan bool)
 			}
 			c.head.lastDoc = l.receipt
 		}
+		// What the walk has passed is not needed again: the links held stay within a
+		// scan and the batch's own.
+		delete(c.known, l.seq)
 		c.head.Through, c.head.Hash = l.seq, l.hash
 		if l.receipt != "" {
 			docs[c.head.Store] = append(docs[c.head.Store], centralRef{till: c.head.Till, seq: l.seq})
@@ -302,7 +316,7 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 	chains := make([]*chain, len(heads))
 	byKey := make(map[TillKey]*chain, len(heads))
 	for i, h := range heads {
-		c := &chain{head: h, start: h.Through, scannedTo: h.Through + scanSpan, known: map[uint64]link{}}
+		c := &chain{head: h, start: h, scannedTo: h.Through + scanSpan, top: h.top, known: map[uint64]link{}}
 		for _, l := range read[h.TillKey] {
 			c.known[l.seq] = l
 		}
@@ -310,7 +324,11 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 	}
 	for _, it := range p.items {
 		if it.inserted {
-			byKey[it.key].known[it.seq] = link{seq: it.seq, prev: it.prev, hash: it.hash, receipt: it.receipt}
+			c := byKey[it.key]
+			c.known[it.seq] = link{seq: it.seq, prev: it.prev, hash: it.hash, receipt: it.receipt}
+			if c.top != noTop {
+				c.top = max(c.top, it.seq)
+			}
 		}
 	}
 	var evs []eviction
@@ -343,6 +361,29 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 			c.scannedTo = s.to
 		}
 	}
+	// What this batch brought more than maxPending above where its till's watermark now
+	// is, is not held: it leaves with the evictions, uncounted in the quarantine.
+	var letGo []eviction
+	for _, it := range p.items {
+		if c := byKey[it.key]; it.inserted && it.seq > c.head.Through+maxPending {
+			letGo = append(letGo, eviction{key: it.key, seq: it.seq, drop: true})
+			it.inserted = false
+		}
+	}
+	if len(letGo) > 0 {
+		res.Stored -= len(letGo)
+		res.LetGo += len(letGo)
+		for _, c := range chains {
+			if c.top != noTop {
+				c.top = c.start.top
+			}
+		}
+		for _, it := range p.items {
+			if c := byKey[it.key]; it.inserted && c.top != noTop {
+				c.top = max(c.top, it.seq)
+			}
+		}
+	}
 	if len(evs) > 0 {
 		// The entry leaves what is held either way; the bound decides whether its record
 		// is kept in the quarantine. Its payload is at hand when this batch brought it;
@@ -363,9 +404,6 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 		for i := range evs {
 			evs[i].drop = !keep[i]
 		}
-		if err := t.evict(ctx, evs); err != nil {
-			return nil, err
-		}
 		for _, ev := range evs {
 			if !ev.drop {
 				res.Quarantined++
@@ -373,10 +411,20 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 			}
 		}
 	}
+	if evs = append(evs, letGo...); len(evs) > 0 {
+		if err := t.evict(ctx, evs); err != nil {
+			return nil, err
+		}
+	}
+	// A till's head is written when its watermark moved, or when entries above it were
+	// stored (its top).
 	var moved []TillState
 	for _, c := range chains {
-		if c.head.Through != c.start {
+		if c.head.Through != c.start.Through {
 			res.Moved[c.head.TillKey] = true
+		}
+		if c.head.Through != c.start.Through || c.top != c.start.top {
+			c.head.top = c.top
 			moved = append(moved, c.head)
 		}
 		res.Through[c.head.TillKey] = c.head.Through
@@ -387,6 +435,20 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 		}
 	}
 	return docs, nil
+}
+
+// AlertKind splits the reason of an alert (Result.Alerts, after the till's name) into the
+// kind of fleet event it is, "broken-chain" or "conflict", and the detail that follows
+// the reason's own name of that kind, so that an event reads "broken-chain: seq 5 has
+// prev ..." and not the kind twice.
+func AlertKind(reason string) (kind, detail string) {
+	if d, ok := strings.CutPrefix(reason, "broken chain: "); ok {
+		return "broken-chain", d
+	}
+	if d, ok := strings.CutPrefix(reason, "conflict: "); ok {
+		return "conflict", d
+	}
+	return "conflict", reason
 }
 
 // numberReceipts gives the newly verified receipts their stores' next central numbers,

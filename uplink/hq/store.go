@@ -23,7 +23,13 @@ type TillState struct {
 	// lastDoc is the receipt of the last document at or below Through ("" for none), as
 	// the ingest reads it under the till's lock.
 	lastDoc string
+	// top bounds the till's stored seqs, as the ingest reads it under the lock: nothing is
+	// stored above it (noTop: the store does not say, and links are read by scanSpan).
+	top uint64
 }
+
+// noTop is a TillState's top when the store does not keep one.
+const noTop = ^uint64(0)
 
 // Record is one stored entry.
 type Record struct {
@@ -91,7 +97,8 @@ type txn interface {
 	// evict moves stored entries to the quarantine (removes them only, for those marked
 	// drop).
 	evict(ctx context.Context, evs []eviction) error
-	// setThrough writes the watermarks of tills locked by lockTills.
+	// setThrough writes the watermarks of tills locked by lockTills, with their last
+	// documents and tops.
 	setThrough(ctx context.Context, heads []TillState) error
 	// assignCentral gives, for each of stores (sorted), the entries refs[store]
 	// consecutive central numbers of that store, in order.
