@@ -249,8 +249,8 @@ type pgTxn struct {
 	forgetTills bool      // a head the store knew was missing
 	pending     *pgx.Batch
 	unprojected bool
-	// ours are the entries this transaction inserted (or read back for the projection),
-	// decoded.
+	// ours are the entries read back for the projection, decoded (those the batch brought
+	// come with their central refs).
 	ours map[docKey]*item
 }
 
@@ -289,7 +289,6 @@ func (t *pgTxn) insert(ctx context.Context, items []*item) error {
 	case copied:
 		for _, it := range items {
 			it.inserted = true
-			t.remember(it)
 		}
 		return nil
 	}
@@ -327,7 +326,6 @@ RETURNING store, till, seq`, stores, tills, seqs, hashes, prevs, kinds, receipts
 		}
 		if it := idx[k]; it != nil {
 			it.inserted = true
-			t.remember(it)
 		}
 	}
 	rows.Close()
@@ -436,7 +434,7 @@ func tillColumns(keys []TillKey) (stores, tills []string) {
 // read those. Both statements of the first go in key order: the insert waits for another
 // consumer's uncommitted new till in the same order as that one waits for ours, and FOR
 // UPDATE below ORDER BY locks rows as they come out of the sort.
-func (t *pgTxn) lockTills(ctx context.Context, keys []TillKey, ours map[TillKey]span) ([]TillState, map[TillKey][]link, error) {
+func (t *pgTxn) lockTills(ctx context.Context, keys []TillKey, ours []span) ([]TillState, map[TillKey][]link, error) {
 	heads, err := t.lockHeads(ctx, keys, t.st.unknownTills(keys))
 	if errors.Is(err, errHeadMissing) {
 		t.forgetTills = true
@@ -451,13 +449,13 @@ func (t *pgTxn) lockTills(ctx context.Context, keys []TillKey, ours map[TillKey]
 	// statement of their own, so a snapshot taken once the locks are held, which sees
 	// what the consumers that held them before committed.
 	var spans []span
-	for _, h := range heads {
+	for i, h := range heads {
 		if h.top <= h.Through {
 			continue
 		}
 		from, to := h.Through+1, min(h.top, h.Through+scanSpan)
-		s, ok := ours[h.TillKey]
-		if !ok {
+		s := ours[i]
+		if s.from == 0 {
 			spans = append(spans, span{key: h.TillKey, from: from, to: to})
 			continue
 		}

@@ -368,7 +368,7 @@ func (t *pgTxn) unknownDocs(stores []string, refs map[string][]centralRef) []doc
 	var out []docKey
 	for _, st := range stores {
 		for _, r := range refs[st] {
-			if k := (docKey{TillKey{st, r.till}, r.seq}); t.ours[k] == nil {
+			if k := (docKey{TillKey{st, r.till}, r.seq}); r.it == nil && t.ours[k] == nil {
 				out = append(out, k)
 			}
 		}
@@ -386,7 +386,10 @@ func (t *pgTxn) project(ctx context.Context, stores []string, refs map[string][]
 			return fmt.Errorf("no central numbers for store %s", st)
 		}
 		for j, r := range refs[st] {
-			it := t.ours[docKey{TillKey{st, r.till}, r.seq}]
+			it := r.it
+			if it == nil {
+				it = t.ours[docKey{TillKey{st, r.till}, r.seq}]
+			}
 			rows = append(rows, documentRow(it.entry, CentralNumber(st, uint64(base)+uint64(j)+1)))
 		}
 	}

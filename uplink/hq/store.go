@@ -91,7 +91,8 @@ type txn interface {
 	// new till starts at 0 and the genesis prev. With them it returns, read under the
 	// locks, each till's stored links with through < seq <= through+scanSpan, except those
 	// in its span of ours (the rows this transaction inserted, which the caller knows).
-	lockTills(ctx context.Context, keys []TillKey, ours map[TillKey]span) ([]TillState, map[TillKey][]link, error)
+	// ours[i] is keys[i]'s span (from 0: none).
+	lockTills(ctx context.Context, keys []TillKey, ours []span) ([]TillState, map[TillKey][]link, error)
 	// scan returns, for each span, the stored links with from <= seq <= to of its till.
 	scan(ctx context.Context, spans []span) (map[TillKey][]link, error)
 	// evict moves stored entries to the quarantine (removes them only, for those marked
@@ -130,6 +131,8 @@ type item struct {
 	source   string
 	inserted bool
 	existing string
+	till     int   // the index of its till in the plan's keys
+	first    *item // for a later occurrence of a key in the batch, the first
 }
 
 type link struct {
@@ -142,6 +145,7 @@ type link struct {
 type centralRef struct {
 	till string
 	seq  uint64
+	it   *item // the batch's, when it brought the entry
 }
 
 // CentralNumber formats a store's n-th central receipt number.
