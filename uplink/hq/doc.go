@@ -41,7 +41,7 @@
 //     PostgreSQL's schema is versioned: OpenPostgres refuses an older one and Migrate
 //     brings it up step by step, keeping what is stored. A batch of new entries goes in
 //     with COPY (falling back to an INSERT that sorts new keys from held ones when any
-//     key is held), and central numbers are kept as one run per till per commit.
+//     key is held), and central numbers are kept as one run per store per commit.
 //   - PostgreSQL also keeps a relational projection of the documents (hq_receipts with
 //     the payload as jsonb, hq_lines, hq_tenders, hq_taxes, hq_cash_moves,
 //     hq_stock_moves; views hq_takings_daily, hq_item_sales, hq_vat_daily), written in
