@@ -181,22 +181,22 @@ func (t *boltTxn) quarantineOne(q Quarantine) error {
 }
 
 // lockTills reads the heads; bbolt's one writer at a time is the lock.
-func (t *boltTxn) lockTills(_ context.Context, keys []TillKey, ours map[TillKey]span) ([]TillState, map[TillKey][]link, error) {
+func (t *boltTxn) lockTills(_ context.Context, keys []TillKey, ours []span) ([]TillState, map[TillKey][]link, error) {
 	out := make([]TillState, 0, len(keys))
 	read := map[TillKey][]link{}
-	for _, k := range keys {
+	for i, k := range keys {
 		_, m, err := t.till(k, true)
 		if err != nil {
 			return nil, nil, err
 		}
-		h := TillState{TillKey: k, Through: binary.BigEndian.Uint64(m.Get(kThrough)), Hash: string(m.Get(kHash))}
+		h := TillState{TillKey: k, Through: binary.BigEndian.Uint64(m.Get(kThrough)), Hash: string(m.Get(kHash)), top: noTop}
 		if h.lastDoc, err = t.lastDoc(k, h.Through); err != nil {
 			return nil, nil, err
 		}
 		out = append(out, h)
 		from, to := h.Through+1, h.Through+scanSpan
 		parts := [][2]uint64{{from, to}}
-		if skip, ok := ours[k]; ok {
+		if skip := ours[i]; skip.from != 0 {
 			parts = [][2]uint64{{from, min(to, skip.from-1)}, {max(from, skip.to+1), to}}
 		}
 		for _, pt := range parts {

@@ -235,7 +235,7 @@ func migratedPostgres(tb testing.TB) (*rig.Postgres, hq.Store, *pgx.Conn) {
 
 // TestBusinessViewChangeInProjection: the change given back that the view takes off cash
 // is the projection's (hq_documents.change): written by ingest, by a rebuild, and by the
-// migration to schema 5 for a database whose documents were projected before it.
+// migration to schema 6 for a database whose documents were projected before it.
 func TestBusinessViewChangeInProjection(t *testing.T) {
 	pg, st, conn := migratedPostgres(t)
 	ctx := context.Background()
@@ -266,20 +266,20 @@ func TestBusinessViewChangeInProjection(t *testing.T) {
 	if got := cash("rebuilt"); got != want {
 		t.Fatalf("cash after rebuild %d, want %d", got, want)
 	}
-	// A schema 4 database: its documents have no change yet.
-	for _, q := range []string{`UPDATE hq_documents SET change = 0`, `DELETE FROM hq_schema WHERE version = 5`} {
+	// A schema 5 database: its documents have no change yet.
+	for _, q := range []string{`UPDATE hq_documents SET change = 0`, `DELETE FROM hq_schema WHERE version = 6`} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := cash("schema 4"); got != 4000 {
+	if got := cash("schema 5"); got != 4000 {
 		t.Fatalf("cash without the change %d, want 4000 (the test sees no change column)", got)
 	}
 	if err := hq.Migrate(ctx, pg.URL); err != nil {
 		t.Fatal(err)
 	}
 	if got := cash("migrated"); got != want {
-		t.Fatalf("cash after the migration to schema 5 %d, want %d", got, want)
+		t.Fatalf("cash after the migration to schema 6 %d, want %d", got, want)
 	}
 }
 

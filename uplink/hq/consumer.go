@@ -96,6 +96,7 @@ type Consumer struct {
 	persistent bool
 
 	stored, dups, quarantined atomic.Uint64
+	letGo                     atomic.Uint64
 	acks                      atomic.Uint64
 	lagNanos                  atomic.Int64                  // of the last commit: see Stats.Lag
 	queue                     atomic.Pointer[chan delivery] // the current session's, for Stats.Pending
@@ -155,6 +156,9 @@ type Stats struct {
 	Stored, Duplicates, Quarantined uint64
 	// Acks is how many acks this process published.
 	Acks uint64
+	// LetGo is how many entries were not held because they lay too far above their
+	// till's watermark (Result.LetGo): the tills send them again.
+	LetGo uint64
 	// Pending is how many received messages wait for a worker (not yet committed).
 	Pending int
 	// Lag is, for the last commit, how long after the newest of its entries was journaled
@@ -210,7 +214,7 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 
 // Stats reads the counts.
 func (c *Consumer) Stats() Stats {
-	st := Stats{Stored: c.stored.Load(), Duplicates: c.dups.Load(), Quarantined: c.quarantined.Load(),
+	st := Stats{Stored: c.stored.Load(), Duplicates: c.dups.Load(), Quarantined: c.quarantined.Load(), LetGo: c.letGo.Load(),
 		Acks: c.acks.Load(), Lag: time.Duration(c.lagNanos.Load())}
 	if q := c.queue.Load(); q != nil {
 		st.Pending = len(*q)
@@ -579,6 +583,10 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 	c.stored.Add(uint64(res.Stored))
 	c.dups.Add(uint64(res.Duplicates))
 	c.quarantined.Add(uint64(res.Quarantined))
+	if res.LetGo > 0 {
+		c.letGo.Add(uint64(res.LetGo))
+		c.o.Logger.Warn("hq: entries far above their till's watermark let go (the till sends them again)", "n", res.LetGo)
+	}
 	// What the quarantine kept is logged; what its bound dropped, once per window: a
 	// flood does not flood the log either.
 	for _, f := range res.Refused {

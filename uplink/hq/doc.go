@@ -41,7 +41,7 @@
 //     PostgreSQL's schema is versioned: OpenPostgres refuses an older one and Migrate
 //     brings it up step by step, keeping what is stored. A batch of new entries goes in
 //     with COPY (falling back to an INSERT that sorts new keys from held ones when any
-//     key is held), and central numbers are kept as one run per till per commit.
+//     key is held), and central numbers are kept as one run per store per commit.
 //   - PostgreSQL also keeps a relational projection of the documents (hq_receipts with
 //     the payload as jsonb, hq_lines, hq_tenders, hq_taxes, hq_cash_moves,
 //     hq_stock_moves; views hq_takings_daily, hq_item_sales, hq_vat_daily), written in
@@ -50,7 +50,7 @@
 //     primary key refuses a second), an evict removes what it evicts, and
 //     RebuildProjection writes it again from the entries. From schema 4 these relations
 //     are views over hq_documents, one row per document (lines, tenders and taxes as
-//     arrays; from schema 5 also the change given back), which ingest writes from the
+//     arrays; from schema 6 also the change given back), which ingest writes from the
 //     entries it decoded with one COPY per batch.
 //     queries.sql holds the first queries a back office runs; a test checks them.
 //   - What HQ sends is signed with Options.SignKey when that is set: a command names its

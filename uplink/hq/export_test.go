@@ -15,3 +15,6 @@ func (c *Consumer) AcksDue(through map[TillKey]uint64, busy bool) map[TillKey]ui
 
 // AckStride is how far a till's watermark moves before its ack is due while busy.
 const AckStride = ackStride
+
+// MaxPending is how far above its till's watermark an entry is held (see maxPending).
+const MaxPending = maxPending

@@ -138,6 +138,13 @@ func TestIngestRules(t *testing.T) {
 		if len(reasons) != 2 || !strings.Contains(reasons[0], "conflict") || !strings.Contains(reasons[1], "broken chain") {
 			t.Fatalf("quarantine = %q", reasons)
 		}
+		// As fleet events, each names its kind once.
+		for i, want := range []string{"conflict", "broken-chain"} {
+			kind, detail := hq.AlertKind(reasons[i])
+			if kind != want || !strings.HasPrefix(detail, "seq ") {
+				t.Errorf("alert %q: kind %q, detail %q; want %s and the detail from seq on", reasons[i], kind, detail, want)
+			}
+		}
 		var held []byte
 		st.Entries(ctx, k, 7, func(r hq.Record) error {
 			if r.Seq == 8 {
@@ -220,6 +227,40 @@ func TestImportIsIdempotent(t *testing.T) {
 			t.Fatalf("import with a bad line: %+v, %v", res, err)
 		}
 		if n, err := hq.Check(ctx, st, k); err != nil || n != 120 {
+			t.Fatalf("check: %d, %v", n, err)
+		}
+	})
+}
+
+// TestPendingAboveAGapIsBounded: an entry held above a gap is at most MaxPending above
+// its till's watermark; one beyond is let go and counted, not stored, and the till's
+// resend of it, once the watermark has come near, is stored like any other.
+func TestPendingAboveAGapIsBounded(t *testing.T) {
+	stores(t, func(t *testing.T, st hq.Store) {
+		ctx := context.Background()
+		k := hq.TillKey{Store: "s042", Till: "t01"}
+		_, txs := tillEntries(t, "t01", 3)
+		edge := forgeTx(t, "t01", 1+hq.MaxPending, journal.ReceiptNumber("S042-T01", 7777))
+		beyond := forgeTx(t, "t01", 2+hq.MaxPending, journal.ReceiptNumber("S042-T01", 7778))
+		ingest := func(b hq.Batch) hq.Result {
+			t.Helper()
+			res, err := hq.Ingest(ctx, st, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		if res := ingest(batchOf(txs[0], txs[2], edge, beyond)); res.Stored != 3 || res.LetGo != 1 || res.Through[k] != 1 {
+			t.Fatalf("with a gap: stored %d, let go %d, through %d; want 3, 1, 1", res.Stored, res.LetGo, res.Through[k])
+		}
+		if res := ingest(batchOf(txs[1])); res.Stored != 1 || res.Through[k] != 3 {
+			t.Fatalf("gap closed: stored %d, through %d; want 1, 3", res.Stored, res.Through[k])
+		}
+		// The one held is a duplicate when sent again; the one let go is new.
+		if res := ingest(batchOf(edge, beyond)); res.Stored != 1 || res.Duplicates != 1 || res.LetGo != 0 {
+			t.Fatalf("sent again: stored %d, duplicates %d, let go %d; want 1, 1, 0", res.Stored, res.Duplicates, res.LetGo)
+		}
+		if n, err := hq.Check(ctx, st, k); err != nil || n != 3 {
 			t.Fatalf("check: %d, %v", n, err)
 		}
 	})

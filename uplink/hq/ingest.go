@@ -1,8 +1,10 @@
 package hq
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,6 +45,10 @@ type Result struct {
 	// kept, for the operator: they mean two boxes answer to one till id, or a till's
 	// ledger was replaced.
 	Alerts []string
+	// LetGo is how many of the batch's new entries were not held because they lay more
+	// than maxPending above their till's watermark: the till sends them again once HQ's
+	// ack has come near them (its window), so what waits above a gap stays bounded.
+	LetGo int
 	// Moved marks the tills whose watermark this batch advanced.
 	Moved map[TillKey]bool
 	// Resent marks the tills that sent something HQ already had: the till has not seen
@@ -52,6 +58,12 @@ type Result struct {
 
 // scanSpan bounds one read of candidate links per till while advancing a watermark.
 const scanSpan = 2000
+
+// maxPending bounds how far above its watermark a till's entry is held while it waits
+// for a gap to close: above the largest window a till may have (uplink Options.Window,
+// at most 60,000), so that a till that keeps to its window never has an entry let go.
+// What lies beyond is not stored (Result.LetGo), and the till's resend brings it again.
+const maxPending = 1 << 16
 
 // Ingest stores a batch in one transaction: it inserts new keys, quarantines conflicts
 // and unfit messages, advances each touched till's watermark over the contiguous,
@@ -127,44 +139,68 @@ func ingestIn(ctx context.Context, t txn, b Batch) (Result, error) {
 // later ones (compared with the first after the insert, because one statement cannot
 // both insert and compare), and the tills touched.
 type plan struct {
-	items, later []*item
-	first        map[TillKey]map[uint64]*item
-	keys         []TillKey // sorted, distinct
+	items, later []*item   // items by till and seq
+	keys         []TillKey // sorted, distinct; items[i].till indexes it
 }
 
-func tillLess(a, b TillKey) bool { return a.Store < b.Store || a.Store == b.Store && a.Till < b.Till }
+func tillLess(a, b TillKey) bool { return tillCmp(a, b) < 0 }
+
+func tillCmp(a, b TillKey) int {
+	if c := strings.Compare(a.Store, b.Store); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Till, b.Till)
+}
 
 // planBatch sorts the entries by till and seq: keys in one order in every transaction,
 // so two consumers inserting overlapping resends, or locking the same tills, wait on each
-// other's rows in the same order and never deadlock.
+// other's rows in the same order and never deadlock. The sort is stable, so a key's first
+// occurrence in the batch is the one inserted.
 func planBatch(in []Incoming) *plan {
-	p := &plan{first: map[TillKey]map[uint64]*item{}}
-	for _, in := range in {
-		e := &in.Tx.Entry
-		it := &item{key: TillKey{e.Store, e.Till}, seq: e.Seq, hash: e.Hash, prev: e.Prev, kind: string(e.Kind),
-			receipt: e.Receipt, at: e.At, raw: in.Tx.Raw, entry: e, source: in.Source}
-		m := p.first[it.key]
-		if m == nil {
-			m = map[uint64]*item{}
-			p.first[it.key] = m
-			p.keys = append(p.keys, it.key)
+	all := make([]item, len(in))
+	ptrs := make([]*item, len(in))
+	for i := range in {
+		e := &in[i].Tx.Entry
+		all[i] = item{key: TillKey{e.Store, e.Till}, seq: e.Seq, hash: e.Hash, prev: e.Prev, kind: string(e.Kind),
+			receipt: e.Receipt, at: e.At, raw: in[i].Tx.Raw, entry: e, source: in[i].Source}
+		ptrs[i] = &all[i]
+	}
+	slices.SortStableFunc(ptrs, func(a, b *item) int {
+		if c := tillCmp(a.key, b.key); c != 0 {
+			return c
 		}
-		if _, dup := m[it.seq]; dup {
+		return cmp.Compare(a.seq, b.seq)
+	})
+	p := &plan{items: make([]*item, 0, len(ptrs))}
+	var prev *item
+	for _, it := range ptrs {
+		if prev != nil && prev.key == it.key && prev.seq == it.seq {
+			it.first = prev
 			p.later = append(p.later, it)
 			continue
 		}
-		m[it.seq] = it
-		p.items = append(p.items, it)
-	}
-	sort.Slice(p.items, func(i, j int) bool {
-		a, b := p.items[i], p.items[j]
-		if a.key != b.key {
-			return tillLess(a.key, b.key)
+		if prev == nil || prev.key != it.key {
+			p.keys = append(p.keys, it.key)
 		}
-		return a.seq < b.seq
-	})
-	sort.Slice(p.keys, func(i, j int) bool { return tillLess(p.keys[i], p.keys[j]) })
+		it.till = len(p.keys) - 1
+		p.items = append(p.items, it)
+		prev = it
+	}
 	return p
+}
+
+// find is the item of key k and seq, or nil.
+func (p *plan) find(k TillKey, seq uint64) *item {
+	i, ok := slices.BinarySearchFunc(p.items, item{key: k, seq: seq}, func(a *item, b item) int {
+		if c := tillCmp(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	if !ok {
+		return nil
+	}
+	return p.items[i]
 }
 
 // unfit dates and clips the messages found unfit before the batch.
@@ -202,7 +238,7 @@ func classify(p *plan, res *Result, now time.Time) []Quarantine {
 		}
 	}
 	for _, it := range p.later {
-		f := p.first[it.key][it.seq]
+		f := it.first
 		held := f.hash
 		if !f.inserted {
 			held = f.existing
@@ -219,11 +255,35 @@ func classify(p *plan, res *Result, now time.Time) []Quarantine {
 
 // chain is one till's watermark while it advances.
 type chain struct {
-	head      TillState
-	start     uint64
-	known     map[uint64]link // candidate links by seq: this batch's inserts, then what scans read
-	scannedTo uint64          // every stored seq up to here is in known
+	head  TillState
+	start TillState
+	// mine are the batch's items of the till, by seq (those inserted are candidate links),
+	// and next the first of them the walk has not passed.
+	mine      []*item
+	next      int
+	known     map[uint64]link // the other candidate links by seq: what reads returned
+	scannedTo uint64          // every stored seq up to here is in mine or known
+	top       uint64          // nothing is stored above it (noTop: unknown)
 	done      bool
+}
+
+// link returns the candidate link at seq, and the batch's item when it is one.
+func (c *chain) link(seq uint64) (link, *item, bool) {
+	for c.next < len(c.mine) && c.mine[c.next].seq < seq {
+		c.next++
+	}
+	if c.next < len(c.mine) {
+		if it := c.mine[c.next]; it.seq == seq && it.inserted {
+			return link{seq: it.seq, prev: it.prev, hash: it.hash, receipt: it.receipt}, it, true
+		}
+	}
+	l, ok := c.known[seq]
+	if ok {
+		// What the walk has passed is not needed again: the links held stay within a
+		// read and the batch's own.
+		delete(c.known, seq)
+	}
+	return l, nil, ok
 }
 
 // walk advances c over the known links. It returns the eviction of a link that does not
@@ -231,9 +291,9 @@ type chain struct {
 // link must be read first.
 func (c *chain) walk(docs map[string][]centralRef) (ev *eviction, needScan bool) {
 	for {
-		l, ok := c.known[c.head.Through+1]
+		l, it, ok := c.link(c.head.Through + 1)
 		if !ok {
-			if c.scannedTo <= c.head.Through {
+			if c.scannedTo <= c.head.Through && c.head.Through < c.top {
 				return nil, true
 			}
 			c.done = true
@@ -259,7 +319,7 @@ func (c *chain) walk(docs map[string][]centralRef) (ev *eviction, needScan bool)
 		}
 		c.head.Through, c.head.Hash = l.seq, l.hash
 		if l.receipt != "" {
-			docs[c.head.Store] = append(docs[c.head.Store], centralRef{till: c.head.Till, seq: l.seq})
+			docs[c.head.Store] = append(docs[c.head.Store], centralRef{till: c.head.Till, seq: l.seq, it: it})
 		}
 	}
 }
@@ -276,47 +336,56 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 	// The rows this transaction inserted are known without reading them back; others may
 	// have changed since they were compared, so they are read under the lock. A till's
 	// inserted seqs that form one run are not read again.
-	ours := map[TillKey]span{}
-	count := map[TillKey]uint64{}
+	ours := make([]span, len(p.keys))
+	count := make([]uint64, len(p.keys))
 	for _, it := range p.items {
 		if !it.inserted {
 			continue
 		}
-		s, ok := ours[it.key]
-		if !ok {
-			s = span{key: it.key, from: it.seq}
+		s := &ours[it.till]
+		if s.from == 0 {
+			s.key, s.from = it.key, it.seq
 		}
 		s.to = it.seq // items are in seq order
-		ours[it.key] = s
-		count[it.key]++
+		count[it.till]++
 	}
-	for k, s := range ours {
-		if s.to-s.from+1 != count[k] {
-			delete(ours, k)
+	for i, s := range ours {
+		if s.from != 0 && s.to-s.from+1 != count[i] {
+			ours[i] = span{}
 		}
 	}
 	heads, read, err := t.lockTills(ctx, p.keys, ours)
 	if err != nil {
 		return nil, err
 	}
-	chains := make([]*chain, len(heads))
-	byKey := make(map[TillKey]*chain, len(heads))
+	chains := make([]chain, len(heads))
 	for i, h := range heads {
-		c := &chain{head: h, start: h.Through, scannedTo: h.Through + scanSpan, known: map[uint64]link{}}
-		for _, l := range read[h.TillKey] {
-			c.known[l.seq] = l
+		c := &chains[i]
+		*c = chain{head: h, start: h, scannedTo: h.Through + scanSpan, top: h.top}
+		if links := read[h.TillKey]; len(links) > 0 {
+			c.known = make(map[uint64]link, len(links))
+			for _, l := range links {
+				c.known[l.seq] = l
+			}
 		}
-		chains[i], byKey[h.TillKey] = c, c
 	}
-	for _, it := range p.items {
-		if it.inserted {
-			byKey[it.key].known[it.seq] = link{seq: it.seq, prev: it.prev, hash: it.hash, receipt: it.receipt}
+	for lo := 0; lo < len(p.items); {
+		c := &chains[p.items[lo].till]
+		hi := lo
+		for hi < len(p.items) && p.items[hi].till == p.items[lo].till {
+			if it := p.items[hi]; it.inserted && c.top != noTop {
+				c.top = max(c.top, it.seq)
+			}
+			hi++
 		}
+		c.mine = p.items[lo:hi]
+		lo = hi
 	}
 	var evs []eviction
 	for {
 		var spans []span
-		for _, c := range chains {
+		for i := range chains {
+			c := &chains[i]
 			if c.done {
 				continue
 			}
@@ -335,12 +404,44 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 		if err != nil {
 			return nil, err
 		}
+		byKey := make(map[TillKey]*chain, len(spans))
+		for i := range chains {
+			if c := &chains[i]; !c.done {
+				byKey[c.head.TillKey] = c
+			}
+		}
 		for _, s := range spans {
 			c := byKey[s.key]
+			if c.known == nil {
+				c.known = map[uint64]link{}
+			}
 			for _, l := range links[s.key] {
 				c.known[l.seq] = l
 			}
 			c.scannedTo = s.to
+		}
+	}
+	// What this batch brought more than maxPending above where its till's watermark now
+	// is, is not held: it leaves with the evictions, uncounted in the quarantine.
+	var letGo []eviction
+	for _, it := range p.items {
+		if c := &chains[it.till]; it.inserted && it.seq > c.head.Through+maxPending {
+			letGo = append(letGo, eviction{key: it.key, seq: it.seq, drop: true})
+			it.inserted = false
+		}
+	}
+	if len(letGo) > 0 {
+		res.Stored -= len(letGo)
+		res.LetGo += len(letGo)
+		for i := range chains {
+			if c := &chains[i]; c.top != noTop {
+				c.top = c.start.top
+			}
+		}
+		for _, it := range p.items {
+			if c := &chains[it.till]; it.inserted && c.top != noTop {
+				c.top = max(c.top, it.seq)
+			}
 		}
 	}
 	if len(evs) > 0 {
@@ -350,7 +451,7 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 		reqs := make([]boundReq, len(evs))
 		for i, ev := range evs {
 			size := int64(MaxQuarantinePayload)
-			if it := p.first[ev.key][ev.seq]; it != nil && it.inserted {
+			if it := p.find(ev.key, ev.seq); it != nil && it.inserted {
 				size = int64(len(clipPayload(it.raw)))
 			}
 			q := Quarantine{Source: "chain", Reason: ev.reason}
@@ -363,9 +464,6 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 		for i := range evs {
 			evs[i].drop = !keep[i]
 		}
-		if err := t.evict(ctx, evs); err != nil {
-			return nil, err
-		}
 		for _, ev := range evs {
 			if !ev.drop {
 				res.Quarantined++
@@ -373,10 +471,21 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 			}
 		}
 	}
+	if evs = append(evs, letGo...); len(evs) > 0 {
+		if err := t.evict(ctx, evs); err != nil {
+			return nil, err
+		}
+	}
+	// A till's head is written when its watermark moved, or when entries above it were
+	// stored (its top).
 	var moved []TillState
-	for _, c := range chains {
-		if c.head.Through != c.start {
+	for i := range chains {
+		c := &chains[i]
+		if c.head.Through != c.start.Through {
 			res.Moved[c.head.TillKey] = true
+		}
+		if c.head.Through != c.start.Through || c.top != c.start.top {
+			c.head.top = c.top
 			moved = append(moved, c.head)
 		}
 		res.Through[c.head.TillKey] = c.head.Through
@@ -387,6 +496,20 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 		}
 	}
 	return docs, nil
+}
+
+// AlertKind splits the reason of an alert (Result.Alerts, after the till's name) into the
+// kind of fleet event it is, "broken-chain" or "conflict", and the detail that follows
+// the reason's own name of that kind, so that an event reads "broken-chain: seq 5 has
+// prev ..." and not the kind twice.
+func AlertKind(reason string) (kind, detail string) {
+	if d, ok := strings.CutPrefix(reason, "broken chain: "); ok {
+		return "broken-chain", d
+	}
+	if d, ok := strings.CutPrefix(reason, "conflict: "); ok {
+		return "conflict", d
+	}
+	return "conflict", reason
 }
 
 // numberReceipts gives the newly verified receipts their stores' next central numbers,

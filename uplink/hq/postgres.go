@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"tillbox/ledger/journal"
@@ -16,7 +15,7 @@ import (
 )
 
 // schemaVersion is the PostgreSQL schema this build needs; Migrate brings a database to it.
-const schemaVersion = 5
+const schemaVersion = 6
 
 var migrations = []string{`
 CREATE TABLE IF NOT EXISTS hq_schema (version int PRIMARY KEY);
@@ -84,13 +83,40 @@ INSERT INTO hq_central_runs (store, first, till, seqs, lo)
 	SELECT store, substring(central from '-C([0-9]+)$')::bigint, till, ARRAY[seq], seq FROM hq_central;
 DROP TABLE hq_central;
 INSERT INTO hq_schema (version) VALUES (2);
-`, projectionSchema + projectStatements(allKeys) + `;
+`, projectionSchema + projectStatements(runKeys) + `;
 INSERT INTO hq_schema (version) VALUES (3);
-`, migrateToDocuments, migrateToChange}
+`, migrateToDocuments, `
+-- Each till's head holds what ingest otherwise looked up per till under its lock: the
+-- receipt of the last document at or below the watermark, and the highest seq stored
+-- (nothing above it waits to be linked, so a till whose batch continues its watermark
+-- needs no read of its entries). Heads are updated by every batch: half of each page is
+-- left for the new versions, so that they stay on the page (HOT).
+ALTER TABLE hq_tills ADD COLUMN last_doc text COLLATE "C" NOT NULL DEFAULT '',
+	ADD COLUMN stored_top bigint NOT NULL DEFAULT 0;
+ALTER TABLE hq_tills SET (fillfactor = 50);
+-- Central numbers by runs of a store instead of a till: one row per store per commit
+-- (a reconnect storm's batch holds an entry of each of a thousand tills, and a row and
+-- two index entries per till cost as much as the entries). Entry i of a run, tills[i]'s
+-- seqs[i], has the store's number first+i-1; a number retired by an evict keeps its
+-- till and loses its seq (NULL). An entry's own number is its document's central.
+ALTER TABLE hq_central_runs ADD COLUMN tills text[] COLLATE "C";
+UPDATE hq_central_runs SET tills = array_fill(till, ARRAY[cardinality(seqs)]);
+ALTER TABLE hq_central_runs ALTER COLUMN tills SET NOT NULL, DROP COLUMN till, DROP COLUMN lo;
+UPDATE hq_tills h SET
+	last_doc = coalesce((SELECT e.receipt FROM hq_entries e WHERE e.store = h.store AND e.till = h.till AND e.seq <= h.through
+		AND e.receipt IS NOT NULL ORDER BY e.seq DESC LIMIT 1), ''),
+	stored_top = coalesce((SELECT max(e.seq) FROM hq_entries e WHERE e.store = h.store AND e.till = h.till), 0);
+INSERT INTO hq_schema (version) VALUES (5);
+`, migrateToChange}
 
 // pgStore keeps entries in PostgreSQL; several consumers may share one database.
 type pgStore struct {
 	pool *pgxpool.Pool
+	// tills are the tills known to have a head row (they are never deleted): a batch
+	// creates only the others'. A head found missing all the same (the tables emptied
+	// beneath a running process) empties it and is created.
+	tillsMu sync.Mutex
+	tills   map[TillKey]struct{}
 	// unprojected leaves the relational projection unwritten: only the ingest benchmark
 	// sets it, for its baseline.
 	unprojected bool
@@ -159,21 +185,56 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("hq: open postgres: %w", err)
 	}
-	return &pgStore{pool: pool}, nil
+	return &pgStore{pool: pool, tills: map[TillKey]struct{}{}}, nil
+}
+
+// maxKnownTills bounds pgStore.tills: past it, the set starts again empty.
+const maxKnownTills = 1 << 20
+
+// unknownTills returns those of keys not known to have a head row.
+func (s *pgStore) unknownTills(keys []TillKey) []TillKey {
+	s.tillsMu.Lock()
+	defer s.tillsMu.Unlock()
+	var out []TillKey
+	for _, k := range keys {
+		if _, ok := s.tills[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// knowTills records that keys have head rows (committed), or with forget empties the set.
+func (s *pgStore) knowTills(keys []TillKey, forget bool) {
+	s.tillsMu.Lock()
+	defer s.tillsMu.Unlock()
+	if forget || len(s.tills)+len(keys) > maxKnownTills {
+		s.tills = map[TillKey]struct{}{}
+	}
+	for _, k := range keys {
+		s.tills[k] = struct{}{}
+	}
 }
 
 func (s *pgStore) Close() error { s.pool.Close(); return nil }
 
 func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
+	var t *pgTxn
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		t := &pgTxn{tx: tx, unprojected: s.unprojected}
+		t = &pgTxn{tx: tx, st: s, unprojected: s.unprojected}
 		if err := fn(t); err != nil {
 			return err
 		}
 		return t.flush(ctx)
 	})
+	if t != nil && t.forgetTills {
+		s.knowTills(nil, true)
+	}
 	if err != nil {
 		return fmt.Errorf("hq: postgres commit: %w", err)
+	}
+	if t != nil {
+		s.knowTills(t.locked, false)
 	}
 	return nil
 }
@@ -183,10 +244,13 @@ func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
 // central numbers), or before the commit: one round trip less while the tills are locked.
 type pgTxn struct {
 	tx          pgx.Tx
+	st          *pgStore
+	locked      []TillKey // the tills whose heads lockTills locked (they exist once committed)
+	forgetTills bool      // a head the store knew was missing
 	pending     *pgx.Batch
 	unprojected bool
-	// ours are the entries this transaction inserted (or read back for the projection),
-	// decoded.
+	// ours are the entries read back for the projection, decoded (those the batch brought
+	// come with their central refs).
 	ours map[docKey]*item
 }
 
@@ -225,7 +289,6 @@ func (t *pgTxn) insert(ctx context.Context, items []*item) error {
 	case copied:
 		for _, it := range items {
 			it.inserted = true
-			t.remember(it)
 		}
 		return nil
 	}
@@ -263,7 +326,6 @@ RETURNING store, till, seq`, stores, tills, seqs, hashes, prevs, kinds, receipts
 		}
 		if it := idx[k]; it != nil {
 			it.inserted = true
-			t.remember(it)
 		}
 	}
 	rows.Close()
@@ -366,94 +428,77 @@ func tillColumns(keys []TillKey) (stores, tills []string) {
 	return stores, tills
 }
 
-// lockTills creates the new tills and locks all of them in one round trip. Both
-// statements go in key order: the insert waits for another consumer's uncommitted new
-// till in the same order as that one waits for ours, and FOR UPDATE below ORDER BY locks
-// rows as they come out of the sort.
-func (t *pgTxn) lockTills(ctx context.Context, keys []TillKey, ours map[TillKey]span) ([]TillState, map[TillKey][]link, error) {
-	stores, tills := tillColumns(keys)
-	// A span from 1 to 0 skips nothing.
-	los, his := make([]int64, len(keys)), make([]int64, len(keys))
-	for i, k := range keys {
-		los[i] = 1
-		if s, ok := ours[k]; ok {
-			los[i], his[i] = int64(s.from), int64(s.to)
-		}
+// lockTills creates the tills it does not know and locks all of them in one round trip,
+// reading their heads; only for the tills with entries stored above the watermark beyond
+// this batch's own (pending above a gap, or another consumer's) does a second round trip
+// read those. Both statements of the first go in key order: the insert waits for another
+// consumer's uncommitted new till in the same order as that one waits for ours, and FOR
+// UPDATE below ORDER BY locks rows as they come out of the sort.
+func (t *pgTxn) lockTills(ctx context.Context, keys []TillKey, ours []span) ([]TillState, map[TillKey][]link, error) {
+	heads, err := t.lockHeads(ctx, keys, t.st.unknownTills(keys))
+	if errors.Is(err, errHeadMissing) {
+		t.forgetTills = true
+		heads, err = t.lockHeads(ctx, keys, keys)
 	}
-	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO hq_tills (store, till, through, through_hash)
-SELECT s, t, 0, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(s, t, ord) ORDER BY ord
-ON CONFLICT DO NOTHING`, stores, tills, journal.GenesisPrev)
-	b.Queue(`SELECT h.store, h.till, h.through, h.through_hash FROM hq_tills h
-JOIN unnest($1::text[], $2::text[]) AS u(s, t) ON h.store = u.s AND h.till = u.t
-ORDER BY h.store, h.till FOR UPDATE OF h`, stores, tills)
-	// Its own statement, so a snapshot taken once the locks are held: it sees what the
-	// consumers that held them before committed.
-	// Two index ranges per till, below and above its span of ours, so that the rows this
-	// transaction inserted are not even visited.
-	b.Queue(`SELECT u.s, u.t, e.seq, e.prev, e.hash, coalesce(e.receipt, '')
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(s, t, lo, hi)
-JOIN hq_tills h ON h.store = u.s AND h.till = u.t
-JOIN LATERAL (
-	SELECT seq, prev, hash, receipt FROM hq_entries
-	WHERE store = u.s AND till = u.t AND seq > h.through AND seq < u.lo AND seq <= h.through + $5
-	UNION ALL
-	SELECT seq, prev, hash, receipt FROM hq_entries
-	WHERE store = u.s AND till = u.t AND seq > greatest(h.through, u.hi) AND seq <= h.through + $5) e ON true`,
-		stores, tills, los, his, scanSpan)
-	// Each till's last verified document, under the lock too: its receipt number is the
-	// one the next document's must follow.
-	b.Queue(`SELECT u.s, u.t, coalesce((SELECT e.receipt FROM hq_entries e
-	WHERE e.store = u.s AND e.till = u.t AND e.seq <= h.through AND e.receipt IS NOT NULL ORDER BY e.seq DESC LIMIT 1), '')
-FROM unnest($1::text[], $2::text[]) AS u(s, t) JOIN hq_tills h ON h.store = u.s AND h.till = u.t`, stores, tills)
-	br := t.tx.SendBatch(ctx, b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, nil, fmt.Errorf("lock tills: %w", err)
-	}
-	heads, err := t.readHeads(br, keys)
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := br.Query()
+	t.locked = keys
+	// The links above each watermark, up to its top and at most scanSpan, but for the
+	// span of them this transaction inserted (the caller knows those): read in a
+	// statement of their own, so a snapshot taken once the locks are held, which sees
+	// what the consumers that held them before committed.
+	var spans []span
+	for i, h := range heads {
+		if h.top <= h.Through {
+			continue
+		}
+		from, to := h.Through+1, min(h.top, h.Through+scanSpan)
+		s := ours[i]
+		if s.from == 0 {
+			spans = append(spans, span{key: h.TillKey, from: from, to: to})
+			continue
+		}
+		if s.from > from {
+			spans = append(spans, span{key: h.TillKey, from: from, to: min(to, s.from-1)})
+		}
+		if s.to < to {
+			spans = append(spans, span{key: h.TillKey, from: max(from, s.to+1), to: to})
+		}
+	}
+	if len(spans) == 0 {
+		return heads, nil, nil
+	}
+	links, err := t.scan(ctx, spans)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lock tills: read links: %w", err)
-	}
-	links, err := readLinks(rows)
-	if err != nil {
-		return nil, nil, fmt.Errorf("lock tills: read links: %w", err)
-	}
-	if err := readLastDocs(br, heads); err != nil {
-		return nil, nil, fmt.Errorf("lock tills: last documents: %w", err)
 	}
 	return heads, links, nil
 }
 
-// readLastDocs sets each head's lastDoc from rows of (store, till, receipt).
-func readLastDocs(br pgx.BatchResults, heads []TillState) error {
-	rows, err := br.Query()
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	idx := make(map[TillKey]int, len(heads))
-	for i, h := range heads {
-		idx[h.TillKey] = i
-	}
-	for rows.Next() {
-		var k TillKey
-		var r string
-		if err := rows.Scan(&k.Store, &k.Till, &r); err != nil {
-			return err
-		}
-		if i, ok := idx[k]; ok {
-			heads[i].lastDoc = r
-		}
-	}
-	return rows.Err()
-}
+// errHeadMissing is lockHeads' report of a till it did not create and found no head of.
+var errHeadMissing = errors.New("till head missing")
 
-func (t *pgTxn) readHeads(br pgx.BatchResults, keys []TillKey) ([]TillState, error) {
+// lockHeads creates the heads of fresh (in key order) and locks and reads those of keys.
+func (t *pgTxn) lockHeads(ctx context.Context, keys, fresh []TillKey) ([]TillState, error) {
+	b := &pgx.Batch{}
+	if len(fresh) > 0 {
+		fs, ft := tillColumns(fresh)
+		b.Queue(`INSERT INTO hq_tills (store, till, through, through_hash)
+SELECT s, t, 0, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(s, t, ord) ORDER BY ord
+ON CONFLICT DO NOTHING`, fs, ft, journal.GenesisPrev)
+	}
+	stores, tills := tillColumns(keys)
+	b.Queue(`SELECT h.store, h.till, h.through, h.through_hash, h.last_doc, h.stored_top FROM hq_tills h
+JOIN unnest($1::text[], $2::text[]) AS u(s, t) ON h.store = u.s AND h.till = u.t
+ORDER BY h.store, h.till FOR UPDATE OF h`, stores, tills)
+	br := t.tx.SendBatch(ctx, b)
+	defer br.Close()
+	if len(fresh) > 0 {
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("lock tills: %w", err)
+		}
+	}
 	rows, err := br.Query()
 	if err != nil {
 		return nil, fmt.Errorf("lock tills: %w", err)
@@ -467,11 +512,11 @@ func (t *pgTxn) readHeads(br pgx.BatchResults, keys []TillKey) ([]TillState, err
 	got := 0
 	for rows.Next() {
 		var h TillState
-		var through int64
-		if err := rows.Scan(&h.Store, &h.Till, &through, &h.Hash); err != nil {
+		var through, top int64
+		if err := rows.Scan(&h.Store, &h.Till, &through, &h.Hash, &h.lastDoc, &top); err != nil {
 			return nil, fmt.Errorf("lock tills: %w", err)
 		}
-		h.Through = uint64(through)
+		h.Through, h.top = uint64(through), uint64(top)
 		i, ok := idx[h.TillKey]
 		if !ok {
 			return nil, fmt.Errorf("lock tills: unexpected till %s", h.TillKey)
@@ -483,6 +528,9 @@ func (t *pgTxn) readHeads(br pgx.BatchResults, keys []TillKey) ([]TillState, err
 		return nil, fmt.Errorf("lock tills: %w", err)
 	}
 	if got != len(keys) {
+		if len(fresh) < len(keys) {
+			return nil, errHeadMissing
+		}
 		return nil, fmt.Errorf("lock tills: %d of %d tills found", got, len(keys))
 	}
 	return out, nil
@@ -547,60 +595,44 @@ SELECT now(), 'chain', store, till, seq, r, substring(raw from 1 for $5) FROM d 
 func (t *pgTxn) setThrough(ctx context.Context, heads []TillState) error {
 	n := len(heads)
 	stores, tills, throughs, hashes := make([]string, n), make([]string, n), make([]int64, n), make([]string, n)
+	docs, tops := make([]string, n), make([]int64, n)
 	for i, h := range heads {
-		stores[i], tills[i], throughs[i], hashes[i] = h.Store, h.Till, int64(h.Through), h.Hash
+		stores[i], tills[i], throughs[i], hashes[i], docs[i], tops[i] = h.Store, h.Till, int64(h.Through), h.Hash, h.lastDoc, int64(h.top)
 	}
-	t.queue(`UPDATE hq_tills h SET through = u.th, through_hash = u.hh, updated_at = now()
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(s, t, th, hh)
-WHERE h.store = u.s AND h.till = u.t`, stores, tills, throughs, hashes)
+	t.queue(`UPDATE hq_tills h SET through = u.th, through_hash = u.hh, last_doc = u.ld, stored_top = greatest(h.stored_top, u.tp),
+	updated_at = CASE WHEN u.th <> h.through THEN now() ELSE h.updated_at END
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[]) AS u(s, t, th, hh, ld, tp)
+WHERE h.store = u.s AND h.till = u.t`, stores, tills, throughs, hashes, docs, tops)
 	return nil
 }
 
 // assignCentral reserves every store's numbers and writes the runs in one round trip,
 // with the watermarks queued before it: the stores' rows are created and locked in name
 // order (after all till locks), and one statement adds each store's count and writes
-// its runs from the numbers it reserved.
+// one run per store from the numbers it reserved.
 func (t *pgTxn) assignCentral(ctx context.Context, stores []string, refs map[string][]centralRef) error {
 	counts := make([]int64, len(stores))
-	// One run per till and store: refs holds each till's entries together, in chain order.
-	// off is the run's first entry's place among its store's entries.
-	var rs, rt, rq []string
-	var roff []int64
-	var seqs strings.Builder
+	var rs, rt []string
+	var rq []int64
 	for i, st := range stores {
 		counts[i] = int64(len(refs[st]))
-		for j, r := range refs[st] {
-			if j == 0 || refs[st][j-1].till != r.till {
-				if len(rs) > 0 {
-					seqs.WriteByte('}')
-					rq = append(rq, seqs.String())
-				}
-				seqs.Reset()
-				seqs.WriteByte('{')
-				rs, rt, roff = append(rs, st), append(rt, r.till), append(roff, int64(j))
-			} else {
-				seqs.WriteByte(',')
-			}
-			seqs.WriteString(strconv.FormatUint(r.seq, 10))
+		for _, r := range refs[st] {
+			rs, rt, rq = append(rs, st), append(rt, r.till), append(rq, int64(r.seq))
 		}
-	}
-	if len(rs) > 0 {
-		seqs.WriteByte('}')
-		rq = append(rq, seqs.String())
 	}
 	t.queue(`INSERT INTO hq_stores (store) SELECT s FROM unnest($1::text[]) WITH ORDINALITY AS u(s, ord) ORDER BY ord
 ON CONFLICT DO NOTHING`, stores)
 	t.queue(`SELECT store FROM hq_stores WHERE store = ANY($1::text[]) ORDER BY store FOR UPDATE`, stores)
 	// The last statement returns each store's base: its numbers of this batch are
-	// base+1, base+2, ...
+	// base+1, base+2, ... in the order given.
 	t.queue(`WITH c AS (
 	UPDATE hq_stores h SET central_next = h.central_next + u.n FROM unnest($1::text[], $2::bigint[]) AS u(s, n)
 	WHERE h.store = u.s RETURNING h.store, h.central_next - u.n AS base),
-w AS (INSERT INTO hq_central_runs (store, first, till, seqs, lo)
-	SELECT r.s, c.base + r.off + 1, r.t, r.q::bigint[], (r.q::bigint[])[1]
-	FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[]) AS r(s, t, off, q) JOIN c ON c.store = r.s)
+r AS (SELECT x.s, array_agg(x.t ORDER BY x.o) AS tills, array_agg(x.q ORDER BY x.o) AS seqs
+	FROM unnest($3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS x(s, t, q, o) GROUP BY x.s),
+w AS (INSERT INTO hq_central_runs (store, first, tills, seqs) SELECT r.s, c.base + 1, r.tills, r.seqs FROM r JOIN c ON c.store = r.s)
 SELECT store, base FROM c`,
-		stores, counts, rs, rt, roff, rq)
+		stores, counts, rs, rt, rq)
 	// The projection is written once the numbers are known, from the entries this
 	// transaction inserted; those it did not (pending until this batch closed their gap)
 	// are read back first.
@@ -690,25 +722,24 @@ func (s *pgStore) Through(ctx context.Context, k TillKey) (uint64, error) {
 	return uint64(th), nil
 }
 
-const recordCols = `e.store, e.till, e.seq, e.hash, coalesce(e.receipt, ''), c.n, e.source, e.raw`
+const recordCols = `e.store, e.till, e.seq, e.hash, coalesce(e.receipt, ''), d.central, e.source, e.raw`
 
-// recordFrom finds an entry's central number in the till's last run that starts at or
-// before it (runs of a till never overlap). Every query over it selects with visible:
-// only the verified prefix of a till's chain (seq <= its watermark) is ever read as stored.
-const recordFrom = ` FROM hq_entries e JOIN hq_tills h ON h.store = e.store AND h.till = e.till LEFT JOIN LATERAL (
-	SELECT r.first + array_position(r.seqs, e.seq) - 1 AS n FROM hq_central_runs r
-	WHERE r.store = e.store AND r.till = e.till AND r.lo <= e.seq ORDER BY r.lo DESC LIMIT 1) c ON true `
+// recordFrom finds an entry's central number in its document's row (by its primary key).
+// Every query over it selects with visible: only the verified prefix of a till's chain
+// (seq <= its watermark) is ever read as stored.
+const recordFrom = ` FROM hq_entries e JOIN hq_tills h ON h.store = e.store AND h.till = e.till
+LEFT JOIN hq_documents d ON d.store = e.store AND d.till = e.till AND d.at = e.at AND d.seq = e.seq `
 
 const visible = `e.seq <= h.through AND `
 
 func scanRecord(row pgx.Row) (Record, error) {
 	var r Record
 	var seq int64
-	var central *int64
+	var central *string
 	err := row.Scan(&r.Store, &r.Till, &seq, &r.Hash, &r.Receipt, &central, &r.Source, &r.Raw)
 	r.Seq = uint64(seq)
 	if central != nil {
-		r.Central = CentralNumber(r.Store, uint64(*central))
+		r.Central = *central
 	}
 	return r, err
 }
@@ -749,16 +780,16 @@ func (s *pgStore) Lookup(ctx context.Context, number string) (Record, error) {
 	err := pgx.ErrNoRows
 	var r Record
 	if store, n, ok := parseCentral(number); ok {
-		var till string
+		var till *string
 		var seq *int64
-		err = s.pool.QueryRow(ctx, `SELECT till, seqs[$2 - first + 1] FROM hq_central_runs
+		err = s.pool.QueryRow(ctx, `SELECT tills[$2 - first + 1], seqs[$2 - first + 1] FROM hq_central_runs
 WHERE store = $1 AND first <= $2 ORDER BY first DESC LIMIT 1`, store, int64(n)).Scan(&till, &seq)
-		if err == nil && seq == nil {
-			err = pgx.ErrNoRows // beyond the run: not assigned yet
+		if err == nil && (seq == nil || till == nil) {
+			err = pgx.ErrNoRows // beyond the run (not assigned yet), or retired
 		}
 		if err == nil {
 			r, err = scanRecord(s.pool.QueryRow(ctx, `SELECT `+recordCols+recordFrom+`WHERE `+visible+`e.store = $1 AND e.till = $2 AND e.seq = $3`,
-				store, till, *seq))
+				store, *till, *seq))
 		}
 	}
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -189,26 +189,27 @@ WHERE d.kind IN ('sale', 'refund') GROUP BY d.store, day, x.code, x.rate;
 
 // migrateToDocuments is the step to schema 4: schema 3's projection tables give way to
 // hq_documents and the views, projected again from the entries.
-const migrateToDocuments = `DROP VIEW hq_takings_daily, hq_item_sales, hq_vat_daily;
+var migrateToDocuments = `DROP VIEW hq_takings_daily, hq_item_sales, hq_vat_daily;
 DROP TABLE hq_receipts, hq_lines, hq_tenders, hq_taxes, hq_cash_moves, hq_stock_moves;
-` + documentsSchema + projectDocuments + `;
+` + documentsSchema + projectDocumentsFrom(runKeys) + `;
 INSERT INTO hq_schema (version) VALUES (4);
 `
 
-// migrateToChange is the step to schema 5: a document's change given back in cash
+// migrateToChange is the step to schema 6: a document's change given back in cash
 // (totals.change), which the business view takes off cash, read once from each stored
 // entry that has one instead of from its payload at every refresh.
 const migrateToChange = `ALTER TABLE hq_documents ADD COLUMN IF NOT EXISTS change bigint NOT NULL DEFAULT 0;
 UPDATE hq_documents d SET change = c.change
 FROM hq_entries e CROSS JOIN LATERAL (SELECT (convert_from(e.raw, 'UTF8')::jsonb->'totals'->>'change')::bigint AS change) c
 WHERE e.store = d.store AND e.till = d.till AND e.seq = d.seq AND c.change IS NOT NULL AND c.change <> 0;
-INSERT INTO hq_schema (version) VALUES (5);
+INSERT INTO hq_schema (version) VALUES (6);
 `
 
-// projectDocuments writes hq_documents from the verified prefix of every till (allKeys),
+// projectDocumentsFrom writes hq_documents from the verified prefix of every till (allKeys),
 // on the server, each payload parsed once: the same rows as ingest writes from the
-// entries it decoded (RebuildProjection and the migration to schema 4).
-const projectDocuments = `INSERT INTO hq_documents (store, till, seq, receipt, central, kind, at, cashier, currency, gross, change, reason, ref,
+// entries it decoded (RebuildProjection, and the migration to schema 4 from runKeys).
+func projectDocumentsFrom(keys string) string {
+	return `INSERT INTO hq_documents (store, till, seq, receipt, central, kind, at, cashier, currency, gross, change, reason, ref,
 	warehouse, dest, line_items, line_names, line_qtys, line_prices, line_amounts, line_taxes, tender_kinds, tender_amounts,
 	tender_refs, tax_codes, tax_rates, tax_nets, tax_taxes, tax_grosses)
 SELECT e.store, e.till, e.seq, e.receipt, upper(e.store) || '-C' || CASE WHEN u.n >= 1000000000 THEN u.n::text ELSE lpad(u.n::text, 9, '0') END,
@@ -230,12 +231,16 @@ SELECT e.store, e.till, e.seq, e.receipt, upper(e.store) || '-C' || CASE WHEN u.
 	ARRAY(SELECT coalesce((x->>'net')::bigint, 0) FROM jsonb_array_elements(j.taxes) WITH ORDINALITY AS a(x, o) ORDER BY o),
 	ARRAY(SELECT coalesce((x->>'tax')::bigint, 0) FROM jsonb_array_elements(j.taxes) WITH ORDINALITY AS a(x, o) ORDER BY o),
 	ARRAY(SELECT coalesce((x->>'gross')::bigint, 0) FROM jsonb_array_elements(j.taxes) WITH ORDINALITY AS a(x, o) ORDER BY o)
-FROM ` + allKeys + ` JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq = u.q
+FROM ` + keys + ` JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq = u.q
 CROSS JOIN LATERAL (SELECT p,
 		CASE WHEN jsonb_typeof(p->'lines') = 'array' THEN p->'lines' ELSE '[]' END AS lines,
 		CASE WHEN jsonb_typeof(p->'tenders') = 'array' THEN p->'tenders' ELSE '[]' END AS tenders,
 		CASE WHEN jsonb_typeof(p->'totals'->'taxes') = 'array' THEN p->'totals'->'taxes' ELSE '[]' END AS taxes
 	FROM (SELECT convert_from(e.raw, 'UTF8')::jsonb AS p OFFSET 0) p OFFSET 0) j`
+}
+
+// projectDocuments is projectDocumentsFrom every document of the verified prefix.
+var projectDocuments = projectDocumentsFrom(allKeys)
 
 // projectionEvict removes the projection of a till's entries from a seq on ($1 store,
 // $2 till, $3 seq).
@@ -243,6 +248,13 @@ var projectionEvict = []string{`DELETE FROM hq_documents WHERE store = $1 AND ti
 
 // allKeys are every document of the verified prefix, with its central number n.
 const allKeys = `(SELECT e.store, e.till, e.seq, c.n FROM hq_entries e JOIN hq_tills h ON h.store = e.store AND h.till = e.till
+	LEFT JOIN (SELECT r.store, x.till, x.seq, r.first + x.o - 1 AS n FROM hq_central_runs r
+		CROSS JOIN LATERAL unnest(r.tills, r.seqs) WITH ORDINALITY AS x(till, seq, o)) c ON c.store = e.store AND c.till = e.till AND c.seq = e.seq
+	WHERE e.seq <= h.through AND e.receipt IS NOT NULL) AS u(s, t, q, n)`
+
+// runKeys is allKeys over the runs of one till each, as schemas 2 to 4 keep them: the
+// migrations to schemas 3 and 4 read them.
+const runKeys = `(SELECT e.store, e.till, e.seq, c.n FROM hq_entries e JOIN hq_tills h ON h.store = e.store AND h.till = e.till
 	LEFT JOIN (SELECT r.store, r.till, x.seq, r.first + x.o - 1 AS n FROM hq_central_runs r
 		CROSS JOIN LATERAL unnest(r.seqs) WITH ORDINALITY AS x(seq, o)) c ON c.store = e.store AND c.till = e.till AND c.seq = e.seq
 	WHERE e.seq <= h.through AND e.receipt IS NOT NULL) AS u(s, t, q, n)`
@@ -368,7 +380,7 @@ func (t *pgTxn) unknownDocs(stores []string, refs map[string][]centralRef) []doc
 	var out []docKey
 	for _, st := range stores {
 		for _, r := range refs[st] {
-			if k := (docKey{TillKey{st, r.till}, r.seq}); t.ours[k] == nil {
+			if k := (docKey{TillKey{st, r.till}, r.seq}); r.it == nil && t.ours[k] == nil {
 				out = append(out, k)
 			}
 		}
@@ -386,7 +398,10 @@ func (t *pgTxn) project(ctx context.Context, stores []string, refs map[string][]
 			return fmt.Errorf("no central numbers for store %s", st)
 		}
 		for j, r := range refs[st] {
-			it := t.ours[docKey{TillKey{st, r.till}, r.seq}]
+			it := r.it
+			if it == nil {
+				it = t.ours[docKey{TillKey{st, r.till}, r.seq}]
+			}
 			rows = append(rows, documentRow(it.entry, CentralNumber(st, uint64(base)+uint64(j)+1)))
 		}
 	}

@@ -79,13 +79,15 @@ SELECT now(), 'operator', $1, $2, seq, $5, substring(raw from 1 for $6) FROM d O
 	}
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE hq_tills SET through = $3 - 1, updated_at = now(), through_hash = coalesce(
-	(SELECT hash FROM hq_entries WHERE store = $1 AND till = $2 AND seq = $3 - 1), $4)
+	(SELECT hash FROM hq_entries WHERE store = $1 AND till = $2 AND seq = $3 - 1), $4),
+	last_doc = coalesce((SELECT receipt FROM hq_entries WHERE store = $1 AND till = $2 AND seq < $3 AND receipt IS NOT NULL
+		ORDER BY seq DESC LIMIT 1), '')
 WHERE store = $1 AND till = $2`, k.Store, k.Till, int64(seq), journal.GenesisPrev)
-	// The central numbers of the evicted entries are retired: runs lose their seqs from
-	// seq on, and a run left empty goes.
-	b.Queue(`UPDATE hq_central_runs r SET seqs = ARRAY(SELECT s FROM unnest(r.seqs) WITH ORDINALITY AS u(s, o) WHERE s < $3 ORDER BY o)
-WHERE r.store = $1 AND r.till = $2 AND $3 <= ANY(r.seqs)`, k.Store, k.Till, int64(seq))
-	b.Queue(`DELETE FROM hq_central_runs WHERE store = $1 AND till = $2 AND cardinality(seqs) = 0`, k.Store, k.Till)
+	// The central numbers of the evicted entries are retired: the store's runs lose the
+	// till's seqs from seq on (their places, and so the other numbers, stay).
+	b.Queue(`UPDATE hq_central_runs r SET seqs = ARRAY(SELECT CASE WHEN x.t = $2 AND x.q >= $3 THEN NULL ELSE x.q END
+	FROM unnest(r.tills, r.seqs) WITH ORDINALITY AS x(t, q, o) ORDER BY x.o)
+WHERE r.store = $1 AND EXISTS (SELECT 1 FROM unnest(r.tills, r.seqs) AS x(t, q) WHERE x.t = $2 AND x.q >= $3)`, k.Store, k.Till, int64(seq))
 	for _, q := range projectionEvict {
 		b.Queue(q, k.Store, k.Till, int64(seq))
 	}

@@ -23,7 +23,13 @@ type TillState struct {
 	// lastDoc is the receipt of the last document at or below Through ("" for none), as
 	// the ingest reads it under the till's lock.
 	lastDoc string
+	// top bounds the till's stored seqs, as the ingest reads it under the lock: nothing is
+	// stored above it (noTop: the store does not say, and links are read by scanSpan).
+	top uint64
 }
+
+// noTop is a TillState's top when the store does not keep one.
+const noTop = ^uint64(0)
 
 // Record is one stored entry.
 type Record struct {
@@ -85,13 +91,15 @@ type txn interface {
 	// new till starts at 0 and the genesis prev. With them it returns, read under the
 	// locks, each till's stored links with through < seq <= through+scanSpan, except those
 	// in its span of ours (the rows this transaction inserted, which the caller knows).
-	lockTills(ctx context.Context, keys []TillKey, ours map[TillKey]span) ([]TillState, map[TillKey][]link, error)
+	// ours[i] is keys[i]'s span (from 0: none).
+	lockTills(ctx context.Context, keys []TillKey, ours []span) ([]TillState, map[TillKey][]link, error)
 	// scan returns, for each span, the stored links with from <= seq <= to of its till.
 	scan(ctx context.Context, spans []span) (map[TillKey][]link, error)
 	// evict moves stored entries to the quarantine (removes them only, for those marked
 	// drop).
 	evict(ctx context.Context, evs []eviction) error
-	// setThrough writes the watermarks of tills locked by lockTills.
+	// setThrough writes the watermarks of tills locked by lockTills, with their last
+	// documents and tops.
 	setThrough(ctx context.Context, heads []TillState) error
 	// assignCentral gives, for each of stores (sorted), the entries refs[store]
 	// consecutive central numbers of that store, in order.
@@ -123,6 +131,8 @@ type item struct {
 	source   string
 	inserted bool
 	existing string
+	till     int   // the index of its till in the plan's keys
+	first    *item // for a later occurrence of a key in the batch, the first
 }
 
 type link struct {
@@ -135,6 +145,7 @@ type link struct {
 type centralRef struct {
 	till string
 	seq  uint64
+	it   *item // the batch's, when it brought the entry
 }
 
 // CentralNumber formats a store's n-th central receipt number.

@@ -40,8 +40,8 @@ func TestOnlyTheVerifiedPrefixIsShown(t *testing.T) {
 		_, txs := tillEntries(t, "t01", 5)
 		// A hostile entry far above the watermark that repeats the number of receipt 1, and
 		// one with a number no verified receipt has.
-		far := forgeTx(t, "t01", 1_000_000, txs[0].Entry.Receipt)
-		farOwn := forgeTx(t, "t01", 2_000_000, journal.ReceiptNumber("S042-T01", 777777))
+		far := forgeTx(t, "t01", 60_000, txs[0].Entry.Receipt)
+		farOwn := forgeTx(t, "t01", 65_000, journal.ReceiptNumber("S042-T01", 7777))
 		res, err := hq.Ingest(ctx, st, batchOf(txs[0], txs[1], txs[3], far, farOwn))
 		if err != nil {
 			t.Fatal(err)

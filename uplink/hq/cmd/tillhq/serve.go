@@ -196,11 +196,8 @@ func serve(ctx context.Context, e *env, args []string) error {
 	o.AfterCommit = func(r hq.Result) {
 		for _, a := range r.Alerts {
 			if k, reason, ok := parseAlert(a); ok {
-				kind := "conflict"
-				if strings.HasPrefix(reason, "broken chain") {
-					kind = "broken-chain"
-				}
-				view.RecordConflict(k, kind, reason)
+				kind, detail := hq.AlertKind(reason)
+				view.RecordConflict(k, kind, detail)
 			}
 		}
 		for _, f := range r.Refused {
