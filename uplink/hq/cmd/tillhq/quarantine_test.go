@@ -13,7 +13,7 @@ import (
 
 // TestForgedEntryEvictedTillSyncs is the unsigned fleet's stalled till, end to end: a
 // forged entry at through+1 is stored and acknowledged, the till refuses that ack and its
-// own entries are quarantined on every resend, with an alert on the dashboard at once.
+// own entries are quarantined on every probe, with an alert on the dashboard at once.
 // tillhq quarantine evict and replay (recorded with who did it) store the till's own
 // entries: its watermark reaches its last seq and the receipt HQ shows is the till's.
 func TestForgedEntryEvictedTillSyncs(t *testing.T) {
@@ -58,12 +58,12 @@ func TestForgedEntryEvictedTillSyncs(t *testing.T) {
 	// arrived, the till would take the forgery's ack as its own and never send its seq 4.)
 	nextEvent(t, c, wire.EventIntegrityError)
 
-	// The till refuses the ack beyond its ledger's end; its next sales are quarantined on
-	// every resend.
+	// The till refuses the ack beyond its ledger's end; its next sales are quarantined, and
+	// again on each probe the till sends while HQ's watermark stays at the forgery.
 	appendSales(t, l, c, 3)
-	waitFor(t, 60*time.Second, "the till's entries to be quarantined on a resend", func() bool {
+	waitFor(t, 60*time.Second, "the till's entries to be quarantined again on a probe", func() bool {
 		q := run("quarantine", "list", "s042/t01")
-		return strings.Contains(q, "seq 5: broken chain") && strings.Count(q, "seq 4: conflict") >= 2
+		return strings.Contains(q, "seq 4: conflict") && strings.Count(q, "seq 5: broken chain") >= 2
 	})
 	waitFor(t, 10*time.Second, "the dashboard to raise the conflict", func() bool {
 		var m struct {
