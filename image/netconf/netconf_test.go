@@ -66,8 +66,12 @@ func (d *dhcpServer) handle(conn net.PacketConn, peer net.Addr, m *dhcpv4.DHCPv4
 	if err != nil {
 		return
 	}
-	if _, err := conn.WriteTo(resp.ToBytes(), peer); err == nil && typ == dhcpv4.MessageTypeAck {
+	// An ACK is counted before it goes out: the client may act on it before WriteTo returns.
+	if typ == dhcpv4.MessageTypeAck {
 		d.acks.Add(1)
+	}
+	if _, err := conn.WriteTo(resp.ToBytes(), peer); err != nil && typ == dhcpv4.MessageTypeAck {
+		d.acks.Add(-1)
 	}
 }
 
