@@ -231,34 +231,7 @@ func padded(t *testing.T, bundle, dir string) string {
 // next boot finds it clean.
 func (r *box) fsckData() {
 	r.t.Helper()
-	sp, _ := spec.ForBoard("qemu-virt")
-	off := int64(1+sp.BootMiB+2*sp.SlotMiB) << 20
-	size := int64(sp.DataMiB) << 20
-	f, err := os.OpenFile(r.disk, os.O_RDWR, 0)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer f.Close()
-	part := filepath.Join(r.dir, "data-part.img")
-	buf := make([]byte, size)
-	if _, err := f.ReadAt(buf, off); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.WriteFile(part, buf, 0o644); err != nil {
-		r.t.Fatal(err)
-	}
-	if out, err := exec.Command("e2fsck", "-fy", part).CombinedOutput(); err != nil {
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() >= 4 {
-			r.t.Fatalf("e2fsck of the data partition: %v\n%s", err, out)
-		}
-	}
-	if buf, err = os.ReadFile(part); err != nil {
-		r.t.Fatal(err)
-	}
-	if _, err := f.WriteAt(buf, off); err != nil {
-		r.t.Fatal(err)
-	}
-	os.Remove(part)
+	r.onDataPartition(nil)
 }
 
 // procCPU is the process's CPU time so far, user and system (/proc/PID/stat; USER_HZ 100).

@@ -177,9 +177,11 @@ func (r *box) rootfs(version, initPkg, tillboxPkg string) string {
 	return out
 }
 
-// dataFile writes a file into the disk image's data partition (ext4, through debugfs on
-// a copy of the partition written back in place).
-func (r *box) dataFile(name, content string) {
+// onDataPartition copies the disk image's data partition (ext4) to a file, replays its
+// journal and checks it (after a power cut the journal holds what the box committed last,
+// as the box's kernel would replay it at its next mount), lets edit change that copy, and
+// writes it back in place. qemu must be stopped.
+func (r *box) onDataPartition(edit func(part string)) {
 	r.t.Helper()
 	sp, _ := spec.ForBoard("qemu-virt")
 	off := int64(1+sp.BootMiB+2*sp.SlotMiB) << 20
@@ -190,7 +192,7 @@ func (r *box) dataFile(name, content string) {
 	}
 	defer f.Close()
 	part := filepath.Join(r.dir, "data-part.img")
-	src := filepath.Join(r.dir, "data-file")
+	defer os.Remove(part)
 	buf := make([]byte, size)
 	if _, err := f.ReadAt(buf, off); err != nil {
 		r.t.Fatal(err)
@@ -198,20 +200,13 @@ func (r *box) dataFile(name, content string) {
 	if err := os.WriteFile(part, buf, 0o644); err != nil {
 		r.t.Fatal(err)
 	}
-	os.WriteFile(src, []byte(content), 0o644)
-	// After a power cut the journal holds what the box committed last: replay it first,
-	// as the box's kernel would at its next mount.
 	if out, err := exec.Command("e2fsck", "-fy", part).CombinedOutput(); err != nil {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() >= 4 {
 			r.t.Fatalf("e2fsck of the data partition: %v\n%s", err, out)
 		}
 	}
-	dir, base := filepath.Split(name)
-	cmd := fmt.Sprintf("cd /%s\nwrite %s %s\n", dir, src, base)
-	c := exec.Command("debugfs", "-w", "-f", "-", part)
-	c.Stdin = strings.NewReader(cmd)
-	if out, err := c.CombinedOutput(); err != nil || bytes.Contains(out, []byte("rror")) {
-		r.t.Fatalf("debugfs: %v\n%s", err, out)
+	if edit != nil {
+		edit(part)
 	}
 	if buf, err = os.ReadFile(part); err != nil {
 		r.t.Fatal(err)
@@ -219,7 +214,25 @@ func (r *box) dataFile(name, content string) {
 	if _, err := f.WriteAt(buf, off); err != nil {
 		r.t.Fatal(err)
 	}
-	os.Remove(part)
+}
+
+// dataFile writes a file into the disk image's data partition (through debugfs on a copy
+// of the partition written back in place).
+func (r *box) dataFile(name, content string) {
+	r.t.Helper()
+	src := filepath.Join(r.dir, "data-file")
+	if err := os.WriteFile(src, []byte(content), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	r.onDataPartition(func(part string) {
+		dir, base := filepath.Split(name)
+		cmd := fmt.Sprintf("cd /%s\nwrite %s %s\n", dir, src, base)
+		c := exec.Command("debugfs", "-w", "-f", "-", part)
+		c.Stdin = strings.NewReader(cmd)
+		if out, err := c.CombinedOutput(); err != nil || bytes.Contains(out, []byte("rror")) {
+			r.t.Fatalf("debugfs: %v\n%s", err, out)
+		}
+	})
 }
 
 // stick writes a bundle of rootfs as an update stick image (padded to whole sectors).
