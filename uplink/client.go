@@ -457,8 +457,8 @@ func (c *Client) wait(tok mqtt.Token, op string) error {
 // Its session is clean, so no broker keeps anything for it while it is away, at either
 // QoS; what it must find at a connect is retained (ack, catalog, desired) and is sent at
 // every subscribe; an ack lost with a dropped link is superseded by the retained one at
-// the next connect, and one lost otherwise by the next ack or the resend after
-// ResendAfter, which HQ acknowledges again. QoS 1 would add nothing and costs on a NATS
+// the next connect, and one lost otherwise by the next ack or by HQ's answer to the
+// probe after ResendAfter (it acknowledges the probed entry again). QoS 1 would add nothing and costs on a NATS
 // cluster a replicated JetStream consumer per subscription, made at every connect and
 // deleted at every disconnect: 1,000 tills connecting at once could not all get theirs
 // within NATS's 4 s (nats-server 2.9's MQTT side; a QoS 0 subscription is a plain one).

@@ -94,6 +94,27 @@ func shippedNATSConf(t *testing.T) string {
 }
 
 // node is node i's MQTT URL.
+// hqOptions are HQ's options on the cluster: MQTT on node 0, signed, with short waits.
+func (f *natsFleet) hqOptions() hq.Options {
+	return hq.Options{Broker: f.cl.MQTTURLs(0), TLS: f.hqTLS, Keys: f.keys, SignKey: f.ca.SigningKey(), ClientID: "tillhq-js",
+		WaitTimeout: 5 * time.Second, BackoffMin: 50 * time.Millisecond, BackoffMax: 400 * time.Millisecond}
+}
+
+// runHQ starts HQ's JetStream consumer on st with ho, reading the stream on every node;
+// stop ends it and waits for it.
+func (f *natsFleet) runHQ(t *testing.T, st hq.Store, ho hq.Options) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	js, err := hq.NewJetStreamConsumer(st, &ho, hq.JetStream{URLs: f.cl.NATSURLs(), AckWait: 5 * time.Second})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); js.Run(ctx) }()
+	return func() { cancel(); <-done }
+}
+
 func (f *natsFleet) node(i int) string { return f.cl.Nodes[i].MQTTURL() }
 
 // dialNode connects a plain MQTT client to node i with cfg's certificate.
@@ -118,15 +139,8 @@ func TestNATSClusterPermissionsConfineEachTill(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	st := boltHQ(t)
-	ho := hq.Options{Broker: f.cl.MQTTURLs(0), TLS: f.hqTLS, Keys: f.keys, SignKey: f.ca.SigningKey(), ClientID: "tillhq-js",
-		WaitTimeout: 5 * time.Second, BackoffMin: 50 * time.Millisecond, BackoffMax: 400 * time.Millisecond}
-	js, err := hq.NewJetStreamConsumer(st, &ho, hq.JetStream{URLs: f.cl.NATSURLs(), AckWait: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); js.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	ho := f.hqOptions()
+	t.Cleanup(f.runHQ(t, st, ho))
 	// The streams laid out first: a till connecting meanwhile may find NATS still making
 	// them, lose its connection and journal the outage.
 	waitTxStream(t, f)
@@ -387,18 +401,6 @@ func TestNATSUsersMatchMosquittoACL(t *testing.T) {
 func TestNATSClusterRetainedAckReachesTillThatWasOffline(t *testing.T) {
 	f := newNATSFleet(t, "t01")
 	st := boltHQ(t)
-	runHQ := func() (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		ho := hq.Options{Broker: f.cl.MQTTURLs(0), TLS: f.hqTLS, Keys: f.keys, SignKey: f.ca.SigningKey(), ClientID: "tillhq-js",
-			WaitTimeout: 5 * time.Second, BackoffMin: 50 * time.Millisecond, BackoffMax: 400 * time.Millisecond}
-		js, err := hq.NewJetStreamConsumer(st, &ho, hq.JetStream{URLs: f.cl.NATSURLs(), AckWait: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { defer close(done); js.Run(ctx) }()
-		return func() { cancel(); <-done }
-	}
 	nc, err := nats.Connect(f.cl.NATSURLs(), nats.Secure(f.hqTLS), nats.Timeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -422,7 +424,7 @@ func TestNATSClusterRetainedAckReachesTillThatWasOffline(t *testing.T) {
 		return info.State.Msgs
 	}
 	// HQ's first session lays the streams out; then no HQ runs.
-	stop := runHQ()
+	stop := f.runHQ(t, st, f.hqOptions())
 	waitTxStream(t, f)
 	stop()
 
@@ -440,7 +442,7 @@ func TestNATSClusterRetainedAckReachesTillThatWasOffline(t *testing.T) {
 
 	// HQ stores them and acknowledges to a till that is not there.
 	k := hq.TillKey{Store: "s042", Till: "t01"}
-	stop = runHQ()
+	stop = f.runHQ(t, st, f.hqOptions())
 	waitFor(t, 60*time.Second, "t01's entries at HQ", func() bool {
 		th, err := st.Through(context.Background(), k)
 		return err == nil && th == n
