@@ -1,10 +1,11 @@
 package hq
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,15 +108,8 @@ func DayTakings(ctx context.Context, st Store, day TradingDay) ([]Takings, error
 	if err != nil {
 		return nil, fmt.Errorf("hq: takings of %s (%s): %w", day.Date, day.Zone, err)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Store != b.Store {
-			return a.Store < b.Store
-		}
-		if a.Till != b.Till {
-			return a.Till < b.Till
-		}
-		return a.Currency < b.Currency
+	slices.SortFunc(out, func(a, b Takings) int {
+		return cmp.Or(cmp.Compare(a.Store, b.Store), cmp.Compare(a.Till, b.Till), cmp.Compare(a.Currency, b.Currency))
 	})
 	return out, nil
 }
@@ -265,13 +259,10 @@ func TakingsTotals(tills []Takings) (stores, fleet []Takings) {
 	for _, t := range pf {
 		fleet = append(fleet, *t)
 	}
-	sort.Slice(stores, func(i, j int) bool {
-		if stores[i].Store != stores[j].Store {
-			return stores[i].Store < stores[j].Store
-		}
-		return stores[i].Currency < stores[j].Currency
+	slices.SortFunc(stores, func(a, b Takings) int {
+		return cmp.Or(cmp.Compare(a.Store, b.Store), cmp.Compare(a.Currency, b.Currency))
 	})
-	sort.Slice(fleet, func(i, j int) bool { return fleet[i].Currency < fleet[j].Currency })
+	slices.SortFunc(fleet, func(a, b Takings) int { return cmp.Compare(a.Currency, b.Currency) })
 	return stores, fleet
 }
 
@@ -316,15 +307,12 @@ func FleetVersions(ts []TillStatus) ([]VersionCount, []CatalogCount) {
 	}
 	var vs []VersionCount
 	for _, v := range fw {
-		sort.Strings(v.Stores)
-		v.Stores = compactStrings(v.Stores)
+		slices.Sort(v.Stores)
+		v.Stores = slices.Compact(v.Stores)
 		vs = append(vs, *v)
 	}
-	sort.Slice(vs, func(i, j int) bool {
-		if vs[i].Tills != vs[j].Tills {
-			return vs[i].Tills > vs[j].Tills
-		}
-		return vs[i].Version > vs[j].Version
+	slices.SortFunc(vs, func(a, b VersionCount) int {
+		return cmp.Or(cmp.Compare(b.Tills, a.Tills), cmp.Compare(b.Version, a.Version)) // most tills first
 	})
 	var cs []CatalogCount
 	for s, m := range cat {
@@ -332,23 +320,10 @@ func FleetVersions(ts []TillStatus) ([]VersionCount, []CatalogCount) {
 			cs = append(cs, CatalogCount{Store: s, Version: v, Tills: n})
 		}
 	}
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].Store != cs[j].Store {
-			return cs[i].Store < cs[j].Store
-		}
-		return cs[i].Version > cs[j].Version
+	slices.SortFunc(cs, func(a, b CatalogCount) int {
+		return cmp.Or(cmp.Compare(a.Store, b.Store), cmp.Compare(b.Version, a.Version)) // newest first
 	})
 	return vs, cs
-}
-
-func compactStrings(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // QuarantineCount is how many messages of one till HQ holds in its quarantine for one
@@ -387,15 +362,8 @@ func QuarantineCounts(ctx context.Context, st Store) ([]QuarantineCount, error) 
 	for _, c := range by {
 		out = append(out, *c)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Store != b.Store {
-			return a.Store < b.Store
-		}
-		if a.Till != b.Till {
-			return a.Till < b.Till
-		}
-		return a.Reason < b.Reason
+	slices.SortFunc(out, func(a, b QuarantineCount) int {
+		return cmp.Or(cmp.Compare(a.Store, b.Store), cmp.Compare(a.Till, b.Till), cmp.Compare(a.Reason, b.Reason))
 	})
 	return out, nil
 }
