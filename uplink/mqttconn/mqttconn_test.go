@@ -396,3 +396,51 @@ func TestPersistentSessionOnlyForConsumers(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedConnectIsOneMQTT311Attempt: a broker that refuses the CONNECT (not
+// authorized) sees one attempt, at MQTT 3.1.1, and the error says why it refused. paho
+// left to itself tries again at MQTT 3.1 after any refusal: a second TLS handshake per
+// refused till, and on NATS (which speaks only 3.1.1) the reason the caller sees becomes
+// "unacceptable protocol version" instead of the broker's own.
+func TestRefusedConnectIsOneMQTT311Attempt(t *testing.T) {
+	ln := listen(t)
+	levels := make(chan string, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// CONNECT: 0x10, remaining length (one byte here), protocol name, level.
+			head := make([]byte, 2)
+			if _, err := io.ReadFull(c, head); err != nil || head[0] != 0x10 {
+				c.Close()
+				levels <- fmt.Sprintf("bad CONNECT header % x", head)
+				continue
+			}
+			body := make([]byte, int(head[1]))
+			io.ReadFull(c, body)
+			n := int(body[0])<<8 | int(body[1])
+			levels <- fmt.Sprintf("%s/%d", body[2:2+n], body[2+n])
+			c.Write([]byte{0x20, 2, 0, 5}) // CONNACK: not authorized
+			c.Close()
+		}
+	}()
+	_, err := mqttconn.Connect(mqttconn.Session{Kind: mqttconn.Brief, Broker: "tcp://" + ln.Addr().String(), ClientID: "a",
+		Timeout: 2 * time.Second})
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "not authori") {
+		t.Errorf("refused connect: %v, want the broker's reason (not authorized)", err)
+	}
+	var got []string
+	for done := false; !done; {
+		select {
+		case l := <-levels:
+			got = append(got, l)
+		case <-time.After(500 * time.Millisecond):
+			done = true
+		}
+	}
+	if len(got) != 1 || got[0] != "MQTT/4" {
+		t.Errorf("the broker saw CONNECTs %q, want one at MQTT 3.1.1 (MQTT/4)", got)
+	}
+}

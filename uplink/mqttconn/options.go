@@ -159,7 +159,7 @@ func (s *Session) timeout() time.Duration {
 	return DefaultTimeout
 }
 
-// clientOptions are paho's options for s: a clean session unless s is a persistent
+// clientOptions are paho's options for s: MQTT 3.1.1, a clean session unless s is a persistent
 // Consumer's, no automatic reconnect or connect retry (the caller makes a new client for
 // the next session), the connection Open makes, and DiscardStore, which is right because
 // paho never resumes a session of its own: a persistent Consumer's broker keeps and
@@ -191,6 +191,10 @@ func clientOptions(s Session) *mqtt.ClientOptions {
 		SetUsername(s.Username).
 		SetPassword(s.Password).
 		SetCleanSession(!s.Persistent).
+		// MQTT 3.1.1 only: paho otherwise tries again at 3.1 after any refusal, which
+		// doubles the handshakes of a refused fleet and, on NATS, replaces the broker's
+		// reason with "unacceptable protocol version".
+		SetProtocolVersion(4).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetOrderMatters(s.Kind == Consumer || s.Kind == Watch).
