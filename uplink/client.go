@@ -50,11 +50,14 @@ type Client struct {
 	cmds    chan wire.Cmd
 	events  chan wire.Event // the uplink's own events, for the firmware
 
-	ackSeen    atomic.Uint64 // highest through received, not yet applied
-	ackRepeats atomic.Uint64 // acks received equal to ackSeen: HQ answering a resend
-	resends    atomic.Uint64 // resends from the watermark, see State
-	probes     atomic.Uint64 // probes sent, see State
-	refusedMu  sync.Mutex    // guards refusedWhy and refusedAt: the last ack-refused alert
+	ackSeen    atomic.Uint64             // highest through received, not yet applied
+	ackRepeats atomic.Uint64             // acks received equal to ackSeen: HQ answering a resend
+	resends    atomic.Uint64             // resends from the watermark, see State
+	probes     atomic.Uint64             // probes sent, see State
+	resendLong atomic.Uint64             // of resends, the long fallback's, see State
+	sessions   atomic.Uint64             // sessions begun, see State
+	again      [againKinds]atomic.Uint64 // entries sent again, by why: see Again
+	refusedMu  sync.Mutex                // guards refusedWhy and refusedAt: the last ack-refused alert
 	refusedWhy string
 	refusedAt  time.Time
 	catPending atomic.Pointer[[]byte]
@@ -217,7 +220,31 @@ type State struct {
 	// Probes counts the probes: the last entry sent, sent again because HQ's watermark
 	// had not moved for the resend timeout (Options.ResendAfter).
 	Probes uint64
+	// ResendsLong counts those of Resends that were the long fallback: the sixth resend
+	// timeout in a row without progress.
+	ResendsLong uint64
+	// Sessions counts the sessions begun since New: each connect after the first one
+	// followed a lost link.
+	Sessions uint64
+	// Again counts the entries sent more than once, by why.
+	Again Again
 }
+
+// Again counts entries sent again: as probes, after an answered probe found HQ lacking
+// them, by the long fallback, at the start of a session (sent in an earlier one and not
+// acknowledged by the same broker), and when asked to (SyncNow).
+type Again struct {
+	Probe, Answered, Long, Reconnect, Asked uint64
+}
+
+const (
+	againProbe = iota
+	againAnswered
+	againLong
+	againReconnect
+	againAsked
+	againKinds
+)
 
 // Progress of the current sync, counted from the watermark when it began (SyncNow, or the
 // last moment nothing was pending): entries sent, acknowledged by HQ, and to do in all.
@@ -231,7 +258,10 @@ func (c *Client) State() State {
 	wm, _ := c.l.Watermark()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := State{Online: c.online, Since: c.since, LastSeq: last, Watermark: wm, LastError: c.lastErr, Resends: c.resends.Load(), Probes: c.probes.Load()}
+	s := State{Online: c.online, Since: c.since, LastSeq: last, Watermark: wm, LastError: c.lastErr, Resends: c.resends.Load(), Probes: c.probes.Load(),
+		ResendsLong: c.resendLong.Load(), Sessions: c.sessions.Load(),
+		Again: Again{Probe: c.again[againProbe].Load(), Answered: c.again[againAnswered].Load(), Long: c.again[againLong].Load(),
+			Reconnect: c.again[againReconnect].Load(), Asked: c.again[againAsked].Load()}}
 	if cat := c.catalog.Load(); cat != nil {
 		s.Catalog = cat.Version
 	}
@@ -494,6 +524,7 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 		}
 	}
 	c.setOnline(true, c.o.Clock(), "")
+	c.sessions.Add(1)
 	c.o.Logger.Info("uplink: online", "broker", c.brokers[(c.next-1)%len(c.brokers)])
 	if err := c.journalOnline(downSince); err != nil {
 		return &fatalError{err}
@@ -533,7 +564,7 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 			return s.err()
 		case <-c.kick:
 		case <-c.syncNow:
-			p.resend()
+			p.resend(againAsked)
 		case <-poll.C:
 		case <-status.C:
 			if err := c.publishStatus(s, wire.StateOnline); err != nil {
@@ -610,6 +641,9 @@ func (p *publisher) start() error {
 	}
 	p.pubacked = p.next - 1
 	p.c.mu.Lock()
+	if p.c.sentHigh >= p.next {
+		p.c.again[againReconnect].Add(p.c.sentHigh - p.next + 1)
+	}
 	p.c.sentHigh = p.next - 1
 	p.c.mu.Unlock()
 	return nil
@@ -644,8 +678,11 @@ func (p *publisher) brokerAcks() {
 	p.inflight = p.inflight[:0]
 }
 
-// resend sends everything outstanding again from the watermark.
-func (p *publisher) resend() {
+// resend sends everything outstanding again from the watermark; why counts them.
+func (p *publisher) resend(why int) {
+	if p.next > p.wm+1 {
+		p.c.again[why].Add(p.next - 1 - p.wm)
+	}
 	p.next = p.wm + 1
 	p.progress = p.c.o.Clock()
 	p.probing = false
@@ -680,6 +717,7 @@ func (p *publisher) probe() error {
 		if raw == nil {
 			continue
 		}
+		c.again[againProbe].Add(1)
 		tok := p.s.cli.Publish(p.topic, 1, false, raw)
 		select {
 		case <-tok.Done():
@@ -736,13 +774,14 @@ func (p *publisher) step() error {
 		// HQ has taken in what was queued ahead of the probe, and still lacks some.
 		c.o.Logger.Info("uplink: HQ lacks entries the broker took; resending from the watermark", "watermark", p.wm, "next", p.next)
 		c.resends.Add(1)
-		p.resend()
+		p.resend(againAnswered)
 	case now.Sub(p.progress) >= c.o.ResendAfter<<min(p.idle, 3):
 		p.idle++
 		if p.idle%fullEvery == 0 {
 			c.o.Logger.Info("uplink: no ack for long; resending from the watermark", "watermark", p.wm, "next", p.next)
 			c.resends.Add(1)
-			p.resend()
+			c.resendLong.Add(1)
+			p.resend(againLong)
 			break
 		}
 		p.progress = now
