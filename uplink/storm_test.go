@@ -491,7 +491,9 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 		res.resends += st.Resends
 		res.probes += st.Probes
 		res.resendsLong += st.ResendsLong
-		res.relinks += st.Sessions - 1
+		if st.Sessions > 0 {
+			res.relinks += st.Sessions - 1
+		}
 		res.again = addAgain(res.again, st.Again)
 	}
 	for _, pid := range pids {
@@ -547,7 +549,7 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 }
 
 func addAgain(a, b uplink.Again) uplink.Again {
-	return uplink.Again{Probe: a.Probe + b.Probe, Answered: a.Answered + b.Answered, Long: a.Long + b.Long,
+	return uplink.Again{Probe: a.Probe + b.Probe, Gap: a.Gap + b.Gap, Answered: a.Answered + b.Answered, Long: a.Long + b.Long,
 		Reconnect: a.Reconnect + b.Reconnect, Asked: a.Asked + b.Asked}
 }
 
@@ -608,7 +610,10 @@ func printProgress(start time.Time, done int, ledgers []*ledger.Ledger, clients 
 	var again uplink.Again
 	for _, c := range clients {
 		st := c.State()
-		probes, resends, long, relinks = probes+st.Probes, resends+st.Resends, long+st.ResendsLong, relinks+st.Sessions-1
+		probes, resends, long = probes+st.Probes, resends+st.Resends, long+st.ResendsLong
+		if st.Sessions > 0 {
+			relinks += st.Sessions - 1
+		}
 		again = addAgain(again, st.Again)
 	}
 	var hq []string
