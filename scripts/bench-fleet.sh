@@ -17,6 +17,8 @@
 #   BROKERS=mosquitto scripts/bench-fleet.sh   # only Mosquitto (BROKERS=nats: only the cluster)
 #   HQPROFILE=/tmp/prof scripts/bench-fleet.sh # a CPU and a heap profile of each tillhq serve there
 #   CONNECTIONS=1 scripts/bench-fleet.sh       # tillhq serve --connections 1 (default: serve's own)
+#   PROGRESS=30s scripts/bench-fleet.sh        # a line of progress every 30 s (tills' and tillhq's counts)
+#   RESEND_AFTER=3s scripts/bench-fleet.sh     # the tills' ResendAfter (default 15s): a small storm, a large one's timeouts
 #
 # Targets on a 2-core machine: 1,000 tills at 15,000 entries/s or more, 0 drops, 0 resends,
 # tillhq at most 250 MB; 5,000 tills complete with nothing lost. Needs mosquitto and
@@ -35,5 +37,6 @@ if [ "$max" != unlimited ] && [ "$max" -lt "$want" ]; then want=$max; fi
 ulimit -n "$want" || echo "bench-fleet: could not raise the file limit to $want (ulimit -n is $(ulimit -n))" >&2
 TILLBOX_FLEET_TILLS="$tills" TILLBOX_FLEET_ENTRIES="${ENTRIES:-200}" TILLBOX_FLEET_HQ="${HQ:-1,2}" \
   TILLBOX_FLEET_BROKERS="${BROKERS:-mosquitto,nats}" TILLBOX_FLEET_HQPROFILE="${HQPROFILE:-}" \
-  TILLBOX_FLEET_CONNECTIONS="${CONNECTIONS:-}" \
+  TILLBOX_FLEET_CONNECTIONS="${CONNECTIONS:-}" TILLBOX_FLEET_PROGRESS="${PROGRESS:-}" \
+  TILLBOX_FLEET_RESEND="${RESEND_AFTER:-}" \
   go test -count=1 -run '^$' -bench '^BenchmarkFleet$' -benchtime 1x -timeout 120m ./uplink/

@@ -50,11 +50,17 @@ type Client struct {
 	cmds    chan wire.Cmd
 	events  chan wire.Event // the uplink's own events, for the firmware
 
-	ackSeen    atomic.Uint64 // highest through received, not yet applied
-	ackRepeats atomic.Uint64 // acks received equal to ackSeen: HQ answering a resend
-	resends    atomic.Uint64 // resends from the watermark, see State
-	probes     atomic.Uint64 // probes sent, see State
-	refusedMu  sync.Mutex    // guards refusedWhy and refusedAt: the last ack-refused alert
+	ackSeen    atomic.Uint64             // highest through received, not yet applied
+	ackRepeats atomic.Uint64             // acks received equal to ackSeen: HQ answering a resend
+	resends    atomic.Uint64             // resends from the watermark, see State
+	probes     atomic.Uint64             // probes sent, see State
+	resendLong atomic.Uint64             // of resends, the long fallback's, see State
+	sessions   atomic.Uint64             // sessions begun, see State
+	again      [againKinds]atomic.Uint64 // entries sent again, by why: see Again
+	held       atomic.Pointer[heldHint]  // the last held message from HQ
+	heldN      atomic.Uint64             // held messages received
+	heldSeen   atomic.Bool               // HQ sends held messages: an ack alone answers no probe
+	refusedMu  sync.Mutex                // guards refusedWhy and refusedAt: the last ack-refused alert
 	refusedWhy string
 	refusedAt  time.Time
 	catPending atomic.Pointer[[]byte]
@@ -217,7 +223,36 @@ type State struct {
 	// Probes counts the probes: the last entry sent, sent again because HQ's watermark
 	// had not moved for the resend timeout (Options.ResendAfter).
 	Probes uint64
+	// ResendsLong counts those of Resends that were the long fallback: the sixth resend
+	// timeout in a row without progress.
+	ResendsLong uint64
+	// Sessions counts the sessions begun since New: each connect after the first one
+	// followed a lost link.
+	Sessions uint64
+	// Again counts the entries sent more than once, by why.
+	Again Again
+	// Held counts HQ's held messages received (see wire.KindHeld).
+	Held uint64
 }
+
+// Again counts entries sent again: as probes, after an answered probe found HQ lacking
+// them, by the long fallback, at the start of a session (sent in an earlier one and not
+// acknowledged by the same broker), and when asked to (SyncNow).
+type Again struct {
+	// Gap: after an answered probe, the entries HQ said it lacked below those it holds
+	// (its held message); Answered: after one without it, everything from the watermark.
+	Probe, Gap, Answered, Long, Reconnect, Asked uint64
+}
+
+const (
+	againProbe = iota
+	againGap
+	againAnswered
+	againLong
+	againReconnect
+	againAsked
+	againKinds
+)
 
 // Progress of the current sync, counted from the watermark when it began (SyncNow, or the
 // last moment nothing was pending): entries sent, acknowledged by HQ, and to do in all.
@@ -231,7 +266,10 @@ func (c *Client) State() State {
 	wm, _ := c.l.Watermark()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := State{Online: c.online, Since: c.since, LastSeq: last, Watermark: wm, LastError: c.lastErr, Resends: c.resends.Load(), Probes: c.probes.Load()}
+	s := State{Online: c.online, Since: c.since, LastSeq: last, Watermark: wm, LastError: c.lastErr, Resends: c.resends.Load(), Probes: c.probes.Load(),
+		ResendsLong: c.resendLong.Load(), Sessions: c.sessions.Load(),
+		Again: Again{Probe: c.again[againProbe].Load(), Gap: c.again[againGap].Load(), Answered: c.again[againAnswered].Load(), Long: c.again[againLong].Load(),
+			Reconnect: c.again[againReconnect].Load(), Asked: c.again[againAsked].Load()}, Held: c.heldN.Load()}
 	if cat := c.catalog.Load(); cat != nil {
 		s.Catalog = cat.Version
 	}
@@ -473,6 +511,7 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 		h     mqtt.MessageHandler
 	}{
 		{ackTopic, c.onAck},
+		{c.topics.Till(c.store, c.till, wire.KindHeld), c.onHeld},
 		{c.topics.Cmd(c.store, c.till), c.onCmd},
 		{c.topics.Catalog(c.store), c.onCatalog},
 	}
@@ -485,15 +524,18 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 	for _, sub := range subs {
 		if err := c.wait(s.cli.Subscribe(sub.topic, subscribeQoS, sub.h), "subscribe "+sub.topic); err != nil {
 			// A refused ack, command or desired subscription ends the session (nothing
-			// would arrive on it); a refused catalog one does not: a till the broker's
-			// ACL does not name yet still syncs.
-			if !errors.Is(err, mqttconn.ErrSubscribeRefused) || sub.topic != c.topics.Catalog(c.store) {
+			// would arrive on it); a refused catalog or held one does not: a till the
+			// broker's ACL does not name yet still syncs (without held messages, an
+			// answered probe sends again from the watermark).
+			optional := sub.topic == c.topics.Catalog(c.store) || sub.topic == c.topics.Till(c.store, c.till, wire.KindHeld)
+			if !errors.Is(err, mqttconn.ErrSubscribeRefused) || !optional {
 				return err
 			}
-			c.o.Logger.Warn("uplink: catalog subscription refused", "err", err)
+			c.o.Logger.Warn("uplink: subscription refused", "topic", sub.topic, "err", err)
 		}
 	}
 	c.setOnline(true, c.o.Clock(), "")
+	c.sessions.Add(1)
 	c.o.Logger.Info("uplink: online", "broker", c.brokers[(c.next-1)%len(c.brokers)])
 	if err := c.journalOnline(downSince); err != nil {
 		return &fatalError{err}
@@ -533,7 +575,7 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 			return s.err()
 		case <-c.kick:
 		case <-c.syncNow:
-			p.resend()
+			p.resend(againAsked)
 		case <-poll.C:
 		case <-status.C:
 			if err := c.publishStatus(s, wire.StateOnline); err != nil {
@@ -555,16 +597,22 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 // While the session is up, what the till sent stays sent: in a fleet's storm a message may
 // wait minutes in the broker's queue toward HQ, and sending it again would queue a
 // duplicate behind it. When HQ's watermark has not moved for the resend timeout, the till
-// sends a probe instead: its last entry sent, once. The broker queues it behind
-// everything the till sent before, so HQ answers it (an ack, published again because HQ
-// already had the entry, or moved because it had not) only after it has taken in what was
-// still queued ahead of it. An answer that leaves entries unacknowledged means the broker
-// lost them (a full queue, a consumer's session that ended): they are sent again from the
-// watermark (unless the watermark moved meanwhile: a consumer with several connections may
-// answer through one while the till's entries still wait on another, and the timer probes
-// again if it stops). A probe that brings no answer is followed by another after twice the
-// wait, up to 8 times; every fullEvery-th timeout without progress sends everything again from the
-// watermark, for an HQ that does not answer probes.
+// sends a probe instead: its last entry sent, once (the same entry again at the next
+// timeout, while it is unanswered). The broker queues it behind everything the till sent
+// before, so HQ answers it (an ack, published again because HQ already had the entry) only
+// after it has taken in what was still queued ahead of it, on that connection. With the
+// ack HQ publishes a held message: what it holds above the watermark. It then still lacks
+// the entries from the watermark up to the first it holds: the broker lost them, or they
+// still wait on another of HQ's connections. Only those are sent again, so that what was
+// merely late costs that gap, not the window. A held message that shows HQ has not taken
+// in the probe yet says the till's entries are queued: nothing is sent. An HQ that sends
+// no held message (an older one, or a store without its tops) is answered as before: after
+// heldGrace without one, everything from the watermark is sent again. A probe that brings
+// no answer is followed by another after twice the wait, up to 8 times the timeout; every
+// fullEvery-th timeout without progress also sends the first entry above the watermark,
+// which moves it if the broker lost that one (never the window: a storm's queue outlasts
+// any such timer, and a window sent again for every till whose entries still wait stalls
+// HQ on copies).
 type publisher struct {
 	c         *Client
 	s         *sessionClient
@@ -577,6 +625,12 @@ type publisher struct {
 	probing   bool      // a probe is out and HQ has not answered it
 	probeMark uint64    // c.ackRepeats when the probe went
 	probeWM   uint64    // the watermark when the probe went
+	probeSeq  uint64    // the probe's (last) seq
+	probeHeld uint64    // c.heldN when the probe went, or when its last held message was read
+	answerAt  time.Time // when an ack answered the probe without a held message (see heldGrace)
+	queued    bool      // since the watermark last moved, a held message showed a probe still queued
+	ownGap    bool      // a gap was sent again since the watermark last moved
+	gapSeen   bool      // since the watermark last moved, an answered probe showed a gap
 	caughtUp  bool      // nothing pending at the last step
 	announce  bool      // backlog just reached zero: publish a status
 	buf       [][]byte
@@ -592,8 +646,8 @@ type pubTok struct {
 	tok mqtt.Token
 }
 
-// fullEvery: every fullEvery-th resend timeout in a row without progress sends the
-// outstanding entries again from the watermark, rather than a probe.
+// fullEvery: every fullEvery-th resend timeout in a row without progress sends the first
+// entry above the watermark with the probe.
 const fullEvery = 6
 
 func (p *publisher) start() error {
@@ -610,6 +664,9 @@ func (p *publisher) start() error {
 	}
 	p.pubacked = p.next - 1
 	p.c.mu.Lock()
+	if p.c.sentHigh >= p.next {
+		p.c.again[againReconnect].Add(p.c.sentHigh - p.next + 1)
+	}
 	p.c.sentHigh = p.next - 1
 	p.c.mu.Unlock()
 	return nil
@@ -644,8 +701,16 @@ func (p *publisher) brokerAcks() {
 	p.inflight = p.inflight[:0]
 }
 
-// resend sends everything outstanding again from the watermark.
-func (p *publisher) resend() {
+// heldGrace is how long an ack that answers a probe waits for the held message HQ may
+// publish with it: on one connection HQ sends the held message first, but several
+// connections or a cluster may bring them the other way round.
+func (p *publisher) heldGrace() time.Duration { return min(2*time.Second, p.c.o.ResendAfter/4) }
+
+// resend sends everything outstanding again from the watermark; why counts them.
+func (p *publisher) resend(why int) {
+	if p.next > p.wm+1 {
+		p.c.again[why].Add(p.next - 1 - p.wm)
+	}
 	p.next = p.wm + 1
 	p.progress = p.c.o.Clock()
 	p.probing = false
@@ -659,17 +724,28 @@ func (p *publisher) drained() bool {
 	return a
 }
 
-// probe sends the last entry sent again; with a watermark of 0 the first entry too: HQ
-// publishes an ack only for a watermark above 0, and the first entry, when the broker
-// lost it, gives HQ one (and when it did not, HQ answers the duplicate).
-func (p *publisher) probe() error {
+// probe sends the last entry sent again, or the entry of the last probe while that is
+// above the watermark: a probe that reached HQ first (the broker lost the entry, or it
+// waits on another of HQ's connections) is stored and not answered, and the next one is
+// then a copy of what HQ has, which it answers, even when the till has sent more since.
+// With first, or a watermark of 0, it sends the first entry above the watermark too: HQ
+// publishes an ack only for a watermark above 0, and that entry, when the broker lost it,
+// moves the watermark (and when it did not, HQ answers the duplicate).
+func (p *publisher) probe(first bool) error {
 	c := p.c
 	last := p.next - 1
-	seqs := []uint64{last}
-	if p.wm == 0 && last > 1 {
-		seqs = []uint64{1, last}
+	if p.probeSeq > p.wm && p.probeSeq < last {
+		last = p.probeSeq
 	}
-	p.probing, p.probeMark, p.probeWM = true, c.ackRepeats.Load(), p.wm
+	seqs := []uint64{last}
+	if (first || p.wm == 0) && last > p.wm+1 {
+		seqs = []uint64{p.wm + 1, last}
+		if first {
+			c.again[againLong].Add(1)
+		}
+	}
+	p.probing, p.probeMark, p.probeWM, p.probeSeq = true, c.ackRepeats.Load(), p.wm, last
+	p.probeHeld, p.answerAt = c.heldN.Load(), time.Time{}
 	c.probes.Add(1)
 	for _, seq := range seqs {
 		var raw []byte
@@ -679,6 +755,9 @@ func (p *publisher) probe() error {
 		}
 		if raw == nil {
 			continue
+		}
+		if seq == last {
+			c.again[againProbe].Add(1)
 		}
 		tok := p.s.cli.Publish(p.topic, 1, false, raw)
 		select {
@@ -692,11 +771,54 @@ func (p *publisher) probe() error {
 	return nil
 }
 
+// sendRange sends the entries from..to again (they were sent in this session), without
+// moving what is sent next.
+func (p *publisher) sendRange(from, to uint64) error {
+	if to < from {
+		return nil
+	}
+	c := p.c
+	n := int(min(to-from+1, uint64(c.o.Window)))
+	var block []byte
+	var raws [][]byte
+	err := c.l.AfterRaw(from-1, n, func(seq uint64, raw []byte) bool {
+		if seq > to {
+			return false
+		}
+		off := len(block)
+		block = append(block, raw...)
+		raws = append(raws, block[off:len(block):len(block)])
+		return true
+	})
+	if err != nil {
+		return &fatalError{fmt.Errorf("uplink: read outbox: %w", err)}
+	}
+	// The block's earlier payloads stay valid: a grown block is a new array, and each
+	// slice keeps the one it was cut from.
+	qos := byte(1)
+	if c.o.TxQoS0 {
+		qos = 0
+	}
+	c.again[againGap].Add(uint64(len(raws)))
+	for i, raw := range raws {
+		tok := p.s.cli.Publish(p.topic, qos, false, raw)
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				return fmt.Errorf("uplink: publish seq %d: %w", from+uint64(i), err)
+			}
+		default:
+		}
+	}
+	return nil
+}
+
 // step applies HQ's acks, probes or resends on timeout, and fills the window.
 func (p *publisher) step() error {
 	c := p.c
-	// The repeats before the ack: an answer read here comes with its watermark.
-	repeats := c.ackRepeats.Load()
+	// The repeats and held messages before the ack: an answer read here comes with its
+	// watermark.
+	repeats, heldN := c.ackRepeats.Load(), c.heldN.Load()
 	if a := c.ackSeen.Load(); a > p.wm {
 		moved, err := c.l.Confirm(a)
 		switch {
@@ -716,7 +838,14 @@ func (p *publisher) step() error {
 		case moved:
 			p.wm = a
 			p.progress = c.o.Clock()
-			p.idle = 0
+			if !p.ownGap {
+				// Progress of HQ's own. What a gap sent again brought does not shorten
+				// the next wait: the entries may only have been late, and a till whose
+				// entries wait behind a slow connection would otherwise send the next
+				// gap at every timeout.
+				p.idle = 0
+			}
+			p.queued, p.ownGap, p.gapSeen = false, false, false
 		}
 	}
 	if p.next <= p.wm {
@@ -724,29 +853,65 @@ func (p *publisher) step() error {
 	}
 	p.brokerAcks()
 	now := c.o.Clock()
+	h := c.held.Load()
 	switch {
 	case p.next == p.wm+1:
 		p.probing = false
-	case p.probing && repeats != p.probeMark && p.wm != p.probeWM:
+	case p.probing && (repeats != p.probeMark || heldN != p.probeHeld) && p.wm != p.probeWM:
 		// Answered while the watermark moves: the answer may have come through one of
 		// HQ's connections while the till's entries still wait on another. The timer
 		// probes again if it stops.
 		p.probing = false
+	case p.probing && heldN != p.probeHeld && h != nil && h.through == p.wm && h.to < p.probeSeq:
+		// HQ answered something sent before the probe: the probe still waits at the
+		// broker behind the till's entries, which are queued, not lost.
+		p.probeHeld, p.probeMark, p.answerAt = heldN, repeats, time.Time{}
+		p.queued = true
+	case p.probing && heldN != p.probeHeld && h != nil && h.through == p.wm && !p.gapSeen:
+		// HQ has taken in the probe and holds entries up to it or beyond, and none from
+		// the watermark up to h.from: the broker lost those, or they still wait on
+		// another of HQ's connections. Nothing is sent yet: if they are queued, the
+		// watermark moves before the next probe is answered.
+		p.probing, p.gapSeen = false, true
+	case p.probing && heldN != p.probeHeld && h != nil && h.through == p.wm:
+		// A second probe taken in without the watermark moving in between: the gap's
+		// entries are lost, or wait behind a connection that has stalled. Only they
+		// are sent again, so at most that gap is repeated if they were only late.
+		to := p.next - 1
+		if h.from != 0 {
+			to = min(to, h.from-1)
+		}
+		c.o.Logger.Info("uplink: HQ lacks entries below those it holds; sending them again", "watermark", p.wm, "to", to, "held", h.from)
+		p.probing, p.ownGap = false, true
+		c.resends.Add(1)
+		if err := p.sendRange(p.wm+1, to); err != nil {
+			return err
+		}
+		p.progress = now
+	case p.probing && repeats != p.probeMark && c.heldSeen.Load():
+		// An HQ that sends held messages answers with one; an ack repeated alone is
+		// something else (a reconnect's retained ack, HQ's acks published again).
+		p.probeMark = repeats
+	case p.probing && repeats != p.probeMark && (p.answerAt.IsZero() || now.Sub(p.answerAt) < p.heldGrace()):
+		// Answered, but a held message may follow: wait for it a moment.
+		if p.answerAt.IsZero() {
+			p.answerAt = now
+		}
 	case p.probing && repeats != p.probeMark:
 		// HQ has taken in what was queued ahead of the probe, and still lacks some.
 		c.o.Logger.Info("uplink: HQ lacks entries the broker took; resending from the watermark", "watermark", p.wm, "next", p.next)
 		c.resends.Add(1)
-		p.resend()
+		p.resend(againAnswered)
 	case now.Sub(p.progress) >= c.o.ResendAfter<<min(p.idle, 3):
 		p.idle++
-		if p.idle%fullEvery == 0 {
-			c.o.Logger.Info("uplink: no ack for long; resending from the watermark", "watermark", p.wm, "next", p.next)
+		long := p.idle%fullEvery == 0 && !p.queued
+		if long {
+			c.o.Logger.Info("uplink: no ack for long; sending the first entry above the watermark with the probe", "watermark", p.wm, "next", p.next)
 			c.resends.Add(1)
-			p.resend()
-			break
+			c.resendLong.Add(1)
 		}
 		p.progress = now
-		if err := p.probe(); err != nil {
+		if err := p.probe(long); err != nil {
 			return err
 		}
 	}
@@ -857,6 +1022,39 @@ func (c *Client) onAck(_ mqtt.Client, m mqtt.Message) {
 			break
 		}
 	}
+	poke(c.kick)
+}
+
+// heldHint is a held message: what HQ holds of the till above its watermark through (see
+// wire.Ack).
+type heldHint struct{ through, from, to uint64 }
+
+// onHeld runs on a paho goroutine: it records a held message (and its through, as an
+// ack's) and wakes the loop. One it cannot take is ignored: the ack that goes with it
+// still answers the probe.
+func (c *Client) onHeld(_ mqtt.Client, m mqtt.Message) {
+	var a wire.Ack
+	var err error
+	if c.o.HQKey != nil {
+		a, err = wire.DecodeSignedAckMessage(m.Payload(), c.o.HQKey, c.store, c.till)
+	} else {
+		a, err = wire.DecodeAckMessage(m.Payload())
+	}
+	from, to, ok := a.Held()
+	if err != nil || !ok {
+		c.o.Logger.Debug("uplink: held message ignored", "err", err)
+		return
+	}
+	through := *a.Through
+	for {
+		cur := c.ackSeen.Load()
+		if through <= cur || c.ackSeen.CompareAndSwap(cur, through) {
+			break
+		}
+	}
+	c.held.Store(&heldHint{through: through, from: from, to: to})
+	c.heldN.Add(1)
+	c.heldSeen.Store(true)
 	poke(c.kick)
 }
 

@@ -48,13 +48,14 @@ type Options struct {
 	// ResendAfter: when HQ's watermark has not moved for this long while entries are
 	// outstanding, the till probes: it sends its last entry sent once more (with a
 	// watermark of 0, its first entry too). The broker queues the probe behind whatever of
-	// the till's still waits for HQ, so HQ answers it (an ack) only once it has taken all
-	// that in; if HQ then still lacks entries, the broker lost them (a full queue, a
-	// consumer's session that ended) and they are sent again from the watermark. What
-	// merely waits in a fleet's backlog at the broker is never sent twice. Each further
-	// probe without progress waits twice as long, up to 8 times ResendAfter; the sixth
-	// timeout in a row without progress (about 8 minutes at the default) sends everything
-	// outstanding again, for a head office that answers no probe.
+	// the till's still waits for HQ, so HQ answers it (an ack, with a held message saying
+	// what it holds above the watermark) only once it has taken all that in; the entries
+	// it then still lacks below the first it holds are sent again (the broker lost them,
+	// or they wait on another of HQ's connections), and, from an HQ that sends no held
+	// message, everything from the watermark. What merely waits in a fleet's backlog at
+	// the broker is never sent twice. Each further probe without progress waits twice as
+	// long, up to 8 times ResendAfter; the sixth timeout in a row without progress (about
+	// 8 minutes at the default) sends the first entry above the watermark with the probe.
 	// Default 15s.
 	ResendAfter time.Duration
 	// BackoffMin and BackoffMax bound the jittered exponential wait between connection

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,6 +57,9 @@ type stormResult struct {
 	dropped                int64           // $SYS/broker/publish/messages/dropped at the end
 	resends                uint64          // the tills' resends from the watermark (uplink State.Resends)
 	probes                 uint64          // the tills' probes (uplink State.Probes)
+	resendsLong            uint64          // of resends, the long fallback's (State.ResendsLong)
+	relinks                uint64          // sessions after a till's first (State.Sessions - 1)
+	again                  uplink.Again    // entries the tills sent again, by why
 	hqPeak                 []int64         // each tillhq's peak RSS in bytes (VmHWM)
 	hqCPU                  []time.Duration // each tillhq's CPU time (user and system)
 	mqPeak                 int64           // the broker's peak RSS
@@ -360,9 +365,18 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	dir := tb.TempDir()
 	var procs []*rig.Proc
 	var pids []int
+	// TILLBOX_FLEET_PROGRESS (a duration) prints a line of progress that often: the
+	// tills' counts and each tillhq's (read from its /metrics).
+	progress, _ := time.ParseDuration(os.Getenv("TILLBOX_FLEET_PROGRESS"))
+	var metrics []string
 	for i := range s.consumers {
 		id := fmt.Sprintf("storm-hq-%d-%d-%d", os.Getpid(), s.run, i)
 		args := append([]string{"serve", "--insecure", "--broker", hqBroker(i), "--store", db, "--client-id", id, "-v"}, hqArgs(i)...)
+		if progress > 0 {
+			addr := freeAddr(tb)
+			metrics = append(metrics, "http://"+addr+"/metrics")
+			args = append(args, "--http", addr)
+		}
 		if n := os.Getenv("TILLBOX_FLEET_CONNECTIONS"); n != "" && !s.nats {
 			args = append(args, "--connections", n)
 		}
@@ -423,6 +437,7 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	toAck := make([]time.Duration, s.tills)
 	left := s.tills
 	cut := px == nil
+	lastProgress := start
 	// Polled every 250 ms, a till's watermark first: the poll runs in this process, and its
 	// reads of thousands of ledgers count as the tills' CPU.
 	for deadline := start.Add(timeout); left > 0; time.Sleep(250 * time.Millisecond) {
@@ -452,6 +467,10 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 				left--
 			}
 		}
+		if progress > 0 && time.Since(lastProgress) >= progress {
+			lastProgress = time.Now()
+			printProgress(start, s.tills-left, ledgers, clients, metrics, pids, mqPIDs)
+		}
 		if time.Now().After(deadline) {
 			st := clients[slices.Index(toAck, 0)].State()
 			tb.Fatalf("%d of %d tills not acknowledged after %v; one of them: %+v", left, s.tills, timeout, st)
@@ -471,6 +490,11 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 		st := c.State()
 		res.resends += st.Resends
 		res.probes += st.Probes
+		res.resendsLong += st.ResendsLong
+		if st.Sessions > 0 {
+			res.relinks += st.Sessions - 1
+		}
+		res.again = addAgain(res.again, st.Again)
 	}
 	for _, pid := range pids {
 		res.hqPeak = append(res.hqPeak, peakRSS(pid))
@@ -524,6 +548,87 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 	return res
 }
 
+func addAgain(a, b uplink.Again) uplink.Again {
+	return uplink.Again{Probe: a.Probe + b.Probe, Gap: a.Gap + b.Gap, Answered: a.Answered + b.Answered, Long: a.Long + b.Long,
+		Reconnect: a.Reconnect + b.Reconnect, Asked: a.Asked + b.Asked}
+}
+
+// freeAddr is a loopback address with a port free a moment ago.
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// scrape reads the named counters of a /metrics page.
+func scrape(url string, names ...string) []float64 {
+	out := make([]float64, len(names))
+	resp, err := http.Get(url)
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		for i, n := range names {
+			if v, ok := strings.CutPrefix(sc.Text(), n+" "); ok {
+				out[i], _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+			}
+		}
+	}
+	return out
+}
+
+// currentRSS is a process's VmRSS in bytes.
+func currentRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// printProgress is one line of a storm's progress.
+func printProgress(start time.Time, done int, ledgers []*ledger.Ledger, clients []*uplink.Client, metrics []string, hqPIDs, mqPIDs []int) {
+	var acked uint64
+	for _, l := range ledgers {
+		w, _ := l.Watermark()
+		acked += w
+	}
+	var probes, resends, long, relinks uint64
+	var again uplink.Again
+	for _, c := range clients {
+		st := c.State()
+		probes, resends, long = probes+st.Probes, resends+st.Resends, long+st.ResendsLong
+		if st.Sessions > 0 {
+			relinks += st.Sessions - 1
+		}
+		again = addAgain(again, st.Again)
+	}
+	var hq []string
+	for i, m := range metrics {
+		v := scrape(m, "tillhq_entries_stored_total", "tillhq_duplicates_total", "tillhq_acks_published_total", "tillhq_consumer_pending_messages")
+		hq = append(hq, fmt.Sprintf("[%d] stored %.0f dups %.0f acks %.0f pending %.0f cpu %.0f s", i, v[0], v[1], v[2], v[3], cpuOf(hqPIDs[i]).Seconds()))
+	}
+	var mq int64
+	for _, pid := range mqPIDs {
+		mq += currentRSS(pid)
+	}
+	fmt.Printf("      %6.0f s: %d tills done, %d acked; probes %d, resends %d (long %d), relinks %d, again %+v; %s; broker %.0f MB\n",
+		time.Since(start).Seconds(), done, acked, probes, resends, long, relinks, again, strings.Join(hq, " "), mb(mq))
+}
+
 func cpuCores(ds []time.Duration, over time.Duration) []string {
 	var out []string
 	for _, d := range ds {
@@ -555,9 +660,9 @@ func (r stormResult) print(w io.Writer, s *storm) {
 		kind, drops = "nats x3", "-" // no $SYS: a message the stream refused is resent like a dropped one
 	}
 	fmt.Fprintf(w, "%-9s %5d tills x %d, %d tillhq: all acknowledged in %6.1f s, %7.0f entries/s, time-to-ack p50 %5.1f s p99 %5.1f s, "+
-		"broker drops %s, resends %d, probes %d, tillhq peak RSS %s, CPU %s, broker peak RSS %.0f MB, outage entries %d;%s\n",
+		"broker drops %s, resends %d (long %d), probes %d, relinks %d, entries sent again %+v, tillhq peak RSS %s, CPU %s, broker peak RSS %.0f MB, outage entries %d;%s\n",
 		kind, s.tills, s.entries, s.consumers, r.elapsed.Seconds(), r.rate(), r.p(0.5).Seconds(), r.p(0.99).Seconds(),
-		drops, r.resends, r.probes, strings.Join(peaks, " + "), strings.Join(cpus, " + "), mb(r.mqPeak), r.extra, r.dups)
+		drops, r.resends, r.resendsLong, r.probes, r.relinks, r.again, strings.Join(peaks, " + "), strings.Join(cpus, " + "), mb(r.mqPeak), r.extra, r.dups)
 }
 
 // TestFleetStorm is a reconnect storm against a broker whose queue is smaller than the
@@ -622,6 +727,9 @@ func BenchmarkFleet(b *testing.B) {
 			b.Fatalf("TILLBOX_FLEET_BROKERS: %q (want mosquitto, nats)", f)
 		}
 	}
+	// TILLBOX_FLEET_RESEND shortens the tills' ResendAfter, so that a smaller storm
+	// outlasts as many of its timeouts as a larger one does of the shipped 15 s.
+	resendAfter, _ := time.ParseDuration(os.Getenv("TILLBOX_FLEET_RESEND"))
 	limits := shippedLimits(b)
 	pg := rig.StartPostgres(b)
 	bin := rig.Build(b, "tillbox/uplink/hq/cmd/tillhq", b.TempDir())
@@ -630,7 +738,7 @@ func BenchmarkFleet(b *testing.B) {
 		for _, n := range sizes {
 			fmt.Printf("building %d ledgers of %d entries...\n", n, entries)
 			s := &storm{tills: n, entries: entries, broker: limits, templates: buildTemplates(b, n, entries), pg: pg, bin: bin,
-				options: func(broker string) *uplink.Options { return &uplink.Options{Broker: broker} }}
+				options: func(broker string) *uplink.Options { return &uplink.Options{Broker: broker, ResendAfter: resendAfter} }}
 			base := fleetBaseline(b, s, limits)
 			fmt.Printf("baseline: the broker delivering %d of the tills' payloads from one publisher to one QoS 1 consumer over mqttconn, "+
 				"at most 2000 not yet received (HQ's in-flight): %.0f msg/s\n", n*entries, float64(n*entries)/base.Seconds())

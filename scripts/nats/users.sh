@@ -32,7 +32,7 @@ users = [
   # JetStream), acks, statuses, events, commands and their results, catalogs, desired
   # firmware, certificate renewals.
   { user: "CN=tillhq,O=tillbox", allowed_connection_types: ["STANDARD", "MQTT"], permissions: {
-      publish:   ["$p.*.*.tx", "$p.*.*.ack", "$p.*.*.cmd", "$p.*.*.desired", "$p.*.catalog", "$p.*.*.cert",
+      publish:   ["$p.*.*.tx", "$p.*.*.ack", "$p.*.*.held", "$p.*.*.cmd", "$p.*.*.desired", "$p.*.catalog", "$p.*.*.cert",
                   "\$JS.API.>", "\$JS.ACK.TILLBOX_TX.>"]
       subscribe: ["$p.*.*.tx", "$p.*.*.status", "$p.*.*.event", "$p.*.*.cmd.result", "$p.*.*.renew",
                   "\$MQTT.sub.>", "_INBOX.>"] } }
@@ -46,7 +46,7 @@ for id in "$@"; do
   cat <<TILL
   { user: "CN=$s/$t,O=tillbox", allowed_connection_types: ["MQTT"], permissions: {
       publish:   ["$p.$s.$t.tx", "$p.$s.$t.status", "$p.$s.$t.event", "$p.$s.$t.cmd.result", "$p.$s.$t.renew"]
-      subscribe: ["$p.$s.$t.ack", "$p.$s.$t.cmd", "$p.$s.$t.cert", "$p.$s.$t.desired", "$p.$s.catalog", "\$MQTT.sub.>"] } }
+      subscribe: ["$p.$s.$t.ack", "$p.$s.$t.held", "$p.$s.$t.cmd", "$p.$s.$t.cert", "$p.$s.$t.desired", "$p.$s.catalog", "\$MQTT.sub.>"] } }
 TILL
 done
 echo "]"

@@ -115,6 +115,9 @@ type Consumer struct {
 	// published is the through of each till's last ack that went out: one that has moved
 	// ackStride beyond it is not held back (see ackStride).
 	published map[TillKey]uint64
+	// held is, per till that resent entries, what its last commit found held above the
+	// watermark, until the ack through that watermark goes out with its held message.
+	held map[TillKey]Held
 
 	// dropped counts, per till and kind, what the quarantine's bound did not keep.
 	dropMu  sync.Mutex
@@ -209,7 +212,7 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Consumer{st: st, o: o, topics: wire.Topics{Prefix: o.Prefix}, persistent: persistent, acked: map[TillKey]uint64{},
-		deferred: map[TillKey]uint64{}, ackedAt: map[TillKey]time.Time{}, published: map[TillKey]uint64{}}, nil
+		deferred: map[TillKey]uint64{}, ackedAt: map[TillKey]time.Time{}, published: map[TillKey]uint64{}, held: map[TillKey]Held{}}, nil
 }
 
 // Stats reads the counts.
@@ -384,7 +387,12 @@ type spread struct {
 
 func (s spread) Publish(topic string, qos byte, retained bool, payload interface{}) mqtt.Token {
 	h := fnv.New32a()
-	h.Write([]byte(topic))
+	key := topic
+	if t, ok := strings.CutSuffix(topic, "/"+string(wire.KindHeld)); ok {
+		// A held message goes out over its till's ack connection, ahead of the ack.
+		key = t + "/" + string(wire.KindAck)
+	}
+	h.Write([]byte(key))
 	return s.all[h.Sum32()%uint32(len(s.all))].Publish(topic, qos, retained, payload)
 }
 
@@ -472,6 +480,38 @@ func (c *Consumer) acksDue(through map[TillKey]uint64, resent map[TillKey]bool, 
 		c.published[k] = max(c.published[k], t)
 	}
 	return due
+}
+
+// heldDue keeps what a commit found held above the watermarks of the tills that resent
+// entries (Result.Held), and returns it for the acks due that answer those tills: those
+// whose through is the watermark it was found at. A till whose ack is not due yet keeps
+// its until its next one.
+func (c *Consumer) heldDue(due map[TillKey]uint64, found map[TillKey]Held) map[TillKey]Held {
+	c.ackMu.Lock()
+	defer c.ackMu.Unlock()
+	if len(found) == 0 && len(c.held) == 0 {
+		return nil
+	}
+	for k, h := range found {
+		if old, ok := c.held[k]; !ok || h.Through >= old.Through {
+			c.held[k] = h
+		}
+	}
+	var out map[TillKey]Held
+	for k, t := range due {
+		h, ok := c.held[k]
+		if !ok || h.Through > t {
+			continue
+		}
+		delete(c.held, k)
+		if h.Through == t {
+			if out == nil {
+				out = map[TillKey]Held{}
+			}
+			out[k] = h
+		}
+	}
+	return out
 }
 
 // ackPayload is the ack for till k through seq, signed when HQ has its key.
@@ -618,9 +658,16 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 	if q := c.queue.Load(); q != nil {
 		busy = len(*q) > 0
 	}
-	for k, through := range c.acksDue(res.Through, res.Resent, busy) {
+	due := c.acksDue(res.Through, res.Resent, busy)
+	held := c.heldDue(due, res.Held)
+	for k, through := range due {
 		// Not waited for: the next batch must not wait on the network. A lost ack is
 		// healed by the till's resend, which HQ answers with the ack again.
+		if h, ok := held[k]; ok {
+			// Ahead of the ack, over its connection: a till that reads it knows, when the
+			// ack answers its probe, what HQ still lacks.
+			cli.Publish(c.topics.Till(k.Store, k.Till, wire.KindHeld), 1, false, wire.HeldPayload(c.o.SignKey, k.Store, k.Till, through, h.From, h.To))
+		}
 		cli.Publish(c.topics.Ack(k.Store, k.Till), 1, true, c.ackPayload(k, through))
 		c.acks.Add(1)
 	}

@@ -54,6 +54,16 @@ type Result struct {
 	// Resent marks the tills that sent something HQ already had: the till has not seen
 	// HQ's ack, so it must be published again even when the watermark did not move.
 	Resent map[TillKey]bool
+	// Held is, for the Resent tills of a store that keeps their tops (PostgreSQL), what
+	// is held above the watermark after commit (see Held).
+	Held map[TillKey]Held
+}
+
+// Held is what HQ holds of a till above its watermark Through: entries from From to To
+// (not necessarily all), none between Through and From; From and To are 0 when nothing
+// is held above Through. The till's held message (wire.HeldPayload) carries it.
+type Held struct {
+	Through, From, To uint64
 }
 
 // scanSpan bounds one read of candidate links per till while advancing a watermark.
@@ -489,6 +499,12 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 			moved = append(moved, c.head)
 		}
 		res.Through[c.head.TillKey] = c.head.Through
+		if res.Resent[c.head.TillKey] && c.top != noTop {
+			if res.Held == nil {
+				res.Held = map[TillKey]Held{}
+			}
+			res.Held[c.head.TillKey] = c.held()
+		}
 	}
 	if len(moved) > 0 {
 		if err := t.setThrough(ctx, moved); err != nil {
@@ -496,6 +512,30 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 		}
 	}
 	return docs, nil
+}
+
+// held is what the chain's till has above its watermark once walked: the lowest of the
+// links read and the batch's entries there (the reads cover scanSpan above the watermark),
+// and its top; From is the top when none lies within the reads. The seq right above the
+// watermark is not held, or the walk would have passed it: one found there was evicted.
+func (c *chain) held() Held {
+	h := Held{Through: c.head.Through}
+	if c.top <= c.head.Through+1 {
+		return h
+	}
+	h.From, h.To = c.top, c.top
+	for seq := range c.known {
+		if seq > c.head.Through+1 && seq < h.From {
+			h.From = seq
+		}
+	}
+	for _, it := range c.mine {
+		if it.seq > c.head.Through+1 && it.seq < h.From && (it.inserted || it.existing == it.hash) {
+			h.From = it.seq
+			break // by seq
+		}
+	}
+	return h
 }
 
 // AlertKind splits the reason of an alert (Result.Alerts, after the till's name) into the

@@ -154,7 +154,34 @@ func FuzzDecodeAck(f *testing.F) {
 	f.Add([]byte(`{"v":1,"through":9223372036854775808}`))
 	f.Add(ackPayload(priv, "s042", "t03", 1200))
 	f.Add(ackPayload(priv, "s042", "t04", 1200))
+	f.Add(wire.HeldPayload(priv, "s042", "t03", 1200, 1202, 1500))
+	f.Add(wire.HeldPayload(nil, "", "", 1200, 0, 0))
+	f.Add([]byte(`{"v":1,"through":9223372036854775805,"held_from":9223372036854775807,"held_to":9223372036854775807}`))
+	f.Add([]byte(`{"v":1,"through":5,"held_from":6,"held_to":18446744073709551616}`))
 	f.Fuzz(func(t *testing.T, p []byte) {
+		a, aerr := wire.DecodeAckMessage(p)
+		sa, saerr := wire.DecodeSignedAckMessage(p, pub, "s042", "t03")
+		if saerr == nil && (aerr != nil || *sa.Through != *a.Through) {
+			t.Fatalf("signed held message through %d, but unverified %v", *sa.Through, aerr)
+		}
+		if aerr == nil {
+			if from, to, ok := a.Held(); ok {
+				th := *a.Through
+				if !(from == 0 && to == 0) && !(th+1 < from && from <= to && to <= wire.MaxSeq) {
+					t.Fatalf("accepted held %d-%d above through %d", from, to, th)
+				}
+				again := wire.HeldPayload(priv, "s042", "t03", th, from, to)
+				b, err := wire.DecodeSignedAckMessage(again, pub, "s042", "t03")
+				if err != nil {
+					t.Fatalf("held %d-%d through %d signed again: %v", from, to, th, err)
+				}
+				if f2, t2, ok := b.Held(); !ok || f2 != from || t2 != to || *b.Through != th {
+					t.Fatalf("held %d-%d through %d signed again: %d-%d through %d", from, to, th, f2, t2, *b.Through)
+				}
+			}
+		} else {
+			checkErr(t, "held", p, aerr)
+		}
 		n, err := wire.DecodeAck(p)
 		sn, serr := wire.DecodeSignedAck(p, pub, "s042", "t03")
 		if serr == nil && (err != nil || sn != n) {

@@ -13,24 +13,57 @@ import (
 // (SignAck), and a till that knows HQ's key moves its watermark only on such an ack
 // (DecodeSignedAck): whoever else can publish on the ack topic (a compromised broker, a
 // leaked account) could otherwise make unsent sales count as stored and be pruned.
+//
+// HeldFrom and HeldTo, both present or both absent, are what HQ holds of the till above
+// Through while it waits for a gap below them to close: entries between HeldFrom and
+// HeldTo (not necessarily all of them), none from Through+1 to HeldFrom-1, none above
+// HeldTo; both 0 when it holds nothing above Through. Only the held message carries them
+// (HeldPayload, on the till's held topic, never retained): the acks on the ack topic keep
+// the form every till reads, since a till decodes strictly and refuses a field it does
+// not know. The signature covers them.
 type Ack struct {
-	V       int     `json:"v"`
-	Through *uint64 `json:"through"`
-	Store   string  `json:"store,omitempty"`
-	Till    string  `json:"till,omitempty"`
-	Sig     string  `json:"sig,omitempty"`
+	V        int     `json:"v"`
+	Through  *uint64 `json:"through"`
+	HeldFrom *uint64 `json:"held_from,omitempty"`
+	HeldTo   *uint64 `json:"held_to,omitempty"`
+	Store    string  `json:"store,omitempty"`
+	Till     string  `json:"till,omitempty"`
+	Sig      string  `json:"sig,omitempty"`
+}
+
+// KindHeld is the till's held topic, {p}/{store}/{till}/held (Topics.Till): HQ -> till,
+// QoS 1, not retained, HeldPayload. HQ publishes it only beside an ack that answers
+// entries it already had, ahead of that ack and over the same connection.
+const KindHeld Kind = "held"
+
+// Held reports whether a carries what HQ holds above its watermark, and the range.
+func (a Ack) Held() (from, to uint64, ok bool) {
+	if a.HeldFrom == nil || a.HeldTo == nil {
+		return 0, 0, false
+	}
+	return *a.HeldFrom, *a.HeldTo, true
 }
 
 // AckPayload is the ack HQ publishes for store/till through seq: with key, signed and
 // naming its till (what a till that knows HQ's key requires); with a nil key, the
-// unsigned {"v":1,"through":N}. It is the only encoder of acks.
+// unsigned {"v":1,"through":N}. It is the only encoder of acks on the ack topic.
 func AckPayload(key ed25519.PrivateKey, store, till string, through uint64) []byte {
-	a := Ack{V: Version, Through: &through}
+	return ackBytes(key, Ack{V: Version, Through: &through}, store, till)
+}
+
+// HeldPayload is the held message HQ publishes for store/till beside an ack through seq
+// that answers entries it already had: the ack, and what HQ holds above it (from and to,
+// 0 and 0 for nothing; see Ack). Signed and naming its till with key, as AckPayload.
+func HeldPayload(key ed25519.PrivateKey, store, till string, through, from, to uint64) []byte {
+	return ackBytes(key, Ack{V: Version, Through: &through, HeldFrom: &from, HeldTo: &to}, store, till)
+}
+
+func ackBytes(key ed25519.PrivateKey, a Ack, store, till string) []byte {
 	if key != nil {
 		a.Store, a.Till = store, till
 		a.Sig = signAck(key, a)
 	}
-	b, _ := json.Marshal(&a) // an Ack of strings and a number always encodes
+	b, _ := json.Marshal(&a) // an Ack of strings and numbers always encodes
 	return b
 }
 
@@ -39,14 +72,16 @@ func EncodeAck(through uint64) []byte { return AckPayload(nil, "", "", through) 
 
 // DecodeAck decodes an ack payload, signed or not, and returns its through.
 func DecodeAck(p []byte) (uint64, error) {
-	a, err := decodeAck(p)
+	a, err := DecodeAckMessage(p)
 	if err != nil {
 		return 0, err
 	}
 	return *a.Through, nil
 }
 
-func decodeAck(p []byte) (Ack, error) {
+// DecodeAckMessage decodes an ack or held payload, signed or not, without checking a
+// signature. Through is set; HeldFrom and HeldTo are both set or both nil.
+func DecodeAckMessage(p []byte) (Ack, error) {
 	var a Ack
 	if err := decodeStrict("ack", p, MaxSmallBytes, &a, func() int { return a.V }); err != nil {
 		return Ack{}, err
@@ -58,8 +93,30 @@ func decodeAck(p []byte) (Ack, error) {
 		return Ack{}, invalid("ack", "through %d above %d", *a.Through, uint64(MaxSeq))
 	case a.Store != "" && !journal.ValidID(a.Store) || a.Till != "" && !journal.ValidID(a.Till):
 		return Ack{}, invalid("ack", "store/till %q/%q: want 1-32 of [a-z0-9-]", clip(a.Store), clip(a.Till))
+	case (a.HeldFrom == nil) != (a.HeldTo == nil):
+		return Ack{}, invalid("ack", "held_from and held_to: want both or neither")
+	}
+	if from, to, ok := a.Held(); ok && !(from == 0 && to == 0) {
+		// Through+1 is not held (else Through would be above it), and through <= MaxSeq,
+		// so through+1 cannot overflow.
+		if from <= *a.Through+1 || to < from || to > MaxSeq {
+			return Ack{}, invalid("ack", "held %d-%d above through %d: want through+1 < held_from <= held_to <= %d, or both 0",
+				from, to, *a.Through, uint64(MaxSeq))
+		}
 	}
 	return a, nil
+}
+
+// decodeAck is DecodeAckMessage for DecodeSignedAck.
+func decodeAck(p []byte) (Ack, error) { return DecodeAckMessage(p) }
+
+// DecodeSignedAckMessage decodes an ack or held payload (see DecodeAckMessage) only when
+// HQ's key signed it for store/till: the signature covers the held range too.
+func DecodeSignedAckMessage(p []byte, pub ed25519.PublicKey, store, till string) (Ack, error) {
+	if _, err := DecodeSignedAck(p, pub, store, till); err != nil {
+		return Ack{}, err
+	}
+	return DecodeAckMessage(p)
 }
 
 // Till states published in status.
