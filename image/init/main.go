@@ -74,14 +74,22 @@ func run() error {
 	}
 	onReady := readyReport(sp, booted, trying, cmd["tillbox.dmesg"] == "1")
 	// What the slot's filesystem needs first; then the till starts behind its gate (gate.go)
-	// while the rest loads and mounts.
+	// while the rest of the modules load (on their own goroutine, still one after another:
+	// never two at once) and the other partitions mount.
 	slotMods, rest := splitAfter(sp.Modules, "squashfs")
 	loadModules("", slotMods)
 	phases.done("slot modules")
+	restIn := make(chan struct{})
+	go func() {
+		loadModules("", rest)
+		close(restIn)
+	}()
 	if err := waitFor(10*time.Second, slotDev); err != nil {
+		<-restIn
 		return err
 	}
 	if err := mountAll(mountsOf(sp, slotDev)[:1]); err != nil {
+		<-restIn
 		return err
 	}
 	phases.done("slot")
@@ -94,7 +102,7 @@ func run() error {
 			logf("%v (started after the boot state instead)", err)
 		}
 	}
-	loadModules("", rest)
+	<-restIn
 	phases.done("modules")
 	// What selling does not need loads while the disk is mounted and the till starts; the
 	// watchdog is armed once its driver is in.
