@@ -1,5 +1,5 @@
 // Package board holds the board profiles (sim, qemu-virt, rpi4): which device sits on which
-// port or pin. It is the only package tree that calls host.Init(), serial.Open or opens
+// port or pin. It is the only package tree that initialises periph.io's host drivers, calls serial.Open or opens
 // /dev files; the drivers get what it opens as io.ReadWriter, gpio.PinIO or i2c.Bus.
 //
 // A Profile is plain data. Lookup returns a known board's profile; Override applies the
@@ -27,8 +27,8 @@
 //     till). Its supervisor reopens the port (a tty, an I2C bus) and calls Reattach, which
 //     initialises the display again and shows the current layout. A Show while the display
 //     is away returns display.ErrOffline and is shown when it is back.
-//   - periph.io's host.Init() is called only when a profile has a GPIO or I2C device, once
-//     per process.
+//   - periph.io's host drivers (only those the boards need: bcm283x, rpi, gpioioctl, sysfs)
+//     are initialised only when a profile has a GPIO or I2C device, once per process.
 //   - Close stops the supervisors, halts the drivers and then closes every port, in that
 //     order; no goroutine of the Set outlives it (a driver's reader blocked in Read returns
 //     when its port closes).

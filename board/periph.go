@@ -5,18 +5,27 @@ import (
 	"fmt"
 	"sync"
 
+	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/conn/v3/physic"
-	"periph.io/x/host/v3"
+	// The host drivers the boards' GPIO and I2C need, registered by their package
+	// initialisers, and no others: periph.io/x/host/v3 would link every SoC's (Allwinner,
+	// Pine64, AM335x...), whose initialisers cost the till's every start, on every board.
+	// bcm283x and rpi: the Pi's GPIO registers and its header's pin names; gpioioctl: the
+	// GPIO character device (any board); sysfs: I2C buses (/dev/i2c-N).
+	_ "periph.io/x/host/v3/bcm283x"
+	_ "periph.io/x/host/v3/gpioioctl"
+	_ "periph.io/x/host/v3/rpi"
+	_ "periph.io/x/host/v3/sysfs"
 )
 
-// hostInit loads periph.io's host drivers once per process. Only a profile with a GPIO or
-// I2C device calls it, so the sim and qemu-virt boards never probe for SoC registers.
+// hostInit loads the registered host drivers once per process. Only a profile with a GPIO
+// or I2C device calls it, so the sim and qemu-virt boards never probe for SoC registers.
 var hostInit = sync.OnceValue(func() error {
-	if _, err := host.Init(); err != nil {
+	if _, err := driverreg.Init(); err != nil {
 		return fmt.Errorf("periph host init: %w", err)
 	}
 	return nil

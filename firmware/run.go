@@ -35,6 +35,11 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if gated, err := waitStartGate(); err != nil {
+		return err
+	} else if gated {
+		starttrace.Mark("waited for the init's go")
+	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err

@@ -67,55 +67,58 @@ func techpageCmd(args []string, stdout io.Writer) error {
 }
 
 // startTechpage prepares the technician page for `tillbox run`: it keeps the log's last
-// lines, taps the events stream, binds the listen address and sets o.Technician, which
-// serves the page once the devices are open, and o.TechnicianPage, which gives the operator
-// display the address and the token (read at each call). A page that cannot start (a taken port, a
-// damaged token file) is logged and reported as an event, and the till runs without it.
-// The events stream gets a "techpage" line with the address; in scripted mode it carries
-// the token too, as the operator display shows it to a supervisor. close releases
-// the address.
-func startTechpage(cfg *config.Config, o *app.Options) (close func()) {
-	close = func() {}
+// lines, taps the events stream, binds the listen address (beside the till's start) and
+// sets o.Technician, which serves the page once the devices are open, and
+// o.TechnicianPage, which gives the operator display the address and the token (read at
+// each call). A page that cannot start (a taken port, a damaged token file) is logged and
+// reported as an event, the operator display says why at MENU 15, and the till runs
+// without it. The events stream gets a "techpage" line with the address; in scripted mode
+// it carries the token too, as the operator display shows it to a supervisor. release
+// releases the address.
+func startTechpage(cfg *config.Config, o *app.Options) (release func()) {
 	if cfg.Technician.Listen == config.TechnicianOff {
-		return close
+		return func() {}
 	}
 	ring := techpage.NewLogRing(techpageLogLines)
 	o.Logger = slog.New(ring.Handler(o.Logger.Handler()))
+	events := o.Events
 	event := func(fields map[string]any) {
-		if o.Events == nil {
+		if events == nil {
 			return
 		}
 		fields["t"] = "techpage"
 		b, _ := json.Marshal(fields)
-		o.Events.Write(append(b, '\n'))
+		events.Write(append(b, '\n'))
 	}
-	fail := func(err error) func() {
-		o.Logger.Warn("technician page not served", "err", err)
-		event(map[string]any{"err": err.Error()})
-		return close
-	}
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return fail(err)
-	}
-	tok, err := techpage.LoadToken(cfg.Data)
-	if err != nil {
-		return fail(err)
-	}
-	ln, err := net.Listen("tcp", cfg.Technician.Listen)
-	if err != nil {
-		return fail(fmt.Errorf("techpage: %w", err))
-	}
-	addr := ln.Addr().String()
-	ev := map[string]any{"listen": addr}
-	if o.Script != nil {
-		ev["token"] = tok
-	}
-	event(ev)
+	// The token and the listening socket are made beside the till's start (they are the
+	// first use of the net package and of the token file, a tenth of a second and more
+	// under emulation): the page is served only after the first operator prompt, and the
+	// operator display asks for its address only at a supervisor's MENU 15.
+	var (
+		bound = make(chan struct{})
+		ln    net.Listener
+		addr  string
+		err   error
+	)
+	log, scripted := o.Logger, o.Script != nil
+	go func() {
+		defer close(bound)
+		ln, addr, err = bindTechpage(cfg, scripted, event)
+		if err != nil {
+			log.Warn("technician page not served", "err", err)
+			event(map[string]any{"err": err.Error()})
+			return
+		}
+		log.Info("technician page", "url", "http://"+addr+"/", "remote", cfg.Technician.AllowRemote)
+	}()
 	o.TechnicianPage = func() (string, string, error) {
+		<-bound
+		if err != nil {
+			return "", "", fmt.Errorf("not served: %w", err)
+		}
 		tok, err := techpage.LoadToken(cfg.Data)
 		return addr, techpage.FormatToken(tok), err
 	}
-	o.Logger.Info("technician page", "url", "http://"+addr+"/", "remote", cfg.Technician.AllowRemote)
 	tap := techpage.NewEventTap(o.Events)
 	o.Events = tap
 	uplinkAt := cfg.Uplink.Broker
@@ -124,8 +127,11 @@ func startTechpage(cfg *config.Config, o *app.Options) (close func()) {
 	} else if o.Broker != "" {
 		uplinkAt = o.Broker
 	}
-	log := o.Logger
 	o.Technician = func(set *board.Set, kick func(string)) func() {
+		<-bound
+		if err != nil {
+			return func() {}
+		}
 		page := techpage.New(techpage.Options{
 			TokenFrom:   func() (string, error) { return techpage.LoadToken(cfg.Data) },
 			AllowRemote: cfg.Technician.AllowRemote,
@@ -170,7 +176,35 @@ func startTechpage(cfg *config.Config, o *app.Options) (close func()) {
 			<-done
 		}
 	}
-	return func() { ln.Close() }
+	return func() {
+		<-bound
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+// bindTechpage makes the page's token (on first use) and its listening socket, and
+// writes the "techpage" event with the address (and the token, for a scripted till).
+func bindTechpage(cfg *config.Config, scripted bool, event func(map[string]any)) (net.Listener, string, error) {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, "", err
+	}
+	tok, err := techpage.LoadToken(cfg.Data)
+	if err != nil {
+		return nil, "", err
+	}
+	ln, err := net.Listen("tcp", cfg.Technician.Listen)
+	if err != nil {
+		return nil, "", fmt.Errorf("techpage: %w", err)
+	}
+	addr := ln.Addr().String()
+	ev := map[string]any{"listen": addr}
+	if scripted {
+		ev["token"] = tok
+	}
+	event(ev)
+	return ln, addr, nil
 }
 
 // pageTestPrint prints the self test's page, waiting while the printer is busy with a

@@ -15,11 +15,31 @@ import (
 //   - tillbox.trace=1 starts the till with TILLBOX_TRACE=1: its start phases on the console;
 //   - tillbox.dmesg=1 prints the kernel's log after READY ("kmsg: " lines), so that a boot
 //     with initcall_debug shows each initcall's time without the console slowing the boot
-//     down (the messages are kept in the kernel's buffer, below the console's loglevel).
+//     down (the messages are kept in the kernel's buffer, below the console's loglevel);
+//   - tillbox.faultaround=BYTES sets the kernel's fault-around (how much of a file already
+//     in the page cache one page fault maps; 64 KiB by default, at most 2 MiB), for
+//     timing the page faults of the till's start.
 func diagnostics(cmd map[string]string) {
 	if cmd["tillbox.trace"] == "1" {
 		os.Setenv("TILLBOX_TRACE", "1")
 	}
+	if v := cmd["tillbox.faultaround"]; v != "" {
+		setFaultAround(v)
+	}
+}
+
+// setFaultAround writes the kernel's fault_around_bytes (debugfs, mounted for it).
+func setFaultAround(v string) {
+	const dir = "/sys/kernel/debug"
+	if err := syscall.Mount("debugfs", dir, "debugfs", syscall.MS_NOSUID|syscall.MS_NOEXEC, ""); err != nil && err != syscall.EBUSY {
+		logf("fault-around: mount debugfs: %v", err)
+		return
+	}
+	if err := os.WriteFile(dir+"/fault_around_bytes", []byte(v), 0); err != nil {
+		logf("fault-around: %v", err)
+		return
+	}
+	logf("fault-around: %s bytes", v)
 }
 
 // printKernelLog copies what /dev/kmsg holds now to the console.

@@ -68,7 +68,41 @@ func run() error {
 	booted, trying := loader.booted(cmd)
 	logf("tillbox %s on %s, slot %s%s, kernel up %.2fs", sp.Version, sp.Board, booted, map[bool]string{true: " (try)"}[trying], uptime())
 	phases.done("start")
-	loadModules("", sp.Modules)
+	slotDev := sp.SlotA
+	if booted == update.SlotB {
+		slotDev = sp.SlotB
+	}
+	onReady := readyReport(sp, booted, trying, cmd["tillbox.dmesg"] == "1")
+	// What the slot's filesystem needs first; then the till starts behind its gate (gate.go)
+	// while the rest of the modules load (on their own goroutine, still one after another:
+	// never two at once) and the other partitions mount.
+	slotMods, rest := splitAfter(sp.Modules, "squashfs")
+	loadModules("", slotMods)
+	phases.done("slot modules")
+	restIn := make(chan struct{})
+	go func() {
+		loadModules("", rest)
+		close(restIn)
+	}()
+	if err := waitFor(10*time.Second, slotDev); err != nil {
+		<-restIn
+		return err
+	}
+	if err := mountAll(mountsOf(sp, slotDev)[:1]); err != nil {
+		<-restIn
+		return err
+	}
+	phases.done("slot")
+	if cmd["tillbox.readahead"] == "1" {
+		go readAhead(tillboxBin)
+	}
+	var early *earlyTill
+	if cmd["tillbox.early"] != "0" {
+		if early, err = startEarly(onReady); err != nil {
+			logf("%v (started after the boot state instead)", err)
+		}
+	}
+	<-restIn
 	phases.done("modules")
 	// What selling does not need loads while the disk is mounted and the till starts; the
 	// watchdog is armed once its driver is in.
@@ -80,22 +114,18 @@ func run() error {
 		close(late)
 	}()
 
-	slotDev := sp.SlotA
-	if booted == update.SlotB {
-		slotDev = sp.SlotB
-	}
-	if err := waitFor(10*time.Second, sp.Boot, slotDev, sp.Data); err != nil {
+	if err := waitFor(10*time.Second, sp.Boot, sp.Data); err != nil {
 		return err
 	}
 	phases.done("disk")
-	if err := mountBox(sp, slotDev); err != nil {
+	if err := mountAll(mountsOf(sp, slotDev)[1:]); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(tillData, 0o700); err != nil {
 		return err
 	}
 	phases.done("mounts")
 	applyFaults()
-	if cmd["tillbox.readahead"] == "1" {
-		go readAhead(tillboxBin)
-	}
 	linkInputs(sp.InputLinks)
 	watchDevices(sp.Links)
 	phases.done("devices")
@@ -116,6 +146,7 @@ func run() error {
 		// A try offered but not taken (power went before its reboot): take it now. GRUB
 		// takes a pending try itself; the Pi's firmware needs the reboot's flag.
 		logf("update %s waits for its try; rebooting into it", st.NextVersion)
+		early.cancel()
 		wd.stop()
 		loader.takeTry(&slots)
 		shutdown("rebooting into the update's try", loader.tryArg())
@@ -126,6 +157,7 @@ func run() error {
 	phases.done("clock")
 	if !trying && sp.Stick != "" {
 		if installFromStick(sp.Stick) {
+			early.cancel()
 			wd.stop()
 			loader.takeTry(&slots)
 			shutdown("rebooting into the update's try", loader.tryArg())
@@ -138,7 +170,7 @@ func run() error {
 	phases.done("stick and status")
 	// The till starts at once: it sells without the network, and its uplink connects
 	// once the network is up.
-	return supervise(sp, &slots, loader, booted, trying, wd, cmd["tillbox.dmesg"] == "1")
+	return supervise(sp, &slots, loader, booted, trying, wd, early, onReady)
 }
 
 // readAhead reads the file through once, so that it is in the page cache when it is run
@@ -232,19 +264,13 @@ func applyFaults() {
 	}
 }
 
-// supervise runs the till, feeds the watchdog, and decides a try.
-func supervise(sp spec.Spec, slots *update.Slots, loader bootLoader, booted string, trying bool, wd *watchdog, dmesg bool) error {
-	decided := !trying
-	if trying {
-		// A try that does not decide within the limit stops feeding the watchdog.
-		wd.until(time.Now().Add(tryHealth.Limit + tryHealth.Alive + 30*time.Second))
-	}
-	ready := false
-	// READY is the till's first operator prompt, also in a try (whose confirmation comes
-	// after the health check's Alive time).
-	var readyOnce sync.Once
-	onReady := func() {
-		readyOnce.Do(func() {
+// readyReport is what the init does at the till's first prompt (once): the boot phases
+// and the READY line. READY is the till's first operator prompt, also in a try (whose
+// confirmation comes after the health check's Alive time).
+func readyReport(sp spec.Spec, booted string, trying, dmesg bool) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
 			phases.done("till to ready")
 			logf("boot phases: %s", phases)
 			logf("READY slot=%s version=%s uptime=%.2fs%s", booted, sp.Version, uptime(), map[bool]string{true: " (try)"}[trying])
@@ -253,12 +279,34 @@ func supervise(sp spec.Spec, slots *update.Slots, loader bootLoader, booted stri
 			}
 		})
 	}
+}
+
+// supervise runs the till (the early one first, when there is one: it gets its go now),
+// feeds the watchdog, and decides a try.
+func supervise(sp spec.Spec, slots *update.Slots, loader bootLoader, booted string, trying bool, wd *watchdog, early *earlyTill, onReady func()) error {
+	decided := !trying
+	if trying {
+		// A try that does not decide within the limit stops feeding the watchdog.
+		wd.until(time.Now().Add(tryHealth.Limit + tryHealth.Alive + 30*time.Second))
+	}
+	ready := false
 	for restarts := 0; ; restarts++ {
-		events := make(chan []byte, 64)
-		exited := make(chan error, 1)
-		c, done, err := startTill(events, exited, onReady)
-		if err != nil {
-			return err
+		var (
+			events chan []byte
+			exited chan error
+			c      *exec.Cmd
+			done   <-chan struct{}
+			err    error
+		)
+		if restarts == 0 && early != nil {
+			events, exited, c, done = early.events, early.exited, early.c, early.done
+			early.goAhead()
+			phases.done("till's go")
+		} else {
+			events, exited = make(chan []byte, 64), make(chan error, 1)
+			if c, done, err = startTill(events, exited, onReady, nil, tillData); err != nil {
+				return err
+			}
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		if !decided {
@@ -319,9 +367,10 @@ func supervise(sp spec.Spec, slots *update.Slots, loader bootLoader, booted stri
 	}
 }
 
-// startTill starts tillbox run with its events on a pipe; each line goes to the console and
-// to events (dropped when nobody reads, so the till never blocks on its events).
-func startTill(events chan<- []byte, exited chan<- error, onReady func()) (*exec.Cmd, <-chan struct{}, error) {
+// startTill starts tillbox run in dir with its events on a pipe; each line goes to the
+// console and to events (dropped when nobody reads, so the till never blocks on its
+// events). With a gate (the read end of its pipe) the till waits for its go (gate.go).
+func startTill(events chan<- []byte, exited chan<- error, onReady func(), gate *os.File, dir string) (*exec.Cmd, <-chan struct{}, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, nil, fmt.Errorf("events pipe: %w", err)
@@ -329,7 +378,11 @@ func startTill(events chan<- []byte, exited chan<- error, onReady func()) (*exec
 	c := exec.Command(tillboxBin, "run", "--config", configFile, "--data", tillData, "--events", "/proc/self/fd/3")
 	c.Stdout, c.Stderr = os.Stdout, os.Stderr
 	c.ExtraFiles = []*os.File{w}
-	c.Dir = tillData
+	if gate != nil {
+		c.ExtraFiles = append(c.ExtraFiles, gate)
+		c.Env = append(os.Environ(), startGateEnv+"=4")
+	}
+	c.Dir = dir
 	if err := c.Start(); err != nil {
 		r.Close()
 		w.Close()

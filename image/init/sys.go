@@ -100,22 +100,30 @@ func loadModule(n string) error {
 	return nil
 }
 
-// mountBox mounts the booted slot, the boot partition and the data partition, the three
-// at once: they are separate devices, and the data partition's ext4 (its journal replayed
-// after a power cut) takes the longest. Every mount is tried; the errors are joined.
-func mountBox(sp spec.Spec, slotDev string) error {
-	mounts := []struct {
-		dev, dir, fs string
-		flags        uintptr
-		data         string
-	}{
+// mount is one filesystem the init mounts.
+type mount struct {
+	dev, dir, fs string
+	flags        uintptr
+	data         string
+}
+
+// mountsOf is what the init mounts: the booted slot first (the till starts from it), then
+// the boot partition and the data partition.
+func mountsOf(sp spec.Spec, slotDev string) []mount {
+	return []mount{
 		{slotDev, slotDir, "squashfs", unix.MS_RDONLY, ""},
 		{sp.Boot, bootDir, "vfat", unix.MS_NOEXEC | unix.MS_NOSUID, ""},
 		{sp.Data, dataDir, "ext4", unix.MS_NOSUID, "data=ordered"},
 	}
-	errs := make([]error, len(mounts))
+}
+
+// mountAll mounts ms at once: they are separate devices, and the data partition's ext4
+// (its journal replayed after a power cut) takes the longest. Every mount is tried; the
+// errors are joined.
+func mountAll(ms []mount) error {
+	errs := make([]error, len(ms))
 	var wg sync.WaitGroup
-	for i, m := range mounts {
+	for i, m := range ms {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -126,10 +134,17 @@ func mountBox(sp spec.Spec, slotDev string) error {
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
+	return errors.Join(errs...)
+}
+
+// splitAfter splits the module list after name (all of it first when name is not in it).
+func splitAfter(names []string, name string) (first, rest []string) {
+	for i, n := range names {
+		if n == name {
+			return names[:i+1], names[i+1:]
+		}
 	}
-	return os.MkdirAll(tillData, 0o700)
+	return names, nil
 }
 
 // watchdog feeds the hardware watchdog from its own goroutine as long as the init runs,

@@ -115,10 +115,11 @@ func Boards() map[string]Spec {
 			BootLoader: BootGRUB,
 			Modules: []string{
 				// The disk (slots, boot state, ledger) and the keypad: what the till needs
-				// to sell.
+				// to sell. The slot's first (up to squashfs): the till starts from it while
+				// the rest loads.
 				"virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci", "virtio_blk",
-				"virtio_input", "evdev",
-				"squashfs", "crc16", "mbcache", "jbd2", "crc32c_generic", "ext4",
+				"squashfs", "virtio_input", "evdev",
+				"crc16", "mbcache", "jbd2", "crc32c_generic", "ext4",
 				"fat", "vfat", "nls_cp437", "nls_ascii",
 			},
 			LateModules: []string{

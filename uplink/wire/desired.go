@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -48,11 +49,17 @@ type Desired struct {
 // MaxBundleSize bounds a desired bundle's size (the root filesystem slot is smaller).
 const MaxBundleSize = 4 << 30
 
+// The patterns are compiled at their first use, not at the program's start: every tillbox
+// links this package, and most runs (a till's start included) never check a Desired.
 var (
-	hexSHA256  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	windowSpec = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$`)
-	versionStr = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+)*(\+[0-9A-Za-z.-]+)?$`)
+	hexSHA256  = lazyRegexp(`^[0-9a-f]{64}$`)
+	windowSpec = lazyRegexp(`^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	versionStr = lazyRegexp(`^v?[0-9]+(\.[0-9]+)*(\+[0-9A-Za-z.-]+)?$`)
 )
+
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // check is what every Desired with a version must satisfy.
 func (d *Desired) check() error {
@@ -60,13 +67,13 @@ func (d *Desired) check() error {
 	switch {
 	case d.Version == "":
 		return nil
-	case len(d.Version) > 64 || !versionStr.MatchString(d.Version):
+	case len(d.Version) > 64 || !versionStr().MatchString(d.Version):
 		return invalid(what, "version %q", clip(d.Version))
-	case !hexSHA256.MatchString(d.SHA256):
+	case !hexSHA256().MatchString(d.SHA256):
 		return invalid(what, "sha256 is not 64 lower-case hex digits")
 	case d.Size <= 0 || d.Size > MaxBundleSize:
 		return invalid(what, "size %d", d.Size)
-	case d.Window != "" && !windowSpec.MatchString(d.Window):
+	case d.Window != "" && !windowSpec().MatchString(d.Window):
 		return invalid(what, "window %q: want HH:MM-HH:MM", clip(d.Window))
 	case len(d.Rollout) > MaxCmdID:
 		return invalid(what, "rollout name longer than %d", MaxCmdID)
