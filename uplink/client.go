@@ -756,8 +756,8 @@ func (p *publisher) probe(first bool) error {
 		if raw == nil {
 			continue
 		}
-		if seq == last {
-			c.again[againProbe].Add(1)
+		if seq == last || !first {
+			c.again[againProbe].Add(1) // the first at a watermark of 0 too; the long fallback's is counted as Long
 		}
 		tok := p.s.cli.Publish(p.topic, 1, false, raw)
 		select {
