@@ -603,8 +603,9 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 // after it has taken in what was still queued ahead of it, on that connection. With the
 // ack HQ publishes a held message: what it holds above the watermark. It then still lacks
 // the entries from the watermark up to the first it holds: the broker lost them, or they
-// still wait on another of HQ's connections. Only those are sent again, so that what was
-// merely late costs that gap, not the window. A held message that shows HQ has not taken
+// still wait on another of HQ's connections. If they were late, the watermark moves
+// before the next probe is answered; if a second answer finds the same gap, only those
+// are sent again, so that what was merely late costs that gap, not the window. A held message that shows HQ has not taken
 // in the probe yet says the till's entries are queued: nothing is sent. An HQ that sends
 // no held message (an older one, or a store without its tops) is answered as before: after
 // heldGrace without one, everything from the watermark is sent again. A probe that brings
