@@ -603,11 +603,12 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 // after it has taken in what was still queued ahead of it, on that connection. With the
 // ack HQ publishes a held message: what it holds above the watermark. It then still lacks
 // the entries from the watermark up to the first it holds: the broker lost them, or they
-// still wait on another of HQ's connections. Only those are sent again, so that what was
-// merely late costs that gap, not the window. A held message that shows HQ has not taken
+// still wait on another of HQ's connections. If they were late, the watermark moves
+// before the next probe is answered; if a second answer finds the same gap, only those
+// are sent again, so that what was merely late costs that gap, not the window. A held message that shows HQ has not taken
 // in the probe yet says the till's entries are queued: nothing is sent. An HQ that sends
-// no held message (an older one, or a store without its tops) is answered as before: after
-// heldGrace without one, everything from the watermark is sent again. A probe that brings
+// no held message (an older one, or a store without its tops) is answered as before, once
+// two probes were answered by an ack alone: everything from the watermark is sent again. A probe that brings
 // no answer is followed by another after twice the wait, up to 8 times the timeout; every
 // fullEvery-th timeout without progress also sends the first entry above the watermark,
 // which moves it if the broker lost that one (never the window: a storm's queue outlasts
@@ -627,7 +628,7 @@ type publisher struct {
 	probeWM   uint64    // the watermark when the probe went
 	probeSeq  uint64    // the probe's (last) seq
 	probeHeld uint64    // c.heldN when the probe went, or when its last held message was read
-	answerAt  time.Time // when an ack answered the probe without a held message (see heldGrace)
+	plainSeen bool      // since the watermark last moved, an ack alone answered a probe
 	queued    bool      // since the watermark last moved, a held message showed a probe still queued
 	ownGap    bool      // a gap was sent again since the watermark last moved
 	gapSeen   bool      // since the watermark last moved, an answered probe showed a gap
@@ -701,11 +702,6 @@ func (p *publisher) brokerAcks() {
 	p.inflight = p.inflight[:0]
 }
 
-// heldGrace is how long an ack that answers a probe waits for the held message HQ may
-// publish with it: on one connection HQ sends the held message first, but several
-// connections or a cluster may bring them the other way round.
-func (p *publisher) heldGrace() time.Duration { return min(2*time.Second, p.c.o.ResendAfter/4) }
-
 // resend sends everything outstanding again from the watermark; why counts them.
 func (p *publisher) resend(why int) {
 	if p.next > p.wm+1 {
@@ -745,7 +741,7 @@ func (p *publisher) probe(first bool) error {
 		}
 	}
 	p.probing, p.probeMark, p.probeWM, p.probeSeq = true, c.ackRepeats.Load(), p.wm, last
-	p.probeHeld, p.answerAt = c.heldN.Load(), time.Time{}
+	p.probeHeld = c.heldN.Load()
 	c.probes.Add(1)
 	for _, seq := range seqs {
 		var raw []byte
@@ -756,8 +752,8 @@ func (p *publisher) probe(first bool) error {
 		if raw == nil {
 			continue
 		}
-		if seq == last {
-			c.again[againProbe].Add(1)
+		if seq == last || !first {
+			c.again[againProbe].Add(1) // the first at a watermark of 0 too; the long fallback's is counted as Long
 		}
 		tok := p.s.cli.Publish(p.topic, 1, false, raw)
 		select {
@@ -845,7 +841,7 @@ func (p *publisher) step() error {
 				// gap at every timeout.
 				p.idle = 0
 			}
-			p.queued, p.ownGap, p.gapSeen = false, false, false
+			p.queued, p.ownGap, p.gapSeen, p.plainSeen = false, false, false, false
 		}
 	}
 	if p.next <= p.wm {
@@ -865,7 +861,7 @@ func (p *publisher) step() error {
 	case p.probing && heldN != p.probeHeld && h != nil && h.through == p.wm && h.to < p.probeSeq:
 		// HQ answered something sent before the probe: the probe still waits at the
 		// broker behind the till's entries, which are queued, not lost.
-		p.probeHeld, p.probeMark, p.answerAt = heldN, repeats, time.Time{}
+		p.probeHeld, p.probeMark = heldN, repeats
 		p.queued = true
 	case p.probing && heldN != p.probeHeld && h != nil && h.through == p.wm && !p.gapSeen:
 		// HQ has taken in the probe and holds entries up to it or beyond, and none from
@@ -892,12 +888,14 @@ func (p *publisher) step() error {
 		// An HQ that sends held messages answers with one; an ack repeated alone is
 		// something else (a reconnect's retained ack, HQ's acks published again).
 		p.probeMark = repeats
-	case p.probing && repeats != p.probeMark && (p.answerAt.IsZero() || now.Sub(p.answerAt) < p.heldGrace()):
-		// Answered, but a held message may follow: wait for it a moment.
-		if p.answerAt.IsZero() {
-			p.answerAt = now
-		}
+	case p.probing && repeats != p.probeMark && !p.plainSeen:
+		// An ack alone, from an HQ that has sent no held message yet: an older HQ's
+		// answer, or one whose held message comes another way (several connections, a
+		// cluster), or an ack repeated by a second consumer catching up with the first.
+		// The next probe tells.
+		p.probing, p.plainSeen = false, true
 	case p.probing && repeats != p.probeMark:
+		// A second probe answered by an ack alone without the watermark moving: an older
 		// HQ has taken in what was queued ahead of the probe, and still lacks some.
 		c.o.Logger.Info("uplink: HQ lacks entries the broker took; resending from the watermark", "watermark", p.wm, "next", p.next)
 		c.resends.Add(1)

@@ -10,11 +10,14 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"tillbox/ledger"
 	"tillbox/ledger/journal"
 	"tillbox/uplink"
 	"tillbox/uplink/hq"
 	"tillbox/uplink/rig"
+	"tillbox/uplink/wire"
 )
 
 // TestMain doubles as the till child process of TestTillKilledMidDrain.
@@ -365,6 +368,23 @@ func TestProbeAnsweredWhileEntriesWaitElsewhere(t *testing.T) {
 		count(r)
 		time.Sleep(400 * time.Millisecond) // at most 10 in flight, each commit 0.4 s: 25 entries a second
 	}})
+	// What a till of an earlier build reads: the ack topic, which must keep the form it
+	// decodes (no held range there), whatever HQ sends on the held topic.
+	var oldForm atomic.Value
+	watch := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID("old-till-view"))
+	if tok := watch.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer watch.Disconnect(100)
+	if tok := watch.Subscribe("tillbox/v1/+/+/ack", 0, func(_ mqtt.Client, m mqtt.Message) {
+		if a, err := wire.DecodeAckMessage(m.Payload()); len(m.Payload()) > 0 && err != nil {
+			oldForm.Store(fmt.Sprintf("%s: %v", m.Payload(), err))
+		} else if _, _, held := a.Held(); held {
+			oldForm.Store(fmt.Sprintf("%s carries a held range", m.Payload()))
+		}
+	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
 	dir := ledgerDir(t)
 	var ls []*ledger.Ledger
 	var cs []*uplink.Client
@@ -393,6 +413,9 @@ func TestProbeAnsweredWhileEntriesWaitElsewhere(t *testing.T) {
 		stored.Load(), total, dups.Load(), probes, resends)
 	if probes == 0 {
 		t.Fatalf("no till probed: the test did not test a probe answered while entries wait")
+	}
+	if v := oldForm.Load(); v != nil {
+		t.Fatalf("an ack a till of an earlier build would refuse: %s", v)
 	}
 	// The probes are copies by design, and a gap below what HQ holds may come twice when
 	// the slow consumer's commit outlasts two probes; a window of entries still queued
