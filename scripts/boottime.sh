@@ -3,7 +3,7 @@
 # qemu-system-aarch64 (image/vmtest's TestVMBoots): normal boots and update try boots,
 # min/median/max per phase and the ratio of the medians to the baseline's.
 #
-#   BASE=5e672fd BOOTS=5 TRIES=3 scripts/boottime.sh
+#   BASE=08574af BOOTS=5 TRIES=3 scripts/boottime.sh
 #
 # BASE is a commit (built from git archive into the cache) or "" for this tree alone.
 # Images are built with scripts/image.sh (versions 1.0.0 and, for the try, 1.1.0) into
@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-: "${BASE=5e672fd}"
+: "${BASE=08574af}"
 : "${BOOTS:=5}"
 : "${TRIES:=3}"
 out="$root/.cache/boottime"
