@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,13 +58,18 @@ func TestNewJetStreamConsumerRefuses(t *testing.T) {
 
 // TestClusterNodeAndTillhqKilledMidDrain: a 3-node NATS cluster (MQTT on with the shipped
 // mqtt settings, the tx stream with 3 replicas), three tillhq on one PostgreSQL sharing
-// one durable consumer, and tills spread over the nodes, each with a backlog, half
-// publishing with QoS 0 and half with QoS 1. Mid-drain one node and one tillhq are killed
-// with SIGKILL, the tills go on selling, and both are started again later. Every entry is
-// stored once, every chain verifies (tillhq check), every till's watermark is at its last
-// seq and HQ's at the same. TILLBOX_SOAK=1 runs more tills, entries and rounds.
+// one durable consumer, and tills spread over the nodes, half publishing with QoS 0 and
+// half with QoS 1. Each round the tills go offline, each journals a backlog, and they all
+// come back at once; mid-drain one node and one tillhq are killed with SIGKILL, the tills
+// go on selling, and both are started again. After the last round every entry is stored
+// once, every chain verifies (tillhq check), every till's watermark is at its last seq and
+// HQ's at the same. TILLBOX_SOAK=1 runs more tills, entries and rounds (4, or
+// TILLBOX_SOAK_ROUNDS).
 func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
 	tills, backlog, rounds := soakOr(6, 24), soakOr(400, 3000), soakOr(1, 4)
+	if n, err := strconv.Atoi(os.Getenv("TILLBOX_SOAK_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
 	cl := rig.StartNATSClusterWith(t, 3, &rig.NATSOptions{MQTT: rig.MQTTSettings(t, "../../scripts/nats/tillbox.conf")})
 	pg := rig.StartPostgres(t)
 	bin := rig.Build(t, "tillbox/uplink/hq/cmd/tillhq", t.TempDir())
@@ -82,21 +88,25 @@ func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
 
 	ledgers := make([]*ledger.Ledger, tills)
 	clients := make([]*uplink.Client, tills)
+	stops := make([]func(), tills)
 	for i := range tills {
 		l, err := ledger.Open(filepath.Join(t.TempDir(), "till.ledger"), &ledger.Options{Store: fmt.Sprintf("s%02d", i/3), Till: fmt.Sprintf("t%02d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { l.Close() })
-		sell(t, l, nil, backlog)
 		ledgers[i] = l
-		// Each till starts on a node of its own and moves on round the list. Half of them
-		// publish with QoS 0 (uplink.Options.TxQoS0, the cluster's setting), half with
-		// QoS 1 (a till still set up for Mosquitto), whose entries the tx stream holds
-		// twice: each kind loses nothing, and HQ stores each entry once.
-		o := rig.TillOptions(cl.MQTTURLs(i))
-		o.TxQoS0 = i%2 == 0
-		clients[i], _ = rig.RunTill(t, l, o)
+	}
+	// Each till starts on a node of its own and moves on round the list. Half of them
+	// publish with QoS 0 (uplink.Options.TxQoS0, the cluster's setting), half with QoS 1
+	// (a till still set up for Mosquitto), whose entries the tx stream holds twice: each
+	// kind loses nothing, and HQ stores each entry once.
+	startTills := func() {
+		for i, l := range ledgers {
+			o := rig.TillOptions(cl.MQTTURLs(i))
+			o.TxQoS0 = i%2 == 0
+			clients[i], stops[i] = rig.RunTill(t, l, o)
+		}
 	}
 	total := func() (n uint64) {
 		for _, l := range ledgers {
@@ -118,31 +128,40 @@ func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
 	}
 
 	for r := range rounds {
+		// The tills offline, each journaling its backlog; then all of them back at once.
+		for _, stop := range stops {
+			if stop != nil {
+				stop()
+			}
+		}
+		for _, l := range ledgers {
+			sell(t, l, nil, backlog)
+		}
+		from := stored()
+		startTills()
 		node, victim := cl.Nodes[r%3], hqs[(r+1)%3]
-		// Mid-drain: some stored, most still to come.
-		start := stored()
-		want := start + (total()-start)/10
-		waitUntilWithin(t, 2*time.Minute, "a tenth of the backlog stored", func() bool { return stored() >= want })
+		// Mid-drain: some of the round's backlog stored, most still to come.
+		want := from + (total()-from)/10
+		waitUntilWithin(t, 3*time.Minute, "a tenth of the backlog stored", func() bool { return stored() >= want })
 		sessions := logCount(victim, "hq: consuming")
 		node.Kill()
 		victim.Kill()
 		at := stored()
-		t.Logf("round %d: killed %s and %s with %d of %d entries stored", r, node.Name, victim.Name, at, total())
+		t.Logf("round %d: killed %s and %s with %d of %d entries stored (%d of the round's %d)", r, node.Name, victim.Name, at, total(), at-from, total()-from)
 		for i, l := range ledgers {
 			sell(t, l, clients[i], 50)
 		}
 		// The rest of the cluster and of the tillhq go on draining without them.
-		waitUntilWithin(t, 2*time.Minute, "progress without the dead node and tillhq", func() bool { return stored() > at+uint64(tills)*20 })
+		waitUntilWithin(t, 3*time.Minute, "progress without the dead node and tillhq", func() bool { return stored() > at+uint64(tills)*20 })
 		node.Restart()
 		victim.Restart()
 		waitLog(t, victim, "hq: consuming", sessions)
-		for i, l := range ledgers {
-			sell(t, l, clients[i], backlog)
-		}
 	}
+	waitUntilWithin(t, 15*time.Minute, "every entry stored", func() bool { return stored() >= total() })
 	for i, l := range ledgers {
 		rig.WaitSynced(t, l, clients[i])
 	}
+	t.Logf("%d rounds, %d tills, %d entries", rounds, tills, total())
 	if n, want := stored(), total(); n != want {
 		t.Fatalf("HQ holds %d entries, the tills journaled %d", n, want)
 	}
