@@ -671,6 +671,10 @@ func (p *publisher) probe() error {
 	}
 	p.probing, p.probeMark, p.probeWM = true, c.ackRepeats.Load(), p.wm
 	c.probes.Add(1)
+	qos := byte(1)
+	if c.o.TxQoS0 {
+		qos = 0 // as the entries (see Options.TxQoS0): on NATS a QoS 1 probe fails the connection when it waits over 4 s
+	}
 	for _, seq := range seqs {
 		var raw []byte
 		err := c.l.AfterRaw(seq-1, 1, func(_ uint64, r []byte) bool { raw = bytes.Clone(r); return false })
@@ -680,7 +684,7 @@ func (p *publisher) probe() error {
 		if raw == nil {
 			continue
 		}
-		tok := p.s.cli.Publish(p.topic, 1, false, raw)
+		tok := p.s.cli.Publish(p.topic, qos, false, raw)
 		select {
 		case <-tok.Done():
 			if err := tok.Error(); err != nil {
