@@ -504,10 +504,12 @@ func (j *JetStreamConsumer) ensure(ctx context.Context, js jetstream.JetStream) 
 	// like the stream, in memory: NATS proposes every delivery and every ack of a
 	// replicated consumer to its replicas, and on file each proposal is a write to the
 	// consumer's log on every node. Nothing is lost with it: the stream is a work queue,
-	// so a message leaves it only when acknowledged, after its commit; a consumer lost
-	// with all three nodes at once is made again by the next session and delivers what
-	// the stream still holds (some of it already stored: HQ stores it once). A consumer
-	// made on file before is used as it is (a server does not change a consumer's storage).
+	// so a message leaves it only when acknowledged, after its commit; a consumer whose
+	// state is lost with all three nodes at once delivers again what the stream still
+	// holds (some of it already stored: HQ stores it once), and one that is gone is made
+	// again by the next session (the session ends when it finds it gone). A consumer
+	// made on file before stays on file (a server does not change a consumer's storage;
+	// since 2.10 it refuses the update).
 	//
 	// Acks stay explicit, one per message: AckAll would acknowledge every message of the
 	// consumer below the one acknowledged, whichever tillhq holds it uncommitted, and a
@@ -515,6 +517,9 @@ func (j *JetStreamConsumer) ensure(ctx context.Context, js jetstream.JetStream) 
 	cfg := jetstream.ConsumerConfig{Durable: j.js.Durable,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: j.js.AckWait, MaxAckPending: j.js.MaxAckPending,
 		MaxDeliver: -1, DeliverPolicy: jetstream.DeliverAllPolicy, MemoryStorage: true}
+	if old, err := js.Consumer(ctx, j.js.Stream, j.js.Durable); err == nil {
+		cfg.MemoryStorage = old.CachedInfo().Config.MemoryStorage
+	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, j.js.Stream, cfg)
 	if err != nil {
 		// A consumer of the older layout filtered the plain tx subjects, and a server

@@ -14,6 +14,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"tillbox/ledger"
 	"tillbox/uplink"
@@ -302,5 +304,92 @@ func TestJetStreamRetainedTxQuarantined(t *testing.T) {
 	case p := <-got:
 		t.Errorf("a retained tx is still on the cluster: %.60s", p)
 	case <-time.After(3 * time.Second):
+	}
+}
+
+// TestJetStreamConsumerInMemoryMadeAgain: the durable consumer tillhq makes keeps its
+// state in memory; when it is gone (deleted here, as it is when all three nodes go down at
+// once) the session ends and the next one makes it again, and what the tills published
+// meanwhile is stored. A consumer found on file stays on file (a server refuses to change
+// a consumer's storage), and is read as before.
+func TestJetStreamConsumerInMemoryMadeAgain(t *testing.T) {
+	cl := rig.StartNATSClusterWith(t, 3, &rig.NATSOptions{MQTT: rig.MQTTSettings(t, "../../scripts/nats/tillbox.conf")})
+	_, txs := tillEntries(t, "t01", 9)
+	st, err := hq.OpenBolt(filepath.Join(t.TempDir(), "hq.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run := func() (stop func()) {
+		j, err := hq.NewJetStreamConsumer(st, &hq.Options{Broker: cl.MQTTURLs(0), ClientID: "tillhq-mem", WaitTimeout: 5 * time.Second,
+			BackoffMin: 50 * time.Millisecond, BackoffMax: 400 * time.Millisecond}, hq.JetStream{URLs: cl.NATSURLs(), AckWait: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); j.Run(ctx) }()
+		return func() { cancel(); <-done }
+	}
+	nc, err := nats.Connect(cl.NATSURLs(), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	consumer := func() (jetstream.ConsumerConfig, bool) {
+		c, err := js.Consumer(ctx, "TILLBOX_TX", "tillhq")
+		if err != nil {
+			return jetstream.ConsumerConfig{}, false
+		}
+		return c.CachedInfo().Config, true
+	}
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(cl.Nodes[1].MQTTURL()).SetClientID("t01").SetAutoReconnect(false))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer pub.Disconnect(100)
+	k := hq.TillKey{Store: "s042", Till: "t01"}
+	send := func(from, to int) {
+		for _, tx := range txs[from:to] {
+			if tok := pub.Publish(wire.Topics{}.Tx("s042", "t01"), 0, false, tx.Raw); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				t.Fatalf("publish: %v", tok.Error())
+			}
+		}
+		waitUntilWithin(t, 60*time.Second, fmt.Sprintf("entry %d stored", to), func() bool { th, _ := st.Through(ctx, k); return th == uint64(to) })
+	}
+
+	stop := run()
+	waitUntilWithin(t, 30*time.Second, "the durable consumer", func() bool { _, ok := consumer(); return ok })
+	if cfg, _ := consumer(); !cfg.MemoryStorage {
+		t.Errorf("the durable consumer is on file, want memory")
+	}
+	send(0, 3)
+	if err := js.DeleteConsumer(ctx, "TILLBOX_TX", "tillhq"); err != nil {
+		t.Fatal(err)
+	}
+	send(3, 6)
+	if cfg, ok := consumer(); !ok || !cfg.MemoryStorage {
+		t.Errorf("the consumer made again: found %v, in memory %v", ok, cfg.MemoryStorage)
+	}
+	stop()
+
+	cfg, _ := consumer()
+	if err := js.DeleteConsumer(ctx, "TILLBOX_TX", "tillhq"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.MemoryStorage = false
+	if _, err := js.CreateConsumer(ctx, "TILLBOX_TX", cfg); err != nil {
+		t.Fatal(err)
+	}
+	stop = run()
+	defer stop()
+	send(6, 9)
+	if cfg, ok := consumer(); !ok || cfg.MemoryStorage {
+		t.Errorf("a consumer found on file: found %v, in memory %v", ok, cfg.MemoryStorage)
 	}
 }
