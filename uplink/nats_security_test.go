@@ -529,15 +529,13 @@ func TestNATSClusterTxQoS0TillProbesWithQoS0(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The probes sent before this read are in the stream: each went after the entries,
-	// on the same connection, and NATS stores a connection's QoS 0 messages in order.
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs < n+3 {
-		t.Fatalf("the tx stream holds %d messages, want the %d entries and 3 probes at least", info.State.Msgs, n)
-	}
+	// At a watermark of 0 each probe carries two entries (the first and the last): the
+	// entries and two probes at least.
+	var info *jetstream.StreamInfo
+	waitFor(t, 30*time.Second, "the entries and two probes in the tx stream", func() bool {
+		info, err = s.Info(ctx)
+		return err == nil && info.State.Msgs >= n+4
+	})
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
 		m, err := s.GetMsg(ctx, seq)
 		if err != nil {

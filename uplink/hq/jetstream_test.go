@@ -348,12 +348,8 @@ func TestJetStreamConsumerInMemoryMadeAgain(t *testing.T) {
 		}
 		return c.CachedInfo().Config, true
 	}
-	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(cl.Nodes[1].MQTTURL()).SetClientID("t01").SetAutoReconnect(false))
-	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("connect: %v", tok.Error())
-	}
-	defer pub.Disconnect(100)
 	k := hq.TillKey{Store: "s042", Till: "t01"}
+	var pub mqtt.Client
 	send := func(from, to int) {
 		for _, tx := range txs[from:to] {
 			if tok := pub.Publish(wire.Topics{}.Tx("s042", "t01"), 0, false, tx.Raw); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -363,8 +359,14 @@ func TestJetStreamConsumerInMemoryMadeAgain(t *testing.T) {
 		waitUntilWithin(t, 60*time.Second, fmt.Sprintf("entry %d stored", to), func() bool { th, _ := st.Through(ctx, k); return th == uint64(to) })
 	}
 
+	// tillhq first: it lays the cluster's streams out before any MQTT client connects.
 	stop := run()
 	waitUntilWithin(t, 30*time.Second, "the durable consumer", func() bool { _, ok := consumer(); return ok })
+	pub = mqtt.NewClient(mqtt.NewClientOptions().AddBroker(cl.Nodes[1].MQTTURL()).SetClientID("t01").SetAutoReconnect(false))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer pub.Disconnect(100)
 	if cfg, _ := consumer(); !cfg.MemoryStorage {
 		t.Errorf("the durable consumer is on file, want memory")
 	}
