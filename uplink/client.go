@@ -743,6 +743,10 @@ func (p *publisher) probe(first bool) error {
 	p.probing, p.probeMark, p.probeWM, p.probeSeq = true, c.ackRepeats.Load(), p.wm, last
 	p.probeHeld = c.heldN.Load()
 	c.probes.Add(1)
+	qos := byte(1)
+	if c.o.TxQoS0 {
+		qos = 0 // as the entries (see Options.TxQoS0): on NATS a QoS 1 probe fails the connection when it waits over 4 s
+	}
 	for _, seq := range seqs {
 		var raw []byte
 		err := c.l.AfterRaw(seq-1, 1, func(_ uint64, r []byte) bool { raw = bytes.Clone(r); return false })
@@ -755,7 +759,7 @@ func (p *publisher) probe(first bool) error {
 		if seq == last || !first {
 			c.again[againProbe].Add(1) // the first at a watermark of 0 too; the long fallback's is counted as Long
 		}
-		tok := p.s.cli.Publish(p.topic, 1, false, raw)
+		tok := p.s.cli.Publish(p.topic, qos, false, raw)
 		select {
 		case <-tok.Done():
 			if err := tok.Error(); err != nil {

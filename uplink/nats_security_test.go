@@ -492,3 +492,57 @@ func waitTxStream(t *testing.T, f *natsFleet) {
 		return err == nil
 	})
 }
+
+// TestNATSClusterTxQoS0TillProbesWithQoS0: a till set for the cluster (TxQoS0) sends its
+// probes as it sends its entries, with QoS 0. NATS stores a QoS 1 publish by a request the
+// till's connection waits on and closes the connection when it takes over 4 s, after which
+// the till sends everything above its watermark again; and it puts a QoS 1 tx into the tx
+// stream twice, once on its plain subject and once on the MQTT store's ($MQTT.msgs.…).
+// With no HQ running the till probes again and again: every copy the stream holds is on
+// the plain subject.
+func TestNATSClusterTxQoS0TillProbesWithQoS0(t *testing.T) {
+	f := newNATSFleet(t, "t01")
+	stop := f.runHQ(t, boltHQ(t), f.hqOptions())
+	waitTxStream(t, f)
+	stop()
+
+	const n = 5
+	l := signedLedger(t, f.tills["t01"], "t01")
+	appendSales(t, l, nil, n)
+	o := fastOptions(f.cl.MQTTURLs(1))
+	o.TLS, o.HQKey, o.TxQoS0, o.ResendAfter = f.tills["t01"].TLS, f.tills["t01"].HQKey, true, 300*time.Millisecond
+	c, _ := runTill(t, l, o)
+	waitFor(t, 60*time.Second, "three probes", func() bool { return c.State().Probes >= 3 })
+
+	nc, err := nats.Connect(f.cl.NATSURLs(), nats.Secure(f.hqTLS), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "TILLBOX_TX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At a watermark of 0 each probe carries two entries (the first and the last): the
+	// entries and two probes at least.
+	var info *jetstream.StreamInfo
+	waitFor(t, 30*time.Second, "the entries and two probes in the tx stream", func() bool {
+		info, err = s.Info(ctx)
+		return err == nil && info.State.Msgs >= n+4
+	})
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("stream seq %d: %v", seq, err)
+		}
+		if m.Subject != "tillbox.v1.s042.t01.tx" {
+			t.Errorf("stream seq %d on %s: published with QoS 1", seq, m.Subject)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -293,6 +294,7 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 	}
 
 	ended := make(chan struct{})
+	var stopping atomic.Bool
 	var pump sync.WaitGroup
 	pump.Add(1)
 	go func() {
@@ -300,7 +302,19 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 		for {
 			m, err := it.Next()
 			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrConnectionClosed) {
+				if stopping.Load() {
+					return
+				}
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrConnectionClosed) ||
+					errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+					// The consumer is gone (deleted, or lost with the whole cluster: it
+					// lives in memory) or the iterator ended: the next session makes it
+					// again and reads what the work queue still holds.
+					report(fmt.Errorf("hq: jetstream: messages ended: %w", err))
+					return
+				}
+				if errors.Is(err, jetstream.ErrNoHeartbeat) && j.consumerGone(ctx, cons) {
+					report(fmt.Errorf("hq: jetstream: consumer %s gone: %w", j.js.Durable, err))
 					return
 				}
 				// A missed heartbeat or a leader change: the iterator goes on pulling.
@@ -329,6 +343,7 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 		}()
 	}
 	defer func() {
+		stopping.Store(true)
 		it.Stop()
 		close(ended)
 		pump.Wait()
@@ -352,6 +367,15 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 	case err := <-failed:
 		return fmt.Errorf("%w (%w)", err, errConnected)
 	}
+}
+
+// consumerGone says whether the cluster answers that the durable consumer does not exist
+// (an answer that does not come, or another error, is not taken for its absence).
+func (j *JetStreamConsumer) consumerGone(ctx context.Context, cons jetstream.Consumer) bool {
+	ctx, cancel := context.WithTimeout(ctx, j.o.WaitTimeout)
+	defer cancel()
+	_, err := cons.Info(ctx)
+	return errors.Is(err, jetstream.ErrConsumerNotFound)
 }
 
 // ackSessions is the session's MQTT client whose publishes are spread over more sessions
@@ -476,9 +500,26 @@ func (j *JetStreamConsumer) ensure(ctx context.Context, js jetstream.JetStream) 
 		}
 		j.o.Logger.Info("hq: jetstream: the tx stream captures the MQTT store's and the plain tx subjects", "stream", j.js.Stream, "subjects", j.subjects)
 	}
+	// The consumer's state (what it delivered to whom, what was acknowledged) is replicated
+	// like the stream, in memory: NATS proposes every delivery and every ack of a
+	// replicated consumer to its replicas, and on file each proposal is a write to the
+	// consumer's log on every node. Nothing is lost with it: the stream is a work queue,
+	// so a message leaves it only when acknowledged, after its commit; a consumer whose
+	// state is lost with all three nodes at once delivers again what the stream still
+	// holds (some of it already stored: HQ stores it once), and one that is gone is made
+	// again by the next session (the session ends when it finds it gone). A consumer
+	// made on file before stays on file (a server does not change a consumer's storage;
+	// since 2.10 it refuses the update).
+	//
+	// Acks stay explicit, one per message: AckAll would acknowledge every message of the
+	// consumer below the one acknowledged, whichever tillhq holds it uncommitted, and a
+	// tillhq dying with such a message would lose it from the work queue.
 	cfg := jetstream.ConsumerConfig{Durable: j.js.Durable,
 		AckPolicy: jetstream.AckExplicitPolicy, AckWait: j.js.AckWait, MaxAckPending: j.js.MaxAckPending,
-		MaxDeliver: -1, DeliverPolicy: jetstream.DeliverAllPolicy}
+		MaxDeliver: -1, DeliverPolicy: jetstream.DeliverAllPolicy, MemoryStorage: true}
+	if old, err := js.Consumer(ctx, j.js.Stream, j.js.Durable); err == nil {
+		cfg.MemoryStorage = old.CachedInfo().Config.MemoryStorage
+	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, j.js.Stream, cfg)
 	if err != nil {
 		// A consumer of the older layout filtered the plain tx subjects, and a server

@@ -7,12 +7,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"tillbox/ledger"
 	"tillbox/uplink"
@@ -57,13 +60,18 @@ func TestNewJetStreamConsumerRefuses(t *testing.T) {
 
 // TestClusterNodeAndTillhqKilledMidDrain: a 3-node NATS cluster (MQTT on with the shipped
 // mqtt settings, the tx stream with 3 replicas), three tillhq on one PostgreSQL sharing
-// one durable consumer, and tills spread over the nodes, each with a backlog, half
-// publishing with QoS 0 and half with QoS 1. Mid-drain one node and one tillhq are killed
-// with SIGKILL, the tills go on selling, and both are started again later. Every entry is
-// stored once, every chain verifies (tillhq check), every till's watermark is at its last
-// seq and HQ's at the same. TILLBOX_SOAK=1 runs more tills, entries and rounds.
+// one durable consumer, and tills spread over the nodes, half publishing with QoS 0 and
+// half with QoS 1. Each round the tills go offline, each journals a backlog, and they all
+// come back at once; mid-drain one node and one tillhq are killed with SIGKILL, the tills
+// go on selling, and both are started again. After the last round every entry is stored
+// once, every chain verifies (tillhq check), every till's watermark is at its last seq and
+// HQ's at the same. TILLBOX_SOAK=1 runs more tills, entries and rounds (4, or
+// TILLBOX_SOAK_ROUNDS).
 func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
 	tills, backlog, rounds := soakOr(6, 24), soakOr(400, 3000), soakOr(1, 4)
+	if n, err := strconv.Atoi(os.Getenv("TILLBOX_SOAK_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
 	cl := rig.StartNATSClusterWith(t, 3, &rig.NATSOptions{MQTT: rig.MQTTSettings(t, "../../scripts/nats/tillbox.conf")})
 	pg := rig.StartPostgres(t)
 	bin := rig.Build(t, "tillbox/uplink/hq/cmd/tillhq", t.TempDir())
@@ -82,21 +90,25 @@ func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
 
 	ledgers := make([]*ledger.Ledger, tills)
 	clients := make([]*uplink.Client, tills)
+	stops := make([]func(), tills)
 	for i := range tills {
 		l, err := ledger.Open(filepath.Join(t.TempDir(), "till.ledger"), &ledger.Options{Store: fmt.Sprintf("s%02d", i/3), Till: fmt.Sprintf("t%02d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { l.Close() })
-		sell(t, l, nil, backlog)
 		ledgers[i] = l
-		// Each till starts on a node of its own and moves on round the list. Half of them
-		// publish with QoS 0 (uplink.Options.TxQoS0, the cluster's setting), half with
-		// QoS 1 (a till still set up for Mosquitto), whose entries the tx stream holds
-		// twice: each kind loses nothing, and HQ stores each entry once.
-		o := rig.TillOptions(cl.MQTTURLs(i))
-		o.TxQoS0 = i%2 == 0
-		clients[i], _ = rig.RunTill(t, l, o)
+	}
+	// Each till starts on a node of its own and moves on round the list. Half of them
+	// publish with QoS 0 (uplink.Options.TxQoS0, the cluster's setting), half with QoS 1
+	// (a till still set up for Mosquitto), whose entries the tx stream holds twice: each
+	// kind loses nothing, and HQ stores each entry once.
+	startTills := func() {
+		for i, l := range ledgers {
+			o := rig.TillOptions(cl.MQTTURLs(i))
+			o.TxQoS0 = i%2 == 0
+			clients[i], stops[i] = rig.RunTill(t, l, o)
+		}
 	}
 	total := func() (n uint64) {
 		for _, l := range ledgers {
@@ -118,31 +130,40 @@ func TestClusterNodeAndTillhqKilledMidDrain(t *testing.T) {
 	}
 
 	for r := range rounds {
+		// The tills offline, each journaling its backlog; then all of them back at once.
+		for _, stop := range stops {
+			if stop != nil {
+				stop()
+			}
+		}
+		for _, l := range ledgers {
+			sell(t, l, nil, backlog)
+		}
+		from := stored()
+		startTills()
 		node, victim := cl.Nodes[r%3], hqs[(r+1)%3]
-		// Mid-drain: some stored, most still to come.
-		start := stored()
-		want := start + (total()-start)/10
-		waitUntilWithin(t, 2*time.Minute, "a tenth of the backlog stored", func() bool { return stored() >= want })
+		// Mid-drain: some of the round's backlog stored, most still to come.
+		want := from + (total()-from)/10
+		waitUntilWithin(t, 3*time.Minute, "a tenth of the backlog stored", func() bool { return stored() >= want })
 		sessions := logCount(victim, "hq: consuming")
 		node.Kill()
 		victim.Kill()
 		at := stored()
-		t.Logf("round %d: killed %s and %s with %d of %d entries stored", r, node.Name, victim.Name, at, total())
+		t.Logf("round %d: killed %s and %s with %d of %d entries stored (%d of the round's %d)", r, node.Name, victim.Name, at, total(), at-from, total()-from)
 		for i, l := range ledgers {
 			sell(t, l, clients[i], 50)
 		}
 		// The rest of the cluster and of the tillhq go on draining without them.
-		waitUntilWithin(t, 2*time.Minute, "progress without the dead node and tillhq", func() bool { return stored() > at+uint64(tills)*20 })
+		waitUntilWithin(t, 3*time.Minute, "progress without the dead node and tillhq", func() bool { return stored() > at+uint64(tills)*20 })
 		node.Restart()
 		victim.Restart()
 		waitLog(t, victim, "hq: consuming", sessions)
-		for i, l := range ledgers {
-			sell(t, l, clients[i], backlog)
-		}
 	}
+	waitUntilWithin(t, 15*time.Minute, "every entry stored", func() bool { return stored() >= total() })
 	for i, l := range ledgers {
 		rig.WaitSynced(t, l, clients[i])
 	}
+	t.Logf("%d rounds, %d tills, %d entries", rounds, tills, total())
 	if n, want := stored(), total(); n != want {
 		t.Fatalf("HQ holds %d entries, the tills journaled %d", n, want)
 	}
@@ -283,5 +304,94 @@ func TestJetStreamRetainedTxQuarantined(t *testing.T) {
 	case p := <-got:
 		t.Errorf("a retained tx is still on the cluster: %.60s", p)
 	case <-time.After(3 * time.Second):
+	}
+}
+
+// TestJetStreamConsumerInMemoryMadeAgain: the durable consumer tillhq makes keeps its
+// state in memory; when it is gone (deleted here, as it is when all three nodes go down at
+// once) the session ends and the next one makes it again, and what the tills published
+// meanwhile is stored. A consumer found on file stays on file (a server refuses to change
+// a consumer's storage), and is read as before.
+func TestJetStreamConsumerInMemoryMadeAgain(t *testing.T) {
+	cl := rig.StartNATSClusterWith(t, 3, &rig.NATSOptions{MQTT: rig.MQTTSettings(t, "../../scripts/nats/tillbox.conf")})
+	_, txs := tillEntries(t, "t01", 9)
+	st, err := hq.OpenBolt(filepath.Join(t.TempDir(), "hq.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run := func() (stop func()) {
+		j, err := hq.NewJetStreamConsumer(st, &hq.Options{Broker: cl.MQTTURLs(0), ClientID: "tillhq-mem", WaitTimeout: 5 * time.Second,
+			BackoffMin: 50 * time.Millisecond, BackoffMax: 400 * time.Millisecond}, hq.JetStream{URLs: cl.NATSURLs(), AckWait: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); j.Run(ctx) }()
+		return func() { cancel(); <-done }
+	}
+	nc, err := nats.Connect(cl.NATSURLs(), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	consumer := func() (jetstream.ConsumerConfig, bool) {
+		c, err := js.Consumer(ctx, "TILLBOX_TX", "tillhq")
+		if err != nil {
+			return jetstream.ConsumerConfig{}, false
+		}
+		return c.CachedInfo().Config, true
+	}
+	k := hq.TillKey{Store: "s042", Till: "t01"}
+	var pub mqtt.Client
+	send := func(from, to int) {
+		for _, tx := range txs[from:to] {
+			if tok := pub.Publish(wire.Topics{}.Tx("s042", "t01"), 0, false, tx.Raw); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				t.Fatalf("publish: %v", tok.Error())
+			}
+		}
+		waitUntilWithin(t, 60*time.Second, fmt.Sprintf("entry %d stored", to), func() bool { th, _ := st.Through(ctx, k); return th == uint64(to) })
+	}
+
+	// tillhq first: it lays the cluster's streams out before any MQTT client connects.
+	stop := run()
+	waitUntilWithin(t, 30*time.Second, "the durable consumer", func() bool { _, ok := consumer(); return ok })
+	pub = mqtt.NewClient(mqtt.NewClientOptions().AddBroker(cl.Nodes[1].MQTTURL()).SetClientID("t01").SetAutoReconnect(false))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer pub.Disconnect(100)
+	if cfg, _ := consumer(); !cfg.MemoryStorage {
+		t.Errorf("the durable consumer is on file, want memory")
+	}
+	send(0, 3)
+	if err := js.DeleteConsumer(ctx, "TILLBOX_TX", "tillhq"); err != nil {
+		t.Fatal(err)
+	}
+	send(3, 6)
+	if cfg, ok := consumer(); !ok || !cfg.MemoryStorage {
+		t.Errorf("the consumer made again: found %v, in memory %v", ok, cfg.MemoryStorage)
+	}
+	stop()
+
+	cfg, _ := consumer()
+	if err := js.DeleteConsumer(ctx, "TILLBOX_TX", "tillhq"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.MemoryStorage = false
+	if _, err := js.CreateConsumer(ctx, "TILLBOX_TX", cfg); err != nil {
+		t.Fatal(err)
+	}
+	stop = run()
+	defer stop()
+	send(6, 9)
+	if cfg, ok := consumer(); !ok || cfg.MemoryStorage {
+		t.Errorf("a consumer found on file: found %v, in memory %v", ok, cfg.MemoryStorage)
 	}
 }

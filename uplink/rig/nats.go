@@ -1,6 +1,7 @@
 package rig
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -68,6 +69,9 @@ type NATSOptions struct {
 	// MQTT lines are added to the mqtt block of the rig's own configuration (not to a
 	// Template's): the MQTT side's settings a test or benchmark runs with.
 	MQTT []string
+	// MaxMemory is each node's max_memory_store in the rig's own configuration (the
+	// memory its streams may take). Default "64MB".
+	MaxMemory string
 	// Extra lines appended to every node's configuration.
 	Extra []string
 }
@@ -135,7 +139,7 @@ func startNATSNodes(t testing.TB, bin, dir string, n int, o *NATSOptions) (*NATS
 			text = strings.Join([]string{
 				"server_name: " + nd.Name,
 				"listen: " + nd.Client,
-				fmt.Sprintf("jetstream { store_dir: %q, max_memory_store: 64MB, max_file_store: 2GB }", store),
+				fmt.Sprintf("jetstream { store_dir: %q, max_memory_store: %s, max_file_store: 2GB }", store, cmp.Or(o.MaxMemory, "64MB")),
 				fmt.Sprintf("cluster { name: tillbox, listen: %s, routes: [%s] }", nd.Route, strings.Join(routes, ", ")),
 				fmt.Sprintf("mqtt { listen: %s\n%s\n}", nd.MQTT, strings.Join(o.MQTT, "\n")),
 				"max_payload: 8MB",
