@@ -100,6 +100,9 @@ type Consumer struct {
 	acks                      atomic.Uint64
 	lagNanos                  atomic.Int64                  // of the last commit: see Stats.Lag
 	queue                     atomic.Pointer[chan delivery] // the current session's, for Stats.Pending
+	// queues are the current session's queues, a worker's each (an MQTT session's: see
+	// handOver), for Stats.Pending; when set, queue is not.
+	queues atomic.Pointer[[]chan delivery]
 
 	// acked is the highest through this process published per till. Workers commit
 	// concurrently and could otherwise publish a lower watermark after a higher one,
@@ -216,10 +219,23 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 func (c *Consumer) Stats() Stats {
 	st := Stats{Stored: c.stored.Load(), Duplicates: c.dups.Load(), Quarantined: c.quarantined.Load(), LetGo: c.letGo.Load(),
 		Acks: c.acks.Load(), Lag: time.Duration(c.lagNanos.Load())}
-	if q := c.queue.Load(); q != nil {
-		st.Pending = len(*q)
-	}
+	st.Pending = c.pending()
 	return st
+}
+
+// pending is how many received messages wait for a worker.
+func (c *Consumer) pending() int {
+	if qs := c.queues.Load(); qs != nil {
+		n := 0
+		for _, q := range *qs {
+			n += len(q)
+		}
+		return n
+	}
+	if q := c.queue.Load(); q != nil {
+		return len(*q)
+	}
+	return 0
 }
 
 // Run consumes until ctx is done, reconnecting with a jittered backoff. A store failure
@@ -259,11 +275,14 @@ func (c *Consumer) wait(tok mqtt.Token, op string) error {
 
 func (c *Consumer) session(ctx context.Context) error {
 	lost := make(chan error, 1)
-	in := make(chan delivery, 4*c.o.BatchMax)
-	c.queue.Store(&in)
+	ins := make([]chan delivery, c.o.Workers)
+	for i := range ins {
+		ins[i] = make(chan delivery, max(4*c.o.BatchMax/c.o.Workers, c.o.BatchMax))
+	}
+	c.queues.Store(&ins)
 	ended := make(chan struct{})
 	defer close(ended)
-	handler := c.handOver(in, ended)
+	handler := c.handOver(ins, ended)
 	// PUBACK only after commit (a Consumer session): the broker keeps at most its
 	// in-flight limit of uncommitted messages with this consumer, which is also the
 	// backpressure. A Consumer's handler runs on paho's router, in the broker's order: over
@@ -324,13 +343,15 @@ func (c *Consumer) session(ctx context.Context) error {
 		return err
 	}
 
-	// Several workers take batches from the same channel: while one waits on the store's
-	// commit, the next batch is already being inserted. Two batches of one till meet at
-	// the till's lock, so watermarks still advance one commit at a time.
+	// Several workers store batches, each of its own stores' messages (handOver): while
+	// one waits on the store's commit, the next batch is already being inserted, and
+	// neither waits for the other's till and store locks. (Another consumer on a shared
+	// subscription still takes the same tills: two batches of one till meet at the till's
+	// lock, so watermarks still advance one commit at a time.)
 	wctx, stopWorkers := context.WithCancel(ctx)
 	var workers sync.WaitGroup
 	failed := make(chan error, c.o.Workers)
-	for range c.o.Workers {
+	for _, in := range ins {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
@@ -398,13 +419,36 @@ func (s spread) Publish(topic string, qos byte, retained bool, payload interface
 // memory stays bounded (by its queue, 4 x BatchMax, and the batches being stored)
 // whatever the backlog at the broker or its in-flight setting. The wait is short (a
 // commit), well within the keep-alive that paho's stalled reads would otherwise miss.
-func (c *Consumer) handOver(in chan<- delivery, ended <-chan struct{}) mqtt.MessageHandler {
+//
+// Each message goes to the queue of the worker of its store (ins[i], by a hash of the
+// store's id in its topic): the workers' batches then never hold the same tills or
+// stores, and a batch spans a worker's share of the fleet's tills, so that a till's head
+// is locked and written once for more of its entries. (A fleet of one store is drained
+// by one worker.) A message whose topic names no store goes to the first.
+func (c *Consumer) handOver(ins []chan delivery, ended <-chan struct{}) mqtt.MessageHandler {
 	return func(_ mqtt.Client, m mqtt.Message) {
+		in := ins[0]
+		if len(ins) > 1 {
+			in = ins[storeShard(m.Topic(), len(c.o.Prefix), len(ins))]
+		}
 		select {
 		case in <- m:
 		case <-ended:
 		}
 	}
+}
+
+// storeShard is the queue, of n, of the store named in topic ({prefix}/{store}/...,
+// the prefix skip bytes long): FNV-1a of the store's id, 0 for a topic without one.
+func storeShard(topic string, skip, n int) int {
+	if len(topic) <= skip || topic[skip] != '/' {
+		return 0
+	}
+	h := uint32(2166136261)
+	for i := skip + 1; i < len(topic) && topic[i] != '/'; i++ {
+		h = (h ^ uint32(topic[i])) * 16777619
+	}
+	return int(h % uint32(n))
 }
 
 // worker stores batches until ctx is done or the store fails.
@@ -614,10 +658,7 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 		c.o.AfterCommit(res)
 	}
 	// Committed: now, and only now, the acks, then the PUBACKs.
-	busy := false
-	if q := c.queue.Load(); q != nil {
-		busy = len(*q) > 0
-	}
+	busy := c.pending() > 0
 	for k, through := range c.acksDue(res.Through, res.Resent, busy) {
 		// Not waited for: the next batch must not wait on the network. A lost ack is
 		// healed by the till's resend, which HQ answers with the ack again.

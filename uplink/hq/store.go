@@ -145,6 +145,7 @@ type link struct {
 type centralRef struct {
 	till string
 	seq  uint64
+	hash string
 	it   *item // the batch's, when it brought the entry
 }
 
