@@ -1,9 +1,9 @@
 package hq
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"cmp"
 	"fmt"
 	"slices"
 	"sync"
@@ -317,12 +317,12 @@ func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
 // queued and go to the server with the next statements that must be sent anyway (the
 // central numbers), or before the commit: one round trip less while the tills are locked.
 type pgTxn struct {
-	tx          pgx.Tx
-	st          *pgStore
+	tx pgx.Tx
+	st *pgStore
 	// seen are the tills whose heads lockTills locked (they exist once committed), each
 	// with the highest seq known stored once this transaction commits.
 	seen        map[TillKey]uint64
-	forgetTills bool      // a head the store knew was missing
+	forgetTills bool // a head the store knew was missing
 	pending     *pgx.Batch
 	unprojected bool
 	// ours are the entries read back for the projection, decoded (those the batch brought
