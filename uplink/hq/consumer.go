@@ -451,6 +451,16 @@ func storeShard(topic string, skip, n int) int {
 	return int(h % uint32(n))
 }
 
+// batchLinger is the longest a worker waits for more messages when its queue runs dry
+// with fewer than a quarter of BatchMax in its batch. A commit costs the store about as
+// much for a few entries as for hundreds (its statements, the heads of the tills the
+// batch spans, the flush of its log): while a storm's messages trickle in a few at a
+// time between a worker's commits, as they do when the tills and the broker, not HQ,
+// hold the machine's cores, batches of a few entries each cost several times the CPU
+// per entry of full ones. Waiting is bounded and costs only latency (an ack a few
+// milliseconds later).
+const batchLinger = 5 * time.Millisecond
+
 // worker stores batches until ctx is done or the store fails.
 func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delivery) error {
 	batch := make([]inbound, 0, c.o.BatchMax)
@@ -460,13 +470,37 @@ func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delive
 			return nil
 		case m := <-in:
 			batch = append(batch[:0], c.check(m))
+			var until time.Time
 		fill:
 			for len(batch) < c.o.BatchMax {
 				select {
 				case m := <-in:
 					batch = append(batch, c.check(m))
+					continue
 				default:
+				}
+				// The queue is dry: a small batch waits a little for more (see
+				// batchLinger), a larger one goes.
+				if len(batch) >= c.o.BatchMax/4 {
+					break
+				}
+				if until.IsZero() {
+					until = time.Now().Add(batchLinger)
+				}
+				wait := time.Until(until)
+				if wait <= 0 {
+					break
+				}
+				timer := time.NewTimer(wait)
+				select {
+				case m := <-in:
+					timer.Stop()
+					batch = append(batch, c.check(m))
+				case <-timer.C:
 					break fill
+				case <-ctx.Done():
+					timer.Stop()
+					return nil
 				}
 			}
 			if err := c.process(ctx, cli, batch); err != nil {
@@ -602,7 +636,7 @@ func (c *Consumer) check(m delivery) inbound {
 
 // process stores and acknowledges one batch.
 func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound) error {
-	b := Batch{Limits: c.o.Quarantine}
+	b := Batch{Limits: c.o.Quarantine, Entries: make([]Incoming, 0, len(msgs))}
 	for _, im := range msgs {
 		switch {
 		case im.in != nil:

@@ -149,8 +149,9 @@ func ingestLocking(ctx context.Context, t txn, b Batch, skip bool) (Result, []In
 	res := Result{Through: map[TillKey]uint64{}, Moved: map[TillKey]bool{}, Resent: map[TillKey]bool{}}
 	now := time.Now().UTC()
 	var later []Incoming
-	if hl, ok := t.(headLocker); ok && len(b.Entries) > 0 {
-		skipped, err := hl.lockFirst(ctx, tillsOf(b.Entries), skip)
+	p := planBatch(b.Entries)
+	if hl, ok := t.(headLocker); ok && len(p.keys) > 0 {
+		skipped, err := hl.lockFirst(ctx, p.keys, skip)
 		if err != nil {
 			return res, nil, err
 		}
@@ -168,27 +169,17 @@ func ingestLocking(ctx context.Context, t txn, b Batch, skip bool) (Result, []In
 				}
 			}
 			b.Entries = mine
+			p = planBatch(mine)
 		}
 	}
-	res, err := ingestPlanned(ctx, t, b, res, now)
+	res, err := ingestPlanned(ctx, t, b, p, res, now)
 	res.Deferred = len(later)
 	return res, later, err
 }
 
-// tillsOf is the distinct tills of in, sorted.
-func tillsOf(in []Incoming) []TillKey {
-	keys := make([]TillKey, 0, len(in))
-	for i := range in {
-		keys = append(keys, TillKey{in[i].Tx.Entry.Store, in[i].Tx.Entry.Till})
-	}
-	slices.SortFunc(keys, tillCmp)
-	return slices.Compact(keys)
-}
-
-// ingestPlanned stores b in t once its tills are locked (or, for a store that does not
-// lock first, as advanceWatermarks locks them).
-func ingestPlanned(ctx context.Context, t txn, b Batch, res Result, now time.Time) (Result, error) {
-	p := planBatch(b.Entries)
+// ingestPlanned stores b, planned as p, in t once its tills are locked (or, for a store
+// that does not lock first, as advanceWatermarks locks them).
+func ingestPlanned(ctx context.Context, t txn, b Batch, p *plan, res Result, now time.Time) (Result, error) {
 	if len(p.items) > 0 {
 		if err := t.insert(ctx, p.items); err != nil {
 			return res, err
