@@ -1,6 +1,7 @@
 package hq
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -11,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -451,6 +453,71 @@ func storeShard(topic string, skip, n int) int {
 	return int(h % uint32(n))
 }
 
+// holdEarly moves out of batch, into early, the entries that do not continue their
+// till's chain from what this process last committed of it (its watermark in acked,
+// then the batch's own entries of the till in seq order), the first time they come:
+// a till's messages spread over the consumer's connections (or a shared subscription's
+// members) arrive out of order, and an entry stored above a gap costs the store a read of
+// it (and of its document) under the till's lock once the gap closes, and a second write
+// of the till's head. Held back for one batch, it usually meets the entry before it.
+// Held once already, it goes with the batch whatever it follows (the entry it waits for
+// may have gone to another consumer, or been lost). It keeps batch's order otherwise.
+func (c *Consumer) holdEarly(batch, early []inbound) ([]inbound, []inbound) {
+	var order []int // the batch's entries not held before, by till and seq
+	from := map[TillKey]uint64{}
+	for i, im := range batch {
+		switch {
+		case im.in == nil:
+		case im.held:
+			// Held entries go with the batch: what follows them continues.
+			e := &im.in.Tx.Entry
+			k := TillKey{e.Store, e.Till}
+			from[k] = max(from[k], e.Seq)
+		default:
+			order = append(order, i)
+		}
+	}
+	if len(order) == 0 {
+		return batch, early
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		ea, eb := &batch[a].in.Tx.Entry, &batch[b].in.Tx.Entry
+		if c := tillCmp(TillKey{ea.Store, ea.Till}, TillKey{eb.Store, eb.Till}); c != 0 {
+			return c
+		}
+		return cmp.Compare(ea.Seq, eb.Seq)
+	})
+	// An entry continues its till when its seq is at most one above the till's
+	// watermark, a held entry's, or another of the batch's entries that continues.
+	hold := make([]bool, len(batch))
+	var k TillKey
+	var top uint64
+	c.ackMu.Lock()
+	for n, i := range order {
+		e := &batch[i].in.Tx.Entry
+		if n == 0 || e.Store != k.Store || e.Till != k.Till {
+			k = TillKey{e.Store, e.Till}
+			top = max(c.acked[k], from[k])
+		}
+		if e.Seq > top+1 {
+			hold[i] = true
+			continue
+		}
+		top = max(top, e.Seq)
+	}
+	c.ackMu.Unlock()
+	kept := batch[:0]
+	for i, im := range batch {
+		if hold[i] {
+			im.held = true
+			early = append(early, im)
+			continue
+		}
+		kept = append(kept, im)
+	}
+	return kept, early
+}
+
 // batchLinger is the longest a worker waits for more messages when its queue runs dry
 // with fewer than a quarter of BatchMax in its batch. A commit costs the store about as
 // much for a few entries as for hundreds (its statements, the heads of the tills the
@@ -464,51 +531,56 @@ const batchLinger = 5 * time.Millisecond
 // worker stores batches until ctx is done or the store fails.
 func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delivery) error {
 	batch := make([]inbound, 0, c.o.BatchMax)
+	var early []inbound // held back from the last batch: they come first in the next
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case m := <-in:
-			batch = append(batch[:0], c.check(m))
-			var until time.Time
-		fill:
-			for len(batch) < c.o.BatchMax {
-				select {
-				case m := <-in:
-					batch = append(batch, c.check(m))
-					continue
-				default:
-				}
-				// The queue is dry: a small batch waits a little for more (see
-				// batchLinger), a larger one goes.
-				if len(batch) >= c.o.BatchMax/4 {
-					break
-				}
-				if until.IsZero() {
-					until = time.Now().Add(batchLinger)
-				}
-				wait := time.Until(until)
-				if wait <= 0 {
-					break
-				}
-				timer := time.NewTimer(wait)
-				select {
-				case m := <-in:
-					timer.Stop()
-					batch = append(batch, c.check(m))
-				case <-timer.C:
-					break fill
-				case <-ctx.Done():
-					timer.Stop()
-					return nil
-				}
+		batch = append(batch[:0], early...)
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case m := <-in:
+				batch = append(batch, c.check(m))
 			}
-			if err := c.process(ctx, cli, batch); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
+		}
+		var until time.Time
+	fill:
+		for len(batch) < c.o.BatchMax {
+			select {
+			case m := <-in:
+				batch = append(batch, c.check(m))
+				continue
+			default:
 			}
+			// The queue is dry: a small batch waits a little for more (see
+			// batchLinger), a larger one goes.
+			if len(batch) >= c.o.BatchMax/4 {
+				break
+			}
+			if until.IsZero() {
+				until = time.Now().Add(batchLinger)
+			}
+			wait := time.Until(until)
+			if wait <= 0 {
+				break
+			}
+			timer := time.NewTimer(wait)
+			select {
+			case m := <-in:
+				timer.Stop()
+				batch = append(batch, c.check(m))
+			case <-timer.C:
+				break fill
+			case <-ctx.Done():
+				timer.Stop()
+				return nil
+			}
+		}
+		batch, early = c.holdEarly(batch, early[:0])
+		if err := c.process(ctx, cli, batch); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
 	}
 }
@@ -602,6 +674,8 @@ type inbound struct {
 	m  delivery
 	in *Incoming
 	q  *Quarantine
+	// held: the worker has held the entry back once already (holdEarly).
+	held bool
 }
 
 // check decodes and checks one message; it has no side effects.
