@@ -157,9 +157,34 @@ func (c *copyBuf) appendEntryRow(it *item) {
 	c.text(it.source)
 }
 
-// appendDocumentRow writes document e with central number central as a row of
-// documentColumns: the same row projectDocuments builds from its payload.
-func (c *copyBuf) appendDocumentRow(e *journal.Entry, central string) {
+// central writes, as a text field, CentralNumber(store, n) (store is an id: lower-case
+// ASCII), without formatting a string first.
+func (c *copyBuf) central(store string, n uint64) {
+	at := len(c.b)
+	c.u32(0)
+	for i := 0; i < len(store); i++ {
+		b := store[i]
+		if 'a' <= b && b <= 'z' {
+			b -= 'a' - 'A'
+		}
+		c.b = append(c.b, b)
+	}
+	c.b = append(c.b, "-C"...)
+	var digits [20]byte
+	i := len(digits)
+	for n > 0 || i > len(digits)-9 {
+		i--
+		digits[i] = byte('0' + n%10)
+		n /= 10
+	}
+	c.b = append(c.b, digits[i:]...)
+	binary.BigEndian.PutUint32(c.b[at:], uint32(len(c.b)-at-4))
+}
+
+// appendDocumentRow writes document e with the central number CentralNumber(e.Store,
+// central) as a row of documentColumns: the same row projectDocuments builds from its
+// payload.
+func (c *copyBuf) appendDocumentRow(e *journal.Entry, central uint64) {
 	var gross, change int64
 	var taxes []journal.TaxTotal
 	if e.Totals != nil {
@@ -170,7 +195,7 @@ func (c *copyBuf) appendDocumentRow(e *journal.Entry, central string) {
 	c.text(e.Till)
 	c.int8(int64(e.Seq))
 	c.text(e.Receipt)
-	c.text(central)
+	c.central(e.Store, central)
 	c.text(string(e.Kind))
 	c.timestamptz(e.At)
 	c.textOrNull(e.Cashier)

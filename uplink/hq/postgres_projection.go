@@ -369,7 +369,7 @@ func (t *pgTxn) project(ctx context.Context, stores []string, refs map[string][]
 			if it == nil {
 				it = t.ours[docKey{TillKey{st, r.till}, r.seq}]
 			}
-			buf.appendDocumentRow(it.entry, CentralNumber(st, uint64(base)+uint64(j)+1))
+			buf.appendDocumentRow(it.entry, uint64(base)+uint64(j)+1)
 			n++
 		}
 	}
