@@ -453,23 +453,36 @@ func storeShard(topic string, skip, n int) int {
 	return int(h % uint32(n))
 }
 
+// holdFor bounds how long holdEarly holds an entry back.
+const holdFor = 200 * time.Millisecond
+
 // holdEarly moves out of batch, into early, the entries that do not continue their
 // till's chain from what this process last committed of it (its watermark in acked,
-// then the batch's own entries of the till in seq order), the first time they come:
-// a till's messages spread over the consumer's connections (or a shared subscription's
-// members) arrive out of order, and an entry stored above a gap costs the store a read of
-// it (and of its document) under the till's lock once the gap closes, and a second write
-// of the till's head. Held back for one batch, it usually meets the entry before it.
-// Held once already, it goes with the batch whatever it follows (the entry it waits for
-// may have gone to another consumer, or been lost). It keeps batch's order otherwise.
-func (c *Consumer) holdEarly(batch, early []inbound) ([]inbound, []inbound) {
-	var order []int // the batch's entries not held before, by till and seq
+// then the batch's own entries of the till in seq order): a till's messages spread over
+// the consumer's connections (or a shared subscription's members) arrive out of order,
+// one connection's stream often hundreds of messages behind the other's, and an entry
+// stored above a gap costs the store a read of it (and of its document) under the till's
+// lock once the gap closes, and a second write of the till's head. An entry held back
+// for holdFor goes with the batch whatever it follows (the entry it waits for may have
+// gone to another consumer, or been lost), and so do all of them when more than BatchMax
+// are held. While held, an entry is not acknowledged to the broker, so what is held is
+// bounded by the broker's in-flight limit, as what waits in the queue is. batch's order
+// is kept otherwise; early comes first in the next batch.
+func (c *Consumer) holdEarly(batch, early []inbound, now time.Time) ([]inbound, []inbound) {
+	var order []int // the batch's entries that may be held, by till and seq
 	from := map[TillKey]uint64{}
+	held := 0
+	for _, im := range batch {
+		if !im.heldSince.IsZero() {
+			held++
+		}
+	}
+	release := held > c.o.BatchMax
 	for i, im := range batch {
 		switch {
 		case im.in == nil:
-		case im.held:
-			// Held entries go with the batch: what follows them continues.
+		case release || !im.heldSince.IsZero() && now.Sub(im.heldSince) >= holdFor:
+			// Going whatever it follows: what follows it continues.
 			e := &im.in.Tx.Entry
 			k := TillKey{e.Store, e.Till}
 			from[k] = max(from[k], e.Seq)
@@ -488,7 +501,8 @@ func (c *Consumer) holdEarly(batch, early []inbound) ([]inbound, []inbound) {
 		return cmp.Compare(ea.Seq, eb.Seq)
 	})
 	// An entry continues its till when its seq is at most one above the till's
-	// watermark, a held entry's, or another of the batch's entries that continues.
+	// watermark, an entry's that goes whatever it follows, or another of the batch's
+	// entries that continues.
 	hold := make([]bool, len(batch))
 	var k TillKey
 	var top uint64
@@ -509,7 +523,9 @@ func (c *Consumer) holdEarly(batch, early []inbound) ([]inbound, []inbound) {
 	kept := batch[:0]
 	for i, im := range batch {
 		if hold[i] {
-			im.held = true
+			if im.heldSince.IsZero() {
+				im.heldSince = now
+			}
 			early = append(early, im)
 			continue
 		}
@@ -575,7 +591,23 @@ func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delive
 				return nil
 			}
 		}
-		batch, early = c.holdEarly(batch, early[:0])
+		now := time.Now()
+		batch, early = c.holdEarly(batch, early[:0], now)
+		if len(batch) == 0 {
+			// All held back, and nothing more came: wait for a message, or for the first
+			// of them to be let go.
+			timer := time.NewTimer(early[0].heldSince.Add(holdFor).Sub(now))
+			select {
+			case m := <-in:
+				early = append(early, c.check(m))
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return nil
+			}
+			timer.Stop()
+			continue
+		}
 		if err := c.process(ctx, cli, batch); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -674,8 +706,8 @@ type inbound struct {
 	m  delivery
 	in *Incoming
 	q  *Quarantine
-	// held: the worker has held the entry back once already (holdEarly).
-	held bool
+	// heldSince is when the worker first held the entry back (holdEarly), zero for never.
+	heldSince time.Time
 }
 
 // check decodes and checks one message; it has no side effects.
