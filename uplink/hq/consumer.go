@@ -418,9 +418,10 @@ func (s spread) Publish(topic string, qos byte, retained bool, payload interface
 // broker). Nothing is PUBACKed before its commit, so the broker's in-flight limit toward
 // this client (max_inflight_messages) bounds what is received and not committed; and
 // while the handler waits, paho reads nothing more from the socket, so the consumer's
-// memory stays bounded (by its queue, 4 x BatchMax, and the batches being stored)
-// whatever the backlog at the broker or its in-flight setting. The wait is short (a
-// commit), well within the keep-alive that paho's stalled reads would otherwise miss.
+// memory stays bounded (by its queues, 4 x BatchMax in all, what the workers hold back,
+// and the batches being stored) whatever the backlog at the broker or its in-flight
+// setting. The wait is short (a commit), well within the keep-alive that paho's stalled
+// reads would otherwise miss.
 //
 // Each message goes to the queue of the worker of its store (ins[i], by a hash of the
 // store's id in its topic): the workers' batches then never hold the same tills or
