@@ -551,6 +551,7 @@ func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delive
 	var early []inbound // held back from the last batch: they come first in the next
 	for {
 		batch = append(batch[:0], early...)
+		carried := len(batch) // held back before: the fill counts only what is new
 		if len(batch) == 0 {
 			select {
 			case <-ctx.Done():
@@ -561,7 +562,7 @@ func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delive
 		}
 		var until time.Time
 	fill:
-		for len(batch) < c.o.BatchMax {
+		for len(batch)-carried < c.o.BatchMax {
 			select {
 			case m := <-in:
 				batch = append(batch, c.check(m))
@@ -570,7 +571,7 @@ func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delive
 			}
 			// The queue is dry: a small batch waits a little for more (see
 			// batchLinger), a larger one goes.
-			if len(batch) >= c.o.BatchMax/4 {
+			if len(batch)-carried >= c.o.BatchMax/4 {
 				break
 			}
 			if until.IsZero() {
@@ -595,16 +596,21 @@ func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delive
 		now := time.Now()
 		batch, early = c.holdEarly(batch, early[:0], now)
 		if len(batch) == 0 {
-			// All held back, and nothing more came: wait for a message, or for the first
-			// of them to be let go.
+			// All held back, and nothing more came: wait for a quarter of a batch more,
+			// or for the first of them to be let go (not for each message, which would
+			// sort what is held again for each).
 			timer := time.NewTimer(early[0].heldSince.Add(holdFor).Sub(now))
-			select {
-			case m := <-in:
-				early = append(early, c.check(m))
-			case <-timer.C:
-			case <-ctx.Done():
-				timer.Stop()
-				return nil
+		wait:
+			for got := 0; got < max(c.o.BatchMax/4, 1); got++ {
+				select {
+				case m := <-in:
+					early = append(early, c.check(m))
+				case <-timer.C:
+					break wait
+				case <-ctx.Done():
+					timer.Stop()
+					return nil
+				}
 			}
 			timer.Stop()
 			continue

@@ -637,7 +637,7 @@ func (t *pgTxn) lockTills(ctx context.Context, keys []TillKey, ours []span) ([]T
 	if len(spans) == 0 {
 		return heads, nil, nil
 	}
-	links, err := t.scan(ctx, spans)
+	links, err := t.scanFrom(ctx, spans, true)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lock tills: read links: %w", err)
 	}
@@ -711,14 +711,27 @@ ORDER BY h.store, h.till `+lock, stores, tills)
 }
 
 func (t *pgTxn) scan(ctx context.Context, spans []span) (map[TillKey][]link, error) {
+	return t.scanFrom(ctx, spans, false)
+}
+
+// scanFrom is scan; with reachable, a span whose first seq is not stored is not read:
+// the chain cannot reach what lies above that gap, so its links would not be used (a
+// till whose entries wait above a gap, the entry below it with another consumer, is
+// otherwise read again by each batch that holds an entry of it).
+func (t *pgTxn) scanFrom(ctx context.Context, spans []span, reachable bool) (map[TillKey][]link, error) {
 	n := len(spans)
 	stores, tills, froms, tos := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
 	for i, s := range spans {
 		stores[i], tills[i], froms[i], tos[i] = s.key.Store, s.key.Till, int64(s.from), int64(s.to)
 	}
+	gate := ``
+	if reachable {
+		gate = `
+WHERE EXISTS (SELECT 1 FROM hq_entries g WHERE g.store = u.s AND g.till = u.t AND g.seq = u.lo)`
+	}
 	rows, err := t.tx.Query(ctx, `SELECT e.store, e.till, e.seq, e.prev, e.hash, coalesce(e.receipt, '')
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(s, t, lo, hi)
-JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq >= u.lo AND e.seq <= u.hi`, stores, tills, froms, tos)
+JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq >= u.lo AND e.seq <= u.hi`+gate, stores, tills, froms, tos)
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
