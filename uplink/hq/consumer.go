@@ -1,6 +1,7 @@
 package hq
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -11,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -100,6 +102,9 @@ type Consumer struct {
 	acks                      atomic.Uint64
 	lagNanos                  atomic.Int64                  // of the last commit: see Stats.Lag
 	queue                     atomic.Pointer[chan delivery] // the current session's, for Stats.Pending
+	// queues are the current session's queues, a worker's each (an MQTT session's: see
+	// handOver), for Stats.Pending; when set, queue is not.
+	queues atomic.Pointer[[]chan delivery]
 
 	// acked is the highest through this process published per till. Workers commit
 	// concurrently and could otherwise publish a lower watermark after a higher one,
@@ -219,10 +224,23 @@ func NewConsumer(st Store, opts *Options) (*Consumer, error) {
 func (c *Consumer) Stats() Stats {
 	st := Stats{Stored: c.stored.Load(), Duplicates: c.dups.Load(), Quarantined: c.quarantined.Load(), LetGo: c.letGo.Load(),
 		Acks: c.acks.Load(), Lag: time.Duration(c.lagNanos.Load())}
-	if q := c.queue.Load(); q != nil {
-		st.Pending = len(*q)
-	}
+	st.Pending = c.pending()
 	return st
+}
+
+// pending is how many received messages wait for a worker.
+func (c *Consumer) pending() int {
+	if qs := c.queues.Load(); qs != nil {
+		n := 0
+		for _, q := range *qs {
+			n += len(q)
+		}
+		return n
+	}
+	if q := c.queue.Load(); q != nil {
+		return len(*q)
+	}
+	return 0
 }
 
 // Run consumes until ctx is done, reconnecting with a jittered backoff. A store failure
@@ -262,11 +280,14 @@ func (c *Consumer) wait(tok mqtt.Token, op string) error {
 
 func (c *Consumer) session(ctx context.Context) error {
 	lost := make(chan error, 1)
-	in := make(chan delivery, 4*c.o.BatchMax)
-	c.queue.Store(&in)
+	ins := make([]chan delivery, c.o.Workers)
+	for i := range ins {
+		ins[i] = make(chan delivery, max(4*c.o.BatchMax/c.o.Workers, c.o.BatchMax))
+	}
+	c.queues.Store(&ins)
 	ended := make(chan struct{})
 	defer close(ended)
-	handler := c.handOver(in, ended)
+	handler := c.handOver(ins, ended)
 	// PUBACK only after commit (a Consumer session): the broker keeps at most its
 	// in-flight limit of uncommitted messages with this consumer, which is also the
 	// backpressure. A Consumer's handler runs on paho's router, in the broker's order: over
@@ -327,13 +348,15 @@ func (c *Consumer) session(ctx context.Context) error {
 		return err
 	}
 
-	// Several workers take batches from the same channel: while one waits on the store's
-	// commit, the next batch is already being inserted. Two batches of one till meet at
-	// the till's lock, so watermarks still advance one commit at a time.
+	// Several workers store batches, each of its own stores' messages (handOver): while
+	// one waits on the store's commit, the next batch is already being inserted, and
+	// neither waits for the other's till and store locks. (Another consumer on a shared
+	// subscription still takes the same tills: two batches of one till meet at the till's
+	// lock, so watermarks still advance one commit at a time.)
 	wctx, stopWorkers := context.WithCancel(ctx)
 	var workers sync.WaitGroup
 	failed := make(chan error, c.o.Workers)
-	for range c.o.Workers {
+	for _, in := range ins {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
@@ -403,11 +426,22 @@ func (s spread) Publish(topic string, qos byte, retained bool, payload interface
 // broker). Nothing is PUBACKed before its commit, so the broker's in-flight limit toward
 // this client (max_inflight_messages) bounds what is received and not committed; and
 // while the handler waits, paho reads nothing more from the socket, so the consumer's
-// memory stays bounded (by its queue, 4 x BatchMax, and the batches being stored)
-// whatever the backlog at the broker or its in-flight setting. The wait is short (a
-// commit), well within the keep-alive that paho's stalled reads would otherwise miss.
-func (c *Consumer) handOver(in chan<- delivery, ended <-chan struct{}) mqtt.MessageHandler {
+// memory stays bounded (by its queues, 4 x BatchMax in all, what the workers hold back,
+// and the batches being stored) whatever the backlog at the broker or its in-flight
+// setting. The wait is short (a commit), well within the keep-alive that paho's stalled
+// reads would otherwise miss.
+//
+// Each message goes to the queue of the worker of its store (ins[i], by a hash of the
+// store's id in its topic): the workers' batches then never hold the same tills or
+// stores, and a batch spans a worker's share of the fleet's tills, so that a till's head
+// is locked and written once for more of its entries. (A fleet of one store is drained
+// by one worker.) A message whose topic names no store goes to the first.
+func (c *Consumer) handOver(ins []chan delivery, ended <-chan struct{}) mqtt.MessageHandler {
 	return func(_ mqtt.Client, m mqtt.Message) {
+		in := ins[0]
+		if len(ins) > 1 {
+			in = ins[storeShard(m.Topic(), len(c.o.Prefix), len(ins))]
+		}
 		select {
 		case in <- m:
 		case <-ended:
@@ -415,30 +449,185 @@ func (c *Consumer) handOver(in chan<- delivery, ended <-chan struct{}) mqtt.Mess
 	}
 }
 
+// storeShard is the queue, of n, of the store named in topic ({prefix}/{store}/...,
+// the prefix skip bytes long): FNV-1a of the store's id, 0 for a topic without one.
+func storeShard(topic string, skip, n int) int {
+	if len(topic) <= skip || topic[skip] != '/' {
+		return 0
+	}
+	h := uint32(2166136261)
+	for i := skip + 1; i < len(topic) && topic[i] != '/'; i++ {
+		h = (h ^ uint32(topic[i])) * 16777619
+	}
+	return int(h % uint32(n))
+}
+
+// holdFor bounds how long holdEarly holds an entry back.
+const holdFor = 200 * time.Millisecond
+
+// holdEarly moves out of batch, into early, the entries that do not continue their
+// till's chain from what this process last committed of it (its watermark in acked,
+// then the batch's own entries of the till in seq order): a till's messages spread over
+// the consumer's connections (or a shared subscription's members) arrive out of order,
+// one connection's stream often hundreds of messages behind the other's, and an entry
+// stored above a gap costs the store a read of it (and of its document) under the till's
+// lock once the gap closes, and a second write of the till's head. An entry held back
+// for holdFor goes with the batch whatever it follows (the entry it waits for may have
+// gone to another consumer, or been lost), and so do all of them when more than BatchMax
+// are held. While held, an entry is not acknowledged to the broker, so what is held is
+// bounded by the broker's in-flight limit, as what waits in the queue is. batch's order
+// is kept otherwise; early comes first in the next batch.
+func (c *Consumer) holdEarly(batch, early []inbound, now time.Time) ([]inbound, []inbound) {
+	var order []int // the batch's entries that may be held, by till and seq
+	from := map[TillKey]uint64{}
+	held := 0
+	for _, im := range batch {
+		if !im.heldSince.IsZero() {
+			held++
+		}
+	}
+	release := held > c.o.BatchMax
+	for i, im := range batch {
+		switch {
+		case im.in == nil:
+		case release || !im.heldSince.IsZero() && now.Sub(im.heldSince) >= holdFor:
+			// Going whatever it follows: what follows it continues.
+			e := &im.in.Tx.Entry
+			k := TillKey{e.Store, e.Till}
+			from[k] = max(from[k], e.Seq)
+		default:
+			order = append(order, i)
+		}
+	}
+	if len(order) == 0 {
+		return batch, early
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		ea, eb := &batch[a].in.Tx.Entry, &batch[b].in.Tx.Entry
+		if c := tillCmp(TillKey{ea.Store, ea.Till}, TillKey{eb.Store, eb.Till}); c != 0 {
+			return c
+		}
+		return cmp.Compare(ea.Seq, eb.Seq)
+	})
+	// An entry continues its till when its seq is at most one above the till's
+	// watermark, an entry's that goes whatever it follows, or another of the batch's
+	// entries that continues.
+	hold := make([]bool, len(batch))
+	var k TillKey
+	var top uint64
+	c.ackMu.Lock()
+	for n, i := range order {
+		e := &batch[i].in.Tx.Entry
+		if n == 0 || e.Store != k.Store || e.Till != k.Till {
+			k = TillKey{e.Store, e.Till}
+			top = max(c.acked[k], from[k])
+		}
+		if e.Seq > top+1 {
+			hold[i] = true
+			continue
+		}
+		top = max(top, e.Seq)
+	}
+	c.ackMu.Unlock()
+	kept := batch[:0]
+	for i, im := range batch {
+		if hold[i] {
+			if im.heldSince.IsZero() {
+				im.heldSince = now
+			}
+			early = append(early, im)
+			continue
+		}
+		kept = append(kept, im)
+	}
+	return kept, early
+}
+
+// batchLinger is the longest a worker waits for more messages when its queue runs dry
+// with fewer than a quarter of BatchMax in its batch. A commit costs the store about as
+// much for a few entries as for hundreds (its statements, the heads of the tills the
+// batch spans, the flush of its log): while a storm's messages trickle in a few at a
+// time between a worker's commits, as they do when the tills and the broker, not HQ,
+// hold the machine's cores, batches of a few entries each cost several times the CPU
+// per entry of full ones. Waiting is bounded and costs only latency (an ack a few
+// milliseconds later).
+const batchLinger = 5 * time.Millisecond
+
 // worker stores batches until ctx is done or the store fails.
 func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delivery) error {
 	batch := make([]inbound, 0, c.o.BatchMax)
+	var early []inbound // held back from the last batch: they come first in the next
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case m := <-in:
-			batch = append(batch[:0], c.check(m))
-		fill:
-			for len(batch) < c.o.BatchMax {
+		batch = append(batch[:0], early...)
+		carried := len(batch) // held back before: the fill counts only what is new
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case m := <-in:
+				batch = append(batch, c.check(m))
+			}
+		}
+		var until time.Time
+	fill:
+		for len(batch)-carried < c.o.BatchMax {
+			select {
+			case m := <-in:
+				batch = append(batch, c.check(m))
+				continue
+			default:
+			}
+			// The queue is dry: a small batch waits a little for more (see
+			// batchLinger), a larger one goes.
+			if len(batch)-carried >= c.o.BatchMax/4 {
+				break
+			}
+			if until.IsZero() {
+				until = time.Now().Add(batchLinger)
+			}
+			wait := time.Until(until)
+			if wait <= 0 {
+				break
+			}
+			timer := time.NewTimer(wait)
+			select {
+			case m := <-in:
+				timer.Stop()
+				batch = append(batch, c.check(m))
+			case <-timer.C:
+				break fill
+			case <-ctx.Done():
+				timer.Stop()
+				return nil
+			}
+		}
+		now := time.Now()
+		batch, early = c.holdEarly(batch, early[:0], now)
+		if len(batch) == 0 {
+			// All held back, and nothing more came: wait for a quarter of a batch more,
+			// or for the first of them to be let go (not for each message, which would
+			// sort what is held again for each).
+			timer := time.NewTimer(early[0].heldSince.Add(holdFor).Sub(now))
+		wait:
+			for got := 0; got < max(c.o.BatchMax/4, 1); got++ {
 				select {
 				case m := <-in:
-					batch = append(batch, c.check(m))
-				default:
-					break fill
-				}
-			}
-			if err := c.process(ctx, cli, batch); err != nil {
-				if ctx.Err() != nil {
+					early = append(early, c.check(m))
+				case <-timer.C:
+					break wait
+				case <-ctx.Done():
+					timer.Stop()
 					return nil
 				}
-				return err
 			}
+			timer.Stop()
+			continue
+		}
+		if err := c.process(ctx, cli, batch); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
 	}
 }
@@ -564,6 +753,8 @@ type inbound struct {
 	m  delivery
 	in *Incoming
 	q  *Quarantine
+	// heldSince is when the worker first held the entry back (holdEarly), zero for never.
+	heldSince time.Time
 }
 
 // check decodes and checks one message; it has no side effects.
@@ -598,7 +789,7 @@ func (c *Consumer) check(m delivery) inbound {
 
 // process stores and acknowledges one batch.
 func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound) error {
-	b := Batch{Limits: c.o.Quarantine}
+	b := Batch{Limits: c.o.Quarantine, Entries: make([]Incoming, 0, len(msgs))}
 	for _, im := range msgs {
 		switch {
 		case im.in != nil:
@@ -654,10 +845,7 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 		c.o.AfterCommit(res)
 	}
 	// Committed: now, and only now, the acks, then the PUBACKs.
-	busy := false
-	if q := c.queue.Load(); q != nil {
-		busy = len(*q) > 0
-	}
+	busy := c.pending() > 0
 	due := c.acksDue(res.Through, res.Resent, busy)
 	held := c.heldDue(due, res.Held)
 	for k, through := range due {

@@ -49,6 +49,9 @@ type Result struct {
 	// than maxPending above their till's watermark: the till sends them again once HQ's
 	// ack has come near them (its window), so what waits above a gap stays bounded.
 	LetGo int
+	// Deferred is how many of the batch's entries waited for a second transaction,
+	// because another transaction (another consumer's batch) held their till's head.
+	Deferred int
 	// Moved marks the tills whose watermark this batch advanced.
 	Moved map[TillKey]bool
 	// Resent marks the tills that sent something HQ already had: the till has not seen
@@ -84,24 +87,115 @@ const maxPending = 1 << 16
 // Its cost per entry does not depend on how many tills the batch spans: each phase is
 // one call of the store for the whole batch (for PostgreSQL, a constant number of round
 // trips), and a scan is repeated only for a till whose stored run exceeds scanSpan.
+//
+// Where the store can lock a till's head without waiting (PostgreSQL), the entries of
+// tills whose heads another transaction holds (another consumer's batch) are left out of
+// the transaction, which goes on with the others; they are stored by a second
+// transaction once the first has committed, which waits for those heads. Two consumers
+// on a shared subscription, whose batches hold the same tills, then store each till's
+// entries in turn instead of one batch waiting for all of the other's.
 func Ingest(ctx context.Context, st Store, b Batch) (Result, error) {
 	var res Result
+	var later []Incoming
 	err := st.run(ctx, func(t txn) error {
 		var err error
-		res, err = ingestIn(ctx, t, b)
+		res, later, err = ingestLocking(ctx, t, b, true)
 		return err
 	})
 	if err != nil {
 		return Result{}, err
 	}
+	if len(later) > 0 {
+		var more Result
+		err := st.run(ctx, func(t txn) error {
+			var err error
+			more, err = ingestIn(ctx, t, Batch{Entries: later, Limits: b.Limits})
+			return err
+		})
+		if err != nil {
+			return Result{}, err
+		}
+		res.add(more)
+	}
 	return res, nil
 }
 
-// ingestIn is Ingest's work inside the transaction t.
+// add adds what r did to what res did.
+func (res *Result) add(r Result) {
+	res.Stored += r.Stored
+	res.Duplicates += r.Duplicates
+	res.Quarantined += r.Quarantined
+	res.LetGo += r.LetGo
+	res.Deferred += r.Deferred
+	res.Dropped = append(res.Dropped, r.Dropped...)
+	res.Refused = append(res.Refused, r.Refused...)
+	res.Alerts = append(res.Alerts, r.Alerts...)
+	for k, v := range r.Through {
+		res.Through[k] = max(res.Through[k], v)
+	}
+	for k := range r.Moved {
+		res.Moved[k] = true
+	}
+	for k := range r.Resent {
+		res.Resent[k] = true
+	}
+	for k, h := range r.Held { // r's transaction committed after res's: its view is the newer
+		if res.Held == nil {
+			res.Held = map[TillKey]Held{}
+		}
+		res.Held[k] = h
+	}
+}
+
+// headLocker is a transaction that locks the heads of a batch's tills before the batch
+// inserts anything, and can leave out those another transaction holds (pgTxn.lockFirst).
+type headLocker interface {
+	lockFirst(ctx context.Context, keys []TillKey, skip bool) (skipped []TillKey, err error)
+}
+
+// ingestIn is Ingest's work inside the transaction t, waiting for every till it needs.
 func ingestIn(ctx context.Context, t txn, b Batch) (Result, error) {
+	res, _, err := ingestLocking(ctx, t, b, false)
+	return res, err
+}
+
+// ingestLocking is Ingest's work inside the transaction t. With skip, the entries of the
+// tills whose heads another transaction holds are not stored: they are returned.
+func ingestLocking(ctx context.Context, t txn, b Batch, skip bool) (Result, []Incoming, error) {
 	res := Result{Through: map[TillKey]uint64{}, Moved: map[TillKey]bool{}, Resent: map[TillKey]bool{}}
 	now := time.Now().UTC()
+	var later []Incoming
 	p := planBatch(b.Entries)
+	if hl, ok := t.(headLocker); ok && len(p.keys) > 0 {
+		skipped, err := hl.lockFirst(ctx, p.keys, skip)
+		if err != nil {
+			return res, nil, err
+		}
+		if len(skipped) > 0 {
+			held := make(map[TillKey]bool, len(skipped))
+			for _, k := range skipped {
+				held[k] = true
+			}
+			var mine []Incoming
+			for _, in := range b.Entries {
+				if held[TillKey{in.Tx.Entry.Store, in.Tx.Entry.Till}] {
+					later = append(later, in)
+				} else {
+					mine = append(mine, in)
+				}
+			}
+			b.Entries = mine
+			p = planBatch(mine)
+		}
+	}
+	res, err := ingestPlanned(ctx, t, b, p, res, now)
+	res.Deferred = len(later)
+	return res, later, err
+}
+
+// ingestPlanned stores b, planned as p, in t once its tills are locked (or, for a store
+// that does not lock first, as advanceWatermarks locks them).
+func ingestPlanned(ctx context.Context, t txn, b Batch, p *plan, res Result, now time.Time) (Result, error) {
 	if len(p.items) > 0 {
 		if err := t.insert(ctx, p.items); err != nil {
 			return res, err
@@ -329,7 +423,7 @@ func (c *chain) walk(docs map[string][]centralRef) (ev *eviction, needScan bool)
 		}
 		c.head.Through, c.head.Hash = l.seq, l.hash
 		if l.receipt != "" {
-			docs[c.head.Store] = append(docs[c.head.Store], centralRef{till: c.head.Till, seq: l.seq, it: it})
+			docs[c.head.Store] = append(docs[c.head.Store], centralRef{till: c.head.Till, seq: l.seq, hash: l.hash, it: it})
 		}
 	}
 }

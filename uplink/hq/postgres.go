@@ -1,9 +1,11 @@
 package hq
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -114,9 +116,16 @@ type pgStore struct {
 	pool *pgxpool.Pool
 	// tills are the tills known to have a head row (they are never deleted): a batch
 	// creates only the others'. A head found missing all the same (the tables emptied
-	// beneath a running process) empties it and is created.
+	// beneath a running process) empties it and is created. Each holds the highest seq
+	// this process last saw stored of the till (its watermark or top, as last committed):
+	// a batch's entry at or below it is likely held (a resend, a probe), and is compared
+	// before the batch's COPY instead of failing it.
 	tillsMu sync.Mutex
-	tills   map[TillKey]struct{}
+	tills   map[TillKey]uint64
+	// docs are documents this process inserted above their till's watermark, decoded,
+	// by key: a batch that closes the gap below them projects them from here instead of
+	// reading them back (checked against the hash it verified). At most maxPendingDocs.
+	docs map[docKey]*journal.Entry
 	// unprojected leaves the relational projection unwritten: only the ingest benchmark
 	// sets it, for its baseline.
 	unprojected bool
@@ -185,11 +194,16 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("hq: open postgres: %w", err)
 	}
-	return &pgStore{pool: pool, tills: map[TillKey]struct{}{}}, nil
+	return &pgStore{pool: pool, tills: map[TillKey]uint64{}, docs: map[docKey]*journal.Entry{}}, nil
 }
 
 // maxKnownTills bounds pgStore.tills: past it, the set starts again empty.
 const maxKnownTills = 1 << 20
+
+// maxPendingDocs bounds pgStore.docs: about 2 KB each (the decoded entry; its payload
+// is held by the entry's strings), beyond a fleet storm's entries waiting above a gap
+// between two connections at once.
+const maxPendingDocs = 1 << 13
 
 // unknownTills returns those of keys not known to have a head row.
 func (s *pgStore) unknownTills(keys []TillKey) []TillKey {
@@ -204,15 +218,74 @@ func (s *pgStore) unknownTills(keys []TillKey) []TillKey {
 	return out
 }
 
-// knowTills records that keys have head rows (committed), or with forget empties the set.
-func (s *pgStore) knowTills(keys []TillKey, forget bool) {
+// knowTills records that the tills of seen have head rows (committed), each with the
+// highest seq seen stored, or with forget empties the set.
+func (s *pgStore) knowTills(seen map[TillKey]uint64, forget bool) {
 	s.tillsMu.Lock()
 	defer s.tillsMu.Unlock()
-	if forget || len(s.tills)+len(keys) > maxKnownTills {
-		s.tills = map[TillKey]struct{}{}
+	if forget || len(s.tills)+len(seen) > maxKnownTills {
+		s.tills = map[TillKey]uint64{}
 	}
-	for _, k := range keys {
-		s.tills[k] = struct{}{}
+	for k, top := range seen {
+		s.tills[k] = max(s.tills[k], top)
+	}
+}
+
+// likelyHeld splits items (by till and seq) into those at or below their till's highest
+// seq this process saw stored, and the others, keeping their order.
+func (s *pgStore) likelyHeld(items []*item) (held, rest []*item) {
+	s.tillsMu.Lock()
+	defer s.tillsMu.Unlock()
+	var top uint64
+	var k TillKey
+	for i, it := range items {
+		if i == 0 || it.key != k {
+			k, top = it.key, s.tills[it.key]
+		}
+		if it.seq <= top {
+			held = append(held, it)
+		} else {
+			rest = append(rest, it)
+		}
+	}
+	return held, rest
+}
+
+// pendingDoc is the decoded document key with hash, when this process holds it.
+func (s *pgStore) pendingDoc(k docKey, hash string) *journal.Entry {
+	s.tillsMu.Lock()
+	defer s.tillsMu.Unlock()
+	if e := s.docs[k]; e != nil && e.Hash == hash {
+		return e
+	}
+	return nil
+}
+
+// committed updates what the process knows after t's commit: the documents it verified
+// leave docs, those it inserted and left above their watermark join it (when full, it
+// starts again empty: what another process verified is never taken out otherwise).
+func (s *pgStore) committed(t *pgTxn) {
+	if t.unprojected || len(t.verified) == 0 && len(t.inserted) == 0 {
+		return
+	}
+	verified := make(map[docKey]bool, len(t.verified))
+	for _, k := range t.verified {
+		verified[k] = true
+	}
+	s.tillsMu.Lock()
+	defer s.tillsMu.Unlock()
+	for _, k := range t.verified {
+		delete(s.docs, k)
+	}
+	for _, it := range t.inserted {
+		k := docKey{it.key, it.seq}
+		if it.receipt == "" || !it.inserted || verified[k] {
+			continue
+		}
+		if len(s.docs) >= maxPendingDocs {
+			s.docs = map[docKey]*journal.Entry{}
+		}
+		s.docs[k] = it.entry
 	}
 }
 
@@ -234,7 +307,8 @@ func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
 		return fmt.Errorf("hq: postgres commit: %w", err)
 	}
 	if t != nil {
-		s.knowTills(t.locked, false)
+		s.knowTills(t.seen, false)
+		s.committed(t)
 	}
 	return nil
 }
@@ -243,15 +317,23 @@ func (s *pgStore) run(ctx context.Context, fn func(t txn) error) error {
 // queued and go to the server with the next statements that must be sent anyway (the
 // central numbers), or before the commit: one round trip less while the tills are locked.
 type pgTxn struct {
-	tx          pgx.Tx
-	st          *pgStore
-	locked      []TillKey // the tills whose heads lockTills locked (they exist once committed)
-	forgetTills bool      // a head the store knew was missing
+	tx pgx.Tx
+	st *pgStore
+	// seen are the tills whose heads lockTills locked (they exist once committed), each
+	// with the highest seq known stored once this transaction commits.
+	seen        map[TillKey]uint64
+	forgetTills bool // a head the store knew was missing
 	pending     *pgx.Batch
 	unprojected bool
 	// ours are the entries read back for the projection, decoded (those the batch brought
 	// come with their central refs).
 	ours map[docKey]*item
+	// pre are the heads lockFirst locked and read.
+	pre map[TillKey]TillState
+	// verified are the documents this transaction numbered, inserted the items it
+	// inserted: what pgStore.committed learns from.
+	verified []docKey
+	inserted []*item
 }
 
 func (t *pgTxn) queue(sql string, args ...any) {
@@ -282,16 +364,49 @@ func (t *pgTxn) flush(ctx context.Context) error {
 func (t *pgTxn) insert(ctx context.Context, items []*item) error {
 	// Almost always every key is new: COPY them, which is PostgreSQL's cheapest way in.
 	// A key already held fails the COPY as a whole; its savepoint is then rolled back and
-	// the batch takes the statement that sorts new keys from held ones.
-	switch copied, err := t.copyNew(ctx, items); {
+	// the batch takes the statement that sorts new keys from held ones. So the keys
+	// likely held (at or below what this process last saw stored of their till: a
+	// resend, a probe) are looked up first, and only those not found go with the COPY.
+	held, rest := t.st.likelyHeld(items)
+	if len(held) > 0 {
+		if err := t.heldHashes(ctx, held); err != nil {
+			return err
+		}
+		for _, it := range held {
+			if it.existing == "" {
+				rest = append(rest, it)
+			}
+		}
+		if len(rest) > 0 && len(rest) < len(items) {
+			slices.SortFunc(rest, itemCmp)
+		}
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	t.inserted = rest
+	switch copied, err := t.copyNew(ctx, rest); {
 	case err != nil:
 		return err
 	case copied:
-		for _, it := range items {
+		for _, it := range rest {
 			it.inserted = true
 		}
 		return nil
 	}
+	return t.insertEach(ctx, rest)
+}
+
+// itemCmp orders items by till and seq, as planBatch sorts them.
+func itemCmp(a, b *item) int {
+	if c := tillCmp(a.key, b.key); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+// insertEach inserts the items whose key is new and sets existing for the others.
+func (t *pgTxn) insertEach(ctx context.Context, items []*item) error {
 	n := len(items)
 	stores, tills, hashes, prevs, kinds, receipts, sources := make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -332,17 +447,31 @@ RETURNING store, till, seq`, stores, tills, seqs, hashes, prevs, kinds, receipts
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("insert: %w", err)
 	}
-	var ms, mt []string
-	var mq []int64
+	var missed []*item
 	for _, it := range items {
 		if !it.inserted {
-			ms, mt, mq = append(ms, it.key.Store), append(mt, it.key.Till), append(mq, int64(it.seq))
+			missed = append(missed, it)
 		}
 	}
-	if len(mq) == 0 {
+	return t.heldHashes(ctx, missed)
+}
+
+// heldHashes sets existing to the stored hash of each of items that is held.
+func (t *pgTxn) heldHashes(ctx context.Context, items []*item) error {
+	if len(items) == 0 {
 		return nil
 	}
-	rows, err = t.tx.Query(ctx, `
+	type key struct {
+		k   TillKey
+		seq int64
+	}
+	idx := make(map[key]*item, len(items))
+	ms, mt, mq := make([]string, len(items)), make([]string, len(items)), make([]int64, len(items))
+	for i, it := range items {
+		idx[key{it.key, int64(it.seq)}] = it
+		ms[i], mt[i], mq[i] = it.key.Store, it.key.Till, int64(it.seq)
+	}
+	rows, err := t.tx.Query(ctx, `
 SELECT e.store, e.till, e.seq, e.hash FROM hq_entries e
 JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS u(s, t, q) ON e.store = u.s AND e.till = u.t AND e.seq = u.q`, ms, mt, mq)
 	if err != nil {
@@ -374,14 +503,12 @@ func (t *pgTxn) copyNew(ctx context.Context, items []*item) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("insert: savepoint: %w", err)
 	}
-	_, err = sp.CopyFrom(ctx, pgx.Identifier{"hq_entries"}, entryColumns, pgx.CopyFromSlice(len(items), func(i int) ([]any, error) {
-		it := items[i]
-		var receipt any
-		if it.receipt != "" {
-			receipt = it.receipt
-		}
-		return []any{it.key.Store, it.key.Till, int64(it.seq), it.hash, it.prev, it.kind, receipt, it.at, it.raw, it.source}, nil
-	}))
+	buf := newCopyBuf()
+	defer buf.release()
+	for _, it := range items {
+		buf.appendEntryRow(it)
+	}
+	err = copyIn(ctx, sp, "hq_entries", entryColumns, buf)
 	if err == nil {
 		if err := sp.Commit(ctx); err != nil {
 			return false, fmt.Errorf("insert: release savepoint: %w", err)
@@ -428,22 +555,63 @@ func tillColumns(keys []TillKey) (stores, tills []string) {
 	return stores, tills
 }
 
-// lockTills creates the tills it does not know and locks all of them in one round trip,
-// reading their heads; only for the tills with entries stored above the watermark beyond
-// this batch's own (pending above a gap, or another consumer's) does a second round trip
-// read those. Both statements of the first go in key order: the insert waits for another
-// consumer's uncommitted new till in the same order as that one waits for ours, and FOR
-// UPDATE below ORDER BY locks rows as they come out of the sort.
-func (t *pgTxn) lockTills(ctx context.Context, keys []TillKey, ours []span) ([]TillState, map[TillKey][]link, error) {
-	heads, err := t.lockHeads(ctx, keys, t.st.unknownTills(keys))
+// lockFirst creates the tills it does not know and locks the heads of keys (sorted,
+// distinct) in one round trip, before the batch inserts anything: so a till's entries
+// are only ever inserted by the transaction that holds its head, and no transaction
+// waits for another's uncommitted entry while it holds heads. With skip it does not wait
+// for a head another transaction holds, and returns those keys, in order, as skipped:
+// the batch leaves their entries to a transaction of their own, after its commit.
+// Without skip it waits for each in turn. Both statements go in key order: the insert
+// waits for another consumer's uncommitted new till in the same order as that one waits
+// for ours, and FOR UPDATE below ORDER BY locks rows as they come out of the sort, so
+// two transactions waiting on each other's heads never deadlock.
+func (t *pgTxn) lockFirst(ctx context.Context, keys []TillKey, skip bool) ([]TillKey, error) {
+	heads, err := t.lockHeads(ctx, keys, t.st.unknownTills(keys), skip)
 	if errors.Is(err, errHeadMissing) {
 		t.forgetTills = true
-		heads, err = t.lockHeads(ctx, keys, keys)
+		heads, err = t.lockHeads(ctx, keys, keys, skip)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	t.locked = keys
+	if t.pre == nil {
+		t.pre = make(map[TillKey]TillState, len(heads))
+	}
+	if t.seen == nil {
+		t.seen = make(map[TillKey]uint64, len(heads))
+	}
+	var skipped []TillKey
+	for i, h := range heads {
+		if h.Store == "" {
+			skipped = append(skipped, keys[i])
+			continue
+		}
+		t.pre[h.TillKey] = h
+		t.seen[h.TillKey] = max(h.Through, h.top)
+	}
+	return skipped, nil
+}
+
+// lockTills returns the heads lockFirst locked (locking those it did not, as lockFirst
+// does, waiting); only for the tills with entries stored above the watermark beyond
+// this batch's own (pending above a gap, or another consumer's) does a round trip read
+// those.
+func (t *pgTxn) lockTills(ctx context.Context, keys []TillKey, ours []span) ([]TillState, map[TillKey][]link, error) {
+	var missing []TillKey
+	for _, k := range keys {
+		if _, ok := t.pre[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		if _, err := t.lockFirst(ctx, missing, false); err != nil {
+			return nil, nil, err
+		}
+	}
+	heads := make([]TillState, len(keys))
+	for i, k := range keys {
+		heads[i] = t.pre[k]
+	}
 	// The links above each watermark, up to its top and at most scanSpan, but for the
 	// span of them this transaction inserted (the caller knows those): read in a
 	// statement of their own, so a snapshot taken once the locks are held, which sees
@@ -469,7 +637,7 @@ func (t *pgTxn) lockTills(ctx context.Context, keys []TillKey, ours []span) ([]T
 	if len(spans) == 0 {
 		return heads, nil, nil
 	}
-	links, err := t.scan(ctx, spans)
+	links, err := t.scanFrom(ctx, spans, true)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lock tills: read links: %w", err)
 	}
@@ -479,8 +647,10 @@ func (t *pgTxn) lockTills(ctx context.Context, keys []TillKey, ours []span) ([]T
 // errHeadMissing is lockHeads' report of a till it did not create and found no head of.
 var errHeadMissing = errors.New("till head missing")
 
-// lockHeads creates the heads of fresh (in key order) and locks and reads those of keys.
-func (t *pgTxn) lockHeads(ctx context.Context, keys, fresh []TillKey) ([]TillState, error) {
+// lockHeads creates the heads of fresh (in key order) and locks and reads those of keys,
+// in keys' order. With skip, a head another transaction holds is left out: its place is
+// the zero TillState.
+func (t *pgTxn) lockHeads(ctx context.Context, keys, fresh []TillKey, skip bool) ([]TillState, error) {
 	b := &pgx.Batch{}
 	if len(fresh) > 0 {
 		fs, ft := tillColumns(fresh)
@@ -489,9 +659,13 @@ SELECT s, t, 0, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(s, t
 ON CONFLICT DO NOTHING`, fs, ft, journal.GenesisPrev)
 	}
 	stores, tills := tillColumns(keys)
+	lock := `FOR UPDATE OF h`
+	if skip {
+		lock += ` SKIP LOCKED`
+	}
 	b.Queue(`SELECT h.store, h.till, h.through, h.through_hash, h.last_doc, h.stored_top FROM hq_tills h
 JOIN unnest($1::text[], $2::text[]) AS u(s, t) ON h.store = u.s AND h.till = u.t
-ORDER BY h.store, h.till FOR UPDATE OF h`, stores, tills)
+ORDER BY h.store, h.till `+lock, stores, tills)
 	br := t.tx.SendBatch(ctx, b)
 	defer br.Close()
 	if len(fresh) > 0 {
@@ -527,7 +701,7 @@ ORDER BY h.store, h.till FOR UPDATE OF h`, stores, tills)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("lock tills: %w", err)
 	}
-	if got != len(keys) {
+	if got != len(keys) && !skip {
 		if len(fresh) < len(keys) {
 			return nil, errHeadMissing
 		}
@@ -537,14 +711,27 @@ ORDER BY h.store, h.till FOR UPDATE OF h`, stores, tills)
 }
 
 func (t *pgTxn) scan(ctx context.Context, spans []span) (map[TillKey][]link, error) {
+	return t.scanFrom(ctx, spans, false)
+}
+
+// scanFrom is scan; with reachable, a span whose first seq is not stored is not read:
+// the chain cannot reach what lies above that gap, so its links would not be used (a
+// till whose entries wait above a gap, the entry below it with another consumer, is
+// otherwise read again by each batch that holds an entry of it).
+func (t *pgTxn) scanFrom(ctx context.Context, spans []span, reachable bool) (map[TillKey][]link, error) {
 	n := len(spans)
 	stores, tills, froms, tos := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
 	for i, s := range spans {
 		stores[i], tills[i], froms[i], tos[i] = s.key.Store, s.key.Till, int64(s.from), int64(s.to)
 	}
+	gate := ``
+	if reachable {
+		gate = `
+WHERE EXISTS (SELECT 1 FROM hq_entries g WHERE g.store = u.s AND g.till = u.t AND g.seq = u.lo)`
+	}
 	rows, err := t.tx.Query(ctx, `SELECT e.store, e.till, e.seq, e.prev, e.hash, coalesce(e.receipt, '')
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(s, t, lo, hi)
-JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq >= u.lo AND e.seq <= u.hi`, stores, tills, froms, tos)
+JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq >= u.lo AND e.seq <= u.hi`+gate, stores, tills, froms, tos)
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
@@ -598,6 +785,9 @@ func (t *pgTxn) setThrough(ctx context.Context, heads []TillState) error {
 	docs, tops := make([]string, n), make([]int64, n)
 	for i, h := range heads {
 		stores[i], tills[i], throughs[i], hashes[i], docs[i], tops[i] = h.Store, h.Till, int64(h.Through), h.Hash, h.lastDoc, int64(h.top)
+		if h.top != noTop {
+			t.seen[h.TillKey] = max(t.seen[h.TillKey], h.Through, h.top)
+		}
 	}
 	t.queue(`UPDATE hq_tills h SET through = u.th, through_hash = u.hh, last_doc = u.ld, stored_top = greatest(h.stored_top, u.tp),
 	updated_at = CASE WHEN u.th <> h.through THEN now() ELSE h.updated_at END
@@ -618,6 +808,7 @@ func (t *pgTxn) assignCentral(ctx context.Context, stores []string, refs map[str
 		counts[i] = int64(len(refs[st]))
 		for _, r := range refs[st] {
 			rs, rt, rq = append(rs, st), append(rt, r.till), append(rq, int64(r.seq))
+			t.verified = append(t.verified, docKey{TillKey{st, r.till}, r.seq})
 		}
 	}
 	t.queue(`INSERT INTO hq_stores (store) SELECT s FROM unnest($1::text[]) WITH ORDINALITY AS u(s, ord) ORDER BY ord

@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"tillbox/ledger/journal"
 	"tillbox/uplink/wire"
 )
 
@@ -310,51 +309,10 @@ SELECT r.store, r.till, r.seq, x.n, r.kind, x.v->>'item', (x.v->>'qty')::bigint,
 	return b.String()
 }
 
-// documentColumns are hq_documents' columns as documentRow gives them.
+// documentColumns are hq_documents' columns as appendDocumentRow writes them.
 var documentColumns = []string{"store", "till", "seq", "receipt", "central", "kind", "at", "cashier", "currency", "gross", "change",
 	"reason", "ref", "warehouse", "dest", "line_items", "line_names", "line_qtys", "line_prices", "line_amounts", "line_taxes",
 	"tender_kinds", "tender_amounts", "tender_refs", "tax_codes", "tax_rates", "tax_nets", "tax_taxes", "tax_grosses"}
-
-// orNull is s, or NULL for "": what a field the payload's encoder omits when empty
-// (omitempty) gives as data->>field.
-func orNull(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-// documentRow is the hq_documents row of document e with central number central, built
-// from the entry as decoded: the same row projectDocuments builds from its payload.
-func documentRow(e *journal.Entry, central string) []any {
-	var gross, change int64
-	var taxes []journal.TaxTotal
-	if e.Totals != nil {
-		gross, change, taxes = e.Totals.Gross, e.Totals.Change, e.Totals.Taxes
-	}
-	var warehouse, dest *string
-	if e.Kind == journal.KindStockTransfer || e.Kind == journal.KindInternalRelease {
-		warehouse, dest = dataText(e.Data, "from"), dataText(e.Data, "to")
-	}
-	n := len(e.Lines)
-	items, names, qtys, prices, amounts, lineTaxes := make([]string, n), make([]*string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]*string, n)
-	for i, l := range e.Lines {
-		items[i], names[i], qtys[i], prices[i], amounts[i], lineTaxes[i] = l.Item, orNull(l.Name), l.Qty, l.Price, l.Amount, orNull(l.Tax)
-	}
-	n = len(e.Tenders)
-	kinds, tenderAmounts, refs := make([]string, n), make([]int64, n), make([]*string, n)
-	for i, x := range e.Tenders {
-		kinds[i], tenderAmounts[i], refs[i] = x.Kind, x.Amount, orNull(x.Ref)
-	}
-	n = len(taxes)
-	codes, rates, nets, taxAmounts, grosses := make([]string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-	for i, x := range taxes {
-		codes[i], rates[i], nets[i], taxAmounts[i], grosses[i] = x.Code, x.Rate, x.Net, x.Tax, x.Gross
-	}
-	return []any{e.Store, e.Till, int64(e.Seq), e.Receipt, central, string(e.Kind), e.At, orNull(e.Cashier), orNull(e.Currency), gross, change,
-		orNull(e.Reason), orNull(e.Ref), warehouse, dest, items, names, qtys, prices, amounts, lineTaxes,
-		kinds, tenderAmounts, refs, codes, rates, nets, taxAmounts, grosses}
-}
 
 // dataText is what PostgreSQL's data->>key gives for a document's data: a string's
 // value, another value's JSON text, NULL (nil) for a null or absent key or data that is
@@ -375,14 +333,21 @@ func dataText(data json.RawMessage, key string) *string {
 	return &s
 }
 
-// unknownDocs are the documents of refs this transaction did not insert.
+// unknownDocs are the documents of refs this transaction did not insert and this
+// process does not hold decoded (pgStore.docs, checked against the hash verified).
 func (t *pgTxn) unknownDocs(stores []string, refs map[string][]centralRef) []docKey {
 	var out []docKey
 	for _, st := range stores {
 		for _, r := range refs[st] {
-			if k := (docKey{TillKey{st, r.till}, r.seq}); r.it == nil && t.ours[k] == nil {
-				out = append(out, k)
+			k := docKey{TillKey{st, r.till}, r.seq}
+			if r.it != nil || t.ours[k] != nil {
+				continue
 			}
+			if e := t.st.pendingDoc(k, r.hash); e != nil {
+				t.remember(&item{entry: e})
+				continue
+			}
+			out = append(out, k)
 		}
 	}
 	return out
@@ -391,7 +356,9 @@ func (t *pgTxn) unknownDocs(stores []string, refs map[string][]centralRef) []doc
 // project writes the projection of the documents refs (by store, as assignCentral
 // numbered them from bases), all of which t knows decoded: one COPY into hq_documents.
 func (t *pgTxn) project(ctx context.Context, stores []string, refs map[string][]centralRef, bases map[string]int64) error {
-	var rows [][]any
+	buf := newCopyBuf()
+	defer buf.release()
+	n := 0
 	for _, st := range stores {
 		base, ok := bases[st]
 		if !ok && len(refs[st]) > 0 {
@@ -402,13 +369,14 @@ func (t *pgTxn) project(ctx context.Context, stores []string, refs map[string][]
 			if it == nil {
 				it = t.ours[docKey{TillKey{st, r.till}, r.seq}]
 			}
-			rows = append(rows, documentRow(it.entry, CentralNumber(st, uint64(base)+uint64(j)+1)))
+			buf.appendDocumentRow(it.entry, uint64(base)+uint64(j)+1)
+			n++
 		}
 	}
-	if len(rows) == 0 {
+	if n == 0 {
 		return nil
 	}
-	if _, err := t.tx.CopyFrom(ctx, pgx.Identifier{"hq_documents"}, documentColumns, pgx.CopyFromRows(rows)); err != nil {
+	if err := copyIn(ctx, t.tx, "hq_documents", documentColumns, buf); err != nil {
 		return fmt.Errorf("hq_documents: %w", err)
 	}
 	return nil

@@ -90,7 +90,9 @@ type txn interface {
 	// the same order, locking them in that order against other consumers until commit; a
 	// new till starts at 0 and the genesis prev. With them it returns, read under the
 	// locks, each till's stored links with through < seq <= through+scanSpan, except those
-	// in its span of ours (the rows this transaction inserted, which the caller knows).
+	// in its span of ours (the rows this transaction inserted, which the caller knows) and
+	// those the chain cannot reach: a run of them (below ours, or above it) whose first
+	// seq is not stored may be left out.
 	// ours[i] is keys[i]'s span (from 0: none).
 	lockTills(ctx context.Context, keys []TillKey, ours []span) ([]TillState, map[TillKey][]link, error)
 	// scan returns, for each span, the stored links with from <= seq <= to of its till.
@@ -145,6 +147,7 @@ type link struct {
 type centralRef struct {
 	till string
 	seq  uint64
+	hash string
 	it   *item // the batch's, when it brought the entry
 }
 
