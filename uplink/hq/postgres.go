@@ -714,28 +714,24 @@ func (t *pgTxn) scan(ctx context.Context, spans []span) (map[TillKey][]link, err
 	return t.scanFrom(ctx, spans, false)
 }
 
-// scanFrom is scan; with reachable, of a span whose first seq is not stored only the
-// lowest stored link is read: the chain cannot reach what lies above that gap, so its
-// other links would not be used (a till whose entries wait above a gap, the entry below
-// it with another consumer, is otherwise read again by each batch that holds an entry
-// of it), and the lowest is where what HQ holds above the gap begins (chain.held).
+// scanFrom is scan; with reachable, a span whose first seq is not stored is not read:
+// the chain cannot reach what lies above that gap, so its links would not be used (a
+// till whose entries wait above a gap, the entry below it with another consumer, is
+// otherwise read again by each batch that holds an entry of it).
 func (t *pgTxn) scanFrom(ctx context.Context, spans []span, reachable bool) (map[TillKey][]link, error) {
 	n := len(spans)
 	stores, tills, froms, tos := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
 	for i, s := range spans {
 		stores[i], tills[i], froms[i], tos[i] = s.key.Store, s.key.Till, int64(s.from), int64(s.to)
 	}
-	upTo := `u.hi`
+	gate := ``
 	if reachable {
-		// Per span, not per row: the span's end, or its lowest stored seq when its first
-		// is not stored.
-		upTo = `CASE WHEN EXISTS (SELECT 1 FROM hq_entries g WHERE g.store = u.s AND g.till = u.t AND g.seq = u.lo) THEN u.hi
-	ELSE (SELECT min(m.seq) FROM hq_entries m WHERE m.store = u.s AND m.till = u.t AND m.seq > u.lo AND m.seq <= u.hi) END`
+		gate = `
+WHERE EXISTS (SELECT 1 FROM hq_entries g WHERE g.store = u.s AND g.till = u.t AND g.seq = u.lo)`
 	}
 	rows, err := t.tx.Query(ctx, `SELECT e.store, e.till, e.seq, e.prev, e.hash, coalesce(e.receipt, '')
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(s, t, lo, hi)
-CROSS JOIN LATERAL (SELECT `+upTo+` AS up) r
-JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq >= u.lo AND e.seq <= r.up`, stores, tills, froms, tos)
+JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq >= u.lo AND e.seq <= u.hi`+gate, stores, tills, froms, tos)
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
