@@ -9,8 +9,8 @@ import (
 )
 
 // TestIngestHeld: a batch that brings a till an entry HQ already has reports, for a store
-// that keeps tops, what is held above the watermark: from the first entry above the gap to
-// the highest (the till's held message).
+// that keeps tops, what is held above the watermark: from the lowest entry it can vouch
+// for above the gap to the highest (the till's held message).
 func TestIngestHeld(t *testing.T) {
 	stores(t, func(t *testing.T, st hq.Store) {
 		ctx := context.Background()
@@ -31,8 +31,10 @@ func TestIngestHeld(t *testing.T) {
 			}
 			return
 		}
-		if !ok || h != (hq.Held{Through: 2, From: 5, To: 8}) {
-			t.Fatalf("held %+v (%v), want through 2, 5-8", h, ok)
+		// PostgreSQL reads no links above the gap at 3: it names the batch's copy, and the
+		// till sends 3-7 again (5 and 7 are copies, 3, 4 and 6 fill the gaps).
+		if !ok || h != (hq.Held{Through: 2, From: 8, To: 8}) {
+			t.Fatalf("held %+v (%v), want through 2, 8-8", h, ok)
 		}
 		// A batch without a copy reports nothing.
 		res, err = hq.Ingest(ctx, st, batchOf(txs[2]))

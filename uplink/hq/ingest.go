@@ -609,8 +609,10 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 }
 
 // held is what the chain's till has above its watermark once walked: the lowest of the
-// links read and the batch's entries there (the reads cover scanSpan above the watermark),
-// and its top; From is the top when none lies within the reads. The seq right above the
+// links read and the batch's entries there, and its top; From is the top when none lies
+// within them. A store that reads no links above a gap (PostgreSQL: the chain cannot reach
+// them) names the lowest of the batch's, so the till sends again everything below it, the
+// scattered losses of a killed consumer included (see wire.Ack). The seq right above the
 // watermark is not held, or the walk would have passed it: one found there was evicted.
 func (c *chain) held() Held {
 	h := Held{Through: c.head.Through}

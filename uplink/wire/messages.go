@@ -15,9 +15,12 @@ import (
 // leaked account) could otherwise make unsent sales count as stored and be pruned.
 //
 // HeldFrom and HeldTo, both present or both absent, are what HQ holds of the till above
-// Through while it waits for a gap below them to close: entries between HeldFrom and
-// HeldTo (not necessarily all of them), none from Through+1 to HeldFrom-1, none above
-// HeldTo; both 0 when it holds nothing above Through. Only the held message carries them
+// Through while it waits for a gap below them to close: HeldFrom and HeldTo themselves,
+// perhaps others between them, none above HeldTo; from Through+1 to HeldFrom-1 it lacks
+// Through+1 and may lack any other (it says HeldFrom without reading what it stored
+// above a gap, so a gap of scattered losses, a consumer killed with its share of a
+// shared subscription, is sent again in one go); both 0 when it holds nothing above
+// Through. Only the held message carries them
 // (HeldPayload, on the till's held topic, never retained): the acks on the ack topic keep
 // the form every till reads, since a till decodes strictly and refuses a field it does
 // not know. The signature covers them.
