@@ -313,20 +313,8 @@ func TestBrokerDropsTillHealsWithoutStorm(t *testing.T) {
 		dups.Add(int64(r.Duplicates))
 		time.Sleep(50 * time.Millisecond) // at most 20 in flight per connection: a few hundred entries a second
 	}})
-	dir := ledgerDir(t)
-	var ls []*ledger.Ledger
-	var cs []*uplink.Client
-	for i := range tills {
-		l := openLedger(t, dir, fmt.Sprintf("t%02d", i))
-		appendSales(t, l, nil, entries)
-		ls = append(ls, l)
-	}
-	for _, l := range ls {
-		o := fastOptions(mq.URL())
-		o.ResendAfter = 500 * time.Millisecond // shorter than a till's first entries wait at the broker
-		c, _ := runTill(t, l, o)
-		cs = append(cs, c)
-	}
+	// ResendAfter shorter than a till's first entries wait at the broker.
+	ls, cs := backloggedTills(t, mq.URL(), tills, entries, 500*time.Millisecond)
 	var probes, resends uint64
 	for i, l := range ls {
 		waitSynced(t, l, cs[i])
@@ -385,20 +373,7 @@ func TestProbeAnsweredWhileEntriesWaitElsewhere(t *testing.T) {
 	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscribe: %v", tok.Error())
 	}
-	dir := ledgerDir(t)
-	var ls []*ledger.Ledger
-	var cs []*uplink.Client
-	for i := range tills {
-		l := openLedger(t, dir, fmt.Sprintf("t%02d", i))
-		appendSales(t, l, nil, entries)
-		ls = append(ls, l)
-	}
-	for _, l := range ls {
-		o := fastOptions(mq.URL())
-		o.ResendAfter = 300 * time.Millisecond // shorter than a slow commit
-		c, _ := runTill(t, l, o)
-		cs = append(cs, c)
-	}
+	ls, cs := backloggedTills(t, mq.URL(), tills, entries, 300*time.Millisecond) // shorter than a slow commit
 	var probes, resends uint64
 	for i, l := range ls {
 		waitSynced(t, l, cs[i])
@@ -425,4 +400,25 @@ func TestProbeAnsweredWhileEntriesWaitElsewhere(t *testing.T) {
 	if extra := dups.Load() - int64(probes); extra > total/10 {
 		t.Fatalf("HQ received %d entries twice for %d stored and %d probes: the tills sent queued entries again", dups.Load(), total, probes)
 	}
+}
+
+// backloggedTills journals entries sales on each of n tills (t00, t01, ...) while they are
+// offline, then starts them all against broker with resendAfter.
+func backloggedTills(t *testing.T, broker string, n, entries int, resendAfter time.Duration) ([]*ledger.Ledger, []*uplink.Client) {
+	t.Helper()
+	dir := ledgerDir(t)
+	var ls []*ledger.Ledger
+	var cs []*uplink.Client
+	for i := range n {
+		l := openLedger(t, dir, fmt.Sprintf("t%02d", i))
+		appendSales(t, l, nil, entries)
+		ls = append(ls, l)
+	}
+	for _, l := range ls {
+		o := fastOptions(broker)
+		o.ResendAfter = resendAfter
+		c, _ := runTill(t, l, o)
+		cs = append(cs, c)
+	}
+	return ls, cs
 }
