@@ -341,10 +341,11 @@ func (c *Consumer) session(ctx context.Context) error {
 		}
 	}
 	cli := spread{Client: clients[0], all: clients}
+	out := newAckFlow(c, cli)
 	c.o.Logger.Info("hq: consuming", "broker", c.o.Broker, "filter", filter, "connections", n)
 	// Acks are retained, but a broker without persistence forgets them: publish every
 	// till's watermark again on each connect.
-	if err := c.republishAcks(ctx, cli); err != nil {
+	if err := c.republishAcks(ctx, out); err != nil {
 		return err
 	}
 
@@ -360,7 +361,7 @@ func (c *Consumer) session(ctx context.Context) error {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			if err := c.worker(wctx, cli, in); err != nil {
+			if err := c.worker(wctx, out, in); err != nil {
 				failed <- err
 			}
 		}()
@@ -554,7 +555,7 @@ func (c *Consumer) holdEarly(batch, early []inbound, now time.Time) ([]inbound, 
 const batchLinger = 5 * time.Millisecond
 
 // worker stores batches until ctx is done or the store fails.
-func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delivery) error {
+func (c *Consumer) worker(ctx context.Context, out *ackFlow, in <-chan delivery) error {
 	batch := make([]inbound, 0, c.o.BatchMax)
 	var early []inbound // held back from the last batch: they come first in the next
 	for {
@@ -623,7 +624,7 @@ func (c *Consumer) worker(ctx context.Context, cli mqtt.Client, in <-chan delive
 			timer.Stop()
 			continue
 		}
-		if err := c.process(ctx, cli, batch); err != nil {
+		if err := c.process(ctx, out, batch); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -711,27 +712,21 @@ func (c *Consumer) ackPayload(k TillKey, through uint64) []byte {
 	return wire.SignAck(c.o.SignKey, k.Store, k.Till, through)
 }
 
-func (c *Consumer) republishAcks(ctx context.Context, cli mqtt.Client) error {
+func (c *Consumer) republishAcks(ctx context.Context, out *ackFlow) error {
 	tills, err := c.st.Tills(ctx)
 	if err != nil {
 		return err
 	}
 	// Not waited for, like the acks after a commit: the workers start only after this,
 	// and until then the handler may be holding paho's reader, which the PUBACKs of these
-	// publishes need. A lost one is healed by the till's resend; a failed write ends the
-	// session through the connection-lost handler.
+	// publishes need. The flow keeps at most maxAcksInFlight of them in flight, the rest
+	// go as the broker acknowledges those. A lost one is healed by the till's resend; a
+	// failed write ends the session through the connection-lost handler.
 	for _, t := range tills {
 		if t.Through == 0 {
 			continue
 		}
-		tok := cli.Publish(c.topics.Ack(t.Store, t.Till), 1, true, c.ackPayload(t.TillKey, t.Through))
-		select {
-		case <-tok.Done():
-			if err := tok.Error(); err != nil {
-				return fmt.Errorf("hq: publish ack: %w", err)
-			}
-		default:
-		}
+		out.send(t.TillKey, t.Through, nil)
 	}
 	return nil
 }
@@ -788,7 +783,7 @@ func (c *Consumer) check(m delivery) inbound {
 }
 
 // process stores and acknowledges one batch.
-func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound) error {
+func (c *Consumer) process(ctx context.Context, out *ackFlow, msgs []inbound) error {
 	b := Batch{Limits: c.o.Quarantine, Entries: make([]Incoming, 0, len(msgs))}
 	for _, im := range msgs {
 		switch {
@@ -849,19 +844,19 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 	due := c.acksDue(res.Through, res.Resent, busy)
 	held := c.heldDue(due, res.Held)
 	for k, through := range due {
-		// Not waited for: the next batch must not wait on the network. A lost ack is
-		// healed by the till's resend, which HQ answers with the ack again.
+		// Not waited for: the next batch must not wait on the network (see ackFlow). A
+		// lost ack is healed by the till's resend, which HQ answers with the ack again.
+		// A held message goes ahead of the ack, over its connection: a till that reads it
+		// knows, when the ack answers its probe, what HQ still lacks.
+		var hp *Held
 		if h, ok := held[k]; ok {
-			// Ahead of the ack, over its connection: a till that reads it knows, when the
-			// ack answers its probe, what HQ still lacks.
-			cli.Publish(c.topics.Till(k.Store, k.Till, wire.KindHeld), 1, false, wire.HeldPayload(c.o.SignKey, k.Store, k.Till, through, h.From, h.To))
+			hp = &h
 		}
-		cli.Publish(c.topics.Ack(k.Store, k.Till), 1, true, c.ackPayload(k, through))
-		c.acks.Add(1)
+		out.send(k, through, hp)
 	}
 	for _, im := range msgs {
 		if im.m.Retained() {
-			cli.Publish(im.m.Topic(), 1, true, []byte{})
+			out.cli.Publish(im.m.Topic(), 1, true, []byte{})
 		}
 		im.m.Ack()
 	}

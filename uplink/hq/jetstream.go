@@ -288,7 +288,8 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 	}
 	j.watchRetainedTx(ctx, cli)
 	j.o.Logger.Info("hq: consuming", "stream", j.js.Stream, "durable", j.js.Durable, "broker", broker)
-	if err := j.republishAcks(ctx, acks); err != nil {
+	out := newAckFlow(j.Consumer, acks)
+	if err := j.republishAcks(ctx, out); err != nil {
 		it.Stop()
 		return err
 	}
@@ -337,7 +338,7 @@ func (j *JetStreamConsumer) session(ctx context.Context, broker string) error {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			if err := j.worker(wctx, acks, in); err != nil {
+			if err := j.worker(wctx, out, in); err != nil {
 				failed <- err
 			}
 		}()
@@ -396,8 +397,13 @@ func (a ackSessions) Publish(topic string, qos byte, retained bool, payload any)
 	if len(a.more) == 0 {
 		return a.Client.Publish(topic, qos, retained, payload)
 	}
+	key := topic
+	if t, ok := strings.CutSuffix(topic, "/"+string(wire.KindHeld)); ok {
+		// A held message goes out over its till's ack session, ahead of the ack.
+		key = t + "/" + string(wire.KindAck)
+	}
 	h := fnv.New32a()
-	h.Write([]byte(topic))
+	h.Write([]byte(key))
 	if i := int(h.Sum32() % uint32(len(a.more)+1)); i > 0 {
 		return a.more[i-1].Publish(topic, qos, retained, payload)
 	}

@@ -297,7 +297,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 
 // gcMemoryLimit is serve's soft heap limit: within the fleet's budget (at most 250 MB
 // resident for a storm of 1,000 tills) with room for what is not heap.
-const gcMemoryLimit = 96 << 20
+const gcMemoryLimit = 160 << 20
 
 // parseAlert splits one of Result.Alerts, "store/till: reason".
 func parseAlert(a string) (hq.TillKey, string, bool) {
