@@ -854,7 +854,7 @@ func (c *Consumer) process(ctx context.Context, cli mqtt.Client, msgs []inbound)
 		if h, ok := held[k]; ok {
 			// Ahead of the ack, over its connection: a till that reads it knows, when the
 			// ack answers its probe, what HQ still lacks.
-			cli.Publish(c.topics.Till(k.Store, k.Till, wire.KindHeld), 1, false, wire.HeldPayload(c.o.SignKey, k.Store, k.Till, through, h.From, h.To))
+			cli.Publish(c.topics.Till(k.Store, k.Till, wire.KindHeld), 1, false, wire.HeldPayload(c.o.SignKey, k.Store, k.Till, h.Holding()))
 		}
 		cli.Publish(c.topics.Ack(k.Store, k.Till), 1, true, c.ackPayload(k, through))
 		c.acks.Add(1)
