@@ -609,10 +609,11 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 // first it holds: the broker lost them, or they still wait on another of HQ's
 // connections. If they were late, the watermark moves before the next probe is answered;
 // if a second answer finds the watermark where it was, only the entries HQ lacks are sent
-// again, all in one round, so that what was merely late costs those, not the window. A held message that shows HQ has not taken
-// in the probe yet says the till's entries are queued: nothing is sent. An HQ that sends
-// no held message (an older one, or a store without its tops) is answered as before, once
-// two probes were answered by an ack alone: everything from the watermark is sent again. A probe that brings
+// again, all in one round, so that what was merely late costs those, not the window. A
+// held message that shows HQ has not taken in the probe yet says the till's entries are
+// queued: nothing is sent. An HQ that sends no held message (an older one, or a store
+// without its tops) is answered as before, once two probes were answered by an ack alone:
+// everything from the watermark is sent again. A probe that brings
 // no answer is followed by another after twice the wait, up to 8 times the timeout; every
 // fullEvery-th timeout without progress also sends the first entry above the watermark,
 // which moves it if the broker lost that one (never the window: a storm's queue outlasts

@@ -287,8 +287,10 @@ func TestSharedSubscriptionOneConsumerKilled(t *testing.T) {
 			b.Restart()
 		}
 	}
-	for _, l := range tills {
+	for i, l := range tills {
 		assertAllAtHQ(t, l, st)
+		s := clients[i].State()
+		t.Logf("till %d: %d probes, %d resends, %d held messages, sent again %+v", i, s.Probes, s.Resends, s.Held, s.Again)
 	}
 }
 

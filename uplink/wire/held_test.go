@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -245,6 +246,23 @@ func TestHeldLacks(t *testing.T) {
 				t.Errorf("%s: seq %d lacks %v said %v, want %v %v", c.name, seq, lacks, said, w.lacks, w.said)
 			}
 		}
+	}
+	// The README's example.
+	a, err := wire.DecodeAckMessage([]byte(`{"v":1,"through":120,"held_from":122,"held_to":130,"held_count":7,"held_map":"ewE"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := a.Holding()
+	var lacking []uint64
+	for seq := uint64(120); seq <= 131; seq++ {
+		if lacks, said := h.Lacks(seq); !said {
+			t.Fatalf("the README's example does not say about %d", seq)
+		} else if lacks {
+			lacking = append(lacking, seq)
+		}
+	}
+	if fmt.Sprint(lacking) != "[121 124 129 131]" {
+		t.Errorf("the README's example lacks %v", lacking)
 	}
 	if m := wire.HeldMapOf(7, 7+wire.MaxHeldMap, seqs); m != nil {
 		t.Errorf("a map of %d entries: %x", wire.MaxHeldMap+1, m)
