@@ -52,10 +52,10 @@ type Options struct {
 	// what it holds above the watermark) only once it has taken all that in; the entries
 	// it then still lacks are sent again (the broker lost them, or they wait on another
 	// of HQ's connections), and, from an HQ that sends no held message, everything from
-	// the watermark. What merely waits in a fleet's backlog at
-	// the broker is never sent twice. Each further probe without progress waits twice as
-	// long, up to 8 times ResendAfter; the sixth timeout in a row without progress (about
-	// 8 minutes at the default) sends the first entry above the watermark with the probe.
+	// the watermark. What merely waits in a fleet's backlog at the broker is never sent
+	// twice. Each further probe without progress waits twice as long, up to 8 times
+	// ResendAfter; the sixth timeout in a row without progress (about 8 minutes at the
+	// default) sends the first entry above the watermark with the probe.
 	// Default 15s.
 	ResendAfter time.Duration
 	// BackoffMin and BackoffMax bound the jittered exponential wait between connection

@@ -27,7 +27,7 @@ import (
 // one round, not one gap per two probes. HeldMap, when the range spans at most
 // MaxHeldMap entries, says which: bit i (the least significant first, of byte i/8) is
 // set when HQ holds HeldFrom+i, in unpadded base64url; a till then sends again only the
-// entries it lacks, and without it everything from Through+1 to HeldTo. A held message
+// entries HQ lacks, and without it everything from Through+1 to HeldTo. A held message
 // without HeldCount (from an HQ before it) says only that HQ lacks Through+1 and holds
 // HeldFrom and HeldTo: a till then sends again from Through+1 to HeldFrom-1.
 //
