@@ -50,17 +50,17 @@ type Client struct {
 	cmds    chan wire.Cmd
 	events  chan wire.Event // the uplink's own events, for the firmware
 
-	ackSeen    atomic.Uint64             // highest through received, not yet applied
-	ackRepeats atomic.Uint64             // acks received equal to ackSeen: HQ answering a resend
-	resends    atomic.Uint64             // resends from the watermark, see State
-	probes     atomic.Uint64             // probes sent, see State
-	resendLong atomic.Uint64             // of resends, the long fallback's, see State
-	sessions   atomic.Uint64             // sessions begun, see State
-	again      [againKinds]atomic.Uint64 // entries sent again, by why: see Again
-	held       atomic.Pointer[heldHint]  // the last held message from HQ
-	heldN      atomic.Uint64             // held messages received
-	heldSeen   atomic.Bool               // HQ sends held messages: an ack alone answers no probe
-	refusedMu  sync.Mutex                // guards refusedWhy and refusedAt: the last ack-refused alert
+	ackSeen    atomic.Uint64                // highest through received, not yet applied
+	ackRepeats atomic.Uint64                // acks received equal to ackSeen: HQ answering a resend
+	resends    atomic.Uint64                // resends from the watermark, see State
+	probes     atomic.Uint64                // probes sent, see State
+	resendLong atomic.Uint64                // of resends, the long fallback's, see State
+	sessions   atomic.Uint64                // sessions begun, see State
+	again      [againKinds]atomic.Uint64    // entries sent again, by why: see Again
+	held       atomic.Pointer[wire.Holding] // the last held message from HQ
+	heldN      atomic.Uint64                // held messages received
+	heldSeen   atomic.Bool                  // HQ sends held messages: an ack alone answers no probe
+	refusedMu  sync.Mutex                   // guards refusedWhy and refusedAt: the last ack-refused alert
 	refusedWhy string
 	refusedAt  time.Time
 	catPending atomic.Pointer[[]byte]
@@ -239,14 +239,17 @@ type State struct {
 // them, by the long fallback, at the start of a session (sent in an earlier one and not
 // acknowledged by the same broker), and when asked to (SyncNow).
 type Again struct {
-	// Gap: after an answered probe, the entries HQ said it lacked below those it holds
-	// (its held message); Answered: after one without it, everything from the watermark.
-	Probe, Gap, Answered, Long, Reconnect, Asked uint64
+	// Gap: after an answered probe, the entries HQ said it lacked (its held message);
+	// Blind: after one, the entries of a range in which HQ said it lacks some without
+	// saying which (a range too wide for a map), copies among them; Answered: after one
+	// without a held message, everything from the watermark.
+	Probe, Gap, Blind, Answered, Long, Reconnect, Asked uint64
 }
 
 const (
 	againProbe = iota
 	againGap
+	againBlind
 	againAnswered
 	againLong
 	againReconnect
@@ -268,7 +271,7 @@ func (c *Client) State() State {
 	defer c.mu.Unlock()
 	s := State{Online: c.online, Since: c.since, LastSeq: last, Watermark: wm, LastError: c.lastErr, Resends: c.resends.Load(), Probes: c.probes.Load(),
 		ResendsLong: c.resendLong.Load(), Sessions: c.sessions.Load(),
-		Again: Again{Probe: c.again[againProbe].Load(), Gap: c.again[againGap].Load(), Answered: c.again[againAnswered].Load(), Long: c.again[againLong].Load(),
+		Again: Again{Probe: c.again[againProbe].Load(), Gap: c.again[againGap].Load(), Blind: c.again[againBlind].Load(), Answered: c.again[againAnswered].Load(), Long: c.again[againLong].Load(),
 			Reconnect: c.again[againReconnect].Load(), Asked: c.again[againAsked].Load()}, Held: c.heldN.Load()}
 	if cat := c.catalog.Load(); cat != nil {
 		s.Catalog = cat.Version
@@ -601,14 +604,16 @@ func (c *Client) session(ctx context.Context, s *sessionClient, downSince time.T
 // timeout, while it is unanswered). The broker queues it behind everything the till sent
 // before, so HQ answers it (an ack, published again because HQ already had the entry) only
 // after it has taken in what was still queued ahead of it, on that connection. With the
-// ack HQ publishes a held message: what it holds above the watermark. It then still lacks
-// the entries from the watermark up to the first it holds: the broker lost them, or they
-// still wait on another of HQ's connections. If they were late, the watermark moves
-// before the next probe is answered; if a second answer finds the same gap, only those
-// are sent again, so that what was merely late costs that gap, not the window. A held message that shows HQ has not taken
-// in the probe yet says the till's entries are queued: nothing is sent. An HQ that sends
-// no held message (an older one, or a store without its tops) is answered as before, once
-// two probes were answered by an ack alone: everything from the watermark is sent again. A probe that brings
+// ack HQ publishes a held message: what it holds above the watermark, and which entries
+// there it lacks (wire.Ack). It lacks at least the entries from the watermark up to the
+// first it holds: the broker lost them, or they still wait on another of HQ's
+// connections. If they were late, the watermark moves before the next probe is answered;
+// if a second answer finds the watermark where it was, only the entries HQ lacks are sent
+// again, all in one round, so that what was merely late costs those, not the window. A
+// held message that shows HQ has not taken in the probe yet says the till's entries are
+// queued: nothing is sent. An HQ that sends no held message (an older one, or a store
+// without its tops) is answered as before, once two probes were answered by an ack alone:
+// everything from the watermark is sent again. A probe that brings
 // no answer is followed by another after twice the wait, up to 8 times the timeout; every
 // fullEvery-th timeout without progress also sends the first entry above the watermark,
 // which moves it if the broker lost that one (never the window: a storm's queue outlasts
@@ -771,9 +776,10 @@ func (p *publisher) probe(first bool) error {
 	return nil
 }
 
-// sendRange sends the entries from..to again (they were sent in this session), without
-// moving what is sent next.
-func (p *publisher) sendRange(from, to uint64) error {
+// sendLacking sends again (they were sent in this session), without moving what is sent
+// next, the entries from..to that h does not say HQ holds: those it says HQ lacks counted
+// as Gap, those it does not say about as Blind.
+func (p *publisher) sendLacking(from, to uint64, h *wire.Holding) error {
 	if to < from {
 		return nil
 	}
@@ -781,9 +787,17 @@ func (p *publisher) sendRange(from, to uint64) error {
 	n := int(min(to-from+1, uint64(c.o.Window)))
 	var block []byte
 	var raws [][]byte
+	var blind uint64
 	err := c.l.AfterRaw(from-1, n, func(seq uint64, raw []byte) bool {
 		if seq > to {
 			return false
+		}
+		lacks, said := h.Lacks(seq)
+		if said && !lacks {
+			return true
+		}
+		if !said {
+			blind++
 		}
 		off := len(block)
 		block = append(block, raw...)
@@ -799,13 +813,14 @@ func (p *publisher) sendRange(from, to uint64) error {
 	if c.o.TxQoS0 {
 		qos = 0
 	}
-	c.again[againGap].Add(uint64(len(raws)))
-	for i, raw := range raws {
+	c.again[againGap].Add(uint64(len(raws)) - blind)
+	c.again[againBlind].Add(blind)
+	for _, raw := range raws {
 		tok := p.s.cli.Publish(p.topic, qos, false, raw)
 		select {
 		case <-tok.Done():
 			if err := tok.Error(); err != nil {
-				return fmt.Errorf("uplink: publish seq %d: %w", from+uint64(i), err)
+				return fmt.Errorf("uplink: publish an entry again: %w", err)
 			}
 		default:
 		}
@@ -862,29 +877,38 @@ func (p *publisher) step() error {
 		// HQ's connections while the till's entries still wait on another. The timer
 		// probes again if it stops.
 		p.probing = false
-	case p.probing && heldN != p.probeHeld && h != nil && h.through == p.wm && h.to < p.probeSeq:
+	case p.probing && heldN != p.probeHeld && h != nil && h.Through == p.wm && h.To < p.probeSeq:
 		// HQ answered something sent before the probe: the probe still waits at the
 		// broker behind the till's entries, which are queued, not lost.
 		p.probeHeld, p.probeMark = heldN, repeats
 		p.queued = true
-	case p.probing && heldN != p.probeHeld && h != nil && h.through == p.wm && !p.gapSeen:
+	case p.probing && heldN != p.probeHeld && h != nil && h.Through == p.wm && !p.gapSeen:
 		// HQ has taken in the probe and holds entries up to it or beyond, and none from
-		// the watermark up to h.from: the broker lost those, or they still wait on
-		// another of HQ's connections. Nothing is sent yet: if they are queued, the
-		// watermark moves before the next probe is answered.
+		// the watermark up to h.From (and perhaps not all above): the broker lost those,
+		// or they still wait on another of HQ's connections. Nothing is sent yet: if they
+		// are queued, the watermark moves before the next probe is answered.
 		p.probing, p.gapSeen = false, true
-	case p.probing && heldN != p.probeHeld && h != nil && h.through == p.wm:
-		// A second probe taken in without the watermark moving in between: the gap's
-		// entries are lost, or wait behind a connection that has stalled. Only they
-		// are sent again, so at most that gap is repeated if they were only late.
+	case p.probing && heldN != p.probeHeld && h != nil && h.Through == p.wm:
+		// A second probe taken in without the watermark moving in between: the entries
+		// HQ lacks are lost, or wait behind a connection that has stalled. Only they are
+		// sent again, all in one round (a gap below what HQ holds and the losses
+		// scattered above it: a consumer killed with its share of a shared
+		// subscription's messages), so at most those are repeated if they were only
+		// late. Where HQ says it lacks some of its range without saying which, the whole
+		// range goes; an HQ that gives no count (one before it) said only the gap below
+		// held_from.
 		to := p.next - 1
-		if h.from != 0 {
-			to = min(to, h.from-1)
+		switch {
+		case h.From != 0 && h.Count == 0:
+			to = min(to, h.From-1)
+		case h.From != 0:
+			to = min(to, h.To)
 		}
-		c.o.Logger.Info("uplink: HQ lacks entries below those it holds; sending them again", "watermark", p.wm, "to", to, "held", h.from)
+		c.o.Logger.Info("uplink: HQ lacks entries the till sent; sending them again", "watermark", p.wm, "to", to,
+			"held_from", h.From, "held_to", h.To, "held_count", h.Count)
 		p.probing, p.ownGap = false, true
 		c.resends.Add(1)
-		if err := p.sendRange(p.wm+1, to); err != nil {
+		if err := p.sendLacking(p.wm+1, to, h); err != nil {
 			return err
 		}
 		p.progress = now
@@ -1027,10 +1051,6 @@ func (c *Client) onAck(_ mqtt.Client, m mqtt.Message) {
 	poke(c.kick)
 }
 
-// heldHint is a held message: what HQ holds of the till above its watermark through (see
-// wire.Ack).
-type heldHint struct{ through, from, to uint64 }
-
 // onHeld runs on a paho goroutine: it records a held message (and its through, as an
 // ack's) and wakes the loop. One it cannot take is ignored: the ack that goes with it
 // still answers the probe.
@@ -1042,19 +1062,19 @@ func (c *Client) onHeld(_ mqtt.Client, m mqtt.Message) {
 	} else {
 		a, err = wire.DecodeAckMessage(m.Payload())
 	}
-	from, to, ok := a.Held()
+	h, ok := a.Holding()
 	if err != nil || !ok {
 		c.o.Logger.Debug("uplink: held message ignored", "err", err)
 		return
 	}
-	through := *a.Through
+	through := h.Through
 	for {
 		cur := c.ackSeen.Load()
 		if through <= cur || c.ackSeen.CompareAndSwap(cur, through) {
 			break
 		}
 	}
-	c.held.Store(&heldHint{through: through, from: from, to: to})
+	c.held.Store(&h)
 	c.heldN.Add(1)
 	c.heldSeen.Store(true)
 	poke(c.kick)

@@ -50,12 +50,12 @@ type Options struct {
 	// watermark of 0, its first entry too). The broker queues the probe behind whatever of
 	// the till's still waits for HQ, so HQ answers it (an ack, with a held message saying
 	// what it holds above the watermark) only once it has taken all that in; the entries
-	// it then still lacks below the first it holds are sent again (the broker lost them,
-	// or they wait on another of HQ's connections), and, from an HQ that sends no held
-	// message, everything from the watermark. What merely waits in a fleet's backlog at
-	// the broker is never sent twice. Each further probe without progress waits twice as
-	// long, up to 8 times ResendAfter; the sixth timeout in a row without progress (about
-	// 8 minutes at the default) sends the first entry above the watermark with the probe.
+	// it then still lacks are sent again (the broker lost them, or they wait on another
+	// of HQ's connections), and, from an HQ that sends no held message, everything from
+	// the watermark. What merely waits in a fleet's backlog at the broker is never sent
+	// twice. Each further probe without progress waits twice as long, up to 8 times
+	// ResendAfter; the sixth timeout in a row without progress (about 8 minutes at the
+	// default) sends the first entry above the watermark with the probe.
 	// Default 15s.
 	ResendAfter time.Duration
 	// BackoffMin and BackoffMax bound the jittered exponential wait between connection

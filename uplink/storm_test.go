@@ -556,7 +556,7 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 }
 
 func addAgain(a, b uplink.Again) uplink.Again {
-	return uplink.Again{Probe: a.Probe + b.Probe, Gap: a.Gap + b.Gap, Answered: a.Answered + b.Answered, Long: a.Long + b.Long,
+	return uplink.Again{Probe: a.Probe + b.Probe, Gap: a.Gap + b.Gap, Blind: a.Blind + b.Blind, Answered: a.Answered + b.Answered, Long: a.Long + b.Long,
 		Reconnect: a.Reconnect + b.Reconnect, Asked: a.Asked + b.Asked}
 }
 

@@ -83,9 +83,8 @@ func (f *ackFlow) publish(k TillKey, a ackDue) {
 	f.inFlight[k] = true
 	var heldTok mqtt.Token
 	if a.held != nil {
-		h := a.held
 		heldTok = f.cli.Publish(c.topics.Till(k.Store, k.Till, wire.KindHeld), 1, false,
-			wire.HeldPayload(c.o.SignKey, k.Store, k.Till, a.through, h.From, h.To))
+			wire.HeldPayload(c.o.SignKey, k.Store, k.Till, a.held.Holding()))
 		f.n++
 	}
 	tok := f.cli.Publish(c.topics.Ack(k.Store, k.Till), 1, true, c.ackPayload(k, a.through))

@@ -62,11 +62,28 @@ type Result struct {
 	Held map[TillKey]Held
 }
 
-// Held is what HQ holds of a till above its watermark Through: entries from From to To
-// (not necessarily all), none between Through and From; From and To are 0 when nothing
-// is held above Through. The till's held message (wire.HeldPayload) carries it.
+// Held is what HQ holds of a till above its watermark Through: From is the lowest entry
+// stored above it and To the highest, Count how many are stored from From to To (To-From+1
+// when none is missing there), and Map, when To is within wire.MaxHeldMap of Through,
+// which of them (see wire.Holding); all 0 and Map nil when nothing is held above Through.
+// The till's held message (wire.HeldPayload of Holding) carries it.
 type Held struct {
-	Through, From, To uint64
+	Through, From, To, Count uint64
+	Map                      []byte
+}
+
+// Holding is h as a held message says it.
+func (h Held) Holding() wire.Holding {
+	return wire.Holding{Through: h.Through, From: h.From, To: h.To, Count: h.Count, Map: h.Map}
+}
+
+// heldReader is a transaction that reads what is stored above the watermarks of tills
+// (pgTxn.heldAbove): a store without it (bbolt, which keeps no tops) reports no Held.
+type heldReader interface {
+	// heldAbove returns, for each span's till, what is stored with from <= seq <= to
+	// (from is the watermark+1, to the till's top), for Held; a till with nothing
+	// stored there is left out.
+	heldAbove(ctx context.Context, spans []span) (map[TillKey]Held, error)
 }
 
 // scanSpan bounds one read of candidate links per till while advancing a watermark.
@@ -593,12 +610,9 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 			moved = append(moved, c.head)
 		}
 		res.Through[c.head.TillKey] = c.head.Through
-		if res.Resent[c.head.TillKey] && c.top != noTop {
-			if res.Held == nil {
-				res.Held = map[TillKey]Held{}
-			}
-			res.Held[c.head.TillKey] = c.held()
-		}
+	}
+	if err := readHeld(ctx, t, chains, res); err != nil {
+		return nil, err
 	}
 	if len(moved) > 0 {
 		if err := t.setThrough(ctx, moved); err != nil {
@@ -608,30 +622,41 @@ func advanceWatermarks(ctx context.Context, t txn, p *plan, res *Result, lim Qua
 	return docs, nil
 }
 
-// held is what the chain's till has above its watermark once walked: the lowest of the
-// links read and the batch's entries there, and its top; From is the top when none lies
-// within them. A store that reads no links above a gap (PostgreSQL: the chain cannot reach
-// them) names the lowest of the batch's, so the till sends again everything below it, the
-// scattered losses of a killed consumer included (see wire.Ack). The seq right above the
-// watermark is not held, or the walk would have passed it: one found there was evicted.
-func (c *chain) held() Held {
-	h := Held{Through: c.head.Through}
-	if c.top <= c.head.Through+1 {
-		return h
+// readHeld sets res.Held of the tills that resent entries, once their chains are walked
+// and what leaves them evicted: what is stored above their watermarks, read in one round
+// trip for all of them, only for those with entries stored above a gap (the seq right
+// above the watermark is not stored, or the walk would have passed it).
+func readHeld(ctx context.Context, t txn, chains []chain, res *Result) error {
+	hr, ok := t.(heldReader)
+	if !ok {
+		return nil
 	}
-	h.From, h.To = c.top, c.top
-	for seq := range c.known {
-		if seq > c.head.Through+1 && seq < h.From {
-			h.From = seq
+	var spans []span
+	for i := range chains {
+		c := &chains[i]
+		if !res.Resent[c.head.TillKey] || c.top == noTop {
+			continue
+		}
+		if res.Held == nil {
+			res.Held = map[TillKey]Held{}
+		}
+		res.Held[c.head.TillKey] = Held{Through: c.head.Through}
+		if c.top > c.head.Through+1 {
+			spans = append(spans, span{key: c.head.TillKey, from: c.head.Through + 1, to: c.top})
 		}
 	}
-	for _, it := range c.mine {
-		if it.seq > c.head.Through+1 && it.seq < h.From && (it.inserted || it.existing == it.hash) {
-			h.From = it.seq
-			break // by seq
-		}
+	if len(spans) == 0 {
+		return nil
 	}
-	return h
+	found, err := hr.heldAbove(ctx, spans)
+	if err != nil {
+		return err
+	}
+	for k, h := range found {
+		h.Through = res.Held[k].Through
+		res.Held[k] = h
+	}
+	return nil
 }
 
 // AlertKind splits the reason of an alert (Result.Alerts, after the till's name) into the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tillbox/ledger/journal"
+	"tillbox/uplink/wire"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -738,6 +739,53 @@ JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq >= u.lo AND e.seq 
 	out, err := readLinks(rows)
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
+	}
+	return out, nil
+}
+
+// heldAbove reads, in one statement for every span, what is stored of its till from
+// from to to (the primary key's range): how many, the lowest and highest, and the seqs up
+// to wire.MaxHeldMap above the watermark, of which Held's map is made when the range lies
+// within them. Only tills that resent entries above a gap come here: answers to probes.
+func (t *pgTxn) heldAbove(ctx context.Context, spans []span) (map[TillKey]Held, error) {
+	n := len(spans)
+	stores, tills, froms, tos := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
+	for i, s := range spans {
+		stores[i], tills[i], froms[i], tos[i] = s.key.Store, s.key.Till, int64(s.from), int64(s.to)
+	}
+	rows, err := t.tx.Query(ctx, `SELECT u.s, u.t, count(*), min(e.seq), max(e.seq),
+	coalesce(array_agg(e.seq) FILTER (WHERE e.seq < u.lo + $5), '{}')
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(s, t, lo, hi)
+JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq >= u.lo AND e.seq <= u.hi
+GROUP BY u.s, u.t`, stores, tills, froms, tos, int64(wire.MaxHeldMap))
+	if err != nil {
+		return nil, fmt.Errorf("held above: %w", err)
+	}
+	defer rows.Close()
+	from := make(map[TillKey]uint64, n)
+	for _, s := range spans {
+		from[s.key] = s.from
+	}
+	out := make(map[TillKey]Held, n)
+	for rows.Next() {
+		var k TillKey
+		var count, lo, hi int64
+		var seqs []int64
+		if err := rows.Scan(&k.Store, &k.Till, &count, &lo, &hi, &seqs); err != nil {
+			return nil, fmt.Errorf("held above: %w", err)
+		}
+		h := Held{From: uint64(lo), To: uint64(hi), Count: uint64(count)}
+		if h.To < from[k]+wire.MaxHeldMap {
+			in := make([]uint64, len(seqs))
+			for i, q := range seqs {
+				in[i] = uint64(q)
+			}
+			h.Map = wire.HeldMapOf(h.From, h.To, in)
+		}
+		out[k] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("held above: %w", err)
 	}
 	return out, nil
 }

@@ -154,8 +154,14 @@ func FuzzDecodeAck(f *testing.F) {
 	f.Add([]byte(`{"v":1,"through":9223372036854775808}`))
 	f.Add(ackPayload(priv, "s042", "t03", 1200))
 	f.Add(ackPayload(priv, "s042", "t04", 1200))
-	f.Add(wire.HeldPayload(priv, "s042", "t03", 1200, 1202, 1500))
-	f.Add(wire.HeldPayload(nil, "", "", 1200, 0, 0))
+	f.Add(wire.HeldPayload(priv, "s042", "t03", wire.Holding{Through: 1200, From: 1202, To: 1500}))
+	f.Add(wire.HeldPayload(nil, "", "", wire.Holding{Through: 1200}))
+	f.Add(wire.HeldPayload(priv, "s042", "t03", wire.Holding{Through: 1200, From: 1202, To: 1500, Count: 299}))
+	f.Add(wire.HeldPayload(priv, "s042", "t03", wire.Holding{Through: 1200, From: 1202, To: 1212, Count: 3,
+		Map: wire.HeldMapOf(1202, 1212, []uint64{1202, 1205, 1212})}))
+	f.Add([]byte(`{"v":1,"through":5,"held_from":7,"held_to":9,"held_count":2,"held_map":"BQ"}`))
+	f.Add([]byte(`{"v":1,"through":5,"held_from":7,"held_to":9,"held_count":2,"held_map":"BQA"}`))
+	f.Add([]byte(`{"v":1,"through":5,"held_from":7,"held_to":9,"held_count":4}`))
 	f.Add([]byte(`{"v":1,"through":9223372036854775805,"held_from":9223372036854775807,"held_to":9223372036854775807}`))
 	f.Add([]byte(`{"v":1,"through":5,"held_from":6,"held_to":18446744073709551616}`))
 	f.Fuzz(func(t *testing.T, p []byte) {
@@ -170,13 +176,30 @@ func FuzzDecodeAck(f *testing.F) {
 				if !(from == 0 && to == 0) && !(th+1 < from && from <= to && to <= wire.MaxSeq) {
 					t.Fatalf("accepted held %d-%d above through %d", from, to, th)
 				}
-				again := wire.HeldPayload(priv, "s042", "t03", th, from, to)
+				h, _ := a.Holding()
+				if h.Count > 0 && (h.Count > to-from+1 || h.Count < min(to-from+1, 2)) {
+					t.Fatalf("accepted held_count %d for held %d-%d", h.Count, from, to)
+				}
+				if h.Map != nil {
+					n := uint64(0)
+					for seq := from; seq <= to; seq++ {
+						if lacks, said := h.Lacks(seq); !said {
+							t.Fatalf("held %d-%d with a map does not say about %d", from, to, seq)
+						} else if !lacks {
+							n++
+						}
+					}
+					if l, _ := h.Lacks(from); l || n != h.Count {
+						t.Fatalf("accepted held_map of %d entries for held_count %d (held_from lacking %v)", n, h.Count, l)
+					}
+				}
+				again := wire.HeldPayload(priv, "s042", "t03", h)
 				b, err := wire.DecodeSignedAckMessage(again, pub, "s042", "t03")
 				if err != nil {
-					t.Fatalf("held %d-%d through %d signed again: %v", from, to, th, err)
+					t.Fatalf("held %+v signed again: %v", h, err)
 				}
-				if f2, t2, ok := b.Held(); !ok || f2 != from || t2 != to || *b.Through != th {
-					t.Fatalf("held %d-%d through %d signed again: %d-%d through %d", from, to, th, f2, t2, *b.Through)
+				if h2, ok := b.Holding(); !ok || h2.From != from || h2.To != to || h2.Through != th || h2.Count != h.Count || !bytes.Equal(h2.Map, h.Map) {
+					t.Fatalf("held %+v signed again: %+v", h, h2)
 				}
 			}
 		} else {

@@ -2,7 +2,9 @@ package wire
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
+	"math/bits"
 	"time"
 
 	"tillbox/ledger/journal"
@@ -15,24 +17,38 @@ import (
 // leaked account) could otherwise make unsent sales count as stored and be pruned.
 //
 // HeldFrom and HeldTo, both present or both absent, are what HQ holds of the till above
-// Through while it waits for a gap below them to close: HeldFrom and HeldTo themselves,
-// perhaps others between them, none above HeldTo; from Through+1 to HeldFrom-1 it lacks
-// Through+1 and may lack any other (it says HeldFrom without reading what it stored
-// above a gap, so a gap of scattered losses, a consumer killed with its share of a
-// shared subscription, is sent again in one go); both 0 when it holds nothing above
-// Through. Only the held message carries them
-// (HeldPayload, on the till's held topic, never retained): the acks on the ack topic keep
-// the form every till reads, since a till decodes strictly and refuses a field it does
-// not know. The signature covers them.
+// Through while it waits for a gap below them to close: HeldFrom is the lowest entry it
+// holds above Through and HeldTo the highest, so it lacks every entry from Through+1 to
+// HeldFrom-1 and holds none above HeldTo; both 0 when it holds nothing above Through.
+// HeldCount is how many entries from HeldFrom to HeldTo HQ holds (HeldFrom and HeldTo
+// among them): HeldTo-HeldFrom+1 when it lacks none of them, so that a till sends again
+// only the gap below HeldFrom; fewer when losses are scattered above it (a consumer killed
+// with its share of a shared subscription's messages), which a till then sends again in
+// one round, not one gap per two probes. HeldMap, when the range spans at most
+// MaxHeldMap entries, says which: bit i (the least significant first, of byte i/8) is
+// set when HQ holds HeldFrom+i, in unpadded base64url; a till then sends again only the
+// entries HQ lacks, and without it everything from Through+1 to HeldTo. A held message
+// without HeldCount (from an HQ before it) says only that HQ lacks Through+1 and holds
+// HeldFrom and HeldTo: a till then sends again from Through+1 to HeldFrom-1.
+//
+// Only the held message carries them (HeldPayload, on the till's held topic, never
+// retained): the acks on the ack topic keep the form every till reads, since a till
+// decodes strictly and refuses a field it does not know. The signature covers them.
 type Ack struct {
-	V        int     `json:"v"`
-	Through  *uint64 `json:"through"`
-	HeldFrom *uint64 `json:"held_from,omitempty"`
-	HeldTo   *uint64 `json:"held_to,omitempty"`
-	Store    string  `json:"store,omitempty"`
-	Till     string  `json:"till,omitempty"`
-	Sig      string  `json:"sig,omitempty"`
+	V         int     `json:"v"`
+	Through   *uint64 `json:"through"`
+	HeldFrom  *uint64 `json:"held_from,omitempty"`
+	HeldTo    *uint64 `json:"held_to,omitempty"`
+	HeldCount *uint64 `json:"held_count,omitempty"`
+	HeldMap   string  `json:"held_map,omitempty"`
+	Store     string  `json:"store,omitempty"`
+	Till      string  `json:"till,omitempty"`
+	Sig       string  `json:"sig,omitempty"`
 }
+
+// MaxHeldMap bounds the entries a held message's HeldMap spans (its range, HeldFrom to
+// HeldTo): 8,192 entries, 1 KiB of bits. A wider range is sent with its count alone.
+const MaxHeldMap = 8192
 
 // KindHeld is the till's held topic, {p}/{store}/{till}/held (Topics.Till): HQ -> till,
 // QoS 1, not retained, HeldPayload. HQ publishes it only beside an ack that answers
@@ -47,6 +63,70 @@ func (a Ack) Held() (from, to uint64, ok bool) {
 	return *a.HeldFrom, *a.HeldTo, true
 }
 
+// Holding is what a held message says HQ holds of a till above its watermark Through
+// (see Ack): From to To, 0 and 0 for nothing. Count is how many of From..To it holds,
+// 0 when the message does not say (a range, when there is one, holds at least From and
+// To). Map, nil when the message does not say, has bit i (least significant first, of
+// byte i/8) set when HQ holds From+i.
+type Holding struct {
+	Through, From, To, Count uint64
+	Map                      []byte
+}
+
+// Holding reports whether a is a held message, and what it says.
+func (a Ack) Holding() (Holding, bool) {
+	from, to, ok := a.Held()
+	if !ok {
+		return Holding{}, false
+	}
+	h := Holding{Through: *a.Through, From: from, To: to}
+	if a.HeldCount != nil {
+		h.Count = *a.HeldCount
+	}
+	if a.HeldMap != "" {
+		h.Map, _ = base64.RawURLEncoding.Strict().DecodeString(a.HeldMap) // checked by DecodeAckMessage
+	}
+	return h, true
+}
+
+// Complete reports whether HQ said it holds every entry from From to To.
+func (h Holding) Complete() bool {
+	return h.From != 0 && h.Count == h.To-h.From+1
+}
+
+// Lacks reports whether HQ lacks seq (above Through), and whether it said so: below From
+// and above To it does; within the range it says only with a count of all of it or a map.
+func (h Holding) Lacks(seq uint64) (lacks, said bool) {
+	switch {
+	case seq <= h.Through:
+		return false, true
+	case h.From == 0 || seq < h.From || seq > h.To:
+		return true, true
+	case h.Complete():
+		return false, true
+	case h.Map != nil:
+		i := seq - h.From
+		return h.Map[i/8]&(1<<(i%8)) == 0, true
+	}
+	return false, false
+}
+
+// HeldMapOf is the map of which of from..to seqs holds (seqs in any order, those outside
+// ignored), for Holding.Map: nil when the range spans more than MaxHeldMap entries.
+func HeldMapOf(from, to uint64, seqs []uint64) []byte {
+	if from == 0 || to < from || to-from >= MaxHeldMap {
+		return nil
+	}
+	m := make([]byte, (to-from+8)/8)
+	for _, s := range seqs {
+		if s >= from && s <= to {
+			i := s - from
+			m[i/8] |= 1 << (i % 8)
+		}
+	}
+	return m
+}
+
 // AckPayload is the ack HQ publishes for store/till through seq: with key, signed and
 // naming its till (what a till that knows HQ's key requires); with a nil key, the
 // unsigned {"v":1,"through":N}. It is the only encoder of acks on the ack topic.
@@ -54,11 +134,19 @@ func AckPayload(key ed25519.PrivateKey, store, till string, through uint64) []by
 	return ackBytes(key, Ack{V: Version, Through: &through}, store, till)
 }
 
-// HeldPayload is the held message HQ publishes for store/till beside an ack through seq
-// that answers entries it already had: the ack, and what HQ holds above it (from and to,
-// 0 and 0 for nothing; see Ack). Signed and naming its till with key, as AckPayload.
-func HeldPayload(key ed25519.PrivateKey, store, till string, through, from, to uint64) []byte {
-	return ackBytes(key, Ack{V: Version, Through: &through, HeldFrom: &from, HeldTo: &to}, store, till)
+// HeldPayload is the held message HQ publishes for store/till beside an ack through
+// h.Through that answers entries it already had: the ack, and what HQ holds above it (see
+// Ack). A Count of 0 or a nil Map is left out, and so are both for a range of 0 and 0.
+// Signed and naming its till with key, as AckPayload.
+func HeldPayload(key ed25519.PrivateKey, store, till string, h Holding) []byte {
+	a := Ack{V: Version, Through: &h.Through, HeldFrom: &h.From, HeldTo: &h.To}
+	if h.From != 0 && h.Count != 0 {
+		a.HeldCount = &h.Count
+		if h.Map != nil {
+			a.HeldMap = base64.RawURLEncoding.EncodeToString(h.Map)
+		}
+	}
+	return ackBytes(key, a, store, till)
 }
 
 func ackBytes(key ed25519.PrivateKey, a Ack, store, till string) []byte {
@@ -83,7 +171,8 @@ func DecodeAck(p []byte) (uint64, error) {
 }
 
 // DecodeAckMessage decodes an ack or held payload, signed or not, without checking a
-// signature. Through is set; HeldFrom and HeldTo are both set or both nil.
+// signature. Through is set; HeldFrom and HeldTo are both set or both nil; HeldCount and
+// HeldMap come only with them and agree with them and each other (see Ack).
 func DecodeAckMessage(p []byte) (Ack, error) {
 	var a Ack
 	if err := decodeStrict("ack", p, MaxSmallBytes, &a, func() int { return a.V }); err != nil {
@@ -98,14 +187,57 @@ func DecodeAckMessage(p []byte) (Ack, error) {
 		return Ack{}, invalid("ack", "store/till %q/%q: want 1-32 of [a-z0-9-]", clip(a.Store), clip(a.Till))
 	case (a.HeldFrom == nil) != (a.HeldTo == nil):
 		return Ack{}, invalid("ack", "held_from and held_to: want both or neither")
+	case a.HeldFrom == nil && (a.HeldCount != nil || a.HeldMap != ""):
+		return Ack{}, invalid("ack", "held_count or held_map without held_from and held_to")
+	case a.HeldMap != "" && a.HeldCount == nil:
+		return Ack{}, invalid("ack", "held_map without held_count")
 	}
-	if from, to, ok := a.Held(); ok && !(from == 0 && to == 0) {
-		// Through+1 is not held (else Through would be above it), and through <= MaxSeq,
-		// so through+1 cannot overflow.
-		if from <= *a.Through+1 || to < from || to > MaxSeq {
-			return Ack{}, invalid("ack", "held %d-%d above through %d: want through+1 < held_from <= held_to <= %d, or both 0",
-				from, to, *a.Through, uint64(MaxSeq))
+	from, to, ok := a.Held()
+	if !ok {
+		return a, nil
+	}
+	if from == 0 && to == 0 {
+		if a.HeldCount != nil && *a.HeldCount != 0 || a.HeldMap != "" {
+			return Ack{}, invalid("ack", "held_count or held_map with nothing held (held_from and held_to 0)")
 		}
+		return a, nil
+	}
+	// Through+1 is not held (else Through would be above it), and through <= MaxSeq,
+	// so through+1 cannot overflow.
+	if from <= *a.Through+1 || to < from || to > MaxSeq {
+		return Ack{}, invalid("ack", "held %d-%d above through %d: want through+1 < held_from <= held_to <= %d, or both 0",
+			from, to, *a.Through, uint64(MaxSeq))
+	}
+	if a.HeldCount == nil {
+		return a, nil
+	}
+	span := to - from + 1 // to <= MaxSeq: no overflow
+	if n := *a.HeldCount; n > span || n < min(span, 2) {
+		return Ack{}, invalid("ack", "held_count %d for held %d-%d: want %d to %d (held_from and held_to are held)",
+			n, from, to, min(span, 2), span)
+	}
+	if a.HeldMap == "" {
+		return a, nil
+	}
+	if span > MaxHeldMap {
+		return Ack{}, invalid("ack", "held_map for held %d-%d: at most %d entries have a map", from, to, MaxHeldMap)
+	}
+	m, err := base64.RawURLEncoding.Strict().DecodeString(a.HeldMap)
+	if err != nil || uint64(len(m)) != (span+7)/8 {
+		return Ack{}, invalid("ack", "held_map: want %d bytes of unpadded base64url for held %d-%d", (span+7)/8, from, to)
+	}
+	var n uint64
+	for _, b := range m {
+		n += uint64(bits.OnesCount8(b))
+	}
+	last := span - 1
+	switch {
+	case m[len(m)-1]>>(last%8+1) != 0:
+		return Ack{}, invalid("ack", "held_map: bits set above held_to %d", to)
+	case m[0]&1 == 0 || m[last/8]&(1<<(last%8)) == 0:
+		return Ack{}, invalid("ack", "held_map: held_from %d or held_to %d not set", from, to)
+	case n != *a.HeldCount:
+		return Ack{}, invalid("ack", "held_map holds %d entries, held_count says %d", n, *a.HeldCount)
 	}
 	return a, nil
 }
