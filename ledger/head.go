@@ -242,8 +242,8 @@ func (e *RollbackError) Is(target error) bool { return target == ErrRolledBack }
 // Gap is the range the rollback lost.
 func (e *RollbackError) Gap() Gap { return Gap{From: e.FileSeq + 1, To: e.HeadSeq, Hash: e.HeadHash} }
 
-// checkHead compares the file with its head record h (ok: there is one). It returns a *RollbackError when the
-// file is behind the record or diverged from it, nil otherwise.
+// checkHead compares the file with its head record h (ok: there is one). It returns a
+// *RollbackError when the file is behind the record or diverged from it, nil otherwise.
 func checkHead(db *bolt.DB, path string, h headRecord, ok bool) (*RollbackError, error) {
 	if !ok {
 		return nil, nil
