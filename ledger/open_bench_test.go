@@ -24,6 +24,12 @@ import (
 //	go test -run '^$' -bench Open -benchtime 20x ./ledger/
 //	GOARCH=arm64 go test -c -o /tmp/ledger.test ./ledger/ &&
 //	  qemu-aarch64-static /tmp/ledger.test -test.run '^$' -test.bench Open -test.benchtime 20x
+//
+// Measured against the Open of two bbolt opens, a synchronous head record write and
+// directory sync at every open and a VerifyRecent that committed (the two test binaries
+// run in turn, 5 rounds under qemu-aarch64, 3 natively, on a machine loaded by other work;
+// medians, new over old): under qemu-aarch64 open 0.27-0.42x (100k warm 10.3 to 2.8 ms),
+// start 0.44-0.56x; natively open 0.08-0.41x, start 0.29-0.37x.
 func BenchmarkOpen(b *testing.B) {
 	for _, n := range []int{10000, 100000} {
 		path := filepath.Join(b.TempDir(), "till.ledger")
