@@ -116,7 +116,10 @@ func (l *Ledger) compactLocked() error {
 	if err := syncDir(filepath.Dir(l.path)); err != nil {
 		return err
 	}
-	db, err := openBolt(l.path, false, l.opts.LockTimeout, l.maxSize)
+	db, err := openBolt(l.path, boltWritable, l.opts.LockTimeout, l.maxSize)
+	if errors.Is(err, errNeedsReadOnlyCheck) {
+		db, err = openCheckedFirst(l.path, &l.opts, l.maxSize)
+	}
 	if err != nil {
 		// The old file is unlinked but still open and intact: the till keeps using it.
 		return fmt.Errorf("ledger: compact %s: reopen: %w", l.path, err)

@@ -12,21 +12,27 @@
 //     publishes, so HQ checks the same hash the till computed.
 //   - The file is opened under bbolt's lock; a second opener gets ErrInUse naming the
 //     holder. A file that fails to open or to pass its checks is reported (ErrCorrupt) and
-//     never truncated, recreated or written to. A new file is built under a temporary name
-//     and linked into place only when complete.
+//     never truncated, recreated or written to: the writable open is one bbolt open, taken
+//     only when its meta pages show that bbolt's open writes nothing (else the file is
+//     checked read-only first). A new file is built under a temporary name and linked into
+//     place only when complete.
 //   - The ledger is the outbox: After(watermark, ...) gives the unsynced entries in order.
 //     Confirm moves HQ's acknowledgement watermark, only upwards; an entry's sync status is
 //     derived from it, and only entries at or below it are ever pruned.
 //   - A full disk fails the commit with ErrDiskFull; the file stays consistent and usable.
 //   - Start-up does not grow with the ledger: VerifyRecent checks what was written since the
-//     last verified checkpoint (seq and hash kept in meta, moved inside a commit);
-//     Verify walks everything on demand, and VerifyInBackground does so in short read
-//     transactions beside the till's commits. Each holds one entry at a time.
+//     last verified checkpoint (seq and hash kept in meta, moved by the next commit, so that
+//     the start commits nothing of its own); Verify walks everything on demand, and
+//     VerifyInBackground does so in short read transactions beside the till's commits.
+//     Each holds one entry at a time.
 //   - A head record beside the file (path + ".head", written before Append returns and
-//     fdatasync'd right after, or before with Options.SyncHead) witnesses
-//     the last commit. A file that opens behind it (bbolt falls back to the older meta page
-//     when the newest is damaged) is reported as ErrRolledBack with the lost range; the
-//     writable open records the gap so that no seq or receipt number is ever reused.
+//     fdatasync'd right after, or before with Options.SyncHead) witnesses the last commit.
+//     Open writes it, fdatasync'd before it returns, only when it does not hold the file's
+//     last commit yet; one that does is fdatasync'd right after, as after an Append (before
+//     Open returns with Options.SyncHead). A file that opens behind it (bbolt falls back to
+//     the older meta page when the newest is damaged) is reported as ErrRolledBack with the
+//     lost range; the writable open records the gap so that no seq or receipt number is
+//     ever reused.
 //   - Retain prunes entries HQ acknowledged and older than the retention period, never one
 //     inside the refund window, in small transactions, harder when the disk is low; the
 //     last pruned hash is the chain's anchor. Compact rewrites a mostly free file under

@@ -92,27 +92,75 @@ type headFile struct {
 	kick chan struct{} // wakes the syncer; buffered, so writes coalesce
 	done chan struct{} // closed when the syncer has stopped
 	mu   sync.Mutex
-	err  error // the syncer's last failure; nil after a sync that worked
+	err  error  // the syncer's last failure; nil after a sync that worked
+	dir  string // a directory the syncer is to fsync too, once (see settle)
 }
 
-func openHead(path string) (*headFile, error) {
-	f, err := os.OpenFile(headPath(path), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: open %s: head record: %w", path, err)
+// openHead opens the head record for writing, creating it when there is none (created).
+func openHead(path string) (hf *headFile, created bool, err error) {
+	f, err := os.OpenFile(headPath(path), os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		f, err = os.OpenFile(headPath(path), os.O_RDWR|os.O_CREATE, 0o600)
+		created = true
 	}
-	hf := &headFile{f: f, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	if err != nil {
+		return nil, false, fmt.Errorf("ledger: open %s: head record: %w", path, err)
+	}
+	hf = &headFile{f: f, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	go hf.syncer()
-	return hf, nil
+	return hf, created, nil
 }
 
 func (hf *headFile) syncer() {
 	defer close(hf.done)
 	for range hf.kick {
-		err := fdatasync(hf.f)
+		err := hf.syncNow()
 		hf.mu.Lock()
 		hf.err = err
 		hf.mu.Unlock()
 	}
+}
+
+// syncNow fdatasyncs the record, then fsyncs the directory settle asked for.
+func (hf *headFile) syncNow() error {
+	if err := fdatasync(hf.f); err != nil {
+		return err
+	}
+	hf.mu.Lock()
+	dir := hf.dir
+	hf.mu.Unlock()
+	if dir == "" {
+		return nil
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	hf.mu.Lock()
+	if hf.dir == dir {
+		hf.dir = ""
+	}
+	hf.mu.Unlock()
+	return nil
+}
+
+// settle makes durable a record that already holds h, as the process that wrote it left it
+// (it fdatasync'd the record right after writing it, or was cut before it could; the same
+// goes for the directory entry of a record it created): the record's fdatasync and the
+// fsync of dir run on the syncer, beside the caller, unless sync asks for them before
+// settle returns.
+func (hf *headFile) settle(h headRecord, dir string, sync bool) error {
+	hf.last = h.Seq
+	hf.mu.Lock()
+	hf.dir = dir
+	hf.mu.Unlock()
+	if sync {
+		return hf.syncNow()
+	}
+	select {
+	case hf.kick <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // write records h in its slot. With sync it fdatasyncs before returning; otherwise it
@@ -150,7 +198,7 @@ func (hf *headFile) syncErr() error {
 func (hf *headFile) close() error {
 	close(hf.kick)
 	<-hf.done
-	err := fdatasync(hf.f)
+	err := hf.syncNow()
 	if cerr := hf.f.Close(); err == nil {
 		err = cerr
 	}
@@ -194,15 +242,14 @@ func (e *RollbackError) Is(target error) bool { return target == ErrRolledBack }
 // Gap is the range the rollback lost.
 func (e *RollbackError) Gap() Gap { return Gap{From: e.FileSeq + 1, To: e.HeadSeq, Hash: e.HeadHash} }
 
-// checkHead compares the file with its head record. It returns a *RollbackError when the
-// file is behind the record or diverged from it, nil otherwise.
-func checkHead(db *bolt.DB, path string) (*RollbackError, error) {
-	h, ok, err := readHead(path)
-	if err != nil || !ok {
-		return nil, err
+// checkHead compares the file with its head record h (ok: there is one). It returns a
+// *RollbackError when the file is behind the record or diverged from it, nil otherwise.
+func checkHead(db *bolt.DB, path string, h headRecord, ok bool) (*RollbackError, error) {
+	if !ok {
+		return nil, nil
 	}
 	var rb *RollbackError
-	err = safeView(db, func(tx *bolt.Tx) error {
+	err := safeView(db, func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		last := getU64(meta, keyLastSeq)
 		switch {

@@ -155,6 +155,9 @@ type Ledger struct {
 	dbMu     sync.RWMutex   // held exclusively only while Compact replaces db
 	maxSize  int64          // the size limit: Options.MaxBytes or PlatformMaxBytes
 	lastApp  atomic.Int64   // unix ns of this process's last Append; 0 before the first
+
+	cpMu      sync.Mutex     // guards cpPending
+	cpPending checkpointMark // verified by VerifyRecent, for the next commit to write
 }
 
 // Open opens the ledger at path, creating it when it does not exist (unless ReadOnly).
@@ -203,19 +206,17 @@ func Open(path string, opts *Options) (*Ledger, error) {
 		return nil, tooLarge(path, fi.Size(), maxSize)
 	}
 
-	// Check the file read-only first, so that a damaged file is never opened for writing.
+	// One open: the writable one is checked by lockedFile to write nothing, so that a file
+	// failing the checks below is left as it was. When that cannot be told, the file is
+	// checked read-only first, as a whole open of its own.
+	mode := boltReadOnly
 	if !o.ReadOnly {
-		ro, err := openBolt(path, true, o.LockTimeout, maxSize)
-		if err != nil {
-			return nil, err
-		}
-		_, _, _, err = checkMeta(ro, path, &o)
-		ro.Close()
-		if err != nil {
-			return nil, err
-		}
+		mode = boltWritable
 	}
-	db, err := openBolt(path, o.ReadOnly, o.LockTimeout, maxSize)
+	db, err := openBolt(path, mode, o.LockTimeout, maxSize)
+	if errors.Is(err, errNeedsReadOnlyCheck) {
+		db, err = openCheckedFirst(path, &o, maxSize)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -240,9 +241,16 @@ func Open(path string, opts *Options) (*Ledger, error) {
 }
 
 // openHead compares the file with its head record (see head.go) and, when writable, records
-// a rollback's gap and opens the record for the commits to come.
+// a rollback's gap and opens the record for the commits to come. A record that does not
+// hold the file's last commit yet is written and fdatasync'd, and the directory fsync'd,
+// before Open returns; one that already holds it is left as it is and made sure of on the
+// record's syncer (headFile.settle), as after an Append.
 func (l *Ledger) openHead() error {
-	rb, err := checkHead(l.db, l.path)
+	rec, have, err := readHead(l.path)
+	if err != nil {
+		return err
+	}
+	rb, err := checkHead(l.db, l.path, rec, have)
 	if err != nil {
 		return err
 	}
@@ -259,7 +267,8 @@ func (l *Ledger) openHead() error {
 			return fmt.Errorf("ledger: open %s: record the rolled-back seqs %d..%d: %w", l.path, rb.FileSeq+1, rb.HeadSeq, classify(err))
 		}
 	}
-	if l.head, err = openHead(l.path); err != nil {
+	var created bool
+	if l.head, created, err = openHead(l.path); err != nil {
 		return err
 	}
 	var h headRecord
@@ -268,14 +277,21 @@ func (l *Ledger) openHead() error {
 		h = headRecord{Seq: getU64(meta, keyLastSeq), Hash: string(meta.Get(keyLastHash)), Doc: getU64(meta, keyLastDoc)}
 		return nil
 	})
-	if err == nil {
-		err = l.head.write(h, true, false)
+	dir := filepath.Dir(l.path)
+	switch {
+	case err != nil:
+	case have && !created && rec == h:
+		err = l.head.settle(h, dir, l.opts.SyncHead)
+	default:
+		if err = l.head.write(h, true, false); err == nil {
+			err = syncDir(dir)
+		}
 	}
 	if err != nil {
 		l.head.close()
 		return fmt.Errorf("ledger: open %s: head record: %w", l.path, err)
 	}
-	return syncDir(filepath.Dir(l.path))
+	return nil
 }
 
 // Rollback is the rollback found when the ledger was opened (see RollbackError), or nil.
@@ -283,15 +299,57 @@ func (l *Ledger) openHead() error {
 // journals the loss (an integrity-error entry), alerts and asks for a technician.
 func (l *Ledger) Rollback() *RollbackError { return l.rollback }
 
+// openCheckedFirst is the writable open of a file that bbolt's writable open might write to
+// (or on a platform without lockExclusive): the file is opened read-only and passes
+// checkMeta before it is opened for writing.
+func openCheckedFirst(path string, o *Options, maxSize int64) (*bolt.DB, error) {
+	ro, err := openBolt(path, boltReadOnly, o.LockTimeout, maxSize)
+	if err != nil {
+		return nil, err
+	}
+	_, _, _, err = checkMeta(ro, path, o)
+	ro.Close()
+	if err != nil {
+		return nil, err
+	}
+	return openBolt(path, boltWritableChecked, o.LockTimeout, maxSize)
+}
+
+// How openBolt opens the file.
+type boltMode int
+
+const (
+	boltReadOnly        boltMode = iota // shared lock, no writes
+	boltWritable                        // exclusive lock; errNeedsReadOnlyCheck unless bbolt's open writes nothing
+	boltWritableChecked                 // exclusive lock, after a read-only open passed checkMeta
+)
+
 // openBolt opens the file with bbolt, turning its lock timeout and its panics on damaged
-// pages into this package's errors.
-func openBolt(path string, readOnly bool, timeout time.Duration, maxSize int64) (db *bolt.DB, err error) {
+// pages into this package's errors. A writable open never creates the file; boltWritable
+// gives errNeedsReadOnlyCheck (wrapped) when bbolt's open might write to it (see
+// lockedFile).
+func openBolt(path string, mode boltMode, timeout time.Duration, maxSize int64) (db *bolt.DB, err error) {
+	lf := &lockedFile{timeout: timeout}
 	defer func() {
 		if r := recover(); r != nil {
+			if lf.opened != nil {
+				// bbolt never got to return it: its lock goes (the mapping bbolt may
+				// have made of it stays, and with it the file, until the process ends).
+				unlock(lf.opened)
+				lf.opened.Close()
+			}
 			db, err = nil, fmt.Errorf("ledger: open %s: %w: %v (kept as found)", path, ErrCorrupt, r)
 		}
 	}()
-	bo := &bolt.Options{Timeout: timeout, ReadOnly: readOnly}
+	bo := &bolt.Options{Timeout: timeout, ReadOnly: mode == boltReadOnly}
+	switch mode {
+	case boltWritable:
+		bo.OpenFile = lf.open
+	case boltWritableChecked:
+		bo.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			return os.OpenFile(name, flag&^os.O_CREATE, perm)
+		}
+	}
 	if maxSize < PlatformMaxBytes || strconv.IntSize == 32 {
 		bo.MaxSize = int(maxSize) // growth beyond it fails the commit with ErrTooLarge
 	}
@@ -299,6 +357,10 @@ func openBolt(path string, readOnly bool, timeout time.Duration, maxSize int64) 
 	switch {
 	case err == nil:
 		return db, nil
+	case errors.Is(err, errNeedsReadOnlyCheck):
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	case isMapLimit(err):
 		size := int64(-1)
 		if fi, serr := os.Stat(path); serr == nil {
@@ -475,12 +537,17 @@ func readOwner(path string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// Close releases the lock. It is safe to call more than once.
+// Close releases the lock. A checkpoint VerifyRecent left for the next commit is committed
+// first (should that fail, the next start verifies those entries again). It is safe to call
+// more than once.
 func (l *Ledger) Close() error {
 	if l.closed.Swap(true) {
 		return nil
 	}
 	if !l.opts.ReadOnly {
+		if l.pendingCheckpoint().Seq != 0 {
+			_ = l.update("close", func(*commit) error { return nil })
+		}
 		os.Remove(ownerPath(l.path))
 	}
 	if l.head != nil {
@@ -675,14 +742,20 @@ func (l *Ledger) update(op string, fn func(c *commit) error) error {
 		return fmt.Errorf("ledger: %s %s: %w: opened read-only", op, l.path, ErrInvalid)
 	}
 	l.dbMu.RLock()
+	var cp checkpointMark
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		fillAppendOnly(tx)
+		var err error
+		if cp, err = writeCheckpoint(tx, l.pendingCheckpoint()); err != nil {
+			return err
+		}
 		return fn(&commit{tx: tx})
 	})
 	l.dbMu.RUnlock()
 	if err != nil {
 		return fmt.Errorf("ledger: %s %s: %w", op, l.path, classify(err))
 	}
+	l.checkpointWritten(cp)
 	return nil
 }
 

@@ -345,6 +345,16 @@ var corruptions = []struct {
 		db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("widgets")); return err })
 		db.Close()
 	}, "no meta bucket"},
+	{"not a tillbox ledger, without a freelist", func(t *testing.T, p string) {
+		// bbolt's own writable open would commit a freelist into this file.
+		os.Remove(p)
+		db, err := bolt.Open(p, 0o600, &bolt.Options{NoFreelistSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("widgets")); return err })
+		db.Close()
+	}, "no meta bucket"},
 	{"last entry altered", func(t *testing.T, p string) {
 		editEntry(t, p, 3, func(e *journal.Entry) { e.Totals.Gross = 1 })
 	}, "seq 3"},

@@ -142,7 +142,7 @@ func TestHeadRecordDivergedIsRefused(t *testing.T) {
 	mustAppend(t, l, realisticSale(1))
 	path := l.Path()
 	l.Close()
-	hf, err := openHead(path)
+	hf, _, err := openHead(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,19 +87,22 @@ func (l *Ledger) Verify() (Report, error) {
 	if l.rollback != nil && l.opts.ReadOnly {
 		return rep, l.rollback
 	}
-	return rep, l.moveCheckpoint(rep, true)
+	return rep, l.moveCheckpoint(rep)
 }
 
 // VerifyRecent verifies what was written since the last verified checkpoint: each entry
 // after it as Verify does (its link to the checkpoint's hash included), and the meta
 // records; then it moves the checkpoint to the last entry. Its cost is that of the entries
-// since the checkpoint, not of the ledger: this is the check at start-up. A ledger never
-// verified has its checkpoint at the pruned base (seq 0 for a new one).
+// since the checkpoint, not of the ledger: this is the check at start-up, and it commits
+// nothing itself: the checkpoint it moved is kept for the next commit (at start-up the
+// till's power-up entry), which writes it into meta; later calls start from it meanwhile.
+// A ledger closed before another commit verifies those entries again at its next start. A
+// ledger never verified has its checkpoint at the pruned base (seq 0 for a new one).
 func (l *Ledger) VerifyRecent() (Report, error) {
 	var rep Report
 	err := l.viewDB(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		from, prev, err := checkpoint(tx)
+		from, prev, err := l.checkpoint(tx)
 		if err != nil {
 			return err
 		}
@@ -114,7 +117,8 @@ func (l *Ledger) VerifyRecent() (Report, error) {
 	if l.rollback != nil && l.opts.ReadOnly {
 		return rep, l.rollback
 	}
-	return rep, l.moveCheckpoint(rep, false)
+	l.deferCheckpoint(rep)
+	return rep, nil
 }
 
 // backgroundChunk bounds the entries one read transaction of VerifyInBackground walks.
@@ -163,7 +167,7 @@ func (l *Ledger) VerifyInBackground(ctx context.Context) (Report, error) {
 		total.LastSeq, total.LastHash, total.Gaps = rep.LastSeq, rep.LastHash, rep.Gaps
 		from, prev = rep.LastSeq, rep.LastHash
 		if done {
-			return total, l.moveCheckpoint(total, true)
+			return total, l.moveCheckpoint(total)
 		}
 	}
 }
@@ -181,16 +185,21 @@ func (l *Ledger) LastFullVerify() (time.Time, error) {
 	return at, err
 }
 
-// checkpoint is where VerifyRecent starts: the verified checkpoint, or the pruned base when
-// that is later (or no checkpoint was ever written). The checkpoint's own entry, when held,
-// must still have the hash the checkpoint recorded.
-func checkpoint(tx *bolt.Tx) (uint64, string, error) {
+// checkpoint is where VerifyRecent starts: the verified checkpoint (the one VerifyRecent
+// left for the next commit, when later than the file's), or the pruned base when that is
+// later (or no checkpoint was ever written). The checkpoint's own entry, when held, must
+// still have the hash the checkpoint recorded.
+func (l *Ledger) checkpoint(tx *bolt.Tx) (uint64, string, error) {
 	meta := tx.Bucket(bucketMeta)
 	base, cp := getU64(meta, keyBaseSeq), getU64(meta, keyCheckSeq)
-	if cp <= base || meta.Get(keyCheckHash) == nil {
+	stored := meta.Get(keyCheckHash)
+	hash, has := string(stored), stored != nil
+	if p := l.pendingCheckpoint(); p.Seq > cp {
+		cp, hash, has = p.Seq, p.Hash, true
+	}
+	if cp <= base || !has {
 		return base, string(meta.Get(keyBaseHash)), nil
 	}
-	hash := string(meta.Get(keyCheckHash))
 	if cp > getU64(meta, keyLastSeq) {
 		return 0, "", &VerifyError{Reason: fmt.Sprintf("verified checkpoint %d beyond last seq %d", cp, getU64(meta, keyLastSeq))}
 	}
@@ -294,18 +303,65 @@ func checkTail(meta *bolt.Bucket, rep Report) error {
 	return nil
 }
 
-// moveCheckpoint records rep's end as verified, inside a commit, when it is beyond the
-// current checkpoint, and the time of a full pass. A read-only ledger keeps its checkpoint.
-func (l *Ledger) moveCheckpoint(rep Report, full bool) error {
+// A checkpointMark is a verified entry: its seq and hash.
+type checkpointMark struct {
+	Seq  uint64
+	Hash string
+}
+
+// deferCheckpoint keeps rep's end as verified, for the next commit to write into meta
+// (writeCheckpoint). A read-only ledger keeps its checkpoint.
+func (l *Ledger) deferCheckpoint(rep Report) {
+	if l.opts.ReadOnly {
+		return
+	}
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
+	if rep.LastSeq > rep.From && rep.LastSeq > l.cpPending.Seq {
+		l.cpPending = checkpointMark{Seq: rep.LastSeq, Hash: rep.LastHash}
+	}
+}
+
+func (l *Ledger) pendingCheckpoint() checkpointMark {
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
+	return l.cpPending
+}
+
+// writeCheckpoint puts the deferred checkpoint into meta in the commit tx, when it is
+// beyond the file's checkpoint and its pruned base; it returns what it put (zero: nothing).
+func writeCheckpoint(tx *bolt.Tx, p checkpointMark) (checkpointMark, error) {
+	meta := tx.Bucket(bucketMeta)
+	if p.Seq <= getU64(meta, keyCheckSeq) || p.Seq <= getU64(meta, keyBaseSeq) {
+		return checkpointMark{}, nil
+	}
+	if err := meta.Put(keyCheckSeq, u64(p.Seq)); err != nil {
+		return checkpointMark{}, err
+	}
+	return p, meta.Put(keyCheckHash, []byte(p.Hash))
+}
+
+// checkpointWritten forgets the deferred checkpoint once a commit has written it (unless a
+// later one was deferred meanwhile).
+func (l *Ledger) checkpointWritten(p checkpointMark) {
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
+	if p.Seq != 0 && l.cpPending.Seq <= p.Seq {
+		l.cpPending = checkpointMark{}
+	}
+}
+
+// moveCheckpoint records the end of a full pass rep as verified, inside a commit, when it is
+// beyond the current checkpoint, and the time of the pass. A read-only ledger keeps its
+// checkpoint.
+func (l *Ledger) moveCheckpoint(rep Report) error {
 	if l.opts.ReadOnly {
 		return nil
 	}
 	return l.update("verify", func(c *commit) error {
 		meta := c.tx.Bucket(bucketMeta)
-		if full {
-			if err := meta.Put(keyFullAt, u64(uint64(l.opts.Clock().UnixMilli()))); err != nil {
-				return err
-			}
+		if err := meta.Put(keyFullAt, u64(uint64(l.opts.Clock().UnixMilli()))); err != nil {
+			return err
 		}
 		if rep.LastSeq <= getU64(meta, keyCheckSeq) || rep.LastSeq <= getU64(meta, keyBaseSeq) {
 			return nil
