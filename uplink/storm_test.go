@@ -59,7 +59,6 @@ type stormResult struct {
 	probes                 uint64          // the tills' probes (uplink State.Probes)
 	resendsLong            uint64          // of resends, the long fallback's (State.ResendsLong)
 	relinks                uint64          // sessions after a till's first (State.Sessions - 1)
-	relinkWhy              map[string]int  // of the tills that relinked, how many ended their last session so (State.LastError)
 	again                  uplink.Again    // entries the tills sent again, by why
 	hqPeak                 []int64         // each tillhq's peak RSS in bytes (VmHWM)
 	hqCPU                  []time.Duration // each tillhq's CPU time (user and system)
@@ -495,12 +494,6 @@ func (s *storm) runStorm(tb testing.TB, timeout time.Duration) stormResult {
 		if st.Sessions > 0 {
 			res.relinks += st.Sessions - 1
 		}
-		if st.Sessions > 1 {
-			if res.relinkWhy == nil {
-				res.relinkWhy = map[string]int{}
-			}
-			res.relinkWhy[st.LastError]++
-		}
 		res.again = addAgain(res.again, st.Again)
 	}
 	for _, pid := range pids {
@@ -658,14 +651,6 @@ func (r stormResult) print(w io.Writer, s *storm) {
 		hqAll += d
 	}
 	per := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(r.entriesN) }
-	if len(r.relinkWhy) > 0 {
-		why := make([]string, 0, len(r.relinkWhy))
-		for e, n := range r.relinkWhy {
-			why = append(why, fmt.Sprintf("%d: %s", n, e))
-		}
-		slices.Sort(why)
-		defer fmt.Fprintf(w, "      tills that relinked, by how their last session ended: %s\n", strings.Join(why, "; "))
-	}
 	defer fmt.Fprintf(w, "      cores used: tillhq %s, PostgreSQL %s, broker %s, the simulated tills %s (of %d, shared with whatever else runs); "+
 		"CPU per entry: tillhq %.1f µs, PostgreSQL %.1f µs, broker %.1f µs, tills %.1f µs\n",
 		strings.Join(cpuCores(r.hqCPU, r.elapsed), " + "), cores(r.pgCPU), cores(r.mqCPU), cores(r.tillsCPU), runtime.NumCPU(),

@@ -8,25 +8,36 @@ import (
 	"tillbox/uplink/wire"
 )
 
-// maxAcksInFlight bounds the acks (and held messages) a consumer has published and the
-// broker has not yet acknowledged. Each QoS 1 publish holds one of its connection's 65,535
-// MQTT message ids until its PUBACK, and the MQTT client finds a free id by walking the id
-// space from the last one issued: with tens of thousands in flight, as a broker serving a
-// reconnecting fleet of 5,000 tills reads HQ's socket one packet per round, every publish
-// walked most of it, and HQ spent milliseconds of CPU per entry publishing acks. Well
-// under the id space, the walk is a step or two.
+// ackQoS is the QoS of the acks and held messages HQ publishes: 0. The tills subscribe
+// to them with QoS 0 (see uplink's subscribeQoS), so the broker delivers them at QoS 0
+// whatever HQ publishes with; a QoS 1 publish only added HQ's wait for the broker's
+// PUBACK, and that wait failed under a fleet. In a storm of 5,000 tills, Mosquitto 2.0's
+// PUBACKs for HQ's acks stopped coming for minutes while it went on delivering and taking
+// the PUBACKs of the tills' entries over the same connections: with one ack of each till
+// in flight until its PUBACK, no till got another ack; without that bound, tens of
+// thousands waited for a PUBACK, each holding one of the connection's 65,535 message ids,
+// and paho's search for a free id walked most of the id space at every publish (87% of
+// tillhq's CPU). At QoS 0 an ack holds no id and waits for nothing; one lost on the way is
+// superseded by the retained one at the till's next connect, by the next ack, or by HQ's
+// answer to the till's probe, as one lost between the broker and the till always was.
+const ackQoS = 0
+
+// maxAcksInFlight bounds the acks (and held messages) a session has handed to the MQTT
+// client and that are not yet written to the broker's socket.
 const maxAcksInFlight = 4096
 
 // ackFlow publishes a session's acks and held messages with at most one ack of each till
-// in flight, and at most maxAcksInFlight in all. An ack that is due while its till's last
-// one is in flight, or while the bound is reached, waits; a later one for the same till
-// replaces it (an ack says everything through its seq is stored, so the newest says all
-// the older ones did), and it goes when its till's ack in flight is acknowledged by the
-// broker. So a till's acks reach the broker in increasing order, the retained one is the
-// newest, and what HQ has in flight stays bounded whatever the fleet and the broker's
-// pace. A held message goes with the ack it was published beside (ahead of it, over the
-// same connection: spread routes both by the ack's topic); an ack that replaces a waiting
-// one keeps its held message only when it is through the same seq.
+// in flight (handed to the MQTT client and not yet written), and at most maxAcksInFlight
+// in all. An ack that is due while its till's last one is in flight, or while the bound
+// is reached, waits; a later one for the same till replaces it (an ack says everything
+// through its seq is stored, so the newest says all the older ones did), and it goes when
+// its till's ack in flight is written. So a till's acks reach the broker in increasing
+// order, the retained one is the newest, and what HQ holds for the broker stays bounded
+// whatever the fleet and the broker's pace: while the broker reads HQ's socket slowly,
+// acks wait here, one per till, the newest, rather than each in the socket. A held message
+// goes with the ack it was published beside (ahead of it, over the same connection:
+// spread routes both by the ack's topic); an ack that replaces a waiting one keeps its
+// held message only when it is through the same seq.
 //
 // The flow belongs to one session: when the session's connection is lost its publishes
 // complete with an error, and the waiting acks are dropped with the flow; the next
@@ -83,11 +94,11 @@ func (f *ackFlow) publish(k TillKey, a ackDue) {
 	f.inFlight[k] = true
 	var heldTok mqtt.Token
 	if a.held != nil {
-		heldTok = f.cli.Publish(c.topics.Till(k.Store, k.Till, wire.KindHeld), 1, false,
+		heldTok = f.cli.Publish(c.topics.Till(k.Store, k.Till, wire.KindHeld), ackQoS, false,
 			wire.HeldPayload(c.o.SignKey, k.Store, k.Till, a.held.Holding()))
 		f.n++
 	}
-	tok := f.cli.Publish(c.topics.Ack(k.Store, k.Till), 1, true, c.ackPayload(k, a.through))
+	tok := f.cli.Publish(c.topics.Ack(k.Store, k.Till), ackQoS, true, c.ackPayload(k, a.through))
 	f.n++
 	c.acks.Add(1)
 	go func() {
@@ -99,7 +110,7 @@ func (f *ackFlow) publish(k TillKey, a ackDue) {
 	}()
 }
 
-// done is called when till k's publishes in flight (n of them) are acknowledged or have
+// done is called when till k's publishes in flight (n of them) are written or have
 // failed: its waiting ack goes, then those that waited for the bound.
 func (f *ackFlow) done(k TillKey, n int) {
 	f.mu.Lock()

@@ -57,6 +57,10 @@
 //     till and expires (SendCommand subscribes to the result before it publishes, so an
 //     answer is never missed), a catalog is validated as a whole before it is published,
 //     retained, and acks are the consumer's (wire.AckPayload).
+//   - Acks go out retained with QoS 0 (the tills subscribe with QoS 0), at most one of
+//     each till and maxAcksInFlight in all waiting to be written; a newer ack replaces a
+//     waiting one (ackFlow). However slowly the broker reads HQ's socket, HQ holds one
+//     ack per till, the newest, and no message id.
 //   - Ingest's cost per entry does not grow with the number of tills a batch spans: it
 //     runs in named phases (plan, insert, quarantine, advance the watermarks, number the
 //     receipts), and each phase is one set-based call of the store for the whole batch.

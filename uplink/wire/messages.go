@@ -51,7 +51,7 @@ type Ack struct {
 const MaxHeldMap = 8192
 
 // KindHeld is the till's held topic, {p}/{store}/{till}/held (Topics.Till): HQ -> till,
-// QoS 1, not retained, HeldPayload. HQ publishes it only beside an ack that answers
+// QoS 0 (as the ack: the till subscribes to both with QoS 0), not retained, HeldPayload. HQ publishes it only beside an ack that answers
 // entries it already had, ahead of that ack and over the same connection.
 const KindHeld Kind = "held"
 
