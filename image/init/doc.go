@@ -7,12 +7,13 @@
 //     no signature, see image/build), up to the slot's filesystem (squashfs) first, and the
 //     late ones (the watchdog's, the network's) in the background;
 //   - mounts the booted slot's squashfs read-only at /slot while the rest of its modules
-//     load; with tillbox.early=1 on the kernel command line it starts `tillbox run` from it
-//     at once, behind its start gate (gate.go, firmware/startgate.go): the till's runtime
+//     load, and starts `tillbox run` from it at once (unless tillbox.early=0 is on the
+//     kernel command line), behind its start gate (gate.go, firmware/startgate.go): the till's runtime
 //     and package initialisers run while the init loads the rest of its modules, and the
 //     till reads nothing of the box until the init's go, which carries the init's
 //     environment as it is by then (the fault hooks below) and the till's working
-//     directory (off by default: under qemu on a shared host it bought nothing);
+//     directory (under qemu on a quiet host it took init to READY 0.90x; on a loaded
+//     one it bought nothing);
 //   - mounts the boot partition at /boot and the data partition at /data, the two at once;
 //     settles the boot state (a try that never got confirmed
 //     is recorded as failed, and reported) through the board's boot loader: GRUB's
@@ -43,7 +44,7 @@
 //     the confirmation at once) or rolls back and reboots.
 //
 // The kernel command line's tillbox.trace=1, tillbox.dmesg=1, tillbox.readahead=1,
-// tillbox.faultaround=BYTES and tillbox.early=1 are for timing a boot (diag.go,
+// tillbox.faultaround=BYTES and tillbox.early=0 are for timing a boot (diag.go,
 // scripts/boottime.sh).
 //
 // Console lines start with "tillbox-init: "; just before READY the init prints how long
