@@ -52,8 +52,14 @@ func TestTillSendsWhatHeldSaysLacking(t *testing.T) {
 			if fmt.Sprint(again) != fmt.Sprint(c.again) {
 				t.Errorf("HQ received again %v besides the probes, want %v", again, c.again)
 			}
-			if s.Again.Gap+s.Again.Long != c.gap || s.Again.Blind != c.blind || s.Again.Answered != 0 {
-				t.Errorf("the till counts %+v, want gap %d, blind %d, nothing answered", s.Again, c.gap, c.blind)
+			// The long fallback (the sixth timeout without HQ's own progress: a gap sent
+			// again does not reset the count) may send the first entry above the
+			// watermark once, in place of a round's gap or beside it, when the rounds
+			// run long on a busy machine.
+			if s.Again.Gap > c.gap || s.Again.Gap+s.Again.Long < c.gap || s.Again.Long > 1 ||
+				s.Again.Blind != c.blind || s.Again.Answered != 0 {
+				t.Errorf("the till counts %+v, want gap %d (one of them perhaps the long fallback's, at most one), blind %d, nothing answered",
+					s.Again, c.gap, c.blind)
 			}
 		})
 	}
@@ -78,7 +84,7 @@ func startLossyHQ(t *testing.T, broker, store, till string, lost []uint64, form 
 		h.lost[s] = true
 	}
 	var topics wire.Topics
-	cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID("lossy-hq").SetOrderMatters(false))
+	cli := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID("lossy-hq").SetOrderMatters(true)) // in the order received: a copy is judged against the entries before it
 	if tok := cli.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
 	}
