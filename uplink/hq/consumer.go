@@ -410,14 +410,20 @@ type spread struct {
 }
 
 func (s spread) Publish(topic string, qos byte, retained bool, payload interface{}) mqtt.Token {
-	h := fnv.New32a()
+	return s.all[connectionOf(topic, len(s.all))].Publish(topic, qos, retained, payload)
+}
+
+// connectionOf is which of n connections publishes to topic: always the same one for a
+// topic, so that its messages reach the broker in the order published, and a till's held
+// message goes over its ack's connection, ahead of the ack.
+func connectionOf(topic string, n int) int {
 	key := topic
 	if t, ok := strings.CutSuffix(topic, "/"+string(wire.KindHeld)); ok {
-		// A held message goes out over its till's ack connection, ahead of the ack.
 		key = t + "/" + string(wire.KindAck)
 	}
+	h := fnv.New32a()
 	h.Write([]byte(key))
-	return s.all[h.Sum32()%uint32(len(s.all))].Publish(topic, qos, retained, payload)
+	return int(h.Sum32() % uint32(n))
 }
 
 // handOver is the subscription's handler. It runs on paho's router goroutine, one message

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -50,7 +49,7 @@ type JetStream struct {
 	// AckSessions is how many MQTT sessions publish the tills' acks, each till's always on
 	// the same one. NATS handles one publish of a session at a time, and a retained one
 	// waits for a replicated store (acks go out with QoS 0, which spares the second store
-	// of a QoS 1 copy: see ackSessions.Publish): on one session every till's ack waits
+	// of a QoS 1 copy: see ackQoS): on one session every till's ack waits
 	// behind every other's. Default 32; a session that cannot connect leaves the acks to
 	// the others.
 	AckSessions int
@@ -387,24 +386,7 @@ type ackSessions struct {
 }
 
 func (a ackSessions) Publish(topic string, qos byte, retained bool, payload any) mqtt.Token {
-	if retained && strings.HasSuffix(topic, "/"+string(wire.KindAck)) {
-		// An ack goes out with QoS 0: NATS stores a retained message of any QoS before it
-		// delivers it, and a QoS 1 one a second time in $MQTT_msgs for the PUBACK, which
-		// HQ never waits for (an ack lost with its session is healed by the till's resend,
-		// at either QoS: the session is clean). Half the replicated writes per ack.
-		qos = 0
-	}
-	if len(a.more) == 0 {
-		return a.Client.Publish(topic, qos, retained, payload)
-	}
-	key := topic
-	if t, ok := strings.CutSuffix(topic, "/"+string(wire.KindHeld)); ok {
-		// A held message goes out over its till's ack session, ahead of the ack.
-		key = t + "/" + string(wire.KindAck)
-	}
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	if i := int(h.Sum32() % uint32(len(a.more)+1)); i > 0 {
+	if i := connectionOf(topic, len(a.more)+1); i > 0 {
 		return a.more[i-1].Publish(topic, qos, retained, payload)
 	}
 	return a.Client.Publish(topic, qos, retained, payload)

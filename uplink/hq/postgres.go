@@ -556,6 +556,17 @@ func tillColumns(keys []TillKey) (stores, tills []string) {
 	return stores, tills
 }
 
+// spanColumns splits spans into the arrays the set-based statements unnest: each span's
+// store, till, first and last seq.
+func spanColumns(spans []span) (stores, tills []string, froms, tos []int64) {
+	n := len(spans)
+	stores, tills, froms, tos = make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
+	for i, s := range spans {
+		stores[i], tills[i], froms[i], tos[i] = s.key.Store, s.key.Till, int64(s.from), int64(s.to)
+	}
+	return stores, tills, froms, tos
+}
+
 // lockFirst creates the tills it does not know and locks the heads of keys (sorted,
 // distinct) in one round trip, before the batch inserts anything: so a till's entries
 // are only ever inserted by the transaction that holds its head, and no transaction
@@ -720,11 +731,7 @@ func (t *pgTxn) scan(ctx context.Context, spans []span) (map[TillKey][]link, err
 // till whose entries wait above a gap, the entry below it with another consumer, is
 // otherwise read again by each batch that holds an entry of it).
 func (t *pgTxn) scanFrom(ctx context.Context, spans []span, reachable bool) (map[TillKey][]link, error) {
-	n := len(spans)
-	stores, tills, froms, tos := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
-	for i, s := range spans {
-		stores[i], tills[i], froms[i], tos[i] = s.key.Store, s.key.Till, int64(s.from), int64(s.to)
-	}
+	stores, tills, froms, tos := spanColumns(spans)
 	gate := ``
 	if reachable {
 		gate = `
@@ -748,11 +755,7 @@ JOIN hq_entries e ON e.store = u.s AND e.till = u.t AND e.seq >= u.lo AND e.seq 
 // to wire.MaxHeldMap above the watermark, of which Held's map is made when the range lies
 // within them. Only tills that resent entries above a gap come here: answers to probes.
 func (t *pgTxn) heldAbove(ctx context.Context, spans []span) (map[TillKey]Held, error) {
-	n := len(spans)
-	stores, tills, froms, tos := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
-	for i, s := range spans {
-		stores[i], tills[i], froms[i], tos[i] = s.key.Store, s.key.Till, int64(s.from), int64(s.to)
-	}
+	stores, tills, froms, tos := spanColumns(spans)
 	rows, err := t.tx.Query(ctx, `SELECT u.s, u.t, count(*), min(e.seq), max(e.seq),
 	coalesce(array_agg(e.seq) FILTER (WHERE e.seq < u.lo + $5), '{}')
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(s, t, lo, hi)
@@ -762,11 +765,11 @@ GROUP BY u.s, u.t`, stores, tills, froms, tos, int64(wire.MaxHeldMap))
 		return nil, fmt.Errorf("held above: %w", err)
 	}
 	defer rows.Close()
-	from := make(map[TillKey]uint64, n)
+	from := make(map[TillKey]uint64, len(spans))
 	for _, s := range spans {
 		from[s.key] = s.from
 	}
-	out := make(map[TillKey]Held, n)
+	out := make(map[TillKey]Held, len(spans))
 	for rows.Next() {
 		var k TillKey
 		var count, lo, hi int64
