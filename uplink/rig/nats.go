@@ -271,11 +271,23 @@ func (nd *NATSNode) MQTTURL() string {
 func (nd *NATSNode) Kill() { nd.proc.Kill() }
 
 // Restart starts the node again with the same configuration and store and waits until it
-// listens.
+// listens. A node that exits before it listens is started again, at most twice more, as
+// the supervisor of a production node would: nats-server 2.9.10 can panic (a nil pointer
+// in processClusterCreateStream) while a node killed with -9 applies the cluster's stream
+// assignments on rejoining, and starts cleanly the next time. Each such crash is logged.
 func (nd *NATSNode) Restart() {
 	nd.t.Helper()
-	nd.proc.Restart()
-	nd.waitUp()
+	for attempt := 1; ; attempt++ {
+		nd.proc.Restart()
+		err := nd.listening()
+		if err == nil {
+			return
+		}
+		if !nd.proc.Exited() || attempt == 3 {
+			nd.t.Fatal(err)
+		}
+		nd.t.Logf("rig: %s exited while restarting (attempt %d), starting it again: %v", nd.Name, attempt, err)
+	}
 }
 
 // Log is the node's log file.
